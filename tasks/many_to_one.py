@@ -1,0 +1,86 @@
+"""Many-to-one: sentiment analysis.
+
+Text -> vectorisation inside the model -> embedding with masking -> recurrent layer
+(optionally bidirectional) -> probability of the positive class. Normalisation happens
+in `zoo.text.normalize`, shared by the training pipeline and `predict`.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import keras_tuner as kt
+import numpy as np
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+from zoo import text
+from zoo.layers import compile_model, maybe_bidirectional, output_layer, recurrent
+from zoo.task import DatasetSpec, Task, register_task
+
+
+@register_task
+class SentimentAnalysis(Task):
+    name = "many-to-one"
+    example = "sentiment analysis"
+    headline_metric = "accuracy"
+    input_description = "a sentence or review, as one string"
+    datasets = {
+        "embedded": DatasetSpec("zoo_reviews", train="train[:90%]", validation="train[90%:]", test="test"),
+        "imdb_reviews": DatasetSpec("imdb_reviews", train="train[:90%]", validation="train[90%:]", test="test"),
+    }
+    default_epochs = 8
+    default_batch_size = 64
+    max_tokens = 300  # reviews are truncated: memory and time grow with length
+    max_vocabulary = 20000
+
+    # data --------------------------------------------------------------
+    def _normalize(self, texts: tf.Tensor) -> tf.Tensor:
+        return text.normalize(texts, max_tokens=self.preprocessing.get("max_tokens", self.max_tokens))
+
+    def adapt(self, train: tf.data.Dataset, features: tfds.features.FeaturesDict) -> None:
+        self.preprocessing = {"max_tokens": self.max_tokens, "labels": list(features["label"].names)}
+        tokens = (
+            word
+            for batch in train.map(lambda ex: self._normalize(ex["text"])).batch(1024).as_numpy_iterator()
+            for sentence in batch
+            for word in sentence.split()
+        )
+        self.preprocessing["vocabulary"] = text.build_vocabulary(tokens, max_size=self.max_vocabulary, min_count=2)
+
+    def encode(self, raw: tf.data.Dataset, *, training: bool) -> tf.data.Dataset:
+        return raw.map(lambda ex: (self._normalize(ex["text"]), ex["label"]), num_parallel_calls=tf.data.AUTOTUNE)
+
+    @staticmethod
+    def length_fn(sentence: tf.Tensor, label: tf.Tensor) -> tf.Tensor:
+        return text.token_count(sentence)
+
+    # model -------------------------------------------------------------
+    def build_model(self, hp: kt.HyperParameters) -> keras.Model:
+        vocabulary = self.preprocessing["vocabulary"]
+        sentence = keras.Input(shape=(), dtype="string", name="text")
+        ids = text.vectorizer(vocabulary, name="vectorizer")(sentence)
+        x = keras.layers.Embedding(
+            text.vocabulary_size(vocabulary), hp.Int("embedding_dim", 16, 256, step=16, default=64), mask_zero=True, name="embedding"
+        )(ids)
+        x = keras.layers.SpatialDropout1D(hp.Float("embedding_dropout", 0.0, 0.5, step=0.1, default=0.2), name="embedding_dropout")(x)
+        rnn = recurrent(hp, hp.Int("units", 16, 256, step=16, default=64), name="rnn")
+        x = maybe_bidirectional(hp, rnn, default=True)(x)
+        x = keras.layers.Dropout(hp.Float("dropout", 0.0, 0.5, step=0.1, default=0.3), name="dropout")(x)
+        prob = output_layer(1, "sigmoid", name="classifier")(x)
+        model = keras.Model(sentence, prob, name="many_to_one")
+        return compile_model(model, hp, loss="binary_crossentropy", metrics=["accuracy"])
+
+    # decoding and metrics ---------------------------------------------
+    def evaluate(self, model: keras.Model, raw: tf.data.Dataset, *, batch_size: int = 64) -> dict[str, float]:
+        results = model.evaluate(self.batches(raw, batch_size, training=False), verbose=0, return_dict=True)
+        return {"accuracy": float(results["accuracy"]), "loss": float(results["loss"])}
+
+    def predict(self, model: keras.Model, inputs: list[Any]) -> list[dict[str, Any]]:
+        sentences = self._normalize(tf.constant([str(t) for t in inputs]))
+        probs = np.asarray(model(sentences, training=False)).reshape(-1)
+        negative, positive = self.preprocessing["labels"]
+        return [
+            {"label": positive if p >= 0.5 else negative, "probability": round(float(p if p >= 0.5 else 1 - p), 4)}
+            for p in probs
+        ]

@@ -1,0 +1,69 @@
+"""One-to-one: image classification.
+
+The seed's "standard NN" seen as a recurrent network: the flattened image enters the
+recurrent layer as a sequence of length one. With `steps` = K > 1 the same image is fed
+at K unfolded time steps, so the shared recurrent weights refine the hidden state K times
+before the softmax reads it.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import keras_tuner as kt
+import numpy as np
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+from zoo.images import to_model_image
+from zoo.layers import compile_model, output_layer, recurrent
+from zoo.task import DatasetSpec, Task, register_task
+
+
+@register_task
+class ImageClassification(Task):
+    name = "one-to-one"
+    example = "image classification"
+    headline_metric = "accuracy"
+    input_description = "an image file (PNG/JPEG/GIF/BMP) or an HxW[xC] array"
+    datasets = {
+        "embedded": DatasetSpec("zoo_digits", train="train[:85%]", validation="train[85%:]", test="test"),
+        "mnist": DatasetSpec("mnist", train="train[:90%]", validation="train[90%:]", test="test"),
+    }
+    default_epochs = 15
+    default_batch_size = 64
+
+    # data --------------------------------------------------------------
+    def adapt(self, train: tf.data.Dataset, features: tfds.features.FeaturesDict) -> None:
+        self.preprocessing = {
+            "image_shape": list(features["image"].shape),
+            "labels": list(features["label"].names),
+        }
+
+    def encode(self, raw: tf.data.Dataset, *, training: bool) -> tf.data.Dataset:
+        return raw.map(lambda ex: (ex["image"], ex["label"]), num_parallel_calls=tf.data.AUTOTUNE)
+
+    # model -------------------------------------------------------------
+    def build_model(self, hp: kt.HyperParameters) -> keras.Model:
+        image = keras.Input(shape=tuple(self.preprocessing["image_shape"]), dtype="uint8", name="image")
+        x = keras.layers.Rescaling(1.0 / 255.0, name="rescale")(image)
+        x = keras.layers.Flatten(name="flatten")(x)
+        # K copies of the same input: one unfolded step per copy, one set of weights.
+        x = keras.layers.RepeatVector(hp.Int("steps", 1, 8, default=1), name="repeat_steps")(x)
+        x = recurrent(hp, hp.Int("units", 32, 512, step=32, default=128), name="rnn")(x)
+        x = keras.layers.Dropout(hp.Float("dropout", 0.0, 0.5, step=0.1, default=0.2), name="dropout")(x)
+        probs = output_layer(len(self.preprocessing["labels"]), "softmax", name="classifier")(x)
+        model = keras.Model(image, probs, name="one_to_one")
+        return compile_model(model, hp, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+
+    # decoding and metrics ---------------------------------------------
+    def evaluate(self, model: keras.Model, raw: tf.data.Dataset, *, batch_size: int = 64) -> dict[str, float]:
+        results = model.evaluate(self.batches(raw, batch_size, training=False), verbose=0, return_dict=True)
+        return {"accuracy": float(results["accuracy"]), "loss": float(results["loss"])}
+
+    def predict(self, model: keras.Model, inputs: list[Any]) -> list[dict[str, Any]]:
+        shape = tuple(self.preprocessing["image_shape"])
+        batch = np.stack([to_model_image(image, shape) for image in inputs])
+        probs = np.asarray(model(batch, training=False))
+        labels = self.preprocessing["labels"]
+        return [{"label": labels[int(p.argmax())], "probability": round(float(p.max()), 4)} for p in probs]

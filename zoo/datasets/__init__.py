@@ -1,0 +1,34 @@
+"""Small offline TFDS datasets, one per sequence-task shape.
+
+The real datasets (mnist, coco_captions, imdb_reviews, conll2003,
+ted_hrlr_translate/pt_to_en) cannot be downloaded on an offline machine, so
+each builder here generates a deterministic stand-in with the same feature
+names. Task preprocessing therefore works unchanged on either.
+
+Importing this package registers the builders with TFDS, after which
+``tfds.load("zoo_digits")`` etc. work:
+
+    one-to-one            zoo_digits
+    one-to-many           zoo_shapes_captions
+    many-to-one           zoo_reviews
+    many-to-many-equal    zoo_ner
+    many-to-many-unequal  zoo_numbers_translate
+"""
+
+from zoo.datasets.zoo_digits.zoo_digits import ZooDigits
+from zoo.datasets.zoo_ner.zoo_ner import ZooNer
+from zoo.datasets.zoo_numbers_translate.zoo_numbers_translate import (
+    ZooNumbersTranslate,
+)
+from zoo.datasets.zoo_reviews.zoo_reviews import ZooReviews
+from zoo.datasets.zoo_shapes_captions.zoo_shapes_captions import (
+    ZooShapesCaptions,
+)
+
+__all__ = [
+    "ZooDigits",
+    "ZooNer",
+    "ZooNumbersTranslate",
+    "ZooReviews",
+    "ZooShapesCaptions",
+]

@@ -1,0 +1,69 @@
+"""Autoregressive decoding shared by the decoder tasks (captioning, translation).
+
+A task supplies a `step` function: the previous token of every hypothesis plus the
+decoder's state tensors in, next-token log-probabilities plus new states out. States
+include whatever the decoder attends to (encoder outputs, masks): they are reordered
+with the beams, which is harmless for tensors that do not change.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import tensorflow as tf
+
+Step = Callable[[tf.Tensor, list[tf.Tensor]], tuple[tf.Tensor, list[tf.Tensor]]]
+
+
+def beam_search(
+    step: Step,
+    states: Sequence[tf.Tensor],
+    *,
+    start_id: int,
+    end_id: int,
+    max_length: int,
+    beam_width: int = 4,
+    length_penalty: float = 0.6,
+) -> list[list[int]]:
+    """Best token sequence (without start/end tokens) for each row of `states`.
+
+    `beam_width=1` is greedy decoding. Finished hypotheses keep their score; the final
+    choice divides by the GNMT length penalty ((5 + length) / 6) ** alpha so that beam
+    search does not simply prefer short outputs.
+    """
+    batch = int(states[0].shape[0])
+    k = beam_width
+    states = [tf.repeat(s, k, axis=0) for s in states]
+    tokens = np.full(batch * k, start_id, dtype=np.int32)
+    scores = np.full((batch, k), -np.inf)
+    scores[:, 0] = 0.0  # all beams start identical: keep one so the first step fans out
+    sequences = np.zeros((batch, k, 0), dtype=np.int32)
+    lengths = np.zeros((batch, k), dtype=np.int32)
+    finished = np.zeros((batch, k), dtype=bool)
+    rows = np.arange(batch)[:, None]
+    for _ in range(max_length):
+        log_probs, new_states = step(tf.constant(tokens), states)
+        log_probs = np.asarray(log_probs, dtype=np.float64).reshape(batch, k, -1)
+        vocab = log_probs.shape[-1]
+        log_probs[finished] = -np.inf
+        log_probs[finished, end_id] = 0.0  # a finished hypothesis only "extends" by end, for free
+        candidates = (scores[:, :, None] + log_probs).reshape(batch, k * vocab)
+        top = np.argsort(-candidates, axis=1, kind="stable")[:, :k]
+        beam, token = top // vocab, (top % vocab).astype(np.int32)
+        scores = np.take_along_axis(candidates, top, axis=1)
+        sequences = np.concatenate([sequences[rows, beam], token[:, :, None]], axis=2)
+        was_finished = finished[rows, beam]
+        lengths = lengths[rows, beam] + ~was_finished
+        finished = was_finished | (token == end_id)
+        gather = tf.constant((rows * k + beam).reshape(-1))
+        states = [tf.gather(s, gather) for s in new_states]
+        tokens = token.reshape(-1)
+        if finished.all():
+            break
+    normalised = scores / (((5.0 + lengths) / 6.0) ** length_penalty)
+    best = np.argmax(normalised, axis=1)
+    results = []
+    for b in range(batch):
+        seq = sequences[b, best[b]].tolist()
+        results.append(seq[: seq.index(end_id)] if end_id in seq else seq)
+    return results

@@ -1,0 +1,34 @@
+"""The zoo's typed errors: every expected failure says what went wrong and what to do next.
+
+The command line turns a `ZooError` into a one-line message and exit code 2; anything
+else is a bug and exits with code 1.
+"""
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class ZooError(Exception):
+    """Base of every error the zoo raises on purpose (bad input, missing data, ...)."""
+
+
+class UnknownNameError(ZooError, KeyError):
+    """A task, dataset, cell or model name that does not exist."""
+
+    def __init__(self, kind: str, name: str, known: Iterable[str]):
+        known = sorted(known)
+        close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+        hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        super().__init__(f"unknown {kind} {name!r}.{hint} Known: {', '.join(known)}.")
+
+    def __str__(self) -> str:  # KeyError would otherwise quote the message
+        return str(self.args[0])
+
+
+class DatasetUnavailableError(ZooError):
+    """A TFDS dataset that cannot be downloaded or read (no network, missing files)."""
+
+
+class BadInputError(ZooError, ValueError):
+    """Raw input to `predict` (or a data file) that the task cannot read."""

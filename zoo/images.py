@@ -1,0 +1,42 @@
+"""Reading images given to `predict`: a path or an array, checked and resized for a model."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from zoo.errors import BadInputError
+
+
+def to_model_image(image: str | Path | np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
+    """Any image (path or HxW[xC] array) -> uint8 array of `shape`, converting channels."""
+    height, width, channels = shape
+    if isinstance(image, (str, Path)):
+        path = Path(image)
+        if not path.is_file():
+            raise BadInputError(f"image file not found: {path}. Give the path of a PNG, JPEG, GIF or BMP file.")
+        try:
+            tensor = tf.io.decode_image(path.read_bytes(), channels=0, expand_animations=False)
+        except tf.errors.InvalidArgumentError as err:
+            raise BadInputError(f"cannot decode {path} as an image (PNG, JPEG, GIF or BMP expected).") from err
+    else:
+        array = np.asarray(image)
+        if array.ndim == 2:
+            array = array[..., None]
+        if array.ndim != 3 or array.shape[-1] not in (1, 3, 4):
+            raise BadInputError(f"an image must be HxW, HxWx1, HxWx3 or HxWx4; got shape {array.shape}.")
+        if array.dtype != np.uint8:
+            if array.dtype.kind == "f" and array.size and float(np.nanmax(array)) <= 1.0:
+                array = array * 255.0  # floats in [0, 1]
+            array = np.clip(np.nan_to_num(array), 0, 255).astype(np.uint8)
+        tensor = tf.constant(array)
+    if tensor.shape[-1] == 4:
+        tensor = tensor[..., :3]
+    if channels == 1 and tensor.shape[-1] == 3:
+        tensor = tf.image.rgb_to_grayscale(tensor)
+    elif channels == 3 and tensor.shape[-1] == 1:
+        tensor = tf.image.grayscale_to_rgb(tensor)
+    if tuple(tensor.shape[:2]) != (height, width):
+        tensor = tf.image.resize(tensor, (height, width), antialias=True)
+    return tf.cast(tf.clip_by_value(tf.round(tf.cast(tensor, tf.float32)), 0, 255), tf.uint8).numpy()

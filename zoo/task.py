@@ -1,0 +1,141 @@
+"""The task contract and the one registry of tasks.
+
+Every architecture module in `tasks/` subclasses `Task` and registers itself with
+`@register_task`; the command line, the tuner and the benchmarks read `TASKS` and treat
+the five tasks alike. A task instance carries its fitted preprocessing (vocabularies,
+label names, shapes) as plain JSON-able data so that it can travel beside a model file.
+"""
+from __future__ import annotations
+
+import abc
+import importlib
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import keras
+import keras_tuner as kt
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+from zoo import data
+from zoo.errors import UnknownNameError
+
+CELLS = ("simple_rnn", "lstm")
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """A TFDS dataset a task can train on, and which of its splits play which role."""
+
+    tfds_name: str
+    train: str
+    validation: str
+    test: str | None = None
+
+
+class Task(abc.ABC):
+    """What the zoo needs from each architecture; everything else stays in the task module.
+
+    Data flows one way: `load` (raw TFDS examples) -> `adapt` (fit vocabularies on the
+    training split) -> `encode` + `zoo.data.batch_pipeline` -> `build_model(hp)` -> fit ->
+    `evaluate` / `predict` (raw input in, readable output out).
+    """
+
+    name: ClassVar[str]  # command-line name, e.g. "many-to-one"
+    example: ClassVar[str]  # the example task, e.g. "sentiment analysis"
+    headline_metric: ClassVar[str]
+    datasets: ClassVar[dict[str, DatasetSpec]]  # "embedded" plus the real TFDS dataset
+    #: what `predict` takes, in words, for --help and error messages
+    input_description: ClassVar[str]
+    default_epochs: ClassVar[int]
+    default_batch_size: ClassVar[int] = 64
+
+    def __init__(self, preprocessing: dict[str, Any] | None = None):
+        self.preprocessing: dict[str, Any] = dict(preprocessing or {})
+
+    # data --------------------------------------------------------------
+    def dataset(self, dataset: str) -> DatasetSpec:
+        try:
+            return self.datasets[dataset]
+        except KeyError:
+            raise UnknownNameError(f"dataset for task {self.name}", dataset, self.datasets) from None
+
+    def load(self, dataset: str, split: str, *, directory: str | None = None) -> tf.data.Dataset:
+        """Raw examples of one split (`split` is a role: train, validation or test)."""
+        spec = self.dataset(dataset)
+        tfds_split = getattr(spec, split)
+        if tfds_split is None:
+            raise UnknownNameError(f"split of {spec.tfds_name}", split, ["train", "validation"])
+        return data.load_tfds(
+            spec.tfds_name, tfds_split, directory=directory, offline_alternative=self.datasets["embedded"].tfds_name
+        )
+
+    def features(self, dataset: str) -> tfds.features.FeaturesDict:
+        return data.features(self.dataset(dataset).tfds_name)
+
+    @abc.abstractmethod
+    def adapt(self, train: tf.data.Dataset, features: tfds.features.FeaturesDict) -> None:
+        """Fit the preprocessing (vocabularies, label names, shapes) on raw training examples."""
+
+    @abc.abstractmethod
+    def encode(self, raw: tf.data.Dataset, *, training: bool) -> tf.data.Dataset:
+        """Raw examples -> unbatched `(inputs, targets)` pairs for `fit`."""
+
+    def batches(self, raw: tf.data.Dataset, batch_size: int, *, training: bool, seed: int = 0) -> tf.data.Dataset:
+        return data.batch_pipeline(
+            self.encode(raw, training=training), batch_size, training=training, seed=seed, length_fn=self.length_fn
+        )
+
+    #: length of an encoded example, for bucketing; None for fixed-size inputs
+    length_fn: ClassVar[Any] = None
+
+    # model -------------------------------------------------------------
+    @abc.abstractmethod
+    def build_model(self, hp: kt.HyperParameters) -> keras.Model:
+        """A compiled model. Every hyperparameter is declared here with its default, so the
+        same call builds the default model and defines the keras-tuner search space."""
+
+    # decoding and metrics ---------------------------------------------
+    @abc.abstractmethod
+    def evaluate(self, model: keras.Model, raw: tf.data.Dataset, *, batch_size: int = 64) -> dict[str, float]:
+        """Metrics on raw examples; always includes `headline_metric`."""
+
+    @abc.abstractmethod
+    def predict(self, model: keras.Model, inputs: list[Any]) -> list[Any]:
+        """Raw inputs (strings, token lists, images or image paths) -> readable outputs."""
+
+    def parse_cli_input(self, text: str) -> Any:
+        """Turn one command-line argument into a raw input for `predict`."""
+        return text
+
+
+TASKS: dict[str, type[Task]] = {}
+
+def register_task(cls: type[Task]) -> type[Task]:
+    """Class decorator: make a task visible to the CLI, the tuner and the benchmarks."""
+    TASKS[cls.name] = cls
+    return cls
+
+
+def all_tasks() -> dict[str, type[Task]]:
+    importlib.import_module("tasks")  # each task module registers itself on import
+    return TASKS
+
+
+def get_task(name: str) -> type[Task]:
+    tasks = all_tasks()
+    key = name.replace("_", "-")
+    if key not in tasks:
+        raise UnknownNameError("task", name, tasks)
+    return tasks[key]
+
+
+def hyperparameters(values: dict[str, Any] | None = None) -> kt.HyperParameters:
+    """HyperParameters with `values` fixed; anything a model builder declares beyond them
+    takes its declared default."""
+    hp = kt.HyperParameters()
+    for key, value in (values or {}).items():
+        if key == "cell" and value not in CELLS:
+            raise UnknownNameError("cell", value, CELLS)
+        hp.Fixed(key, value)
+    return hp

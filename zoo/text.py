@@ -1,0 +1,82 @@
+"""Text normalisation and vocabularies: the one place where words become ids and back.
+
+Text is normalised with TensorFlow ops so that the same function serves the `tf.data`
+pipeline at training time and `predict` at inference time.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+PAD, UNK, START, END = "", "[UNK]", "[start]", "[end]"
+
+
+def normalize(text: tf.Tensor, *, lowercase: bool = True, max_tokens: int | None = None) -> tf.Tensor:
+    """Lowercase, drop HTML line breaks, split punctuation into tokens (apostrophes stay
+    inside words, so "don't" and "'s" survive), collapse whitespace, optionally truncate."""
+    if lowercase:
+        text = tf.strings.lower(text)
+    text = tf.strings.regex_replace(text, r"<br\s*/?>", " ")
+    text = tf.strings.regex_replace(text, r"([.,!?;:()\"])", r" \1 ")
+    text = tf.strings.strip(tf.strings.regex_replace(text, r"\s+", " "))
+    if max_tokens is not None:
+        tokens = tf.strings.split(text)
+        tokens = tokens[:max_tokens] if text.shape.rank == 0 else tokens[:, :max_tokens]
+        text = tf.strings.reduce_join(tokens, axis=-1, separator=" ")
+    return text
+
+
+def token_count(text: tf.Tensor) -> tf.Tensor:
+    """Number of whitespace tokens of a normalised string (for length bucketing)."""
+    return tf.size(tf.strings.split(text), out_type=tf.int32)
+
+
+def build_vocabulary(tokens: Iterable[str | bytes], *, max_size: int, min_count: int = 1, reserved: Iterable[str] = ()) -> list[str]:
+    """Most frequent tokens first, ties broken alphabetically so a vocabulary is reproducible.
+
+    Index 0 (padding) and 1 (unknown) are not in the list: `lookup` adds them.
+    """
+    counts = Counter(t.decode() if isinstance(t, bytes) else t for t in tokens)
+    reserved = list(reserved)
+    for token in [PAD, UNK, *reserved]:
+        counts.pop(token, None)
+    ranked = sorted((item for item in counts.items() if item[1] >= min_count), key=lambda kv: (-kv[1], kv[0]))
+    return reserved + [word for word, _ in ranked[: max_size - len(reserved)]]
+
+
+def lookup(vocabulary: list[str], *, name: str, invert: bool = False) -> keras.layers.StringLookup:
+    """Words -> ids with 0 for padding and 1 for unknown words (or ids -> words)."""
+    return keras.layers.StringLookup(vocabulary=vocabulary, mask_token=PAD, oov_token=UNK, invert=invert, name=name)
+
+
+def vectorizer(vocabulary: list[str], *, name: str) -> keras.layers.TextVectorization:
+    """Normalised string -> right-padded ids, inside the model, with the same id layout as
+    `lookup`. Normalisation happens before (`normalize`), so the layer only splits."""
+    return keras.layers.TextVectorization(vocabulary=vocabulary, standardize=None, split="whitespace", name=name)
+
+
+def vocabulary_size(vocabulary: list[str]) -> int:
+    return len(vocabulary) + 2
+
+
+def ids_to_tokens(ids: Iterable[int], vocabulary: list[str], *, stop: Iterable[str] = (END,)) -> list[str]:
+    """Decode ids up to the first stop token, skipping padding and reserved markers."""
+    words: list[str] = []
+    stop = set(stop)
+    for i in np.asarray(ids).tolist():
+        word = vocabulary[i - 2] if i >= 2 else (UNK if i == 1 else PAD)
+        if word in stop:
+            break
+        if word not in (PAD, START):
+            words.append(word)
+    return words
+
+
+def detokenize(tokens: list[str]) -> str:
+    """Join tokens, re-attaching punctuation to the word before it (for BLEU on raw text)."""
+    text = " ".join(tokens)
+    return tf.compat.as_str(tf.strings.regex_replace(text, r" ([.,!?;:)])", r"\1").numpy())

@@ -1,0 +1,86 @@
+"""Training shared by every task: seeds, devices, callbacks, fit and the final metrics."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import keras
+import tensorflow as tf
+
+from zoo.task import DatasetSpec, Task, get_task, hyperparameters
+
+
+@dataclass
+class TrainResult:
+    """Everything a registry needs to save and describe a trained model."""
+
+    task: Task
+    model: keras.Model
+    dataset: str
+    spec: DatasetSpec
+    hyperparameters: dict[str, Any]
+    seed: int
+    epochs: int
+    batch_size: int
+    history: dict[str, list[float]]
+    metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def configure_devices() -> str:
+    """Mixed precision when a GPU is present (the LSTM then runs on cuDNN); float32 on CPU,
+    where float16 is slower. Returns the policy name, for the model card."""
+    policy = "mixed_float16" if tf.config.list_physical_devices("GPU") else "float32"
+    keras.mixed_precision.set_global_policy(policy)
+    return policy
+
+
+def train(
+    task_name: str,
+    *,
+    dataset: str = "embedded",
+    epochs: int | None = None,
+    batch_size: int | None = None,
+    seed: int = 0,
+    hparams: dict[str, Any] | None = None,
+    tensorboard: str | None = None,
+    verbose: int | str = "auto",
+) -> TrainResult:
+    """Train one task on one dataset and measure it on the validation split."""
+    keras.utils.set_random_seed(seed)
+    configure_devices()
+    task = get_task(task_name)()
+    spec = task.dataset(dataset)
+    train_raw = task.load(dataset, "train")
+    val_raw = task.load(dataset, "validation")
+    task.adapt(train_raw, task.features(dataset))
+    hp = hyperparameters(hparams)
+    model = task.build_model(hp)
+    epochs = epochs or task.default_epochs
+    batch_size = batch_size or task.default_batch_size
+    callbacks: list[keras.callbacks.Callback] = [keras.callbacks.TerminateOnNaN()]
+    if tensorboard:
+        callbacks.append(keras.callbacks.TensorBoard(log_dir=tensorboard))
+    started = time.perf_counter()
+    history = model.fit(
+        task.batches(train_raw, batch_size, training=True, seed=seed),
+        validation_data=task.batches(val_raw, batch_size, training=False),
+        epochs=epochs,
+        callbacks=callbacks,
+        verbose=verbose,
+    )
+    seconds = time.perf_counter() - started
+    return TrainResult(
+        task=task,
+        model=model,
+        dataset=dataset,
+        spec=spec,
+        hyperparameters=dict(hp.values),
+        seed=seed,
+        epochs=epochs,
+        batch_size=batch_size,
+        history={k: [float(v) for v in vs] for k, vs in history.history.items()},
+        metrics={"validation": task.evaluate(model, val_raw, batch_size=batch_size)},
+        seconds=seconds,
+    )
