@@ -1,0 +1,143 @@
+"""Many-to-many with equal lengths: named-entity recognition.
+
+Tokens -> word embedding (lowercased words, with masking) plus a small casing embedding
+-> recurrent layer with `return_sequences` (optionally bidirectional) -> one tag per
+token. Padding carries zero sample weight, so loss and accuracy ignore it; the headline
+metric is the CoNLL entity-level F1 (seqeval's default mode reproduces conlleval).
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import keras
+import keras_tuner as kt
+import numpy as np
+import tensorflow as tf
+import tensorflow_datasets as tfds
+from seqeval.metrics import f1_score, precision_score, recall_score
+from seqeval.metrics.sequence_labeling import get_entities
+
+from zoo import text
+from zoo.errors import BadInputError
+from zoo.layers import compile_model, maybe_bidirectional, output_layer, recurrent
+from zoo.task import DatasetSpec, Task, register_task
+
+# Casing classes; 0 is padding. Lowercased words lose case, so the model gets it back here.
+_LOWER, _TITLE, _UPPER, _DIGIT, _OTHER = 1, 2, 3, 4, 5
+
+
+def casing(tokens: tf.Tensor) -> tf.Tensor:
+    """One casing class per token (works on any shape of string tensor)."""
+    lower = tf.strings.regex_full_match(tokens, r"[^A-Z]*[a-z][^A-Z]*")
+    title = tf.strings.regex_full_match(tokens, r"[A-Z][^A-Z]*")
+    upper = tf.strings.regex_full_match(tokens, r"[^a-z]*[A-Z][^a-z]*")
+    digit = tf.strings.regex_full_match(tokens, r".*[0-9].*")
+    cls = tf.where(digit, _DIGIT, tf.where(upper, _UPPER, tf.where(title, _TITLE, tf.where(lower, _LOWER, _OTHER))))
+    return tf.where(tokens == "", 0, cls)
+
+
+@register_task
+class NamedEntityRecognition(Task):
+    name = "many-to-many-equal"
+    example = "named-entity recognition"
+    headline_metric = "entity_f1"
+    input_description = 'a sentence (split on spaces) or a JSON token list such as \'["John", "lives", "in", "Paris"]\''
+    datasets = {
+        "embedded": DatasetSpec("zoo_ner", train="train", validation="validation", test="test"),
+        "conll2003": DatasetSpec("conll2003", train="train", validation="dev", test="test"),
+    }
+    default_epochs = 8
+    default_batch_size = 32
+    max_vocabulary = 30000
+
+    # data --------------------------------------------------------------
+    def adapt(self, train: tf.data.Dataset, features: tfds.features.FeaturesDict) -> None:
+        words = (w for ex in train.as_numpy_iterator() for w in np.char.lower(ex["tokens"].astype(str)))
+        self.preprocessing = {
+            "vocabulary": text.build_vocabulary(words, max_size=self.max_vocabulary, min_count=1),
+            "tags": list(features["ner"].feature.names),
+        }
+
+    @staticmethod
+    def _inputs(tokens: tf.Tensor) -> dict[str, tf.Tensor]:
+        return {"words": tf.strings.lower(tokens), "casing": casing(tokens)}
+
+    def encode(self, raw: tf.data.Dataset, *, training: bool) -> tf.data.Dataset:
+        def to_example(ex: dict[str, tf.Tensor]) -> tuple[dict[str, tf.Tensor], tf.Tensor, tf.Tensor]:
+            tokens, tags = ex["tokens"], ex["ner"]
+            n = tf.minimum(tf.size(tokens), tf.size(tags))  # TFDS mock data draws the two lengths apart
+            return self._inputs(tokens[:n]), tags[:n], tf.ones([n], tf.float32)
+
+        return raw.map(to_example, num_parallel_calls=tf.data.AUTOTUNE).filter(lambda x, y, w: tf.size(y) > 0)
+
+    @staticmethod
+    def length_fn(inputs: dict[str, tf.Tensor], tags: tf.Tensor, weights: tf.Tensor) -> tf.Tensor:
+        return tf.size(tags)
+
+    # model -------------------------------------------------------------
+    def build_model(self, hp: kt.HyperParameters) -> keras.Model:
+        vocabulary = self.preprocessing["vocabulary"]
+        words = keras.Input(shape=(None,), dtype="string", name="words")
+        case = keras.Input(shape=(None,), dtype="int32", name="casing")
+        ids = text.lookup(vocabulary, name="word_lookup")(words)
+        w = keras.layers.Embedding(
+            text.vocabulary_size(vocabulary), hp.Int("embedding_dim", 16, 300, step=16, default=64), mask_zero=True, name="word_embedding"
+        )(ids)
+        c = keras.layers.Embedding(_OTHER + 1, 8, name="casing_embedding")(case)
+        x = keras.layers.Concatenate(name="features")([w, c])
+        x = keras.layers.SpatialDropout1D(hp.Float("embedding_dropout", 0.0, 0.5, step=0.1, default=0.1), name="embedding_dropout")(x)
+        rnn = recurrent(hp, hp.Int("units", 16, 256, step=16, default=64), name="rnn", return_sequences=True)
+        x = maybe_bidirectional(hp, rnn, default=True)(x)
+        x = keras.layers.Dropout(hp.Float("dropout", 0.0, 0.5, step=0.1, default=0.3), name="dropout")(x)
+        probs = output_layer(len(self.preprocessing["tags"]), "softmax", name="tagger")(x)
+        model = keras.Model({"words": words, "casing": case}, probs, name="many_to_many_equal")
+        return compile_model(
+            model, hp, loss="sparse_categorical_crossentropy", weighted_metrics=["accuracy"], learning_rate=3e-3
+        )
+
+    # decoding and metrics ---------------------------------------------
+    def _tag(self, model: keras.Model, inputs: dict[str, tf.Tensor], lengths: list[int]) -> list[list[str]]:
+        ids = np.asarray(model(inputs, training=False)).argmax(-1)
+        tags = self.preprocessing["tags"]
+        return [[tags[i] for i in row[:n]] for row, n in zip(ids, lengths)]
+
+    def evaluate(self, model: keras.Model, raw: tf.data.Dataset, *, batch_size: int = 64) -> dict[str, float]:
+        tags = self.preprocessing["tags"]
+        truth, predicted = [], []
+        for inputs, gold, weights in self.batches(raw, batch_size, training=False):
+            lengths = np.asarray(weights).sum(axis=1).astype(int).tolist()
+            predicted += self._tag(model, inputs, lengths)
+            truth += [[tags[i] for i in row[:n]] for row, n in zip(np.asarray(gold), lengths)]
+        correct = sum(p == t for ps, ts in zip(predicted, truth) for p, t in zip(ps, ts))
+        return {
+            "entity_f1": float(f1_score(truth, predicted)),
+            "entity_precision": float(precision_score(truth, predicted)),
+            "entity_recall": float(recall_score(truth, predicted)),
+            "token_accuracy": correct / max(1, sum(map(len, truth))),
+        }
+
+    def parse_cli_input(self, argument: str) -> list[str]:
+        if argument.lstrip().startswith("["):
+            try:
+                tokens = json.loads(argument)
+            except json.JSONDecodeError as err:
+                raise BadInputError(f"not a JSON token list: {err.msg} at character {err.pos}.") from err
+            return tokens
+        return argument.split()
+
+    def predict(self, model: keras.Model, inputs: list[Any]) -> list[dict[str, Any]]:
+        sentences = [s.split() if isinstance(s, str) else list(s) for s in inputs]
+        for tokens in sentences:
+            if not tokens or not all(isinstance(t, str) and t and not t.isspace() for t in tokens):
+                raise BadInputError("each input must be a non-empty sentence or a list of non-empty string tokens.")
+        longest = max(map(len, sentences))
+        padded = tf.constant([s + [""] * (longest - len(s)) for s in sentences])
+        tagged = self._tag(model, self._inputs(padded), [len(s) for s in sentences])
+        return [
+            {
+                "tags": list(zip(tokens, tags)),
+                "entities": [{"type": kind, "text": " ".join(tokens[a : b + 1])} for kind, a, b in get_entities(tags)],
+            }
+            for tokens, tags in zip(sentences, tagged)
+        ]

@@ -1,0 +1,134 @@
+"""Many-to-many with unequal lengths: machine translation.
+
+An encoder reads the whole source sentence (vectorised inside the model) and hands its
+final state to a decoder, which attends over every encoder output (Luong dot-product or
+Bahdanau additive attention) while it emits the target one token at a time. Training uses
+teacher forcing; inference uses greedy or beam-search decoding; the metric is sacrebleu.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import keras_tuner as kt
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+from zoo import seq2seq, text
+from zoo.layers import compile_model, maybe_bidirectional, output_layer, recurrent
+from zoo.task import DatasetSpec, Task, register_task
+
+
+@register_task
+class Translation(Task):
+    name = "many-to-many-unequal"
+    example = "machine translation"
+    headline_metric = "bleu"
+    input_description = "a source-language sentence, as one string"
+    datasets = {
+        "embedded": DatasetSpec("zoo_numbers_translate", train="train", validation="validation", test="test"),
+        "ted_hrlr_translate/pt_to_en": DatasetSpec("ted_hrlr_translate/pt_to_en", train="train", validation="validation", test="test"),
+    }
+    default_epochs = 10
+    default_batch_size = 64
+    source_language, target_language = "pt", "en"
+    max_tokens = 50
+    max_vocabulary = 12000
+
+    # data --------------------------------------------------------------
+    def _normalize(self, sentences: tf.Tensor) -> tf.Tensor:
+        return text.normalize(sentences, max_tokens=self.preprocessing.get("max_tokens", self.max_tokens))
+
+    def _vocabulary(self, sentences: tf.data.Dataset, reserved: tuple[str, ...] = ()) -> list[str]:
+        words = (w for batch in sentences.map(self._normalize).batch(1024).as_numpy_iterator() for s in batch for w in s.split())
+        return text.build_vocabulary(words, max_size=self.max_vocabulary, min_count=2, reserved=reserved)
+
+    def adapt(self, train: tf.data.Dataset, features: tfds.features.FeaturesDict) -> None:
+        self.preprocessing = {"max_tokens": self.max_tokens}
+        self.preprocessing["source_vocabulary"] = self._vocabulary(train.map(lambda ex: ex[self.source_language]))
+        self.preprocessing["target_vocabulary"] = self._vocabulary(
+            train.map(lambda ex: ex[self.target_language]), reserved=(text.START, text.END)
+        )
+
+    def encode(self, raw: tf.data.Dataset, *, training: bool) -> tf.data.Dataset:
+        lookup = text.lookup(self.preprocessing["target_vocabulary"], name="target_lookup")
+        max_tokens = self.preprocessing["max_tokens"]
+
+        def to_example(ex):
+            target_in, target_out, weights = seq2seq.encode_target(self._normalize(ex[self.target_language]), lookup, max_tokens)
+            return {"source": self._normalize(ex[self.source_language]), "target_in": target_in}, target_out, weights
+
+        return raw.map(to_example, num_parallel_calls=tf.data.AUTOTUNE)
+
+    @staticmethod
+    def length_fn(inputs: dict[str, tf.Tensor], target: tf.Tensor, weights: tf.Tensor) -> tf.Tensor:
+        return tf.maximum(text.token_count(inputs["source"]), tf.size(target))
+
+    # model -------------------------------------------------------------
+    def build_model(self, hp: kt.HyperParameters) -> keras.Model:
+        source_vocab, target_vocab = self.preprocessing["source_vocabulary"], self.preprocessing["target_vocabulary"]
+        units = hp.Int("units", 32, 512, step=32, default=128)
+        embedding_dim = hp.Int("embedding_dim", 16, 256, step=16, default=64)
+        dropout = hp.Float("dropout", 0.0, 0.5, step=0.1, default=0.2)
+        bidirectional = hp.Boolean("bidirectional", default=True)
+        n_states = seq2seq.state_count(hp)
+
+        # encoder: source string -> (outputs, mask, decoder initial states)
+        source = keras.Input(shape=(), dtype="string", name="source")
+        ids = text.vectorizer(source_vocab, name="source_vectorizer")(source)
+        mask = seq2seq.PaddingMask(name="source_mask")(ids)
+        x = keras.layers.Embedding(text.vocabulary_size(source_vocab), embedding_dim, mask_zero=True, name="source_embedding")(ids)
+        x = keras.layers.SpatialDropout1D(dropout, name="source_dropout")(x)
+        encoder_rnn = maybe_bidirectional(
+            hp, recurrent(hp, units, name="encoder_rnn", return_sequences=True, return_state=True), default=bidirectional
+        )
+        outputs, *states = encoder_rnn(x)
+        if bidirectional:  # forward and backward states side by side: the decoder is twice as wide
+            states = [keras.layers.Concatenate(name=f"encoder_state_{i}")([f, b]) for i, (f, b) in enumerate(zip(states[:n_states], states[n_states:]))]
+        encoder = keras.Model(source, [outputs, mask, *states], name="encoder")
+
+        # decoder: previous tokens + (outputs, mask, states) -> next-token probabilities, new states
+        width = units * (2 if bidirectional else 1)
+        target_in = keras.Input(shape=(None,), dtype="int32", name="target_in")
+        enc_outputs = keras.Input(shape=(None, width), name="encoder_outputs")
+        enc_mask = keras.Input(shape=(None,), dtype="bool", name="encoder_mask")
+        state_in = [keras.Input(shape=(width,), name=f"state_{i}") for i in range(n_states)]
+        y = keras.layers.Embedding(text.vocabulary_size(target_vocab), embedding_dim, mask_zero=True, name="target_embedding")(target_in)
+        y, *new_states = recurrent(hp, width, name="decoder_rnn", return_sequences=True, return_state=True)(y, initial_state=state_in)
+        attention_kind = hp.Choice("attention", ["luong", "bahdanau"], default="luong")
+        attention = keras.layers.Attention(name="attention") if attention_kind == "luong" else keras.layers.AdditiveAttention(name="attention")
+        context = attention([y, enc_outputs], mask=[None, enc_mask])
+        y = keras.layers.Concatenate(name="attention_concat")([y, context])
+        y = keras.layers.Dense(width, activation="tanh", name="attention_combine")(y)
+        y = keras.layers.Dropout(dropout, name="decoder_dropout")(y)
+        probs = output_layer(text.vocabulary_size(target_vocab), "softmax", name="logits")(y)
+        decoder = keras.Model([target_in, enc_outputs, enc_mask, *state_in], [probs, *new_states], name="decoder")
+
+        model = seq2seq.teacher_forcing_model(encoder, decoder, source, name="many_to_many_unequal")
+        return compile_model(model, hp, loss="sparse_categorical_crossentropy", weighted_metrics=["accuracy"], learning_rate=3e-3)
+
+    # decoding and metrics ---------------------------------------------
+    def translate(self, model: keras.Model, sentences: list[str], *, beam_width: int = 1) -> list[str]:
+        tokens = seq2seq.decode(
+            model,
+            self._normalize(tf.constant(sentences)),
+            self.preprocessing["target_vocabulary"],
+            max_length=self.preprocessing["max_tokens"] + 1,
+            beam_width=beam_width,
+        )
+        return [text.detokenize(t) for t in tokens]
+
+    def evaluate(self, model: keras.Model, raw: tf.data.Dataset, *, batch_size: int = 64, beam_width: int = 4) -> dict[str, float]:
+        sources, references = [], []
+        for ex in raw.as_numpy_iterator():
+            sources.append(ex[self.source_language].decode())
+            references.append([ex[self.target_language].decode()])
+        metrics = {}
+        for name, width in (("bleu", 1), ("bleu_beam", beam_width)):
+            hypotheses = [h for i in range(0, len(sources), batch_size) for h in self.translate(model, sources[i : i + batch_size], beam_width=width)]
+            metrics[name] = seq2seq.corpus_bleu(hypotheses, references, lowercase=True)
+        return metrics
+
+    def predict(self, model: keras.Model, inputs: list[Any], *, beam_width: int = 4) -> list[dict[str, str]]:
+        sentences = [str(s) for s in inputs]
+        return [{"translation": t} for t in self.translate(model, sentences, beam_width=beam_width)]

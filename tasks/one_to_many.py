@@ -1,0 +1,134 @@
+"""One-to-many: image captioning, in the Show-and-Tell style.
+
+A small CNN encodes the image into the initial state of a recurrent decoder, which then
+emits the caption one word at a time. Training uses teacher forcing on every reference
+caption; inference uses greedy or beam-search decoding; the metric is sacrebleu's corpus
+BLEU against all references of an image.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import keras_tuner as kt
+import numpy as np
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+from zoo import seq2seq, text
+from zoo.images import to_model_image
+from zoo.layers import compile_model, output_layer, recurrent
+from zoo.task import DatasetSpec, Task, register_task
+
+
+@register_task
+class ImageCaptioning(Task):
+    name = "one-to-many"
+    example = "image captioning"
+    headline_metric = "bleu"
+    input_description = "an image file (PNG/JPEG/GIF/BMP) or an HxWx3 array"
+    datasets = {
+        "embedded": DatasetSpec("zoo_shapes_captions", train="train", validation="validation", test="test"),
+        "coco_captions": DatasetSpec("coco_captions", train="train", validation="val", test="test"),
+    }
+    default_epochs = 10
+    default_batch_size = 64
+    max_tokens = 24
+    max_vocabulary = 8000
+    resize_to = (128, 128)  # for datasets whose images vary in size
+
+    # data --------------------------------------------------------------
+    def adapt(self, train: tf.data.Dataset, features: tfds.features.FeaturesDict) -> None:
+        height, width, _ = features["image"].shape
+        shape = [height, width, 3] if height and width else [*self.resize_to, 3]
+        captions = train.map(lambda ex: ex["captions"]["text"]).unbatch().map(text.normalize).batch(1024)
+        words = (w for batch in captions.as_numpy_iterator() for s in batch for w in s.split())
+        self.preprocessing = {
+            "image_shape": shape,
+            "max_tokens": self.max_tokens,
+            "vocabulary": text.build_vocabulary(words, max_size=self.max_vocabulary, min_count=2, reserved=(text.START, text.END)),
+        }
+
+    def _image(self, image: tf.Tensor) -> tf.Tensor:
+        height, width, _ = self.preprocessing["image_shape"]
+        if image.shape[:2] == (height, width):
+            return image
+        return tf.cast(tf.image.resize(image, (height, width), antialias=True), tf.uint8)
+
+    def encode(self, raw: tf.data.Dataset, *, training: bool) -> tf.data.Dataset:
+        lookup = text.lookup(self.preprocessing["vocabulary"], name="caption_lookup")
+        max_tokens = self.preprocessing["max_tokens"]
+
+        def pairs(ex):  # one teacher-forcing example per reference caption
+            image = self._image(ex["image"])
+
+            def with_caption(caption):
+                target_in, target_out, weights = seq2seq.encode_target(text.normalize(caption), lookup, max_tokens)
+                return {"image": image, "target_in": target_in}, target_out, weights
+
+            return tf.data.Dataset.from_tensor_slices(ex["captions"]["text"]).map(with_caption)
+
+        return raw.flat_map(pairs)
+
+    @staticmethod
+    def length_fn(inputs: dict[str, tf.Tensor], target: tf.Tensor, weights: tf.Tensor) -> tf.Tensor:
+        return tf.size(target)
+
+    # model -------------------------------------------------------------
+    def build_model(self, hp: kt.HyperParameters) -> keras.Model:
+        vocabulary = self.preprocessing["vocabulary"]
+        units = hp.Int("units", 32, 512, step=32, default=192)
+        dropout = hp.Float("dropout", 0.0, 0.5, step=0.1, default=0.2)
+        n_states = seq2seq.state_count(hp)
+
+        # encoder: image -> the decoder's initial state(s)
+        image = keras.Input(shape=tuple(self.preprocessing["image_shape"]), dtype="uint8", name="image")
+        x = keras.layers.Rescaling(1.0 / 255.0, name="rescale")(image)
+        filters = hp.Int("cnn_filters", 16, 128, step=16, default=32)
+        for block in range(hp.Int("cnn_blocks", 2, 5, default=3)):
+            x = keras.layers.Conv2D(filters * 2**block, 3, padding="same", activation="relu", name=f"conv_{block}")(x)
+            x = keras.layers.BatchNormalization(name=f"bn_{block}")(x)
+            x = keras.layers.MaxPooling2D(name=f"pool_{block}")(x)
+        x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+        x = keras.layers.Dropout(dropout, name="image_dropout")(x)
+        states = [keras.layers.Dense(units, activation="tanh", name=f"init_state_{i}")(x) for i in range(n_states)]
+        encoder = keras.Model(image, states, name="encoder")
+
+        # decoder: previous words + state -> next-word probabilities, new state
+        caption_in = keras.Input(shape=(None,), dtype="int32", name="target_in")
+        state_in = [keras.Input(shape=(units,), name=f"state_{i}") for i in range(n_states)]
+        y = keras.layers.Embedding(
+            text.vocabulary_size(vocabulary), hp.Int("embedding_dim", 16, 256, step=16, default=64), mask_zero=True, name="target_embedding"
+        )(caption_in)
+        y, *new_states = recurrent(hp, units, name="decoder_rnn", return_sequences=True, return_state=True)(y, initial_state=state_in)
+        y = keras.layers.Dropout(dropout, name="decoder_dropout")(y)
+        probs = output_layer(text.vocabulary_size(vocabulary), "softmax", name="logits")(y)
+        decoder = keras.Model([caption_in, *state_in], [probs, *new_states], name="decoder")
+
+        model = seq2seq.teacher_forcing_model(encoder, decoder, image, name="one_to_many")
+        return compile_model(model, hp, loss="sparse_categorical_crossentropy", weighted_metrics=["accuracy"], learning_rate=3e-3)
+
+    # decoding and metrics ---------------------------------------------
+    def caption(self, model: keras.Model, images: np.ndarray, *, beam_width: int = 1) -> list[str]:
+        tokens = seq2seq.decode(
+            model, images, self.preprocessing["vocabulary"], max_length=self.preprocessing["max_tokens"] + 1, beam_width=beam_width
+        )
+        return [" ".join(t) for t in tokens]
+
+    def evaluate(self, model: keras.Model, raw: tf.data.Dataset, *, batch_size: int = 64, beam_width: int = 4) -> dict[str, float]:
+        images, references = [], []
+        for ex in raw.map(lambda ex: (self._image(ex["image"]), text.normalize(ex["captions"]["text"]))).as_numpy_iterator():
+            images.append(ex[0])
+            references.append([c.decode() for c in ex[1]])
+        images = np.stack(images)
+        metrics = {}
+        for suffix, width in (("", 1), ("_beam", beam_width)):
+            hypotheses = [h for i in range(0, len(images), batch_size) for h in self.caption(model, images[i : i + batch_size], beam_width=width)]
+            metrics[f"bleu{suffix}"] = seq2seq.corpus_bleu(hypotheses, references)
+            metrics[f"bleu1{suffix}"] = seq2seq.corpus_bleu(hypotheses, references, max_ngram_order=1)
+        return metrics
+
+    def predict(self, model: keras.Model, inputs: list[Any], *, beam_width: int = 4) -> list[dict[str, str]]:
+        shape = tuple(self.preprocessing["image_shape"])
+        images = np.stack([to_model_image(image, shape) for image in inputs])
+        return [{"caption": c} for c in self.caption(model, images, beam_width=beam_width)]
