@@ -49,13 +49,14 @@ class NamedEntityRecognition(Task):
     }
     default_epochs = 8
     default_batch_size = 32
+    min_word_count = 1
     max_vocabulary = 30000
 
     # data --------------------------------------------------------------
     def adapt(self, train: tf.data.Dataset, features: tfds.features.FeaturesDict) -> None:
         words = (w for ex in train.as_numpy_iterator() for w in np.char.lower(ex["tokens"].astype(str)))
         self.preprocessing = {
-            "vocabulary": text.build_vocabulary(words, max_size=self.max_vocabulary, min_count=1),
+            "vocabulary": text.build_vocabulary(words, max_size=self.max_vocabulary, min_count=self.min_word_count),
             "tags": list(features["ner"].feature.names),
         }
 
@@ -116,6 +117,9 @@ class NamedEntityRecognition(Task):
             "entity_recall": float(recall_score(truth, predicted)),
             "token_accuracy": correct / max(1, sum(map(len, truth))),
         }
+
+    def raw_input(self, example: dict[str, Any]) -> list[str]:
+        return [t.decode() for t in example["tokens"]]
 
     def parse_cli_input(self, argument: str) -> list[str]:
         if argument.lstrip().startswith("["):

@@ -41,7 +41,7 @@ class Translation(Task):
 
     def _vocabulary(self, sentences: tf.data.Dataset, reserved: tuple[str, ...] = ()) -> list[str]:
         words = (w for batch in sentences.map(self._normalize).batch(1024).as_numpy_iterator() for s in batch for w in s.split())
-        return text.build_vocabulary(words, max_size=self.max_vocabulary, min_count=2, reserved=reserved)
+        return text.build_vocabulary(words, max_size=self.max_vocabulary, min_count=self.min_word_count, reserved=reserved)
 
     def adapt(self, train: tf.data.Dataset, features: tfds.features.FeaturesDict) -> None:
         self.preprocessing = {"max_tokens": self.max_tokens}
@@ -128,6 +128,9 @@ class Translation(Task):
             hypotheses = [h for i in range(0, len(sources), batch_size) for h in self.translate(model, sources[i : i + batch_size], beam_width=width)]
             metrics[name] = seq2seq.corpus_bleu(hypotheses, references, lowercase=True)
         return metrics
+
+    def raw_input(self, example: dict[str, Any]) -> str:
+        return example[self.source_language].decode()
 
     def predict(self, model: keras.Model, inputs: list[Any], *, beam_width: int = 4) -> list[dict[str, str]]:
         sentences = [str(s) for s in inputs]

@@ -46,7 +46,7 @@ class SentimentAnalysis(Task):
             for sentence in batch
             for word in sentence.split()
         )
-        self.preprocessing["vocabulary"] = text.build_vocabulary(tokens, max_size=self.max_vocabulary, min_count=2)
+        self.preprocessing["vocabulary"] = text.build_vocabulary(tokens, max_size=self.max_vocabulary, min_count=self.min_word_count)
 
     def encode(self, raw: tf.data.Dataset, *, training: bool) -> tf.data.Dataset:
         return raw.map(lambda ex: (self._normalize(ex["text"]), ex["label"]), num_parallel_calls=tf.data.AUTOTUNE)
@@ -69,12 +69,15 @@ class SentimentAnalysis(Task):
         x = keras.layers.Dropout(hp.Float("dropout", 0.0, 0.5, step=0.1, default=0.3), name="dropout")(x)
         prob = output_layer(1, "sigmoid", name="classifier")(x)
         model = keras.Model(sentence, prob, name="many_to_one")
-        return compile_model(model, hp, loss="binary_crossentropy", metrics=["accuracy"])
+        return compile_model(model, hp, loss="binary_crossentropy", metrics=["accuracy"], learning_rate=3e-3)
 
     # decoding and metrics ---------------------------------------------
     def evaluate(self, model: keras.Model, raw: tf.data.Dataset, *, batch_size: int = 64) -> dict[str, float]:
         results = model.evaluate(self.batches(raw, batch_size, training=False), verbose=0, return_dict=True)
         return {"accuracy": float(results["accuracy"]), "loss": float(results["loss"])}
+
+    def raw_input(self, example: dict[str, Any]) -> str:
+        return example["text"].decode()
 
     def predict(self, model: keras.Model, inputs: list[Any]) -> list[dict[str, Any]]:
         sentences = self._normalize(tf.constant([str(t) for t in inputs]))

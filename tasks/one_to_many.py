@@ -46,7 +46,7 @@ class ImageCaptioning(Task):
         self.preprocessing = {
             "image_shape": shape,
             "max_tokens": self.max_tokens,
-            "vocabulary": text.build_vocabulary(words, max_size=self.max_vocabulary, min_count=2, reserved=(text.START, text.END)),
+            "vocabulary": text.build_vocabulary(words, max_size=self.max_vocabulary, min_count=self.min_word_count, reserved=(text.START, text.END)),
         }
 
     def _image(self, image: tf.Tensor) -> tf.Tensor:
@@ -127,6 +127,9 @@ class ImageCaptioning(Task):
             metrics[f"bleu{suffix}"] = seq2seq.corpus_bleu(hypotheses, references)
             metrics[f"bleu1{suffix}"] = seq2seq.corpus_bleu(hypotheses, references, max_ngram_order=1)
         return metrics
+
+    def raw_input(self, example: dict[str, Any]) -> np.ndarray:
+        return example["image"]
 
     def predict(self, model: keras.Model, inputs: list[Any], *, beam_width: int = 4) -> list[dict[str, str]]:
         shape = tuple(self.preprocessing["image_shape"])

@@ -61,6 +61,9 @@ class ImageClassification(Task):
         results = model.evaluate(self.batches(raw, batch_size, training=False), verbose=0, return_dict=True)
         return {"accuracy": float(results["accuracy"]), "loss": float(results["loss"])}
 
+    def raw_input(self, example: dict[str, Any]) -> np.ndarray:
+        return example["image"]
+
     def predict(self, model: keras.Model, inputs: list[Any]) -> list[dict[str, Any]]:
         shape = tuple(self.preprocessing["image_shape"])
         batch = np.stack([to_model_image(image, shape) for image in inputs])

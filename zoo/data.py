@@ -75,7 +75,7 @@ def load_tfds(name: str, split: str, *, directory: str | None = None, offline_al
         raise _unavailable(name, "it is not prepared locally and this machine cannot reach the network.", offline_alternative)
     try:
         return tfds.load(name, split=split, data_dir=directory, download=True, shuffle_files=False)
-    except (OSError, tfds.core.download.downloader.DownloadError) as err:  # network and disk failures
+    except (OSError, tfds.core.download.DownloadError) as err:  # network and disk failures
         first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise _unavailable(name, f"the download failed ({first_line}).", offline_alternative) from err
 
@@ -111,7 +111,7 @@ def batch_pipeline(
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
-def features(name: str, *, directory: str | None = None) -> tfds.features.FeaturesDict:
-    """The feature spec of a TFDS dataset (label names and the like), without its data."""
+def info(name: str, *, directory: str | None = None) -> tfds.core.DatasetInfo:
+    """A TFDS dataset's description (features, label names, version) without its data."""
     is_embedded(name)  # registers the zoo's builders before TFDS looks the name up
-    return tfds.builder(name, data_dir=directory or data_dir()).info.features
+    return tfds.builder(name, data_dir=directory or data_dir()).info

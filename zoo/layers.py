@@ -11,6 +11,11 @@ import keras_tuner as kt
 from zoo.task import CELLS
 
 
+def cell_type(hp: kt.HyperParameters) -> str:
+    """The recurrent cell, `simple_rnn` or `lstm`: always a hyperparameter of every task."""
+    return hp.Choice("cell", list(CELLS), default="lstm")
+
+
 def recurrent(
     hp: kt.HyperParameters,
     units: int,
@@ -26,10 +31,9 @@ def recurrent(
     silently fall back to the slow generic kernel. `unroll=True` is the one opt-out,
     for very short fixed-length sequences where unrolled graphs are faster on CPU.
     """
-    cell = hp.Choice("cell", list(CELLS), default="lstm")
     unroll = hp.Boolean("unroll", default=False)
     kwargs = dict(return_sequences=return_sequences, return_state=return_state, unroll=unroll, name=name)
-    if cell == "lstm":
+    if cell_type(hp) == "lstm":
         return keras.layers.LSTM(
             units, activation="tanh", recurrent_activation="sigmoid", recurrent_dropout=0.0, use_bias=True, **kwargs
         )

@@ -15,6 +15,7 @@ import tensorflow as tf
 
 from zoo import text
 from zoo.decoding import beam_search
+from zoo.layers import cell_type
 
 #: per-model compiled step functions, dropped together with their model
 _STEPS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -37,7 +38,7 @@ class PaddingMask(keras.layers.Layer):
 
 def state_count(hp: kt.HyperParameters) -> int:
     """An LSTM carries two state tensors (h, c); a SimpleRNN one."""
-    return 2 if hp.get("cell") == "lstm" else 1
+    return 2 if cell_type(hp) == "lstm" else 1
 
 
 def encode_target(sentence: tf.Tensor, lookup: keras.layers.StringLookup, max_tokens: int) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:

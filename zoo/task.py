@@ -49,6 +49,8 @@ class Task(abc.ABC):
     input_description: ClassVar[str]
     default_epochs: ClassVar[int]
     default_batch_size: ClassVar[int] = 64
+    #: for tasks with a vocabulary: rarer words become [UNK], so the model learns unknown words
+    min_word_count: ClassVar[int] = 2
 
     def __init__(self, preprocessing: dict[str, Any] | None = None):
         self.preprocessing: dict[str, Any] = dict(preprocessing or {})
@@ -71,7 +73,7 @@ class Task(abc.ABC):
         )
 
     def features(self, dataset: str) -> tfds.features.FeaturesDict:
-        return data.features(self.dataset(dataset).tfds_name)
+        return data.info(self.dataset(dataset).tfds_name).features
 
     @abc.abstractmethod
     def adapt(self, train: tf.data.Dataset, features: tfds.features.FeaturesDict) -> None:
@@ -103,6 +105,10 @@ class Task(abc.ABC):
     @abc.abstractmethod
     def predict(self, model: keras.Model, inputs: list[Any]) -> list[Any]:
         """Raw inputs (strings, token lists, images or image paths) -> readable outputs."""
+
+    @abc.abstractmethod
+    def raw_input(self, example: dict[str, Any]) -> Any:
+        """The raw `predict` input inside one TFDS example (as numpy), e.g. its text or image."""
 
     def parse_cli_input(self, text: str) -> Any:
         """Turn one command-line argument into a raw input for `predict`."""

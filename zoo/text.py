@@ -12,6 +12,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from zoo.errors import ZooError
+
 PAD, UNK, START, END = "", "[UNK]", "[start]", "[end]"
 
 
@@ -45,6 +47,11 @@ def build_vocabulary(tokens: Iterable[str | bytes], *, max_size: int, min_count:
     for token in [PAD, UNK, *reserved]:
         counts.pop(token, None)
     ranked = sorted((item for item in counts.items() if item[1] >= min_count), key=lambda kv: (-kv[1], kv[0]))
+    if not ranked:
+        raise ZooError(
+            f"no token occurs {min_count} or more times in the training data, so there is no vocabulary to learn: "
+            "check that the training split is not empty and holds text in the expected feature."
+        )
     return reserved + [word for word, _ in ranked[: max_size - len(reserved)]]
 
 

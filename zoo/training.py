@@ -52,10 +52,10 @@ def train(
     configure_devices()
     task = get_task(task_name)()
     spec = task.dataset(dataset)
+    hp = hyperparameters(hparams)  # checks the values before any data is touched
     train_raw = task.load(dataset, "train")
     val_raw = task.load(dataset, "validation")
     task.adapt(train_raw, task.features(dataset))
-    hp = hyperparameters(hparams)
     model = task.build_model(hp)
     epochs = epochs or task.default_epochs
     batch_size = batch_size or task.default_batch_size

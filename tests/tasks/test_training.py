@@ -1,0 +1,45 @@
+"""Every task trains on its embedded data with both cells and beats chance by a wide margin;
+the saved model reloads (safe mode, fresh objects) and reproduces its predictions."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import zoo
+from zoo import registry
+
+# (epochs, headline threshold, chance level): thresholds sit far above chance but below
+# what a short run reaches, so a regression in data, model or decoding makes them fail.
+SETTINGS = {
+    "one-to-one": (6, 0.80, 0.10),  # accuracy over 10 digit classes
+    "many-to-one": (8, 0.75, 0.50),  # accuracy over 2 balanced classes
+    "many-to-many-equal": (3, 0.80, 0.0),  # entity F1; tagging everything O scores 0
+    "many-to-many-unequal": (4, 60.0, 0.0),  # BLEU
+    "one-to-many": (5, 10.0, 0.0),  # BLEU-4 against 3 references
+}
+
+
+@pytest.mark.parametrize("cell", ["simple_rnn", "lstm"])
+@pytest.mark.parametrize("task", sorted(zoo.all_tasks()))
+def test_trains_beats_chance_and_round_trips(task: str, cell: str) -> None:
+    epochs, threshold, chance = SETTINGS[task]  # a new task must declare its bar here
+    result = zoo.train(task, epochs=epochs, hparams={"cell": cell}, verbose=0)
+    metric = result.metrics["validation"][result.task.headline_metric]
+    assert metric >= threshold > chance, f"{task}/{cell}: {result.task.headline_metric}={metric:.3f}"
+    assert result.hyperparameters["cell"] == cell
+
+    examples = [result.task.raw_input(ex) for ex in result.task.load("embedded", "test").take(3).as_numpy_iterator()]
+    before = result.task.predict(result.model, examples)
+    path = registry.save(result)
+    loaded = zoo.load(f"{path.parent.name}@{path.name}")
+    assert loaded.predict_batch(examples) == before
+    assert loaded.card["metrics"]["validation"][result.task.headline_metric] == pytest.approx(metric)
+
+
+def test_one_to_one_steps_unfold_the_same_input() -> None:
+    task = zoo.get_task("one-to-one")()
+    task.adapt(None, task.features("embedded"))
+    model = task.build_model(zoo.task.hyperparameters({"steps": 3, "cell": "simple_rnn"}))
+    assert model.get_layer("repeat_steps").output.shape[1] == 3
+    image = np.zeros((1, 8, 8, 1), np.uint8)
+    assert model(image).shape == (1, 10)

@@ -1,0 +1,53 @@
+"""The command line: bad input gives a one-line reason and exit code 2."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+def zoo_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "zoo.cli", *args], capture_output=True, text=True, env=os.environ.copy(), timeout=300)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["train", "many-to-won"], "zoo: error: unknown task 'many-to-won'. Did you mean 'many-to-one'"),
+        (["train", "many-to-one", "--dataset", "imdb"], "unknown dataset for task many-to-one 'imdb'. Did you mean 'imdb_reviews'?"),
+        (["train", "many-to-one", "--cell", "gru"], "argument --cell: invalid choice: 'gru'"),
+        (["train", "many-to-one", "--set", "cell=gru"], "unknown cell 'gru'"),
+        (["predict", "no-such-model", "hello"], "unknown model 'no-such-model'"),
+    ],
+)
+def test_bad_input_exits_2_with_a_clear_reason(args: list[str], message: str) -> None:
+    done = zoo_cli(*args)
+    assert done.returncode == 2, done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert message in last
+
+
+def test_tasks_lists_the_five_architectures() -> None:
+    done = zoo_cli("tasks")
+    assert done.returncode == 0, done.stderr
+    for name, dataset in [
+        ("one-to-one", "mnist"),
+        ("one-to-many", "coco_captions"),
+        ("many-to-one", "imdb_reviews"),
+        ("many-to-many-equal", "conll2003"),
+        ("many-to-many-unequal", "ted_hrlr_translate/pt_to_en"),
+    ]:
+        assert any(line.startswith(name) and dataset in line for line in done.stdout.splitlines()), name
+
+
+def test_train_then_predict_from_the_command_line(tmp_path) -> None:
+    registry = str(tmp_path)
+    done = zoo_cli("train", "many-to-one", "--cell", "simple_rnn", "--epochs", "1", "--name", "cli-test", "--registry", registry)
+    assert done.returncode == 0, done.stderr
+    assert "validation: accuracy=" in done.stdout and "saved to" in done.stdout
+    done = zoo_cli("predict", "cli-test", "a great film", "the plot was dull", "--registry", registry)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.strip().splitlines()
+    assert len(lines) == 2 and all('"label": "' in line for line in lines)

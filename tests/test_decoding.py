@@ -1,0 +1,38 @@
+"""Beam search against a hand-made decoder whose best sequence greedy decoding misses."""
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from zoo.decoding import beam_search
+
+START, END, A, B = 0, 1, 2, 3
+# Markov chain over tokens: greedy takes A (0.6) then faces a flat distribution;
+# B (0.4) leads to END with certainty, which is the most probable whole sequence.
+TRANSITIONS = np.array(
+    [
+        [0.0, 0.0, 0.6, 0.4],  # after START
+        [0.0, 1.0, 0.0, 0.0],  # after END
+        [0.0, 0.34, 0.33, 0.33],  # after A
+        [0.0, 1.0, 0.0, 0.0],  # after B
+    ]
+)
+
+
+def step(tokens: tf.Tensor, states: list[tf.Tensor]):
+    probs = TRANSITIONS[tokens.numpy()]
+    return np.log(probs + 1e-12), [s + 1 for s in states]
+
+
+def test_beam_finds_the_more_probable_sequence_greedy_misses() -> None:
+    states = [tf.zeros((2, 1))]
+    greedy = beam_search(step, states, start_id=START, end_id=END, max_length=5, beam_width=1)
+    beam = beam_search(step, states, start_id=START, end_id=END, max_length=5, beam_width=3)
+    assert greedy == [[A], [A]]  # 0.6 * 0.34 = 0.204
+    assert beam == [[B], [B]]  # 0.4 * 1.0 = 0.4
+
+
+def test_stops_at_max_length_without_end() -> None:
+    loop = lambda tokens, states: (np.log(np.tile([1e-9, 1e-9, 1.0, 1e-9], (len(tokens), 1))), states)
+    out = beam_search(loop, [tf.zeros((1, 1))], start_id=START, end_id=END, max_length=4, beam_width=2)
+    assert out == [[A, A, A, A]]

@@ -1,0 +1,189 @@
+"""The `zoo` command line: a thin layer over the public API (no model logic here).
+
+Expected failures (`ZooError`: unknown names, unreachable datasets, bad input) print a
+one-line reason and exit with code 2; anything else is a bug and exits with code 1.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import traceback
+from typing import Any
+
+EXIT_USAGE, EXIT_BUG = 2, 1
+CELLS = ("simple_rnn", "lstm")  # mirrors zoo.task.CELLS without importing TensorFlow for --help
+
+
+def _hparam(text: str) -> tuple[str, Any]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
+
+
+def _print_metrics(metrics: dict[str, dict[str, float]]) -> None:
+    for split, values in metrics.items():
+        shown = ", ".join(f"{k}={v:.4f}" for k, v in values.items() if isinstance(v, float))
+        print(f"  {split}: {shown}")
+
+
+def cmd_tasks(args: argparse.Namespace) -> None:
+    from zoo.task import all_tasks
+
+    print(f"{'task':<22} {'example':<26} {'metric':<10} datasets (--dataset)")
+    for name, task in all_tasks().items():
+        datasets = ", ".join(f"{k} ({v.tfds_name})" if k == "embedded" else k for k, v in task.datasets.items())
+        print(f"{name:<22} {task.example:<26} {task.headline_metric:<10} {datasets}")
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    from zoo import registry
+    from zoo.training import train
+
+    hparams = dict(args.set or [])
+    if args.cell:
+        hparams["cell"] = args.cell
+    result = train(
+        args.task,
+        dataset=args.dataset,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        hparams=hparams,
+        tensorboard=args.tensorboard,
+    )
+    path = registry.save(result, args.name, root=args.registry)
+    print(f"\n{result.task.name} ({result.hyperparameters['cell']}) on {result.spec.tfds_name}: "
+          f"{result.epochs} epochs in {result.seconds:.1f} s")
+    _print_metrics(result.metrics)
+    print(f"saved to {path}")
+
+
+def cmd_predict(args: argparse.Namespace) -> None:
+    from zoo import registry
+
+    model = registry.load(args.model, root=args.registry)
+    inputs = [model.task.parse_cli_input(text) for text in args.inputs]
+    for text, output in zip(args.inputs, model.predict_batch(inputs)):
+        print(json.dumps({"input": text, "output": output}, ensure_ascii=False))
+
+
+def cmd_models(args: argparse.Namespace) -> None:
+    from zoo import registry
+
+    for name in registry.list_models(args.pattern, root=args.registry):
+        card = registry.verify(registry.resolve(name, root=args.registry)) if args.verbose else None
+        print(name if card is None else f"{name}@{card['version']}  {card['task']}  {card['cell']}  "
+              f"{card['headline_metric']}={card['metrics']['validation'][card['headline_metric']]:.4f}")
+
+
+def cmd_info(args: argparse.Namespace) -> None:
+    from zoo import registry
+
+    path = registry.resolve(args.model, root=args.registry)
+    print((path / registry.README_FILE).read_text())
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    """Train every task on its embedded data, save it, reload it and predict: the main job."""
+    from zoo import registry
+    from zoo.task import all_tasks
+    from zoo.training import train
+
+    for name, task_cls in all_tasks().items():
+        print(f"\n=== {name}: {task_cls.example} on {task_cls.datasets['embedded'].tfds_name} ({args.cell})")
+        result = train(name, epochs=args.epochs, hparams={"cell": args.cell}, seed=args.seed, verbose=2)
+        _print_metrics(result.metrics)
+        path = registry.save(result, f"demo-{name}-{args.cell}", root=args.registry)
+        loaded = registry.load(f"demo-{name}-{args.cell}@{path.name}", root=args.registry)
+        examples = result.task.load("embedded", "test").take(2).as_numpy_iterator()
+        for example in examples:
+            raw = loaded.task.raw_input(example)
+            shown = raw if isinstance(raw, (str, list)) else f"<image {'x'.join(map(str, raw.shape))}>"
+            print(f"  predict({shown!r}) -> {loaded.predict(raw)}")
+        print(f"  saved to {path}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="zoo",
+        description="A Keras model zoo for recurrent sequence models (SimpleRNN and LSTM) in five input/output shapes.",
+        epilog="Tasks: one-to-one, one-to-many, many-to-one, many-to-many-equal, many-to-many-unequal. "
+        "Environment: ZOO_REGISTRY (registry folder), ZOO_DATA_DIR (TFDS data folder).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def registry_option(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--registry", metavar="DIR", help="registry folder (default: $ZOO_REGISTRY or saved_models/)")
+
+    p = sub.add_parser("tasks", help="list the five tasks and their datasets")
+    p.set_defaults(func=cmd_tasks)
+
+    p = sub.add_parser("train", help="train a task and save the model into the registry")
+    p.add_argument("task", help="one of the five tasks (see `zoo tasks`)")
+    p.add_argument("--dataset", default="embedded", help="'embedded' (offline, default) or the task's real TFDS dataset")
+    p.add_argument("--cell", choices=CELLS, help="recurrent cell (default: lstm)")
+    p.add_argument("--epochs", type=int, help="epochs (default: the task's own)")
+    p.add_argument("--batch-size", type=int, help="batch size (default: the task's own)")
+    p.add_argument("--seed", type=int, default=0, help="random seed, recorded in the model card (default: 0)")
+    p.add_argument("--tensorboard", metavar="DIR", help="write TensorBoard logs to DIR")
+    p.add_argument("--name", help="registry name (default: TASK-CELL-DATASET)")
+    p.add_argument("--set", type=_hparam, action="append", metavar="KEY=VALUE",
+                   help="set a hyperparameter, e.g. --set units=128 --set bidirectional=false (repeatable)")
+    registry_option(p)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("predict", help="predict with a registry model on raw inputs")
+    p.add_argument("model", help="NAME, NAME@VERSION or NAME:ALIAS")
+    p.add_argument("inputs", nargs="+", metavar="INPUT",
+                   help="a sentence, a JSON token list, or an image path, depending on the task")
+    registry_option(p)
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("models", help="list registry models")
+    p.add_argument("pattern", nargs="?", default="*", help="shell-style wildcard, e.g. '*lstm*'")
+    p.add_argument("-v", "--verbose", action="store_true", help="show version, task, cell and headline metric")
+    registry_option(p)
+    p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("info", help="show a registry model's card")
+    p.add_argument("model", help="NAME, NAME@VERSION or NAME:ALIAS")
+    registry_option(p)
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("demo", help="train, save, reload and predict every task on its embedded data (offline)")
+    p.add_argument("--cell", choices=CELLS, default="lstm", help="recurrent cell (default: lstm)")
+    p.add_argument("--epochs", type=int, help="epochs per task (default: each task's own)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    registry_option(p)
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from zoo.errors import ZooError
+
+    try:
+        args.func(args)
+    except ZooError as err:
+        print(f"zoo: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("zoo: interrupted", file=sys.stderr)
+        return 130
+    except Exception:  # noqa: BLE001  (the CLI's last line of defence: report the bug)
+        traceback.print_exc()
+        print("zoo: unexpected error (a bug): please report it with the trace above.", file=sys.stderr)
+        return EXIT_BUG
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
