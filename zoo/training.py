@@ -68,6 +68,7 @@ def train(
         validation_data=task.batches(val_raw, batch_size, training=False),
         epochs=epochs,
         callbacks=callbacks,
+        shuffle=False,  # the pipeline already shuffles, with a recorded seed
         verbose=verbose,
     )
     seconds = time.perf_counter() - started
