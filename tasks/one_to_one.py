@@ -30,6 +30,11 @@ class ImageClassification(Task):
         "embedded": DatasetSpec("zoo_digits", train="train[:85%]", validation="train[85%:]", test="test"),
         "mnist": DatasetSpec("mnist", train="train[:90%]", validation="train[90%:]", test="test"),
     }
+    model_notes = (
+        "`steps` (K) is how many unfolded time steps the recurrent layer reads the same image for: "
+        "K = 1 is the seed's standard feed-forward network (a sequence of length one); with K > 1 the "
+        "shared recurrent weights refine the hidden state K times before the softmax reads it."
+    )
     default_epochs = 15
     default_batch_size = 64
 

@@ -46,7 +46,7 @@ def _network_reachable() -> bool:
 
 
 def _unavailable(name: str, cause: str, offline: str | None) -> DatasetUnavailableError:
-    alternatives = [f"  - run offline on the zoo's embedded data: --dataset embedded" + (f" ({offline})" if offline else "")]
+    alternatives = ["  - run offline on the zoo's embedded data: --dataset embedded" + (f" ({offline})" if offline else "")]
     alternatives += [
         f"  - prepare it on a machine with network access (`tfds build {name}` or one `tfds.load`), "
         f"then copy its folder into {data_dir()} (or point ZOO_DATA_DIR at it)",

@@ -104,6 +104,7 @@ def model_card(result: TrainResult, name: str) -> dict[str, Any]:
         },
         "metrics": {split: {"split": getattr(spec, split), **values} for split, values in result.metrics.items()},
         "headline_metric": task.headline_metric,
+        "notes": task.model_notes,
         "sequence_contract": {
             "inputs": _signature(model.inputs),
             "outputs": _signature(model.outputs),
@@ -127,6 +128,8 @@ def _readme(card: dict[str, Any]) -> str:
 Trained on TFDS `{card['dataset']['tfds_name']}` {card['dataset']['tfds_version']} (splits: {card['dataset']['splits']}).
 
 Input to `predict`: {card['sequence_contract']['predict_input']}.
+
+{card['notes']}
 
 Reproduce: `{card['training']['command']}`
 

@@ -47,6 +47,8 @@ class Task(abc.ABC):
     datasets: ClassVar[dict[str, DatasetSpec]]  # "embedded" plus the real TFDS dataset
     #: what `predict` takes, in words, for --help and error messages
     input_description: ClassVar[str]
+    #: what a reader of the model card must know about this architecture's options
+    model_notes: ClassVar[str] = ""
     default_epochs: ClassVar[int]
     default_batch_size: ClassVar[int] = 64
     #: for tasks with a vocabulary: rarer words become [UNK], so the model learns unknown words

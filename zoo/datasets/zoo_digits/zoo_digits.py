@@ -5,11 +5,12 @@ digits), so this needs no download and still is real data. Features mirror
 `mnist` ("image" uint8 HxWx1, "label" 0..9) at 8x8 instead of 28x28.
 """
 
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import tensorflow_datasets as tfds
+
+from zoo.datasets._generated import GeneratedBuilder
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
@@ -61,7 +62,7 @@ def generate_splits() -> dict[str, list[tuple[int, Example]]]:
     }
 
 
-class ZooDigits(tfds.core.GeneratorBasedBuilder):
+class ZooDigits(GeneratedBuilder):
     """8x8 real handwritten digits: mnist-shaped data without a download."""
 
     VERSION = tfds.core.Version("1.0.0")
@@ -81,14 +82,4 @@ class ZooDigits(tfds.core.GeneratorBasedBuilder):
             citation=_CITATION,
         )
 
-    def _split_generators(self, dl_manager: tfds.download.DownloadManager):
-        del dl_manager  # Everything comes from the installed scikit-learn.
-        return {
-            split: self._generate_examples(examples)
-            for split, examples in generate_splits().items()
-        }
-
-    def _generate_examples(
-        self, examples: list[tuple[int, Example]]
-    ) -> Iterator[tuple[int, Example]]:
-        yield from examples
+    generate_splits = staticmethod(generate_splits)

@@ -7,11 +7,12 @@ conll2003, and some words change type with context ("Jordan said" vs
 rather than memorise a gazetteer.
 """
 
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import tensorflow_datasets as tfds
+
+from zoo.datasets._generated import GeneratedBuilder, slice_pool
 
 _DESCRIPTION = """
 Templated English sentences in CoNLL style (cased tokens, punctuation as
@@ -181,18 +182,10 @@ def generate_splits() -> dict[str, list[tuple[str, Example]]]:
             seen.add(tuple(tokens))
             pool.append((tokens, tags))
 
-    splits: dict[str, list[tuple[str, Example]]] = {}
-    start = 0
-    for split, size in SPLIT_SIZES.items():
-        splits[split] = [
-            (str(i), {"id": str(i), "tokens": tokens, "ner": tags})
-            for i, (tokens, tags) in enumerate(pool[start : start + size], start)
-        ]
-        start += size
-    return splits
+    return slice_pool(pool, SPLIT_SIZES, lambda i, ex: (str(i), {"id": str(i), "tokens": ex[0], "ner": ex[1]}))
 
 
-class ZooNer(tfds.core.GeneratorBasedBuilder):
+class ZooNer(GeneratedBuilder):
     """Templated CoNLL-style NER with context-dependent entities: a small conll2003."""
 
     VERSION = tfds.core.Version("1.0.0")
@@ -214,14 +207,4 @@ class ZooNer(tfds.core.GeneratorBasedBuilder):
             homepage=None,
         )
 
-    def _split_generators(self, dl_manager: tfds.download.DownloadManager):
-        del dl_manager  # Generated locally.
-        return {
-            split: self._generate_examples(examples)
-            for split, examples in generate_splits().items()
-        }
-
-    def _generate_examples(
-        self, examples: list[tuple[str, Example]]
-    ) -> Iterator[tuple[str, Example]]:
-        yield from examples
+    generate_splits = staticmethod(generate_splits)

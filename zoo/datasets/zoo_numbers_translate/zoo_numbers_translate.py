@@ -6,10 +6,11 @@ order and the Portuguese "e" rules must be learnt, and correctness is exact,
 so a small seq2seq model can be checked in minutes.
 """
 
-from collections.abc import Iterator
 
 import numpy as np
 import tensorflow_datasets as tfds
+
+from zoo.datasets._generated import GeneratedBuilder, slice_pool
 
 _DESCRIPTION = """
 Integers from 0 to 99,999 (sampled without replacement) written as Brazilian
@@ -114,18 +115,10 @@ def generate_splits() -> dict[str, list[tuple[int, dict[str, str]]]]:
     rng = np.random.default_rng(_SEED)
     # Sampling without replacement makes every example unique across splits.
     numbers = rng.choice(MAX_NUMBER + 1, size=sum(SPLIT_SIZES.values()), replace=False)
-    splits: dict[str, list[tuple[int, dict[str, str]]]] = {}
-    start = 0
-    for split, size in SPLIT_SIZES.items():
-        splits[split] = [
-            (int(n), {"en": en_words(int(n)), "pt": pt_words(int(n))})
-            for n in numbers[start : start + size]
-        ]
-        start += size
-    return splits
+    return slice_pool(numbers, SPLIT_SIZES, lambda _, n: (int(n), {"en": en_words(int(n)), "pt": pt_words(int(n))}))
 
 
-class ZooNumbersTranslate(tfds.core.GeneratorBasedBuilder):
+class ZooNumbersTranslate(GeneratedBuilder):
     """Portuguese -> English number words: a small, exactly checkable pt_to_en."""
 
     VERSION = tfds.core.Version("1.0.0")
@@ -139,14 +132,4 @@ class ZooNumbersTranslate(tfds.core.GeneratorBasedBuilder):
             homepage=None,
         )
 
-    def _split_generators(self, dl_manager: tfds.download.DownloadManager):
-        del dl_manager  # Generated locally.
-        return {
-            split: self._generate_examples(examples)
-            for split, examples in generate_splits().items()
-        }
-
-    def _generate_examples(
-        self, examples: list[tuple[int, dict[str, str]]]
-    ) -> Iterator[tuple[int, dict[str, str]]]:
-        yield from examples
+    generate_splits = staticmethod(generate_splits)

@@ -6,11 +6,13 @@ the task for a recurrent model: the label often depends on word order
 cannot reach 100 % while a sequence model can.
 """
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import tensorflow_datasets as tfds
+
+from zoo.datasets._generated import GeneratedBuilder
 
 _DESCRIPTION = """
 Short templated movie reviews with a binary sentiment label ("neg"/"pos"),
@@ -201,7 +203,7 @@ def generate_splits() -> dict[str, list[tuple[str, dict[str, Any]]]]:
     return splits
 
 
-class ZooReviews(tfds.core.GeneratorBasedBuilder):
+class ZooReviews(GeneratedBuilder):
     """Templated sentiment reviews where word order matters: a small imdb_reviews."""
 
     VERSION = tfds.core.Version("1.0.0")
@@ -220,14 +222,4 @@ class ZooReviews(tfds.core.GeneratorBasedBuilder):
             homepage=None,
         )
 
-    def _split_generators(self, dl_manager: tfds.download.DownloadManager):
-        del dl_manager  # Generated locally.
-        return {
-            split: self._generate_examples(examples)
-            for split, examples in generate_splits().items()
-        }
-
-    def _generate_examples(
-        self, examples: list[tuple[str, dict[str, Any]]]
-    ) -> Iterator[tuple[str, dict[str, Any]]]:
-        yield from examples
+    generate_splits = staticmethod(generate_splits)

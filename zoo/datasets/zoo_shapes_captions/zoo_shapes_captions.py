@@ -6,11 +6,12 @@ image -> word-sequence task, with captions that are a function of the image,
 so a small CNN + RNN decoder can actually get them right.
 """
 
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import tensorflow_datasets as tfds
+
+from zoo.datasets._generated import GeneratedBuilder, slice_pool
 
 _DESCRIPTION = """
 32x32 RGB images of one or two coloured shapes (circle, square, triangle in
@@ -136,16 +137,11 @@ def generate_splits() -> dict[str, list[tuple[int, Example]]]:
             }
         )
 
-    splits: dict[str, list[tuple[int, Example]]] = {}
-    start = 0
     # The pool is i.i.d., so consecutive slices are already random splits.
-    for split, size in SPLIT_SIZES.items():
-        splits[split] = [(ex["image/id"], ex) for ex in pool[start : start + size]]
-        start += size
-    return splits
+    return slice_pool(pool, SPLIT_SIZES, lambda _, ex: (ex["image/id"], ex))
 
 
-class ZooShapesCaptions(tfds.core.GeneratorBasedBuilder):
+class ZooShapesCaptions(GeneratedBuilder):
     """Synthetic shape scenes with 3 captions each: a learnable coco_captions."""
 
     VERSION = tfds.core.Version("1.0.0")
@@ -166,14 +162,4 @@ class ZooShapesCaptions(tfds.core.GeneratorBasedBuilder):
             homepage=None,
         )
 
-    def _split_generators(self, dl_manager: tfds.download.DownloadManager):
-        del dl_manager  # Generated locally.
-        return {
-            split: self._generate_examples(examples)
-            for split, examples in generate_splits().items()
-        }
-
-    def _generate_examples(
-        self, examples: list[tuple[int, Example]]
-    ) -> Iterator[tuple[int, Example]]:
-        yield from examples
+    generate_splits = staticmethod(generate_splits)
