@@ -121,6 +121,17 @@ class NamedEntityRecognition(Task):
     def raw_input(self, example: dict[str, Any]) -> list[str]:
         return [t.decode() for t in example["tokens"]]
 
+    def serving_function(self, model: keras.Model) -> tf.types.experimental.PolymorphicFunction:
+        tags = tf.constant(self.preprocessing["tags"])
+
+        @tf.function(input_signature=[tf.TensorSpec([None, None], tf.string, name="tokens")])
+        def serve(tokens):
+            """`tokens` right-padded with empty strings; padding gets the empty tag."""
+            probs = model(self._inputs(tokens), training=False)
+            return {"tags": tf.where(tokens == "", "", tf.gather(tags, tf.argmax(probs, axis=-1)))}
+
+        return serve
+
     def parse_cli_input(self, argument: str) -> list[str]:
         if argument.lstrip().startswith("["):
             try:

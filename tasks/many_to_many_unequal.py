@@ -108,6 +108,16 @@ class Translation(Task):
         return compile_model(model, hp, loss="sparse_categorical_crossentropy", weighted_metrics=["accuracy"], learning_rate=3e-3)
 
     # decoding and metrics ---------------------------------------------
+    def serving_function(self, model: keras.Model) -> tf.types.experimental.PolymorphicFunction:
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="source")])
+        def serve(sentences):
+            translations = seq2seq.greedy_in_graph(
+                model, self._normalize(sentences), self.preprocessing["target_vocabulary"], max_length=self.preprocessing["max_tokens"] + 1
+            )
+            return {"translation": text.attach_punctuation(translations)}
+
+        return serve
+
     def translate(self, model: keras.Model, sentences: list[str], *, beam_width: int = 1) -> list[str]:
         tokens = seq2seq.decode(
             model,
@@ -116,7 +126,8 @@ class Translation(Task):
             max_length=self.preprocessing["max_tokens"] + 1,
             beam_width=beam_width,
         )
-        return [text.detokenize(t) for t in tokens]
+        joined = text.attach_punctuation(tf.constant([" ".join(t) for t in tokens]))
+        return [s.decode() for s in joined.numpy()]
 
     def evaluate(self, model: keras.Model, raw: tf.data.Dataset, *, batch_size: int = 64, beam_width: int = 4) -> dict[str, float]:
         sources, references = [], []

@@ -73,11 +73,25 @@ class SentimentAnalysis(Task):
 
     # decoding and metrics ---------------------------------------------
     def evaluate(self, model: keras.Model, raw: tf.data.Dataset, *, batch_size: int = 64) -> dict[str, float]:
-        results = model.evaluate(self.batches(raw, batch_size, training=False), verbose=0, return_dict=True)
-        return {"accuracy": float(results["accuracy"]), "loss": float(results["loss"])}
+        correct = total = 0
+        for texts, labels in self.batches(raw, batch_size, training=False):
+            predicted = np.asarray(model(texts, training=False))[:, 0] >= 0.5
+            correct += int((predicted == labels.numpy().astype(bool)).sum())
+            total += len(labels)
+        return {"accuracy": correct / max(1, total)}
 
     def raw_input(self, example: dict[str, Any]) -> str:
         return example["text"].decode()
+
+    def serving_function(self, model: keras.Model) -> tf.types.experimental.PolymorphicFunction:
+        negative, positive = self.preprocessing["labels"]
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+        def serve(texts):
+            prob = model(self._normalize(texts), training=False)[:, 0]
+            return {"label": tf.where(prob >= 0.5, positive, negative), "probability_positive": prob}
+
+        return serve
 
     def predict(self, model: keras.Model, inputs: list[Any]) -> list[dict[str, Any]]:
         sentences = self._normalize(tf.constant([str(t) for t in inputs]))

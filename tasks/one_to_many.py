@@ -109,6 +109,14 @@ class ImageCaptioning(Task):
         return compile_model(model, hp, loss="sparse_categorical_crossentropy", weighted_metrics=["accuracy"], learning_rate=3e-3)
 
     # decoding and metrics ---------------------------------------------
+    def serving_function(self, model: keras.Model) -> tf.types.experimental.PolymorphicFunction:
+        @tf.function(input_signature=[tf.TensorSpec([None, *self.preprocessing["image_shape"]], tf.uint8, name="image")])
+        def serve(images):
+            captions = seq2seq.greedy_in_graph(model, images, self.preprocessing["vocabulary"], max_length=self.preprocessing["max_tokens"] + 1)
+            return {"caption": captions}
+
+        return serve
+
     def caption(self, model: keras.Model, images: np.ndarray, *, beam_width: int = 1) -> list[str]:
         tokens = seq2seq.decode(
             model, images, self.preprocessing["vocabulary"], max_length=self.preprocessing["max_tokens"] + 1, beam_width=beam_width

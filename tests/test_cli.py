@@ -42,8 +42,8 @@ def test_tasks_lists_the_five_architectures() -> None:
         assert any(line.startswith(name) and dataset in line for line in done.stdout.splitlines()), name
 
 
-def test_train_then_predict_from_the_command_line(tmp_path) -> None:
-    registry = str(tmp_path)
+def test_train_predict_and_registry_commands(tmp_path) -> None:
+    registry = str(tmp_path / "registry")
     done = zoo_cli("train", "many-to-one", "--cell", "simple_rnn", "--epochs", "1", "--name", "cli-test", "--registry", registry)
     assert done.returncode == 0, done.stderr
     assert "validation: accuracy=" in done.stdout and "saved to" in done.stdout
@@ -51,3 +51,16 @@ def test_train_then_predict_from_the_command_line(tmp_path) -> None:
     assert done.returncode == 0, done.stderr
     lines = done.stdout.strip().splitlines()
     assert len(lines) == 2 and all('"label": "' in line for line in lines)
+
+    done = zoo_cli("models", "cli-*", "-v", "--registry", registry)
+    assert done.stdout.startswith("cli-test@1  many-to-one  simple_rnn  accuracy=")
+    done = zoo_cli("info", "cli-test", "--registry", registry)
+    assert done.stdout.startswith("# cli-test v1") and "## Reference input and outputs" in done.stdout
+    done = zoo_cli("evaluate", "cli-test", "--split", "validation", "--registry", registry)
+    assert done.returncode == 0 and "cli-test@1 on zoo_reviews (validation):" in done.stdout
+    done = zoo_cli("alias", "cli-test@1", "production", "--registry", registry)
+    assert done.stdout.strip() == "cli-test:production -> version 1"
+    done = zoo_cli("export", "cli-test:production", "--output", str(tmp_path / "served"), "--registry", registry)
+    assert done.returncode == 0 and (tmp_path / "served" / "saved_model.pb").is_file()
+    done = zoo_cli("export", "cli-test", "--output", str(tmp_path / "served"), "--registry", registry)
+    assert done.returncode == 2 and "already exists" in done.stderr

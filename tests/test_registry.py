@@ -1,9 +1,17 @@
-"""Registry basics the foundation relies on: names, versions, integrity, safe loading."""
+"""The registry: versions and aliases, integrity under tampering, crashes and concurrency,
+safe loading, and reference outputs re-checked on load."""
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
 
 import keras
+import numpy as np
 import pytest
 
 import zoo
@@ -15,39 +23,169 @@ def trained():
     return zoo.train("one-to-one", epochs=1, hparams={"cell": "simple_rnn", "units": 32}, verbose=0)
 
 
-def test_versions_and_latest(tmp_path, trained) -> None:
+def test_versions_aliases_and_card(tmp_path, trained) -> None:
     first = registry.save(trained, "digits", root=tmp_path)
     second = registry.save(trained, "digits", root=tmp_path)
     assert (first.name, second.name) == ("1", "2")
     assert registry.resolve("digits", root=tmp_path) == second
+    assert registry.resolve("digits:latest", root=tmp_path) == second
+    assert registry.resolve("digits:best", root=tmp_path) == first  # equal scores: the first keeps it
     assert registry.resolve("digits@1", root=tmp_path) == first
+    registry.set_alias("digits@1", "production", root=tmp_path)
+    assert registry.resolve("digits:production", root=tmp_path) == first
     assert registry.list_models("dig*", root=tmp_path) == ["digits"]
+    assert registry.list_models("*lstm*", root=tmp_path) == []
+
     card = json.loads((second / "card.json").read_text())
-    assert card["dataset"]["tfds_name"] == "zoo_digits" and card["cell"] == "simple_rnn"
-    assert set(card["files"]) == {"model.keras", "preprocessing.json"}
+    assert card["dataset"] == {
+        "key": "embedded",
+        "tfds_name": "zoo_digits",
+        "tfds_version": "1.0.0",
+        "splits": {"train": "train[:85%]", "validation": "train[85%:]", "test": "test"},
+    }
+    assert card["cell"] == "simple_rnn" and card["hyperparameters"]["units"] == 32 and card["parent"] is None
+    assert card["metrics"]["validation"]["split"] == "train[85%:]" and card["metrics"]["test"]["split"] == "test"
+    assert 0 <= card["metrics"]["test"]["accuracy"] <= 1
+    assert card["parameters"] == trained.model.count_params()
+    assert set(card["libraries"]) == {"python", "tensorflow", "keras", "tensorflow-datasets", "keras-tuner"}
+    assert card["sequence_contract"]["preprocessing"]["labels"] == [str(i) for i in range(10)]
+    assert card["training"]["seed"] == 0 and "zoo train one-to-one" in card["training"]["command"]
+    assert len(card["training"]["history"]["val_accuracy"]) == 1
+    assert set(card["files"]) == {"model.keras", "preprocessing.json", "training_curves.png", "reference_0.png", "reference_1.png"}
+    for name, meta in card["files"].items():
+        assert meta["sha256"] == registry.sha256(second / name) and meta["bytes"] == (second / name).stat().st_size
+    readme = (second / "README.md").read_text()
+    assert "![training curves](training_curves.png)" in readme and "unfolded time steps" in readme
 
 
-def test_unknown_name_suggests_close_ones(tmp_path, trained) -> None:
+def test_unknown_names_suggest_close_ones(tmp_path, trained) -> None:
     registry.save(trained, "digits", root=tmp_path)
     with pytest.raises(zoo.UnknownNameError, match="Did you mean 'digits'"):
         registry.load("digit", root=tmp_path)
+    with pytest.raises(zoo.UnknownNameError, match="unknown version of digits '7'"):
+        registry.load("digits@7", root=tmp_path)
+    with pytest.raises(zoo.UnknownNameError, match="unknown alias of digits 'prod'"):
+        registry.load("digits:prod", root=tmp_path)
 
 
-def test_tampered_file_is_refused(tmp_path, trained) -> None:
+def test_tampered_or_missing_file_is_refused(tmp_path, trained) -> None:
     path = registry.save(trained, "digits", root=tmp_path)
     with (path / "model.keras").open("ab") as handle:
         handle.write(b"\0")
     with pytest.raises(registry.IntegrityError, match="model.keras does not match the SHA-256"):
         registry.load("digits", root=tmp_path)
+    path = registry.save(trained, "digits", root=tmp_path)
+    (path / "preprocessing.json").unlink()
+    with pytest.raises(registry.IntegrityError, match="preprocessing.json is missing"):
+        registry.load("digits@2", root=tmp_path)
+
+
+def _rehash(path: Path) -> None:
+    """What a careful tamperer would do: fix the recorded hash of model.keras."""
+    card = json.loads((path / "card.json").read_text())
+    card["files"]["model.keras"]["sha256"] = registry.sha256(path / "model.keras")
+    (path / "card.json").write_text(json.dumps(card))
 
 
 def test_lambda_layer_is_refused_in_safe_mode(tmp_path, trained) -> None:
     path = registry.save(trained, "digits", root=tmp_path)
     inputs = keras.Input((8, 8, 1))
-    unsafe = keras.Model(inputs, keras.layers.Lambda(lambda x: x * 2)(inputs))
-    unsafe.save(path / "model.keras")
-    card = json.loads((path / "card.json").read_text())
-    card["files"]["model.keras"]["sha256"] = registry._sha256(path / "model.keras")  # a tamperer fixes the hash too
-    (path / "card.json").write_text(json.dumps(card))
+    keras.Model(inputs, keras.layers.Lambda(lambda x: x * 2)(inputs)).save(path / "model.keras")
+    _rehash(path)
     with pytest.raises(registry.IntegrityError, match="cannot be loaded safely"):
         registry.load("digits", root=tmp_path)
+
+
+def test_changed_weights_fail_the_reference_check(tmp_path, trained) -> None:
+    path = registry.save(trained, "digits", root=tmp_path)
+    model = keras.saving.load_model(path / "model.keras")
+    kernel = model.get_layer("classifier").kernel
+    kernel.assign(np.random.default_rng(0).normal(size=kernel.shape).astype("float32"))
+    model.save(path / "model.keras")
+    _rehash(path)
+    with pytest.raises(registry.IntegrityError, match="does not reproduce its reference outputs"):
+        registry.load("digits", root=tmp_path)
+
+
+def test_unwritable_registry_gives_a_clear_error(tmp_path, trained) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")  # a file where the registry folder should be: fails even for root
+    with pytest.raises(zoo.ZooError, match="cannot write to the registry"):
+        registry.save(trained, "digits", root=blocker)
+
+
+_SAVER = textwrap.dedent(
+    """
+    import sys, time, pathlib
+    import zoo
+    from zoo import registry, cards
+    root, go, mode = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]), sys.argv[3]
+    result = zoo.train("one-to-one", epochs=1, hparams={"cell": "simple_rnn", "units": 16}, verbose=0)
+    if mode == "hang":  # stop for good in the middle of writing, to be killed there
+        real = cards.plot_curves
+        def hang(*args):
+            real(*args)
+            (root / "inside").touch()
+            time.sleep(600)
+        cards.plot_curves = hang
+    (root / f"ready-{sys.argv[4]}").touch()
+    while not go.exists():
+        time.sleep(0.05)
+    print(registry.save(result, "shared", root=root))
+    """
+)
+
+
+def _savers(root: Path, count: int, mode: str) -> list[subprocess.Popen]:
+    script = root / "saver.py"
+    script.write_text(_SAVER)
+    return [
+        subprocess.Popen([sys.executable, str(script), str(root), str(root / "go"), mode, str(i)],
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        for i in range(count)
+    ]
+
+
+def _wait_for(predicate, timeout: float = 240) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+
+
+def test_eight_concurrent_saves_make_eight_intact_versions(tmp_path) -> None:
+    procs = _savers(tmp_path, 8, "normal")
+    _wait_for(lambda: len(list(tmp_path.glob("ready-*"))) == 8)
+    (tmp_path / "go").touch()  # all eight save at once
+    outputs = [p.communicate(timeout=240)[0].strip() for p in procs]
+    assert all(p.returncode == 0 for p in procs)
+    assert sorted(Path(o).name for o in outputs) == [str(v) for v in range(1, 9)]
+    for version in range(1, 9):
+        loaded = registry.load(f"shared@{version}", root=tmp_path)  # hashes and reference outputs hold
+        assert loaded.version == version
+    assert json.loads((tmp_path / "shared" / "aliases.json").read_text())["latest"] == 8
+    assert not list((tmp_path / "shared").glob(".tmp-*"))
+
+
+def test_kill_9_during_a_save_leaves_the_registry_consistent(tmp_path) -> None:
+    [first] = _savers(tmp_path, 1, "normal")
+    _wait_for(lambda: (tmp_path / "ready-0").exists())
+    (tmp_path / "go").touch()
+    assert first.communicate(timeout=240)[0].strip().endswith("shared/1")
+    (tmp_path / "go").unlink()
+    (tmp_path / "ready-0").unlink()
+
+    [victim] = _savers(tmp_path, 1, "hang")
+    _wait_for(lambda: (tmp_path / "ready-0").exists())
+    (tmp_path / "go").touch()
+    _wait_for(lambda: (tmp_path / "inside").exists())  # files are half written now
+    victim.send_signal(signal.SIGKILL)
+    victim.wait(timeout=30)
+
+    folder = tmp_path / "shared"
+    assert sorted(p.name for p in folder.iterdir() if p.name.isdigit()) == ["1"]
+    assert json.loads((folder / "aliases.json").read_text())["latest"] == 1
+    assert registry.load("shared", root=tmp_path).version == 1
+    assert list(folder.glob(".tmp-*"))  # the dead save's staging folder, never visible as a version
+    second = registry.save(zoo.train("one-to-one", epochs=1, hparams={"cell": "simple_rnn", "units": 16}, verbose=0), "shared", root=tmp_path)
+    assert second.name == "2" and not list(folder.glob(".tmp-*"))  # the next save cleans up

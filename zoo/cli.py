@@ -89,6 +89,32 @@ def cmd_info(args: argparse.Namespace) -> None:
     print((path / registry.README_FILE).read_text())
 
 
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    from zoo import registry
+
+    model = registry.load(args.model, root=args.registry)
+    dataset = args.dataset or model.card["dataset"]["key"]
+    metrics = model.evaluate(dataset, args.split)
+    print(f"{model.name}@{model.version} on {model.task.dataset(dataset).tfds_name} ({args.split}):")
+    _print_metrics({args.split: metrics})
+
+
+def cmd_alias(args: argparse.Namespace) -> None:
+    from zoo import registry
+
+    path = registry.set_alias(args.model, args.alias, root=args.registry)
+    print(f"{path.parent.name}:{args.alias} -> version {path.name}")
+
+
+def cmd_export(args: argparse.Namespace) -> None:
+    from zoo import registry
+    from zoo.export import export
+
+    model = registry.load(args.model, root=args.registry)
+    path = export(model, args.output or f"{model.name}-{model.version}-{args.format}", format=args.format)
+    print(f"exported {model.name}@{model.version} to {path} (signature 'serving_default')")
+
+
 def cmd_demo(args: argparse.Namespace) -> None:
     """Train every task on its embedded data, save it, reload it and predict: the main job."""
     from zoo import registry
@@ -155,6 +181,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", help="NAME, NAME@VERSION or NAME:ALIAS")
     registry_option(p)
     p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("evaluate", help="measure a registry model on a dataset split")
+    p.add_argument("model", help="NAME, NAME@VERSION or NAME:ALIAS")
+    p.add_argument("--dataset", help="one of the task's datasets (default: the one it was trained on)")
+    p.add_argument("--split", choices=("train", "validation", "test"), default="test", help="split role (default: test)")
+    registry_option(p)
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("alias", help="point an alias (e.g. production) at a model version")
+    p.add_argument("model", help="NAME@VERSION (or NAME:ALIAS) to point at")
+    p.add_argument("alias", help="the alias to set; 'latest' and 'best' are kept by the registry")
+    registry_option(p)
+    p.set_defaults(func=cmd_alias)
+
+    p = sub.add_parser("export", help="export a registry model for TensorFlow Serving")
+    p.add_argument("model", help="NAME, NAME@VERSION or NAME:ALIAS")
+    p.add_argument("--format", choices=("savedmodel",), default="savedmodel", help="export format (default: savedmodel)")
+    p.add_argument("--output", metavar="DIR", help="new folder to write (default: NAME-VERSION-FORMAT)")
+    registry_option(p)
+    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("demo", help="train, save, reload and predict every task on its embedded data (offline)")
     p.add_argument("--cell", choices=CELLS, default="lstm", help="recurrent cell (default: lstm)")

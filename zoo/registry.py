@@ -1,10 +1,14 @@
-"""The registry over `saved_models/`: numbered immutable versions, aliases, cards, integrity.
+"""The registry over `saved_models/`: numbered immutable versions, aliases, integrity.
 
 Layout: `<root>/<name>/<version>/` holds `model.keras`, `preprocessing.json` (vocabularies,
-label names, shapes), `card.json` (machine-readable) and `README.md` (the model card);
-`<root>/<name>/aliases.json` maps aliases such as `latest` to versions. A version is
-written in a temporary folder and renamed into place, so a crash leaves no half version;
-a file lock hands out version numbers, so concurrent saves never collide.
+label names, shapes), the training curves, reference images where the task takes images,
+`card.json` (machine-readable) and `README.md` (the model card); `<root>/<name>/aliases.json`
+maps `latest`, `best` and the user's aliases to versions.
+
+A version is written in a temporary folder and renamed into place, so a crash leaves the
+old state or the new, never half a version; a file lock hands out version numbers, so
+concurrent saves never collide. Loading checks every SHA-256, uses Keras safe mode and
+re-runs the card's reference inputs before the model is handed out.
 """
 from __future__ import annotations
 
@@ -12,19 +16,19 @@ import fnmatch
 import hashlib
 import json
 import os
-import platform
 import re
 import shutil
 import tempfile
 from dataclasses import dataclass
-from importlib.metadata import PackageNotFoundError, version as package_version
 from pathlib import Path
 from typing import Any
 
 import keras
+import numpy as np
+import tensorflow as tf
 from filelock import FileLock
 
-from zoo import data
+from zoo import cards
 from zoo.errors import UnknownNameError, ZooError
 from zoo.task import Task, get_task
 from zoo.training import TrainResult
@@ -37,7 +41,10 @@ MODEL_FILE, PREPROCESSING_FILE, CARD_FILE, README_FILE, ALIASES_FILE = (
     "aliases.json",
 )
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+_ALIAS = re.compile(r"^[A-Za-z][A-Za-z0-9._-]*$")
 _REF = re.compile(r"^(?P<name>[^@:]+)(?:@(?P<version>\d+)|:(?P<alias>[A-Za-z0-9._-]+))?$")
+#: reference outputs are rounded to 4 decimals when predicted; allow a little more
+_TOLERANCE = 2e-3
 
 
 class IntegrityError(ZooError):
@@ -49,22 +56,12 @@ def default_root() -> Path:
     return Path(os.environ.get("ZOO_REGISTRY") or Path(__file__).resolve().parent.parent / "saved_models")
 
 
-def _sha256(path: Path) -> str:
+def sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def _library_versions() -> dict[str, str]:
-    versions = {"python": platform.python_version()}
-    for package in ("tensorflow", "keras", "tensorflow-datasets", "keras-tuner"):
-        try:
-            versions[package] = package_version(package)
-        except PackageNotFoundError:
-            versions[package] = "not installed"
-    return versions
 
 
 def _write_json_atomic(path: Path, payload: Any) -> None:
@@ -73,81 +70,40 @@ def _write_json_atomic(path: Path, payload: Any) -> None:
     os.replace(handle.name, path)
 
 
-def _signature(tensors) -> list[dict[str, Any]]:
-    return [{"name": t.name, "shape": list(t.shape), "dtype": str(t.dtype)} for t in keras.tree.flatten(tensors)]
+def _as_json(value: Any) -> Any:
+    """Predictions as they read back from JSON (tuples become lists)."""
+    return json.loads(json.dumps(value))
 
 
-def model_card(result: TrainResult, name: str) -> dict[str, Any]:
-    """Everything needed to understand and reproduce a trained model (files are added on save)."""
-    task, model, spec = result.task, result.model, result.spec
-    return {
-        "name": name,
-        "task": task.name,
-        "example": task.example,
-        "cell": result.hyperparameters.get("cell"),
-        "parameters": int(model.count_params()),
-        "dataset": {
-            "key": result.dataset,
-            "tfds_name": spec.tfds_name,
-            "tfds_version": str(data.info(spec.tfds_name).version),
-            "splits": {"train": spec.train, "validation": spec.validation, "test": spec.test},
-        },
-        "hyperparameters": result.hyperparameters,
-        "training": {
-            "epochs": result.epochs,
-            "batch_size": result.batch_size,
-            "seed": result.seed,
-            "seconds": round(result.seconds, 2),
-            "history": result.history,
-            "command": f"zoo train {task.name} --dataset {result.dataset} --cell {result.hyperparameters.get('cell')} "
-            f"--epochs {result.epochs} --batch-size {result.batch_size} --seed {result.seed}",
-        },
-        "metrics": {split: {"split": getattr(spec, split), **values} for split, values in result.metrics.items()},
-        "headline_metric": task.headline_metric,
-        "notes": task.model_notes,
-        "sequence_contract": {
-            "inputs": _signature(model.inputs),
-            "outputs": _signature(model.outputs),
-            "padding": "right (post); id 0 is padding and is masked",
-            "predict_input": task.input_description,
-        },
-        "libraries": _library_versions(),
-    }
+def _close(a: Any, b: Any) -> bool:
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_close(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_close(x, y) for x, y in zip(a, b))
+    if isinstance(a, float) or isinstance(b, float):
+        return isinstance(a, (int, float)) and isinstance(b, (int, float)) and abs(a - b) <= _TOLERANCE
+    return a == b
 
 
-def _readme(card: dict[str, Any]) -> str:
-    metrics = "\n".join(
-        f"| {split} ({values['split']}) | " + ", ".join(f"{k} {v:.4f}" for k, v in values.items() if k != "split") + " |"
-        for split, values in card["metrics"].items()
-    )
-    files = "\n".join(f"| {f} | {v['bytes']:,} | `{v['sha256']}` |" for f, v in card["files"].items())
-    hp = "\n".join(f"| {k} | {v} |" for k, v in sorted(card["hyperparameters"].items()))
-    return f"""# {card['name']} v{card['version']}
+def _store_reference_inputs(inputs: list[Any], folder: Path) -> list[Any]:
+    """Images go to lossless PNG files beside the card; text stays in the card."""
+    stored = []
+    for i, raw in enumerate(inputs):
+        if isinstance(raw, np.ndarray):
+            filename = f"reference_{i}.png"
+            (folder / filename).write_bytes(tf.io.encode_png(raw).numpy())
+            stored.append({"image": filename})
+        else:
+            stored.append(raw)
+    return stored
 
-{card['example'].capitalize()} ({card['task']}) with a `{card['cell']}` recurrent core, {card['parameters']:,} parameters.
-Trained on TFDS `{card['dataset']['tfds_name']}` {card['dataset']['tfds_version']} (splits: {card['dataset']['splits']}).
 
-Input to `predict`: {card['sequence_contract']['predict_input']}.
+def _reference_inputs(card: dict[str, Any], folder: Path) -> list[Any]:
+    return [str(folder / raw["image"]) if isinstance(raw, dict) else raw for raw in card["reference"]["inputs"]]
 
-{card['notes']}
 
-Reproduce: `{card['training']['command']}`
-
-## Metrics
-| split | values |
-|---|---|
-{metrics}
-
-## Hyperparameters
-| name | value |
-|---|---|
-{hp}
-
-## Files
-| file | bytes | SHA-256 |
-|---|---|---|
-{files}
-"""
+def _headline(card: dict[str, Any]) -> float:
+    return float(card["metrics"]["validation"][card["headline_metric"]])
 
 
 @dataclass
@@ -167,35 +123,32 @@ class ZooModel:
     def predict_batch(self, inputs: list[Any]) -> list[Any]:
         return self.task.predict(self.model, inputs)
 
+    def evaluate(self, dataset: str | None = None, split: str = "test", *, batch_size: int = 64) -> dict[str, float]:
+        """Metrics on a split of the training dataset (default) or of another of the task's datasets."""
+        dataset = dataset or self.card["dataset"]["key"]
+        return self.task.evaluate(self.model, self.task.load(dataset, split), batch_size=batch_size)
 
-def save(result: TrainResult, name: str | None = None, *, root: Path | None = None) -> Path:
-    """Write `result` as the next version of `name` and point `latest` at it."""
-    root = Path(root or default_root())
-    name = name or f"{result.task.name}-{result.hyperparameters.get('cell')}-{result.dataset}".replace("/", "-").lower()
-    if not _NAME.match(name):
-        raise ZooError(f"invalid model name {name!r}: use lowercase letters, digits, '.', '_' and '-'.")
-    folder = root / name
-    folder.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".tmp-", dir=folder))
+
+def _remove_abandoned_staging(folder: Path) -> None:
+    """Delete staging folders left by saves whose process died (kill -9, power loss)."""
+    for staging in folder.glob(".tmp-*"):
+        pid = staging.name.split("-")[1]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
     try:
-        result.model.save(staging / MODEL_FILE)
-        (staging / PREPROCESSING_FILE).write_text(json.dumps(result.task.preprocessing, indent=1))
-        card = model_card(result, name)
-        card["files"] = {
-            f.name: {"bytes": f.stat().st_size, "sha256": _sha256(f)} for f in sorted(staging.iterdir())
-        }
-        with FileLock(str(folder / ".lock")):
-            version = max([int(p.name) for p in folder.iterdir() if p.name.isdigit()], default=0) + 1
-            card["version"] = version
-            (staging / CARD_FILE).write_text(json.dumps(card, indent=2, sort_keys=True))
-            (staging / README_FILE).write_text(_readme(card))
-            os.rename(staging, folder / str(version))
-            aliases = _aliases(folder)
-            aliases["latest"] = version
-            _write_json_atomic(folder / ALIASES_FILE, aliases)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return folder / str(version)
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _versions(folder: Path) -> list[int]:
+    return sorted(int(p.name) for p in folder.iterdir() if p.name.isdigit())
 
 
 def _aliases(folder: Path) -> dict[str, int]:
@@ -203,14 +156,69 @@ def _aliases(folder: Path) -> dict[str, int]:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
-def list_models(pattern: str = "*", *, root: Path | None = None) -> list[str]:
+def save(result: TrainResult, name: str | None = None, *, root: Path | str | None = None, parent: str | None = None) -> Path:
+    """Write `result` as the next version of `name`; `latest` points at it, `best` at the
+    version with the highest validation headline metric."""
+    root = Path(root or default_root())
+    name = name or f"{result.task.name}-{result.hyperparameters.get('cell')}-{result.dataset}".replace("/", "-").lower()
+    if not _NAME.match(name):
+        raise ZooError(f"invalid model name {name!r}: use lowercase letters, digits, '.', '_' and '-'.")
+    folder = root / name
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        _remove_abandoned_staging(folder)
+        staging = Path(tempfile.mkdtemp(prefix=f".tmp-{os.getpid()}-", dir=folder))
+    except OSError as err:
+        raise ZooError(f"cannot write to the registry at {folder}: {err.strerror}. Choose another with --registry or ZOO_REGISTRY.") from err
+    try:
+        result.model.save(staging / MODEL_FILE)
+        (staging / PREPROCESSING_FILE).write_text(json.dumps(result.task.preprocessing, indent=1))
+        cards.plot_curves(result.history, result.task.headline_metric, staging / cards.CURVES_FILE)
+        card = cards.build(result, name, parent=parent)
+        card["reference"] = {
+            "inputs": _store_reference_inputs(result.reference_inputs, staging),
+            "outputs": _as_json(result.task.predict(result.model, result.reference_inputs)),
+        }
+        card["files"] = {f.name: {"bytes": f.stat().st_size, "sha256": sha256(f)} for f in sorted(staging.iterdir())}
+        with FileLock(str(folder / ".lock")):
+            version = max(_versions(folder), default=0) + 1
+            card["version"] = version
+            (staging / CARD_FILE).write_text(json.dumps(card, indent=2, sort_keys=True))
+            (staging / README_FILE).write_text(cards.readme(card))
+            os.rename(staging, folder / str(version))
+            aliases = _aliases(folder)
+            aliases["latest"] = version
+            best = aliases.get("best")
+            if best is None or _headline(card) > _headline(json.loads((folder / str(best) / CARD_FILE).read_text())):
+                aliases["best"] = version
+            _write_json_atomic(folder / ALIASES_FILE, aliases)
+    except OSError as err:
+        raise ZooError(f"saving {name} into {folder} failed ({err.strerror or err}); the registry is unchanged.") from err
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return folder / str(version)
+
+
+def set_alias(ref: str, alias: str, *, root: Path | str | None = None) -> Path:
+    """Point `alias` (e.g. `production`) at the version `ref` resolves to."""
+    if not _ALIAS.match(alias) or alias in ("latest", "best"):
+        raise ZooError(f"invalid alias {alias!r}: start with a letter, use letters, digits, '.', '_', '-'; 'latest' and 'best' are kept by the registry.")
+    path = resolve(ref, root=root)
+    with FileLock(str(path.parent / ".lock")):
+        aliases = _aliases(path.parent)
+        aliases[alias] = int(path.name)
+        _write_json_atomic(path.parent / ALIASES_FILE, aliases)
+    return path
+
+
+def list_models(pattern: str = "*", *, root: Path | str | None = None) -> list[str]:
     """Model names matching a shell-style wildcard pattern."""
     root = Path(root or default_root())
     names = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")) if root.exists() else []
     return [n for n in names if fnmatch.fnmatch(n, pattern)]
 
 
-def resolve(ref: str, *, root: Path | None = None) -> Path:
+def resolve(ref: str, *, root: Path | str | None = None) -> Path:
     """`NAME`, `NAME@3` or `NAME:alias` -> the version folder."""
     root = Path(root or default_root())
     match = _REF.match(ref)
@@ -229,8 +237,7 @@ def resolve(ref: str, *, root: Path | None = None) -> Path:
         version = str(aliases[alias])
     path = folder / version
     if not path.is_dir():
-        versions = [p.name for p in folder.iterdir() if p.name.isdigit()]
-        raise UnknownNameError(f"version of {match['name']}", version, versions)
+        raise UnknownNameError(f"version of {match['name']}", version, map(str, _versions(folder)))
     return path
 
 
@@ -245,13 +252,14 @@ def verify(path: Path) -> dict[str, Any]:
         file = path / filename
         if not file.is_file():
             raise IntegrityError(f"{file} is missing; reinstall or re-download this model version.")
-        if _sha256(file) != meta["sha256"]:
+        if sha256(file) != meta["sha256"]:
             raise IntegrityError(f"{file} does not match the SHA-256 in its card: it was altered or corrupted. Re-download or retrain it.")
     return card
 
 
-def load(ref: str, *, root: Path | None = None) -> ZooModel:
-    """Load a registry model by reference, after checking its files, in Keras safe mode."""
+def load(ref: str, *, root: Path | str | None = None) -> ZooModel:
+    """Load a registry model by reference: hashes checked, Keras safe mode, reference
+    inputs re-run and compared with the outputs recorded at save time."""
     path = resolve(ref, root=root)
     card = verify(path)
     task = get_task(card["task"])(json.loads((path / PREPROCESSING_FILE).read_text()))
@@ -259,4 +267,10 @@ def load(ref: str, *, root: Path | None = None) -> ZooModel:
         model = keras.saving.load_model(path / MODEL_FILE, compile=False, safe_mode=True)
     except (ValueError, TypeError, OSError) as err:
         raise IntegrityError(f"{path / MODEL_FILE} cannot be loaded safely: {err}") from err
+    outputs = _as_json(task.predict(model, _reference_inputs(card, path)))
+    if not _close(outputs, card["reference"]["outputs"]):
+        raise IntegrityError(
+            f"{path / MODEL_FILE} does not reproduce its reference outputs (expected {card['reference']['outputs']}, "
+            f"got {outputs}): the file or the installed libraries differ from those that saved it ({card['libraries']})."
+        )
     return ZooModel(name=card["name"], version=int(card["version"]), task=task, model=model, card=card)

@@ -77,6 +77,27 @@ def decode(
     return [text.ids_to_tokens(row, vocabulary) for row in ids]
 
 
+def greedy_in_graph(model: keras.Model, encoder_inputs, vocabulary: list[str], *, max_length: int) -> tf.Tensor:
+    """Greedy decoding as TensorFlow ops (for exported serving signatures): one string per input."""
+    decoder = model.get_layer("decoder")
+    states = model.get_layer("encoder")(encoder_inputs, training=False)
+    states = list(states) if isinstance(states, (list, tuple)) else [states]
+    start, end = vocabulary.index(text.START) + 2, vocabulary.index(text.END) + 2
+    tokens = tf.fill(tf.shape(states[0])[:1], start)
+    finished = tf.zeros_like(tokens, dtype=tf.bool)
+    steps = tf.TensorArray(tf.int32, size=max_length)
+    for t in tf.range(max_length):
+        probs, *new_states = decoder([tokens[:, None], *states], training=False)
+        states = [*states[: len(states) - len(new_states)], *new_states]
+        tokens = tf.where(finished, end, tf.cast(tf.argmax(probs[:, -1], axis=-1), tf.int32))
+        finished = finished | (tokens == end)
+        steps = steps.write(t, tokens)
+    ids = tf.transpose(steps.stack())
+    words = tf.gather(tf.constant([text.PAD, text.UNK, *vocabulary]), ids)
+    keep = tf.logical_and(tf.cumsum(tf.cast(ids == end, tf.int32), axis=1) == 0, ids > 1)
+    return tf.strings.reduce_join(tf.ragged.boolean_mask(words, keep), axis=1, separator=" ")
+
+
 def corpus_bleu(hypotheses: list[str], references: list[list[str]], **kwargs) -> float:
     """sacrebleu's corpus BLEU (`kwargs` go to `sacrebleu.metrics.BLEU`, e.g. max_ngram_order); each hypothesis may have several references (the common
     number of references is used, as sacrebleu needs equally many per hypothesis)."""

@@ -112,6 +112,12 @@ class Task(abc.ABC):
     def raw_input(self, example: dict[str, Any]) -> Any:
         """The raw `predict` input inside one TFDS example (as numpy), e.g. its text or image."""
 
+    @abc.abstractmethod
+    def serving_function(self, model: keras.Model) -> tf.types.experimental.PolymorphicFunction:
+        """A `tf.function` with a fixed input signature: a batch of raw inputs as tensors in,
+        readable outputs as tensors out (labels, tags, captions, translations). It is the
+        serving signature of `zoo export`, so TF Serving needs no zoo code."""
+
     def parse_cli_input(self, text: str) -> Any:
         """Turn one command-line argument into a raw input for `predict`."""
         return text

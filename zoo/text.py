@@ -83,7 +83,6 @@ def ids_to_tokens(ids: Iterable[int], vocabulary: list[str], *, stop: Iterable[s
     return words
 
 
-def detokenize(tokens: list[str]) -> str:
-    """Join tokens, re-attaching punctuation to the word before it (for BLEU on raw text)."""
-    text = " ".join(tokens)
-    return tf.compat.as_str(tf.strings.regex_replace(text, r" ([.,!?;:)])", r"\1").numpy())
+def attach_punctuation(sentences: tf.Tensor) -> tf.Tensor:
+    """Undo `normalize`'s spacing of punctuation, so output reads (and scores BLEU) as raw text."""
+    return tf.strings.regex_replace(sentences, r" ([.,!?;:)])", r"\1")

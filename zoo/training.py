@@ -11,6 +11,9 @@ import tensorflow as tf
 from zoo.task import DatasetSpec, Task, get_task, hyperparameters
 
 
+REFERENCE_EXAMPLES = 2
+
+
 @dataclass
 class TrainResult:
     """Everything a registry needs to save and describe a trained model."""
@@ -26,6 +29,8 @@ class TrainResult:
     history: dict[str, list[float]]
     metrics: dict[str, dict[str, float]] = field(default_factory=dict)
     seconds: float = 0.0
+    #: a few raw test inputs; the registry stores them with the model's outputs for them
+    reference_inputs: list[Any] = field(default_factory=list)
 
 
 def configure_devices() -> str:
@@ -34,6 +39,22 @@ def configure_devices() -> str:
     policy = "mixed_float16" if tf.config.list_physical_devices("GPU") else "float32"
     keras.mixed_precision.set_global_policy(policy)
     return policy
+
+
+class HeadlineMetric(keras.callbacks.Callback):
+    """Measure the task's own metric on validation after every epoch (entity F1 and BLEU
+    need decoding, which Keras metrics cannot do) and log it as `val_<metric>`, so that it
+    reaches the progress bar, the history, TensorBoard and the training curves."""
+
+    def __init__(self, task: Task, validation: tf.data.Dataset, batch_size: int):
+        super().__init__()
+        self.task, self.validation, self.batch_size = task, validation, batch_size
+        self.last: dict[str, float] = {}
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self.last = self.task.evaluate(self.model, self.validation, batch_size=self.batch_size)
+        if logs is not None:
+            logs.update({f"val_{k}": v for k, v in self.last.items() if f"val_{k}" not in logs})
 
 
 def train(
@@ -47,7 +68,7 @@ def train(
     tensorboard: str | None = None,
     verbose: int | str = "auto",
 ) -> TrainResult:
-    """Train one task on one dataset and measure it on the validation split."""
+    """Train one task on one dataset; measure it on the validation and test splits."""
     keras.utils.set_random_seed(seed)
     configure_devices()
     task = get_task(task_name)()
@@ -59,7 +80,8 @@ def train(
     model = task.build_model(hp)
     epochs = epochs or task.default_epochs
     batch_size = batch_size or task.default_batch_size
-    callbacks: list[keras.callbacks.Callback] = [keras.callbacks.TerminateOnNaN()]
+    headline = HeadlineMetric(task, val_raw, batch_size)
+    callbacks: list[keras.callbacks.Callback] = [headline, keras.callbacks.TerminateOnNaN()]
     if tensorboard:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=tensorboard))
     started = time.perf_counter()
@@ -72,6 +94,10 @@ def train(
         verbose=verbose,
     )
     seconds = time.perf_counter() - started
+    metrics = {"validation": headline.last}
+    held_out = task.load(dataset, "test" if spec.test is not None else "validation")
+    if spec.test is not None:
+        metrics["test"] = task.evaluate(model, held_out, batch_size=batch_size)
     return TrainResult(
         task=task,
         model=model,
@@ -82,6 +108,7 @@ def train(
         epochs=epochs,
         batch_size=batch_size,
         history={k: [float(v) for v in vs] for k, vs in history.history.items()},
-        metrics={"validation": task.evaluate(model, val_raw, batch_size=batch_size)},
+        metrics=metrics,
         seconds=seconds,
+        reference_inputs=[task.raw_input(ex) for ex in held_out.take(REFERENCE_EXAMPLES).as_numpy_iterator()],
     )
