@@ -17,6 +17,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only: no display is needed or wanted
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from zoo import data  # noqa: E402
 from zoo.training import TrainResult  # noqa: E402
@@ -102,6 +103,7 @@ def plot_curves(history: dict[str, list[float]], headline: str, path: Path) -> N
             if values and all(math.isfinite(v) for v in values):
                 ax.plot(range(1, len(values) + 1), values, style, label=key, markersize=3)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_title(metric)
         ax.grid(alpha=0.3)
         ax.legend()
