@@ -14,7 +14,6 @@ import keras
 import keras_tuner as kt
 import numpy as np
 import tensorflow as tf
-import tensorflow_datasets as tfds
 from seqeval.metrics import f1_score, precision_score, recall_score
 from seqeval.metrics.sequence_labeling import get_entities
 
@@ -53,7 +52,8 @@ class NamedEntityRecognition(Task):
     max_vocabulary = 30000
 
     # data --------------------------------------------------------------
-    def adapt(self, train: tf.data.Dataset, features: tfds.features.FeaturesDict) -> None:
+    def adapt(self, train: tf.data.Dataset, spec: DatasetSpec) -> None:
+        features = self.features(spec)
         words = (w for ex in train.as_numpy_iterator() for w in np.char.lower(ex["tokens"].astype(str)))
         self.preprocessing = {
             "vocabulary": text.build_vocabulary(words, max_size=self.max_vocabulary, min_count=self.min_word_count),

@@ -12,7 +12,6 @@ from typing import Any
 import keras
 import keras_tuner as kt
 import tensorflow as tf
-import tensorflow_datasets as tfds
 
 from zoo import seq2seq, text
 from zoo.layers import compile_model, maybe_bidirectional, output_layer, recurrent
@@ -26,12 +25,15 @@ class Translation(Task):
     headline_metric = "bleu"
     input_description = "a source-language sentence, as one string"
     datasets = {
-        "embedded": DatasetSpec("zoo_numbers_translate", train="train", validation="validation", test="test"),
-        "ted_hrlr_translate/pt_to_en": DatasetSpec("ted_hrlr_translate/pt_to_en", train="train", validation="validation", test="test"),
+        "embedded": DatasetSpec(
+            "zoo_numbers_translate", train="train", validation="validation", test="test", fields={"source": "pt", "target": "en"}
+        ),
+        "ted_hrlr_translate/pt_to_en": DatasetSpec(
+            "ted_hrlr_translate/pt_to_en", train="train", validation="validation", test="test", fields={"source": "pt", "target": "en"}
+        ),
     }
     default_epochs = 10
     default_batch_size = 64
-    source_language, target_language = "pt", "en"
     max_tokens = 50
     max_vocabulary = 12000
 
@@ -43,20 +45,20 @@ class Translation(Task):
         words = (w for batch in sentences.map(self._normalize).batch(1024).as_numpy_iterator() for s in batch for w in s.split())
         return text.build_vocabulary(words, max_size=self.max_vocabulary, min_count=self.min_word_count, reserved=reserved)
 
-    def adapt(self, train: tf.data.Dataset, features: tfds.features.FeaturesDict) -> None:
-        self.preprocessing = {"max_tokens": self.max_tokens}
-        self.preprocessing["source_vocabulary"] = self._vocabulary(train.map(lambda ex: ex[self.source_language]))
-        self.preprocessing["target_vocabulary"] = self._vocabulary(
-            train.map(lambda ex: ex[self.target_language]), reserved=(text.START, text.END)
-        )
+    def adapt(self, train: tf.data.Dataset, spec: DatasetSpec) -> None:
+        source, target = spec.fields["source"], spec.fields["target"]
+        self.preprocessing = {"max_tokens": self.max_tokens, "source_language": source, "target_language": target}
+        self.preprocessing["source_vocabulary"] = self._vocabulary(train.map(lambda ex: ex[source]))
+        self.preprocessing["target_vocabulary"] = self._vocabulary(train.map(lambda ex: ex[target]), reserved=(text.START, text.END))
 
     def encode(self, raw: tf.data.Dataset, *, training: bool) -> tf.data.Dataset:
         lookup = text.lookup(self.preprocessing["target_vocabulary"], name="target_lookup")
         max_tokens = self.preprocessing["max_tokens"]
+        source, target = self.preprocessing["source_language"], self.preprocessing["target_language"]
 
         def to_example(ex):
-            target_in, target_out, weights = seq2seq.encode_target(self._normalize(ex[self.target_language]), lookup, max_tokens)
-            return {"source": self._normalize(ex[self.source_language]), "target_in": target_in}, target_out, weights
+            target_in, target_out, weights = seq2seq.encode_target(self._normalize(ex[target]), lookup, max_tokens)
+            return {"source": self._normalize(ex[source]), "target_in": target_in}, target_out, weights
 
         return raw.map(to_example, num_parallel_calls=tf.data.AUTOTUNE)
 
@@ -132,8 +134,8 @@ class Translation(Task):
     def evaluate(self, model: keras.Model, raw: tf.data.Dataset, *, batch_size: int = 64, beam_width: int = 4) -> dict[str, float]:
         sources, references = [], []
         for ex in raw.as_numpy_iterator():
-            sources.append(ex[self.source_language].decode())
-            references.append([ex[self.target_language].decode()])
+            sources.append(ex[self.preprocessing["source_language"]].decode())
+            references.append([ex[self.preprocessing['target_language']].decode()])
         metrics = {}
         for name, width in (("bleu", 1), ("bleu_beam", beam_width)):
             hypotheses = [h for i in range(0, len(sources), batch_size) for h in self.translate(model, sources[i : i + batch_size], beam_width=width)]
@@ -141,7 +143,7 @@ class Translation(Task):
         return metrics
 
     def raw_input(self, example: dict[str, Any]) -> str:
-        return example[self.source_language].decode()
+        return example[self.preprocessing["source_language"]].decode()
 
     def predict(self, model: keras.Model, inputs: list[Any], *, beam_width: int = 4) -> list[dict[str, str]]:
         sentences = [str(s) for s in inputs]

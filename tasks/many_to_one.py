@@ -12,7 +12,6 @@ import keras
 import keras_tuner as kt
 import numpy as np
 import tensorflow as tf
-import tensorflow_datasets as tfds
 
 from zoo import text
 from zoo.layers import compile_model, maybe_bidirectional, output_layer, recurrent
@@ -38,7 +37,8 @@ class SentimentAnalysis(Task):
     def _normalize(self, texts: tf.Tensor) -> tf.Tensor:
         return text.normalize(texts, max_tokens=self.preprocessing.get("max_tokens", self.max_tokens))
 
-    def adapt(self, train: tf.data.Dataset, features: tfds.features.FeaturesDict) -> None:
+    def adapt(self, train: tf.data.Dataset, spec: DatasetSpec) -> None:
+        features = self.features(spec)
         self.preprocessing = {"max_tokens": self.max_tokens, "labels": list(features["label"].names)}
         tokens = (
             word

@@ -13,7 +13,6 @@ import keras
 import keras_tuner as kt
 import numpy as np
 import tensorflow as tf
-import tensorflow_datasets as tfds
 
 from zoo import seq2seq, text
 from zoo.images import to_model_image
@@ -38,7 +37,8 @@ class ImageCaptioning(Task):
     resize_to = (128, 128)  # for datasets whose images vary in size
 
     # data --------------------------------------------------------------
-    def adapt(self, train: tf.data.Dataset, features: tfds.features.FeaturesDict) -> None:
+    def adapt(self, train: tf.data.Dataset, spec: DatasetSpec) -> None:
+        features = self.features(spec)
         height, width, _ = features["image"].shape
         shape = [height, width, 3] if height and width else [*self.resize_to, 3]
         captions = train.map(lambda ex: ex["captions"]["text"]).unbatch().map(text.normalize).batch(1024)

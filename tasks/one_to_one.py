@@ -13,7 +13,6 @@ import keras
 import keras_tuner as kt
 import numpy as np
 import tensorflow as tf
-import tensorflow_datasets as tfds
 
 from zoo.images import to_model_image
 from zoo.layers import compile_model, output_layer, recurrent
@@ -39,7 +38,8 @@ class ImageClassification(Task):
     default_batch_size = 64
 
     # data --------------------------------------------------------------
-    def adapt(self, train: tf.data.Dataset, features: tfds.features.FeaturesDict) -> None:
+    def adapt(self, train: tf.data.Dataset, spec: DatasetSpec) -> None:
+        features = self.features(spec)
         self.preprocessing = {
             "image_shape": list(features["image"].shape),
             "labels": list(features["label"].names),

@@ -21,7 +21,7 @@ def _recurrent_layers(model: keras.Model):
 @pytest.mark.parametrize("task_name", sorted(zoo.all_tasks()))
 def test_cell_choice_and_cudnn_settings(task_name: str, cell: str, kind: type) -> None:
     task = zoo.get_task(task_name)()
-    task.adapt(task.load("embedded", "train").take(200), task.features("embedded"))
+    task.adapt(task.load("embedded", "train").take(200), task.dataset("embedded"))
     model = task.build_model(hyperparameters({"cell": cell}))
     layers = list(_recurrent_layers(model))
     assert layers and all(isinstance(layer, kind) for layer in layers)

@@ -30,7 +30,7 @@ def _first_batch(task_name: str):
     task = zoo.get_task(task_name)()
     task.min_word_count = 1  # mock words are random strings, each seen once
     raw = task.load(REAL[task_name], "train")
-    task.adapt(raw, task.features(REAL[task_name]))
+    task.adapt(raw, task.dataset(REAL[task_name]))
     batch = next(iter(task.batches(raw, 4, training=True)))
     return task, batch
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import abc
 import importlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import keras
@@ -25,12 +25,19 @@ CELLS = ("simple_rnn", "lstm")
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """A TFDS dataset a task can train on, and which of its splits play which role."""
+    """A TFDS dataset a task can train on, and which of its splits play which role.
+
+    `fields` names the task's roles in the dataset where they vary (the source and target
+    languages of a translation pair); `source` describes where a dataset built from
+    files came from (path, format, checksum, sizes), for the model card's lineage.
+    """
 
     tfds_name: str
     train: str
     validation: str
     test: str | None = None
+    fields: dict[str, str] = field(default_factory=dict)
+    source: dict[str, Any] | None = None
 
 
 class Task(abc.ABC):
@@ -58,13 +65,16 @@ class Task(abc.ABC):
         self.preprocessing: dict[str, Any] = dict(preprocessing or {})
 
     # data --------------------------------------------------------------
-    def dataset(self, dataset: str) -> DatasetSpec:
+    def dataset(self, dataset: str | DatasetSpec) -> DatasetSpec:
+        """One of the task's datasets by key (`embedded`, the real one), or a spec as is."""
+        if isinstance(dataset, DatasetSpec):
+            return dataset
         try:
             return self.datasets[dataset]
         except KeyError:
             raise UnknownNameError(f"dataset for task {self.name}", dataset, self.datasets) from None
 
-    def load(self, dataset: str, split: str, *, directory: str | None = None) -> tf.data.Dataset:
+    def load(self, dataset: str | DatasetSpec, split: str, *, directory: str | None = None) -> tf.data.Dataset:
         """Raw examples of one split (`split` is a role: train, validation or test)."""
         spec = self.dataset(dataset)
         tfds_split = getattr(spec, split)
@@ -74,12 +84,13 @@ class Task(abc.ABC):
             spec.tfds_name, tfds_split, directory=directory, offline_alternative=self.datasets["embedded"].tfds_name
         )
 
-    def features(self, dataset: str) -> tfds.features.FeaturesDict:
+    def features(self, dataset: str | DatasetSpec) -> tfds.features.FeaturesDict:
         return data.info(self.dataset(dataset).tfds_name).features
 
     @abc.abstractmethod
-    def adapt(self, train: tf.data.Dataset, features: tfds.features.FeaturesDict) -> None:
-        """Fit the preprocessing (vocabularies, label names, shapes) on raw training examples."""
+    def adapt(self, train: tf.data.Dataset, spec: DatasetSpec) -> None:
+        """Fit the preprocessing (vocabularies, label names, shapes) on raw training examples
+        of the dataset `spec` describes."""
 
     @abc.abstractmethod
     def encode(self, raw: tf.data.Dataset, *, training: bool) -> tf.data.Dataset:

@@ -20,7 +20,7 @@ class TrainResult:
 
     task: Task
     model: keras.Model
-    dataset: str
+    dataset: str  # the task's key for it, or "files" for a dataset built from files
     spec: DatasetSpec
     hyperparameters: dict[str, Any]
     seed: int
@@ -60,7 +60,7 @@ class HeadlineMetric(keras.callbacks.Callback):
 def train(
     task_name: str,
     *,
-    dataset: str = "embedded",
+    dataset: str | DatasetSpec = "embedded",
     epochs: int | None = None,
     batch_size: int | None = None,
     seed: int = 0,
@@ -76,7 +76,7 @@ def train(
     hp = hyperparameters(hparams)  # checks the values before any data is touched
     train_raw = task.load(dataset, "train")
     val_raw = task.load(dataset, "validation")
-    task.adapt(train_raw, task.features(dataset))
+    task.adapt(train_raw, spec)
     model = task.build_model(hp)
     epochs = epochs or task.default_epochs
     batch_size = batch_size or task.default_batch_size
@@ -101,7 +101,7 @@ def train(
     return TrainResult(
         task=task,
         model=model,
-        dataset=dataset,
+        dataset=dataset if isinstance(dataset, str) else "files",
         spec=spec,
         hyperparameters=dict(hp.values),
         seed=seed,

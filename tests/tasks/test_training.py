@@ -74,7 +74,7 @@ def _check_export(loaded: registry.ZooModel, examples: list, predictions: list, 
 
 def test_one_to_one_steps_unfold_the_same_input() -> None:
     task = zoo.get_task("one-to-one")()
-    task.adapt(None, task.features("embedded"))
+    task.adapt(None, task.dataset("embedded"))
     model = task.build_model(zoo.task.hyperparameters({"steps": 3, "cell": "simple_rnn"}))
     assert model.get_layer("repeat_steps").output.shape[1] == 3
     image = np.zeros((1, 8, 8, 1), np.uint8)
