@@ -1,6 +1,7 @@
 """Many-to-many with equal lengths: named-entity recognition.
 
 Tokens -> word embedding (lowercased words, with masking) plus a small casing embedding
+plus a character-level bidirectional recurrent encoding of each word (Lample et al. 2016)
 -> recurrent layer with `return_sequences` (optionally bidirectional) -> one tag per
 token. Padding carries zero sample weight, so loss and accuracy ignore it; the headline
 metric is the CoNLL entity-level F1 (seqeval's default mode reproduces conlleval).
@@ -19,7 +20,7 @@ from seqeval.metrics.sequence_labeling import get_entities
 
 from zoo import text
 from zoo.errors import BadInputError
-from zoo.layers import compile_model, maybe_bidirectional, output_layer, recurrent
+from zoo.layers import CharacterEncoder, cell_type, compile_model, maybe_bidirectional, output_layer, recurrent
 from zoo.task import DatasetSpec, Task, register_task
 
 # Casing classes; 0 is padding. Lowercased words lose case, so the model gets it back here.
@@ -50,19 +51,28 @@ class NamedEntityRecognition(Task):
     default_batch_size = 32
     min_word_count = 1
     max_vocabulary = 30000
+    max_characters = 200  # distinct characters kept; rarer ones become [UNK]
+    max_word_length = 20  # characters read per word
 
     # data --------------------------------------------------------------
     def adapt(self, train: tf.data.Dataset, spec: DatasetSpec) -> None:
         features = self.features(spec)
-        words = (w for ex in train.as_numpy_iterator() for w in np.char.lower(ex["tokens"].astype(str)))
+        tokens = [t for ex in train.as_numpy_iterator() for t in ex["tokens"].astype(str)]
         self.preprocessing = {
-            "vocabulary": text.build_vocabulary(words, max_size=self.max_vocabulary, min_count=self.min_word_count),
+            "vocabulary": text.build_vocabulary((t.lower() for t in tokens), max_size=self.max_vocabulary, min_count=self.min_word_count),
+            "characters": text.build_vocabulary((c for t in tokens for c in t), max_size=self.max_characters),
+            "max_word_length": self.max_word_length,
             "tags": list(features["ner"].feature.names),
         }
 
-    @staticmethod
-    def _inputs(tokens: tf.Tensor) -> dict[str, tf.Tensor]:
-        return {"words": tf.strings.lower(tokens), "casing": casing(tokens)}
+    def _inputs(self, tokens: tf.Tensor) -> dict[str, tf.Tensor]:
+        """Tokens (any rank, "" for padding) -> the model's three inputs (lookups happen inside the model)."""
+        chars = tf.strings.unicode_split(tokens, "UTF-8", errors="replace").to_tensor(default_value="")
+        return {
+            "words": tf.strings.lower(tokens),
+            "casing": casing(tokens),
+            "chars": chars[..., : self.preprocessing["max_word_length"]],
+        }
 
     def encode(self, raw: tf.data.Dataset, *, training: bool) -> tf.data.Dataset:
         def to_example(ex: dict[str, tf.Tensor]) -> tuple[dict[str, tf.Tensor], tf.Tensor, tf.Tensor]:
@@ -86,13 +96,22 @@ class NamedEntityRecognition(Task):
             text.vocabulary_size(vocabulary), hp.Int("embedding_dim", 16, 300, step=16, default=64), mask_zero=True, name="word_embedding"
         )(ids)
         c = keras.layers.Embedding(_OTHER + 1, 8, name="casing_embedding")(case)
-        x = keras.layers.Concatenate(name="features")([w, c])
+        chars = keras.Input(shape=(None, None), dtype="string", name="chars")
+        char_ids = text.lookup(self.preprocessing["characters"], name="char_lookup")(chars)
+        char_encoder = CharacterEncoder(
+            text.vocabulary_size(self.preprocessing["characters"]),
+            embedding_dim=hp.Int("char_embedding_dim", 8, 64, step=8, default=24),
+            units=hp.Int("char_units", 8, 64, step=8, default=24),
+            cell=cell_type(hp),
+            name="char_encoder",
+        )
+        x = keras.layers.Concatenate(name="features")([w, c, char_encoder(char_ids)])
         x = keras.layers.SpatialDropout1D(hp.Float("embedding_dropout", 0.0, 0.5, step=0.1, default=0.1), name="embedding_dropout")(x)
         rnn = recurrent(hp, hp.Int("units", 16, 256, step=16, default=64), name="rnn", return_sequences=True)
         x = maybe_bidirectional(hp, rnn, default=True)(x)
         x = keras.layers.Dropout(hp.Float("dropout", 0.0, 0.5, step=0.1, default=0.3), name="dropout")(x)
         probs = output_layer(len(self.preprocessing["tags"]), "softmax", name="tagger")(x)
-        model = keras.Model({"words": words, "casing": case}, probs, name="many_to_many_equal")
+        model = keras.Model({"words": words, "casing": case, "chars": chars}, probs, name="many_to_many_equal")
         return compile_model(
             model, hp, loss="sparse_categorical_crossentropy", weighted_metrics=["accuracy"], learning_rate=3e-3
         )

@@ -70,16 +70,21 @@ def build(result: TrainResult, name: str, *, parent: str | None = None) -> dict[
             "tfds_name": spec.tfds_name,
             "tfds_version": str(data.info(spec.tfds_name).version),
             "splits": {"train": spec.train, "validation": spec.validation, "test": spec.test},
+            "fields": spec.fields,
+            "source": spec.source,
         },
         "hyperparameters": hp,
         "training": {
             "epochs": result.epochs,
+            "epochs_run": len(result.history.get("loss", [])),
+            "patience": result.patience,
             "batch_size": result.batch_size,
             "seed": result.seed,
             "seconds": round(result.seconds, 2),
             "history": result.history,
-            "command": f"zoo train {task.name} --dataset {result.dataset} --cell {hp.get('cell')} "
+            "command": f"zoo train {task.name} {_dataset_arguments(result)} --cell {hp.get('cell')} "
             f"--epochs {result.epochs} --batch-size {result.batch_size} --seed {result.seed}"
+            + (f" --patience {result.patience}" if result.patience else "")
             + "".join(f" --set {k}={_cli_value(v)}" for k, v in sorted(hp.items()) if k != "cell"),
         },
         "metrics": {split: {"split": getattr(spec, split), **values} for split, values in result.metrics.items()},
@@ -88,6 +93,18 @@ def build(result: TrainResult, name: str, *, parent: str | None = None) -> dict[
         "sequence_contract": sequence_contract(result),
         "libraries": library_versions(),
     }
+
+
+#: options of `zoo.formats` and the `zoo train` flags that set them
+_FORMAT_FLAGS = {"encoding": "--encoding", "columns": "--columns", "source": "--source", "target": "--target", "image_size": "--image-size"}
+
+
+def _dataset_arguments(result: TrainResult) -> str:
+    source = result.spec.source
+    if source is None:
+        return f"--dataset {result.dataset}"
+    options = "".join(f" {flag} {source['options'][k]!r}" for k, flag in _FORMAT_FLAGS.items() if k in source["options"])
+    return f"--data {source['path']} --format {source['format']}{options}"
 
 
 def _cli_value(value: Any) -> str:
@@ -166,7 +183,7 @@ Padding: {card['sequence_contract']['padding']}.
 {hp}
 
 ## Training
-{card['training']['epochs']} epochs, batch size {card['training']['batch_size']}, seed {card['training']['seed']}, {card['training']['seconds']} s. Libraries: {libraries}.
+{card['training']['epochs_run']} of {card['training']['epochs']} epochs, batch size {card['training']['batch_size']}, seed {card['training']['seed']}, {card['training']['seconds']} s. Libraries: {libraries}.
 
 ## Files
 | file | bytes | SHA-256 |

@@ -43,23 +43,36 @@ def cmd_tasks(args: argparse.Namespace) -> None:
 
 def cmd_train(args: argparse.Namespace) -> None:
     from zoo import registry
+    from zoo.errors import ZooError
     from zoo.training import train
 
     hparams = dict(args.set or [])
     if args.cell:
         hparams["cell"] = args.cell
+    dataset = args.dataset
+    if args.data:
+        from zoo import formats
+
+        dataset = formats.prepare(
+            args.data, args.format, encoding=args.encoding, columns=args.columns, source=args.source,
+            target=args.target, image_size=args.image_size, seed=args.seed,
+        )
+    elif args.format:
+        raise ZooError("--format needs --data PATH.")
     result = train(
         args.task,
-        dataset=args.dataset,
+        dataset=dataset,
         epochs=args.epochs,
         batch_size=args.batch_size,
         seed=args.seed,
         hparams=hparams,
         tensorboard=args.tensorboard,
+        checkpoint_dir=args.checkpoint_dir,
+        patience=args.patience,
     )
     path = registry.save(result, args.name, root=args.registry)
     print(f"\n{result.task.name} ({result.hyperparameters['cell']}) on {result.spec.tfds_name}: "
-          f"{result.epochs} epochs in {result.seconds:.1f} s")
+          f"{len(result.history['loss'])} of {result.epochs} epochs in {result.seconds:.1f} s")
     _print_metrics(result.metrics)
     print(f"saved to {path}")
 
@@ -153,11 +166,23 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a task and save the model into the registry")
     p.add_argument("task", help="one of the five tasks (see `zoo tasks`)")
     p.add_argument("--dataset", default="embedded", help="'embedded' (offline, default) or the task's real TFDS dataset")
+    files = p.add_argument_group("training on files instead of a TFDS dataset (see zoo.formats)")
+    files.add_argument("--data", metavar="PATH", help="folder (or file) of your data; it is stored once as a TFDS dataset")
+    files.add_argument("--format", choices=("conll", "text-per-class", "parallel", "captions"), help="layout of --data")
+    files.add_argument("--encoding", help="text encoding of the files (default: utf-8), e.g. latin-1")
+    files.add_argument("--columns", help="CoNLL column names in order (default: 'tokens pos chunks ner')")
+    files.add_argument("--source", help="parallel text: source language code, e.g. de")
+    files.add_argument("--target", help="parallel text: target language code, e.g. en")
+    files.add_argument("--image-size", type=int, help="captions: images are resized to this square size (default: 128)")
     p.add_argument("--cell", choices=CELLS, help="recurrent cell (default: lstm)")
     p.add_argument("--epochs", type=int, help="epochs (default: the task's own)")
     p.add_argument("--batch-size", type=int, help="batch size (default: the task's own)")
     p.add_argument("--seed", type=int, default=0, help="random seed, recorded in the model card (default: 0)")
     p.add_argument("--tensorboard", metavar="DIR", help="write TensorBoard logs to DIR")
+    p.add_argument("--checkpoint-dir", metavar="DIR",
+                   help="back up training state every epoch; rerunning the same command resumes an interrupted run")
+    p.add_argument("--patience", type=int, metavar="N",
+                   help="stop when the validation headline metric has not improved for N epochs; keep the best weights")
     p.add_argument("--name", help="registry name (default: TASK-CELL-DATASET)")
     p.add_argument("--set", type=_hparam, action="append", metavar="KEY=VALUE",
                    help="set a hyperparameter, e.g. --set units=128 --set bidirectional=false (repeatable)")

@@ -68,3 +68,47 @@ def compile_model(
     )
     model.compile(optimizer=optimizer, loss=loss, metrics=metrics, weighted_metrics=weighted_metrics)
     return model
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class CharacterEncoder(keras.layers.Layer):
+    """Characters of every word -> one vector per word, from a bidirectional recurrent layer.
+
+    Input `(batch, time, characters)` ids (0 = padding); output `(batch, time, 2 * units)`.
+    Words are folded into the batch axis ((B, T, W) -> (B*T, W)) rather than wrapped in
+    `TimeDistributed`, which falls back to a slow `vectorized_map` over an unknown time axis.
+    """
+
+    def __init__(self, vocabulary_size: int, embedding_dim: int, units: int, cell: str = "lstm", **kwargs):
+        super().__init__(**kwargs)
+        self.vocabulary_size, self.embedding_dim, self.units, self.cell = vocabulary_size, embedding_dim, units, cell
+        self.embedding = keras.layers.Embedding(vocabulary_size, embedding_dim, name="char_embedding")
+        layer = keras.layers.LSTM if cell == "lstm" else keras.layers.SimpleRNN
+        self.rnn = keras.layers.Bidirectional(layer(units), name="char_rnn")
+
+    def build(self, input_shape):
+        self.embedding.build((None, None))
+        self.rnn.build((None, None, self.embedding_dim))
+        super().build(input_shape)
+
+    def call(self, ids):
+        shape = keras.ops.shape(ids)
+        words = keras.ops.reshape(keras.ops.cast(ids, "int32"), (-1, shape[2]))
+        # Padding words have no characters; a fully masked row would take cuDNN off its fast
+        # path, so the first position always counts (their vectors are masked downstream).
+        first = keras.ops.arange(shape[2]) == 0
+        mask = keras.ops.logical_or(keras.ops.not_equal(words, 0), first[None, :])
+        vectors = self.rnn(self.embedding(words), mask=mask)
+        return keras.ops.reshape(vectors, (shape[0], shape[1], 2 * self.units))
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[1], 2 * self.units)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "vocabulary_size": self.vocabulary_size,
+            "embedding_dim": self.embedding_dim,
+            "units": self.units,
+            "cell": self.cell,
+        }

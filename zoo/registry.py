@@ -171,7 +171,8 @@ def save(result: TrainResult, name: str | None = None, *, root: Path | str | Non
     except OSError as err:
         raise ZooError(f"cannot write to the registry at {folder}: {err.strerror}. Choose another with --registry or ZOO_REGISTRY.") from err
     try:
-        result.model.save(staging / MODEL_FILE)
+        # the same layers without the optimizer: a third of the size, and all that inference needs
+        keras.Model(result.model.input, result.model.output, name=result.model.name).save(staging / MODEL_FILE)
         (staging / PREPROCESSING_FILE).write_text(json.dumps(result.task.preprocessing, indent=1))
         cards.plot_curves(result.history, result.task.headline_metric, staging / cards.CURVES_FILE)
         card = cards.build(result, name, parent=parent)

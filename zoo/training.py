@@ -29,6 +29,7 @@ class TrainResult:
     history: dict[str, list[float]]
     metrics: dict[str, dict[str, float]] = field(default_factory=dict)
     seconds: float = 0.0
+    patience: int | None = None
     #: a few raw test inputs; the registry stores them with the model's outputs for them
     reference_inputs: list[Any] = field(default_factory=list)
 
@@ -66,9 +67,17 @@ def train(
     seed: int = 0,
     hparams: dict[str, Any] | None = None,
     tensorboard: str | None = None,
+    checkpoint_dir: str | None = None,
+    patience: int | None = None,
     verbose: int | str = "auto",
 ) -> TrainResult:
-    """Train one task on one dataset; measure it on the validation and test splits."""
+    """Train one task on one dataset; measure it on the validation and test splits.
+
+    With `checkpoint_dir`, the state is backed up after every epoch and an interrupted run
+    started again with the same arguments resumes from its last finished epoch. With
+    `patience`, training stops once the validation headline metric has not improved for
+    that many epochs, and the best epoch's weights are kept.
+    """
     keras.utils.set_random_seed(seed)
     configure_devices()
     task = get_task(task_name)()
@@ -84,6 +93,14 @@ def train(
     callbacks: list[keras.callbacks.Callback] = [headline, keras.callbacks.TerminateOnNaN()]
     if tensorboard:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=tensorboard))
+    if patience:
+        callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor=f"val_{task.headline_metric}", mode="max", patience=patience, restore_best_weights=True
+            )
+        )
+    if checkpoint_dir:
+        callbacks.append(keras.callbacks.BackupAndRestore(checkpoint_dir))
     started = time.perf_counter()
     history = model.fit(
         task.batches(train_raw, batch_size, training=True, seed=seed),
@@ -94,7 +111,7 @@ def train(
         verbose=verbose,
     )
     seconds = time.perf_counter() - started
-    metrics = {"validation": headline.last}
+    metrics = {"validation": task.evaluate(model, val_raw, batch_size=batch_size) if patience else headline.last}
     held_out = task.load(dataset, "test" if spec.test is not None else "validation")
     if spec.test is not None:
         metrics["test"] = task.evaluate(model, held_out, batch_size=batch_size)
@@ -107,6 +124,7 @@ def train(
         seed=seed,
         epochs=epochs,
         batch_size=batch_size,
+        patience=patience,
         history={k: [float(v) for v in vs] for k, vs in history.history.items()},
         metrics=metrics,
         seconds=seconds,
