@@ -21,7 +21,7 @@ from seqeval.metrics.sequence_labeling import get_entities
 from zoo import text
 from zoo.errors import BadInputError
 from zoo.layers import CharacterEncoder, cell_type, compile_model, maybe_bidirectional, output_layer, recurrent
-from zoo.task import DatasetSpec, Task, register_task
+from zoo.task import GENERATED, DatasetSpec, Task, register_task
 
 # Casing classes; 0 is padding. Lowercased words lose case, so the model gets it back here.
 _LOWER, _TITLE, _UPPER, _DIGIT, _OTHER = 1, 2, 3, 4, 5
@@ -44,8 +44,11 @@ class NamedEntityRecognition(Task):
     headline_metric = "entity_f1"
     input_description = 'a sentence (split on spaces) or a JSON token list such as \'["John", "lives", "in", "Paris"]\''
     datasets = {
-        "embedded": DatasetSpec("zoo_ner", train="train", validation="validation", test="test"),
-        "conll2003": DatasetSpec("conll2003", train="train", validation="dev", test="test"),
+        "embedded": DatasetSpec("zoo_ner", train="train", validation="validation", test="test", licence=GENERATED),
+        "conll2003": DatasetSpec(
+            "conll2003", train="train", validation="dev", test="test",
+            licence="CoNLL-2003 (Reuters RCV1 text): research use only",
+        ),
     }
     default_epochs = 8
     default_batch_size = 32

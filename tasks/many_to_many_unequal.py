@@ -15,7 +15,7 @@ import tensorflow as tf
 
 from zoo import seq2seq, text
 from zoo.layers import compile_model, maybe_bidirectional, output_layer, recurrent
-from zoo.task import DatasetSpec, Task, register_task
+from zoo.task import GENERATED, DatasetSpec, Task, register_task
 
 
 @register_task
@@ -26,10 +26,12 @@ class Translation(Task):
     input_description = "a source-language sentence, as one string"
     datasets = {
         "embedded": DatasetSpec(
-            "zoo_numbers_translate", train="train", validation="validation", test="test", fields={"source": "pt", "target": "en"}
+            "zoo_numbers_translate", train="train", validation="validation", test="test", fields={"source": "pt", "target": "en"},
+            licence=GENERATED,
         ),
         "ted_hrlr_translate/pt_to_en": DatasetSpec(
-            "ted_hrlr_translate/pt_to_en", train="train", validation="validation", test="test", fields={"source": "pt", "target": "en"}
+            "ted_hrlr_translate/pt_to_en", train="train", validation="validation", test="test", fields={"source": "pt", "target": "en"},
+            licence="TED talks transcripts (Qi et al. 2018): CC BY-NC-ND 4.0",
         ),
     }
     default_epochs = 10

@@ -14,8 +14,8 @@ import numpy as np
 import tensorflow as tf
 
 from zoo import text
-from zoo.layers import compile_model, maybe_bidirectional, output_layer, recurrent
-from zoo.task import DatasetSpec, Task, register_task
+from zoo.layers import compile_model, maybe_bidirectional, output_layer, recurrent, sequence_summary
+from zoo.task import GENERATED, DatasetSpec, Task, register_task
 
 
 @register_task
@@ -25,8 +25,11 @@ class SentimentAnalysis(Task):
     headline_metric = "accuracy"
     input_description = "a sentence or review, as one string"
     datasets = {
-        "embedded": DatasetSpec("zoo_reviews", train="train[:90%]", validation="train[90%:]", test="test"),
-        "imdb_reviews": DatasetSpec("imdb_reviews", train="train[:90%]", validation="train[90%:]", test="test"),
+        "embedded": DatasetSpec("zoo_reviews", train="train[:90%]", validation="train[90%:]", test="test", licence=GENERATED),
+        "imdb_reviews": DatasetSpec(
+            "imdb_reviews", train="train[:90%]", validation="train[90%:]", test="test",
+            licence="Large Movie Review Dataset (Maas et al. 2011): research use; cite the paper",
+        ),
     }
     default_epochs = 8
     default_batch_size = 64
@@ -64,8 +67,10 @@ class SentimentAnalysis(Task):
             text.vocabulary_size(vocabulary), hp.Int("embedding_dim", 16, 256, step=16, default=64), mask_zero=True, name="embedding"
         )(ids)
         x = keras.layers.SpatialDropout1D(hp.Float("embedding_dropout", 0.0, 0.5, step=0.1, default=0.2), name="embedding_dropout")(x)
-        rnn = recurrent(hp, hp.Int("units", 16, 256, step=16, default=64), name="rnn")
-        x = maybe_bidirectional(hp, rnn, default=True)(x)
+        # the textbook many-to-one reads the last state; max or mean over all steps often does better
+        pooling = hp.Choice("pooling", ["last", "max", "mean"], default="last")
+        rnn = recurrent(hp, hp.Int("units", 16, 256, step=16, default=64), name="rnn", return_sequences=pooling != "last")
+        x = sequence_summary(pooling, maybe_bidirectional(hp, rnn, default=True)(x))
         x = keras.layers.Dropout(hp.Float("dropout", 0.0, 0.5, step=0.1, default=0.3), name="dropout")(x)
         prob = output_layer(1, "sigmoid", name="classifier")(x)
         model = keras.Model(sentence, prob, name="many_to_one")

@@ -17,7 +17,7 @@ import tensorflow as tf
 from zoo import seq2seq, text
 from zoo.images import to_model_image
 from zoo.layers import compile_model, output_layer, recurrent
-from zoo.task import DatasetSpec, Task, register_task
+from zoo.task import GENERATED, DatasetSpec, Task, register_task
 
 
 @register_task
@@ -27,8 +27,11 @@ class ImageCaptioning(Task):
     headline_metric = "bleu"
     input_description = "an image file (PNG/JPEG/GIF/BMP) or an HxWx3 array"
     datasets = {
-        "embedded": DatasetSpec("zoo_shapes_captions", train="train", validation="validation", test="test"),
-        "coco_captions": DatasetSpec("coco_captions", train="train", validation="val", test="test"),
+        "embedded": DatasetSpec("zoo_shapes_captions", train="train", validation="validation", test="test", licence=GENERATED),
+        "coco_captions": DatasetSpec(
+            "coco_captions", train="train", validation="val", test="test",
+            licence="COCO annotations CC BY 4.0; images under their Flickr owners' terms",
+        ),
     }
     default_epochs = 10
     default_batch_size = 64

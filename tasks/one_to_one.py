@@ -26,8 +26,13 @@ class ImageClassification(Task):
     headline_metric = "accuracy"
     input_description = "an image file (PNG/JPEG/GIF/BMP) or an HxW[xC] array"
     datasets = {
-        "embedded": DatasetSpec("zoo_digits", train="train[:85%]", validation="train[85%:]", test="test"),
-        "mnist": DatasetSpec("mnist", train="train[:90%]", validation="train[90%:]", test="test"),
+        "embedded": DatasetSpec(
+            "zoo_digits", train="train[:85%]", validation="train[85%:]", test="test",
+            licence="UCI optdigits via scikit-learn (Alpaydin & Kaynak 1998): CC BY 4.0",
+        ),
+        "mnist": DatasetSpec(
+            "mnist", train="train[:90%]", validation="train[90%:]", test="test", licence="MNIST (LeCun et al.): CC BY-SA 3.0"
+        ),
     }
     model_notes = (
         "`steps` (K) is how many unfolded time steps the recurrent layer reads the same image for: "

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import platform
+import shlex
 from importlib.metadata import PackageNotFoundError, version as package_version
 from pathlib import Path
 from typing import Any
@@ -71,6 +72,7 @@ def build(result: TrainResult, name: str, *, parent: str | None = None) -> dict[
             "tfds_version": str(data.info(spec.tfds_name).version),
             "splits": {"train": spec.train, "validation": spec.validation, "test": spec.test},
             "fields": spec.fields,
+            "licence": spec.licence,
             "source": spec.source,
         },
         "hyperparameters": hp,
@@ -99,12 +101,16 @@ def build(result: TrainResult, name: str, *, parent: str | None = None) -> dict[
 _FORMAT_FLAGS = {"encoding": "--encoding", "columns": "--columns", "source": "--source", "target": "--target", "image_size": "--image-size"}
 
 
+def _quote(value: Any) -> str:
+    return shlex.quote(str(value))
+
+
 def _dataset_arguments(result: TrainResult) -> str:
     source = result.spec.source
     if source is None:
         return f"--dataset {result.dataset}"
-    options = "".join(f" {flag} {source['options'][k]!r}" for k, flag in _FORMAT_FLAGS.items() if k in source["options"])
-    return f"--data {source['path']} --format {source['format']}{options}"
+    options = "".join(f" {flag} {_quote(source['options'][k])}" for k, flag in _FORMAT_FLAGS.items() if k in source["options"])
+    return f"--data {_quote(source['path'])} --format {source['format']}{options} --data-licence {_quote(result.spec.licence)}"
 
 
 def _cli_value(value: Any) -> str:
@@ -129,6 +135,11 @@ def plot_curves(history: dict[str, list[float]], headline: str, path: Path) -> N
     plt.close(fig)
 
 
+def _source_line(card: dict[str, Any]) -> str:
+    source = card["dataset"].get("source")
+    return f", built from `{source['path']}` ({source['format']}, SHA-256 {source['sha256'][:16]}…)" if source else ""
+
+
 def readme(card: dict[str, Any]) -> str:
     """The human-readable model card."""
 
@@ -150,7 +161,8 @@ def readme(card: dict[str, Any]) -> str:
     return f"""# {card['name']} v{card['version']}
 
 {card['example'].capitalize()} (`{card['task']}`) with a `{card['cell']}` recurrent core: {card['parameters']:,} parameters.
-Trained on TFDS `{card['dataset']['tfds_name']}` {card['dataset']['tfds_version']}.{parent}
+Trained on TFDS `{card['dataset']['tfds_name']}` {card['dataset']['tfds_version']}{_source_line(card)}.{parent}
+Data licence: {card['dataset']['licence']}.
 
 Input to `predict`: {card['sequence_contract']['predict_input']}.
 

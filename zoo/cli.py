@@ -55,7 +55,7 @@ def cmd_train(args: argparse.Namespace) -> None:
 
         dataset = formats.prepare(
             args.data, args.format, encoding=args.encoding, columns=args.columns, source=args.source,
-            target=args.target, image_size=args.image_size, seed=args.seed,
+            target=args.target, image_size=args.image_size, seed=args.seed, licence=args.data_licence,
         )
     elif args.format:
         raise ZooError("--format needs --data PATH.")
@@ -174,6 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     files.add_argument("--source", help="parallel text: source language code, e.g. de")
     files.add_argument("--target", help="parallel text: target language code, e.g. en")
     files.add_argument("--image-size", type=int, help="captions: images are resized to this square size (default: 128)")
+    files.add_argument("--data-licence", metavar="TEXT", help="the data's terms of use, recorded in the model card")
     p.add_argument("--cell", choices=CELLS, help="recurrent cell (default: lstm)")
     p.add_argument("--epochs", type=int, help="epochs (default: the task's own)")
     p.add_argument("--batch-size", type=int, help="batch size (default: the task's own)")

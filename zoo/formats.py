@@ -35,6 +35,7 @@ from zoo.errors import BadInputError
 from zoo.task import DatasetSpec
 
 VERSION = "1.0.0"
+UNKNOWN_LICENCE = "not stated: give the data's terms with --data-licence"
 VALIDATION_FRACTION = 0.1
 _SPLIT_WORDS = (("train", "train"), ("testa", "validation"), ("testb", "test"), ("dev", "validation"), ("val", "validation"), ("test", "test"))
 
@@ -71,7 +72,9 @@ def _seeded_split(examples: list[Any], seed: int) -> dict[str, list[Any]]:
     return {"train": shuffled[cut:], "validation": shuffled[:cut]}
 
 
-def _spec(tfds_name: str, splits: Iterable[str], source: dict[str, Any], fields: dict[str, str] | None = None) -> DatasetSpec:
+def _spec(
+    tfds_name: str, splits: Iterable[str], source: dict[str, Any], licence: str, fields: dict[str, str] | None = None
+) -> DatasetSpec:
     splits = set(splits)
     return DatasetSpec(
         tfds_name,
@@ -80,6 +83,7 @@ def _spec(tfds_name: str, splits: Iterable[str], source: dict[str, Any], fields:
         test="test" if "test" in splits else None,
         fields=fields or {},
         source=source,
+        licence=licence,
     )
 
 
@@ -157,7 +161,7 @@ class _ConllFiles(tfds.dataset_builders.ConllDatasetBuilder, skip_registration=T
                 yield key, example
 
 
-def conll(path: Path, *, columns: str = "tokens pos chunks ner", encoding: str = "utf-8", seed: int = 0) -> DatasetSpec:
+def conll(path: Path, *, columns: str = "tokens pos chunks ner", encoding: str = "utf-8", seed: int = 0, licence: str = UNKNOWN_LICENCE) -> DatasetSpec:
     names = columns.split()
     if encoding.replace("_", "-").lower() not in ("utf-8", "utf8", "ascii"):
         raise BadInputError("TFDS's CoNLL builder reads UTF-8: convert the files first, e.g. iconv -f latin1 -t utf-8.")
@@ -186,13 +190,13 @@ def conll(path: Path, *, columns: str = "tokens pos chunks ner", encoding: str =
     )
     config = tfds.dataset_builders.ConllBuilderConfig(name=checksum[:16], separator=" ", ordered_features=features)
     _ConllFiles(files=by_split, config=config, data_dir=data.data_dir()).download_and_prepare()
-    return _spec(f"zoo_conll_files/{checksum[:16]}", by_split, _source(path, "conll", list(by_split.values()), checksum, sizes, options))
+    return _spec(f"zoo_conll_files/{checksum[:16]}", by_split, _source(path, "conll", list(by_split.values()), checksum, sizes, options), licence)
 
 
 # --- one text file per class -------------------------------------------------------------------
 
 
-def text_per_class(path: Path, *, encoding: str = "utf-8", seed: int = 0) -> DatasetSpec:
+def text_per_class(path: Path, *, encoding: str = "utf-8", seed: int = 0, licence: str = UNKNOWN_LICENCE) -> DatasetSpec:
     files = sorted(f for f in path.iterdir() if f.is_file() and not f.name.startswith(".")) if path.is_dir() else []
     if len(files) < 2:
         raise BadInputError(f"{path}: expected a folder with one text file per class (at least two).")
@@ -211,13 +215,13 @@ def text_per_class(path: Path, *, encoding: str = "utf-8", seed: int = 0) -> Dat
     features = tfds.features.FeaturesDict({"text": tfds.features.Text(), "label": tfds.features.ClassLabel(names=labels)})
     _store("zoo_text_per_class", checksum, features, splits, "One text file per class, prepared by the zoo.")
     sizes = {split: len(v) for split, v in splits.items()}
-    return _spec(f"zoo_text_per_class/{checksum[:16]}", splits, _source(path, "text-per-class", files, checksum, sizes, options))
+    return _spec(f"zoo_text_per_class/{checksum[:16]}", splits, _source(path, "text-per-class", files, checksum, sizes, options), licence)
 
 
 # --- parallel text -------------------------------------------------------------------------------
 
 
-def parallel(path: Path, *, source: str, target: str, encoding: str = "utf-8", seed: int = 0) -> DatasetSpec:
+def parallel(path: Path, *, source: str, target: str, encoding: str = "utf-8", seed: int = 0, licence: str = UNKNOWN_LICENCE) -> DatasetSpec:
     pattern = re.compile(rf"^(?P<split>[^.]+)\.(?P<lang>{re.escape(source)}|{re.escape(target)})(\.txt)?(\.gz)?$")
     pairs: dict[str, dict[str, Path]] = collections.defaultdict(dict)
     for file in sorted(path.iterdir()) if path.is_dir() else []:
@@ -241,13 +245,13 @@ def parallel(path: Path, *, source: str, target: str, encoding: str = "utf-8", s
     checksum = _checksum(files, options)
     _store("zoo_parallel_text", checksum, tfds.features.Translation(languages=sorted({source, target})), splits, "Parallel text prepared by the zoo.")
     sizes = {split: len(v) for split, v in splits.items()}
-    return _spec(f"zoo_parallel_text/{checksum[:16]}", splits, _source(path, "parallel", files, checksum, sizes, options), {"source": source, "target": target})
+    return _spec(f"zoo_parallel_text/{checksum[:16]}", splits, _source(path, "parallel", files, checksum, sizes, options), licence, {"source": source, "target": target})
 
 
 # --- images with captions ------------------------------------------------------------------------
 
 
-def captions(path: Path, *, image_size: int = 128, encoding: str = "utf-8", seed: int = 0) -> DatasetSpec:
+def captions(path: Path, *, image_size: int = 128, encoding: str = "utf-8", seed: int = 0, licence: str = UNKNOWN_LICENCE) -> DatasetSpec:
     tokens = sorted(path.glob("*token*.txt"))
     if not tokens or not (path / "images").is_dir():
         raise BadInputError(f"{path}: expected an images/ folder and a Flickr8k-style *.token.txt captions file.")
@@ -289,7 +293,7 @@ def captions(path: Path, *, image_size: int = 128, encoding: str = "utf-8", seed
     )
     _store("zoo_captions", checksum, features, {s: list(examples(n)) for s, n in splits.items()}, "Images with captions, prepared by the zoo.")
     sizes = {split: len(v) for split, v in splits.items()}
-    return _spec(f"zoo_captions/{checksum[:16]}", splits, _source(path, "captions", [tokens[0], *lists.values()], checksum, sizes, options))
+    return _spec(f"zoo_captions/{checksum[:16]}", splits, _source(path, "captions", [tokens[0], *lists.values()], checksum, sizes, options), licence)
 
 
 FORMATS: dict[str, Callable[..., DatasetSpec]] = {

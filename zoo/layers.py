@@ -112,3 +112,34 @@ class CharacterEncoder(keras.layers.Layer):
             "units": self.units,
             "cell": self.cell,
         }
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class MaskedGlobalMaxPooling1D(keras.layers.Layer):
+    """Max over time of the unmasked steps (Keras' own global max pooling ignores masks)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def call(self, inputs, mask=None):
+        if mask is not None:
+            lowest = keras.ops.full_like(inputs, -1e9)
+            inputs = keras.ops.where(keras.ops.expand_dims(keras.ops.cast(mask, "bool"), -1), inputs, lowest)
+        return keras.ops.max(inputs, axis=1)
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[2])
+
+
+def sequence_summary(pooling: str, rnn_output: keras.KerasTensor) -> keras.KerasTensor:
+    """One vector per sequence: `last` keeps the recurrent layer's final state (it was built
+    without `return_sequences`); `max` and `mean` pool its per-step outputs, masks respected."""
+    if pooling == "max":
+        return MaskedGlobalMaxPooling1D(name="max_pool")(rnn_output)
+    if pooling == "mean":
+        return keras.layers.GlobalAveragePooling1D(name="mean_pool")(rnn_output)
+    return rnn_output
