@@ -111,6 +111,18 @@ def test_captions_flickr8k_layout(tmp_path) -> None:
         formats.prepare(folder, "captions", image_size=32)
 
 
+def test_training_on_files_records_lineage(tmp_path) -> None:
+    folder = tmp_path / "reviews"
+    _write(folder / "pos.txt", "".join(f"a wonderful moving film {i}\n" for i in range(40)))
+    _write(folder / "neg.txt", "".join(f"a boring tedious film {i}\n" for i in range(40)))
+    spec = formats.prepare(folder, "text-per-class", licence="made by the test")
+    result = zoo.train("many-to-one", dataset=spec, epochs=1, hparams={"cell": "simple_rnn", "units": 8}, verbose=0)
+    card = zoo.load(str(zoo.save(result, "from-files", root=tmp_path / "registry").parent.name), root=tmp_path / "registry").card
+    assert card["dataset"]["source"]["sha256"] == spec.source["sha256"] and card["dataset"]["licence"] == "made by the test"
+    assert card["dataset"]["source"]["examples"] == {"train": 72, "validation": 8}
+    assert f"--data {folder} --format text-per-class --encoding utf-8 --data-licence 'made by the test'" in card["training"]["command"]
+
+
 def test_unknown_format_and_option(tmp_path) -> None:
     with pytest.raises(zoo.UnknownNameError, match="unknown data format 'conl'. Did you mean 'conll'"):
         formats.prepare(tmp_path, "conl")

@@ -42,6 +42,9 @@ def test_versions_aliases_and_card(tmp_path, trained) -> None:
         "tfds_name": "zoo_digits",
         "tfds_version": "1.0.0",
         "splits": {"train": "train[:85%]", "validation": "train[85%:]", "test": "test"},
+        "fields": {},
+        "source": None,
+        "licence": "UCI optdigits via scikit-learn (Alpaydin & Kaynak 1998): CC BY 4.0",
     }
     assert card["cell"] == "simple_rnn" and card["hyperparameters"]["units"] == 32 and card["parent"] is None
     assert card["metrics"]["validation"]["split"] == "train[85%:]" and card["metrics"]["test"]["split"] == "test"

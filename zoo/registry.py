@@ -98,7 +98,8 @@ def _store_reference_inputs(inputs: list[Any], folder: Path) -> list[Any]:
     return stored
 
 
-def _reference_inputs(card: dict[str, Any], folder: Path) -> list[Any]:
+def reference_inputs(card: dict[str, Any], folder: Path) -> list[Any]:
+    """The card's reference inputs, ready for `predict` (image files as paths)."""
     return [str(folder / raw["image"]) if isinstance(raw, dict) else raw for raw in card["reference"]["inputs"]]
 
 
@@ -268,7 +269,7 @@ def load(ref: str, *, root: Path | str | None = None) -> ZooModel:
         model = keras.saving.load_model(path / MODEL_FILE, compile=False, safe_mode=True)
     except (ValueError, TypeError, OSError) as err:
         raise IntegrityError(f"{path / MODEL_FILE} cannot be loaded safely: {err}") from err
-    outputs = _as_json(task.predict(model, _reference_inputs(card, path)))
+    outputs = _as_json(task.predict(model, reference_inputs(card, path)))
     if not _close(outputs, card["reference"]["outputs"]):
         raise IntegrityError(
             f"{path / MODEL_FILE} does not reproduce its reference outputs (expected {card['reference']['outputs']}, "

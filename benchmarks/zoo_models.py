@@ -1,0 +1,108 @@
+"""Re-measure every model shipped in `saved_models/` and write the README's models table.
+
+For each model: load it (hashes, safe mode, reference check), re-evaluate its headline
+metric on the validation and test splits it was trained with (the data is prepared
+again from the card's recorded source; without it, the card's numbers are shown and
+marked), and time single-input `predict` on the card's reference input on this CPU.
+Results go to `benchmarks/results/models.json` and between the README's markers.
+
+    python benchmarks/zoo_models.py [--registry DIR] [--repeats 30]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+from zoo import formats, registry
+from zoo.errors import ZooError
+from zoo.task import DatasetSpec
+
+ROOT = Path(__file__).resolve().parent.parent
+START, END = "<!-- models-table:start -->", "<!-- models-table:end -->"
+
+
+def _spec(card: dict[str, Any]) -> DatasetSpec | str:
+    dataset = card["dataset"]
+    source = dataset.get("source")
+    if source is None:
+        return dataset["key"]
+    return formats.prepare(ROOT / source["path"] if not Path(source["path"]).is_absolute() else source["path"],
+                           source["format"], licence=dataset["licence"], **source["options"])
+
+
+def measure(ref: str, root: Path, repeats: int) -> dict[str, Any]:
+    model = registry.load(ref, root=root)
+    card, headline = model.card, model.card["headline_metric"]
+    row: dict[str, Any] = {
+        "name": card["name"], "version": card["version"], "task": card["task"], "cell": card["cell"],
+        "dataset": card["dataset"]["source"]["path"] if card["dataset"].get("source") else card["dataset"]["tfds_name"],
+        "metric": headline, "parameters": card["parameters"], "bytes": card["files"]["model.keras"]["bytes"],
+    }
+    try:
+        spec = _spec(card)
+        for split in ("validation", "test"):
+            if card["dataset"]["splits"].get(split):
+                row[split] = model.evaluate(spec, split)[headline]
+        row["measured"] = True
+    except (ZooError, OSError) as err:  # the training data is not on this machine
+        row.update({split: values[headline] for split, values in card["metrics"].items()}, measured=False, why=str(err).splitlines()[0])
+    reference = registry.reference_inputs(card, registry.resolve(ref, root=root))[0]
+    model.predict(reference)  # warm-up: trace and compile once
+    timings = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        model.predict(reference)
+        timings.append((time.perf_counter() - started) * 1000)
+    row["latency_ms_p50"] = statistics.median(timings)
+    return row
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    def value(row: dict[str, Any] | None, key: str) -> str:
+        if row is None or key not in row:
+            return "—"
+        mark = "" if row.get("measured") else " (card)"
+        return f"{row[key]:.4f}{mark}" if row["metric"] != "bleu" else f"{row[key]:.2f}{mark}"
+
+    lines = [
+        "| task | data | metric | LSTM val / test | SimpleRNN val / test | LSTM size, params | SimpleRNN size, params | CPU p50 predict LSTM / SimpleRNN |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    groups: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault((row["task"], row["dataset"]), {})[row["cell"]] = row
+    for (task, dataset), cells in sorted(groups.items()):
+        lstm, rnn = cells.get("lstm"), cells.get("simple_rnn")
+        any_row = lstm or rnn
+        size = lambda r: f"{r['bytes'] / 1e6:.1f} MB, {r['parameters']:,}" if r else "—"  # noqa: E731
+        latency = " / ".join(f"{r['latency_ms_p50']:.1f} ms" if r else "—" for r in (lstm, rnn))
+        lines.append(
+            f"| {task} | `{dataset}` | {any_row['metric']} | {value(lstm, 'validation')} / {value(lstm, 'test')} | "
+            f"{value(rnn, 'validation')} / {value(rnn, 'test')} | {size(lstm)} | {size(rnn)} | {latency} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--registry", type=Path, default=ROOT / "saved_models")
+    parser.add_argument("--repeats", type=int, default=30)
+    args = parser.parse_args()
+    rows = [measure(name, args.registry, args.repeats) for name in registry.list_models(root=args.registry)]
+    out = ROOT / "benchmarks" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "models.json").write_text(json.dumps(rows, indent=2))
+    readme = ROOT / "README.md"
+    text = readme.read_text()
+    if START in text and END in text:
+        head, rest = text.split(START, 1)
+        readme.write_text(f"{head}{START}\n{table(rows)}\n{END}{rest.split(END, 1)[1]}")
+    print(table(rows))
+
+
+if __name__ == "__main__":
+    main()
