@@ -52,7 +52,6 @@ class NamedEntityRecognition(Task):
     }
     default_epochs = 8
     default_batch_size = 32
-    min_word_count = 1
     max_vocabulary = 30000
     max_characters = 200  # distinct characters kept; rarer ones become [UNK]
     max_word_length = 20  # characters read per word
