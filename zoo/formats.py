@@ -91,6 +91,7 @@ def _source(path: Path, fmt: str, files: list[Path], checksum: str, sizes: dict[
     return {
         "path": str(path),
         "format": fmt,
+        "validation_fraction_if_split_here": VALIDATION_FRACTION,
         "files": sorted(f.name for f in files),
         "sha256": checksum,
         "examples": sizes,
@@ -210,7 +211,7 @@ def text_per_class(path: Path, *, encoding: str = "utf-8", seed: int = 0, licenc
             raise BadInputError(f"{file}: empty file; each class file needs one example a line.")
         examples += [{"text": line, "label": labels.index(label_of(file))} for line in lines if line]
     splits = _seeded_split(examples, seed)
-    options = {"encoding": encoding, "seed": seed, "validation_fraction": VALIDATION_FRACTION}
+    options = {"encoding": encoding, "seed": seed}
     checksum = _checksum(files, options)
     features = tfds.features.FeaturesDict({"text": tfds.features.Text(), "label": tfds.features.ClassLabel(names=labels)})
     _store("zoo_text_per_class", checksum, features, splits, "One text file per class, prepared by the zoo.")

@@ -30,7 +30,7 @@ from filelock import FileLock
 
 from zoo import cards
 from zoo.errors import UnknownNameError, ZooError
-from zoo.task import Task, get_task
+from zoo.task import DatasetSpec, Task, get_task
 from zoo.training import TrainResult
 
 MODEL_FILE, PREPROCESSING_FILE, CARD_FILE, README_FILE, ALIASES_FILE = (
@@ -124,9 +124,12 @@ class ZooModel:
     def predict_batch(self, inputs: list[Any]) -> list[Any]:
         return self.task.predict(self.model, inputs)
 
-    def evaluate(self, dataset: str | None = None, split: str = "test", *, batch_size: int = 64) -> dict[str, float]:
-        """Metrics on a split of the training dataset (default) or of another of the task's datasets."""
+    def evaluate(self, dataset: str | DatasetSpec | None = None, split: str = "test", *, batch_size: int | None = None) -> dict[str, float]:
+        """Metrics on a split of the training dataset (default) or of another dataset. The
+        default batch size is the training one: padding differs with batching, and float
+        round-off then moves a few borderline decisions."""
         dataset = dataset or self.card["dataset"]["key"]
+        batch_size = batch_size or self.card["training"]["batch_size"]
         return self.task.evaluate(self.model, self.task.load(dataset, split), batch_size=batch_size)
 
 

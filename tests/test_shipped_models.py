@@ -1,0 +1,42 @@
+"""Every model shipped in `saved_models/` loads offline (hashes, safe mode, reference outputs),
+predicts on raw input, and carries a complete card."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import zoo
+from zoo import registry
+
+SHIPPED = Path(__file__).resolve().parent.parent / "saved_models"
+NAMES = [n for n in registry.list_models(root=SHIPPED) if not n.startswith("demo-")]
+SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_shipped_model_loads_and_predicts_offline(name: str) -> None:
+    model = zoo.load(name, root=SHIPPED)  # raises unless files, safe loading and reference outputs all hold
+    card = model.card
+    assert card["files"]["model.keras"]["bytes"] <= 25 * 1024 * 1024
+    assert card["dataset"]["licence"] and "not stated" not in card["dataset"]["licence"]
+    assert card["training"]["command"].startswith(f"zoo train {card['task']} ")
+    raw = registry.reference_inputs(card, registry.resolve(name, root=SHIPPED))[0]
+    output = model.predict(raw)
+    assert output and set(output) == set(card["reference"]["outputs"][0])
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="the real training data (../shared/data) is not on this machine")
+@pytest.mark.parametrize("name", [n for n in NAMES if n.startswith(("ner-", "sentiment-"))])
+def test_shipped_model_reproduces_its_validation_metric(name: str) -> None:
+    """Re-evaluating on the real data gives the card's number (same files, same split)."""
+    from zoo import formats
+
+    model = zoo.load(name, root=SHIPPED)
+    dataset = model.card["dataset"]
+    source = dataset["source"]
+    path = Path(source["path"]) if Path(source["path"]).is_absolute() else SHIPPED.parent / source["path"]
+    spec = formats.prepare(path, source["format"], licence=dataset["licence"], **source["options"])
+    headline = model.card["headline_metric"]
+    assert model.evaluate(spec, "validation")[headline] == pytest.approx(model.card["metrics"]["validation"][headline], abs=1e-4)
