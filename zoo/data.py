@@ -46,11 +46,13 @@ def _network_reachable() -> bool:
 
 
 def _unavailable(name: str, cause: str, offline: str | None) -> DatasetUnavailableError:
-    alternatives = ["  - run offline on the zoo's embedded data: --dataset embedded" + (f" ({offline})" if offline else "")]
-    alternatives += [
-        f"  - prepare it on a machine with network access (`tfds build {name}` or one `tfds.load`), "
-        f"then copy its folder into {data_dir()} (or point ZOO_DATA_DIR at it)",
-        "  - bring the same kind of data as files and turn it into a TFDS dataset of your own",
+    alternatives = [
+        "  - run offline on the zoo's embedded data: --dataset embedded" + (f" ({offline})" if offline else ""),
+        (
+            f"  - prepare it on a machine with network access (`tfds build {name}` or one `tfds.load`), "
+            f"then copy its folder into {data_dir()} (or point ZOO_DATA_DIR at it)"
+        ),
+        "  - train on your own files of this kind instead: --data PATH --format FORMAT (see `zoo train --help`)",
     ]
     return DatasetUnavailableError(
         f"TFDS dataset {name!r} is not available: {cause}\nWhat you can do:\n" + "\n".join(alternatives)
