@@ -124,7 +124,7 @@ class NamedEntityRecognition(Task):
         tags = self.preprocessing["tags"]
         return [[tags[i] for i in row[:n]] for row, n in zip(ids, lengths)]
 
-    def evaluate(self, model: keras.Model, raw: tf.data.Dataset, *, batch_size: int = 64) -> dict[str, float]:
+    def evaluate(self, model: keras.Model, raw: tf.data.Dataset, *, batch_size: int = 64, quick: bool = False) -> dict[str, float]:
         tags = self.preprocessing["tags"]
         truth, predicted = [], []
         for inputs, gold, weights in self.batches(raw, batch_size, training=False):

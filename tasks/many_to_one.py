@@ -77,7 +77,7 @@ class SentimentAnalysis(Task):
         return compile_model(model, hp, loss="binary_crossentropy", metrics=["accuracy"], learning_rate=3e-3)
 
     # decoding and metrics ---------------------------------------------
-    def evaluate(self, model: keras.Model, raw: tf.data.Dataset, *, batch_size: int = 64) -> dict[str, float]:
+    def evaluate(self, model: keras.Model, raw: tf.data.Dataset, *, batch_size: int = 64, quick: bool = False) -> dict[str, float]:
         correct = total = 0
         for texts, labels in self.batches(raw, batch_size, training=False):
             predicted = np.asarray(model(texts, training=False))[:, 0] >= 0.5

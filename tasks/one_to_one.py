@@ -67,7 +67,7 @@ class ImageClassification(Task):
         return compile_model(model, hp, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
 
     # decoding and metrics ---------------------------------------------
-    def evaluate(self, model: keras.Model, raw: tf.data.Dataset, *, batch_size: int = 64) -> dict[str, float]:
+    def evaluate(self, model: keras.Model, raw: tf.data.Dataset, *, batch_size: int = 64, quick: bool = False) -> dict[str, float]:
         correct = total = 0
         for images, labels in self.batches(raw, batch_size, training=False):
             correct += int((np.asarray(model(images, training=False)).argmax(-1) == labels.numpy()).sum())

@@ -114,8 +114,9 @@ class Task(abc.ABC):
 
     # decoding and metrics ---------------------------------------------
     @abc.abstractmethod
-    def evaluate(self, model: keras.Model, raw: tf.data.Dataset, *, batch_size: int = 64) -> dict[str, float]:
-        """Metrics on raw examples; always includes `headline_metric`."""
+    def evaluate(self, model: keras.Model, raw: tf.data.Dataset, *, batch_size: int = 64, quick: bool = False) -> dict[str, float]:
+        """Metrics on raw examples; always includes `headline_metric`. `quick` computes only
+        what the headline needs (decoders skip beam search), for use after every epoch."""
 
     @abc.abstractmethod
     def predict(self, model: keras.Model, inputs: list[Any]) -> list[Any]:

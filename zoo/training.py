@@ -50,12 +50,11 @@ class HeadlineMetric(keras.callbacks.Callback):
     def __init__(self, task: Task, validation: tf.data.Dataset, batch_size: int):
         super().__init__()
         self.task, self.validation, self.batch_size = task, validation, batch_size
-        self.last: dict[str, float] = {}
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        self.last = self.task.evaluate(self.model, self.validation, batch_size=self.batch_size)
+        scores = self.task.evaluate(self.model, self.validation, batch_size=self.batch_size, quick=True)
         if logs is not None:
-            logs.update({f"val_{k}": v for k, v in self.last.items() if f"val_{k}" not in logs})
+            logs.update({f"val_{k}": v for k, v in scores.items() if f"val_{k}" not in logs})
 
 
 def train(
@@ -89,8 +88,7 @@ def train(
     model = task.build_model(hp)
     epochs = epochs or task.default_epochs
     batch_size = batch_size or task.default_batch_size
-    headline = HeadlineMetric(task, val_raw, batch_size)
-    callbacks: list[keras.callbacks.Callback] = [headline, keras.callbacks.TerminateOnNaN()]
+    callbacks: list[keras.callbacks.Callback] = [HeadlineMetric(task, val_raw, batch_size), keras.callbacks.TerminateOnNaN()]
     if tensorboard:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=tensorboard))
     if patience:
@@ -111,7 +109,7 @@ def train(
         verbose=verbose,
     )
     seconds = time.perf_counter() - started
-    metrics = {"validation": task.evaluate(model, val_raw, batch_size=batch_size) if patience else headline.last}
+    metrics = {"validation": task.evaluate(model, val_raw, batch_size=batch_size)}
     held_out = task.load(dataset, "test" if spec.test is not None else "validation")
     if spec.test is not None:
         metrics["test"] = task.evaluate(model, held_out, batch_size=batch_size)
