@@ -80,6 +80,7 @@ def build(result: TrainResult, name: str, *, parent: str | None = None) -> dict[
             "epochs": result.epochs,
             "epochs_run": len(result.history.get("loss", [])),
             "patience": result.patience,
+            "precision_policy": result.precision_policy,
             "batch_size": result.batch_size,
             "seed": result.seed,
             "seconds": round(result.seconds, 2),

@@ -30,6 +30,7 @@ class TrainResult:
     metrics: dict[str, dict[str, float]] = field(default_factory=dict)
     seconds: float = 0.0
     patience: int | None = None
+    precision_policy: str = "float32"
     #: a few raw test inputs; the registry stores them with the model's outputs for them
     reference_inputs: list[Any] = field(default_factory=list)
 
@@ -78,7 +79,7 @@ def train(
     that many epochs, and the best epoch's weights are kept.
     """
     keras.utils.set_random_seed(seed)
-    configure_devices()
+    policy = configure_devices()
     task = get_task(task_name)()
     spec = task.dataset(dataset)
     hp = hyperparameters(hparams)  # checks the values before any data is touched
@@ -123,6 +124,7 @@ def train(
         epochs=epochs,
         batch_size=batch_size,
         patience=patience,
+        precision_policy=policy,
         history={k: [float(v) for v in vs] for k, vs in history.history.items()},
         metrics=metrics,
         seconds=seconds,
