@@ -12,26 +12,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import time
 from pathlib import Path
 from typing import Any
 
-from zoo import formats, registry
+from zoo import registry
 from zoo.errors import ZooError
-from zoo.task import DatasetSpec
 
 ROOT = Path(__file__).resolve().parent.parent
 START, END = "<!-- models-table:start -->", "<!-- models-table:end -->"
-
-
-def _spec(card: dict[str, Any]) -> DatasetSpec | str:
-    dataset = card["dataset"]
-    source = dataset.get("source")
-    if source is None:
-        return dataset["key"]
-    return formats.prepare(ROOT / source["path"] if not Path(source["path"]).is_absolute() else source["path"],
-                           source["format"], licence=dataset["licence"], **source["options"])
 
 
 def measure(ref: str, root: Path, repeats: int) -> dict[str, Any]:
@@ -43,7 +34,7 @@ def measure(ref: str, root: Path, repeats: int) -> dict[str, Any]:
         "metric": headline, "parameters": card["parameters"], "bytes": card["files"]["model.keras"]["bytes"],
     }
     try:
-        spec = _spec(card)
+        spec = model.training_dataset()
         for split in ("validation", "test"):
             if card["dataset"]["splits"].get(split):
                 row[split] = model.evaluate(spec, split)[headline]
@@ -88,6 +79,7 @@ def table(rows: list[dict[str, Any]]) -> str:
 
 
 def main() -> None:
+    os.chdir(ROOT)  # cards record data paths relative to the checkout
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--registry", type=Path, default=ROOT / "saved_models")
     parser.add_argument("--repeats", type=int, default=30)

@@ -106,9 +106,9 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     from zoo import registry
 
     model = registry.load(args.model, root=args.registry)
-    dataset = args.dataset or model.card["dataset"]["key"]
+    dataset = model.task.dataset(args.dataset or model.training_dataset())
     metrics = model.evaluate(dataset, args.split)
-    print(f"{model.name}@{model.version} on {model.task.dataset(dataset).tfds_name} ({args.split}):")
+    print(f"{model.name}@{model.version} on {dataset.tfds_name} ({args.split}):")
     _print_metrics({args.split: metrics})
 
 

@@ -124,11 +124,22 @@ class ZooModel:
     def predict_batch(self, inputs: list[Any]) -> list[Any]:
         return self.task.predict(self.model, inputs)
 
+    def training_dataset(self) -> str | DatasetSpec:
+        """The dataset the model was trained on: a task dataset key, or files prepared again
+        from the card's recorded source (relative paths are relative to the current folder)."""
+        recorded = self.card["dataset"]
+        source = recorded.get("source")
+        if source is None:
+            return recorded["key"]
+        from zoo import formats
+
+        return formats.prepare(source["path"], source["format"], licence=recorded["licence"], **source["options"])
+
     def evaluate(self, dataset: str | DatasetSpec | None = None, split: str = "test", *, batch_size: int | None = None) -> dict[str, float]:
         """Metrics on a split of the training dataset (default) or of another dataset. The
         default batch size is the training one: padding differs with batching, and float
         round-off then moves a few borderline decisions."""
-        dataset = dataset or self.card["dataset"]["key"]
+        dataset = dataset or self.training_dataset()
         batch_size = batch_size or self.card["training"]["batch_size"]
         return self.task.evaluate(self.model, self.task.load(dataset, split), batch_size=batch_size)
 
