@@ -20,7 +20,7 @@ from seqeval.metrics.sequence_labeling import get_entities
 
 from zoo import text
 from zoo.errors import BadInputError
-from zoo.layers import CharacterEncoder, cell_type, compile_model, maybe_bidirectional, output_layer, recurrent
+from zoo.layers import CharacterEncoder, cell_type, compile_model, lower_layers, maybe_bidirectional, output_layer, recurrent
 from zoo.task import GENERATED, DatasetSpec, Task, register_task
 
 # Casing classes; 0 is padding. Lowercased words lose case, so the model gets it back here.
@@ -109,8 +109,9 @@ class NamedEntityRecognition(Task):
         )
         x = keras.layers.Concatenate(name="features")([w, c, char_encoder(char_ids)])
         x = keras.layers.SpatialDropout1D(hp.Float("embedding_dropout", 0.0, 0.5, step=0.1, default=0.1), name="embedding_dropout")(x)
-        rnn = recurrent(hp, hp.Int("units", 16, 256, step=16, default=64), name="rnn", return_sequences=True)
-        x = maybe_bidirectional(hp, rnn, default=True)(x)
+        units = hp.Int("units", 16, 256, step=16, default=64)
+        x = lower_layers(hp, x, units, name="rnn", bidirectional=True)
+        x = maybe_bidirectional(hp, recurrent(hp, units, name="rnn", return_sequences=True), default=True)(x)
         x = keras.layers.Dropout(hp.Float("dropout", 0.0, 0.5, step=0.1, default=0.3), name="dropout")(x)
         probs = output_layer(len(self.preprocessing["tags"]), "softmax", name="tagger")(x)
         model = keras.Model({"words": words, "casing": case, "chars": chars}, probs, name="many_to_many_equal")

@@ -14,7 +14,7 @@ import keras_tuner as kt
 import tensorflow as tf
 
 from zoo import seq2seq, text
-from zoo.layers import compile_model, maybe_bidirectional, output_layer, recurrent
+from zoo.layers import compile_model, lower_layers, maybe_bidirectional, output_layer, recurrent
 from zoo.task import GENERATED, DatasetSpec, Task, register_task
 
 
@@ -83,6 +83,7 @@ class Translation(Task):
         mask = seq2seq.PaddingMask(name="source_mask")(ids)
         x = keras.layers.Embedding(text.vocabulary_size(source_vocab), embedding_dim, mask_zero=True, name="source_embedding")(ids)
         x = keras.layers.SpatialDropout1D(dropout, name="source_dropout")(x)
+        x = lower_layers(hp, x, units, name="encoder_rnn", bidirectional=bidirectional)
         encoder_rnn = maybe_bidirectional(
             hp, recurrent(hp, units, name="encoder_rnn", return_sequences=True, return_state=True), default=bidirectional
         )

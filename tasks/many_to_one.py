@@ -14,7 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from zoo import text
-from zoo.layers import compile_model, maybe_bidirectional, output_layer, recurrent, sequence_summary
+from zoo.layers import compile_model, lower_layers, maybe_bidirectional, output_layer, recurrent, sequence_summary
 from zoo.task import GENERATED, DatasetSpec, Task, register_task
 
 
@@ -69,7 +69,9 @@ class SentimentAnalysis(Task):
         x = keras.layers.SpatialDropout1D(hp.Float("embedding_dropout", 0.0, 0.5, step=0.1, default=0.2), name="embedding_dropout")(x)
         # the textbook many-to-one reads the last state; max or mean over all steps often does better
         pooling = hp.Choice("pooling", ["last", "max", "mean"], default="last")
-        rnn = recurrent(hp, hp.Int("units", 16, 256, step=16, default=64), name="rnn", return_sequences=pooling != "last")
+        units = hp.Int("units", 16, 256, step=16, default=64)
+        x = lower_layers(hp, x, units, name="rnn", bidirectional=True)
+        rnn = recurrent(hp, units, name="rnn", return_sequences=pooling != "last")
         x = sequence_summary(pooling, maybe_bidirectional(hp, rnn, default=True)(x))
         x = keras.layers.Dropout(hp.Float("dropout", 0.0, 0.5, step=0.1, default=0.3), name="dropout")(x)
         prob = output_layer(1, "sigmoid", name="classifier")(x)

@@ -15,7 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from zoo.images import to_model_image
-from zoo.layers import compile_model, output_layer, recurrent
+from zoo.layers import compile_model, lower_layers, output_layer, recurrent
 from zoo.task import DatasetSpec, Task, register_task
 
 
@@ -60,7 +60,8 @@ class ImageClassification(Task):
         x = keras.layers.Flatten(name="flatten")(x)
         # K copies of the same input: one unfolded step per copy, one set of weights.
         x = keras.layers.RepeatVector(hp.Int("steps", 1, 8, default=1), name="repeat_steps")(x)
-        x = recurrent(hp, hp.Int("units", 32, 512, step=32, default=128), name="rnn")(x)
+        units = hp.Int("units", 32, 512, step=32, default=128)
+        x = recurrent(hp, units, name="rnn")(lower_layers(hp, x, units, name="rnn", bidirectional=False))
         x = keras.layers.Dropout(hp.Float("dropout", 0.0, 0.5, step=0.1, default=0.2), name="dropout")(x)
         probs = output_layer(len(self.preprocessing["labels"]), "softmax", name="classifier")(x)
         model = keras.Model(image, probs, name="one_to_one")

@@ -1,5 +1,11 @@
 """Hyperparameter searches with keras-tuner over any zoo task.
 
 The search space of a task is its model builder: `Task.build_model(hp)` declares every
-hyperparameter with its default, so a keras-tuner `HyperModel` only has to call it.
+hyperparameter with its default, so one keras-tuner `HyperModel` (`TaskHyperModel`)
+serves all five tasks. `tune` runs, resumes or joins (as a distributed worker) a
+search and registers its best model; `records` reads a search folder for reports.
 """
+from tuning.hypermodel import TaskHyperModel
+from tuning.search import TUNERS, make_tuner, tune
+
+__all__ = ["TUNERS", "TaskHyperModel", "make_tuner", "tune"]

@@ -24,6 +24,7 @@ from zoo import data  # noqa: E402
 from zoo.training import TrainResult  # noqa: E402
 
 CURVES_FILE = "training_curves.png"
+SEARCH_FILE = "search.json"
 LIBRARIES = ("tensorflow", "keras", "tensorflow-datasets", "keras-tuner")
 
 
@@ -81,6 +82,8 @@ def build(result: TrainResult, name: str, *, parent: str | None = None) -> dict[
             "epochs_run": len(result.history.get("loss", [])),
             "patience": result.patience,
             "precision_policy": result.precision_policy,
+            "strategy": result.strategy,
+            "replicas": result.replicas,
             "batch_size": result.batch_size,
             "seed": result.seed,
             "seconds": round(result.seconds, 2),
@@ -88,6 +91,7 @@ def build(result: TrainResult, name: str, *, parent: str | None = None) -> dict[
             "command": f"zoo train {task.name} {_dataset_arguments(result)} --cell {hp.get('cell')} "
             f"--epochs {result.epochs} --batch-size {result.batch_size} --seed {result.seed}"
             + (f" --patience {result.patience}" if result.patience else "")
+            + (f" --strategy {result.strategy}" if result.strategy != "default" else "")
             + "".join(f" --set {k}={_cli_value(v)}" for k, v in sorted(hp.items()) if k != "cell"),
         },
         "metrics": {split: {"split": getattr(spec, split), **values} for split, values in result.metrics.items()},
@@ -95,6 +99,7 @@ def build(result: TrainResult, name: str, *, parent: str | None = None) -> dict[
         "notes": task.model_notes,
         "sequence_contract": sequence_contract(result),
         "libraries": library_versions(),
+        "search": result.search,
     }
 
 
@@ -158,6 +163,12 @@ def readme(card: dict[str, Any]) -> str:
         f"| `{i}` | `{o}` |" for i, o in zip(card["reference"]["inputs"], card["reference"]["outputs"])
     )
     parent = f"\nFine-tuned from `{card['parent']}`.\n" if card.get("parent") else ""
+    search = card.get("search")
+    if search:
+        parent += (
+            f"\nFound by a keras-tuner `{search['tuner']}` search: best of {search['completed']} completed trials "
+            f"({search['failed']} failed) on validation `{search['objective']}`; every trial is in `{SEARCH_FILE}`.\n"
+        )
     libraries = ", ".join(f"{k} {v}" for k, v in card["libraries"].items())
     return f"""# {card['name']} v{card['version']}
 

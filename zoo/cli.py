@@ -10,10 +10,13 @@ import json
 import os
 import sys
 import traceback
+from pathlib import Path
 from typing import Any
 
 EXIT_USAGE, EXIT_BUG = 2, 1
 CELLS = ("simple_rnn", "lstm")  # mirrors zoo.task.CELLS without importing TensorFlow for --help
+TUNERS = ("random", "hyperband", "bayesian")  # mirrors tuning.search.TUNERS
+STRATEGIES = ("default", "mirrored")  # mirrors zoo.training.STRATEGIES
 
 
 def _hparam(text: str) -> tuple[str, Any]:
@@ -24,6 +27,13 @@ def _hparam(text: str) -> tuple[str, Any]:
         return key, json.loads(value)
     except json.JSONDecodeError:
         return key, value
+
+
+def _choice(text: str) -> tuple[str, list[Any]]:
+    key, _, values = text.partition("=")
+    if not key or not values:
+        raise argparse.ArgumentTypeError(f"expected KEY=V1,V2,..., got {text!r}")
+    return key, [_hparam(f"{key}={v}")[1] for v in values.split(",")]
 
 
 def _print_metrics(metrics: dict[str, dict[str, float]]) -> None:
@@ -41,40 +51,87 @@ def cmd_tasks(args: argparse.Namespace) -> None:
         print(f"{name:<22} {task.example:<26} {task.headline_metric:<10} {datasets}")
 
 
-def cmd_train(args: argparse.Namespace) -> None:
-    from zoo import registry
-    from zoo.errors import ZooError
-    from zoo.training import train
-
+def _hparams(args: argparse.Namespace) -> dict[str, Any]:
     hparams = dict(args.set or [])
     if args.cell:
         hparams["cell"] = args.cell
-    dataset = args.dataset
+    return hparams
+
+
+def _dataset(args: argparse.Namespace) -> Any:
+    """`--dataset KEY`, or the files of `--data` stored as a TFDS dataset."""
+    from zoo.errors import ZooError
+
     if args.data:
         from zoo import formats
 
-        dataset = formats.prepare(
+        return formats.prepare(
             args.data, args.format, encoding=args.encoding, columns=args.columns, source=args.source,
             target=args.target, image_size=args.image_size, seed=args.seed, licence=args.data_licence,
         )
-    elif args.format:
+    if args.format:
         raise ZooError("--format needs --data PATH.")
+    return args.dataset
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    from zoo import registry
+    from zoo.training import train
+
     result = train(
         args.task,
-        dataset=dataset,
+        dataset=_dataset(args),
         epochs=args.epochs,
         batch_size=args.batch_size,
         seed=args.seed,
-        hparams=hparams,
+        hparams=_hparams(args),
         tensorboard=args.tensorboard,
         checkpoint_dir=args.checkpoint_dir,
         patience=args.patience,
+        strategy=args.strategy,
     )
     path = registry.save(result, args.name, root=args.registry)
     print(f"\n{result.task.name} ({result.hyperparameters['cell']}) on {result.spec.tfds_name}: "
           f"{len(result.history['loss'])} of {result.epochs} epochs in {result.seconds:.1f} s")
     _print_metrics(result.metrics)
     print(f"saved to {path}")
+
+
+def cmd_tune(args: argparse.Namespace) -> None:
+    from tuning import records, search
+
+    result = search.tune(
+        args.task,
+        tuner=args.tuner,
+        directory=args.directory,
+        max_trials=args.max_trials,
+        epochs=args.epochs,
+        dataset=_dataset(args),
+        seed=args.seed,
+        fixed=_hparams(args),
+        choices=dict(args.choice or []),
+        strategy=args.strategy,
+        tensorboard=not args.no_tensorboard,
+        overwrite=args.overwrite,
+        name=args.name,
+        registry_root=args.registry,
+    )
+    if result.saved is None and search.role() == "worker":
+        print(f"worker {os.environ.get('KERASTUNER_TUNER_ID')} done; the chief registers the best model")
+        return
+    print(records.table(records.load(result.directory)))
+    print(f"search folder: {result.directory}")
+    print(f"best model saved to {result.saved}" if result.saved else "no trial completed: nothing was saved")
+
+
+def cmd_search_report(args: argparse.Namespace) -> None:
+    from tuning import records
+
+    search = records.load(args.directory)
+    plot = Path(args.plot or Path(search["project"]) / records.PLOT_FILE)
+    records.plot(search, plot)
+    print(records.table(search))
+    print(f"plot written to {plot}")
 
 
 def cmd_predict(args: argparse.Namespace) -> None:
@@ -163,32 +220,66 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("tasks", help="list the five tasks and their datasets")
     p.set_defaults(func=cmd_tasks)
 
+    def data_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("task", help="one of the five tasks (see `zoo tasks`)")
+        p.add_argument("--dataset", default="embedded", help="'embedded' (offline, default) or the task's real TFDS dataset")
+        files = p.add_argument_group("training on files instead of a TFDS dataset (see zoo.formats)")
+        files.add_argument("--data", metavar="PATH", help="folder (or file) of your data; it is stored once as a TFDS dataset")
+        files.add_argument("--format", choices=("conll", "text-per-class", "parallel", "captions"), help="layout of --data")
+        files.add_argument("--encoding", help="text encoding of the files (default: utf-8), e.g. latin-1")
+        files.add_argument("--columns", help="CoNLL column names in order (default: 'tokens pos chunks ner')")
+        files.add_argument("--source", help="parallel text: source language code, e.g. de")
+        files.add_argument("--target", help="parallel text: target language code, e.g. en")
+        files.add_argument("--image-size", type=int, help="captions: images are resized to this square size (default: 128)")
+        files.add_argument("--data-licence", metavar="TEXT", help="the data's terms of use, recorded in the model card")
+
+    def model_options(p: argparse.ArgumentParser, verb: str) -> None:
+        p.add_argument("--cell", choices=CELLS, help=f"recurrent cell ({verb})")
+        p.add_argument("--set", type=_hparam, action="append", metavar="KEY=VALUE",
+                       help="fix a hyperparameter, e.g. --set units=128 --set bidirectional=false (repeatable)")
+        p.add_argument("--seed", type=int, default=0, help="random seed, recorded in the model card (default: 0)")
+        p.add_argument("--strategy", choices=STRATEGIES, default="default",
+                       help="'mirrored': tf.distribute.MirroredStrategy over this machine's GPUs (default: one device)")
+        p.add_argument("--name", help="registry name of the saved model (default: TASK-CELL-DATASET)")
+        registry_option(p)
+
     p = sub.add_parser("train", help="train a task and save the model into the registry")
-    p.add_argument("task", help="one of the five tasks (see `zoo tasks`)")
-    p.add_argument("--dataset", default="embedded", help="'embedded' (offline, default) or the task's real TFDS dataset")
-    files = p.add_argument_group("training on files instead of a TFDS dataset (see zoo.formats)")
-    files.add_argument("--data", metavar="PATH", help="folder (or file) of your data; it is stored once as a TFDS dataset")
-    files.add_argument("--format", choices=("conll", "text-per-class", "parallel", "captions"), help="layout of --data")
-    files.add_argument("--encoding", help="text encoding of the files (default: utf-8), e.g. latin-1")
-    files.add_argument("--columns", help="CoNLL column names in order (default: 'tokens pos chunks ner')")
-    files.add_argument("--source", help="parallel text: source language code, e.g. de")
-    files.add_argument("--target", help="parallel text: target language code, e.g. en")
-    files.add_argument("--image-size", type=int, help="captions: images are resized to this square size (default: 128)")
-    files.add_argument("--data-licence", metavar="TEXT", help="the data's terms of use, recorded in the model card")
-    p.add_argument("--cell", choices=CELLS, help="recurrent cell (default: lstm)")
+    data_options(p)
+    model_options(p, "default: lstm")
     p.add_argument("--epochs", type=int, help="epochs (default: the task's own)")
     p.add_argument("--batch-size", type=int, help="batch size (default: the task's own)")
-    p.add_argument("--seed", type=int, default=0, help="random seed, recorded in the model card (default: 0)")
     p.add_argument("--tensorboard", metavar="DIR", help="write TensorBoard logs to DIR")
     p.add_argument("--checkpoint-dir", metavar="DIR",
                    help="back up training state every epoch; rerunning the same command resumes an interrupted run")
     p.add_argument("--patience", type=int, metavar="N",
                    help="stop when the validation headline metric has not improved for N epochs; keep the best weights")
-    p.add_argument("--name", help="registry name (default: TASK-CELL-DATASET)")
-    p.add_argument("--set", type=_hparam, action="append", metavar="KEY=VALUE",
-                   help="set a hyperparameter, e.g. --set units=128 --set bidirectional=false (repeatable)")
-    registry_option(p)
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser(
+        "tune", help="hyperparameter search with keras-tuner; the best model goes into the registry",
+        description="Search a task's hyperparameters (its model builder declares the space; the batch size is "
+        "searched too). The objective is the task's headline metric on validation. Rerun the same command to "
+        "resume an interrupted search: finished trials are kept and the interrupted one runs again. Run the same "
+        "command as a chief plus workers (KERASTUNER_TUNER_ID=chief|tuner0|tuner1..., KERASTUNER_ORACLE_IP, "
+        "KERASTUNER_ORACLE_PORT, a shared --directory) to run trials in parallel.",
+    )
+    data_options(p)
+    model_options(p, "default: searched")
+    p.add_argument("--tuner", choices=TUNERS, default="random", help="search algorithm (default: random)")
+    p.add_argument("--max-trials", type=int, default=10, metavar="N", help="number of trials (default: 10)")
+    p.add_argument("--epochs", type=int, help="epochs per trial; for hyperband the most any trial gets (default: the task's own)")
+    p.add_argument("--directory", required=True, metavar="DIR", help="search folder: the state that resume and workers share")
+    p.add_argument("--choice", type=_choice, action="append", metavar="KEY=V1,V2",
+                   help="search only these values, e.g. --choice units=64,128 (repeatable)")
+    p.add_argument("--overwrite", action="store_true", help="start afresh instead of resuming the search in --directory")
+    p.add_argument("--no-tensorboard", action="store_true",
+                   help="skip the TensorBoard logs (default: DIR/TASK/tensorboard, with the HParams dashboard)")
+    p.set_defaults(func=cmd_tune)
+
+    p = sub.add_parser("search-report", help="table and plot of a search: score per trial and per hyperparameter")
+    p.add_argument("directory", metavar="DIR", help="the --directory of `zoo tune`, or one search folder inside it")
+    p.add_argument("--plot", metavar="PNG", help="where to write the plot (default: search.png in the search folder)")
+    p.set_defaults(func=cmd_search_report)
 
     p = sub.add_parser("predict", help="predict with a registry model on raw inputs")
     p.add_argument("model", help="NAME, NAME@VERSION or NAME:ALIAS")

@@ -32,3 +32,7 @@ class DatasetUnavailableError(ZooError):
 
 class BadInputError(ZooError, ValueError):
     """Raw input to `predict` (or a data file) that the task cannot read."""
+
+
+class DivergedError(ZooError):
+    """Training produced a NaN or infinite loss; the model is not kept."""

@@ -31,7 +31,8 @@ def recurrent(
     silently fall back to the slow generic kernel. `unroll=True` is the one opt-out,
     for very short fixed-length sequences where unrolled graphs are faster on CPU.
     """
-    unroll = hp.Boolean("unroll", default=False)
+    # not searched: unrolling changes speed, not quality, and needs a fixed sequence length
+    unroll = hp.Fixed("unroll", False)
     kwargs = dict(return_sequences=return_sequences, return_state=return_state, unroll=unroll, name=name)
     if cell_type(hp) == "lstm":
         return keras.layers.LSTM(
@@ -45,6 +46,15 @@ def maybe_bidirectional(hp: kt.HyperParameters, layer: keras.layers.Layer, *, de
     if hp.Boolean("bidirectional", default=default):
         return keras.layers.Bidirectional(layer, name=f"bi_{layer.name}")
     return layer
+
+
+def lower_layers(hp: kt.HyperParameters, x: keras.KerasTensor, units: int, *, name: str, bidirectional: bool) -> keras.KerasTensor:
+    """The `layers - 1` sequence-returning recurrent layers stacked below a task's top
+    recurrent layer: depth is a hyperparameter, and 1 (no extra layer) is the default."""
+    for depth in range(1, hp.Int("layers", 1, 3, default=1)):
+        layer = recurrent(hp, units, name=f"{name}_{depth}", return_sequences=True)
+        x = maybe_bidirectional(hp, layer, default=True)(x) if bidirectional else layer(x)
+    return x
 
 
 def output_layer(units: int, activation: str, name: str) -> keras.layers.Dense:

@@ -171,9 +171,17 @@ def _aliases(folder: Path) -> dict[str, int]:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
-def save(result: TrainResult, name: str | None = None, *, root: Path | str | None = None, parent: str | None = None) -> Path:
+def save(
+    result: TrainResult,
+    name: str | None = None,
+    *,
+    root: Path | str | None = None,
+    parent: str | None = None,
+    artifacts: dict[str, Path] | None = None,
+) -> Path:
     """Write `result` as the next version of `name`; `latest` points at it, `best` at the
-    version with the highest validation headline metric."""
+    version with the highest validation headline metric. `artifacts` (file name -> path)
+    are copied into the version and hashed with it, e.g. the record of a search."""
     root = Path(root or default_root())
     name = name or f"{result.task.name}-{result.hyperparameters.get('cell')}-{result.dataset}".replace("/", "-").lower()
     if not _NAME.match(name):
@@ -190,6 +198,8 @@ def save(result: TrainResult, name: str | None = None, *, root: Path | str | Non
         keras.Model(result.model.input, result.model.output, name=result.model.name).save(staging / MODEL_FILE)
         (staging / PREPROCESSING_FILE).write_text(json.dumps(result.task.preprocessing, indent=1))
         cards.plot_curves(result.history, result.task.headline_metric, staging / cards.CURVES_FILE)
+        for filename, path in (artifacts or {}).items():
+            shutil.copyfile(path, staging / filename)
         card = cards.build(result, name, parent=parent)
         card["reference"] = {
             "inputs": _store_reference_inputs(result.reference_inputs, staging),

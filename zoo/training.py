@@ -1,6 +1,7 @@
 """Training shared by every task: seeds, devices, callbacks, fit and the final metrics."""
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -8,6 +9,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
+from zoo.errors import DivergedError, UnknownNameError
 from zoo.task import DatasetSpec, Task, get_task, hyperparameters
 
 
@@ -31,6 +33,10 @@ class TrainResult:
     seconds: float = 0.0
     patience: int | None = None
     precision_policy: str = "float32"
+    strategy: str = "default"
+    replicas: int = 1
+    #: for a model found by `zoo tune`: the tuner, objective and trial counts
+    search: dict[str, Any] | None = None
     #: a few raw test inputs; the registry stores them with the model's outputs for them
     reference_inputs: list[Any] = field(default_factory=list)
 
@@ -58,6 +64,65 @@ class HeadlineMetric(keras.callbacks.Callback):
             logs.update({f"val_{k}": v for k, v in scores.items() if f"val_{k}" not in logs})
 
 
+STRATEGIES = ("default", "mirrored")
+
+
+def distribution_strategy(name: str | None) -> tf.distribute.Strategy:
+    """`mirrored` copies the model onto every GPU of this machine (or every logical device)
+    and splits each batch between them; `default` (None) is one device. Multi-worker
+    training is left out on purpose: `MultiWorkerMirroredStrategy` fails in `fit` under
+    Keras 3.15 / TF 2.21 (keras-team/keras#20585); across machines, run search trials in
+    parallel instead (`zoo tune` with keras-tuner workers)."""
+    if name in (None, "default"):
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    raise UnknownNameError("distribution strategy", name, STRATEGIES)
+
+
+def epoch_callbacks(task: Task, validation: tf.data.Dataset, batch_size: int) -> list[keras.callbacks.Callback]:
+    """The callbacks every fit needs: the headline metric in the logs, and a stop on NaN loss."""
+    return [HeadlineMetric(task, validation, batch_size), keras.callbacks.TerminateOnNaN()]
+
+
+def check_finite(history: dict[str, list[float]]) -> None:
+    """Raise `DivergedError` when training ended on a NaN or infinite loss (TerminateOnNaN
+    stopped it): such a model must never reach the registry."""
+    losses = history.get("loss", [])
+    bad = [i for i, v in enumerate(losses, 1) if not math.isfinite(v)]
+    if bad:
+        raise DivergedError(
+            f"training diverged: the loss became {losses[bad[0] - 1]} in epoch {bad[0]}; nothing was saved. "
+            "Lower the learning rate (--set learning_rate=...) or clip gradients harder (--set clipnorm=...)."
+        )
+
+
+def finish(task: Task, model: keras.Model, dataset: str | DatasetSpec, *, hp: dict[str, Any], seed: int, epochs: int,
+           batch_size: int, history: dict[str, list[float]], seconds: float, **details: Any) -> TrainResult:
+    """Measure a trained model on the validation and test splits and gather what the
+    registry records about it."""
+    spec = task.dataset(dataset)
+    metrics = {"validation": task.evaluate(model, task.load(dataset, "validation"), batch_size=batch_size)}
+    held_out = task.load(dataset, "test" if spec.test is not None else "validation")
+    if spec.test is not None:
+        metrics["test"] = task.evaluate(model, held_out, batch_size=batch_size)
+    return TrainResult(
+        task=task,
+        model=model,
+        dataset=dataset if isinstance(dataset, str) else "files",
+        spec=spec,
+        hyperparameters=hp,
+        seed=seed,
+        epochs=epochs,
+        batch_size=batch_size,
+        history={k: [float(v) for v in vs] for k, vs in history.items()},
+        metrics=metrics,
+        seconds=seconds,
+        reference_inputs=[task.raw_input(ex) for ex in held_out.take(REFERENCE_EXAMPLES).as_numpy_iterator()],
+        **details,
+    )
+
+
 def train(
     task_name: str,
     *,
@@ -69,6 +134,7 @@ def train(
     tensorboard: str | None = None,
     checkpoint_dir: str | None = None,
     patience: int | None = None,
+    strategy: str | None = None,
     verbose: int | str = "auto",
 ) -> TrainResult:
     """Train one task on one dataset; measure it on the validation and test splits.
@@ -76,20 +142,23 @@ def train(
     With `checkpoint_dir`, the state is backed up after every epoch and an interrupted run
     started again with the same arguments resumes from its last finished epoch. With
     `patience`, training stops once the validation headline metric has not improved for
-    that many epochs, and the best epoch's weights are kept.
+    that many epochs, and the best epoch's weights are kept. `strategy="mirrored"` trains
+    on all local GPUs (see `distribution_strategy`).
     """
     keras.utils.set_random_seed(seed)
     policy = configure_devices()
+    distribution = distribution_strategy(strategy)
     task = get_task(task_name)()
-    spec = task.dataset(dataset)
+    task.dataset(dataset)
     hp = hyperparameters(hparams)  # checks the values before any data is touched
     train_raw = task.load(dataset, "train")
     val_raw = task.load(dataset, "validation")
-    task.adapt(train_raw, spec)
-    model = task.build_model(hp)
+    task.adapt(train_raw, task.dataset(dataset))
+    with distribution.scope():
+        model = task.build_model(hp)
     epochs = epochs or task.default_epochs
     batch_size = batch_size or task.default_batch_size
-    callbacks: list[keras.callbacks.Callback] = [HeadlineMetric(task, val_raw, batch_size), keras.callbacks.TerminateOnNaN()]
+    callbacks = epoch_callbacks(task, val_raw, batch_size)
     if tensorboard:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=tensorboard))
     if patience:
@@ -110,23 +179,9 @@ def train(
         verbose=verbose,
     )
     seconds = time.perf_counter() - started
-    metrics = {"validation": task.evaluate(model, val_raw, batch_size=batch_size)}
-    held_out = task.load(dataset, "test" if spec.test is not None else "validation")
-    if spec.test is not None:
-        metrics["test"] = task.evaluate(model, held_out, batch_size=batch_size)
-    return TrainResult(
-        task=task,
-        model=model,
-        dataset=dataset if isinstance(dataset, str) else "files",
-        spec=spec,
-        hyperparameters=dict(hp.values),
-        seed=seed,
-        epochs=epochs,
-        batch_size=batch_size,
-        patience=patience,
-        precision_policy=policy,
-        history={k: [float(v) for v in vs] for k, vs in history.history.items()},
-        metrics=metrics,
-        seconds=seconds,
-        reference_inputs=[task.raw_input(ex) for ex in held_out.take(REFERENCE_EXAMPLES).as_numpy_iterator()],
+    check_finite(history.history)
+    return finish(
+        task, model, dataset, hp=dict(hp.values), seed=seed, epochs=epochs, batch_size=batch_size,
+        history=history.history, seconds=seconds, patience=patience, precision_policy=policy,
+        strategy=strategy or "default", replicas=distribution.num_replicas_in_sync,
     )

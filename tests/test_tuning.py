@@ -1,0 +1,157 @@
+"""keras-tuner searches: every tuner, failed trials, resume after a kill, chief plus
+workers, the search record in the registry, and MirroredStrategy training."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from tuning import records
+
+# digits: ten classes, so chance is 0.1; two short epochs reach well above it
+TASK = "one-to-one"
+SMALL = {"units": 32, "layers": 1}
+
+
+def _zoo(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "zoo.cli", *args], env={**os.environ, **(env or {})},
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _trial_status(project: Path) -> dict[str, str]:
+    statuses = {}
+    for path in project.glob("trial_*/trial.json"):
+        try:
+            statuses[path.parent.name] = json.loads(path.read_text())["status"]
+        except (OSError, ValueError):  # being written right now
+            pass
+    return statuses
+
+
+@pytest.mark.parametrize("tuner", ["random", "hyperband", "bayesian"])
+def test_each_tuner_finds_a_model_that_beats_chance_and_registers_it(tuner: str, tmp_path: Path) -> None:
+    import zoo
+    from tuning import tune
+
+    result = tune(TASK, tuner=tuner, directory=tmp_path / "search", max_trials=3, epochs=2, seed=1,
+                  fixed=SMALL, tensorboard=False, name=f"tuned-{tuner}", verbose=0)
+    search = records.load(result.directory)
+    completed = [t for t in search["trials"] if t["status"] == "COMPLETED"]
+    assert 2 <= len(search["trials"]) <= 3 and completed
+    best = max(completed, key=lambda t: t["score"])
+    assert best["score"] > 0.3  # 3x chance
+
+    model = zoo.load(f"tuned-{tuner}")
+    card = model.card
+    assert card["search"]["tuner"] == tuner and card["search"]["best_trial"] == best["trial_id"]
+    stored = json.loads((result.saved / records.SEARCH_FILE).read_text())
+    assert [t["trial_id"] for t in stored["trials"]] == [t["trial_id"] for t in search["trials"]]
+    assert {hp["name"] for hp in stored["space"]} >= {"cell", "units", "layers", "dropout", "learning_rate", "clipnorm", "batch_size"}
+    # the registered model is the best trial: same hyperparameters, same validation score
+    assert {k: card["hyperparameters"][k] for k in ("cell", "steps", "dropout")} == {k: best["hyperparameters"][k] for k in ("cell", "steps", "dropout")}
+    assert card["training"]["batch_size"] == best["hyperparameters"]["batch_size"]
+    assert card["metrics"]["validation"]["accuracy"] == pytest.approx(best["score"], abs=1e-6)
+
+
+def test_a_diverging_trial_is_recorded_as_failed_and_the_search_goes_on(tmp_path: Path) -> None:
+    from tuning import tune
+
+    result = tune(TASK, directory=tmp_path, max_trials=4, epochs=1, seed=0, fixed=SMALL, tensorboard=False,
+                  choices={"learning_rate": [1e38, 3e-3]}, verbose=0)
+    trials = records.load(result.directory)["trials"]
+    failed = [t for t in trials if t["status"] == "FAILED"]
+    assert failed and all(t["hyperparameters"]["learning_rate"] == 1e38 for t in failed)
+    assert all("diverged" in t["message"][0] for t in failed)
+    assert any(t["status"] == "COMPLETED" for t in trials) and len(trials) == 4
+    assert result.saved is not None
+
+
+def test_search_report_prints_a_table_and_writes_a_plot(tmp_path: Path) -> None:
+    from tuning import tune
+
+    tune(TASK, directory=tmp_path, max_trials=2, epochs=1, fixed=SMALL, tensorboard=True, verbose=0)
+    done = subprocess.run([sys.executable, "-m", "zoo.cli", "search-report", str(tmp_path), "--plot", str(tmp_path / "r.png")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    lines = [line for line in done.stdout.splitlines() if line.startswith("| ")]
+    assert lines[0].startswith("| trial | status | score | seconds |") and len(lines) == 3
+    assert (tmp_path / "r.png").read_bytes()[:4] == b"\x89PNG"
+    # TensorBoard's HParams plugin data, one run per trial
+    assert list((tmp_path / TASK / "tensorboard").glob("*/execution0/events.out.tfevents.*"))
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
+def test_an_interrupted_search_resumes_without_losing_or_repeating_trials(sig: signal.Signals, tmp_path: Path) -> None:
+    command = ["tune", TASK, "--directory", str(tmp_path), "--max-trials", "3", "--epochs", "3",
+               "--set", "units=32", "--no-tensorboard", "--name", "resumed"]
+    project = tmp_path / TASK
+    first = _zoo(*command)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:  # kill while trial 1 runs, after trial 0 completed
+        statuses = _trial_status(project)
+        if statuses.get("trial_0") == "COMPLETED" and statuses.get("trial_1") == "RUNNING":
+            break
+        assert first.poll() is None, first.stdout.read()
+        time.sleep(0.1)
+    else:
+        pytest.fail("the search never reached its second trial")
+    before = json.loads((project / "trial_0" / "trial.json").read_text())
+    first.send_signal(sig)
+    first.communicate(timeout=60)
+    assert first.returncode == (130 if sig == signal.SIGINT else -signal.SIGKILL)
+
+    second = _zoo(*command)
+    output, _ = second.communicate(timeout=300)
+    assert second.returncode == 0, output
+    trials = records.load(project)["trials"]
+    assert sorted(t["trial_id"] for t in trials) == ["0", "1", "2"]
+    assert all(t["status"] == "COMPLETED" for t in trials)
+    # trial 0 was kept as it was, not run again; trial 1 ran again with its own values
+    assert json.loads((project / "trial_0" / "trial.json").read_text()) == before
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_a_chief_and_two_workers_share_one_search(tmp_path: Path) -> None:
+    command = ["tune", TASK, "--directory", str(tmp_path), "--max-trials", "4", "--epochs", "2",
+               "--set", "units=32", "--no-tensorboard", "--name", "distributed"]
+    network = {"KERASTUNER_ORACLE_IP": "127.0.0.1", "KERASTUNER_ORACLE_PORT": str(_free_port())}
+    chief = _zoo(*command, env={**network, "KERASTUNER_TUNER_ID": "chief"})
+    time.sleep(3)  # the workers need the chief's server; they retry, but not for long
+    workers = [_zoo(*command, env={**network, "KERASTUNER_TUNER_ID": f"tuner{i}"}) for i in range(2)]
+    outputs = [p.communicate(timeout=420)[0] for p in (*workers, chief)]
+    assert [p.returncode for p in (*workers, chief)] == [0, 0, 0], "\n\n".join(o[-3000:] for o in outputs)
+
+    trials = records.load(tmp_path)["trials"]
+    assert len(trials) == 4 and all(t["status"] == "COMPLETED" for t in trials)
+    assert {t["tuner_id"] for t in trials} == {"tuner0", "tuner1"}  # both workers ran trials
+    assert "best model saved to" in outputs[-1]
+
+
+def test_mirrored_strategy_trains_on_two_logical_devices(tmp_path: Path) -> None:
+    script = textwrap.dedent("""
+        import json, sys
+        import tensorflow as tf
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+        from zoo.training import train
+        result = train("one-to-one", epochs=3, hparams={"units": 64}, strategy="mirrored", verbose=0)
+        print(json.dumps({"replicas": result.replicas, "strategy": result.strategy, **result.metrics["validation"]}))
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["replicas"] == 2 and result["strategy"] == "mirrored"
+    assert result["accuracy"] > 0.5  # chance is 0.1

@@ -1,0 +1,71 @@
+"""One keras-tuner `HyperModel` for every zoo task.
+
+`build(hp)` is the task's own `build_model(hp)`, which declares the task's search space;
+`fit` adds the batch size to it, trains, and returns the task's headline metric on the
+validation split (accuracy, entity F1, BLEU), never the validation loss.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import keras
+import keras_tuner as kt
+
+from zoo.errors import DivergedError
+from zoo.task import DatasetSpec, get_task
+from zoo.training import check_finite, epoch_callbacks
+
+BATCH_SIZES = (16, 32, 64, 128)
+
+
+class TaskHyperModel(kt.HyperModel):
+    """Builds and fits one zoo task on one dataset. The task's preprocessing (vocabularies,
+    label names) is fitted once on the training split and shared by every trial, so
+    trials differ only in their hyperparameters."""
+
+    def __init__(self, task_name: str, dataset: str | DatasetSpec = "embedded", *, epochs: int | None = None, seed: int = 0):
+        task = get_task(task_name)()
+        super().__init__(name=task.name)
+        self.task, self.dataset, self.seed = task, dataset, seed
+        self.spec = task.dataset(dataset)
+        self.epochs = epochs or task.default_epochs
+        self.train_raw = task.load(dataset, "train")
+        self.val_raw = task.load(dataset, "validation")
+        task.adapt(self.train_raw, self.spec)
+        #: the last trial's per-epoch logs and duration, for the search record
+        self.last_history: dict[str, list[float]] = {}
+        self.last_seconds = 0.0
+
+    @property
+    def objective(self) -> kt.Objective:
+        return kt.Objective(f"val_{self.task.headline_metric}", direction="max")
+
+    def build(self, hp: kt.HyperParameters) -> keras.Model:
+        keras.utils.set_random_seed(self.seed)  # the same initial weights for the same trial
+        return self.task.build_model(hp)
+
+    def fit(self, hp: kt.HyperParameters, model: keras.Model, *args: Any, callbacks: list | None = None,
+            epochs: int | None = None, verbose: int | str = "auto", **kwargs: Any) -> dict[str, float]:
+        """Train one trial. The tuner's own callbacks (its best-epoch checkpoint, TensorBoard)
+        run after ours, so they see the headline metric in the epoch logs. Returns the best
+        epoch's validation headline metric: the epoch whose weights the tuner kept."""
+        batch_size = hp.Choice("batch_size", list(BATCH_SIZES), default=self.task.default_batch_size)
+        self.last_history, started = {}, time.perf_counter()
+        history = model.fit(
+            self.task.batches(self.train_raw, batch_size, training=True, seed=self.seed),
+            validation_data=self.task.batches(self.val_raw, batch_size, training=False),
+            epochs=epochs or self.epochs,
+            callbacks=[*epoch_callbacks(self.task, self.val_raw, batch_size), *(callbacks or [])],
+            shuffle=False,
+            verbose=verbose,
+            **kwargs,  # initial_epoch, from Hyperband
+        )
+        self.last_history = {k: [float(v) for v in vs] for k, vs in history.history.items()}
+        self.last_seconds = time.perf_counter() - started
+        try:
+            check_finite(self.last_history)
+        except DivergedError as err:
+            raise kt.errors.FailedTrialError(str(err)) from err
+        name = self.objective.name
+        return {name: max(self.last_history[name])}

@@ -1,0 +1,133 @@
+"""The record of a search, read from its keras-tuner folder: the space and every trial.
+
+It reads files only (keras-tuner's `oracle.json` and `trial_*/trial.json`, plus the zoo's
+`trial_*/zoo_trial.json` with epoch logs, duration and memory), so a report needs neither
+the data nor a model, and works while the search is still running.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from zoo.errors import ZooError  # noqa: E402
+
+TRIAL_RECORD = "zoo_trial.json"
+SEARCH_FILE = "search.json"
+PLOT_FILE = "search.png"
+_INTERNAL = "tuner/"  # Hyperband's bookkeeping values, not hyperparameters
+
+
+def project_dir(directory: str | Path) -> Path:
+    """The search folder itself, or the `--directory` that holds exactly one search."""
+    directory = Path(directory)
+    if (directory / "oracle.json").is_file():
+        return directory
+    found = sorted(p.parent for p in directory.glob("*/oracle.json")) if directory.is_dir() else []
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise ZooError(f"no keras-tuner search in {directory}: pass the --directory a `zoo tune` wrote.")
+    raise ZooError(f"{directory} holds several searches ({', '.join(p.name for p in found)}): pass one of those folders.")
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise ZooError(f"{path} is unreadable ({err}); the search folder is damaged.") from err
+
+
+def load(directory: str | Path) -> dict[str, Any]:
+    """The search as plain data: objective, space, and per trial its hyperparameters,
+    status, score, seconds, peak memory and epoch logs."""
+    project = project_dir(directory)
+    oracle = _read(project / "oracle.json")
+    trials = []
+    for path in sorted(project.glob("trial_*/trial.json")):
+        trial = _read(path)
+        extra_path = path.parent / TRIAL_RECORD
+        extra = _read(extra_path) if extra_path.is_file() else {}
+        score = trial.get("score")
+        trials.append({
+            "trial_id": trial["trial_id"],
+            "status": trial["status"],
+            "score": score if score is None or math.isfinite(score) else None,
+            "hyperparameters": {k: v for k, v in trial["hyperparameters"]["values"].items() if not k.startswith(_INTERNAL)},
+            "epochs": trial["hyperparameters"]["values"].get(f"{_INTERNAL}epochs"),
+            "seconds": extra.get("seconds"),
+            "peak_rss_mb": extra.get("peak_rss_mb"),
+            "tuner_id": extra.get("tuner_id"),
+            "message": (trial.get("message") or "").strip().splitlines()[-1:] or None,
+            "history": extra.get("history", {}),
+        })
+    space = [
+        {"name": hp["config"]["name"], "type": hp["class_name"], **{k: v for k, v in hp["config"].items() if k in ("values", "min_value", "max_value", "step", "sampling", "default", "value")}}
+        for hp in oracle["hyperparameters"]["space"]
+    ]
+    objective = oracle.get("objective") or {}
+    return {"project": str(project), "objective": objective, "space": space, "trials": trials}
+
+
+def write(search: dict[str, Any], path: Path) -> None:
+    path.write_text(json.dumps(search, indent=1, sort_keys=True))
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return "" if value is None else str(value)
+
+
+def table(search: dict[str, Any]) -> str:
+    """A Markdown table, best trial first, failed trials last."""
+    trials = sorted(search["trials"], key=lambda t: (t["score"] is None, -(t["score"] or 0.0)))
+    names = [hp["name"] for hp in search["space"] if hp["type"] != "Fixed"]
+    header = ["trial", "status", "score", "seconds", *names]
+    rows = [[t["trial_id"], t["status"], t["score"], t["seconds"], *(t["hyperparameters"].get(n) for n in names)] for t in trials]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def plot(search: dict[str, Any], path: Path) -> None:
+    """Score per trial, then score against each searched hyperparameter."""
+    done = [t for t in search["trials"] if t["score"] is not None]
+    names = [hp["name"] for hp in search["space"] if hp["type"] != "Fixed"
+             and len({str(t["hyperparameters"].get(hp["name"])) for t in done}) > 1]
+    panels = 1 + len(names)
+    columns = min(4, panels)
+    rows = math.ceil(panels / columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(3.6 * columns, 3.0 * rows), squeeze=False)
+    axes = axes.ravel()
+    objective = search["objective"].get("name", "score") if isinstance(search["objective"], dict) else "score"
+    order = sorted(done, key=lambda t: t["trial_id"])
+    best = [max(t["score"] for t in order[: i + 1]) for i in range(len(order))]
+    axes[0].plot(range(len(order)), [t["score"] for t in order], "o", label="trial")
+    axes[0].plot(range(len(order)), best, "-", label="best so far")
+    axes[0].set_xlabel("trial")
+    axes[0].set_ylabel(objective)
+    axes[0].legend()
+    for ax, name in zip(axes[1:], names):
+        values = [t["hyperparameters"].get(name) for t in done]
+        numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+        xs = values if numeric else [str(v) for v in values]
+        ax.plot(xs, [t["score"] for t in done], "o")
+        if numeric and any(hp["name"] == name and hp.get("sampling") == "log" for hp in search["space"]):
+            ax.set_xscale("log")
+        ax.set_xlabel(name)
+        ax.set_ylabel(objective)
+    for ax in axes[panels:]:
+        ax.axis("off")
+    for ax in axes[:panels]:
+        ax.grid(alpha=0.3)
+    fig.suptitle(f"{len(done)} completed of {len(search['trials'])} trials")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)

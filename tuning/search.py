@@ -1,0 +1,196 @@
+"""Run, resume and distribute a keras-tuner search over a zoo task; register its best model.
+
+Resume: the search directory holds the oracle's state and one folder per trial, written
+by keras-tuner when a trial starts and ends. Rerunning the same command reloads them:
+completed and failed trials are kept as they are, and a trial that was running when the
+process died (SIGINT, kill -9) is run again from its first epoch with the same trial id
+and hyperparameters, so no trial is lost or counted twice.
+
+Distribution: with `KERASTUNER_TUNER_ID`, `KERASTUNER_ORACLE_IP` and
+`KERASTUNER_ORACLE_PORT` set, the process whose id contains `chief` serves the oracle
+and the others (`tuner0`, `tuner1`, ...) run trials in parallel against it, sharing
+`directory`. The chief registers the best model once every worker is done.
+"""
+from __future__ import annotations
+
+import json
+import os
+import resource
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import keras
+import keras_tuner as kt
+
+from zoo import registry
+from zoo.errors import UnknownNameError, ZooError
+from zoo.task import DatasetSpec
+from zoo.training import configure_devices, distribution_strategy, finish
+
+from tuning import records
+from tuning.hypermodel import TaskHyperModel
+
+TUNERS: dict[str, type[kt.Tuner]] = {"random": kt.RandomSearch, "hyperband": kt.Hyperband, "bayesian": kt.BayesianOptimization}
+
+
+def role() -> str:
+    """`chief`, `worker` or `single`, from keras-tuner's environment variables."""
+    if "KERASTUNER_ORACLE_IP" not in os.environ:
+        return "single"
+    return "chief" if "chief" in os.environ.get("KERASTUNER_TUNER_ID", "") else "worker"
+
+
+def _recording(base: type[kt.Tuner]) -> type[kt.Tuner]:
+    """`base` that also writes each trial's epoch logs, duration and peak memory into the
+    trial's folder, for the search record and `zoo search-report`."""
+
+    class Recording(base):  # type: ignore[misc, valid-type]
+        def run_trial(self, trial: kt.engine.trial.Trial, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return super().run_trial(trial, *args, **kwargs)
+            finally:
+                hypermodel: TaskHyperModel = self.hypermodel
+                record = {
+                    "history": hypermodel.last_history,
+                    "seconds": round(hypermodel.last_seconds, 2),
+                    "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+                    "tuner_id": self.tuner_id,
+                }
+                Path(self.get_trial_dir(trial.trial_id), records.TRIAL_RECORD).write_text(json.dumps(record))
+
+    Recording.__name__ = base.__name__
+    return Recording
+
+
+def space(fixed: dict[str, Any] | None = None, choices: dict[str, list[Any]] | None = None) -> kt.HyperParameters:
+    """Narrow a task's search space: `fixed` values are not searched, `choices` replace a
+    hyperparameter's declared range by a list. Everything else keeps the task's range."""
+    hp = kt.HyperParameters()
+    for key, values in (choices or {}).items():
+        hp.Choice(key, list(values))
+    for key, value in (fixed or {}).items():
+        hp.Fixed(key, value)
+    return hp
+
+
+@dataclass
+class SearchResult:
+    tuner: kt.Tuner
+    directory: Path
+    #: the registry version of the best model (None on a worker, or when nothing completed)
+    saved: Path | None
+
+
+def make_tuner(
+    task: str,
+    *,
+    tuner: str = "random",
+    directory: str | Path,
+    project_name: str | None = None,
+    dataset: str | DatasetSpec = "embedded",
+    max_trials: int = 10,
+    epochs: int | None = None,
+    seed: int = 0,
+    fixed: dict[str, Any] | None = None,
+    choices: dict[str, list[Any]] | None = None,
+    strategy: str | None = None,
+    overwrite: bool = False,
+) -> kt.Tuner:
+    """A tuner over `task`, reloaded from `directory` when a search is already there."""
+    if tuner not in TUNERS:
+        raise UnknownNameError("tuner", tuner, TUNERS)
+    configure_devices()
+    hypermodel = TaskHyperModel(task, dataset, epochs=epochs, seed=seed)
+    options: dict[str, Any] = dict(
+        hypermodel=hypermodel,
+        objective=hypermodel.objective,
+        seed=seed,
+        hyperparameters=space(fixed, choices),
+        directory=str(directory),
+        project_name=project_name or hypermodel.task.name,
+        overwrite=overwrite,
+        distribution_strategy=None if strategy in (None, "default") else distribution_strategy(strategy),
+    )
+    if tuner == "hyperband":
+        options["max_epochs"] = hypermodel.epochs
+    else:
+        options["max_trials"] = max_trials
+    try:
+        built = _recording(TUNERS[tuner])(**options)
+    except RuntimeError as err:  # keras-tuner: the folder holds another search's oracle
+        raise ZooError(f"{directory} holds a search that cannot be resumed with these settings ({err}). "
+                       "Use another --directory or add --overwrite.") from err
+    built.oracle.max_trials = max_trials  # Hyperband has no such argument; cap it the same way
+    return built
+
+
+def tune(
+    task: str,
+    *,
+    tuner: str = "random",
+    directory: str | Path,
+    max_trials: int = 10,
+    epochs: int | None = None,
+    dataset: str | DatasetSpec = "embedded",
+    seed: int = 0,
+    fixed: dict[str, Any] | None = None,
+    choices: dict[str, list[Any]] | None = None,
+    strategy: str | None = None,
+    tensorboard: bool = True,
+    overwrite: bool = False,
+    name: str | None = None,
+    registry_root: str | Path | None = None,
+    verbose: int | str = "auto",
+) -> SearchResult:
+    """Search, then save the best trial's model into the registry with the whole search
+    (space and every trial) beside it. TensorBoard logs with the HParams dashboard go to
+    `directory/<task>/tensorboard`."""
+    built = make_tuner(
+        task, tuner=tuner, directory=directory, dataset=dataset, max_trials=max_trials, epochs=epochs, seed=seed,
+        fixed=fixed, choices=choices, strategy=strategy, overwrite=overwrite,
+    )
+    project = Path(built.project_dir)
+    callbacks = [keras.callbacks.TensorBoard(log_dir=str(project / "tensorboard"))] if tensorboard else []
+    built.search(callbacks=callbacks, verbose=verbose)
+    saved = None if role() == "worker" else register_best(built, tuner_name=tuner, name=name, root=registry_root)
+    return SearchResult(tuner=built, directory=project, saved=saved)
+
+
+def register_best(built: kt.Tuner, *, tuner_name: str, name: str | None, root: str | Path | None) -> Path | None:
+    """Load the best trial's checkpoint, measure it on validation and test, and save it
+    with `search.json` (the space and every trial) and `search.png` (the report plot)."""
+    project = Path(built.project_dir)
+    search = records.load(project)
+    best = built.oracle.get_best_trials(1)
+    if not best:
+        return None
+    hypermodel: TaskHyperModel = built.hypermodel
+    trial = best[0]
+    with warnings.catch_warnings():  # the trial checkpoint also holds optimizer state, unused here
+        warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+        model = built.load_model(trial)
+    values = dict(trial.hyperparameters.values)
+    batch_size = int(values.pop("batch_size", hypermodel.task.default_batch_size))
+    hp = {k: v for k, v in values.items() if not k.startswith("tuner/")}
+    trial_record = next(t for t in search["trials"] if t["trial_id"] == trial.trial_id)
+    summary = {
+        "tuner": tuner_name,
+        "objective": hypermodel.objective.name,
+        "best_trial": trial.trial_id,
+        "completed": sum(t["status"] == "COMPLETED" for t in search["trials"]),
+        "failed": sum(t["status"] in ("FAILED", "INVALID") for t in search["trials"]),
+        "directory": str(project),
+    }
+    result = finish(
+        hypermodel.task, model, hypermodel.dataset, hp=hp, seed=hypermodel.seed,
+        epochs=len(trial_record["history"].get("loss", [])) or hypermodel.epochs, batch_size=batch_size,
+        history=trial_record["history"], seconds=trial_record["seconds"] or 0.0, search=summary,
+    )
+    records.write(search, project / records.SEARCH_FILE)
+    records.plot(search, project / records.PLOT_FILE)
+    return registry.save(
+        result, name, root=root,
+        artifacts={records.SEARCH_FILE: project / records.SEARCH_FILE, records.PLOT_FILE: project / records.PLOT_FILE},
+    )
