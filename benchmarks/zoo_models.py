@@ -11,18 +11,16 @@ Results go to `benchmarks/results/models.json` and between the README's markers.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import time
 from pathlib import Path
 from typing import Any
 
+from report import ROOT, publish
 from zoo import registry
 from zoo.errors import ZooError
 
-ROOT = Path(__file__).resolve().parent.parent
-START, END = "<!-- models-table:start -->", "<!-- models-table:end -->"
 
 
 def measure(ref: str, root: Path, repeats: int) -> dict[str, Any]:
@@ -85,15 +83,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=30)
     args = parser.parse_args()
     rows = [measure(name, args.registry, args.repeats) for name in registry.list_models(root=args.registry)]
-    out = ROOT / "benchmarks" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "models.json").write_text(json.dumps(rows, indent=2))
-    readme = ROOT / "README.md"
-    text = readme.read_text()
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        readme.write_text(f"{head}{START}\n{table(rows)}\n{END}{rest.split(END, 1)[1]}")
-    print(table(rows))
+    publish("models", rows, table(rows))
 
 
 if __name__ == "__main__":

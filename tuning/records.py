@@ -62,6 +62,7 @@ def load(directory: str | Path) -> dict[str, Any]:
             "hyperparameters": {k: v for k, v in trial["hyperparameters"]["values"].items() if not k.startswith(_INTERNAL)},
             "epochs": trial["hyperparameters"]["values"].get(f"{_INTERNAL}epochs"),
             "seconds": extra.get("seconds"),
+            "rss_mb": extra.get("rss_mb"),
             "peak_rss_mb": extra.get("peak_rss_mb"),
             "tuner_id": extra.get("tuner_id"),
             "message": (trial.get("message") or "").strip().splitlines()[-1:] or None,

@@ -42,6 +42,15 @@ def role() -> str:
     return "chief" if "chief" in os.environ.get("KERASTUNER_TUNER_ID", "") else "worker"
 
 
+def resident_mb() -> float | None:
+    """This process's resident memory now (Linux), to show whether trials leak."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+    return round(pages * os.sysconf("SC_PAGE_SIZE") / 2**20, 1)
+
+
 def _recording(base: type[kt.Tuner]) -> type[kt.Tuner]:
     """`base` that also writes each trial's epoch logs, duration and peak memory into the
     trial's folder, for the search record and `zoo search-report`."""
@@ -55,6 +64,7 @@ def _recording(base: type[kt.Tuner]) -> type[kt.Tuner]:
                 record = {
                     "history": hypermodel.last_history,
                     "seconds": round(hypermodel.last_seconds, 2),
+                    "rss_mb": resident_mb(),
                     "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
                     "tuner_id": self.tuner_id,
                 }
