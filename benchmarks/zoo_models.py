@@ -6,11 +6,13 @@ again from the card's recorded source; without it, the card's numbers are shown 
 marked), and time single-input `predict` on the card's reference input on this CPU.
 Results go to `benchmarks/results/models.json` and between the README's markers.
 
-    python benchmarks/zoo_models.py [--registry DIR] [--repeats 30]
+    python benchmarks/zoo_models.py [--registry DIR] [--repeats 30] [--only PATTERN]
 """
 from __future__ import annotations
 
 import argparse
+import fnmatch
+import json
 import os
 import statistics
 import time
@@ -81,8 +83,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--registry", type=Path, default=ROOT / "saved_models")
     parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--only", metavar="PATTERN",
+                        help="re-measure only the models matching this wildcard; keep the others' last results")
     args = parser.parse_args()
-    rows = [measure(name, args.registry, args.repeats) for name in registry.list_models(root=args.registry)]
+    last = ROOT / "benchmarks" / "results" / "models.json"
+    previous = {row["name"]: row for row in json.loads(last.read_text())} if args.only and last.exists() else {}
+    rows = [
+        previous[name] if name in previous and not fnmatch.fnmatch(name, args.only) else measure(name, args.registry, args.repeats)
+        for name in registry.list_models(root=args.registry)
+    ]
     publish("models", rows, table(rows))
 
 

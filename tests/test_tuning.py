@@ -82,10 +82,13 @@ def test_search_report_prints_a_table_and_writes_a_plot(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     lines = [line for line in done.stdout.splitlines() if line.startswith("| ")]
-    assert lines[0].startswith("| trial | status | score | seconds |") and len(lines) == 3
+    assert lines[0].startswith("| trial | status | val_accuracy | seconds |") and len(lines) == 3
     assert (tmp_path / "r.png").read_bytes()[:4] == b"\x89PNG"
-    # TensorBoard's HParams plugin data, one run per trial
-    assert list((tmp_path / TASK / "tensorboard").glob("*/execution0/events.out.tfevents.*"))
+    # TensorBoard logs with the HParams plugin's data, one run per trial
+    runs = sorted((tmp_path / TASK / "tensorboard").glob("*/execution0"))
+    assert len(runs) == 2
+    for run in runs:
+        assert any(b"hparams" in event.read_bytes() for event in run.rglob("events.out.tfevents.*"))
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])

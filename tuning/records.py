@@ -49,9 +49,10 @@ def load(directory: str | Path) -> dict[str, Any]:
     status, score, seconds, peak memory and epoch logs."""
     project = project_dir(directory)
     oracle = _read(project / "oracle.json")
-    trials = []
+    trials, objective = [], None
     for path in sorted(project.glob("trial_*/trial.json")):
         trial = _read(path)
+        objective = objective or next(iter(trial.get("metrics", {}).get("metrics", {})), None)
         extra_path = path.parent / TRIAL_RECORD
         extra = _read(extra_path) if extra_path.is_file() else {}
         score = trial.get("score")
@@ -72,8 +73,7 @@ def load(directory: str | Path) -> dict[str, Any]:
         {"name": hp["config"]["name"], "type": hp["class_name"], **{k: v for k, v in hp["config"].items() if k in ("values", "min_value", "max_value", "step", "sampling", "default", "value")}}
         for hp in oracle["hyperparameters"]["space"]
     ]
-    objective = oracle.get("objective") or {}
-    return {"project": str(project), "objective": objective, "space": space, "trials": trials}
+    return {"project": str(project), "objective": objective or "score", "space": space, "trials": trials}
 
 
 def write(search: dict[str, Any], path: Path) -> None:
@@ -90,7 +90,7 @@ def table(search: dict[str, Any]) -> str:
     """A Markdown table, best trial first, failed trials last."""
     trials = sorted(search["trials"], key=lambda t: (t["score"] is None, -(t["score"] or 0.0)))
     names = [hp["name"] for hp in search["space"] if hp["type"] != "Fixed"]
-    header = ["trial", "status", "score", "seconds", *names]
+    header = ["trial", "status", search["objective"], "seconds", *names]
     rows = [[t["trial_id"], t["status"], t["score"], t["seconds"], *(t["hyperparameters"].get(n) for n in names)] for t in trials]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
@@ -107,7 +107,7 @@ def plot(search: dict[str, Any], path: Path) -> None:
     rows = math.ceil(panels / columns)
     fig, axes = plt.subplots(rows, columns, figsize=(3.6 * columns, 3.0 * rows), squeeze=False)
     axes = axes.ravel()
-    objective = search["objective"].get("name", "score") if isinstance(search["objective"], dict) else "score"
+    objective = search["objective"]
     order = sorted(done, key=lambda t: t["trial_id"])
     best = [max(t["score"] for t in order[: i + 1]) for i in range(len(order))]
     axes[0].plot(range(len(order)), [t["score"] for t in order], "o", label="trial")
