@@ -51,6 +51,7 @@ class NamedEntityRecognition(Task):
         ),
     }
     default_epochs = 8
+    head_layer = "tagger"
     default_batch_size = 32
     max_vocabulary = 30000
     max_characters = 200  # distinct characters kept; rarer ones become [UNK]

@@ -35,6 +35,7 @@ class Translation(Task):
         ),
     }
     default_epochs = 10
+    head_layer = "logits"
     default_batch_size = 64
     max_tokens = 50
     max_vocabulary = 12000

@@ -32,6 +32,7 @@ class SentimentAnalysis(Task):
         ),
     }
     default_epochs = 8
+    head_layer = "classifier"
     default_batch_size = 64
     max_tokens = 300  # reviews are truncated: memory and time grow with length
     max_vocabulary = 20000

@@ -34,6 +34,7 @@ class ImageCaptioning(Task):
         ),
     }
     default_epochs = 10
+    head_layer = "logits"
     default_batch_size = 64
     max_tokens = 24
     max_vocabulary = 8000

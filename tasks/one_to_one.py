@@ -40,6 +40,7 @@ class ImageClassification(Task):
         "shared recurrent weights refine the hidden state K times before the softmax reads it."
     )
     default_epochs = 15
+    head_layer = "classifier"
     default_batch_size = 64
 
     # data --------------------------------------------------------------

@@ -14,7 +14,7 @@ import keras_tuner as kt
 
 from zoo.errors import DivergedError
 from zoo.task import DatasetSpec, get_task
-from zoo.training import check_finite, epoch_callbacks
+from zoo.training import fit_model
 
 BATCH_SIZES = (16, 32, 64, 128)
 
@@ -46,26 +46,20 @@ class TaskHyperModel(kt.HyperModel):
         return self.task.build_model(hp)
 
     def fit(self, hp: kt.HyperParameters, model: keras.Model, *args: Any, callbacks: list | None = None,
-            epochs: int | None = None, verbose: int | str = "auto", **kwargs: Any) -> dict[str, float]:
+            epochs: int | None = None, initial_epoch: int = 0, verbose: int | str = "auto", **kwargs: Any) -> dict[str, float]:
         """Train one trial. The tuner's own callbacks (its best-epoch checkpoint, TensorBoard)
         run after ours, so they see the headline metric in the epoch logs. Returns the best
         epoch's validation headline metric: the epoch whose weights the tuner kept."""
         batch_size = hp.Choice("batch_size", list(BATCH_SIZES), default=self.task.default_batch_size)
         self.last_history, started = {}, time.perf_counter()
-        history = model.fit(
-            self.task.batches(self.train_raw, batch_size, training=True, seed=self.seed),
-            validation_data=self.task.batches(self.val_raw, batch_size, training=False),
-            epochs=epochs or self.epochs,
-            callbacks=[*epoch_callbacks(self.task, self.val_raw, batch_size), *(callbacks or [])],
-            shuffle=False,
-            verbose=verbose,
-            **kwargs,  # initial_epoch, from Hyperband
-        )
-        self.last_history = {k: [float(v) for v in vs] for k, vs in history.history.items()}
-        self.last_seconds = time.perf_counter() - started
         try:
-            check_finite(self.last_history)
+            self.last_history = fit_model(
+                self.task, model, self.train_raw, self.val_raw, epochs=epochs or self.epochs, batch_size=batch_size,
+                seed=self.seed, callbacks=callbacks, initial_epoch=initial_epoch, verbose=verbose,
+            )
         except DivergedError as err:
             raise kt.errors.FailedTrialError(str(err)) from err
+        finally:
+            self.last_seconds = time.perf_counter() - started
         name = self.objective.name
         return {name: max(self.last_history[name])}

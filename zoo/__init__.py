@@ -26,6 +26,8 @@ _API = {
     "get_task": "zoo.task",
     "TrainResult": "zoo.training",
     "train": "zoo.training",
+    "retrain": "zoo.finetune",
+    "prepare": "zoo.formats",
     "save": "zoo.registry",
     "load": "zoo.registry",
     "list_models": "zoo.registry",

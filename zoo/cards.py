@@ -57,7 +57,23 @@ def sequence_contract(result: TrainResult) -> dict[str, Any]:
     }
 
 
-def build(result: TrainResult, name: str, *, parent: str | None = None) -> dict[str, Any]:
+def _command(result: TrainResult) -> str:
+    """The one command that reproduces the model: `zoo train`, or `zoo retrain` from its parent."""
+    hp, retrain = result.hyperparameters, result.retrain
+    common = f"--epochs {result.epochs} --batch-size {result.batch_size} --seed {result.seed}" + (
+        f" --patience {result.patience}" if result.patience else ""
+    )
+    if retrain:
+        return (f"zoo retrain {retrain['parent']} {_dataset_arguments(result)} {common} --head-epochs {retrain['head_epochs']}"
+                + (" --freeze-encoder" if retrain["freeze_encoder"] else ""))
+    return (
+        f"zoo train {result.task.name} {_dataset_arguments(result)} --cell {hp.get('cell')} {common}"
+        + (f" --strategy {result.strategy}" if result.strategy != "default" else "")
+        + "".join(f" --set {k}={_cli_value(v)}" for k, v in sorted(hp.items()) if k != "cell")
+    )
+
+
+def build(result: TrainResult, name: str) -> dict[str, Any]:
     """The card of a trained model; the registry adds version, files and reference outputs."""
     task, spec, hp = result.task, result.spec, result.hyperparameters
     return {
@@ -66,7 +82,8 @@ def build(result: TrainResult, name: str, *, parent: str | None = None) -> dict[
         "example": task.example,
         "cell": hp.get("cell"),
         "parameters": int(result.model.count_params()),
-        "parent": parent,
+        "parent": result.retrain["parent"] if result.retrain else None,
+        "retrain": result.retrain,
         "dataset": {
             "key": result.dataset,
             "tfds_name": spec.tfds_name,
@@ -88,11 +105,7 @@ def build(result: TrainResult, name: str, *, parent: str | None = None) -> dict[
             "seed": result.seed,
             "seconds": round(result.seconds, 2),
             "history": result.history,
-            "command": f"zoo train {task.name} {_dataset_arguments(result)} --cell {hp.get('cell')} "
-            f"--epochs {result.epochs} --batch-size {result.batch_size} --seed {result.seed}"
-            + (f" --patience {result.patience}" if result.patience else "")
-            + (f" --strategy {result.strategy}" if result.strategy != "default" else "")
-            + "".join(f" --set {k}={_cli_value(v)}" for k, v in sorted(hp.items()) if k != "cell"),
+            "command": _command(result),
         },
         "metrics": {split: {"split": getattr(spec, split), **values} for split, values in result.metrics.items()},
         "headline_metric": task.headline_metric,
@@ -162,7 +175,16 @@ def readme(card: dict[str, Any]) -> str:
     references = "\n".join(
         f"| `{i}` | `{o}` |" for i, o in zip(card["reference"]["inputs"], card["reference"]["outputs"])
     )
-    parent = f"\nFine-tuned from `{card['parent']}`.\n" if card.get("parent") else ""
+    parent = ""
+    if card.get("retrain"):
+        retrain = card["retrain"]
+        added = ", ".join(f"{n} {k.replace('_', ' ')} entries" for k, n in retrain["vocabulary_added"].items() if n)
+        parent = (
+            f"\nFine-tuned from `{retrain['parent']}`: "
+            + ("a new output head for a new label set, " if retrain["head_replaced"] else "same labels, ")
+            + (f"{added} added" if added else "no new vocabulary")
+            + (", encoder frozen" if retrain["freeze_encoder"] else "") + ".\n"
+        )
     search = card.get("search")
     if search:
         parent += (

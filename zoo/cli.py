@@ -134,6 +134,22 @@ def cmd_search_report(args: argparse.Namespace) -> None:
     print(f"plot written to {plot}")
 
 
+def cmd_retrain(args: argparse.Namespace) -> None:
+    from zoo import registry
+    from zoo.finetune import retrain
+
+    result = retrain(
+        args.model, _dataset(args), epochs=args.epochs, head_epochs=args.head_epochs, freeze_encoder=args.freeze_encoder,
+        batch_size=args.batch_size, seed=args.seed, patience=args.patience, root=args.registry,
+    )
+    parent = result.retrain["parent"]
+    path = registry.save(result, args.name or f"{parent.split('@')[0]}-retrained", root=args.registry)
+    print(f"\n{parent} fine-tuned on {result.spec.tfds_name} in {result.seconds:.1f} s "
+          f"({'new head' if result.retrain['head_replaced'] else 'same labels'}; new vocabulary: {result.retrain['vocabulary_added']})")
+    _print_metrics(result.metrics)
+    print(f"saved to {path}")
+
+
 def cmd_predict(args: argparse.Namespace) -> None:
     from zoo import registry
 
@@ -220,8 +236,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("tasks", help="list the five tasks and their datasets")
     p.set_defaults(func=cmd_tasks)
 
-    def data_options(p: argparse.ArgumentParser) -> None:
-        p.add_argument("task", help="one of the five tasks (see `zoo tasks`)")
+    def data_options(p: argparse.ArgumentParser, *, task: bool = True) -> None:
+        if task:
+            p.add_argument("task", help="one of the five tasks (see `zoo tasks`)")
         p.add_argument("--dataset", default="embedded", help="'embedded' (offline, default) or the task's real TFDS dataset")
         files = p.add_argument_group("training on files instead of a TFDS dataset (see zoo.formats)")
         files.add_argument("--data", metavar="PATH", help="folder (or file) of your data; it is stored once as a TFDS dataset")
@@ -280,6 +297,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("directory", metavar="DIR", help="the --directory of `zoo tune`, or one search folder inside it")
     p.add_argument("--plot", metavar="PNG", help="where to write the plot (default: search.png in the search folder)")
     p.set_defaults(func=cmd_search_report)
+
+    p = sub.add_parser(
+        "retrain", help="fine-tune a registry model on your data; saved as a new model that names its parent",
+        description="Fine-tune a registry model. Same label set: training continues. New label set: the output "
+        "head is replaced, trained alone for --head-epochs, then everything trains together. Words the parent "
+        "does not know are appended to its vocabulary (known words keep their ids and embeddings). Without a "
+        "validation split in the data, a seeded one is made.",
+    )
+    p.add_argument("model", help="the parent: NAME, NAME@VERSION or NAME:ALIAS")
+    data_options(p, task=False)
+    p.add_argument("--epochs", type=int, help="epochs of fine-tuning (default: the task's own)")
+    p.add_argument("--head-epochs", type=int, default=2, metavar="N",
+                   help="epochs that train a new output head alone first (default: 2)")
+    p.add_argument("--freeze-encoder", action="store_true", help="train only the output head; every other layer stays frozen")
+    p.add_argument("--batch-size", type=int, help="batch size (default: the parent's)")
+    p.add_argument("--seed", type=int, default=0, help="random seed, recorded in the model card (default: 0)")
+    p.add_argument("--patience", type=int, metavar="N", help="early stopping on the validation headline metric")
+    p.add_argument("--name", help="registry name of the fine-tuned model (default: PARENT-retrained)")
+    registry_option(p)
+    p.set_defaults(func=cmd_retrain)
 
     p = sub.add_parser("predict", help="predict with a registry model on raw inputs")
     p.add_argument("model", help="NAME, NAME@VERSION or NAME:ALIAS")

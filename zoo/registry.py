@@ -176,7 +176,6 @@ def save(
     name: str | None = None,
     *,
     root: Path | str | None = None,
-    parent: str | None = None,
     artifacts: dict[str, Path] | None = None,
 ) -> Path:
     """Write `result` as the next version of `name`; `latest` points at it, `best` at the
@@ -200,7 +199,7 @@ def save(
         cards.plot_curves(result.history, result.task.headline_metric, staging / cards.CURVES_FILE)
         for filename, path in (artifacts or {}).items():
             shutil.copyfile(path, staging / filename)
-        card = cards.build(result, name, parent=parent)
+        card = cards.build(result, name)
         card["reference"] = {
             "inputs": _store_reference_inputs(result.reference_inputs, staging),
             "outputs": _as_json(result.task.predict(result.model, result.reference_inputs)),

@@ -62,6 +62,8 @@ class Task(abc.ABC):
     default_batch_size: ClassVar[int] = 64
     #: for tasks with a vocabulary: rarer words become [UNK], so the model learns unknown words
     min_word_count: ClassVar[int] = 2
+    #: name of the output layer: `zoo retrain` replaces it when the label set changes
+    head_layer: ClassVar[str]
 
     def __init__(self, preprocessing: dict[str, Any] | None = None):
         self.preprocessing: dict[str, Any] = dict(preprocessing or {})

@@ -37,6 +37,8 @@ class TrainResult:
     replicas: int = 1
     #: for a model found by `zoo tune`: the tuner, objective and trial counts
     search: dict[str, Any] | None = None
+    #: for a fine-tuned model (`zoo retrain`): its parent `name@version` and what changed
+    retrain: dict[str, Any] | None = None
     #: a few raw test inputs; the registry stores them with the model's outputs for them
     reference_inputs: list[Any] = field(default_factory=list)
 
@@ -123,6 +125,50 @@ def finish(task: Task, model: keras.Model, dataset: str | DatasetSpec, *, hp: di
     )
 
 
+def fit_model(
+    task: Task,
+    model: keras.Model,
+    train_raw: tf.data.Dataset,
+    val_raw: tf.data.Dataset,
+    *,
+    epochs: int,
+    batch_size: int,
+    seed: int = 0,
+    patience: int | None = None,
+    tensorboard: str | None = None,
+    checkpoint_dir: str | None = None,
+    callbacks: list[keras.callbacks.Callback] | None = None,
+    initial_epoch: int = 0,
+    verbose: int | str = "auto",
+) -> dict[str, list[float]]:
+    """Fit a compiled model on raw examples; returns the history. Raises `DivergedError`
+    when the loss became NaN or infinite. Extra `callbacks` run after the zoo's, so they
+    see the validation headline metric in the epoch logs."""
+    callbacks = [*epoch_callbacks(task, val_raw, batch_size), *(callbacks or [])]
+    if tensorboard:
+        callbacks.append(keras.callbacks.TensorBoard(log_dir=tensorboard))
+    if patience:
+        callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor=f"val_{task.headline_metric}", mode="max", patience=patience, restore_best_weights=True
+            )
+        )
+    if checkpoint_dir:
+        callbacks.append(keras.callbacks.BackupAndRestore(checkpoint_dir))
+    history = model.fit(
+        task.batches(train_raw, batch_size, training=True, seed=seed),
+        validation_data=task.batches(val_raw, batch_size, training=False),
+        epochs=epochs,
+        initial_epoch=initial_epoch,
+        callbacks=callbacks,
+        shuffle=False,  # the pipeline already shuffles, with a recorded seed
+        verbose=verbose,
+    )
+    logs = {k: [float(v) for v in vs] for k, vs in history.history.items()}
+    check_finite(logs)
+    return logs
+
+
 def train(
     task_name: str,
     *,
@@ -158,30 +204,14 @@ def train(
         model = task.build_model(hp)
     epochs = epochs or task.default_epochs
     batch_size = batch_size or task.default_batch_size
-    callbacks = epoch_callbacks(task, val_raw, batch_size)
-    if tensorboard:
-        callbacks.append(keras.callbacks.TensorBoard(log_dir=tensorboard))
-    if patience:
-        callbacks.append(
-            keras.callbacks.EarlyStopping(
-                monitor=f"val_{task.headline_metric}", mode="max", patience=patience, restore_best_weights=True
-            )
-        )
-    if checkpoint_dir:
-        callbacks.append(keras.callbacks.BackupAndRestore(checkpoint_dir))
     started = time.perf_counter()
-    history = model.fit(
-        task.batches(train_raw, batch_size, training=True, seed=seed),
-        validation_data=task.batches(val_raw, batch_size, training=False),
-        epochs=epochs,
-        callbacks=callbacks,
-        shuffle=False,  # the pipeline already shuffles, with a recorded seed
-        verbose=verbose,
+    history = fit_model(
+        task, model, train_raw, val_raw, epochs=epochs, batch_size=batch_size, seed=seed, patience=patience,
+        tensorboard=tensorboard, checkpoint_dir=checkpoint_dir, verbose=verbose,
     )
     seconds = time.perf_counter() - started
-    check_finite(history.history)
     return finish(
         task, model, dataset, hp=dict(hp.values), seed=seed, epochs=epochs, batch_size=batch_size,
-        history=history.history, seconds=seconds, patience=patience, precision_policy=policy,
+        history=history, seconds=seconds, patience=patience, precision_policy=policy,
         strategy=strategy or "default", replicas=distribution.num_replicas_in_sync,
     )

@@ -1,0 +1,93 @@
+"""Fine-tuning registry models on new data: head swap, vocabulary growth, lineage."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import zoo
+from zoo import registry
+from zoo.finetune import merge_preprocessing
+
+# the new data renames the entity types and drops MISC: a new tag set for the same entities
+RENAME = {"PER": "PERSON", "ORG": "COMPANY", "LOC": "PLACE"}
+NER_HP = {"units": 32, "embedding_dim": 32}
+
+
+def _write_conll(path: Path, examples: list[dict], names: list[str]) -> None:
+    lines = []
+    for ex in examples:
+        for token, tag in zip(ex["tokens"], ex["ner"]):
+            prefix, _, kind = names[tag].partition("-")
+            new = f"{prefix}-{RENAME[kind]}" if kind in RENAME else "O"
+            lines.append(f"{token.decode()} {new}")
+        lines.append("")
+    path.write_text("\n".join(lines))
+
+
+@pytest.fixture(scope="module")
+def ner_parent() -> str:
+    result = zoo.train("many-to-many-equal", epochs=3, hparams=NER_HP, verbose=0)
+    path = zoo.save(result, "ner-parent")
+    return f"ner-parent@{path.name}"
+
+
+@pytest.fixture(scope="module")
+def small_conll(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """150 training and 150 validation sentences the parent never saw (its test split)."""
+    folder = tmp_path_factory.mktemp("conll")
+    task = zoo.get_task("many-to-many-equal")()
+    names = task.features("embedded")["ner"].feature.names
+    unseen = list(task.load("embedded", "test").as_numpy_iterator())
+    _write_conll(folder / "train.txt", unseen[:150], names)
+    _write_conll(folder / "dev.txt", unseen[150:300], names)
+    return folder
+
+
+def test_a_pretrained_ner_model_with_a_new_tag_set_beats_training_from_scratch(ner_parent: str, small_conll: Path) -> None:
+    spec = zoo.prepare(small_conll, "conll", columns="tokens ner")
+    tuned = zoo.retrain(ner_parent, spec, epochs=2, head_epochs=1, verbose=0)
+    scratch = zoo.train("many-to-many-equal", dataset=spec, epochs=3, hparams=NER_HP, verbose=0)
+    tuned_f1, scratch_f1 = tuned.metrics["validation"]["entity_f1"], scratch.metrics["validation"]["entity_f1"]
+    assert tuned.retrain["head_replaced"] and set(tuned.task.preprocessing["tags"]) == {
+        "O", "B-PERSON", "I-PERSON", "B-COMPANY", "I-COMPANY", "B-PLACE", "I-PLACE"}
+    assert tuned_f1 > 0.7 and tuned_f1 > scratch_f1 + 0.15, (tuned_f1, scratch_f1)
+
+    path = registry.save(tuned, "ner-renamed")
+    card = zoo.load("ner-renamed").card
+    assert card["parent"] == ner_parent
+    assert card["dataset"]["source"]["format"] == "conll" and len(card["dataset"]["source"]["sha256"]) == 64
+    assert card["dataset"]["source"]["examples"] == {"train": 150, "validation": 150}
+    assert card["training"]["command"].startswith(f"zoo retrain {ner_parent} --data ")
+    assert "Fine-tuned from" in (path / "README.md").read_text()
+
+
+def test_vocabulary_grows_and_known_words_keep_their_ids_and_embeddings(tmp_path: Path) -> None:
+    parent = zoo.train("many-to-one", epochs=1, hparams={"units": 16, "embedding_dim": 16}, verbose=0)
+    zoo.save(parent, "reviews-parent")
+    folder = tmp_path / "reviews"
+    folder.mkdir()
+    (folder / "pos.txt").write_text("\n".join(["a splendid zorblax film", "splendid and zorblax"] * 20))
+    (folder / "neg.txt").write_text("\n".join(["a dreadful quuxish film", "dreadful and quuxish"] * 20))
+    tuned = zoo.retrain("reviews-parent", zoo.prepare(folder, "text-per-class"), epochs=1, verbose=0)
+
+    old, new = parent.task.preprocessing["vocabulary"], tuned.task.preprocessing["vocabulary"]
+    assert new[: len(old)] == old and {"zorblax", "quuxish"} <= set(new[len(old):])
+    assert not tuned.retrain["head_replaced"]  # pos/neg: the parent's labels
+    # rows of known words started from the parent's embeddings (a 1-epoch fine-tune moves them only a little)
+    before = parent.model.get_layer("embedding").get_weights()[0]
+    after = tuned.model.get_layer("embedding").get_weights()[0]
+    assert after.shape[0] == before.shape[0] + tuned.retrain["vocabulary_added"]["vocabulary"]
+    assert np.corrcoef(before.ravel(), after[: len(before)].ravel())[0, 1] > 0.9
+
+
+def test_merge_policy() -> None:
+    merged, changes = merge_preprocessing(
+        {"vocabulary": ["a", "b"], "labels": ["neg", "pos"], "max_tokens": 300},
+        {"vocabulary": ["c", "a"], "labels": ["pos", "neg"], "max_tokens": 50},
+    )
+    assert merged == {"vocabulary": ["a", "b", "c"], "labels": ["neg", "pos"], "max_tokens": 300}
+    assert changes["vocabulary_added"] == {"vocabulary": 1} and not changes["labels_replaced"]
+    merged, changes = merge_preprocessing({"tags": ["O", "B-PER"]}, {"tags": ["O", "B-X"]})
+    assert merged["tags"] == ["O", "B-X"] and changes["labels_replaced"]
