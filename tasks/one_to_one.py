@@ -14,7 +14,7 @@ import keras_tuner as kt
 import numpy as np
 import tensorflow as tf
 
-from zoo.images import to_model_image
+from zoo.images import fit_to_shape, to_model_image
 from zoo.layers import compile_model, lower_layers, output_layer, recurrent
 from zoo.task import DatasetSpec, Task, register_task
 
@@ -52,7 +52,8 @@ class ImageClassification(Task):
         }
 
     def encode(self, raw: tf.data.Dataset, *, training: bool) -> tf.data.Dataset:
-        return raw.map(lambda ex: (ex["image"], ex["label"]), num_parallel_calls=tf.data.AUTOTUNE)
+        shape = tuple(self.preprocessing["image_shape"])
+        return raw.map(lambda ex: (fit_to_shape(ex["image"], shape), ex["label"]), num_parallel_calls=tf.data.AUTOTUNE)
 
     # model -------------------------------------------------------------
     def build_model(self, hp: kt.HyperParameters) -> keras.Model:

@@ -64,3 +64,13 @@ def test_train_predict_and_registry_commands(tmp_path) -> None:
     assert done.returncode == 0 and (tmp_path / "served" / "saved_model.pb").is_file()
     done = zoo_cli("export", "cli-test", "--output", str(tmp_path / "served"), "--registry", registry)
     assert done.returncode == 2 and "already exists" in done.stderr
+
+
+def test_the_cli_choice_lists_mirror_the_library() -> None:
+    from tuning.search import TUNERS
+    from zoo import cli, formats, task, training
+
+    assert cli.CELLS == task.CELLS
+    assert cli.TUNERS == tuple(TUNERS)
+    assert cli.STRATEGIES == training.STRATEGIES
+    assert cli.FORMATS == tuple(formats.FORMATS)

@@ -129,3 +129,93 @@ def test_unknown_format_and_option(tmp_path) -> None:
     _write(tmp_path / "c" / "pos.txt", "good\n")
     with pytest.raises(BadInputError, match="columns do not apply to format 'text-per-class'"):
         formats.prepare(tmp_path / "c", "text-per-class", columns="a b")
+
+
+@pytest.mark.parametrize(
+    "tags, scheme",
+    [(["O", "I-PER", "I-PER", "B-PER"], "IOB1"), (["O", "B-PER", "I-PER"], "IOB2"), (["O", "S-PER", "B-LOC", "E-LOC"], "BIOES")],
+)
+def test_conll_tag_schemes_are_detected_and_any_column_layout_works(tmp_path, tags: list[str], scheme: str) -> None:
+    sentence = "".join(f"w{i}\t{tag}\n" for i, tag in enumerate(tags))
+    _write(tmp_path / "ner" / "train.conll", sentence + "\n" + sentence)
+    _write(tmp_path / "ner" / "dev.conll", sentence)
+    spec = formats.prepare(tmp_path / "ner", "conll", columns="tokens ner")
+    assert spec.source["tag_scheme"] == scheme
+    assert set(data.info(spec.tfds_name).features["ner"].feature.names) == set(tags)
+
+
+def test_conll_unknown_tag_scheme(tmp_path) -> None:
+    _write(tmp_path / "ner" / "train.txt", "Paris X-LOC\n")
+    _write(tmp_path / "ner" / "dev.txt", "Paris O\n")
+    with pytest.raises(BadInputError, match="tag 'X-LOC' is neither O nor B-/I-/E-/S-TYPE"):
+        formats.prepare(tmp_path / "ner", "conll", columns="tokens ner")
+
+
+def test_csv_and_tsv_classification(tmp_path) -> None:
+    rows = "".join(f'"a fine, moving film {i}",good\n"a dull film {i}",bad\n' for i in range(20))
+    _write(tmp_path / "reviews.csv", "review,verdict\n" + rows)
+    spec = formats.prepare(tmp_path / "reviews.csv", "csv", columns="review,verdict")
+    assert data.info(spec.tfds_name).features["label"].names == ["bad", "good"]
+    assert spec.source["examples"] == {"train": 36, "validation": 4}
+    texts = {ex["text"].decode() for ex in data.load_tfds(spec.tfds_name, "train").as_numpy_iterator()}
+    assert "a fine, moving film 1" in texts or "a fine, moving film 2" in texts  # the quoted comma stays in the text
+    _write(tmp_path / "tsv" / "train.tsv", "text\tlabel\n" + "".join(f"good {i}\tpos\nbad {i}\tneg\n" for i in range(5)))
+    _write(tmp_path / "tsv" / "dev.tsv", "text\tlabel\ngood\tpos\nbad\tneg\n")
+    assert formats.prepare(tmp_path / "tsv", "csv").source["examples"] == {"train": 10, "validation": 2}
+    _write(tmp_path / "tsv" / "dev.tsv", "text\tlabel\ngood\tpos\tEXTRA\n")
+    with pytest.raises(BadInputError, match=r"dev.tsv, line 2: 3 columns, expected 2 \(text, label\)"):
+        formats.prepare(tmp_path / "tsv", "csv")
+    with pytest.raises(BadInputError, match=r"reviews.csv, line 1: no column 'text' in the header \(review, verdict\)"):
+        formats.prepare(tmp_path / "reviews.csv", "csv")
+    _write(tmp_path / "empty.csv", "")
+    with pytest.raises(BadInputError, match="empty.csv: empty file"):
+        formats.prepare(tmp_path / "empty.csv", "csv")
+
+
+def test_parallel_tsv_pairs(tmp_path) -> None:
+    _write(tmp_path / "mt" / "train.tsv", "".join(f"eins {i}\tone {i}\n" for i in range(10)))
+    spec = formats.prepare(tmp_path / "mt", "parallel", source="de", target="en")
+    assert spec.source["examples"] == {"train": 9, "validation": 1}
+    _write(tmp_path / "mt" / "train.tsv", "eins\tone\nzwei two\n")
+    with pytest.raises(BadInputError, match=r"train.tsv, line 2: 1 columns, expected 2"):
+        formats.prepare(tmp_path / "mt", "parallel", source="de", target="en")
+
+
+def _images(folder: Path, count: int, color: int) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(color)
+    for i in range(count):
+        pixels = np.clip(rng.normal(color, 20, (12, 10, 3)), 0, 255).astype(np.uint8)
+        (folder / f"{i}.png").write_bytes(tf.io.encode_png(pixels).numpy())
+
+
+def test_captions_csv_without_lists(tmp_path) -> None:
+    folder = tmp_path / "caps"
+    _images(folder / "images", 10, 100)
+    _write(folder / "captions.csv", "image,caption\n" + "".join(f"{i}.png,a grey square {i}\n{i}.png,grey {i}\n" for i in range(10)))
+    spec = formats.prepare(folder, "captions", image_size=16)
+    assert spec.source["examples"] == {"train": 9, "validation": 1}
+    example = next(data.load_tfds(spec.tfds_name, "train").as_numpy_iterator())
+    assert example["image"].shape == (16, 16, 3) and len(example["captions"]["text"]) == 2
+
+
+def test_image_folders_with_and_without_split_folders(tmp_path) -> None:
+    for split in ("train", "val"):
+        _images(tmp_path / "split" / split / "dark", 6, 40)
+        _images(tmp_path / "split" / split / "light", 6, 210)
+    spec = formats.prepare(tmp_path / "split", "image-folder", image_size=8)
+    assert spec.source["examples"] == {"train": 12, "validation": 12}
+    assert data.info(spec.tfds_name).features["label"].names == ["dark", "light"]
+    _images(tmp_path / "flat" / "dark", 10, 40)
+    _images(tmp_path / "flat" / "light", 10, 210)
+    spec = formats.prepare(tmp_path / "flat", "image-folder", image_size=8)
+    assert spec.source["examples"] == {"train": 18, "validation": 2}
+    result = zoo.train("one-to-one", dataset=spec, epochs=15, hparams={"units": 16}, verbose=0)
+    assert result.metrics["validation"]["accuracy"] == 1.0  # dark against light: trivially separable
+    _write(tmp_path / "flat" / "light" / "notes.gif", "GIF89a")
+    with pytest.raises(BadInputError, match=r"notes.gif: unknown image format '.gif'"):
+        formats.prepare(tmp_path / "flat", "image-folder")
+    (tmp_path / "flat" / "light" / "notes.gif").unlink()
+    _write(tmp_path / "flat" / "light" / "broken.png", "not a png")
+    with pytest.raises(BadInputError, match=r"broken.png: not a readable image"):
+        formats.prepare(tmp_path / "flat", "image-folder")

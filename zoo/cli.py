@@ -17,6 +17,7 @@ EXIT_USAGE, EXIT_BUG = 2, 1
 CELLS = ("simple_rnn", "lstm")  # mirrors zoo.task.CELLS without importing TensorFlow for --help
 TUNERS = ("random", "hyperband", "bayesian")  # mirrors tuning.search.TUNERS
 STRATEGIES = ("default", "mirrored")  # mirrors zoo.training.STRATEGIES
+FORMATS = ("conll", "text-per-class", "csv", "parallel", "captions", "image-folder")  # mirrors zoo.formats.FORMATS
 
 
 def _hparam(text: str) -> tuple[str, Any]:
@@ -242,12 +243,14 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--dataset", default="embedded", help="'embedded' (offline, default) or the task's real TFDS dataset")
         files = p.add_argument_group("training on files instead of a TFDS dataset (see zoo.formats)")
         files.add_argument("--data", metavar="PATH", help="folder (or file) of your data; it is stored once as a TFDS dataset")
-        files.add_argument("--format", choices=("conll", "text-per-class", "parallel", "captions"), help="layout of --data")
+        files.add_argument("--format", choices=FORMATS, help="layout of --data (see the README's table of formats)")
         files.add_argument("--encoding", help="text encoding of the files (default: utf-8), e.g. latin-1")
-        files.add_argument("--columns", help="CoNLL column names in order (default: 'tokens pos chunks ner')")
+        files.add_argument("--columns", help="conll: column names in order (default: 'tokens pos chunks ner'); "
+                           "csv: the text and label columns (default: 'text,label')")
         files.add_argument("--source", help="parallel text: source language code, e.g. de")
         files.add_argument("--target", help="parallel text: target language code, e.g. en")
-        files.add_argument("--image-size", type=int, help="captions: images are resized to this square size (default: 128)")
+        files.add_argument("--image-size", type=int,
+                           help="captions, image-folder: images are resized to this square size (default: 128, 32)")
         files.add_argument("--data-licence", metavar="TEXT", help="the data's terms of use, recorded in the model card")
 
     def model_options(p: argparse.ArgumentParser, verb: str) -> None:

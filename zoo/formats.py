@@ -7,16 +7,19 @@ through TFDS like any other dataset. CoNLL files go through TFDS's own
 
 | format | what PATH holds | splits |
 |---|---|---|
-| `conll` | CoNLL column files, one token a line, blank line between sentences | by file name: *train*, *testa*/*dev*/*val* -> validation, *testb*/*test* -> test |
+| `conll` | CoNLL column files, one token a line, blank line between sentences; any column layout (`--columns`), tags in IOB1, IOB2 or BIOES | by file name: *train*, *testa*/*dev*/*val* -> validation, *testb*/*test* -> test |
 | `text-per-class` | one text file per class, one example a line; the label is the extension (`rt-polarity.pos`) or the file stem (`pos.txt`) | seeded split |
-| `parallel` | line-aligned `<split>.<lang>[.gz]` files | by file name: train, val/valid/dev -> validation, test* -> test |
-| `captions` | `images/` plus a Flickr8k `*.token.txt` (`<image>#<n>\\t<caption>`) and `*train*`/`*dev*`/`*test*` image lists | the lists |
+| `csv` | a CSV or TSV file (or one per split) with a header; `--columns TEXT,LABEL` names the text and label columns | by file name, or seeded |
+| `parallel` | line-aligned `<split>.<lang>[.gz]` files, or `<split>.tsv` files of `source<TAB>target` pairs | by file name: train, val/valid/dev -> validation, test* -> test |
+| `captions` | `images/` plus a Flickr8k `*.token.txt` (`<image>#<n>\\t<caption>`) or a `captions.csv` (`image,caption`), and optional `*train*`/`*dev*`/`*test*` image lists | the lists, or seeded |
+| `image-folder` | one sub-folder of images per class, or `train/`, `val/`, `test/` each holding those (read by TFDS's `ImageFolder`) | by folder, or seeded |
 
 Where a dataset has no validation split, one is made with a recorded seed.
 """
 from __future__ import annotations
 
 import collections
+import csv
 import gzip
 import hashlib
 import inspect
@@ -139,6 +142,24 @@ def _conll_sentences(path: Path, columns: list[str], encoding: str) -> Iterator[
         yield sentence
 
 
+def tag_scheme(sentences: Iterable[list[str]], path: Path) -> str:
+    """IOB1, IOB2 or BIOES, from the tag sequences. Entity F1 (seqeval's conlleval mode)
+    reads all three, so tags are kept as they are and the scheme is recorded on the card."""
+    prefixes, chunk_starts_with_i = set(), False
+    for tags in sentences:
+        previous = "O"
+        for tag in tags:
+            prefix, dash, kind = tag.partition("-")
+            if tag != "O" and (not dash or not kind or prefix not in ("B", "I", "E", "S")):
+                raise BadInputError(f"{path}: tag {tag!r} is neither O nor B-/I-/E-/S-TYPE (IOB1, IOB2 or BIOES).")
+            prefixes.add(prefix)
+            chunk_starts_with_i |= prefix == "I" and previous.partition("-")[2] != kind  # IOB1: I- opens a chunk
+            previous = tag
+    if prefixes & {"E", "S"}:
+        return "BIOES"
+    return "IOB1" if chunk_starts_with_i else "IOB2"
+
+
 class _ConllFiles(tfds.dataset_builders.ConllDatasetBuilder, skip_registration=True):
     """TFDS's CoNLL builder over the user's files, with the tag set found in them."""
 
@@ -175,6 +196,7 @@ def conll(path: Path, *, columns: str = "tokens pos chunks ner", encoding: str =
     if "validation" not in by_split:
         raise BadInputError(f"{path}: no validation file (a name containing 'testa', 'dev' or 'val').")
     tags: collections.Counter[str] = collections.Counter()
+    sequences: list[list[str]] = []
     sizes = {}
     for split, file in by_split.items():
         sentences = list(_conll_sentences(file, names, encoding))
@@ -182,6 +204,8 @@ def conll(path: Path, *, columns: str = "tokens pos chunks ner", encoding: str =
             raise BadInputError(f"{file}: no sentences found (is the file empty?).")
         sizes[split] = len(sentences)
         tags.update(t for s in sentences for t in s["ner"])
+        sequences += [s["ner"] for s in sentences]
+    scheme = tag_scheme(sequences, path)
     options = {"columns": columns, "encoding": encoding}
     checksum = _checksum(by_split.values(), options)
     tag_names = ["O", *sorted(t for t in tags if t != "O")]
@@ -189,9 +213,13 @@ def conll(path: Path, *, columns: str = "tokens pos chunks ner", encoding: str =
         (c, tfds.features.Sequence(tfds.features.ClassLabel(names=tag_names)) if c == "ner" else tfds.features.Sequence(tfds.features.Text()))
         for c in names
     )
-    config = tfds.dataset_builders.ConllBuilderConfig(name=checksum[:16], separator=" ", ordered_features=features)
+    # TFDS's builder splits on one separator: tab when the files use tabs, else space
+    separator = "\t" if any("\t" in line for f in by_split.values() for line in _lines(f, encoding)[:200]) else " "
+    config = tfds.dataset_builders.ConllBuilderConfig(name=checksum[:16], separator=separator, ordered_features=features)
     _ConllFiles(files=by_split, config=config, data_dir=data.data_dir()).download_and_prepare()
-    return _spec(f"zoo_conll_files/{checksum[:16]}", by_split, _source(path, "conll", list(by_split.values()), checksum, sizes, options), licence)
+    source = _source(path, "conll", list(by_split.values()), checksum, sizes, options)
+    source["tag_scheme"] = scheme
+    return _spec(f"zoo_conll_files/{checksum[:16]}", by_split, source, licence)
 
 
 # --- one text file per class -------------------------------------------------------------------
@@ -219,26 +247,82 @@ def text_per_class(path: Path, *, encoding: str = "utf-8", seed: int = 0, licenc
     return _spec(f"zoo_text_per_class/{checksum[:16]}", splits, _source(path, "text-per-class", files, checksum, sizes, options), licence)
 
 
+# --- CSV / TSV with a text and a label column ------------------------------------------------------
+
+
+def _table(file: Path, encoding: str, width: int | None = None) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """Rows of a CSV (comma) or TSV (tab, by extension) file with their line numbers;
+    the first row is the header unless `width` (a headerless table) is given."""
+    delimiter = "\t" if ".tsv" in file.suffixes else ","
+    lines = _lines(file, encoding)
+    rows = [(n, row) for n, row in enumerate(csv.reader(lines, delimiter=delimiter), 1) if any(cell.strip() for cell in row)]
+    if len(rows) < (1 if width else 2):
+        raise BadInputError(f"{file}: empty file; expected {'rows' if width else 'a header and rows'}.")
+    header = [] if width else [cell.strip() for cell in rows.pop(0)[1]]
+    expected = width or len(header)
+    for number, row in rows:
+        if len(row) != expected:
+            raise BadInputError(f"{file}, line {number}: {len(row)} columns, expected {expected}"
+                                + (f" ({', '.join(header)})." if header else "."))
+    return header, rows
+
+
+def csv_text(path: Path, *, columns: str = "text,label", encoding: str = "utf-8", seed: int = 0, licence: str = UNKNOWN_LICENCE) -> DatasetSpec:
+    names = [c.strip() for c in columns.split(",")]
+    if len(names) != 2:
+        raise BadInputError(f"--columns for csv names the text and the label column, e.g. 'review,sentiment'; got {columns!r}.")
+    files = sorted(f for f in path.iterdir() if f.suffix in (".csv", ".tsv")) if path.is_dir() else [path]
+    by_split = {split: f for f in files if (split := _split_of(f.name))} if len(files) > 1 else {"train": files[0]} if files else {}
+    if "train" not in by_split:
+        raise BadInputError(f"{path}: expected a .csv/.tsv file, or one per split with 'train' in a file name.")
+    rows: dict[str, list[tuple[str, str]]] = {}
+    for split, file in by_split.items():
+        header, table = _table(file, encoding)
+        missing = [n for n in names if n not in header]
+        if missing:
+            raise BadInputError(f"{file}, line 1: no column {missing[0]!r} in the header ({', '.join(header)}); set --columns TEXT,LABEL.")
+        text_at, label_at = header.index(names[0]), header.index(names[1])
+        rows[split] = [(row[text_at], row[label_at].strip()) for _, row in table]
+    labels = sorted({label for split_rows in rows.values() for _, label in split_rows})
+    if len(labels) < 2:
+        raise BadInputError(f"{path}: found only the label {labels}; classification needs at least two.")
+    splits = {split: [{"text": t, "label": labels.index(label)} for t, label in split_rows] for split, split_rows in rows.items()}
+    if "validation" not in splits:
+        splits.update(_seeded_split(splits.pop("train"), seed))
+    options = {"columns": columns, "encoding": encoding, "seed": seed}
+    checksum = _checksum(by_split.values(), options)
+    features = tfds.features.FeaturesDict({"text": tfds.features.Text(), "label": tfds.features.ClassLabel(names=labels)})
+    _store("zoo_csv_text", checksum, features, splits, "Text and label columns of CSV/TSV files, prepared by the zoo.")
+    sizes = {split: len(v) for split, v in splits.items()}
+    return _spec(f"zoo_csv_text/{checksum[:16]}", splits, _source(path, "csv", list(by_split.values()), checksum, sizes, options), licence)
+
+
 # --- parallel text -------------------------------------------------------------------------------
 
 
 def parallel(path: Path, *, source: str, target: str, encoding: str = "utf-8", seed: int = 0, licence: str = UNKNOWN_LICENCE) -> DatasetSpec:
-    pattern = re.compile(rf"^(?P<split>[^.]+)\.(?P<lang>{re.escape(source)}|{re.escape(target)})(\.txt)?(\.gz)?$")
+    pattern = re.compile(rf"^(?P<split>[^.]+)\.(?P<lang>{re.escape(source)}|{re.escape(target)}|tsv)(\.txt)?(\.gz)?$")
     pairs: dict[str, dict[str, Path]] = collections.defaultdict(dict)
     for file in sorted(path.iterdir()) if path.is_dir() else []:
         match = pattern.match(file.name)
         if match and (split := _split_of(match["split"])):
             pairs[split][match["lang"]] = file
     if "train" not in pairs:
-        raise BadInputError(f"{path}: no training pair train.{source}[.gz] + train.{target}[.gz].")
+        raise BadInputError(f"{path}: no training data: train.{source}[.gz] + train.{target}[.gz], or train.tsv.")
     splits: dict[str, list[dict[str, str]]] = {}
     for split, files in pairs.items():
-        if set(files) != {source, target}:
+        if "tsv" in files:
+            _, rows = _table(files["tsv"], encoding, width=2)
+            src, tgt = [row[0] for _, row in rows], [row[1] for _, row in rows]
+        elif set(files) != {source, target}:
             raise BadInputError(f"{path}: split {split} lacks its {({source, target} - set(files)).pop()} file.")
-        src, tgt = _lines(files[source], encoding), _lines(files[target], encoding)
+        else:
+            src, tgt = _lines(files[source], encoding), _lines(files[target], encoding)
         if len(src) != len(tgt):
             raise BadInputError(f"{files[source]} has {len(src)} lines but {files[target]} has {len(tgt)}: the files must be line-aligned.")
         splits[split] = [{source: s, target: t} for s, t in zip(src, tgt) if s.strip() and t.strip()]
+        if not splits[split]:
+            raise BadInputError(f"{path}: split {split} has no sentence pairs (empty files?).")
     if "validation" not in splits:
         splits.update(_seeded_split(splits.pop("train"), seed))
     files = [f for pair in pairs.values() for f in pair.values()]
@@ -252,37 +336,54 @@ def parallel(path: Path, *, source: str, target: str, encoding: str = "utf-8", s
 # --- images with captions ------------------------------------------------------------------------
 
 
-def captions(path: Path, *, image_size: int = 128, encoding: str = "utf-8", seed: int = 0, licence: str = UNKNOWN_LICENCE) -> DatasetSpec:
-    tokens = sorted(path.glob("*token*.txt"))
-    if not tokens or not (path / "images").is_dir():
-        raise BadInputError(f"{path}: expected an images/ folder and a Flickr8k-style *.token.txt captions file.")
+def _caption_table(path: Path, encoding: str) -> tuple[Path, dict[str, list[str]]]:
+    """Captions by image file name, from a Flickr8k token file or a CSV with image and caption columns."""
     by_image: dict[str, list[str]] = collections.defaultdict(list)
-    for number, line in enumerate(_lines(tokens[0], encoding), 1):
-        if not line.strip():
-            continue
-        key, sep, caption = line.partition("\t")
-        if not sep or "#" not in key:
-            raise BadInputError(f"{tokens[0]}, line {number}: expected '<image>#<n><TAB><caption>'.")
-        by_image[key.split("#")[0]].append(caption.strip())
-    lists = {split: f for f in sorted(path.glob("*.txt")) if f not in tokens and (split := _split_of(f.name))}
-    if "train" not in lists:
-        raise BadInputError(f"{path}: no training image list (a .txt file whose name contains 'train').")
+    tokens = sorted(path.glob("*token*.txt"))
+    if tokens:
+        for number, line in enumerate(_lines(tokens[0], encoding), 1):
+            if not line.strip():
+                continue
+            key, sep, caption = line.partition("\t")
+            if not sep or "#" not in key:
+                raise BadInputError(f"{tokens[0]}, line {number}: expected '<image>#<n><TAB><caption>'.")
+            by_image[key.split("#")[0]].append(caption.strip())
+        return tokens[0], by_image
+    tables = sorted(path.glob("*.csv"))
+    if not tables:
+        raise BadInputError(f"{path}: expected a Flickr8k-style *.token.txt or a captions.csv (image,caption) beside images/.")
+    header, rows = _table(tables[0], encoding)
+    if header[:2] != ["image", "caption"]:
+        raise BadInputError(f"{tables[0]}, line 1: the header must start with 'image,caption', got {','.join(header)!r}.")
+    for _, row in rows:
+        by_image[row[0].strip()].append(row[1].strip())
+    return tables[0], by_image
+
+
+def captions(path: Path, *, image_size: int = 128, encoding: str = "utf-8", seed: int = 0, licence: str = UNKNOWN_LICENCE) -> DatasetSpec:
+    if not (path / "images").is_dir():
+        raise BadInputError(f"{path}: expected an images/ folder beside the captions file.")
+    table, by_image = _caption_table(path, encoding)
+    lists = {split: f for f in sorted(path.glob("*.txt")) if f != table and (split := _split_of(f.name))}
     splits = {}
     for split, file in lists.items():
-        names = [n.strip() for n in _lines(file, encoding) if n.strip()]
+        splits[split] = [n.strip() for n in _lines(file, encoding) if n.strip()]
+    if "train" not in splits:
+        splits = {**{k: v for k, v in splits.items() if k == "test"}, **_seeded_split(sorted(by_image), seed)}
+    elif "validation" not in splits:
+        splits.update(_seeded_split(splits.pop("train"), seed))
+    for split, names in splits.items():
         missing = [n for n in names if n not in by_image or not (path / "images" / n).is_file()]
         if missing:
-            raise BadInputError(f"{file}: {len(missing)} images without a file or captions, e.g. {missing[0]}.")
-        splits[split] = names
-    if "validation" not in splits:
-        splits.update(_seeded_split(splits.pop("train"), seed))
+            where = lists.get(split, table)
+            raise BadInputError(f"{where}: {len(missing)} images without a file or captions, e.g. {missing[0]}.")
+    images = sorted(path / "images" / n for names in splits.values() for n in names)
     options = {"image_size": image_size, "encoding": encoding, "seed": seed}
-    checksum = _checksum([tokens[0], *lists.values()], {**options, "images": sorted(n for s in splits.values() for n in s)})
+    checksum = _checksum([table, *lists.values(), *images], options)
 
     def examples(names: list[str]) -> Iterator[dict[str, Any]]:
         for i, name in enumerate(names):
-            image = tf.io.decode_image((path / "images" / name).read_bytes(), channels=3, expand_animations=False)
-            image = tf.cast(tf.image.resize(image, (image_size, image_size), antialias=True), tf.uint8).numpy()
+            image = _read_image(path / "images" / name, image_size)
             yield {"image": image, "image/id": i, "captions": {"text": by_image[name]}}
 
     features = tfds.features.FeaturesDict(
@@ -294,14 +395,74 @@ def captions(path: Path, *, image_size: int = 128, encoding: str = "utf-8", seed
     )
     _store("zoo_captions", checksum, features, {s: list(examples(n)) for s, n in splits.items()}, "Images with captions, prepared by the zoo.")
     sizes = {split: len(v) for split, v in splits.items()}
-    return _spec(f"zoo_captions/{checksum[:16]}", splits, _source(path, "captions", [tokens[0], *lists.values()], checksum, sizes, options), licence)
+    return _spec(f"zoo_captions/{checksum[:16]}", splits, _source(path, "captions", [table, *lists.values()], checksum, sizes, options), licence)
+
+
+# --- image folders ---------------------------------------------------------------------------------
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")  # what TFDS's ImageFolder reads
+
+
+def _read_image(file: Path, size: int) -> np.ndarray:
+    """An RGB image resized to size x size, or an error that names the file."""
+    try:
+        image = tf.io.decode_image(file.read_bytes(), channels=3, expand_animations=False)
+    except (tf.errors.InvalidArgumentError, OSError) as err:
+        raise BadInputError(f"{file}: not a readable image (PNG or JPEG expected).") from err
+    return tf.cast(tf.image.resize(image, (size, size), antialias=True), tf.uint8).numpy()
+
+
+def _image_files(folder: Path) -> list[Path]:
+    files = sorted(f for f in folder.rglob("*") if f.is_file() and not f.name.startswith("."))
+    unknown = [f for f in files if f.suffix.lower() not in IMAGE_SUFFIXES]
+    if unknown:
+        raise BadInputError(f"{unknown[0]}: unknown image format {unknown[0].suffix!r}; convert it to PNG or JPEG, or remove it.")
+    return files
+
+
+def image_folder(path: Path, *, image_size: int = 32, seed: int = 0, licence: str = UNKNOWN_LICENCE) -> DatasetSpec:
+    folders = sorted(d for d in path.iterdir() if d.is_dir()) if path.is_dir() else []
+    by_split = {split: d for d in folders if (split := _split_of(d.name))}
+    files = _image_files(path)
+    for file in files:  # fail on the first unreadable file, by name, before anything is stored
+        _read_image(file, 1)
+    examples: dict[str, list[tuple[Path | np.ndarray, str]]] = {}
+    if "train" in by_split:  # train/ val/ test/, each with class folders: TFDS's ImageFolder reads it
+        builder = tfds.ImageFolder(str(path), shape=(None, None, 3))
+        names = builder.info.features["label"].names
+        for split, folder in by_split.items():
+            ds = builder.as_dataset(split=folder.name, shuffle_files=False)
+            examples[split] = [(ex["image"], names[ex["label"]]) for ex in ds.as_numpy_iterator()]
+    elif folders:  # class folders only: a seeded validation split
+        examples = _seeded_split([(f, f.parent.name) for f in files if f.parent != path], seed)
+    labels = sorted({label for split in examples.values() for _, label in split})
+    if len(labels) < 2 or not examples.get("train"):
+        raise BadInputError(f"{path}: expected one sub-folder of PNG/JPEG images per class (at least two), "
+                            "optionally inside train/, val/ and test/.")
+
+    def encoded(split_examples: list[tuple[Path | np.ndarray, str]]) -> list[dict[str, Any]]:
+        resize = lambda image: tf.cast(tf.image.resize(image, (image_size, image_size), antialias=True), tf.uint8).numpy()  # noqa: E731
+        return [{"image": _read_image(x, image_size) if isinstance(x, Path) else resize(x), "label": labels.index(label)}
+                for x, label in split_examples]
+
+    options = {"image_size": image_size, "seed": seed}
+    checksum = _checksum(files, options)
+    features = tfds.features.FeaturesDict({
+        "image": tfds.features.Image(shape=(image_size, image_size, 3)),
+        "label": tfds.features.ClassLabel(names=labels),
+    })
+    _store("zoo_image_folder", checksum, features, {s: encoded(e) for s, e in examples.items()}, "Image folders, prepared by the zoo.")
+    sizes = {split: len(v) for split, v in examples.items()}
+    return _spec(f"zoo_image_folder/{checksum[:16]}", examples, _source(path, "image-folder", files, checksum, sizes, options), licence)
 
 
 FORMATS: dict[str, Callable[..., DatasetSpec]] = {
     "conll": conll,
     "text-per-class": text_per_class,
+    "csv": csv_text,
     "parallel": parallel,
     "captions": captions,
+    "image-folder": image_folder,
 }
 
 

@@ -40,3 +40,16 @@ def to_model_image(image: str | Path | np.ndarray, shape: tuple[int, int, int]) 
     if tuple(tensor.shape[:2]) != (height, width):
         tensor = tf.image.resize(tensor, (height, width), antialias=True)
     return tf.cast(tf.clip_by_value(tf.round(tf.cast(tensor, tf.float32)), 0, 255), tf.uint8).numpy()
+
+
+def fit_to_shape(image: tf.Tensor, shape: tuple[int, int, int]) -> tf.Tensor:
+    """In a `tf.data` pipeline: a uint8 image converted to `shape`'s channels and size, so a
+    model trained on one image size can be fine-tuned on images of another."""
+    height, width, channels = shape
+    if image.shape[-1] == 3 and channels == 1:
+        image = tf.image.rgb_to_grayscale(image)
+    elif image.shape[-1] == 1 and channels == 3:
+        image = tf.image.grayscale_to_rgb(image)
+    if tuple(image.shape[:2]) != (height, width):
+        image = tf.cast(tf.round(tf.image.resize(image, (height, width), antialias=True)), tf.uint8)
+    return image
