@@ -219,3 +219,21 @@ def test_image_folders_with_and_without_split_folders(tmp_path) -> None:
     _write(tmp_path / "flat" / "light" / "broken.png", "not a png")
     with pytest.raises(BadInputError, match=r"broken.png: not a readable image"):
         formats.prepare(tmp_path / "flat", "image-folder")
+
+
+def test_any_tfds_dataset_with_renamed_features(tmp_path, monkeypatch) -> None:
+    import tensorflow_datasets as tfds
+
+    rows = [{"sentence": f"a {w} film {i}", "polarity": int(w == "great")} for i in range(40) for w in ("great", "awful")]
+    tfds.dataset_builders.store_as_tfds_dataset(
+        name="my_polarity", version="1.0.0", data_dir=str(tmp_path),
+        features=tfds.features.FeaturesDict({"sentence": tfds.features.Text(), "polarity": tfds.features.ClassLabel(names=["neg", "pos"])}),
+        split_datasets={"train": [(str(i), r) for i, r in enumerate(rows)], "test": [(str(i), r) for i, r in enumerate(rows[:10])]},
+    )
+    monkeypatch.setenv("ZOO_DATA_DIR", str(tmp_path))
+    spec = formats.prepare("my_polarity", "tfds", rename="text=sentence,label=polarity")
+    assert (spec.train, spec.validation, spec.test) == ("train[:90%]", "train[90%:]", "test")
+    result = zoo.train("many-to-one", dataset=spec, epochs=4, hparams={"units": 8}, verbose=0)
+    assert result.metrics["validation"]["accuracy"] >= 0.9
+    with pytest.raises(BadInputError, match="--rename must be TASK_FEATURE=DATASET_FEATURE pairs"):
+        formats.prepare("my_polarity", "tfds", rename="text=review")

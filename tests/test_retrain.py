@@ -91,3 +91,35 @@ def test_merge_policy() -> None:
     assert changes["vocabulary_added"] == {"vocabulary": 1} and not changes["labels_replaced"]
     merged, changes = merge_preprocessing({"tags": ["O", "B-PER"]}, {"tags": ["O", "B-X"]})
     assert merged["tags"] == ["O", "B-X"] and changes["labels_replaced"]
+
+
+def _snapshot(root: Path) -> dict[str, float]:
+    return {str(p.relative_to(root)): p.stat().st_mtime for p in root.rglob("*")}
+
+
+@pytest.mark.parametrize(
+    "files, fmt, message",
+    [
+        ({"pos.txt": "good\n", "neg.txt": ""}, "text-per-class", "neg.txt: empty file"),
+        ({"train.csv": "text,label\ngood,pos\nbad,neg,extra\n"}, "csv", "train.csv, line 3: 3 columns, expected 2"),
+        ({"pos.txt": b"caf\xe9 au lait\n", "neg.txt": "bad\n"}, "text-per-class", "pos.txt, line 1: not valid utf-8 text; pass the file's encoding, e.g. --encoding latin-1"),
+    ],
+)
+def test_bad_data_gives_a_clear_error_and_leaves_the_registry_alone(files: dict, fmt: str, message: str, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    root = Path(os.environ["ZOO_REGISTRY"])
+    if not (root / "tiny-reviews").exists():
+        zoo.save(zoo.train("many-to-one", epochs=1, hparams={"units": 8, "embedding_dim": 8}, verbose=0), "tiny-reviews")
+    folder = tmp_path / "data"
+    folder.mkdir()
+    for name, content in files.items():
+        (folder / name).write_bytes(content if isinstance(content, bytes) else content.encode())
+    before = _snapshot(root)
+    done = subprocess.run([sys.executable, "-m", "zoo.cli", "retrain", "tiny-reviews", "--data", str(folder), "--format", fmt],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert message in done.stderr.strip().splitlines()[-1]
+    assert _snapshot(root) == before

@@ -117,7 +117,10 @@ def build(result: TrainResult, name: str) -> dict[str, Any]:
 
 
 #: options of `zoo.formats` and the `zoo train` flags that set them
-_FORMAT_FLAGS = {"encoding": "--encoding", "columns": "--columns", "source": "--source", "target": "--target", "image_size": "--image-size"}
+_FORMAT_FLAGS = {
+    "encoding": "--encoding", "columns": "--columns", "source": "--source", "target": "--target",
+    "image_size": "--image-size", "rename": "--rename",
+}
 
 
 def _quote(value: Any) -> str:
@@ -156,7 +159,9 @@ def plot_curves(history: dict[str, list[float]], headline: str, path: Path) -> N
 
 def _source_line(card: dict[str, Any]) -> str:
     source = card["dataset"].get("source")
-    return f", built from `{source['path']}` ({source['format']}, SHA-256 {source['sha256'][:16]}…)" if source else ""
+    if not source or "sha256" not in source:
+        return ""
+    return f", built from `{source['path']}` ({source['format']}, SHA-256 {source['sha256'][:16]}…)"
 
 
 def readme(card: dict[str, Any]) -> str:

@@ -17,7 +17,7 @@ EXIT_USAGE, EXIT_BUG = 2, 1
 CELLS = ("simple_rnn", "lstm")  # mirrors zoo.task.CELLS without importing TensorFlow for --help
 TUNERS = ("random", "hyperband", "bayesian")  # mirrors tuning.search.TUNERS
 STRATEGIES = ("default", "mirrored")  # mirrors zoo.training.STRATEGIES
-FORMATS = ("conll", "text-per-class", "csv", "parallel", "captions", "image-folder")  # mirrors zoo.formats.FORMATS
+FORMATS = ("conll", "text-per-class", "csv", "parallel", "captions", "image-folder", "tfds")  # mirrors zoo.formats.FORMATS
 
 
 def _hparam(text: str) -> tuple[str, Any]:
@@ -68,7 +68,7 @@ def _dataset(args: argparse.Namespace) -> Any:
 
         return formats.prepare(
             args.data, args.format, encoding=args.encoding, columns=args.columns, source=args.source,
-            target=args.target, image_size=args.image_size, seed=args.seed, licence=args.data_licence,
+            target=args.target, image_size=args.image_size, rename=args.rename, seed=args.seed, licence=args.data_licence,
         )
     if args.format:
         raise ZooError("--format needs --data PATH.")
@@ -251,6 +251,8 @@ def build_parser() -> argparse.ArgumentParser:
         files.add_argument("--target", help="parallel text: target language code, e.g. en")
         files.add_argument("--image-size", type=int,
                            help="captions, image-folder: images are resized to this square size (default: 128, 32)")
+        files.add_argument("--rename", metavar="MINE=THEIRS,...",
+                           help="tfds: map the task's feature names to the dataset's, e.g. text=sentence,label=label")
         files.add_argument("--data-licence", metavar="TEXT", help="the data's terms of use, recorded in the model card")
 
     def model_options(p: argparse.ArgumentParser, verb: str) -> None:

@@ -12,6 +12,7 @@ through TFDS like any other dataset. CoNLL files go through TFDS's own
 | `csv` | a CSV or TSV file (or one per split) with a header; `--columns TEXT,LABEL` names the text and label columns | by file name, or seeded |
 | `parallel` | line-aligned `<split>.<lang>[.gz]` files, or `<split>.tsv` files of `source<TAB>target` pairs | by file name: train, val/valid/dev -> validation, test* -> test |
 | `captions` | `images/` plus a Flickr8k `*.token.txt` (`<image>#<n>\\t<caption>`) or a `captions.csv` (`image,caption`), and optional `*train*`/`*dev*`/`*test*` image lists | the lists, or seeded |
+| `tfds` | PATH is a TFDS dataset name; `--rename text=sentence,label=label` maps the task's feature names to the dataset's | `validation`, or the last 10 % of `train` |
 | `image-folder` | one sub-folder of images per class, or `train/`, `val/`, `test/` each holding those (read by TFDS's `ImageFolder`) | by folder, or seeded |
 
 Where a dataset has no validation split, one is made with a recorded seed.
@@ -456,6 +457,32 @@ def image_folder(path: Path, *, image_size: int = 32, seed: int = 0, licence: st
     return _spec(f"zoo_image_folder/{checksum[:16]}", examples, _source(path, "image-folder", files, checksum, sizes, options), licence)
 
 
+# --- any TFDS dataset -------------------------------------------------------------------------------
+
+
+def tfds_dataset(name: str, *, rename: str | None = None, seed: int = 0, licence: str = "see the TFDS catalogue entry") -> DatasetSpec:
+    """A TFDS dataset by name (`imdb_reviews`, `glue/sst2`), with `rename` mapping the task's
+    feature names to the dataset's (`text=sentence,label=label`). Its validation split is
+    `validation` if it has one, else the last 10 % of `train`."""
+    info = data.info(name)
+    features = set(info.features.keys())
+    pairs = [item.partition("=") for item in (rename or "").split(",") if item.strip()]
+    mapping = {mine.strip(): theirs.strip() for mine, sep, theirs in pairs if sep}
+    if len(mapping) != len(pairs) or not set(mapping.values()) <= features:
+        raise BadInputError(f"--rename must be TASK_FEATURE=DATASET_FEATURE pairs over {sorted(features)}; got {rename!r}.")
+    splits = set(info.splits.keys())
+    has_validation = "validation" in splits
+    return DatasetSpec(
+        name,
+        train="train" if has_validation else "train[:90%]",
+        validation="validation" if has_validation else "train[90%:]",
+        test="test" if "test" in splits else None,
+        source={"path": name, "format": "tfds", "options": {"rename": rename} if rename else {}, "tfds_version": str(info.version)},
+        licence=licence,
+        rename=mapping,
+    )
+
+
 FORMATS: dict[str, Callable[..., DatasetSpec]] = {
     "conll": conll,
     "text-per-class": text_per_class,
@@ -463,6 +490,7 @@ FORMATS: dict[str, Callable[..., DatasetSpec]] = {
     "parallel": parallel,
     "captions": captions,
     "image-folder": image_folder,
+    "tfds": tfds_dataset,
 }
 
 
@@ -472,10 +500,11 @@ def prepare(path: str | Path, format: str, **options: Any) -> DatasetSpec:
 
     if format not in FORMATS:
         raise UnknownNameError("data format", format, FORMATS)
-    path = Path(path).expanduser()
-    if not path.exists():
-        raise BadInputError(f"{path} does not exist.")
     reader = FORMATS[format]
+    if format != "tfds":  # a TFDS dataset is named, not found on disk
+        path = Path(path).expanduser()
+        if not path.exists():
+            raise BadInputError(f"{path} does not exist.")
     given = {k: v for k, v in options.items() if v is not None}
     accepted = inspect.signature(reader).parameters
     unknown = sorted(k for k in given if k not in accepted)

@@ -40,6 +40,8 @@ class DatasetSpec:
     fields: dict[str, str] = field(default_factory=dict)
     source: dict[str, Any] | None = None
     licence: str = "see the dataset's own terms"
+    #: the task's feature names -> the dataset's, for a TFDS dataset whose keys differ
+    rename: dict[str, str] = field(default_factory=dict)
 
 
 class Task(abc.ABC):
@@ -84,12 +86,15 @@ class Task(abc.ABC):
         tfds_split = getattr(spec, split)
         if tfds_split is None:
             raise UnknownNameError(f"split of {spec.tfds_name}", split, ["train", "validation"])
-        return data.load_tfds(
-            spec.tfds_name, tfds_split, directory=directory, offline_alternative=self.datasets["embedded"].tfds_name
-        )
+        raw = data.load_tfds(spec.tfds_name, tfds_split, directory=directory, offline_alternative=self.datasets["embedded"].tfds_name)
+        if spec.rename:
+            raw = raw.map(lambda ex: {**ex, **{mine: ex[theirs] for mine, theirs in spec.rename.items()}})
+        return raw
 
-    def features(self, dataset: str | DatasetSpec) -> tfds.features.FeaturesDict:
-        return data.info(self.dataset(dataset).tfds_name).features
+    def features(self, dataset: str | DatasetSpec) -> dict[str, tfds.features.FeatureConnector]:
+        spec = self.dataset(dataset)
+        features = data.info(spec.tfds_name).features
+        return {**{key: features[key] for key in features.keys()}, **{mine: features[theirs] for mine, theirs in spec.rename.items()}}
 
     @abc.abstractmethod
     def adapt(self, train: tf.data.Dataset, spec: DatasetSpec) -> None:
