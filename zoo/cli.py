@@ -146,7 +146,7 @@ def cmd_retrain(args: argparse.Namespace) -> None:
     parent = result.retrain["parent"]
     path = registry.save(result, args.name or f"{parent.split('@')[0]}-retrained", root=args.registry)
     print(f"\n{parent} fine-tuned on {result.spec.tfds_name} in {result.seconds:.1f} s "
-          f"({'new head' if result.retrain['head_replaced'] else 'same labels'}; new vocabulary: {result.retrain['vocabulary_added']})")
+          f"({'new output head' if result.retrain['head_replaced'] else 'output head kept'}; words added: {result.retrain['vocabulary_added']})")
     _print_metrics(result.metrics)
     print(f"saved to {path}")
 

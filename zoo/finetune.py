@@ -5,7 +5,8 @@ Policy, the same for every task:
 - **Vocabularies grow, known ids stay.** The new data's vocabulary (words, characters,
   target words) is fitted as for training from scratch; words the parent does not know
   are appended after its own, so every known word keeps its id and its trained
-  embedding row, and new words start from fresh random rows. Nothing is dropped.
+  embedding row, and new words start from fresh random rows. Nothing is dropped, and
+  a word seen once in the new data is enough (fine-tuning data is usually small).
 - **Labels.** When the new data has the parent's label set (in any order), the parent's
   order and output head are kept and training continues. Otherwise the head (the task's
   `head_layer`) is replaced by a new one for the new labels: it is trained alone for
@@ -112,6 +113,7 @@ def retrain(
     configure_devices()
     parent = registry.load(ref, root=root)
     task = type(parent.task)()
+    task.min_word_count = 1  # fine-tuning data is small: a new word seen once is still worth adding
     spec = task.dataset(dataset)
     train_raw, val_raw = task.load(dataset, "train"), task.load(dataset, "validation")
     task.adapt(train_raw, spec)
