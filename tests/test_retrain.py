@@ -52,7 +52,8 @@ def test_a_pretrained_ner_model_with_a_new_tag_set_beats_training_from_scratch(n
     tuned_f1, scratch_f1 = tuned.metrics["validation"]["entity_f1"], scratch.metrics["validation"]["entity_f1"]
     assert tuned.retrain["head_replaced"] and set(tuned.task.preprocessing["tags"]) == {
         "O", "B-PERSON", "I-PERSON", "B-COMPANY", "I-COMPANY", "B-PLACE", "I-PLACE"}
-    assert tuned_f1 > 0.5 and tuned_f1 > scratch_f1 + 0.15  # measured: 0.74 against 0.00, (tuned_f1, scratch_f1)
+    # measured here: 0.74 fine-tuned against 0.00 from scratch
+    assert tuned_f1 > 0.5 and tuned_f1 > scratch_f1 + 0.15, (tuned_f1, scratch_f1)
 
     path = registry.save(tuned, "ner-renamed")
     card = zoo.load("ner-renamed").card
