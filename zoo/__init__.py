@@ -7,6 +7,7 @@ input/output shapes. The public Python API mirrors the `zoo` command line:
     zoo.save(result)                     # (zoo train saves too)
     model = zoo.load("NAME")             # zoo predict NAME ...
     model.predict("a great film")
+    tuned = zoo.retrain("NAME", zoo.prepare("my_reviews.csv", "csv"))   # zoo retrain NAME --data ...
 
 Attributes are imported on first use, so that `zoo --help` does not wait for TensorFlow.
 """
