@@ -12,9 +12,10 @@ import pytest  # noqa: E402
 @pytest.fixture(scope="session", autouse=True)
 def isolated_dirs(tmp_path_factory: pytest.TempPathFactory):
     data_dir = os.environ.get("ZOO_TEST_DATA_DIR") or str(tmp_path_factory.mktemp("tfds"))
-    saved = {k: os.environ.get(k) for k in ("ZOO_DATA_DIR", "ZOO_REGISTRY")}
+    saved = {k: os.environ.get(k) for k in ("ZOO_DATA_DIR", "ZOO_REGISTRY", "ZOO_CHECKPOINTS")}
     os.environ["ZOO_DATA_DIR"] = data_dir
     os.environ["ZOO_REGISTRY"] = str(tmp_path_factory.mktemp("registry"))
+    os.environ["ZOO_CHECKPOINTS"] = str(tmp_path_factory.mktemp("checkpoints"))
     yield
     for key, value in saved.items():
         if value is None:

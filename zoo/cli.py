@@ -75,6 +75,26 @@ def _dataset(args: argparse.Namespace) -> Any:
     return args.dataset
 
 
+def _checkpoint_dir(args: argparse.Namespace) -> str:
+    """The checkpoint folder of this exact training command: the same command finds it again."""
+    import hashlib
+    import shutil
+
+    if args.checkpoint_dir:
+        folder = Path(args.checkpoint_dir)
+    else:
+        settings = {k: v for k, v in sorted(vars(args).items()) if k not in ("func", "resume", "checkpoint_dir", "tensorboard", "registry")}
+        key = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
+        root = Path(os.environ.get("ZOO_CHECKPOINTS") or Path.home() / ".cache" / "rnn-zoo" / "checkpoints")
+        folder = root / f"{args.task}-{key}"
+    if folder.exists() and not args.resume:
+        print(f"discarding the checkpoint of an earlier, unfinished run in {folder} (add --resume to continue it)")
+        shutil.rmtree(folder)
+    elif args.resume:
+        print(f"resuming from {folder}" if folder.exists() else f"nothing to resume in {folder}: starting afresh")
+    return str(folder)
+
+
 def cmd_train(args: argparse.Namespace) -> None:
     from zoo import registry
     from zoo.training import train
@@ -87,7 +107,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         seed=args.seed,
         hparams=_hparams(args),
         tensorboard=args.tensorboard,
-        checkpoint_dir=args.checkpoint_dir,
+        checkpoint_dir=_checkpoint_dir(args),
         patience=args.patience,
         strategy=args.strategy,
     )
@@ -272,7 +292,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, help="batch size (default: the task's own)")
     p.add_argument("--tensorboard", metavar="DIR", help="write TensorBoard logs to DIR")
     p.add_argument("--checkpoint-dir", metavar="DIR",
-                   help="back up training state every epoch; rerunning the same command resumes an interrupted run")
+                   help="where the state is backed up every epoch (default: a folder for this exact command under "
+                   "$ZOO_CHECKPOINTS or ~/.cache/rnn-zoo/checkpoints)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue an interrupted run of the same command from its last finished epoch; without it, "
+                   "a leftover checkpoint is discarded and training starts afresh")
     p.add_argument("--patience", type=int, metavar="N",
                    help="stop when the validation headline metric has not improved for N epochs; keep the best weights")
     p.set_defaults(func=cmd_train)

@@ -1,9 +1,12 @@
 """Training shared by every task: seeds, devices, callbacks, fit and the final metrics."""
 from __future__ import annotations
 
+import json
 import math
+import os
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import keras
@@ -87,6 +90,34 @@ def epoch_callbacks(task: Task, validation: tf.data.Dataset, batch_size: int) ->
     return [HeadlineMetric(task, validation, batch_size), keras.callbacks.TerminateOnNaN()]
 
 
+class HistoryBackup(keras.callbacks.Callback):
+    """Keep the epoch logs beside `BackupAndRestore`'s checkpoint, so a resumed run's history
+    (and its card and training curves) covers the epochs before the interruption too."""
+
+    def __init__(self, directory: str):
+        super().__init__()
+        self.path = Path(directory) / "history.json"
+        self.history: dict[str, list[float]] = {}
+
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        # runs after BackupAndRestore, which set the epoch to resume from; a kill between
+        # its save and ours leaves one epoch more here, which is dropped
+        done = getattr(self.model, "_initial_epoch", None) or 0
+        saved = json.loads(self.path.read_text()) if self.path.exists() else {}
+        self.history = {k: v[:done] for k, v in saved.items()}
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        for key, value in (logs or {}).items():
+            self.history.setdefault(key, []).append(float(value))
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        partial = self.path.with_suffix(".tmp")
+        partial.write_text(json.dumps(self.history))
+        os.replace(partial, self.path)
+
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
+        self.path.unlink(missing_ok=True)  # finished: the next run starts afresh, as BackupAndRestore does
+
+
 def check_finite(history: dict[str, list[float]]) -> None:
     """Raise `DivergedError` when training ended on a NaN or infinite loss (TerminateOnNaN
     stopped it): such a model must never reach the registry."""
@@ -153,8 +184,9 @@ def fit_model(
                 monitor=f"val_{task.headline_metric}", mode="max", patience=patience, restore_best_weights=True
             )
         )
+    backup = HistoryBackup(checkpoint_dir) if checkpoint_dir else None
     if checkpoint_dir:
-        callbacks.append(keras.callbacks.BackupAndRestore(checkpoint_dir))
+        callbacks += [keras.callbacks.BackupAndRestore(checkpoint_dir), backup]
     history = model.fit(
         task.batches(train_raw, batch_size, training=True, seed=seed),
         validation_data=task.batches(val_raw, batch_size, training=False),
@@ -164,7 +196,7 @@ def fit_model(
         shuffle=False,  # the pipeline already shuffles, with a recorded seed
         verbose=verbose,
     )
-    logs = {k: [float(v) for v in vs] for k, vs in history.history.items()}
+    logs = backup.history if backup else {k: [float(v) for v in vs] for k, vs in history.history.items()}
     check_finite(logs)
     return logs
 

@@ -1,0 +1,47 @@
+"""An interrupted `zoo train` resumes with --resume from its last finished epoch."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+COMMAND = ["train", "one-to-one", "--epochs", "8", "--set", "units=64", "--name", "resumable"]
+
+
+def _zoo(*args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "zoo.cli", *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
+def test_an_interrupted_training_resumes_and_loses_at_most_one_epoch(sig: signal.Signals, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("ZOO_CHECKPOINTS", str(tmp_path / "checkpoints"))
+    monkeypatch.setenv("ZOO_REGISTRY", str(tmp_path / "registry"))
+    first = _zoo(*COMMAND)
+    deadline, done = time.monotonic() + 240, 0
+    while time.monotonic() < deadline and done < 3:  # wait for three finished epochs
+        histories = list((tmp_path / "checkpoints").glob("*/history.json"))
+        try:
+            done = len(json.loads(histories[0].read_text())["loss"]) if histories else 0
+        except (OSError, ValueError, KeyError):
+            pass
+        assert first.poll() is None, first.stdout.read()
+        time.sleep(0.05)
+    first.send_signal(sig)
+    first.communicate(timeout=60)
+    assert not (tmp_path / "registry" / "resumable").exists()  # nothing half-trained was saved
+
+    second = _zoo(*COMMAND, "--resume")
+    output, _ = second.communicate(timeout=300)
+    assert second.returncode == 0, output[-3000:]
+    assert "resuming from" in output
+    card = json.loads((tmp_path / "registry" / "resumable" / "1" / "card.json").read_text())
+    assert card["training"]["epochs_run"] == 8  # the history covers the epochs before the kill
+    epochs_run_again = output.count("Epoch ")
+    assert epochs_run_again <= 8 - done + 1, output  # at most one finished epoch was lost
+    assert not list((tmp_path / "checkpoints").glob("*/history.json"))  # finished: the checkpoint is gone
