@@ -74,3 +74,11 @@ def test_the_cli_choice_lists_mirror_the_library() -> None:
     assert cli.TUNERS == tuple(TUNERS)
     assert cli.STRATEGIES == training.STRATEGIES
     assert cli.FORMATS == tuple(formats.FORMATS)
+
+
+def test_a_diverging_training_stops_with_a_clear_error_and_saves_nothing(tmp_path) -> None:
+    registry = tmp_path / "registry"
+    done = zoo_cli("train", "one-to-one", "--epochs", "2", "--set", "learning_rate=1e38", "--registry", str(registry))
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "training diverged: the loss became nan in epoch 1; nothing was saved" in done.stderr.strip().splitlines()[-1]
+    assert not registry.exists() or not any(registry.iterdir())
