@@ -158,3 +158,14 @@ def test_mirrored_strategy_trains_on_two_logical_devices(tmp_path: Path) -> None
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["replicas"] == 2 and result["strategy"] == "mirrored"
     assert result["accuracy"] > 0.5  # chance is 0.1
+
+
+def test_the_same_seed_proposes_the_same_trials(tmp_path: Path) -> None:
+    from tuning import tune
+
+    proposed = []
+    for run in ("a", "b"):
+        result = tune(TASK, directory=tmp_path / run, max_trials=2, epochs=1, seed=0, fixed=SMALL, tensorboard=False,
+                      registry_root=tmp_path / "registry", verbose=0)
+        proposed.append([t["hyperparameters"] for t in sorted(records.load(result.directory)["trials"], key=lambda t: t["trial_id"])])
+    assert proposed[0] == proposed[1]

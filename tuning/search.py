@@ -148,7 +148,7 @@ def make_tuner(
     options: dict[str, Any] = dict(
         hypermodel=hypermodel,
         objective=hypermodel.objective,
-        seed=seed,
+        seed=seed + 1,  # keras-tuner takes seed 0 to mean "draw one at random"
         hyperparameters=space(fixed, choices),
         directory=str(directory),
         project_name=project_name or hypermodel.task.name,
