@@ -19,6 +19,8 @@ from tuning import records
 # digits: ten classes, so chance is 0.1; two short epochs reach well above it
 TASK = "one-to-one"
 SMALL = {"units": 32, "layers": 1}
+#: a seed whose random search, offered learning rates {1e38, 3e-3}, mixes failed and completed trials
+SEED_WITH_FAILURES = 2
 
 
 def _zoo(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
@@ -64,14 +66,24 @@ def test_each_tuner_finds_a_model_that_beats_chance_and_registers_it(tuner: str,
 def test_a_diverging_trial_is_recorded_as_failed_and_the_search_goes_on(tmp_path: Path) -> None:
     from tuning import tune
 
-    result = tune(TASK, directory=tmp_path, max_trials=4, epochs=1, seed=0, fixed=SMALL, tensorboard=False,
+    result = tune(TASK, directory=tmp_path, max_trials=4, epochs=1, seed=SEED_WITH_FAILURES, fixed=SMALL, tensorboard=False,
                   choices={"learning_rate": [1e38, 3e-3]}, verbose=0)
-    trials = records.load(result.directory)["trials"]
+    search = records.load(result.directory)
+    trials = sorted(search["trials"], key=lambda t: t["trial_id"])
     failed = [t for t in trials if t["status"] == "FAILED"]
     assert failed and all(t["hyperparameters"]["learning_rate"] == 1e38 for t in failed)
     assert all("diverged" in t["message"][0] for t in failed)
-    assert any(t["status"] == "COMPLETED" for t in trials) and len(trials) == 4
+    first_failure = trials.index(failed[0])
+    assert any(t["status"] == "COMPLETED" for t in trials[first_failure:]) and len(trials) == 4  # it went on
     assert result.saved is not None
+
+
+def test_a_search_whose_trials_all_fail_stops_with_a_clear_error(tmp_path: Path) -> None:
+    from tuning import tune
+    from zoo.errors import ZooError
+
+    with pytest.raises(ZooError, match="3 trials in a row failed, the last with: .*training diverged"):
+        tune(TASK, directory=tmp_path, max_trials=5, epochs=1, fixed={**SMALL, "learning_rate": 1e38}, tensorboard=False, verbose=0)
 
 
 def test_search_report_prints_a_table_and_writes_a_plot(tmp_path: Path) -> None:

@@ -202,6 +202,12 @@ def tune(
     previous = signal.signal(signal.SIGINT, _on_sigint) if in_main_thread else None
     try:
         built.search(callbacks=callbacks, verbose=verbose)
+    except RuntimeError as err:  # keras-tuner gives up after max_consecutive_failed_trials
+        if "consecutive failures" not in str(err):
+            raise
+        reason = str(err).strip().splitlines()[-1]
+        raise ZooError(f"the search stopped: {built.oracle.max_consecutive_failed_trials} trials in a row failed, the last "
+                       f"with: {reason} Narrow the space (--choice, --set) and rerun the command to resume.") from err
     finally:
         if in_main_thread:
             signal.signal(signal.SIGINT, previous)
