@@ -207,7 +207,7 @@ def tune(
             raise
         reason = str(err).strip().splitlines()[-1]
         raise ZooError(f"the search stopped: {built.oracle.max_consecutive_failed_trials} trials in a row failed, the last "
-                       f"with: {reason} Narrow the space (--choice, --set) and rerun the command to resume.") from err
+                       f"with: {reason} Narrow the space (--choice, --set) and start again with --overwrite.") from err
     finally:
         if in_main_thread:
             signal.signal(signal.SIGINT, previous)
