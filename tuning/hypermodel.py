@@ -14,7 +14,7 @@ import keras_tuner as kt
 
 from zoo.errors import DivergedError
 from zoo.task import DatasetSpec, get_task
-from zoo.training import fit_model
+from zoo.training import fit_model, load_and_adapt
 
 BATCH_SIZES = (16, 32, 64, 128)
 
@@ -28,11 +28,8 @@ class TaskHyperModel(kt.HyperModel):
         task = get_task(task_name)()
         super().__init__(name=task.name)
         self.task, self.dataset, self.seed = task, dataset, seed
-        self.spec = task.dataset(dataset)
         self.epochs = epochs or task.default_epochs
-        self.train_raw = task.load(dataset, "train")
-        self.val_raw = task.load(dataset, "validation")
-        task.adapt(self.train_raw, self.spec)
+        _, self.train_raw, self.val_raw = load_and_adapt(task, dataset)
         #: the last trial's per-epoch logs and duration, for the search record
         self.last_history: dict[str, list[float]] = {}
         self.last_seconds = 0.0

@@ -180,11 +180,11 @@ def readme(card: dict[str, Any]) -> str:
     references = "\n".join(
         f"| `{i}` | `{o}` |" for i, o in zip(card["reference"]["inputs"], card["reference"]["outputs"])
     )
-    parent = ""
+    lineage = ""
     if card.get("retrain"):
         retrain = card["retrain"]
         added = ", ".join(f"{n} {k.replace('_', ' ')} entries" for k, n in retrain["vocabulary_added"].items() if n)
-        parent = (
+        lineage = (
             f"\nFine-tuned from `{retrain['parent']}`: "
             + ("a new output head for a new label set, " if retrain["head_replaced"] else "same labels, ")
             + (f"{added} added" if added else "no new vocabulary")
@@ -192,7 +192,7 @@ def readme(card: dict[str, Any]) -> str:
         )
     search = card.get("search")
     if search:
-        parent += (
+        lineage += (
             f"\nFound by a keras-tuner `{search['tuner']}` search: best of {search['completed']} completed trials "
             f"({search['failed']} failed) on validation `{search['objective']}`; every trial is in `{SEARCH_FILE}`.\n"
         )
@@ -200,7 +200,7 @@ def readme(card: dict[str, Any]) -> str:
     return f"""# {card['name']} v{card['version']}
 
 {card['example'].capitalize()} (`{card['task']}`) with a `{card['cell']}` recurrent core: {card['parameters']:,} parameters.
-Trained on TFDS `{card['dataset']['tfds_name']}` {card['dataset']['tfds_version']}{_source_line(card)}.{parent}
+Trained on TFDS `{card['dataset']['tfds_name']}` {card['dataset']['tfds_version']}{_source_line(card)}.{lineage}
 Data licence: {card['dataset']['licence']}.
 
 Input to `predict`: {card['sequence_contract']['predict_input']}.

@@ -80,13 +80,12 @@ def _checkpoint_dir(args: argparse.Namespace) -> str:
     import hashlib
     import shutil
 
-    if args.checkpoint_dir:
-        folder = Path(args.checkpoint_dir)
-    else:
-        settings = {k: v for k, v in sorted(vars(args).items()) if k not in ("func", "resume", "checkpoint_dir", "tensorboard", "registry")}
-        key = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
-        root = Path(os.environ.get("ZOO_CHECKPOINTS") or Path.home() / ".cache" / "rnn-zoo" / "checkpoints")
-        folder = root / f"{args.task}-{key}"
+    settings = {k: v for k, v in sorted(vars(args).items()) if k not in ("func", "resume", "checkpoint_dir", "tensorboard", "registry")}
+    key = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    root = Path(args.checkpoint_dir or os.environ.get("ZOO_CHECKPOINTS") or Path.home() / ".cache" / "rnn-zoo" / "checkpoints")
+    # a folder of its own under the root: discarding it (and Keras removing it when training
+    # ends) never touches anything else there
+    folder = root / f"{args.task}-{key}"
     if folder.exists() and not args.resume:
         print(f"discarding the checkpoint of an earlier, unfinished run in {folder} (add --resume to continue it)")
         shutil.rmtree(folder)
@@ -292,8 +291,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, help="batch size (default: the task's own)")
     p.add_argument("--tensorboard", metavar="DIR", help="write TensorBoard logs to DIR")
     p.add_argument("--checkpoint-dir", metavar="DIR",
-                   help="where the state is backed up every epoch (default: a folder for this exact command under "
-                   "$ZOO_CHECKPOINTS or ~/.cache/rnn-zoo/checkpoints)")
+                   help="where the state is backed up every epoch, in a folder of its own for this exact command "
+                   "(default: $ZOO_CHECKPOINTS or ~/.cache/rnn-zoo/checkpoints)")
     p.add_argument("--resume", action="store_true",
                    help="continue an interrupted run of the same command from its last finished epoch; without it, "
                    "a leftover checkpoint is discarded and training starts afresh")

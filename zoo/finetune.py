@@ -29,7 +29,7 @@ import numpy as np
 from zoo import registry
 from zoo.errors import ZooError
 from zoo.task import DatasetSpec, hyperparameters
-from zoo.training import TrainResult, configure_devices, finish, fit_model
+from zoo.training import TrainResult, configure_devices, finish, fit_model, load_and_adapt
 
 #: preprocessing lists that are vocabularies (grow) and label sets (kept or replaced)
 LABEL_KEYS = ("labels", "tags")
@@ -114,9 +114,7 @@ def retrain(
     parent = registry.load(ref, root=root)
     task = type(parent.task)()
     task.min_word_count = 1  # fine-tuning data is small: a new word seen once is still worth adding
-    spec = task.dataset(dataset)
-    train_raw, val_raw = task.load(dataset, "train"), task.load(dataset, "validation")
-    task.adapt(train_raw, spec)
+    _, train_raw, val_raw = load_and_adapt(task, dataset)
     task.preprocessing, changes = merge_preprocessing(parent.task.preprocessing, task.preprocessing)
     hp = dict(parent.card["hyperparameters"])
     model = task.build_model(hyperparameters(hp))

@@ -122,10 +122,11 @@ def _store(name: str, checksum: str, features: tfds.features.FeatureConnector, s
 # --- CoNLL ---------------------------------------------------------------------------------
 
 
-def _conll_sentences(path: Path, columns: list[str], encoding: str) -> Iterator[dict[str, list[str]]]:
-    """Check and read one CoNLL file (used to find the tag set and to count)."""
+def _conll_sentences(path: Path, lines: list[str], columns: list[str]) -> Iterator[dict[str, list[str]]]:
+    """Check the lines of one CoNLL file and group them into sentences (used to find the
+    tag set and to count)."""
     sentence: dict[str, list[str]] = {c: [] for c in columns}
-    for number, line in enumerate(_lines(path, encoding), 1):
+    for number, line in enumerate(lines, 1):
         if not line.strip() or line.startswith("-DOCSTART-"):
             if sentence[columns[0]]:
                 yield sentence
@@ -196,27 +197,27 @@ def conll(path: Path, *, columns: str = "tokens pos chunks ner", encoding: str =
         raise BadInputError(f"{path}: no training file (a name containing 'train') among {[f.name for f in files]}.")
     if "validation" not in by_split:
         raise BadInputError(f"{path}: no validation file (a name containing 'testa', 'dev' or 'val').")
-    tags: collections.Counter[str] = collections.Counter()
     sequences: list[list[str]] = []
     sizes = {}
+    tabs = False
     for split, file in by_split.items():
-        sentences = list(_conll_sentences(file, names, encoding))
+        lines = _lines(file, encoding)
+        tabs |= any("\t" in line for line in lines[:200])
+        sentences = list(_conll_sentences(file, lines, names))
         if not sentences:
             raise BadInputError(f"{file}: no sentences found (is the file empty?).")
         sizes[split] = len(sentences)
-        tags.update(t for s in sentences for t in s["ner"])
         sequences += [s["ner"] for s in sentences]
     scheme = tag_scheme(sequences, path)
     options = {"columns": columns, "encoding": encoding}
     checksum = _checksum(by_split.values(), options)
-    tag_names = ["O", *sorted(t for t in tags if t != "O")]
+    tag_names = ["O", *sorted({t for tags in sequences for t in tags} - {"O"})]
     features = collections.OrderedDict(
         (c, tfds.features.Sequence(tfds.features.ClassLabel(names=tag_names)) if c == "ner" else tfds.features.Sequence(tfds.features.Text()))
         for c in names
     )
     # TFDS's builder splits on one separator: tab when the files use tabs, else space
-    separator = "\t" if any("\t" in line for f in by_split.values() for line in _lines(f, encoding)[:200]) else " "
-    config = tfds.dataset_builders.ConllBuilderConfig(name=checksum[:16], separator=separator, ordered_features=features)
+    config = tfds.dataset_builders.ConllBuilderConfig(name=checksum[:16], separator="\t" if tabs else " ", ordered_features=features)
     _ConllFiles(files=by_split, config=config, data_dir=data.data_dir()).download_and_prepare()
     source = _source(path, "conll", list(by_split.values()), checksum, sizes, options)
     source["tag_scheme"] = scheme
@@ -404,13 +405,17 @@ def captions(path: Path, *, image_size: int = 128, encoding: str = "utf-8", seed
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")  # what TFDS's ImageFolder reads
 
 
+def _square(image: tf.Tensor | np.ndarray, size: int) -> np.ndarray:
+    return tf.cast(tf.image.resize(image, (size, size), antialias=True), tf.uint8).numpy()
+
+
 def _read_image(file: Path, size: int) -> np.ndarray:
     """An RGB image resized to size x size, or an error that names the file."""
     try:
         image = tf.io.decode_image(file.read_bytes(), channels=3, expand_animations=False)
     except (tf.errors.InvalidArgumentError, OSError) as err:
         raise BadInputError(f"{file}: not a readable image (PNG or JPEG expected).") from err
-    return tf.cast(tf.image.resize(image, (size, size), antialias=True), tf.uint8).numpy()
+    return _square(image, size)
 
 
 def _image_files(folder: Path) -> list[Path]:
@@ -425,10 +430,10 @@ def image_folder(path: Path, *, image_size: int = 32, seed: int = 0, licence: st
     folders = sorted(d for d in path.iterdir() if d.is_dir()) if path.is_dir() else []
     by_split = {split: d for d in folders if (split := _split_of(d.name))}
     files = _image_files(path)
-    for file in files:  # fail on the first unreadable file, by name, before anything is stored
-        _read_image(file, 1)
     examples: dict[str, list[tuple[Path | np.ndarray, str]]] = {}
     if "train" in by_split:  # train/ val/ test/, each with class folders: TFDS's ImageFolder reads it
+        for file in files:  # its decoding errors do not name the file: check each one first
+            _read_image(file, 1)
         builder = tfds.ImageFolder(str(path), shape=(None, None, 3))
         names = builder.info.features["label"].names
         for split, folder in by_split.items():
@@ -442,8 +447,8 @@ def image_folder(path: Path, *, image_size: int = 32, seed: int = 0, licence: st
                             "optionally inside train/, val/ and test/.")
 
     def encoded(split_examples: list[tuple[Path | np.ndarray, str]]) -> list[dict[str, Any]]:
-        resize = lambda image: tf.cast(tf.image.resize(image, (image_size, image_size), antialias=True), tf.uint8).numpy()  # noqa: E731
-        return [{"image": _read_image(x, image_size) if isinstance(x, Path) else resize(x), "label": labels.index(label)}
+        # every image is decoded (and a bad one named) here, before `_store` writes anything
+        return [{"image": _read_image(x, image_size) if isinstance(x, Path) else _square(x, image_size), "label": labels.index(label)}
                 for x, label in split_examples]
 
     options = {"image_size": image_size, "seed": seed}

@@ -11,7 +11,6 @@ from zoo.errors import BadInputError
 
 def to_model_image(image: str | Path | np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
     """Any image (path or HxW[xC] array) -> uint8 array of `shape`, converting channels."""
-    height, width, channels = shape
     if isinstance(image, (str, Path)):
         path = Path(image)
         if not path.is_file():
@@ -33,13 +32,9 @@ def to_model_image(image: str | Path | np.ndarray, shape: tuple[int, int, int]) 
         tensor = tf.constant(array)
     if tensor.shape[-1] == 4:
         tensor = tensor[..., :3]
-    if channels == 1 and tensor.shape[-1] == 3:
-        tensor = tf.image.rgb_to_grayscale(tensor)
-    elif channels == 3 and tensor.shape[-1] == 1:
-        tensor = tf.image.grayscale_to_rgb(tensor)
-    if tuple(tensor.shape[:2]) != (height, width):
-        tensor = tf.image.resize(tensor, (height, width), antialias=True)
-    return tf.cast(tf.clip_by_value(tf.round(tf.cast(tensor, tf.float32)), 0, 255), tf.uint8).numpy()
+    if tensor.dtype != tf.uint8:  # 16-bit PNGs: values above 255 saturate
+        tensor = tf.cast(tf.clip_by_value(tensor, 0, 255), tf.uint8)
+    return fit_to_shape(tensor, shape).numpy()
 
 
 def fit_to_shape(image: tf.Tensor, shape: tuple[int, int, int]) -> tf.Tensor:
@@ -51,5 +46,7 @@ def fit_to_shape(image: tf.Tensor, shape: tuple[int, int, int]) -> tf.Tensor:
     elif image.shape[-1] == 1 and channels == 3:
         image = tf.image.grayscale_to_rgb(image)
     if tuple(image.shape[:2]) != (height, width):
-        image = tf.cast(tf.round(tf.image.resize(image, (height, width), antialias=True)), tf.uint8)
+        # antialiased resizing can overshoot [0, 255]: clip before the cast back to uint8
+        resized = tf.image.resize(image, (height, width), antialias=True)
+        image = tf.cast(tf.clip_by_value(tf.round(resized), 0, 255), tf.uint8)
     return image

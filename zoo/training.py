@@ -85,9 +85,13 @@ def distribution_strategy(name: str | None) -> tf.distribute.Strategy:
     raise UnknownNameError("distribution strategy", name, STRATEGIES)
 
 
-def epoch_callbacks(task: Task, validation: tf.data.Dataset, batch_size: int) -> list[keras.callbacks.Callback]:
-    """The callbacks every fit needs: the headline metric in the logs, and a stop on NaN loss."""
-    return [HeadlineMetric(task, validation, batch_size), keras.callbacks.TerminateOnNaN()]
+def load_and_adapt(task: Task, dataset: str | DatasetSpec) -> tuple[DatasetSpec, tf.data.Dataset, tf.data.Dataset]:
+    """The dataset's spec and its raw training and validation splits, with the task's
+    preprocessing (vocabularies, label names) fitted on the training split."""
+    spec = task.dataset(dataset)
+    train_raw, val_raw = task.load(dataset, "train"), task.load(dataset, "validation")
+    task.adapt(train_raw, spec)
+    return spec, train_raw, val_raw
 
 
 class HistoryBackup(keras.callbacks.Callback):
@@ -175,7 +179,8 @@ def fit_model(
     """Fit a compiled model on raw examples; returns the history. Raises `DivergedError`
     when the loss became NaN or infinite. Extra `callbacks` run after the zoo's, so they
     see the validation headline metric in the epoch logs."""
-    callbacks = [*epoch_callbacks(task, val_raw, batch_size), *(callbacks or [])]
+    # the headline metric in the logs and a stop on NaN loss come first, for the callbacks after them
+    callbacks = [HeadlineMetric(task, val_raw, batch_size), keras.callbacks.TerminateOnNaN(), *(callbacks or [])]
     if tensorboard:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=tensorboard))
     if patience:
@@ -227,11 +232,9 @@ def train(
     policy = configure_devices()
     distribution = distribution_strategy(strategy)
     task = get_task(task_name)()
-    task.dataset(dataset)
+    task.dataset(dataset)  # an unknown dataset name fails here, before anything is loaded
     hp = hyperparameters(hparams)  # checks the values before any data is touched
-    train_raw = task.load(dataset, "train")
-    val_raw = task.load(dataset, "validation")
-    task.adapt(train_raw, task.dataset(dataset))
+    _, train_raw, val_raw = load_and_adapt(task, dataset)
     with distribution.scope():
         model = task.build_model(hp)
     epochs = epochs or task.default_epochs
