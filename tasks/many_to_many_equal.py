@@ -98,7 +98,9 @@ class NamedEntityRecognition(Task):
         w = keras.layers.Embedding(
             text.vocabulary_size(vocabulary), hp.Int("embedding_dim", 16, 300, step=16, default=64), mask_zero=True, name="word_embedding"
         )(ids)
-        c = keras.layers.Embedding(_OTHER + 1, 8, name="casing_embedding")(case)
+        # every feature masks padding: Keras' Concatenate ORs its inputs' masks, so a single
+        # unmasked feature would let the backward recurrent pass read padding as words
+        c = keras.layers.Embedding(_OTHER + 1, 8, mask_zero=True, name="casing_embedding")(case)
         chars = keras.Input(shape=(None, None), dtype="string", name="chars")
         char_ids = text.lookup(self.preprocessing["characters"], name="char_lookup")(chars)
         char_encoder = CharacterEncoder(

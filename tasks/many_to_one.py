@@ -6,6 +6,7 @@ in `zoo.text.normalize`, shared by the training pipeline and `predict`.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import keras
@@ -13,7 +14,8 @@ import keras_tuner as kt
 import numpy as np
 import tensorflow as tf
 
-from zoo import text
+from zoo import streaming, text
+from zoo.errors import BadInputError
 from zoo.layers import compile_model, lower_layers, maybe_bidirectional, output_layer, recurrent, sequence_summary
 from zoo.task import GENERATED, DatasetSpec, Task, register_task
 
@@ -101,11 +103,28 @@ class SentimentAnalysis(Task):
 
         return serve
 
-    def predict(self, model: keras.Model, inputs: list[Any]) -> list[dict[str, Any]]:
-        sentences = self._normalize(tf.constant([str(t) for t in inputs]))
-        probs = np.asarray(model(sentences, training=False)).reshape(-1)
+    def _readable(self, probs: Any) -> list[dict[str, Any]]:
         negative, positive = self.preprocessing["labels"]
         return [
             {"label": positive if p >= 0.5 else negative, "probability": round(float(p if p >= 0.5 else 1 - p), 4)}
-            for p in probs
+            for p in np.asarray(probs).reshape(-1)
         ]
+
+    def predict(self, model: keras.Model, inputs: list[Any]) -> list[dict[str, Any]]:
+        sentences = self._normalize(tf.constant([str(t) for t in inputs]))
+        return self._readable(model(sentences, training=False))
+
+    def stream(self, model: keras.Model, text_chunks: Iterable[str], *, window: int | None = None) -> Iterator[dict[str, Any]]:
+        """The sentiment of everything read so far, after each window of tokens: a document
+        longer than `max_tokens` is read whole instead of truncated, and live text can be
+        scored as it arrives. Needs a unidirectional model that reads its last state
+        (`--set bidirectional=false`, pooling `last`), since max or mean pooling would have
+        to see every step again."""
+        if any(layer.name in ("max_pool", "mean_pool") for layer in model.layers):
+            raise BadInputError("streaming needs a model trained with pooling=last (max and mean pooling see every step at once).")
+        stateful = streaming.stateful_copy(model)
+        window = window or self.preprocessing.get("max_tokens", self.max_tokens)
+        for chunk in text_chunks:
+            tokens = text.normalize(tf.constant(str(chunk))).numpy().decode().split()
+            for start in range(0, len(tokens), window):
+                yield self._readable(stateful(tf.constant([" ".join(tokens[start : start + window])]), training=False))[0]

@@ -179,6 +179,21 @@ def cmd_predict(args: argparse.Namespace) -> None:
         print(json.dumps({"input": text, "output": output}, ensure_ascii=False))
 
 
+def cmd_stream(args: argparse.Namespace) -> None:
+    from zoo import registry
+
+    from zoo.errors import BadInputError
+
+    model = registry.load(args.model, root=args.registry)
+    try:
+        lines = sys.stdin if args.file == "-" else open(args.file, encoding="utf-8")  # noqa: SIM115
+        with lines:
+            for read, result in enumerate(model.stream(lines, window=args.window), 1):
+                print(f"after window {read}: {json.dumps(result, ensure_ascii=False)}")
+    except (OSError, UnicodeDecodeError) as err:
+        raise BadInputError(f"cannot read {args.file} as UTF-8 text: {err}") from err
+
+
 def cmd_models(args: argparse.Namespace) -> None:
     from zoo import registry
 
@@ -239,6 +254,21 @@ def cmd_demo(args: argparse.Namespace) -> None:
             shown = raw if isinstance(raw, (str, list)) else f"<image {'x'.join(map(str, raw.shape))}>"
             print(f"  predict({shown!r}) -> {loaded.predict(raw)}")
         print(f"  saved to {path}")
+
+
+def cmd_diagnose_gradients(args: argparse.Namespace) -> None:
+    from zoo import diagnostics
+
+    profiles = diagnostics.diagnose(
+        args.targets, dataset=args.dataset, split=args.split, batch_size=args.batch_size, batches=args.batches,
+        hparams=dict(args.set or []), seed=args.seed, root=args.registry,
+    )
+    for profile in profiles:
+        print(profile.summary())
+    print(f"plot: {diagnostics.plot(profiles, args.output)}")
+    if args.json:
+        Path(args.json).write_text(json.dumps([p.as_json() for p in profiles], indent=2))
+        print(f"numbers: {args.json}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -353,6 +383,17 @@ def build_parser() -> argparse.ArgumentParser:
     registry_option(p)
     p.set_defaults(func=cmd_predict)
 
+    p = sub.add_parser(
+        "stream", help="read a long text in windows, carrying the hidden state (stateful many-to-one models)",
+        description="Score a document of any length, or text as it arrives, with a stateful copy of a unidirectional "
+        "many-to-one model: prints the prediction on everything read so far after each window of tokens.",
+    )
+    p.add_argument("model", help="NAME, NAME@VERSION or NAME:ALIAS (trained with --set bidirectional=false)")
+    p.add_argument("file", metavar="FILE", help="text file to read, or - for standard input")
+    p.add_argument("--window", type=int, metavar="N", help="tokens per window (default: the model's max_tokens)")
+    registry_option(p)
+    p.set_defaults(func=cmd_stream)
+
     p = sub.add_parser("models", help="list registry models")
     p.add_argument("pattern", nargs="?", default="*", help="shell-style wildcard, e.g. '*lstm*'")
     p.add_argument("-v", "--verbose", action="store_true", help="show version, task, cell and headline metric")
@@ -383,6 +424,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", metavar="DIR", help="new folder to write (default: NAME-VERSION-FORMAT)")
     registry_option(p)
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("diagnose", help="diagnose a model's training dynamics (gradients through time)")
+    what = p.add_subparsers(dest="diagnosis", required=True, metavar="DIAGNOSIS")
+    p = what.add_parser(
+        "gradients",
+        help="per-step gradient norms ||dL/dx_t||: vanishing or exploding, and a clipnorm to use",
+        description="Measure, on real batches, the gradient of the loss with respect to the input of the first "
+        "recurrent layer at every time step, aligned by distance from each sequence's last step. Prints the "
+        "decay rate per step, flags exploding gradients and recommends a clipnorm (the median weight-gradient "
+        "norm); writes a log-scale plot with one panel per model.",
+    )
+    p.add_argument("targets", nargs="+", metavar="NAME|TASK",
+                   help="registry models (NAME, NAME@VERSION or NAME:ALIAS; a single one is shown beside its "
+                   "sibling with the other cell), or one task: a freshly built SimpleRNN and LSTM side by side")
+    p.add_argument("--dataset", help="the task's dataset to measure on (default: the model's training data; "
+                   "'embedded' for a task)")
+    p.add_argument("--split", choices=("train", "validation", "test"), default="validation", help="split role (default: validation)")
+    p.add_argument("--batch-size", type=int, default=32, help="sequences per batch (default: 32)")
+    p.add_argument("--batches", type=int, default=8, metavar="N", help="batches to measure (default: 8)")
+    p.add_argument("--set", type=_hparam, action="append", metavar="KEY=VALUE",
+                   help="hyperparameter of a freshly built task model (repeatable), e.g. bidirectional=false")
+    p.add_argument("--seed", type=int, default=0, help="seed of the fresh models' initial weights (default: 0)")
+    p.add_argument("--output", default="gradients.png", metavar="PNG", help="plot file (default: gradients.png)")
+    p.add_argument("--json", metavar="FILE", help="also write the measured numbers as JSON")
+    registry_option(p)
+    p.set_defaults(func=cmd_diagnose_gradients)
 
     p = sub.add_parser("demo", help="train, save, reload and predict every task on its embedded data (offline)")
     p.add_argument("--cell", choices=CELLS, default="lstm", help="recurrent cell (default: lstm)")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import keras
 import keras_tuner as kt
 
+from zoo.errors import ZooError
 from zoo.task import CELLS
 
 
@@ -62,6 +63,22 @@ def output_layer(units: int, activation: str, name: str) -> keras.layers.Dense:
     return keras.layers.Dense(units, activation=activation, dtype="float32", name=name)
 
 
+def _check_unroll(model: keras.Model, hp: kt.HyperParameters) -> None:
+    """`unroll=True` copies the cell once per time step into the graph, so the number of steps
+    must be known when the model is built; variable-length tasks pad per batch and cannot."""
+    if not hp.values.get("unroll"):
+        return
+    for layer in model._flatten_layers(include_self=False):
+        if not isinstance(layer, (keras.layers.RNN, keras.layers.Bidirectional)) or not layer._inbound_nodes:
+            continue
+        if keras.tree.flatten(layer.input)[0].shape[1] is None:
+            raise ZooError(
+                f"unroll=true needs a fixed number of time steps, but layer {layer.name!r} of {model.name} reads "
+                "variable-length sequences. Unrolling pays off only for short fixed-length inputs (one-to-one "
+                "with `steps`, the adding benchmark at T <= ~50); leave unroll=false here."
+            )
+
+
 def compile_model(
     model: keras.Model,
     hp: kt.HyperParameters,
@@ -72,6 +89,7 @@ def compile_model(
     learning_rate: float = 1e-3,
 ) -> keras.Model:
     """Adam with gradient clipping by norm, on by default: SimpleRNNs explode without it."""
+    _check_unroll(model, hp)
     optimizer = keras.optimizers.Adam(
         learning_rate=hp.Float("learning_rate", 1e-4, 3e-2, sampling="log", default=learning_rate),
         clipnorm=hp.Float("clipnorm", 0.1, 10.0, sampling="log", default=1.0),
@@ -110,6 +128,11 @@ class CharacterEncoder(keras.layers.Layer):
         mask = keras.ops.logical_or(keras.ops.not_equal(words, 0), first[None, :])
         vectors = self.rnn(self.embedding(words), mask=mask)
         return keras.ops.reshape(vectors, (shape[0], shape[1], 2 * self.units))
+
+    def compute_mask(self, ids, mask=None):
+        """Padding words (no characters) are masked, so the word vectors can be concatenated
+        with other masked features without unmasking the padding."""
+        return keras.ops.any(keras.ops.not_equal(keras.ops.cast(ids, "int32"), 0), axis=-1)
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], input_shape[1], 2 * self.units)

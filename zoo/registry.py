@@ -124,6 +124,13 @@ class ZooModel:
     def predict_batch(self, inputs: list[Any]) -> list[Any]:
         return self.task.predict(self.model, inputs)
 
+    def stream(self, chunks: Any, *, window: int | None = None) -> Any:
+        """Read a long or live input chunk by chunk, carrying the hidden state (see
+        `zoo.streaming`); yields the prediction on everything read so far."""
+        if not hasattr(self.task, "stream"):
+            raise ZooError(f"{self.name}: task {self.task.name} does not stream; streaming is for many-to-one models.")
+        return self.task.stream(self.model, chunks, window=window)
+
     def training_dataset(self) -> str | DatasetSpec:
         """The dataset the model was trained on: a task dataset key, or files prepared again
         from the card's recorded source (relative paths are relative to the current folder)."""

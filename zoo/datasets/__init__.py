@@ -13,8 +13,12 @@ Importing this package registers the builders with TFDS, after which
     many-to-one           zoo_reviews
     many-to-many-equal    zoo_ner
     many-to-many-unequal  zoo_numbers_translate
+
+plus `zoo_adding`, the adding problem (a long-range memory benchmark, one config per
+sequence length), used by `benchmarks/long_range.py`.
 """
 
+from zoo.datasets.zoo_adding.zoo_adding import ZooAdding
 from zoo.datasets.zoo_digits.zoo_digits import ZooDigits
 from zoo.datasets.zoo_ner.zoo_ner import ZooNer
 from zoo.datasets.zoo_numbers_translate.zoo_numbers_translate import (
@@ -26,6 +30,7 @@ from zoo.datasets.zoo_shapes_captions.zoo_shapes_captions import (
 )
 
 __all__ = [
+    "ZooAdding",
     "ZooDigits",
     "ZooNer",
     "ZooNumbersTranslate",

@@ -1,0 +1,212 @@
+"""Long-range memory, measured: the adding problem at lengths 10 to 500, SimpleRNN against LSTM.
+
+For each sequence length T (the `zoo_adding/length_T` TFDS builder) and each cell, a
+model Input(T, 2) -> recurrent(units) -> Dense(1) is built with the zoo's own layer and
+compile settings (`zoo.layers`: Adam, clipnorm 1.0) and trained for the same budget of
+updates; training stops early once the task is solved. The score is test accuracy: the
+share of sums predicted within 0.04 (Hochreiter & Schmidhuber's criterion). The chance
+level is the accuracy of always predicting the mean training target.
+
+At T = 100 the script also measures the gradient reaching each time step (`zoo.diagnostics`)
+at initialisation and after training, for both cells, and times one epoch with and
+without `unroll` at short and long lengths.
+
+Writes benchmarks/results/long-range.json, adding.png and gradients-adding.png, and the
+README table between the `long-range-table` markers. Finished runs are kept in
+benchmarks/results/long-range.partial.json, so an interrupted run continues where it
+stopped (`--fresh` starts over).
+
+    python benchmarks/long_range.py [--lengths 10,25,50,100,200,500] [--epochs 20] [--fresh]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+import tensorflow_datasets as tfds  # noqa: E402
+
+import zoo.datasets  # noqa: E402, F401  (registers zoo_adding)
+from report import ROOT, publish  # noqa: E402
+from zoo import data, diagnostics  # noqa: E402
+from zoo.datasets.zoo_adding.zoo_adding import LENGTHS, TOLERANCE  # noqa: E402
+from zoo.layers import compile_model, output_layer, recurrent  # noqa: E402
+from zoo.task import CELLS, hyperparameters  # noqa: E402
+
+RESULTS = ROOT / "benchmarks" / "results"
+PARTIAL = RESULTS / "long-range.partial.json"
+PROFILE_LENGTH = 100
+SOLVED = 0.99  # test-free stopping rule: validation accuracy at which a run counts as solved
+
+
+def within_tolerance(y_true: Any, y_pred: Any) -> Any:
+    """Share of predictions within TOLERANCE of the true sum."""
+    error = keras.ops.abs(keras.ops.reshape(y_true, (-1,)) - keras.ops.reshape(y_pred, (-1,)))
+    return keras.ops.mean(keras.ops.cast(error < TOLERANCE, "float32"))
+
+
+def splits(length: int, batch_size: int) -> dict[str, tf.data.Dataset]:
+    name = f"zoo_adding/length_{length}"
+    loaded = {s: tfds.load(name, split=s, data_dir=data.data_dir(), as_supervised=True) for s in ("train", "validation", "test")}
+    return {
+        s: (ds.cache().shuffle(10_000, seed=0) if s == "train" else ds.cache()).batch(batch_size).prefetch(tf.data.AUTOTUNE)
+        for s, ds in loaded.items()
+    }
+
+
+def build(length: int, cell: str, units: int, *, unroll: bool = False) -> keras.Model:
+    hp = hyperparameters({"cell": cell, "unroll": unroll})
+    sequence = keras.Input(shape=(length, 2), name="sequence")
+    total = output_layer(1, "linear", name="sum")(recurrent(hp, units, name="rnn")(sequence))
+    model = keras.Model(sequence, total, name=f"adding_{cell}")
+    return compile_model(model, hp, loss="mse", metrics=[within_tolerance], learning_rate=1e-3)
+
+
+class StopWhenSolved(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        if (logs or {}).get("val_within_tolerance", 0.0) >= SOLVED:
+            self.model.stop_training = True
+
+
+def chance(length: int) -> dict[str, float]:
+    """Always predicting the mean training sum: the score of a model that remembers nothing."""
+    data_ = splits(length, 1000)
+    mean = float(np.mean(np.concatenate([y for _, y in data_["train"].as_numpy_iterator()])))
+    targets = np.concatenate([y for _, y in data_["test"].as_numpy_iterator()])
+    return {"accuracy": float(np.mean(np.abs(targets - mean) < TOLERANCE)), "mse": float(np.mean((targets - mean) ** 2))}
+
+
+def run(length: int, cell: str, args: argparse.Namespace, profiles: list | None = None) -> dict[str, Any]:
+    keras.utils.set_random_seed(args.seed)
+    data_ = splits(length, args.batch_size)
+    model = build(length, cell, args.units)
+    label = {"simple_rnn": "SimpleRNN", "lstm": "LSTM"}[cell]
+    if profiles is not None:
+        profiles.append(diagnostics.gradient_profile(model, data_["validation"], label=f"{label}, T={length}, initial weights"))
+    started = time.perf_counter()
+    history = model.fit(
+        data_["train"], validation_data=data_["validation"], epochs=args.epochs, callbacks=[StopWhenSolved()], verbose=2
+    ).history
+    seconds = time.perf_counter() - started
+    if profiles is not None:
+        profiles.append(diagnostics.gradient_profile(model, data_["validation"], label=f"{label}, T={length}, trained"))
+    loss, accuracy = model.evaluate(data_["test"], verbose=0)
+    epochs = len(history["loss"])
+    return {
+        "length": length, "cell": cell, "units": args.units, "accuracy": float(accuracy), "mse": float(loss),
+        "epochs": epochs, "updates": epochs * int(data_["train"].cardinality()), "seconds": seconds,
+        "seconds_per_epoch": seconds / epochs, "curve": history["val_within_tolerance"],
+    }
+
+
+def unroll_timing(length: int, cell: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Seconds for one epoch with `unroll` off and on (after a warm-up epoch each)."""
+    train = splits(length, args.batch_size)["train"]
+    timings = {}
+    for unroll in (False, True):
+        keras.utils.set_random_seed(args.seed)
+        model = build(length, cell, args.units, unroll=unroll)
+        model.fit(train.take(5), verbose=0)  # trace and compile
+        started = time.perf_counter()
+        model.fit(train, verbose=0)
+        timings["unrolled" if unroll else "loop"] = time.perf_counter() - started
+    return {"length": length, "cell": cell, **timings, "speedup": timings["loop"] / timings["unrolled"]}
+
+
+def plot_accuracy(rows: list[dict[str, Any]], chances: dict[int, dict[str, float]], path: Path) -> None:
+    from zoo.cards import plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    for cell, style in (("simple_rnn", "o--"), ("lstm", "s-")):
+        mine = sorted((r for r in rows if r["cell"] == cell), key=lambda r: r["length"])
+        ax.plot([r["length"] for r in mine], [r["accuracy"] for r in mine], style, label={"simple_rnn": "SimpleRNN", "lstm": "LSTM"}[cell])
+    lengths = sorted(chances)
+    ax.plot(lengths, [chances[t]["accuracy"] for t in lengths], ":", color="grey", label="chance (predict the mean)")
+    ax.set_xscale("log")
+    ax.set_xticks(lengths, [str(t) for t in lengths])
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("sequence length T")
+    ax.set_ylabel(f"test accuracy (|error| < {TOLERANCE})")
+    ax.set_title("Adding problem: remembering one value across T steps", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def table(rows: list[dict[str, Any]], chances: dict[int, dict[str, float]], profiles: list[dict[str, Any]], unrolls: list[dict[str, Any]]) -> str:
+    by_key = {(r["length"], r["cell"]): r for r in rows}
+    lines = [
+        "| T | chance | SimpleRNN accuracy | LSTM accuracy | SimpleRNN updates | LSTM updates | LSTM / SimpleRNN time per epoch |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for t in sorted(chances):
+        s, lstm = by_key.get((t, "simple_rnn")), by_key.get((t, "lstm"))
+        if not (s and lstm):
+            continue
+        lines.append(
+            f"| {t} | {chances[t]['accuracy']:.3f} | {s['accuracy']:.3f} | {lstm['accuracy']:.3f} | {s['updates']} | {lstm['updates']} "
+            f"| {lstm['seconds_per_epoch'] / s['seconds_per_epoch']:.2f} |"
+        )
+    lines += ["", "| gradient at T=100 | per-step factor | step 1 / step T | recommended clipnorm |", "|---|---|---|---|"]
+    lines += [f"| {p['label']} | {p['rate_per_step']:.3f} | {p['first_over_last']:.2e} | {p['recommended_clipnorm']:g} |" for p in profiles]
+    lines += ["", "| unroll, one epoch | loop (s) | unrolled (s) | speed-up |", "|---|---|---|---|"]
+    lines += [f"| {u['cell']}, T={u['length']} | {u['loop']:.1f} | {u['unrolled']:.1f} | {u['speedup']:.2f}x |" for u in unrolls]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--lengths", default=",".join(map(str, LENGTHS)), help="comma-separated sequence lengths (default: all configs)")
+    parser.add_argument("--epochs", type=int, default=20, help="most epochs per run (157 updates each; default: 20)")
+    parser.add_argument("--units", type=int, default=64, help="recurrent units (default: 64)")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--unroll-lengths", default="10,100", help="lengths at which to time unroll (default: 10,100)")
+    parser.add_argument("--fresh", action="store_true", help="ignore the finished runs kept from an interrupted run")
+    args = parser.parse_args()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    done = {} if args.fresh or not PARTIAL.exists() else json.loads(PARTIAL.read_text())
+    settings = {"epochs": args.epochs, "units": args.units, "batch_size": args.batch_size, "seed": args.seed}
+    if done.get("settings") != settings:
+        done = {"settings": settings, "runs": {}, "profiles": {}, "unroll": []}
+
+    lengths = [int(t) for t in args.lengths.split(",")]
+    chances = {t: chance(t) for t in lengths}
+    for t in lengths:
+        for cell in CELLS:
+            key = f"{t}/{cell}"
+            if key in done["runs"]:
+                continue
+            print(f"\n== adding problem, T={t}, {cell}")
+            profiles: list[diagnostics.GradientProfile] | None = [] if t == PROFILE_LENGTH else None
+            done["runs"][key] = run(t, cell, args, profiles)
+            if profiles:
+                done["profiles"][cell] = [p.as_json() for p in profiles]
+            PARTIAL.write_text(json.dumps(done, indent=2))
+    if not done["unroll"]:
+        done["unroll"] = [unroll_timing(t, cell, args) for t in map(int, args.unroll_lengths.split(",")) for cell in CELLS]
+        PARTIAL.write_text(json.dumps(done, indent=2))
+
+    rows = [done["runs"][f"{t}/{cell}"] for t in lengths for cell in CELLS]
+    plot_accuracy(rows, chances, RESULTS / "adding.png")
+    # initial weights side by side, then trained side by side
+    profiles = [done["profiles"][cell][stage] for stage in (0, 1) for cell in CELLS if cell in done["profiles"]]
+    if profiles:
+        diagnostics.plot([diagnostics.GradientProfile.from_json(p) for p in profiles], RESULTS / "gradients-adding.png",
+                         title=f"Adding problem, T={PROFILE_LENGTH}: gradient of the loss reaching each step")
+    results = {**done, "chance": {str(t): c for t, c in chances.items()}}
+    publish("long-range", results, table(rows, chances, profiles, done["unroll"]))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,140 @@
+"""The seed's recurrent-network ideas as checkable behaviour: gradients through time
+(`zoo diagnose gradients`), the adding-problem builder, unroll, stateful streaming and
+masking of variable-length sequences."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+import tensorflow_datasets as tfds
+
+import zoo.datasets  # noqa: F401  (registers the builders)
+from zoo import diagnostics
+from zoo.cli import main
+from zoo.datasets.zoo_adding import zoo_adding
+from zoo.errors import ZooError
+from zoo.task import get_task, hyperparameters
+from zoo.training import load_and_adapt
+
+
+class ZooAddingTest(tfds.testing.DatasetBuilderTestCase):
+    DATASET_CLASS = zoo_adding.ZooAdding
+    BUILDER_CONFIG_NAMES_TO_TEST = ["length_10"]
+    SPLITS = zoo_adding.SIZES
+    SKIP_CHECKSUMS = True
+
+
+def test_adding_examples_mean_what_the_docstring_says() -> None:
+    sequences, targets = zoo_adding.generate(50, 200, np.random.default_rng(0))
+    values, markers = sequences[..., 0], sequences[..., 1]
+    assert (markers.sum(axis=1) == 2).all()
+    assert (markers[:, :25].sum(axis=1) == 1).all() and (markers[:, 25:].sum(axis=1) == 1).all()
+    np.testing.assert_allclose(targets, (values * markers).sum(axis=1), rtol=1e-6)
+    assert ((values >= 0) & (values < 1)).all()
+
+
+def _linear_rnn(gain: float, *, masked: bool = False) -> keras.Model:
+    """h_t = gain * h_{t-1} + x_t: the gradient reaching step t is gain**(T - t) times that
+    at the last step, exactly, so the measured rate must be `gain`."""
+    inputs = keras.Input((None, 2))
+    x = keras.layers.Masking(0.0)(inputs) if masked else inputs
+    rnn = keras.layers.SimpleRNN(
+        2, activation="linear", use_bias=False, kernel_initializer="identity",
+        recurrent_initializer=keras.initializers.Identity(gain), name="rnn",
+    )
+    model = keras.Model(inputs, keras.layers.Dense(1, kernel_initializer="ones", use_bias=False)(rnn(x)))
+    model.compile(optimizer="sgd", loss="mse")
+    return model
+
+
+@pytest.mark.parametrize("gain", [0.5, 0.9, 1.2])
+def test_gradient_profile_measures_the_recurrent_gain(gain: float) -> None:
+    x = np.random.default_rng(0).random((16, 12, 2)).astype("float32") + 0.1
+    profile = diagnostics.gradient_profile(_linear_rnn(gain), [(x, np.zeros((16, 1), "float32"))], label="linear")
+    assert profile.rate == pytest.approx(gain, rel=1e-3)
+    assert profile.distances.size == 12
+    assert profile.exploding == (gain > 1)
+    assert profile.recommended_clipnorm > 0
+
+
+def test_steps_are_aligned_by_each_sequence_s_last_real_step() -> None:
+    """Right-padded sequences of different lengths: distance 0 is each one's own last step,
+    so the decay is still exactly the gain (padding would otherwise blur it)."""
+    rng = np.random.default_rng(1)
+    x = rng.random((16, 12, 2)).astype("float32") + 0.1
+    lengths = rng.integers(6, 13, size=16)
+    for row, length in enumerate(lengths):
+        x[row, length:] = 0.0
+    profile = diagnostics.gradient_profile(_linear_rnn(0.7, masked=True), [(x, np.zeros((16, 1), "float32"))], label="padded")
+    assert profile.rate == pytest.approx(0.7, rel=1e-3)
+    assert profile.distances.size == sum(1 for d in range(12) if (lengths > d).sum() >= 4)  # MIN_SHARE of 16
+
+
+def test_diagnose_gradients_command_writes_plot_and_numbers(tmp_path: Path, capsys) -> None:
+    png, numbers = tmp_path / "g.png", tmp_path / "g.json"
+    code = main(["diagnose", "gradients", "many-to-one", "--set", "bidirectional=false", "--batches", "2",
+                 "--output", str(png), "--json", str(numbers)])
+    assert code == 0
+    assert png.stat().st_size > 10_000
+    profiles = json.loads(numbers.read_text())
+    assert [p["cell"] for p in profiles] == ["simple_rnn", "lstm"]
+    assert all(0 < p["rate_per_step"] < 1.5 and p["recommended_clipnorm"] > 0 for p in profiles)
+    assert "recommended clipnorm" in capsys.readouterr().out
+
+
+def test_diagnose_unknown_model_is_a_clear_error(capsys) -> None:
+    assert main(["diagnose", "gradients", "no-such-model"]) == 2
+    assert "no-such-model" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def reviews():
+    task = get_task("many-to-one")()
+    load_and_adapt(task, "embedded")
+    return task
+
+
+def test_unroll_works_for_fixed_length_and_is_refused_for_variable_length(reviews) -> None:
+    digits = get_task("one-to-one")()
+    load_and_adapt(digits, "embedded")
+    model = digits.build_model(hyperparameters({"unroll": True, "steps": 3}))
+    assert model.get_layer("rnn").unroll
+    with pytest.raises(ZooError, match="fixed number of time steps"):
+        reviews.build_model(hyperparameters({"unroll": True}))
+
+
+@pytest.mark.parametrize("cell", ["simple_rnn", "lstm"])
+def test_stateful_stream_equals_reading_the_whole_text(reviews, cell: str) -> None:
+    keras.utils.set_random_seed(0)
+    model = reviews.build_model(hyperparameters({"cell": cell, "bidirectional": False}))
+    text = "a slow , dull start but the acting is superb and the ending works"
+    streamed = list(reviews.stream(model, [text], window=4))
+    assert len(streamed) == 4  # 14 tokens in windows of 4
+    assert streamed[-1] == reviews.predict(model, [text])[0]
+    assert streamed[0] == reviews.predict(model, ["a slow , dull"])[0]
+    # a second stream starts from a fresh state
+    assert list(reviews.stream(model, [text], window=4)) == streamed
+
+
+def test_bidirectional_or_pooled_models_refuse_to_stream(reviews) -> None:
+    with pytest.raises(ZooError, match="bidirectional=false"):
+        list(reviews.stream(reviews.build_model(hyperparameters({})), ["good film"]))
+    with pytest.raises(ZooError, match="pooling=last"):
+        list(reviews.stream(reviews.build_model(hyperparameters({"bidirectional": False, "pooling": "max"})), ["good film"]))
+
+
+@pytest.mark.parametrize("task_name, short, long", [
+    ("many-to-one", "a fine film", "a long and winding review that goes on and on about nothing much at all"),
+    ("many-to-many-equal", "Anna lives in Paris", "the meeting in Berlin was chaired by Maria Lopez of the Acme company today"),
+    ("many-to-many-unequal", "twenty one", "three hundred and forty five thousand six hundred and seventy eight"),
+])
+def test_padding_next_to_a_longer_input_changes_nothing(task_name: str, short: str, long: str) -> None:
+    """Masking: an input's output is the same alone and padded to a longer neighbour's length."""
+    task = get_task(task_name)()
+    load_and_adapt(task, "embedded")
+    keras.utils.set_random_seed(0)
+    model = task.build_model(hyperparameters({}))
+    assert task.predict(model, [short])[0] == task.predict(model, [short, long])[0]
