@@ -153,4 +153,5 @@ class Translation(Task):
 
     def predict(self, model: keras.Model, inputs: list[Any], *, beam_width: int = 4) -> list[dict[str, str]]:
         sentences = [str(s) for s in inputs]
+        text.require_words(self._normalize(tf.constant(sentences)))
         return [{"translation": t} for t in self.translate(model, sentences, beam_width=beam_width)]

@@ -111,7 +111,7 @@ class SentimentAnalysis(Task):
         ]
 
     def predict(self, model: keras.Model, inputs: list[Any]) -> list[dict[str, Any]]:
-        sentences = self._normalize(tf.constant([str(t) for t in inputs]))
+        sentences = text.require_words(self._normalize(tf.constant([str(t) for t in inputs])))
         return self._readable(model(sentences, training=False))
 
     def stream(self, model: keras.Model, text_chunks: Iterable[str], *, window: int | None = None) -> Iterator[dict[str, Any]]:

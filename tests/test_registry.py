@@ -2,6 +2,7 @@
 safe loading, and reference outputs re-checked on load."""
 from __future__ import annotations
 
+import errno
 import json
 import signal
 import subprocess
@@ -15,7 +16,7 @@ import numpy as np
 import pytest
 
 import zoo
-from zoo import registry
+from zoo import cards, registry
 
 
 @pytest.fixture(scope="module")
@@ -115,6 +116,37 @@ def test_unwritable_registry_gives_a_clear_error(tmp_path, trained) -> None:
     blocker.write_text("")  # a file where the registry folder should be: fails even for root
     with pytest.raises(zoo.ZooError, match="cannot write to the registry"):
         registry.save(trained, "digits", root=blocker)
+
+
+def _disk_full(*args, **kwargs):
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_a_full_disk_during_a_save_leaves_the_registry_as_it_was(tmp_path, trained, monkeypatch) -> None:
+    first = registry.save(trained, "digits", root=tmp_path)
+    monkeypatch.setattr(cards, "plot_curves", _disk_full)  # the disk fills after the model file was written
+    with pytest.raises(zoo.ZooError, match="No space left on device.*the registry is unchanged"):
+        registry.save(trained, "digits", root=tmp_path)
+    assert sorted(p.name for p in (tmp_path / "digits").iterdir() if not p.name.startswith(".lock")) == ["1", "aliases.json"]
+    assert registry.load("digits", root=tmp_path).version == int(first.name)
+
+
+def test_a_full_disk_while_checkpointing_stops_training_with_a_clear_error(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(keras.callbacks.BackupAndRestore, "on_epoch_end", _disk_full)
+    with pytest.raises(zoo.ZooError, match="No space left on device.*--resume"):
+        zoo.train("one-to-one", epochs=2, hparams={"units": 16}, checkpoint_dir=str(tmp_path / "ckpt"), verbose=0)
+
+
+@pytest.mark.parametrize("task", sorted(zoo.all_tasks()))
+def test_gradient_clipping_is_on_by_default_for_both_cells(task: str) -> None:
+    """SimpleRNNs explode without it (see `zoo diagnose gradients`); LSTMs get it too."""
+    from zoo.task import get_task, hyperparameters
+    from zoo.training import load_and_adapt
+
+    built = get_task(task)()
+    load_and_adapt(built, "embedded")
+    for cell in ("simple_rnn", "lstm"):
+        assert built.build_model(hyperparameters({"cell": cell, "units": 16})).optimizer.clipnorm == 1.0
 
 
 _SAVER = textwrap.dedent(

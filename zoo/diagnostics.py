@@ -86,7 +86,8 @@ class GradientProfile:
             f"{self.label} ({self.cell}, layer {self.layer}, {self.sequences} sequences)",
             f"  ||dL/dx_t||: {trend}",
             f"  step T-{span} gets {self.mean[-1]:.3g} of the gradient at the last step (geometric mean over sequences)",
-            f"  weight-gradient norm: median {np.median(self.weight_norms):.3g}, max {np.max(self.weight_norms):.3g} over {self.weight_norms.size} batches",
+            f"  weight-gradient norm: median {np.median(self.weight_norms):.3g}, "
+            f"max {np.max(self.weight_norms):.3g} over {self.weight_norms.size} batches",
             f"  {'EXPLODING gradients: ' if self.exploding else ''}recommended clipnorm: {self.recommended_clipnorm:g}",
         ]
         return "\n".join(lines + [f"  note: {note}" for note in self.notes])

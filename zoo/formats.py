@@ -257,7 +257,12 @@ def _table(file: Path, encoding: str, width: int | None = None) -> tuple[list[st
     the first row is the header unless `width` (a headerless table) is given."""
     delimiter = "\t" if ".tsv" in file.suffixes else ","
     lines = _lines(file, encoding)
-    rows = [(n, row) for n, row in enumerate(csv.reader(lines, delimiter=delimiter), 1) if any(cell.strip() for cell in row)]
+    reader = csv.reader(lines, delimiter=delimiter)
+    try:
+        rows = [(n, row) for n, row in enumerate(reader, 1) if any(cell.strip() for cell in row)]
+    except csv.Error as err:
+        raise BadInputError(f"{file}, line {reader.line_num}: {err}. An unbalanced quote (\") makes the rest of the "
+                            "file one field: close or escape it; a text field longer than that must be shortened.") from err
     if len(rows) < (1 if width else 2):
         raise BadInputError(f"{file}: empty file; expected {'rows' if width else 'a header and rows'}.")
     header = [] if width else [cell.strip() for cell in rows.pop(0)[1]]
@@ -375,6 +380,9 @@ def captions(path: Path, *, image_size: int = 128, encoding: str = "utf-8", seed
     elif "validation" not in splits:
         splits.update(_seeded_split(splits.pop("train"), seed))
     for split, names in splits.items():
+        if not names:
+            raise BadInputError(f"{lists.get(split, table)}: no captioned images for the {split} split "
+                                f"({len(by_image)} captioned images in all); add captions or images.")
         missing = [n for n in names if n not in by_image or not (path / "images" / n).is_file()]
         if missing:
             where = lists.get(split, table)

@@ -25,6 +25,8 @@ def to_model_image(image: str | Path | np.ndarray, shape: tuple[int, int, int]) 
             array = array[..., None]
         if array.ndim != 3 or array.shape[-1] not in (1, 3, 4):
             raise BadInputError(f"an image must be HxW, HxWx1, HxWx3 or HxWx4; got shape {array.shape}.")
+        if 0 in array.shape:
+            raise BadInputError(f"the image is empty (shape {array.shape}); give at least one pixel.")
         if array.dtype != np.uint8:
             if array.dtype.kind == "f" and array.size and float(np.nanmax(array)) <= 1.0:
                 array = array * 255.0  # floats in [0, 1]

@@ -12,7 +12,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from zoo.errors import ZooError
+from zoo.errors import BadInputError, ZooError
 
 PAD, UNK, START, END = "", "[UNK]", "[start]", "[end]"
 
@@ -30,6 +30,17 @@ def normalize(text: tf.Tensor, *, lowercase: bool = True, max_tokens: int | None
         tokens = tokens[:max_tokens] if text.shape.rank == 0 else tokens[:, :max_tokens]
         text = tf.strings.reduce_join(tokens, axis=-1, separator=" ")
     return text
+
+
+def require_words(normalized: tf.Tensor) -> tf.Tensor:
+    """A batch of normalised inputs, checked: a recurrent layer cannot read zero steps, so an
+    input with no words (empty, blanks, control characters only) is refused by position."""
+    counts = tf.strings.length(tf.strings.strip(normalized)).numpy()
+    empty = [i for i, n in enumerate(counts) if n == 0]
+    if empty:
+        raise BadInputError(f"input {empty[0] + 1} of {len(counts)} has no words once normalised "
+                            f"(it is empty or blank); give each input at least one word.")
+    return normalized
 
 
 def token_count(text: tf.Tensor) -> tf.Tensor:

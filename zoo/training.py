@@ -12,7 +12,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from zoo.errors import DivergedError, UnknownNameError
+from zoo.errors import DivergedError, UnknownNameError, ZooError
 from zoo.task import DatasetSpec, Task, get_task, hyperparameters
 
 
@@ -192,15 +192,22 @@ def fit_model(
     backup = HistoryBackup(checkpoint_dir) if checkpoint_dir else None
     if checkpoint_dir:
         callbacks += [keras.callbacks.BackupAndRestore(checkpoint_dir), backup]
-    history = model.fit(
-        task.batches(train_raw, batch_size, training=True, seed=seed),
-        validation_data=task.batches(val_raw, batch_size, training=False),
-        epochs=epochs,
-        initial_epoch=initial_epoch,
-        callbacks=callbacks,
-        shuffle=False,  # the pipeline already shuffles, with a recorded seed
-        verbose=verbose,
-    )
+    try:
+        history = model.fit(
+            task.batches(train_raw, batch_size, training=True, seed=seed),
+            validation_data=task.batches(val_raw, batch_size, training=False),
+            epochs=epochs,
+            initial_epoch=initial_epoch,
+            callbacks=callbacks,
+            shuffle=False,  # the pipeline already shuffles, with a recorded seed
+            verbose=verbose,
+        )
+    except OSError as err:  # a full disk or a folder gone read-only while writing checkpoints or logs
+        raise ZooError(
+            f"training stopped: {err.strerror or err}{f' ({err.filename})' if err.filename else ''}; nothing was saved. "
+            "Free some space or choose another --checkpoint-dir / --tensorboard folder, then run the same command "
+            "with --resume: it continues from the last finished epoch."
+        ) from err
     logs = backup.history if backup else {k: [float(v) for v in vs] for k, vs in history.history.items()}
     check_finite(logs)
     return logs
