@@ -17,7 +17,7 @@ import tensorflow as tf
 from zoo import streaming, text
 from zoo.errors import BadInputError
 from zoo.layers import compile_model, lower_layers, maybe_bidirectional, output_layer, recurrent, sequence_summary
-from zoo.task import GENERATED, DatasetSpec, Task, register_task
+from zoo.task import GENERATED, DatasetSpec, Task, compiled_call, register_task
 
 
 @register_task
@@ -85,7 +85,7 @@ class SentimentAnalysis(Task):
     def evaluate(self, model: keras.Model, raw: tf.data.Dataset, *, batch_size: int = 64, quick: bool = False) -> dict[str, float]:
         correct = total = 0
         for texts, labels in self.batches(raw, batch_size, training=False):
-            predicted = np.asarray(model(texts, training=False))[:, 0] >= 0.5
+            predicted = np.asarray(compiled_call(model)(texts))[:, 0] >= 0.5
             correct += int((predicted == labels.numpy().astype(bool)).sum())
             total += len(labels)
         return {"accuracy": correct / max(1, total)}
@@ -111,8 +111,9 @@ class SentimentAnalysis(Task):
         ]
 
     def predict(self, model: keras.Model, inputs: list[Any]) -> list[dict[str, Any]]:
-        sentences = text.require_words(self._normalize(tf.constant([str(t) for t in inputs])))
-        return self._readable(model(sentences, training=False))
+        normalize = text.batch_normalizer(self.preprocessing.get("max_tokens", self.max_tokens))
+        sentences = text.require_words(normalize(tf.constant([str(t) for t in inputs])))
+        return self._readable(compiled_call(model)(sentences))
 
     def stream(self, model: keras.Model, text_chunks: Iterable[str], *, window: int | None = None) -> Iterator[dict[str, Any]]:
         """The sentiment of everything read so far, after each window of tokens: a document

@@ -16,7 +16,7 @@ import tensorflow as tf
 
 from zoo.images import fit_to_shape, to_model_image
 from zoo.layers import compile_model, lower_layers, output_layer, recurrent
-from zoo.task import DatasetSpec, Task, register_task
+from zoo.task import DatasetSpec, Task, compiled_call, register_task
 
 
 @register_task
@@ -73,7 +73,7 @@ class ImageClassification(Task):
     def evaluate(self, model: keras.Model, raw: tf.data.Dataset, *, batch_size: int = 64, quick: bool = False) -> dict[str, float]:
         correct = total = 0
         for images, labels in self.batches(raw, batch_size, training=False):
-            correct += int((np.asarray(model(images, training=False)).argmax(-1) == labels.numpy()).sum())
+            correct += int((np.asarray(compiled_call(model)(images)).argmax(-1) == labels.numpy()).sum())
             total += len(labels)
         return {"accuracy": correct / max(1, total)}
 
@@ -93,6 +93,6 @@ class ImageClassification(Task):
     def predict(self, model: keras.Model, inputs: list[Any]) -> list[dict[str, Any]]:
         shape = tuple(self.preprocessing["image_shape"])
         batch = np.stack([to_model_image(image, shape) for image in inputs])
-        probs = np.asarray(model(batch, training=False))
+        probs = np.asarray(compiled_call(model)(batch))
         labels = self.preprocessing["labels"]
         return [{"label": labels[int(p.argmax())], "probability": round(float(p.max()), 4)} for p in probs]

@@ -45,6 +45,8 @@ class GradientProfile:
     #: global norm of the loss's gradient with respect to all weights, one per batch
     weight_norms: np.ndarray
     sequences: int
+    #: a backward pass also feeds the early steps, so their norms say nothing of explosion
+    bidirectional: bool = False
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -60,7 +62,8 @@ class GradientProfile:
     def exploding(self) -> bool:
         weights = self.weight_norms[np.isfinite(self.weight_norms)]
         spiky = weights.size > 1 and weights.max() > 10 * np.median(weights)
-        return self.rate > EXPLODING_RATE or spiky or not np.isfinite(self.weight_norms).all()
+        growing = self.rate > EXPLODING_RATE and not self.bidirectional
+        return growing or spiky or not np.isfinite(self.weight_norms).all()
 
     @property
     def recommended_clipnorm(self) -> float:
@@ -79,6 +82,8 @@ class GradientProfile:
             trend = "too few steps to fit a rate"
         elif rate < 1:
             trend = f"x{rate:.3f} per step back in time (vanishing: halves every {math.log(0.5) / math.log(rate):.1f} steps)"
+        elif self.bidirectional:
+            trend = f"x{rate:.3f} per step back in time (the backward pass feeds the early steps)"
         else:
             trend = f"x{rate:.3f} per step back in time ({'exploding' if rate > EXPLODING_RATE else 'steady'})"
         span = int(self.distances[-1])
@@ -95,6 +100,7 @@ class GradientProfile:
     def as_json(self) -> dict[str, Any]:
         return {
             "label": self.label, "cell": self.cell, "layer": self.layer, "sequences": self.sequences, "notes": self.notes,
+            "bidirectional": self.bidirectional,
             "rate_per_step": self.rate, "exploding": self.exploding, "recommended_clipnorm": self.recommended_clipnorm,
             "first_over_last": float(self.mean[-1]),
             "distances": self.distances.tolist(), "mean": self.mean.tolist(), "low": self.low.tolist(),
@@ -104,7 +110,8 @@ class GradientProfile:
     @classmethod
     def from_json(cls, saved: dict[str, Any]) -> GradientProfile:
         arrays = {key: np.asarray(saved[key]) for key in ("distances", "mean", "low", "high", "weight_norms")}
-        return cls(label=saved["label"], cell=saved["cell"], layer=saved["layer"], sequences=saved["sequences"], notes=saved["notes"], **arrays)
+        return cls(label=saved["label"], cell=saved["cell"], layer=saved["layer"], sequences=saved["sequences"],
+                   bidirectional=saved.get("bidirectional", False), notes=saved["notes"], **arrays)
 
 
 def first_recurrent_layer(model: keras.Model) -> keras.layers.Layer:
@@ -178,14 +185,14 @@ def gradient_profile(model: keras.Model, batches: Any, *, label: str, max_batche
     if not sequences:
         raise ZooError(f"{label}: no gradient reached the recurrent layer on the batches given.")
     kept = [np.log(v) for v in by_distance if len(v) >= max(1, MIN_SHARE * sequences)]
-    notes = []
-    if isinstance(layer, keras.layers.Bidirectional):
-        notes.append("bidirectional layer: the backward direction reads from the end, so step T-k also gets gradient from the backward pass")
+    bidirectional = isinstance(layer, keras.layers.Bidirectional)
+    notes = ["bidirectional layer: its backward pass reads from the end, so early steps get gradient from both sides; "
+             "build with bidirectional=false to see the decay of one direction"] if bidirectional else []
     return GradientProfile(
         label=label, cell=_cell(layer), layer=layer.name,
         distances=np.arange(len(kept)), mean=np.exp([v.mean() for v in kept]),
         low=np.exp([np.percentile(v, 10) for v in kept]), high=np.exp([np.percentile(v, 90) for v in kept]),
-        weight_norms=np.asarray(weight_norms), sequences=sequences, notes=notes,
+        weight_norms=np.asarray(weight_norms), sequences=sequences, bidirectional=bidirectional, notes=notes,
     )
 
 
