@@ -160,7 +160,7 @@ class NamedEntityRecognition(Task):
         @tf.function(input_signature=[tf.TensorSpec([None, None], tf.string, name="tokens")])
         def serve(tokens):
             """`tokens` right-padded with empty strings; padding gets the empty tag."""
-            probs = compiled_call(model)(self._inputs(tokens))
+            probs = model(self._inputs(tokens), training=False)
             return {"tags": tf.where(tokens == "", "", tf.gather(tags, tf.argmax(probs, axis=-1)))}
 
         return serve

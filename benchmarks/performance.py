@@ -1,0 +1,340 @@
+"""Performance, measured side by side in one run: training throughput against the TensorFlow
+tutorial pipeline, inference latency and throughput, cost as sequences grow, and which
+LSTM kernel runs (GPU readiness).
+
+- `throughput`: many-to-one and many-to-many-equal, the zoo's pipeline and model against a
+  reference implementation of the tutorial "Text classification with an RNN"
+  (`TextVectorization` in the model, batches padded to their longest, no bucketing, no
+  cache, Bidirectional LSTM), same data, embedding 64 and LSTM 64 on both sides, Adam 1e-3
+  on both (the tutorial's 1e-4 changes the time to a score, not the speed). Training
+  examples and tokens per second, the best validation score, and the time to reach 98 %
+  of the reference's best. The real data (`../shared/data`) is used when present,
+  otherwise the embedded datasets.
+- `inference`: every shipped model, one raw input: zoo `predict` (traced graphs) against
+  Keras `model.predict` on the same model and the same already-prepared input, p50 and p99;
+  batch throughput; for the decoders, greedy and beam-search time per output token.
+- `scaling`: one epoch of Embedding -> SimpleRNN|LSTM(64) -> Dense at lengths 50 ... 800,
+  time and peak memory (each in a fresh process), and the FLOP/s of the LSTM training step
+  as a share of this machine's measured float32 matmul peak.
+- `kernels`: one training step of every task's LSTM model, reporting the kernel that ran
+  (cuDNN or generic) and whether the settings are cuDNN-eligible; `--mixed-precision`
+  builds the models under `mixed_float16` and checks that the outputs stay float32.
+
+    python benchmarks/performance.py [throughput] [inference] [scaling] [kernels] [--epochs 5] [--mixed-precision]
+
+Results go to benchmarks/results/perf-*.json and the README's `perf-*-table` markers.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from seqeval.metrics import f1_score  # noqa: E402
+
+from report import ROOT, publish  # noqa: E402
+from zoo import registry  # noqa: E402
+from zoo.errors import ZooError  # noqa: E402
+from zoo.task import Task, get_task, hyperparameters  # noqa: E402
+from zoo.training import load_and_adapt  # noqa: E402
+
+BATCH, WIDTH = 64, 64
+SHIPPED = {"many-to-one": "sentiment-mr-lstm", "many-to-many-equal": "ner-conll2003-lstm"}
+ZOO_HP = {
+    "many-to-one": {"cell": "lstm", "embedding_dim": WIDTH, "units": WIDTH, "bidirectional": True, "pooling": "last"},
+    "many-to-many-equal": {"cell": "lstm", "embedding_dim": WIDTH, "units": WIDTH, "bidirectional": True},
+}
+
+
+def percentile_ms(fn, repeats: int) -> tuple[float, float]:
+    """p50 and p99 in milliseconds of `fn()` after three warm-up calls."""
+    for _ in range(3):
+        fn()
+    timings = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        fn()
+        timings.append((time.perf_counter() - started) * 1000)
+    return statistics.median(timings), float(np.percentile(timings, 99))
+
+
+# --- training throughput ----------------------------------------------------------------
+
+class EpochClock(keras.callbacks.Callback):
+    """Training seconds per epoch, validation excluded, and the validation score after it."""
+
+    def __init__(self, score):
+        super().__init__()
+        self.score, self.seconds, self.scores = score, [], []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.started = time.perf_counter()
+
+    def on_test_begin(self, logs=None):
+        if len(self.seconds) == len(self.scores):  # the first validation of this epoch
+            self.seconds.append(time.perf_counter() - self.started)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.scores.append(float(self.score(self.model, logs or {})))
+
+
+def _data(task: Task) -> tuple[Any, str]:
+    """The shipped model's real training data when it is on this machine, else embedded."""
+    with contextlib.suppress(ZooError, OSError):
+        return registry.load(SHIPPED[task.name]).training_dataset(), "real"
+    return "embedded", "embedded"
+
+
+def _tokens_per_example(task: Task, raw: tf.data.Dataset) -> float:
+    lengths = [int(task.length_fn(*example)) for example in task.encode(raw, training=False)]
+    return float(np.mean(lengths))
+
+
+def reference_model(task: Task, train_raw: tf.data.Dataset, val_raw: tf.data.Dataset) -> tuple[keras.Model, Any, Any]:
+    """The tutorial's pipeline and model; returns (model, batches(raw, training), score)."""
+    if task.name == "many-to-one":
+        encoder = keras.layers.TextVectorization(max_tokens=20000)
+        encoder.adapt(train_raw.map(lambda ex: ex["text"]).batch(1024))
+        model = keras.Sequential([
+            keras.Input(shape=(), dtype="string"), encoder,
+            keras.layers.Embedding(encoder.vocabulary_size(), WIDTH, mask_zero=True),
+            keras.layers.Bidirectional(keras.layers.LSTM(WIDTH)),
+            keras.layers.Dense(WIDTH, activation="relu"), keras.layers.Dense(1),
+        ])
+        model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=keras.losses.BinaryCrossentropy(from_logits=True),
+                      metrics=[keras.metrics.BinaryAccuracy(threshold=0.0, name="accuracy")])
+
+        def batches(raw, training):
+            ds = raw.map(lambda ex: (ex["text"], ex["label"]))
+            return (ds.shuffle(10000, seed=0) if training else ds).batch(BATCH).prefetch(tf.data.AUTOTUNE)
+
+        return model, batches, lambda model, logs: logs["val_accuracy"]
+
+    # tagging: the same recipe, per token; padding weighs nothing in loss and metric
+    lookup = keras.layers.StringLookup(mask_token="")
+    lookup.adapt(train_raw.map(lambda ex: ex["tokens"]).unbatch().batch(4096))
+    tags = task.preprocessing["tags"]
+    model = keras.Sequential([
+        keras.Input(shape=(None,), dtype="string"), lookup,
+        keras.layers.Embedding(lookup.vocabulary_size(), WIDTH, mask_zero=True),
+        keras.layers.Bidirectional(keras.layers.LSTM(WIDTH, return_sequences=True)),
+        keras.layers.Dense(len(tags), activation="softmax"),
+    ])
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
+
+    def batches(raw, training):
+        ds = raw.map(lambda ex: (ex["tokens"], ex["ner"], tf.ones(tf.shape(ex["ner"]))))
+        ds = ds.shuffle(10000, seed=0) if training else ds
+        return ds.padded_batch(BATCH, padding_values=("", np.int64(0), 0.0)).prefetch(tf.data.AUTOTUNE)
+
+    def entity_f1(model, logs):
+        truth, predicted = [], []
+        for tokens, gold, weights in batches(val_raw, False):
+            lengths = np.asarray(weights).sum(axis=1).astype(int)
+            ids = np.asarray(model(tokens, training=False)).argmax(-1)
+            predicted += [[tags[i] for i in row[:n]] for row, n in zip(ids, lengths)]
+            truth += [[tags[i] for i in row[:n]] for row, n in zip(np.asarray(gold), lengths)]
+        return f1_score(truth, predicted)
+
+    return model, batches, entity_f1
+
+
+def throughput(args: argparse.Namespace) -> None:
+    rows = []
+    for name in ("many-to-one", "many-to-many-equal"):
+        task = get_task(name)()
+        dataset, kind = _data(task)
+        spec, train_raw, val_raw = load_and_adapt(task, dataset)
+        examples = sum(1 for _ in train_raw)
+        tokens = _tokens_per_example(task, train_raw)
+        runs = {}
+        for side in ("reference", "zoo"):
+            keras.utils.set_random_seed(0)
+            if side == "zoo":
+                model = task.build_model(hyperparameters(ZOO_HP[name]))
+                train = task.batches(train_raw, BATCH, training=True)
+                val = task.batches(val_raw, BATCH, training=False)
+                headline = task.headline_metric
+                clock = EpochClock(lambda m, logs: task.evaluate(m, val_raw, batch_size=BATCH, quick=True)[headline])
+            else:
+                model, batches, score = reference_model(task, train_raw, val_raw)
+                train, val, clock = batches(train_raw, True), batches(val_raw, False), EpochClock(score)
+            print(f"\n== {name}, {side} pipeline, {kind} data")
+            model.fit(train, validation_data=val, epochs=args.epochs, callbacks=[clock], verbose=2)
+            steady = clock.seconds[1:] or clock.seconds  # the first epoch also traces
+            runs[side] = {"examples_per_s": examples / statistics.median(steady), "scores": clock.scores,
+                          "elapsed": np.cumsum(clock.seconds).tolist(), "best": max(clock.scores)}
+        target = 0.98 * runs["reference"]["best"]
+        for run in runs.values():
+            run["seconds_to_target"] = next((t for t, s in zip(run["elapsed"], run["scores"]) if s >= target), None)
+        rows.append({"task": name, "data": kind, "dataset": spec.tfds_name, "examples": examples, "tokens_per_example": tokens,
+                     "target": target, **{f"{side}_{k}": v for side, run in runs.items() for k, v in run.items()}})
+    lines = ["| task (data) | reference examples/s | zoo examples/s | ratio | best validation: reference / zoo "
+             "| time to 98 % of the reference's best: reference / zoo |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        to_target = " / ".join(f"{r[f'{s}_seconds_to_target']:.0f} s" if r[f"{s}_seconds_to_target"] else "not reached"
+                               for s in ("reference", "zoo"))
+        lines.append(f"| {r['task']} ({r['data']}, {r['tokens_per_example']:.0f} tokens/example) | {r['reference_examples_per_s']:,.0f} "
+                     f"| {r['zoo_examples_per_s']:,.0f} | {r['zoo_examples_per_s'] / r['reference_examples_per_s']:.2f}x "
+                     f"| {r['reference_best']:.4f} / {r['zoo_best']:.4f} | {to_target} |")
+    publish("perf-throughput", rows, "\n".join(lines))
+
+
+# --- inference ---------------------------------------------------------------------------
+
+def inference(args: argparse.Namespace) -> None:
+    rows = []
+    for name in registry.list_models(root=ROOT / "saved_models"):
+        loaded = registry.load(name, root=ROOT / "saved_models")
+        task, model = loaded.task, loaded.model
+        raw = registry.reference_inputs(loaded.card, registry.resolve(name, root=ROOT / "saved_models"))[0]
+        row: dict[str, Any] = {"name": name, "task": task.name, "cell": loaded.card["cell"]}
+        row["zoo_p50_ms"], row["zoo_p99_ms"] = percentile_ms(lambda: loaded.predict(raw), args.repeats)
+        batch = [raw] * 256
+        started = time.perf_counter()
+        loaded.predict_batch(batch)
+        row["batch_per_s"] = len(batch) / (time.perf_counter() - started)
+        prepared = _prepared(task, raw)
+        if prepared is not None:
+            row["keras_p50_ms"], row["keras_p99_ms"] = percentile_ms(lambda: model.predict(prepared, verbose=0), args.repeats)
+        else:  # decoders: time per generated token, greedy and beam search
+            for label, width in (("greedy", 1), ("beam", 4)):
+                output = task.predict(model, [raw], beam_width=width)[0]
+                words = len(next(iter(output.values())).split()) + 1  # + the end token
+                p50, _ = percentile_ms(lambda w=width: task.predict(model, [raw], beam_width=w), max(5, args.repeats // 3))
+                row[f"{label}_ms_per_token"] = p50 / words
+        rows.append(row)
+    lines = ["| model | zoo predict p50 / p99 | Keras `model.predict` p50 / p99 | batch of 256, inputs/s | greedy / beam ms per token |",
+             "|---|---|---|---|---|"]
+    for r in rows:
+        keras_cell = f"{r['keras_p50_ms']:.1f} / {r['keras_p99_ms']:.1f} ms" if "keras_p50_ms" in r else "— (decoder)"
+        tokens = f"{r['greedy_ms_per_token']:.1f} / {r['beam_ms_per_token']:.1f}" if "greedy_ms_per_token" in r else "—"
+        lines.append(f"| {r['name']} | {r['zoo_p50_ms']:.2f} / {r['zoo_p99_ms']:.2f} ms | {keras_cell} | {r['batch_per_s']:,.0f} | {tokens} |")
+    publish("perf-inference", rows, "\n".join(lines))
+
+
+def _prepared(task: Task, raw: Any) -> Any:
+    """The model's own input for one raw input, as `predict` prepares it (None for decoders)."""
+    from zoo import text
+    from zoo.images import to_model_image
+
+    if task.name == "many-to-one":
+        return text.batch_normalizer(task.preprocessing["max_tokens"])(tf.constant([raw]))
+    if task.name == "many-to-many-equal":
+        return task._batch_inputs(tf.constant([raw]))
+    if task.name == "one-to-one":
+        return to_model_image(raw, tuple(task.preprocessing["image_shape"]))[None]
+    return None
+
+
+# --- scaling -----------------------------------------------------------------------------
+
+_SCALING_CHILD = """
+import json, resource, sys, time
+import keras, numpy as np
+length, cell, batches = int(sys.argv[1]), sys.argv[2], 16
+layer = keras.layers.LSTM if cell == "lstm" else keras.layers.SimpleRNN
+x = np.random.default_rng(0).integers(1, 10000, (batches * 32, length)); y = np.random.default_rng(1).random((batches * 32, 1))
+model = keras.Sequential([keras.Input((length,)), keras.layers.Embedding(10000, 64), layer(64), keras.layers.Dense(1)])
+model.compile("adam", "mse")
+model.fit(x[:64], y[:64], batch_size=32, verbose=0)
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+started = time.perf_counter(); model.fit(x, y, batch_size=32, verbose=0); seconds = time.perf_counter() - started
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"length": length, "cell": cell, "seconds": seconds, "tokens_per_s": x.size / seconds,
+                  "peak_mb": peak / 1024, "growth_mb": (peak - before) / 1024}))
+"""
+
+
+def matmul_peak() -> float:
+    """Float32 FLOP/s of a large square matmul on this machine (best of five)."""
+    a = tf.random.normal((1024, 1024))
+    tf.linalg.matmul(a, a).numpy()
+    best = min(_timed(lambda: tf.linalg.matmul(a, a).numpy()) for _ in range(5))
+    return 2 * 1024**3 / best
+
+
+def _timed(fn) -> float:
+    started = time.perf_counter()
+    fn()
+    return time.perf_counter() - started
+
+
+def scaling(args: argparse.Namespace) -> None:
+    rows = []
+    for length in (50, 100, 200, 400, 800):
+        for cell in ("simple_rnn", "lstm"):
+            done = subprocess.run([sys.executable, "-c", _SCALING_CHILD, str(length), cell], capture_output=True, text=True, check=True)
+            rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+            print(rows[-1])
+    peak = matmul_peak()
+    # LSTM: 4 gates of (input 64 + state 64) x 64 per step, 2 FLOPs per multiply-add, backward ~2x forward
+    flops_per_token = 3 * 2 * 4 * (64 + 64) * 64
+    for row in rows:
+        if row["cell"] == "lstm":
+            row["flops_share_of_peak"] = row["tokens_per_s"] * flops_per_token / peak
+    lines = ["| length | SimpleRNN s/epoch | LSTM s/epoch | SimpleRNN peak / growth MB | LSTM peak / growth MB "
+             "| LSTM tokens/s | LSTM FLOP/s share of matmul peak |", "|---|---|---|---|---|---|---|"]
+    by = {(r["length"], r["cell"]): r for r in rows}
+    for length in sorted({r["length"] for r in rows}):
+        s, lstm = by[(length, "simple_rnn")], by[(length, "lstm")]
+        lines.append(f"| {length} | {s['seconds']:.2f} | {lstm['seconds']:.2f} | {s['peak_mb']:.0f} / {s['growth_mb']:.0f} "
+                     f"| {lstm['peak_mb']:.0f} / {lstm['growth_mb']:.0f} | {lstm['tokens_per_s']:,.0f} | {lstm['flops_share_of_peak']:.1%} |")
+    lines.append(f"\nOne epoch = 512 sequences in batches of 32; matmul peak measured here: {peak / 1e9:.1f} GFLOP/s (float32, 1024x1024).")
+    publish("perf-scaling", {"rows": rows, "matmul_peak_flops": peak}, "\n".join(lines))
+
+
+# --- kernels -----------------------------------------------------------------------------
+
+def kernels(args: argparse.Namespace) -> None:
+    from zoo import kernels as zoo_kernels
+
+    if args.mixed_precision:
+        keras.mixed_precision.set_global_policy("mixed_float16")
+    rows = []
+    for name in ("one-to-one", "one-to-many", "many-to-one", "many-to-many-equal", "many-to-many-unequal"):
+        task = get_task(name)()
+        _, train_raw, _ = load_and_adapt(task, "embedded")
+        model = task.build_model(hyperparameters({"cell": "lstm"}))
+        batch = next(iter(task.batches(train_raw, 8, training=True)))
+        with zoo_kernels.record() as ran:
+            model.train_on_batch(*batch)
+        outputs = model(batch[0], training=False)
+        rows.append({"task": name, "policy": keras.mixed_precision.global_policy().name, "ran": sorted(set(ran)),
+                     "eligible": zoo_kernels.cudnn_eligible(model), "gpu": bool(tf.config.list_physical_devices("GPU")),
+                     "output_dtype": keras.backend.standardize_dtype(keras.tree.flatten(outputs)[0].dtype)})
+    lines = ["| task | policy | GPU | LSTM settings cuDNN-eligible | kernel that ran | output dtype |", "|---|---|---|---|---|---|"]
+    lines += [f"| {r['task']} | {r['policy']} | {'yes' if r['gpu'] else 'no'} | {'all' if all(r['eligible'].values()) else r['eligible']} "
+              f"| {', '.join(r['ran'])} | {r['output_dtype']} |" for r in rows]
+    publish("perf-kernels" + ("-mixed" if args.mixed_precision else ""), rows, "\n".join(lines))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("parts", nargs="*", choices=("throughput", "inference", "scaling", "kernels"),
+                        help="what to measure (default: all four)")
+    parser.add_argument("--epochs", type=int, default=5, help="epochs per training run in `throughput` (default: 5)")
+    parser.add_argument("--repeats", type=int, default=50, help="timed calls per latency (default: 50)")
+    parser.add_argument("--mixed-precision", action="store_true", help="`kernels`: build under mixed_float16")
+    args = parser.parse_args()
+    os.chdir(ROOT)  # cards record data paths relative to the checkout
+    for part in args.parts or ("throughput", "inference", "scaling", "kernels"):
+        {"throughput": throughput, "inference": inference, "scaling": scaling, "kernels": kernels}[part](args)
+    print(f"peak resident memory of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
