@@ -30,3 +30,24 @@ def test_cell_choice_and_cudnn_settings(task_name: str, cell: str, kind: type) -
         assert not layer.unroll and layer.cell.recurrent_dropout == 0 and layer.cell.use_bias
         if cell == "lstm":
             assert layer.cell.recurrent_activation is keras.activations.sigmoid
+
+
+def test_the_kernel_that_ran_is_recorded() -> None:
+    """On this CPU every LSTM call falls back to the generic loop (no GPU), and the recorder
+    says so; on a GPU the same check reports cuDNN for eligible layers."""
+    import numpy as np
+    import tensorflow as tf
+
+    from zoo import kernels
+
+    task = zoo.get_task("many-to-one")()
+    task.adapt(task.load("embedded", "train").take(200), task.dataset("embedded"))
+    model = task.build_model(hyperparameters({"cell": "lstm"}))
+    with kernels.record() as ran:
+        model(tf.constant(["a fine film", "dull"]), training=False)
+    expected = "cuDNN" if tf.config.list_physical_devices("GPU") else "generic"
+    assert ran == [expected, expected]  # the forward and the backward direction
+    assert kernels.cudnn_eligible(model) == {"forward_rnn": True, "backward_rnn": True}
+    unrolled = keras.Sequential([keras.Input((4, 2)), keras.layers.LSTM(3, unroll=True, name="unrolled")])
+    assert kernels.cudnn_eligible(unrolled) == {"unrolled": False}
+    assert np.isfinite(np.asarray(unrolled(np.zeros((1, 4, 2))))).all()
