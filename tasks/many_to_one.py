@@ -6,6 +6,7 @@ in `zoo.text.normalize`, shared by the training pipeline and `predict`.
 """
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -125,7 +126,10 @@ class SentimentAnalysis(Task):
             raise BadInputError("streaming needs a model trained with pooling=last (max and mean pooling see every step at once).")
         stateful = streaming.stateful_copy(model)
         window = window or self.preprocessing.get("max_tokens", self.max_tokens)
-        for chunk in text_chunks:
-            tokens = text.normalize(tf.constant(str(chunk))).numpy().decode().split()
-            for start in range(0, len(tokens), window):
-                yield self._readable(stateful(tf.constant([" ".join(tokens[start : start + window])]), training=False))[0]
+        pending: list[str] = []  # windows run across chunk boundaries: N tokens each, whatever the lines
+        for chunk in itertools.chain(text_chunks, [None]):  # lazily: live input is scored as it arrives
+            if chunk is not None:
+                pending += text.normalize(tf.constant(str(chunk))).numpy().decode().split()
+            while len(pending) >= window or (chunk is None and pending):
+                piece, pending = pending[:window], pending[window:]
+                yield self._readable(stateful(tf.constant([" ".join(piece)]), training=False))[0]

@@ -138,3 +138,19 @@ def test_padding_next_to_a_longer_input_changes_nothing(task_name: str, short: s
     keras.utils.set_random_seed(0)
     model = task.build_model(hyperparameters({}))
     assert task.predict(model, [short])[0] == task.predict(model, [short, long])[0]
+
+
+def test_stream_command_reads_a_file_in_windows(tmp_path: Path, capsys) -> None:
+    import zoo
+
+    result = zoo.train("many-to-one", epochs=1, hparams={"bidirectional": False, "units": 16}, verbose=0)
+    zoo.save(result, "streaming", root=tmp_path)
+    document = tmp_path / "review.txt"
+    document.write_text("the plot was dull .\nbut the acting was superb and the ending works .\n")
+    assert main(["stream", "streaming", str(document), "--window", "4", "--registry", str(tmp_path)]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    # 15 tokens over two lines: windows of 4 run across the line break
+    assert [line.split(":")[0] for line in lines] == ["after window 1", "after window 2", "after window 3", "after window 4"]
+    assert json.loads(lines[-1].split(": ", 1)[1])["label"] in ("pos", "neg")
+    assert main(["stream", "streaming", str(tmp_path / "missing.txt"), "--registry", str(tmp_path)]) == 2
+    assert "cannot read" in capsys.readouterr().err
