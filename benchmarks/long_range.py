@@ -122,22 +122,25 @@ def unroll_timing(length: int, cell: str, args: argparse.Namespace) -> dict[str,
 
 
 def plot_accuracy(rows: list[dict[str, Any]], chances: dict[int, dict[str, float]], path: Path) -> None:
+    """Accuracy and mean squared error against length, both cells and the chance level."""
     from zoo.cards import plt
 
-    fig, ax = plt.subplots(figsize=(5.5, 3.6))
-    for cell, style in (("simple_rnn", "o--"), ("lstm", "s-")):
-        mine = sorted((r for r in rows if r["cell"] == cell), key=lambda r: r["length"])
-        ax.plot([r["length"] for r in mine], [r["accuracy"] for r in mine], style, label={"simple_rnn": "SimpleRNN", "lstm": "LSTM"}[cell])
     lengths = sorted(chances)
-    ax.plot(lengths, [chances[t]["accuracy"] for t in lengths], ":", color="grey", label="chance (predict the mean)")
-    ax.set_xscale("log")
-    ax.set_xticks(lengths, [str(t) for t in lengths])
-    ax.set_ylim(-0.02, 1.02)
-    ax.set_xlabel("sequence length T")
-    ax.set_ylabel(f"test accuracy (|error| < {TOLERANCE})")
-    ax.set_title("Adding problem: remembering one value across T steps", fontsize=10)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    for ax, key, label in ((axes[0], "accuracy", f"test accuracy (|error| < {TOLERANCE})"), (axes[1], "mse", "test MSE (log)")):
+        for cell, style in (("simple_rnn", "o--"), ("lstm", "s-")):
+            mine = sorted((r for r in rows if r["cell"] == cell), key=lambda r: r["length"])
+            ax.plot([r["length"] for r in mine], [r[key] for r in mine], style, label={"simple_rnn": "SimpleRNN", "lstm": "LSTM"}[cell])
+        ax.plot(lengths, [chances[t][key] for t in lengths], ":", color="grey", label="chance (predict the mean)")
+        ax.set_xscale("log")
+        ax.set_xticks(lengths, [str(t) for t in lengths])
+        ax.set_xlabel("sequence length T")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylim(-0.02, 1.02)
+    axes[1].set_yscale("log")
+    axes[0].legend(fontsize=8)
+    fig.suptitle("Adding problem: remembering a value across T steps", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
@@ -146,18 +149,19 @@ def plot_accuracy(rows: list[dict[str, Any]], chances: dict[int, dict[str, float
 def table(rows: list[dict[str, Any]], chances: dict[int, dict[str, float]], profiles: list[dict[str, Any]], unrolls: list[dict[str, Any]]) -> str:
     by_key = {(r["length"], r["cell"]): r for r in rows}
     lines = [
-        "| T | chance | SimpleRNN accuracy | LSTM accuracy | SimpleRNN updates | LSTM updates | LSTM / SimpleRNN time per epoch |",
-        "|---|---|---|---|---|---|---|",
+        "| T | chance: accuracy, MSE | SimpleRNN: accuracy, MSE | LSTM: accuracy, MSE | updates SimpleRNN / LSTM | LSTM / SimpleRNN time per epoch |",
+        "|---|---|---|---|---|---|",
     ]
     for t in sorted(chances):
         s, lstm = by_key.get((t, "simple_rnn")), by_key.get((t, "lstm"))
         if not (s and lstm):
             continue
         lines.append(
-            f"| {t} | {chances[t]['accuracy']:.3f} | {s['accuracy']:.3f} | {lstm['accuracy']:.3f} | {s['updates']} | {lstm['updates']} "
+            f"| {t} | {chances[t]['accuracy']:.3f}, {chances[t]['mse']:.3f} | {s['accuracy']:.3f}, {s['mse']:.4f} "
+            f"| {lstm['accuracy']:.3f}, {lstm['mse']:.4f} | {s['updates']} / {lstm['updates']} "
             f"| {lstm['seconds_per_epoch'] / s['seconds_per_epoch']:.2f} |"
         )
-    lines += ["", "| gradient at T=100 | per-step factor | step 1 / step T | recommended clipnorm |", "|---|---|---|---|"]
+    lines += ["", "| gradient at T=100 | factor per step back | share reaching step 1 | recommended clipnorm |", "|---|---|---|---|"]
     lines += [f"| {p['label']} | {p['rate_per_step']:.3f} | {p['first_over_last']:.2e} | {p['recommended_clipnorm']:g} |" for p in profiles]
     lines += ["", "| unroll, one epoch | loop (s) | unrolled (s) | speed-up |", "|---|---|---|---|"]
     lines += [f"| {u['cell']}, T={u['length']} | {u['loop']:.1f} | {u['unrolled']:.1f} | {u['speedup']:.2f}x |" for u in unrolls]
