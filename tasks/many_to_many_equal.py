@@ -8,7 +8,6 @@ metric is the CoNLL entity-level F1 (seqeval's default mode reproduces conlleval
 """
 from __future__ import annotations
 
-import functools
 
 import json
 from typing import Any
@@ -79,12 +78,6 @@ class NamedEntityRecognition(Task):
             "chars": chars[..., : self.preprocessing["max_word_length"]],
         }
 
-    @functools.cached_property
-    def _batch_inputs(self) -> Any:
-        """`_inputs` for a (sentences, tokens) batch as a traced graph: a single prediction
-        then costs about a millisecond, not the several that eager string ops take."""
-        return tf.function(self._inputs, input_signature=[tf.TensorSpec([None, None], tf.string)])
-
     def encode(self, raw: tf.data.Dataset, *, training: bool) -> tf.data.Dataset:
         def to_example(ex: dict[str, tf.Tensor]) -> tuple[dict[str, tf.Tensor], tf.Tensor, tf.Tensor]:
             tokens, tags = ex["tokens"], ex["ner"]
@@ -131,8 +124,8 @@ class NamedEntityRecognition(Task):
         )
 
     # decoding and metrics ---------------------------------------------
-    def _tag(self, model: keras.Model, inputs: dict[str, tf.Tensor], lengths: list[int]) -> list[list[str]]:
-        ids = np.asarray(compiled_call(model)(inputs)).argmax(-1)
+    def _tags(self, probs: tf.Tensor, lengths: list[int]) -> list[list[str]]:
+        ids = np.asarray(probs).argmax(-1)
         tags = self.preprocessing["tags"]
         return [[tags[i] for i in row[:n]] for row, n in zip(ids, lengths)]
 
@@ -141,7 +134,7 @@ class NamedEntityRecognition(Task):
         truth, predicted = [], []
         for inputs, gold, weights in self.batches(raw, batch_size, training=False):
             lengths = np.asarray(weights).sum(axis=1).astype(int).tolist()
-            predicted += self._tag(model, inputs, lengths)
+            predicted += self._tags(compiled_call(model)(inputs), lengths)
             truth += [[tags[i] for i in row[:n]] for row, n in zip(np.asarray(gold), lengths)]
         correct = sum(p == t for ps, ts in zip(predicted, truth) for p, t in zip(ps, ts))
         return {
@@ -181,7 +174,8 @@ class NamedEntityRecognition(Task):
                 raise BadInputError("each input must be a non-empty sentence or a list of non-empty string tokens.")
         longest = max(map(len, sentences))
         padded = tf.constant([s + [""] * (longest - len(s)) for s in sentences])
-        tagged = self._tag(model, self._batch_inputs(padded), [len(s) for s in sentences])
+        # feature extraction and the model in one traced graph: about a millisecond a sentence
+        tagged = self._tags(compiled_call(model, self._inputs)(padded), [len(s) for s in sentences])
         return [
             {
                 "tags": list(zip(tokens, tags)),

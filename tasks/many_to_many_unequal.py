@@ -152,6 +152,5 @@ class Translation(Task):
         return example[self.preprocessing["source_language"]].decode()
 
     def predict(self, model: keras.Model, inputs: list[Any], *, beam_width: int = 4) -> list[dict[str, str]]:
-        sentences = [str(s) for s in inputs]
-        text.require_words(self._normalize(tf.constant(sentences)))
+        sentences = text.require_words([str(s) for s in inputs])
         return [{"translation": t} for t in self.translate(model, sentences, beam_width=beam_width)]

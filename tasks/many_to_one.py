@@ -112,9 +112,8 @@ class SentimentAnalysis(Task):
         ]
 
     def predict(self, model: keras.Model, inputs: list[Any]) -> list[dict[str, Any]]:
-        normalize = text.batch_normalizer(self.preprocessing.get("max_tokens", self.max_tokens))
-        sentences = text.require_words(normalize(tf.constant([str(t) for t in inputs])))
-        return self._readable(compiled_call(model)(sentences))
+        texts = text.require_words([str(t) for t in inputs])
+        return self._readable(compiled_call(model, self._normalize)(tf.constant(texts)))
 
     def stream(self, model: keras.Model, text_chunks: Iterable[str], *, window: int | None = None) -> Iterator[dict[str, Any]]:
         """The sentiment of everything read so far, after each window of tokens: a document

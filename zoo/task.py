@@ -148,21 +148,23 @@ class Task(abc.ABC):
 _CALLS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def compiled_call(model: keras.Model) -> Any:
-    """`model(inputs, training=False)` as a traced `tf.function`, kept per model: one
-    prediction then costs about a millisecond instead of the tens that an eager Keras call
-    (or `model.predict`) spends on Python overhead. `reduce_retracing` makes the trace
-    shape-generic after the first new shape, so varying lengths do not retrace."""
-    call = _CALLS.get(model)
-    if call is None:
+def compiled_call(model: keras.Model, prepare: Any = None) -> Any:
+    """`model(prepare(inputs), training=False)` as one traced `tf.function`, kept per model:
+    one prediction then costs about a millisecond instead of the tens that an eager Keras
+    call (or `model.predict`) spends on Python overhead. `prepare` (TensorFlow ops from raw
+    input to the model's input, e.g. text normalisation) joins the same graph.
+    `reduce_retracing` makes the trace shape-generic, so varying lengths do not retrace."""
+    calls = _CALLS.setdefault(model, {})
+    key = (getattr(prepare, "__qualname__", None), id(getattr(prepare, "__self__", None)))
+    if key not in calls:
         owner = weakref.ref(model)  # the cache must not keep the model alive
 
         @tf.function(reduce_retracing=True)
         def call(inputs):
-            return owner()(inputs, training=False)
+            return owner()(prepare(inputs) if prepare else inputs, training=False)
 
-        _CALLS[model] = call
-    return call
+        calls[key] = call
+    return calls[key]
 
 
 TASKS: dict[str, type[Task]] = {}
