@@ -16,8 +16,6 @@ from __future__ import annotations
 import json
 import os
 import resource
-import signal
-import threading
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +27,7 @@ import keras_tuner as kt
 from zoo import registry
 from zoo.errors import UnknownNameError, ZooError
 from zoo.task import DatasetSpec
-from zoo.training import configure_devices, distribution_strategy, finish
+from zoo.training import configure_devices, distribution_strategy, finish, interruptible, raise_if_interrupted
 
 from tuning import records
 from tuning.hypermodel import TaskHyperModel
@@ -53,27 +51,6 @@ def resident_mb() -> float | None:
     return round(pages * os.sysconf("SC_PAGE_SIZE") / 2**20, 1)
 
 
-#: set by SIGINT during a search. Python drops a KeyboardInterrupt raised inside a
-#: garbage-collection callback (frequent while keras-tuner clears the session), so the
-#: interrupt is also remembered here and re-raised at the next batch or trial boundary.
-_INTERRUPTED = threading.Event()
-
-
-def _on_sigint(signum: int, frame: Any) -> None:
-    _INTERRUPTED.set()
-    signal.default_int_handler(signum, frame)
-
-
-def _raise_if_interrupted() -> None:
-    if _INTERRUPTED.is_set():
-        raise KeyboardInterrupt
-
-
-class _StopOnInterrupt(keras.callbacks.Callback):
-    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-        _raise_if_interrupted()
-
-
 def _recording(base: type[kt.Tuner]) -> type[kt.Tuner]:
     """`base` that also writes each trial's epoch logs, duration and peak memory into the
     trial's folder, for the search record and `zoo search-report`, and that never marks
@@ -81,11 +58,11 @@ def _recording(base: type[kt.Tuner]) -> type[kt.Tuner]:
 
     class Recording(base):  # type: ignore[misc, valid-type]
         def on_trial_begin(self, trial: kt.engine.trial.Trial) -> None:
-            _raise_if_interrupted()
+            raise_if_interrupted()
             super().on_trial_begin(trial)
 
         def on_trial_end(self, trial: kt.engine.trial.Trial) -> None:
-            _raise_if_interrupted()
+            raise_if_interrupted()
             super().on_trial_end(trial)
 
         def run_trial(self, trial: kt.engine.trial.Trial, *args: Any, **kwargs: Any) -> Any:
@@ -194,23 +171,18 @@ def tune(
         fixed=fixed, choices=choices, strategy=strategy, overwrite=overwrite,
     )
     project = Path(built.project_dir)
-    callbacks: list[keras.callbacks.Callback] = [_StopOnInterrupt()]
+    callbacks: list[keras.callbacks.Callback] = []  # fit_model adds the interrupt check itself
     if tensorboard:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(project / "tensorboard")))
-    _INTERRUPTED.clear()
-    in_main_thread = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGINT, _on_sigint) if in_main_thread else None
     try:
-        built.search(callbacks=callbacks, verbose=verbose)
+        with interruptible():
+            built.search(callbacks=callbacks, verbose=verbose)
     except RuntimeError as err:  # keras-tuner gives up after max_consecutive_failed_trials
         if "consecutive failures" not in str(err):
             raise
         reason = str(err).strip().splitlines()[-1]
         raise ZooError(f"the search stopped: {built.oracle.max_consecutive_failed_trials} trials in a row failed, the last "
                        f"with: {reason} Narrow the space (--choice, --set) and start again with --overwrite.") from err
-    finally:
-        if in_main_thread:
-            signal.signal(signal.SIGINT, previous)
     saved = None if role() == "worker" else register_best(built, tuner_name=tuner, name=name, root=registry_root)
     return SearchResult(tuner=built, directory=project, saved=saved)
 

@@ -1,10 +1,14 @@
 """Training shared by every task: seeds, devices, callbacks, fit and the final metrics."""
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
+import signal
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -122,6 +126,57 @@ class HistoryBackup(keras.callbacks.Callback):
         self.path.unlink(missing_ok=True)  # finished: the next run starts afresh, as BackupAndRestore does
 
 
+#: set by SIGINT during training. Python can lose the KeyboardInterrupt (raised inside a
+#: TensorFlow call or a garbage-collection callback, it may be swallowed there and training
+#: would go on to save a model), so the interrupt is also remembered here and re-raised at
+#: the next batch or epoch boundary.
+_INTERRUPTED = threading.Event()
+_NESTING = [0]  # only the outermost `interruptible` block installs the handler
+
+
+def _on_sigint(signum: int, frame: Any) -> None:
+    _INTERRUPTED.set()
+    signal.default_int_handler(signum, frame)
+
+
+def raise_if_interrupted() -> None:
+    if _INTERRUPTED.is_set():
+        raise KeyboardInterrupt
+
+
+class StopOnInterrupt(keras.callbacks.Callback):
+    """Re-raise a remembered Ctrl-C at the next boundary. Put it last: the epoch's backup
+    callbacks run first, so a resumed run loses at most the epoch in progress."""
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        raise_if_interrupted()
+
+    def on_test_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        raise_if_interrupted()
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        raise_if_interrupted()
+
+
+@contextlib.contextmanager
+def interruptible() -> Iterator[None]:
+    """Within the block, Ctrl-C always ends in KeyboardInterrupt, however deep in TensorFlow
+    it lands. Nested blocks (a search running trials) share the outermost one's state."""
+    outermost = _NESTING[0] == 0 and threading.current_thread() is threading.main_thread()
+    previous = None
+    if outermost:
+        _INTERRUPTED.clear()
+        previous = signal.signal(signal.SIGINT, _on_sigint)
+    _NESTING[0] += 1
+    try:
+        yield
+        raise_if_interrupted()
+    finally:
+        _NESTING[0] -= 1
+        if outermost:
+            signal.signal(signal.SIGINT, previous)
+
+
 def check_finite(history: dict[str, list[float]]) -> None:
     """Raise `DivergedError` when training ended on a NaN or infinite loss (TerminateOnNaN
     stopped it): such a model must never reach the registry."""
@@ -192,16 +247,18 @@ def fit_model(
     backup = HistoryBackup(checkpoint_dir) if checkpoint_dir else None
     if checkpoint_dir:
         callbacks += [keras.callbacks.BackupAndRestore(checkpoint_dir), backup]
+    callbacks.append(StopOnInterrupt())
     try:
-        history = model.fit(
-            task.batches(train_raw, batch_size, training=True, seed=seed),
-            validation_data=task.batches(val_raw, batch_size, training=False),
-            epochs=epochs,
-            initial_epoch=initial_epoch,
-            callbacks=callbacks,
-            shuffle=False,  # the pipeline already shuffles, with a recorded seed
-            verbose=verbose,
-        )
+        with interruptible():
+            history = model.fit(
+                task.batches(train_raw, batch_size, training=True, seed=seed),
+                validation_data=task.batches(val_raw, batch_size, training=False),
+                epochs=epochs,
+                initial_epoch=initial_epoch,
+                callbacks=callbacks,
+                shuffle=False,  # the pipeline already shuffles, with a recorded seed
+                verbose=verbose,
+            )
     except OSError as err:  # a full disk or a folder gone read-only while writing checkpoints or logs
         raise ZooError(
             f"training stopped: {err.strerror or err}{f' ({err.filename})' if err.filename else ''}; nothing was saved. "
