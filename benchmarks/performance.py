@@ -35,7 +35,6 @@ import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -45,7 +44,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from seqeval.metrics import f1_score  # noqa: E402
 
-from report import ROOT, publish  # noqa: E402
+from report import ROOT, latency_ms, publish  # noqa: E402
 from zoo import registry  # noqa: E402
 from zoo.errors import ZooError  # noqa: E402
 from zoo.task import Task, get_task, hyperparameters  # noqa: E402
@@ -57,18 +56,6 @@ ZOO_HP = {
     "many-to-one": {"cell": "lstm", "embedding_dim": WIDTH, "units": WIDTH, "bidirectional": True, "pooling": "last"},
     "many-to-many-equal": {"cell": "lstm", "embedding_dim": WIDTH, "units": WIDTH, "bidirectional": True},
 }
-
-
-def percentile_ms(fn, repeats: int) -> tuple[float, float]:
-    """p50 and p99 in milliseconds of `fn()` after three warm-up calls."""
-    for _ in range(3):
-        fn()
-    timings = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        fn()
-        timings.append((time.perf_counter() - started) * 1000)
-    return statistics.median(timings), float(np.percentile(timings, 99))
 
 
 # --- training throughput ----------------------------------------------------------------
@@ -128,8 +115,7 @@ def _entity_f1(task: Task, batches: tf.data.Dataset):
         truth, predicted = [], []
         for tokens, gold, weights in batches:
             lengths = np.asarray(weights).sum(axis=1).astype(int)
-            ids = np.asarray(model(tokens, training=False)).argmax(-1)
-            predicted += [[tags[i] for i in row[:n]] for row, n in zip(ids, lengths)]
+            predicted += task._tags(model(tokens, training=False), lengths)
             truth += [[tags[i] for i in row[:n]] for row, n in zip(np.asarray(gold), lengths)]
         return f1_score(truth, predicted)
 
@@ -254,19 +240,19 @@ def inference(args: argparse.Namespace) -> None:
         task, model = loaded.task, loaded.model
         raw = registry.reference_inputs(loaded.card, registry.resolve(name, root=ROOT / "saved_models"))[0]
         row: dict[str, Any] = {"name": name, "task": task.name, "cell": loaded.card["cell"]}
-        row["zoo_p50_ms"], row["zoo_p99_ms"] = percentile_ms(lambda: loaded.predict(raw), args.repeats)
+        row["zoo_p50_ms"], row["zoo_p99_ms"] = latency_ms(lambda: loaded.predict(raw), args.repeats)
         batch = [raw] * 256
         started = time.perf_counter()
         loaded.predict_batch(batch)
         row["batch_per_s"] = len(batch) / (time.perf_counter() - started)
         prepared = _prepared(task, raw)
         if prepared is not None:
-            row["keras_p50_ms"], row["keras_p99_ms"] = percentile_ms(lambda: model.predict(prepared, verbose=0), args.repeats)
+            row["keras_p50_ms"], row["keras_p99_ms"] = latency_ms(lambda: model.predict(prepared, verbose=0), args.repeats)
         else:  # decoders: time per generated token, greedy and beam search
             for label, width in (("greedy", 1), ("beam", 4)):
                 output = task.predict(model, [raw], beam_width=width)[0]
                 words = len(next(iter(output.values())).split()) + 1  # + the end token
-                p50, _ = percentile_ms(lambda w=width: task.predict(model, [raw], beam_width=w), max(5, args.repeats // 3))
+                p50, _ = latency_ms(lambda w=width: task.predict(model, [raw], beam_width=w), max(5, args.repeats // 3))
                 row[f"{label}_ms_per_token"] = p50 / words
         rows.append(row)
     lines = ["| model | zoo predict p50 / p99 | Keras `model.predict` p50 / p99 | batch of 256, inputs/s | greedy / beam ms per token |",

@@ -1,22 +1,45 @@
 """Where every benchmark writes: `benchmarks/results/<name>.json`, and its Markdown table
-between the README's `<!-- <name>-table:start -->` and `<!-- <name>-table:end -->` markers."""
+between the README's `<!-- <name>-table:start -->` and `<!-- <name>-table:end -->` markers.
+The test suite writes its generated tables through `write_readme_table` too."""
 from __future__ import annotations
 
 import json
+import statistics
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def publish(name: str, results: Any, table: str) -> None:
-    out = ROOT / "benchmarks" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / f"{name}.json").write_text(json.dumps(results, indent=2))
+def write_readme_table(name: str, table: str) -> None:
+    """Replace what stands between the README's markers for `name` (nothing if they are absent)."""
     start, end = f"<!-- {name}-table:start -->", f"<!-- {name}-table:end -->"
     readme = ROOT / "README.md"
     text = readme.read_text()
     if start in text and end in text:
         head, rest = text.split(start, 1)
         readme.write_text(f"{head}{start}\n{table}\n{end}{rest.split(end, 1)[1]}")
+
+
+def publish(name: str, results: Any, table: str) -> None:
+    out = ROOT / "benchmarks" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{name}.json").write_text(json.dumps(results, indent=2))
+    write_readme_table(name, table)
     print(table)
+
+
+def latency_ms(fn: Callable[[], Any], repeats: int, warmup: int = 3) -> tuple[float, float]:
+    """p50 and p99 in milliseconds of `fn()`, after `warmup` calls that trace and compile."""
+    for _ in range(warmup):
+        fn()
+    timings = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        fn()
+        timings.append((time.perf_counter() - started) * 1000)
+    return statistics.median(timings), float(np.percentile(timings, 99))

@@ -14,12 +14,10 @@ import argparse
 import fnmatch
 import json
 import os
-import statistics
-import time
 from pathlib import Path
 from typing import Any
 
-from report import ROOT, publish
+from report import ROOT, latency_ms, publish
 from zoo import registry
 from zoo.errors import ZooError
 
@@ -42,13 +40,7 @@ def measure(ref: str, root: Path, repeats: int) -> dict[str, Any]:
     except (ZooError, OSError) as err:  # the training data is not on this machine
         row.update({split: values[headline] for split, values in card["metrics"].items()}, measured=False, why=str(err).splitlines()[0])
     reference = registry.reference_inputs(card, registry.resolve(ref, root=root))[0]
-    model.predict(reference)  # warm-up: trace and compile once
-    timings = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        model.predict(reference)
-        timings.append((time.perf_counter() - started) * 1000)
-    row["latency_ms_p50"] = statistics.median(timings)
+    row["latency_ms_p50"], _ = latency_ms(lambda: model.predict(reference), repeats)
     return row
 
 

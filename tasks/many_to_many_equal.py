@@ -8,7 +8,6 @@ metric is the CoNLL entity-level F1 (seqeval's default mode reproduces conlleval
 """
 from __future__ import annotations
 
-
 import json
 from typing import Any
 

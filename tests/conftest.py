@@ -38,7 +38,6 @@ from pathlib import Path  # noqa: E402
 _COUNTS: collections.Counter = collections.Counter()
 _RAN: set[str] = set()
 _HOSTILE = Path(__file__).parent / "test_hostile_input.py"
-_README = Path(__file__).parent.parent / "README.md"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -91,8 +90,6 @@ def _write_table(counts: collections.Counter) -> None:
         outcomes = by_kind[kind]
         errors = ", ".join(f"{n} {name}" for name, n in sorted(outcomes.items()) if name != "result") or "0"
         lines.append(f"| {kind} | {sum(outcomes.values())} | {outcomes.get('result', 0)} | {errors} | 0 |")
-    start, end = "<!-- bad-input-table:start -->", "<!-- bad-input-table:end -->"
-    text = _README.read_text()
-    if start in text and end in text:
-        head, rest = text.split(start, 1)
-        _README.write_text(f"{head}{start}\n" + "\n".join(lines) + f"\n{end}{rest.split(end, 1)[1]}")
+    from benchmarks.report import write_readme_table
+
+    write_readme_table("bad-input", "\n".join(lines))

@@ -181,7 +181,6 @@ def cmd_predict(args: argparse.Namespace) -> None:
 
 def cmd_stream(args: argparse.Namespace) -> None:
     from zoo import registry
-
     from zoo.errors import BadInputError
 
     model = registry.load(args.model, root=args.registry)

@@ -28,7 +28,7 @@ def to_model_image(image: str | Path | np.ndarray, shape: tuple[int, int, int]) 
         if 0 in array.shape:
             raise BadInputError(f"the image is empty (shape {array.shape}); give at least one pixel.")
         if array.dtype != np.uint8:
-            if array.dtype.kind == "f" and array.size and float(np.nanmax(array)) <= 1.0:
+            if array.dtype.kind == "f" and float(np.nanmax(array)) <= 1.0:
                 array = array * 255.0  # floats in [0, 1]
             array = np.clip(np.nan_to_num(array), 0, 255).astype(np.uint8)
         tensor = tf.constant(array)
