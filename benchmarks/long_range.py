@@ -2,12 +2,12 @@
 
 For each sequence length T (the `zoo_adding/length_T` TFDS builder) and each cell, a
 model Input(T, 2) -> recurrent(units) -> Dense(1) is built with the zoo's own layer and
-compile settings (`zoo.layers`: Adam, clipnorm 1.0) and trained for the same budget of
+compile settings (`zoo.models.layers`: Adam, clipnorm 1.0) and trained for the same budget of
 updates; training stops early once the task is solved. The score is test accuracy: the
 share of sums predicted within 0.04 (Hochreiter & Schmidhuber's criterion). The chance
 level is the accuracy of always predicting the mean training target.
 
-At T = 100 the script also measures the gradient reaching each time step (`zoo.diagnostics`)
+At T = 100 the script also measures the gradient reaching each time step (`zoo.training.diagnostics`)
 at initialisation and after training, for both cells, and times one epoch with and
 without `unroll` at short and long lengths.
 
@@ -34,12 +34,13 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import tensorflow_datasets as tfds  # noqa: E402
 
-import zoo.datasets  # noqa: E402, F401  (registers zoo_adding)
+import zoo.data.builders  # noqa: E402, F401  (registers zoo_adding)
 from report import ROOT, publish  # noqa: E402
-from zoo import data, diagnostics  # noqa: E402
-from zoo.datasets.zoo_adding.zoo_adding import LENGTHS, TOLERANCE  # noqa: E402
-from zoo.layers import compile_model, output_layer, recurrent  # noqa: E402
-from zoo.task import CELLS, hyperparameters  # noqa: E402
+from zoo.data import loading  # noqa: E402
+from zoo.training import diagnostics
+from zoo.data.builders.zoo_adding.zoo_adding import LENGTHS, TOLERANCE  # noqa: E402
+from zoo.models.layers import compile_model, output_layer, recurrent  # noqa: E402
+from zoo.tasks.base import CELLS, hyperparameters  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 PARTIAL = RESULTS / "long-range.partial.json"
@@ -55,7 +56,7 @@ def within_tolerance(y_true: Any, y_pred: Any) -> Any:
 
 def splits(length: int, batch_size: int) -> dict[str, tf.data.Dataset]:
     name = f"zoo_adding/length_{length}"
-    loaded = {s: tfds.load(name, split=s, data_dir=data.data_dir(), as_supervised=True) for s in ("train", "validation", "test")}
+    loaded = {s: tfds.load(name, split=s, data_dir=loading.data_dir(), as_supervised=True) for s in ("train", "validation", "test")}
     return {
         s: (ds.cache().shuffle(10_000, seed=0) if s == "train" else ds.cache()).batch(batch_size).prefetch(tf.data.AUTOTUNE)
         for s, ds in loaded.items()
@@ -123,7 +124,7 @@ def unroll_timing(length: int, cell: str, args: argparse.Namespace) -> dict[str,
 
 def plot_accuracy(rows: list[dict[str, Any]], chances: dict[int, dict[str, float]], path: Path) -> None:
     """Accuracy and mean squared error against length, both cells and the chance level."""
-    from zoo.cards import plt
+    from zoo.registry.cards import plt
 
     lengths = sorted(chances)
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))

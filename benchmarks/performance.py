@@ -47,8 +47,8 @@ from seqeval.metrics import f1_score  # noqa: E402
 from report import ROOT, latency_ms, publish  # noqa: E402
 from zoo import registry  # noqa: E402
 from zoo.errors import ZooError  # noqa: E402
-from zoo.task import Task, get_task, hyperparameters  # noqa: E402
-from zoo.training import load_and_adapt  # noqa: E402
+from zoo.tasks.base import Task, get_task, hyperparameters  # noqa: E402
+from zoo.training.fit import load_and_adapt  # noqa: E402
 
 BATCH, WIDTH = 64, 64
 SHIPPED = {"many-to-one": "sentiment-mr-lstm", "many-to-many-equal": "ner-conll2003-lstm"}
@@ -266,8 +266,8 @@ def inference(args: argparse.Namespace) -> None:
 
 def _prepared(task: Task, raw: Any) -> Any:
     """The model's own input for one raw input, as `predict` prepares it (None for decoders)."""
-    from zoo import text
-    from zoo.images import to_model_image
+    from zoo.data import text
+    from zoo.data.images import to_model_image
 
     if task.name == "many-to-one":
         return text.normalize(tf.constant([raw]), max_tokens=task.preprocessing["max_tokens"])
@@ -342,7 +342,7 @@ def scaling(args: argparse.Namespace) -> None:
 # --- kernels -----------------------------------------------------------------------------
 
 def kernels(args: argparse.Namespace) -> None:
-    from zoo import kernels as zoo_kernels
+    import kernels as zoo_kernels
 
     if args.mixed_precision:
         keras.mixed_precision.set_global_policy("mixed_float16")

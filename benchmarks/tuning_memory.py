@@ -21,8 +21,8 @@ import sys
 import tempfile
 
 from report import publish
-from tuning import records, tune
-from tuning.search import resident_mb
+from zoo.tuning import records, tune
+from zoo.tuning.search import resident_mb
 
 SHAPE = {"units": 128, "layers": 1, "steps": 4, "batch_size": 64, "cell": "lstm"}
 

@@ -18,10 +18,11 @@ import tensorflow as tf
 from seqeval.metrics import f1_score, precision_score, recall_score
 from seqeval.metrics.sequence_labeling import get_entities
 
-from zoo import text
+from zoo.data import text
 from zoo.errors import BadInputError
-from zoo.layers import CharacterEncoder, cell_type, compile_model, lower_layers, maybe_bidirectional, output_layer, recurrent
-from zoo.task import GENERATED, DatasetSpec, Task, compiled_call, register_task
+from zoo.models.layers import CharacterEncoder, cell_type, compile_model, lower_layers, maybe_bidirectional, output_layer, recurrent
+from zoo.data.spec import GENERATED, DatasetSpec
+from zoo.tasks.base import Task, compiled_call, register_task
 
 # Casing classes; 0 is padding. Lowercased words lose case, so the model gets it back here.
 _LOWER, _TITLE, _UPPER, _DIGIT, _OTHER = 1, 2, 3, 4, 5

@@ -13,9 +13,11 @@ import keras
 import keras_tuner as kt
 import tensorflow as tf
 
-from zoo import seq2seq, text
-from zoo.layers import compile_model, lower_layers, maybe_bidirectional, output_layer, recurrent
-from zoo.task import GENERATED, DatasetSpec, Task, register_task
+from zoo.data import text
+from zoo.models import seq2seq
+from zoo.models.layers import compile_model, lower_layers, maybe_bidirectional, output_layer, recurrent
+from zoo.data.spec import GENERATED, DatasetSpec
+from zoo.tasks.base import Task, register_task
 
 
 @register_task

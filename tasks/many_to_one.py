@@ -2,7 +2,7 @@
 
 Text -> vectorisation inside the model -> embedding with masking -> recurrent layer
 (optionally bidirectional) -> probability of the positive class. Normalisation happens
-in `zoo.text.normalize`, shared by the training pipeline and `predict`.
+in `zoo.data.text.normalize`, shared by the training pipeline and `predict`.
 """
 from __future__ import annotations
 
@@ -15,10 +15,12 @@ import keras_tuner as kt
 import numpy as np
 import tensorflow as tf
 
-from zoo import streaming, text
+from zoo.models import streaming
+from zoo.data import text
 from zoo.errors import BadInputError
-from zoo.layers import compile_model, lower_layers, maybe_bidirectional, output_layer, recurrent, sequence_summary
-from zoo.task import GENERATED, DatasetSpec, Task, compiled_call, register_task
+from zoo.models.layers import compile_model, lower_layers, maybe_bidirectional, output_layer, recurrent, sequence_summary
+from zoo.data.spec import GENERATED, DatasetSpec
+from zoo.tasks.base import Task, compiled_call, register_task
 
 
 @register_task

@@ -14,10 +14,12 @@ import keras_tuner as kt
 import numpy as np
 import tensorflow as tf
 
-from zoo import seq2seq, text
-from zoo.images import to_model_image
-from zoo.layers import compile_model, output_layer, recurrent
-from zoo.task import GENERATED, DatasetSpec, Task, register_task
+from zoo.data import text
+from zoo.models import seq2seq
+from zoo.data.images import to_model_image
+from zoo.models.layers import compile_model, output_layer, recurrent
+from zoo.data.spec import GENERATED, DatasetSpec
+from zoo.tasks.base import Task, register_task
 
 
 @register_task

@@ -14,9 +14,10 @@ import keras_tuner as kt
 import numpy as np
 import tensorflow as tf
 
-from zoo.images import fit_to_shape, to_model_image
-from zoo.layers import compile_model, lower_layers, output_layer, recurrent
-from zoo.task import DatasetSpec, Task, compiled_call, register_task
+from zoo.data.images import fit_to_shape, to_model_image
+from zoo.models.layers import compile_model, lower_layers, output_layer, recurrent
+from zoo.data.spec import DatasetSpec
+from zoo.tasks.base import Task, compiled_call, register_task
 
 
 @register_task

@@ -90,6 +90,6 @@ def _write_table(counts: collections.Counter) -> None:
         outcomes = by_kind[kind]
         errors = ", ".join(f"{n} {name}" for name, n in sorted(outcomes.items()) if name != "result") or "0"
         lines.append(f"| {kind} | {sum(outcomes.values())} | {outcomes.get('result', 0)} | {errors} | 0 |")
-    from benchmarks.report import write_readme_table
+    from report import write_readme_table
 
     write_readme_table("bad-input", "\n".join(lines))

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from zoo.decoding import beam_search
+from zoo.models.decoding import beam_search
 
 START, END, A, B = 0, 1, 2, 3
 # Markov chain over tokens: greedy takes A (0.6) then faces a flat distribution;

@@ -9,7 +9,8 @@ import pytest
 import tensorflow as tf
 
 import zoo
-from zoo import data, formats
+from zoo.data import loading
+from zoo.data import formats
 from zoo.errors import BadInputError
 
 CONLL_TRAIN = """-DOCSTART- -X- O O
@@ -40,7 +41,7 @@ def test_conll_goes_through_tfds_conll_builder(tmp_path) -> None:
     spec = formats.prepare(tmp_path / "ner", "conll")
     assert spec.tfds_name.startswith("zoo_conll_files/") and spec.test is None
     assert spec.source["examples"] == {"train": 2, "validation": 1} and spec.source["format"] == "conll"
-    names = data.info(spec.tfds_name).features["ner"].feature.names
+    names = loading.info(spec.tfds_name).features["ner"].feature.names
     assert names == ["O", "I-LOC", "I-MISC", "I-ORG", "I-PER"]
     train = list(zoo.get_task("many-to-many-equal")().load(spec, "train").as_numpy_iterator())
     assert sorted(len(ex["tokens"]) for ex in train) == [2, 4]  # no empty or -DOCSTART- example
@@ -62,9 +63,9 @@ def test_text_per_class_with_latin1_and_seeded_split(tmp_path) -> None:
         formats.prepare(folder, "text-per-class")
     spec = formats.prepare(folder, "text-per-class", encoding="latin-1", seed=3)
     assert spec.source["examples"] == {"train": 54, "validation": 6}
-    features = data.info(spec.tfds_name).features
+    features = loading.info(spec.tfds_name).features
     assert features["label"].names == ["neg", "pos"]
-    texts = [ex["text"].decode() for ex in data.load_tfds(spec.tfds_name, "train").as_numpy_iterator()]
+    texts = [ex["text"].decode() for ex in loading.load_tfds(spec.tfds_name, "train").as_numpy_iterator()]
     assert any("très" in t for t in texts)
 
 
@@ -85,7 +86,7 @@ def test_parallel_gzip_and_misaligned_files(tmp_path) -> None:
             handle.write("".join(f"a dog {i}\n" for i in range(n)))
     spec = formats.prepare(folder, "parallel", source="de", target="en")
     assert spec.fields == {"source": "de", "target": "en"} and spec.source["examples"] == {"train": 20, "validation": 4}
-    first = next(data.load_tfds(spec.tfds_name, "validation").as_numpy_iterator())
+    first = next(loading.load_tfds(spec.tfds_name, "validation").as_numpy_iterator())
     assert first["de"].decode().startswith("ein Hund") and first["en"].decode().startswith("a dog")
     with gzip.open(folder / "val.en.gz", "wt") as handle:
         handle.write("a dog\n")
@@ -104,7 +105,7 @@ def test_captions_flickr8k_layout(tmp_path) -> None:
     _write(folder / "Flickr_8k.trainImages.txt", "\n".join(names[:4]))
     _write(folder / "Flickr_8k.devImages.txt", "\n".join(names[4:]))
     spec = formats.prepare(folder, "captions", image_size=32)
-    example = next(data.load_tfds(spec.tfds_name, "validation").as_numpy_iterator())
+    example = next(loading.load_tfds(spec.tfds_name, "validation").as_numpy_iterator())
     assert example["image"].shape == (32, 32, 3) and len(example["captions"]["text"]) == 5
     _write(folder / "Flickr_8k.devImages.txt", "missing.jpg")
     with pytest.raises(BadInputError, match=r"devImages.txt: 1 images without a file or captions, e.g. missing.jpg"):
@@ -141,7 +142,7 @@ def test_conll_tag_schemes_are_detected_and_any_column_layout_works(tmp_path, ta
     _write(tmp_path / "ner" / "dev.conll", sentence)
     spec = formats.prepare(tmp_path / "ner", "conll", columns="tokens ner")
     assert spec.source["tag_scheme"] == scheme
-    assert set(data.info(spec.tfds_name).features["ner"].feature.names) == set(tags)
+    assert set(loading.info(spec.tfds_name).features["ner"].feature.names) == set(tags)
 
 
 def test_conll_unknown_tag_scheme(tmp_path) -> None:
@@ -155,9 +156,9 @@ def test_csv_and_tsv_classification(tmp_path) -> None:
     rows = "".join(f'"a fine, moving film {i}",good\n"a dull film {i}",bad\n' for i in range(20))
     _write(tmp_path / "reviews.csv", "review,verdict\n" + rows)
     spec = formats.prepare(tmp_path / "reviews.csv", "csv", columns="review,verdict")
-    assert data.info(spec.tfds_name).features["label"].names == ["bad", "good"]
+    assert loading.info(spec.tfds_name).features["label"].names == ["bad", "good"]
     assert spec.source["examples"] == {"train": 36, "validation": 4}
-    texts = {ex["text"].decode() for ex in data.load_tfds(spec.tfds_name, "train").as_numpy_iterator()}
+    texts = {ex["text"].decode() for ex in loading.load_tfds(spec.tfds_name, "train").as_numpy_iterator()}
     assert "a fine, moving film 1" in texts or "a fine, moving film 2" in texts  # the quoted comma stays in the text
     _write(tmp_path / "tsv" / "train.tsv", "text\tlabel\n" + "".join(f"good {i}\tpos\nbad {i}\tneg\n" for i in range(5)))
     _write(tmp_path / "tsv" / "dev.tsv", "text\tlabel\ngood\tpos\nbad\tneg\n")
@@ -195,7 +196,7 @@ def test_captions_csv_without_lists(tmp_path) -> None:
     _write(folder / "captions.csv", "image,caption\n" + "".join(f"{i}.png,a grey square {i}\n{i}.png,grey {i}\n" for i in range(10)))
     spec = formats.prepare(folder, "captions", image_size=16)
     assert spec.source["examples"] == {"train": 9, "validation": 1}
-    example = next(data.load_tfds(spec.tfds_name, "train").as_numpy_iterator())
+    example = next(loading.load_tfds(spec.tfds_name, "train").as_numpy_iterator())
     assert example["image"].shape == (16, 16, 3) and len(example["captions"]["text"]) == 2
 
 
@@ -205,7 +206,7 @@ def test_image_folders_with_and_without_split_folders(tmp_path) -> None:
         _images(tmp_path / "split" / split / "light", 6, 210)
     spec = formats.prepare(tmp_path / "split", "image-folder", image_size=8)
     assert spec.source["examples"] == {"train": 12, "validation": 12}
-    assert data.info(spec.tfds_name).features["label"].names == ["dark", "light"]
+    assert loading.info(spec.tfds_name).features["label"].names == ["dark", "light"]
     _images(tmp_path / "flat" / "dark", 10, 40)
     _images(tmp_path / "flat" / "light", 10, 210)
     spec = formats.prepare(tmp_path / "flat", "image-folder", image_size=8)

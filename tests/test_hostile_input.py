@@ -13,10 +13,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
-from zoo import formats
-from zoo.images import to_model_image
-from zoo.task import get_task, hyperparameters
-from zoo.training import load_and_adapt
+from zoo.data import formats
+from zoo.data.images import to_model_image
+from zoo.tasks.base import get_task, hyperparameters
+from zoo.training.fit import load_and_adapt
 
 # deterministic, so that the README's counts are the same on every run
 FILES = settings(max_examples=12, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))

@@ -5,7 +5,7 @@ import keras
 import pytest
 
 import zoo
-from zoo.task import hyperparameters
+from zoo.tasks.base import hyperparameters
 
 
 def _recurrent_layers(model: keras.Model):
@@ -38,7 +38,7 @@ def test_the_kernel_that_ran_is_recorded() -> None:
     import numpy as np
     import tensorflow as tf
 
-    from zoo import kernels
+    import kernels  # benchmarks/kernels.py (on the path via conftest)
 
     task = zoo.get_task("many-to-one")()
     task.adapt(task.load("embedded", "train").take(200), task.dataset("embedded"))

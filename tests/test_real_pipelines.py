@@ -8,8 +8,8 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 import zoo
-from zoo import data
-from zoo.task import hyperparameters
+from zoo.data import loading
+from zoo.tasks.base import hyperparameters
 
 REAL = {
     "one-to-one": "mnist",
@@ -99,7 +99,7 @@ def task_vocab_id(task, token: str) -> int:
 
 
 def test_offline_error_names_dataset_cause_and_alternatives(monkeypatch, tmp_path) -> None:
-    monkeypatch.setattr(data, "_network_reachable", lambda: False)
+    monkeypatch.setattr(loading, "_network_reachable", lambda: False)
     monkeypatch.setenv("ZOO_DATA_DIR", str(tmp_path))
     with pytest.raises(zoo.DatasetUnavailableError) as info:
         zoo.get_task("many-to-one")().load("imdb_reviews", "train")
@@ -111,7 +111,7 @@ def test_offline_error_names_dataset_cause_and_alternatives(monkeypatch, tmp_pat
 
 
 def test_failed_download_is_reported_not_raised_raw(monkeypatch, tmp_path) -> None:
-    monkeypatch.setattr(data, "_network_reachable", lambda: True)
+    monkeypatch.setattr(loading, "_network_reachable", lambda: True)
     real_load = tfds.load
 
     def failing_load(*args, **kwargs):
@@ -121,4 +121,4 @@ def test_failed_download_is_reported_not_raised_raw(monkeypatch, tmp_path) -> No
 
     monkeypatch.setattr(tfds, "load", failing_load)
     with pytest.raises(zoo.DatasetUnavailableError, match=r"the download failed \(Max retries exceeded"):
-        data.load_tfds("mnist", "train", directory=str(tmp_path), offline_alternative="zoo_digits")
+        loading.load_tfds("mnist", "train", directory=str(tmp_path), offline_alternative="zoo_digits")

@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-import zoo.datasets  # noqa: F401  (registers the builders)
-from zoo import diagnostics
+import zoo.data.builders  # noqa: F401  (registers the builders)
+from zoo.training import diagnostics
 from zoo.cli import main
-from zoo.datasets.zoo_adding import zoo_adding
+from zoo.data.builders.zoo_adding import zoo_adding
 from zoo.errors import ZooError
-from zoo.task import get_task, hyperparameters
-from zoo.training import load_and_adapt
+from zoo.tasks.base import get_task, hyperparameters
+from zoo.training.fit import load_and_adapt
 
 
 class ZooAddingTest(tfds.testing.DatasetBuilderTestCase):

@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 
 import zoo
-from zoo import cards, registry
+from zoo.registry import cards
+from zoo import registry
 
 
 @pytest.fixture(scope="module")
@@ -140,8 +141,8 @@ def test_a_full_disk_while_checkpointing_stops_training_with_a_clear_error(tmp_p
 @pytest.mark.parametrize("task", sorted(zoo.all_tasks()))
 def test_gradient_clipping_is_on_by_default_for_both_cells(task: str) -> None:
     """SimpleRNNs explode without it (see `zoo diagnose gradients`); LSTMs get it too."""
-    from zoo.task import get_task, hyperparameters
-    from zoo.training import load_and_adapt
+    from zoo.tasks.base import get_task, hyperparameters
+    from zoo.training.fit import load_and_adapt
 
     built = get_task(task)()
     load_and_adapt(built, "embedded")
@@ -153,7 +154,8 @@ _SAVER = textwrap.dedent(
     """
     import sys, time, pathlib
     import zoo
-    from zoo import registry, cards
+    from zoo import registry
+    from zoo.registry import cards
     root, go, mode = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]), sys.argv[3]
     result = zoo.train("one-to-one", epochs=1, hparams={"cell": "simple_rnn", "units": 16}, verbose=0)
     if mode == "hang":  # stop for good in the middle of writing, to be killed there

@@ -15,7 +15,7 @@ COMMAND = ["train", "one-to-one", "--epochs", "12", "--batch-size", "8", "--set"
 
 
 def _zoo(*args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "zoo.cli", *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen([sys.executable, "-m", "zoo", *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])

@@ -8,7 +8,7 @@ import pytest
 
 import zoo
 from zoo import registry
-from zoo.finetune import merge_preprocessing
+from zoo.training.finetune import merge_preprocessing
 
 # the new data renames the entity types and drops MISC: a new tag set for the same entities
 RENAME = {"PER": "PERSON", "ORG": "COMPANY", "LOC": "PLACE"}
@@ -119,7 +119,7 @@ def test_bad_data_gives_a_clear_error_and_leaves_the_registry_alone(files: dict,
     for name, content in files.items():
         (folder / name).write_bytes(content if isinstance(content, bytes) else content.encode())
     before = _snapshot(root)
-    done = subprocess.run([sys.executable, "-m", "zoo.cli", "retrain", "tiny-reviews", "--data", str(folder), "--format", fmt],
+    done = subprocess.run([sys.executable, "-m", "zoo", "retrain", "tiny-reviews", "--data", str(folder), "--format", fmt],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 2, done.stderr[-2000:]
     assert message in done.stderr.strip().splitlines()[-1]

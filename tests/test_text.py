@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from zoo import text
+from zoo.data import text
 
 
 def test_normalize_keeps_apostrophes_and_splits_punctuation() -> None:

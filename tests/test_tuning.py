@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tuning import records
+from zoo.tuning import records
 
 # digits: ten classes, so chance is 0.1; two short epochs reach well above it
 TASK = "one-to-one"
@@ -24,7 +24,7 @@ SEED_WITH_FAILURES = 2
 
 
 def _zoo(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "zoo.cli", *args], env={**os.environ, **(env or {})},
+    return subprocess.Popen([sys.executable, "-m", "zoo", *args], env={**os.environ, **(env or {})},
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
@@ -41,7 +41,7 @@ def _trial_status(project: Path) -> dict[str, str]:
 @pytest.mark.parametrize("tuner", ["random", "hyperband", "bayesian"])
 def test_each_tuner_finds_a_model_that_beats_chance_and_registers_it(tuner: str, tmp_path: Path) -> None:
     import zoo
-    from tuning import tune
+    from zoo.tuning import tune
 
     result = tune(TASK, tuner=tuner, directory=tmp_path / "search", max_trials=3, epochs=2, seed=1,
                   fixed=SMALL, tensorboard=False, name=f"tuned-{tuner}", verbose=0)
@@ -64,7 +64,7 @@ def test_each_tuner_finds_a_model_that_beats_chance_and_registers_it(tuner: str,
 
 
 def test_a_diverging_trial_is_recorded_as_failed_and_the_search_goes_on(tmp_path: Path) -> None:
-    from tuning import tune
+    from zoo.tuning import tune
 
     result = tune(TASK, directory=tmp_path, max_trials=4, epochs=1, seed=SEED_WITH_FAILURES, fixed=SMALL, tensorboard=False,
                   choices={"learning_rate": [1e38, 3e-3]}, verbose=0)
@@ -79,7 +79,7 @@ def test_a_diverging_trial_is_recorded_as_failed_and_the_search_goes_on(tmp_path
 
 
 def test_a_search_whose_trials_all_fail_stops_with_a_clear_error(tmp_path: Path) -> None:
-    from tuning import tune
+    from zoo.tuning import tune
     from zoo.errors import ZooError
 
     with pytest.raises(ZooError, match="3 trials in a row failed, the last with: .*training diverged"):
@@ -87,10 +87,10 @@ def test_a_search_whose_trials_all_fail_stops_with_a_clear_error(tmp_path: Path)
 
 
 def test_search_report_prints_a_table_and_writes_a_plot(tmp_path: Path) -> None:
-    from tuning import tune
+    from zoo.tuning import tune
 
     tune(TASK, directory=tmp_path, max_trials=2, epochs=1, fixed=SMALL, tensorboard=True, verbose=0)
-    done = subprocess.run([sys.executable, "-m", "zoo.cli", "search-report", str(tmp_path), "--plot", str(tmp_path / "r.png")],
+    done = subprocess.run([sys.executable, "-m", "zoo", "search-report", str(tmp_path), "--plot", str(tmp_path / "r.png")],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     lines = [line for line in done.stdout.splitlines() if line.startswith("| ")]
@@ -161,7 +161,7 @@ def test_mirrored_strategy_trains_on_two_logical_devices(tmp_path: Path) -> None
         import tensorflow as tf
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-        from zoo.training import train
+        from zoo.training.fit import train
         result = train("one-to-one", epochs=3, hparams={"units": 64}, strategy="mirrored", verbose=0)
         print(json.dumps({"replicas": result.replicas, "strategy": result.strategy, **result.metrics["validation"]}))
     """)
@@ -173,7 +173,7 @@ def test_mirrored_strategy_trains_on_two_logical_devices(tmp_path: Path) -> None
 
 
 def test_the_same_seed_proposes_the_same_trials(tmp_path: Path) -> None:
-    from tuning import tune
+    from zoo.tuning import tune
 
     proposed = []
     for run in ("a", "b"):

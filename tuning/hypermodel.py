@@ -13,8 +13,8 @@ import keras
 import keras_tuner as kt
 
 from zoo.errors import DivergedError
-from zoo.task import DatasetSpec, get_task
-from zoo.training import fit_model, load_and_adapt
+from zoo.tasks.base import DatasetSpec, get_task
+from zoo.training.fit import fit_model, load_and_adapt
 
 BATCH_SIZES = (16, 32, 64, 128)
 

@@ -25,14 +25,16 @@ import keras
 import keras_tuner as kt
 
 from zoo import registry
+from zoo.constants import TUNERS
 from zoo.errors import UnknownNameError, ZooError
-from zoo.task import DatasetSpec
-from zoo.training import configure_devices, distribution_strategy, finish, interruptible, raise_if_interrupted
+from zoo.tasks.base import DatasetSpec
+from zoo.training.fit import configure_devices, distribution_strategy, finish, interruptible, raise_if_interrupted
 
-from tuning import records
-from tuning.hypermodel import TaskHyperModel
+from zoo.tuning import records
+from zoo.tuning.hypermodel import TaskHyperModel
 
-TUNERS: dict[str, type[kt.Tuner]] = {"random": kt.RandomSearch, "hyperband": kt.Hyperband, "bayesian": kt.BayesianOptimization}
+#: the keras-tuner class of each of `zoo.constants.TUNERS`
+TUNER_CLASSES: dict[str, type[kt.Tuner]] = {"random": kt.RandomSearch, "hyperband": kt.Hyperband, "bayesian": kt.BayesianOptimization}
 
 
 def role() -> str:
@@ -137,7 +139,7 @@ def make_tuner(
     else:
         options["max_trials"] = max_trials
     try:
-        built = _recording(TUNERS[tuner])(**options)
+        built = _recording(TUNER_CLASSES[tuner])(**options)
     except RuntimeError as err:  # keras-tuner: the folder holds another search's oracle
         raise ZooError(f"{directory} holds a search that cannot be resumed with these settings ({err}). "
                        "Use another --directory or add --overwrite.") from err

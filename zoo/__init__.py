@@ -8,6 +8,7 @@ input/output shapes. The public Python API mirrors the `zoo` command line:
     model = zoo.load("NAME")             # zoo predict NAME ...
     model.predict("a great film")
     tuned = zoo.retrain("NAME", zoo.prepare("my_reviews.csv", "csv"))   # zoo retrain NAME --data ...
+    zoo.tune("many-to-one", directory="search")                         # zoo tune many-to-one ...
 
 Attributes are imported on first use, so that `zoo --help` does not wait for TensorFlow.
 """
@@ -21,24 +22,30 @@ _API = {
     "UnknownNameError": "zoo.errors",
     "DatasetUnavailableError": "zoo.errors",
     "BadInputError": "zoo.errors",
-    "Task": "zoo.task",
-    "TASKS": "zoo.task",
-    "all_tasks": "zoo.task",
-    "get_task": "zoo.task",
-    "TrainResult": "zoo.training",
-    "train": "zoo.training",
-    "retrain": "zoo.finetune",
-    "prepare": "zoo.formats",
-    "save": "zoo.registry",
-    "load": "zoo.registry",
-    "list_models": "zoo.registry",
-    "ZooModel": "zoo.registry",
-    "IntegrityError": "zoo.registry",
+    # from the package, whose import registers all five tasks: zoo.TASKS is never empty
+    "Task": "zoo.tasks",
+    "TASKS": "zoo.tasks",
+    "all_tasks": "zoo.tasks",
+    "get_task": "zoo.tasks",
+    "TrainResult": "zoo.training.fit",
+    "train": "zoo.training.fit",
+    "retrain": "zoo.training.finetune",
+    "prepare": "zoo.data.formats",
+    "save": "zoo.registry.store",
+    "load": "zoo.registry.store",
+    "list_models": "zoo.registry.store",
+    "ZooModel": "zoo.registry.store",
+    "IntegrityError": "zoo.registry.store",
+    "tune": "zoo.tuning.search",
 }
+#: sub-packages reachable as attributes after a bare `import zoo` (`zoo.registry.load`)
+_SUBPACKAGES = ("cli", "constants", "data", "errors", "models", "registry", "tasks", "training", "tuning")
 __all__ = sorted(_API)
 
 
 def __getattr__(name: str) -> Any:
-    if name not in _API:
-        raise AttributeError(f"module 'zoo' has no attribute {name!r}")
-    return getattr(importlib.import_module(_API[name]), name)
+    if name in _API:
+        return getattr(importlib.import_module(_API[name]), name)
+    if name in _SUBPACKAGES:
+        return importlib.import_module(f"zoo.{name}")
+    raise AttributeError(f"module 'zoo' has no attribute {name!r}")

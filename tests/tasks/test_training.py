@@ -12,7 +12,7 @@ import tensorflow as tf
 
 import zoo
 from zoo import registry
-from zoo.export import export
+from zoo.registry.export import export
 
 # (epochs, headline threshold, chance level): thresholds sit far above chance but below
 # what a short run reaches, so a regression in data, model or decoding makes them fail.
@@ -75,7 +75,7 @@ def _check_export(loaded: registry.ZooModel, examples: list, predictions: list, 
 def test_one_to_one_steps_unfold_the_same_input() -> None:
     task = zoo.get_task("one-to-one")()
     task.adapt(None, task.dataset("embedded"))
-    model = task.build_model(zoo.task.hyperparameters({"steps": 3, "cell": "simple_rnn"}))
+    model = task.build_model(zoo.tasks.base.hyperparameters({"steps": 3, "cell": "simple_rnn"}))
     assert model.get_layer("repeat_steps").output.shape[1] == 3
     image = np.zeros((1, 8, 8, 1), np.uint8)
     assert model(image).shape == (1, 10)

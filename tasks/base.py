@@ -1,0 +1,176 @@
+"""The task contract and the one registry of tasks.
+
+Every architecture module in `tasks/` subclasses `Task` and registers itself with
+`@register_task`; the command line, the tuner and the benchmarks read `TASKS` and treat
+the five tasks alike. A task instance carries its fitted preprocessing (vocabularies,
+label names, shapes) as plain JSON-able data so that it can travel beside a model file.
+"""
+from __future__ import annotations
+
+import abc
+import importlib
+import weakref
+from typing import Any, ClassVar
+
+import keras
+import keras_tuner as kt
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+from zoo.data import loading, pipeline
+from zoo.data.spec import DatasetSpec
+from zoo.constants import CELLS, SPLITS
+from zoo.errors import UnknownNameError
+
+class Task(abc.ABC):
+    """What the zoo needs from each architecture; everything else stays in the task module.
+
+    Data flows one way: `load` (raw TFDS examples) -> `adapt` (fit vocabularies on the
+    training split) -> `encode` + `zoo.data.batch_pipeline` -> `build_model(hp)` -> fit ->
+    `evaluate` / `predict` (raw input in, readable output out).
+    """
+
+    name: ClassVar[str]  # command-line name, e.g. "many-to-one"
+    example: ClassVar[str]  # the example task, e.g. "sentiment analysis"
+    headline_metric: ClassVar[str]
+    datasets: ClassVar[dict[str, DatasetSpec]]  # "embedded" plus the real TFDS dataset
+    #: what `predict` takes, in words, for --help and error messages
+    input_description: ClassVar[str]
+    #: what a reader of the model card must know about this architecture's options
+    model_notes: ClassVar[str] = ""
+    default_epochs: ClassVar[int]
+    default_batch_size: ClassVar[int] = 64
+    #: for tasks with a vocabulary: rarer words become [UNK], so the model learns unknown words
+    min_word_count: ClassVar[int] = 2
+    #: name of the output layer: `zoo retrain` replaces it when the label set changes
+    head_layer: ClassVar[str]
+
+    def __init__(self, preprocessing: dict[str, Any] | None = None):
+        self.preprocessing: dict[str, Any] = dict(preprocessing or {})
+
+    # data --------------------------------------------------------------
+    def dataset(self, dataset: str | DatasetSpec) -> DatasetSpec:
+        """One of the task's datasets by key (`embedded`, the real one), or a spec as is."""
+        if isinstance(dataset, DatasetSpec):
+            return dataset
+        try:
+            return self.datasets[dataset]
+        except KeyError:
+            raise UnknownNameError(f"dataset for task {self.name}", dataset, self.datasets) from None
+
+    def load(self, dataset: str | DatasetSpec, split: str, *, directory: str | None = None) -> tf.data.Dataset:
+        """Raw examples of one split (`split` is a role: train, validation or test)."""
+        spec = self.dataset(dataset)
+        tfds_split = getattr(spec, split) if split in SPLITS else None
+        if tfds_split is None:
+            raise UnknownNameError(f"split of {spec.tfds_name}", split, [s for s in SPLITS if getattr(spec, s, None)])
+        raw = loading.load_tfds(spec.tfds_name, tfds_split, directory=directory, offline_alternative=self.datasets["embedded"].tfds_name)
+        if spec.rename:
+            raw = raw.map(lambda ex: {**ex, **{mine: ex[theirs] for mine, theirs in spec.rename.items()}})
+        return raw
+
+    def features(self, dataset: str | DatasetSpec) -> dict[str, tfds.features.FeatureConnector]:
+        spec = self.dataset(dataset)
+        features = loading.info(spec.tfds_name).features
+        return {**{key: features[key] for key in features.keys()}, **{mine: features[theirs] for mine, theirs in spec.rename.items()}}
+
+    @abc.abstractmethod
+    def adapt(self, train: tf.data.Dataset, spec: DatasetSpec) -> None:
+        """Fit the preprocessing (vocabularies, label names, shapes) on raw training examples
+        of the dataset `spec` describes."""
+
+    @abc.abstractmethod
+    def encode(self, raw: tf.data.Dataset, *, training: bool) -> tf.data.Dataset:
+        """Raw examples -> unbatched `(inputs, targets)` pairs for `fit`."""
+
+    def batches(self, raw: tf.data.Dataset, batch_size: int, *, training: bool, seed: int = 0) -> tf.data.Dataset:
+        return pipeline.batch_pipeline(
+            self.encode(raw, training=training), batch_size, training=training, seed=seed, length_fn=self.length_fn
+        )
+
+    #: length of an encoded example, for bucketing; None for fixed-size inputs
+    length_fn: ClassVar[Any] = None
+
+    # model -------------------------------------------------------------
+    @abc.abstractmethod
+    def build_model(self, hp: kt.HyperParameters) -> keras.Model:
+        """A compiled model. Every hyperparameter is declared here with its default, so the
+        same call builds the default model and defines the keras-tuner search space."""
+
+    # decoding and metrics ---------------------------------------------
+    @abc.abstractmethod
+    def evaluate(self, model: keras.Model, raw: tf.data.Dataset, *, batch_size: int = 64, quick: bool = False) -> dict[str, float]:
+        """Metrics on raw examples; always includes `headline_metric`. `quick` computes only
+        what the headline needs (decoders skip beam search), for use after every epoch."""
+
+    @abc.abstractmethod
+    def predict(self, model: keras.Model, inputs: list[Any]) -> list[Any]:
+        """Raw inputs (strings, token lists, images or image paths) -> readable outputs."""
+
+    @abc.abstractmethod
+    def raw_input(self, example: dict[str, Any]) -> Any:
+        """The raw `predict` input inside one TFDS example (as numpy), e.g. its text or image."""
+
+    @abc.abstractmethod
+    def serving_function(self, model: keras.Model) -> tf.types.experimental.PolymorphicFunction:
+        """A `tf.function` with a fixed input signature: a batch of raw inputs as tensors in,
+        readable outputs as tensors out (labels, tags, captions, translations). It is the
+        serving signature of `zoo export`, so TF Serving needs no zoo code."""
+
+    def parse_cli_input(self, text: str) -> Any:
+        """Turn one command-line argument into a raw input for `predict`."""
+        return text
+
+
+_CALLS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def compiled_call(model: keras.Model, prepare: Any = None) -> Any:
+    """`model(prepare(inputs), training=False)` as one traced `tf.function`, kept per model:
+    one prediction then costs about a millisecond instead of the tens that an eager Keras
+    call (or `model.predict`) spends on Python overhead. `prepare` (TensorFlow ops from raw
+    input to the model's input, e.g. text normalisation) joins the same graph.
+    `reduce_retracing` makes the trace shape-generic, so varying lengths do not retrace."""
+    calls = _CALLS.setdefault(model, {})
+    key = (getattr(prepare, "__qualname__", None), id(getattr(prepare, "__self__", None)))
+    if key not in calls:
+        owner = weakref.ref(model)  # the cache must not keep the model alive
+
+        @tf.function(reduce_retracing=True)
+        def call(inputs):
+            return owner()(prepare(inputs) if prepare else inputs, training=False)
+
+        calls[key] = call
+    return calls[key]
+
+
+TASKS: dict[str, type[Task]] = {}
+
+def register_task(cls: type[Task]) -> type[Task]:
+    """Class decorator: make a task visible to the CLI, the tuner and the benchmarks."""
+    TASKS[cls.name] = cls
+    return cls
+
+
+def all_tasks() -> dict[str, type[Task]]:
+    importlib.import_module("zoo.tasks")  # each task module registers itself on import
+    return TASKS
+
+
+def get_task(name: str) -> type[Task]:
+    tasks = all_tasks()
+    key = name.replace("_", "-")
+    if key not in tasks:
+        raise UnknownNameError("task", name, tasks)
+    return tasks[key]
+
+
+def hyperparameters(values: dict[str, Any] | None = None) -> kt.HyperParameters:
+    """HyperParameters with `values` fixed; anything a model builder declares beyond them
+    takes its declared default."""
+    hp = kt.HyperParameters()
+    for key, value in (values or {}).items():
+        if key == "cell" and value not in CELLS:
+            raise UnknownNameError("cell", value, CELLS)
+        hp.Fixed(key, value)
+    return hp

@@ -1,0 +1,53 @@
+"""The `zoo` command line: a thin layer over the public API (no model logic here).
+
+Expected failures (`ZooError`: unknown names, unreachable datasets, bad input) print a
+one-line reason and exit with code 2; anything else is a bug and exits with code 1.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+
+from zoo.cli import diagnose, models, training
+
+EXIT_USAGE, EXIT_BUG = 2, 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="zoo",
+        description="A Keras model zoo for recurrent sequence models (SimpleRNN and LSTM) in five input/output shapes.",
+        epilog="Tasks: one-to-one, one-to-many, many-to-one, many-to-many-equal, many-to-many-unequal. "
+        "Environment: ZOO_REGISTRY (registry folder), ZOO_DATA_DIR (TFDS data folder).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    for group in (training, models, diagnose):
+        group.add_commands(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from zoo.errors import ZooError
+
+    try:
+        args.func(args)
+    except ZooError as err:
+        print(f"zoo: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("zoo: interrupted", file=sys.stderr)
+        return 130
+    except Exception:  # noqa: BLE001  (the CLI's last line of defence: report the bug)
+        traceback.print_exc()
+        print("zoo: unexpected error (a bug): please report it with the trace above.", file=sys.stderr)
+        return EXIT_BUG
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,128 @@
+"""`zoo predict`, `stream`, `models`, `info`, `evaluate`, `alias` and `export`: commands that use registry models."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from zoo.cli._common import print_metrics, registry_option
+from zoo.constants import EXPORT_FORMATS, SPLITS
+
+
+def cmd_predict(args: argparse.Namespace) -> None:
+    from zoo import registry
+
+    model = registry.load(args.model, root=args.registry)
+    inputs = [model.task.parse_cli_input(text) for text in args.inputs]
+    for text, output in zip(args.inputs, model.predict_batch(inputs)):
+        print(json.dumps({"input": text, "output": output}, ensure_ascii=False))
+
+
+def cmd_stream(args: argparse.Namespace) -> None:
+    from zoo import registry
+    from zoo.errors import BadInputError
+
+    model = registry.load(args.model, root=args.registry)
+    try:
+        lines = sys.stdin if args.file == "-" else open(args.file, encoding="utf-8")  # noqa: SIM115
+        with lines:
+            for read, result in enumerate(model.stream(lines, window=args.window), 1):
+                print(f"after window {read}: {json.dumps(result, ensure_ascii=False)}")
+    except (OSError, UnicodeDecodeError) as err:
+        raise BadInputError(f"cannot read {args.file} as UTF-8 text: {err}") from err
+
+
+def cmd_models(args: argparse.Namespace) -> None:
+    from zoo import registry
+
+    for name in registry.list_models(args.pattern, root=args.registry):
+        card = registry.verify(registry.resolve(name, root=args.registry)) if args.verbose else None
+        print(name if card is None else f"{name}@{card['version']}  {card['task']}  {card['cell']}  "
+              f"{card['headline_metric']}={card['metrics']['validation'][card['headline_metric']]:.4f}")
+
+
+def cmd_info(args: argparse.Namespace) -> None:
+    from zoo import registry
+
+    path = registry.resolve(args.model, root=args.registry)
+    print((path / registry.README_FILE).read_text())
+
+
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    from zoo import registry
+
+    model = registry.load(args.model, root=args.registry)
+    dataset = model.task.dataset(args.dataset or model.training_dataset())
+    metrics = model.evaluate(dataset, args.split)
+    print(f"{model.name}@{model.version} on {dataset.tfds_name} ({args.split}):")
+    print_metrics({args.split: metrics})
+
+
+def cmd_alias(args: argparse.Namespace) -> None:
+    from zoo import registry
+
+    path = registry.set_alias(args.model, args.alias, root=args.registry)
+    print(f"{path.parent.name}:{args.alias} -> version {path.name}")
+
+
+def cmd_export(args: argparse.Namespace) -> None:
+    from zoo import registry
+    from zoo.registry.export import export
+
+    model = registry.load(args.model, root=args.registry)
+    path = export(model, args.output or f"{model.name}-{model.version}-{args.format}", format=args.format)
+    print(f"exported {model.name}@{model.version} to {path} (signature 'serving_default')")
+
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    """Add this group's sub-commands to the `zoo` parser."""
+    p = sub.add_parser("predict", help="predict with a registry model on raw inputs")
+    p.add_argument("model", help="NAME, NAME@VERSION or NAME:ALIAS")
+    p.add_argument("inputs", nargs="+", metavar="INPUT",
+                   help="a sentence, a JSON token list, or an image path, depending on the task")
+    registry_option(p)
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser(
+        "stream", help="read a long text in windows, carrying the hidden state (stateful many-to-one models)",
+        description="Score a document of any length, or text as it arrives, with a stateful copy of a unidirectional "
+        "many-to-one model: prints the prediction on everything read so far after each window of tokens.",
+    )
+    p.add_argument("model", help="NAME, NAME@VERSION or NAME:ALIAS (trained with --set bidirectional=false)")
+    p.add_argument("file", metavar="FILE", help="text file to read, or - for standard input")
+    p.add_argument("--window", type=int, metavar="N", help="tokens per window (default: the model's max_tokens)")
+    registry_option(p)
+    p.set_defaults(func=cmd_stream)
+
+    p = sub.add_parser("models", help="list registry models")
+    p.add_argument("pattern", nargs="?", default="*", help="shell-style wildcard, e.g. '*lstm*'")
+    p.add_argument("-v", "--verbose", action="store_true", help="show version, task, cell and headline metric")
+    registry_option(p)
+    p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("info", help="show a registry model's card")
+    p.add_argument("model", help="NAME, NAME@VERSION or NAME:ALIAS")
+    registry_option(p)
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("evaluate", help="measure a registry model on a dataset split")
+    p.add_argument("model", help="NAME, NAME@VERSION or NAME:ALIAS")
+    p.add_argument("--dataset", help="one of the task's datasets (default: the one it was trained on)")
+    p.add_argument("--split", choices=SPLITS, default="test", help="split role (default: test)")
+    registry_option(p)
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("alias", help="point an alias (e.g. production) at a model version")
+    p.add_argument("model", help="NAME@VERSION (or NAME:ALIAS) to point at")
+    p.add_argument("alias", help="the alias to set; 'latest' and 'best' are kept by the registry")
+    registry_option(p)
+    p.set_defaults(func=cmd_alias)
+
+    p = sub.add_parser("export", help="export a registry model for TensorFlow Serving")
+    p.add_argument("model", help="NAME, NAME@VERSION or NAME:ALIAS")
+    p.add_argument("--format", choices=EXPORT_FORMATS, default="savedmodel", help="export format (default: savedmodel)")
+    p.add_argument("--output", metavar="DIR", help="new folder to write (default: NAME-VERSION-FORMAT)")
+    registry_option(p)
+    p.set_defaults(func=cmd_export)
+

@@ -1,0 +1,19 @@
+"""Choice lists shared by the command line and the library, without importing TensorFlow.
+
+`zoo --help` and argument checking read these names before any heavy import; the modules
+that implement each choice import the same tuples, so there is one list of each.
+"""
+from __future__ import annotations
+
+#: recurrent cells, the hyperparameter `cell` of every task
+CELLS: tuple[str, ...] = ("simple_rnn", "lstm")
+#: keras-tuner search algorithms of `zoo tune --tuner`
+TUNERS: tuple[str, ...] = ("random", "hyperband", "bayesian")
+#: `tf.distribute` strategies of `--strategy`
+STRATEGIES: tuple[str, ...] = ("default", "mirrored")
+#: layouts of users' files that `zoo.prepare` turns into TFDS datasets (`--format`)
+FORMATS: tuple[str, ...] = ("conll", "text-per-class", "csv", "parallel", "captions", "image-folder", "tfds")
+#: split roles a task's dataset maps onto TFDS splits
+SPLITS: tuple[str, ...] = ("train", "validation", "test")
+#: export formats of `zoo export`
+EXPORT_FORMATS: tuple[str, ...] = ("savedmodel",)

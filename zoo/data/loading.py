@@ -1,0 +1,85 @@
+"""TFDS access shared by every task: where prepared data lives, loading a split (preparing
+the zoo's own builders offline, downloading real datasets where a network allows, and a
+clear error where it does not), and a dataset's info without its data.
+"""
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+from zoo.errors import DatasetUnavailableError, UnknownNameError
+
+#: TFDS downloads go through its mirror first; if that host is unreachable the download
+#: would spend minutes in urllib3 retries before failing, so we ask once, quickly.
+_NETWORK_PROBE = ("storage.googleapis.com", 443)
+_PROBE_TIMEOUT_S = 3.0
+
+
+def data_dir() -> str:
+    """Where TFDS keeps prepared datasets: `ZOO_DATA_DIR`, else TFDS's own default."""
+    return os.environ.get("ZOO_DATA_DIR") or str(Path(tfds.core.constants.DATA_DIR).expanduser())
+
+
+def is_embedded(name: str) -> bool:
+    """True for the zoo's own builders, which generate their data offline."""
+    import zoo.data.builders  # noqa: F401  (registers the zoo's own builders with TFDS)
+
+    try:
+        return tfds.builder_cls(name.split("/")[0]).__module__.startswith("zoo.data.builders")
+    except tfds.core.registered.DatasetNotFoundError:
+        return False
+
+
+def _network_reachable() -> bool:
+    try:
+        with socket.create_connection(_NETWORK_PROBE, timeout=_PROBE_TIMEOUT_S):
+            return True
+    except OSError:
+        return False
+
+
+def _unavailable(name: str, cause: str, offline: str | None) -> DatasetUnavailableError:
+    alternatives = [
+        "  - run offline on the zoo's embedded data: --dataset embedded" + (f" ({offline})" if offline else ""),
+        (
+            f"  - prepare it on a machine with network access (`tfds build {name}` or one `tfds.load`), "
+            f"then copy its folder into {data_dir()} (or point ZOO_DATA_DIR at it)"
+        ),
+        "  - train on your own files of this kind instead: --data PATH --format FORMAT (see `zoo train --help`)",
+    ]
+    return DatasetUnavailableError(
+        f"TFDS dataset {name!r} is not available: {cause}\nWhat you can do:\n" + "\n".join(alternatives)
+    )
+
+
+def load_tfds(name: str, split: str, *, directory: str | None = None, offline_alternative: str | None = None) -> tf.data.Dataset:
+    """Load one split of a TFDS dataset, preparing it first if needed.
+
+    The zoo's own builders generate their data offline in seconds; a real dataset is
+    downloaded by TFDS, and when it cannot be, the error says why and what to do instead.
+    """
+    directory = directory or data_dir()
+    embedded = is_embedded(name)
+    try:
+        return tfds.load(name, split=split, data_dir=directory, download=False, shuffle_files=False)
+    except tfds.core.registered.DatasetNotFoundError as err:
+        raise UnknownNameError("TFDS dataset", name, tfds.list_builders()) from err
+    except AssertionError:
+        pass  # TFDS asserts when the data is not prepared yet: prepare it below
+    if not embedded and not _network_reachable():
+        raise _unavailable(name, "it is not prepared locally and this machine cannot reach the network.", offline_alternative)
+    try:
+        return tfds.load(name, split=split, data_dir=directory, download=True, shuffle_files=False)
+    except (OSError, tfds.core.download.DownloadError) as err:  # network and disk failures
+        first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise _unavailable(name, f"the download failed ({first_line}).", offline_alternative) from err
+
+
+def info(name: str, *, directory: str | None = None) -> tfds.core.DatasetInfo:
+    """A TFDS dataset's description (features, label names, version) without its data."""
+    is_embedded(name)  # registers the zoo's builders before TFDS looks the name up
+    return tfds.builder(name, data_dir=directory or data_dir()).info

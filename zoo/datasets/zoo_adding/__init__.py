@@ -1,5 +1,0 @@
-"""The `zoo_adding` TFDS builder (registered on import)."""
-
-from zoo.datasets.zoo_adding.zoo_adding import ZooAdding
-
-__all__ = ["ZooAdding"]

@@ -1,5 +1,0 @@
-"""The `zoo_digits` TFDS builder (registered on import)."""
-
-from zoo.datasets.zoo_digits.zoo_digits import ZooDigits
-
-__all__ = ["ZooDigits"]

@@ -1,5 +1,0 @@
-"""The `zoo_ner` TFDS builder (registered on import)."""
-
-from zoo.datasets.zoo_ner.zoo_ner import ZooNer
-
-__all__ = ["ZooNer"]

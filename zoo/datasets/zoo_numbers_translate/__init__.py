@@ -1,5 +1,0 @@
-"""The `zoo_numbers_translate` TFDS builder (registered on import)."""
-
-from zoo.datasets.zoo_numbers_translate.zoo_numbers_translate import ZooNumbersTranslate
-
-__all__ = ["ZooNumbersTranslate"]

@@ -1,5 +1,0 @@
-"""The `zoo_shapes_captions` TFDS builder (registered on import)."""
-
-from zoo.datasets.zoo_shapes_captions.zoo_shapes_captions import ZooShapesCaptions
-
-__all__ = ["ZooShapesCaptions"]

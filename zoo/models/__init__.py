@@ -1,0 +1,3 @@
+"""Model building blocks shared by the tasks: recurrent layers and compile settings
+(`layers`), encoder-decoder plumbing (`seq2seq`), beam search (`decoding`) and stateful
+streaming copies (`streaming`)."""

@@ -1,0 +1,178 @@
+"""Layers and compile settings shared by the task model builders.
+
+Each helper declares the hyperparameters it uses (with defaults), so a task's
+`build_model(hp)` is at once the default model and its keras-tuner search space.
+"""
+from __future__ import annotations
+
+import keras
+import keras_tuner as kt
+
+from zoo.errors import ZooError
+from zoo.tasks.base import CELLS
+
+
+def cell_type(hp: kt.HyperParameters) -> str:
+    """The recurrent cell, `simple_rnn` or `lstm`: always a hyperparameter of every task."""
+    return hp.Choice("cell", list(CELLS), default="lstm")
+
+
+def recurrent(
+    hp: kt.HyperParameters,
+    units: int,
+    *,
+    name: str,
+    return_sequences: bool = False,
+    return_state: bool = False,
+) -> keras.layers.Layer:
+    """A `SimpleRNN` or `LSTM` layer, chosen by the `cell` hyperparameter.
+
+    The LSTM keeps the settings that let Keras run it with the cuDNN kernel on a GPU
+    (tanh/sigmoid, no recurrent dropout, `unroll=False`, bias): any change here would
+    silently fall back to the slow generic kernel. `unroll=True` is the one opt-out,
+    for very short fixed-length sequences where unrolled graphs are faster on CPU.
+    """
+    # not searched: unrolling changes speed, not quality, and needs a fixed sequence length
+    unroll = hp.Fixed("unroll", False)
+    kwargs = dict(return_sequences=return_sequences, return_state=return_state, unroll=unroll, name=name)
+    if cell_type(hp) == "lstm":
+        return keras.layers.LSTM(
+            units, activation="tanh", recurrent_activation="sigmoid", recurrent_dropout=0.0, use_bias=True, **kwargs
+        )
+    return keras.layers.SimpleRNN(units, activation="tanh", **kwargs)
+
+
+def maybe_bidirectional(hp: kt.HyperParameters, layer: keras.layers.Layer, *, default: bool) -> keras.layers.Layer:
+    """Wrap `layer` in `Bidirectional` when the `bidirectional` hyperparameter says so."""
+    if hp.Boolean("bidirectional", default=default):
+        return keras.layers.Bidirectional(layer, name=f"bi_{layer.name}")
+    return layer
+
+
+def lower_layers(hp: kt.HyperParameters, x: keras.KerasTensor, units: int, *, name: str, bidirectional: bool) -> keras.KerasTensor:
+    """The `layers - 1` sequence-returning recurrent layers stacked below a task's top
+    recurrent layer: depth is a hyperparameter, and 1 (no extra layer) is the default."""
+    for depth in range(1, hp.Int("layers", 1, 3, default=1)):
+        layer = recurrent(hp, units, name=f"{name}_{depth}", return_sequences=True)
+        x = maybe_bidirectional(hp, layer, default=True)(x) if bidirectional else layer(x)
+    return x
+
+
+def output_layer(units: int, activation: str, name: str) -> keras.layers.Dense:
+    """Output projection kept in float32 so that mixed precision on GPU stays stable."""
+    return keras.layers.Dense(units, activation=activation, dtype="float32", name=name)
+
+
+def _check_unroll(model: keras.Model, hp: kt.HyperParameters) -> None:
+    """`unroll=True` copies the cell once per time step into the graph, so the number of steps
+    must be known when the model is built; variable-length tasks pad per batch and cannot."""
+    if not hp.values.get("unroll"):
+        return
+    for layer in model._flatten_layers(include_self=False):
+        if not isinstance(layer, (keras.layers.RNN, keras.layers.Bidirectional)) or not layer._inbound_nodes:
+            continue
+        if keras.tree.flatten(layer.input)[0].shape[1] is None:
+            raise ZooError(
+                f"unroll=true needs a fixed number of time steps, but layer {layer.name!r} of {model.name} reads "
+                "variable-length sequences. Unrolling pays off only for short fixed-length inputs (one-to-one "
+                "with `steps`, the adding benchmark at T <= ~50); leave unroll=false here."
+            )
+
+
+def compile_model(
+    model: keras.Model,
+    hp: kt.HyperParameters,
+    *,
+    loss: str | keras.losses.Loss,
+    metrics: list | None = None,
+    weighted_metrics: list | None = None,
+    learning_rate: float = 1e-3,
+) -> keras.Model:
+    """Adam with gradient clipping by norm, on by default: SimpleRNNs explode without it."""
+    _check_unroll(model, hp)
+    optimizer = keras.optimizers.Adam(
+        learning_rate=hp.Float("learning_rate", 1e-4, 3e-2, sampling="log", default=learning_rate),
+        clipnorm=hp.Float("clipnorm", 0.1, 10.0, sampling="log", default=1.0),
+    )
+    model.compile(optimizer=optimizer, loss=loss, metrics=metrics, weighted_metrics=weighted_metrics)
+    return model
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class CharacterEncoder(keras.layers.Layer):
+    """Characters of every word -> one vector per word, from a bidirectional recurrent layer.
+
+    Input `(batch, time, characters)` ids (0 = padding); output `(batch, time, 2 * units)`.
+    Words are folded into the batch axis ((B, T, W) -> (B*T, W)) rather than wrapped in
+    `TimeDistributed`, which falls back to a slow `vectorized_map` over an unknown time axis.
+    """
+
+    def __init__(self, vocabulary_size: int, embedding_dim: int, units: int, cell: str = "lstm", **kwargs):
+        super().__init__(**kwargs)
+        self.vocabulary_size, self.embedding_dim, self.units, self.cell = vocabulary_size, embedding_dim, units, cell
+        self.embedding = keras.layers.Embedding(vocabulary_size, embedding_dim, name="char_embedding")
+        layer = keras.layers.LSTM if cell == "lstm" else keras.layers.SimpleRNN
+        self.rnn = keras.layers.Bidirectional(layer(units), name="char_rnn")
+
+    def build(self, input_shape):
+        self.embedding.build((None, None))
+        self.rnn.build((None, None, self.embedding_dim))
+        super().build(input_shape)
+
+    def call(self, ids):
+        shape = keras.ops.shape(ids)
+        words = keras.ops.reshape(keras.ops.cast(ids, "int32"), (-1, shape[2]))
+        # Padding words have no characters; a fully masked row would take cuDNN off its fast
+        # path, so the first position always counts (their vectors are masked downstream).
+        first = keras.ops.arange(shape[2]) == 0
+        mask = keras.ops.logical_or(keras.ops.not_equal(words, 0), first[None, :])
+        vectors = self.rnn(self.embedding(words), mask=mask)
+        return keras.ops.reshape(vectors, (shape[0], shape[1], 2 * self.units))
+
+    def compute_mask(self, ids, mask=None):
+        """Padding words (no characters) are masked, so the word vectors can be concatenated
+        with other masked features without unmasking the padding."""
+        return keras.ops.any(keras.ops.not_equal(keras.ops.cast(ids, "int32"), 0), axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[1], 2 * self.units)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "vocabulary_size": self.vocabulary_size,
+            "embedding_dim": self.embedding_dim,
+            "units": self.units,
+            "cell": self.cell,
+        }
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class MaskedGlobalMaxPooling1D(keras.layers.Layer):
+    """Max over time of the unmasked steps (Keras' own global max pooling ignores masks)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def call(self, inputs, mask=None):
+        if mask is not None:
+            lowest = keras.ops.full_like(inputs, -1e9)
+            inputs = keras.ops.where(keras.ops.expand_dims(keras.ops.cast(mask, "bool"), -1), inputs, lowest)
+        return keras.ops.max(inputs, axis=1)
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[2])
+
+
+def sequence_summary(pooling: str, rnn_output: keras.KerasTensor) -> keras.KerasTensor:
+    """One vector per sequence: `last` keeps the recurrent layer's final state (it was built
+    without `return_sequences`); `max` and `mean` pool its per-step outputs, masks respected."""
+    if pooling == "max":
+        return MaskedGlobalMaxPooling1D(name="max_pool")(rnn_output)
+    if pooling == "mean":
+        return keras.layers.GlobalAveragePooling1D(name="mean_pool")(rnn_output)
+    return rnn_output

@@ -1,0 +1,118 @@
+"""Decoder machinery shared by the tasks that emit a sequence (captioning, translation).
+
+Both build their model as two named sub-models, `encoder` (input -> decoder states) and
+`decoder` (previous tokens + states -> next-token probabilities + new states), joined for
+teacher-forced training. At inference the same `decoder` runs one step at a time under
+greedy or beam-search decoding.
+"""
+from __future__ import annotations
+
+import weakref
+import keras
+import keras_tuner as kt
+from sacrebleu.metrics import BLEU
+import tensorflow as tf
+
+from zoo.data import text
+from zoo.models.decoding import beam_search
+from zoo.models.layers import cell_type
+
+#: per-model compiled step functions, dropped together with their model
+_STEPS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class PaddingMask(keras.layers.Layer):
+    """ids -> boolean mask of the non-padding positions, as an explicit tensor so that it
+    can travel from the encoder to the attention of a decoder run one step at a time."""
+
+    def call(self, ids):
+        return keras.ops.not_equal(ids, 0)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def compute_output_spec(self, ids):
+        return keras.KerasTensor(ids.shape, dtype="bool")
+
+
+def state_count(hp: kt.HyperParameters) -> int:
+    """An LSTM carries two state tensors (h, c); a SimpleRNN one."""
+    return 2 if cell_type(hp) == "lstm" else 1
+
+
+def encode_target(sentence: tf.Tensor, lookup: keras.layers.StringLookup, max_tokens: int) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """Normalised target sentence -> teacher-forcing `(decoder input, expected output, weights)`:
+    the input starts with [start], the output ends with [end], padding weighs nothing."""
+    tokens = tf.strings.split(sentence)[:max_tokens]
+    ids = tf.cast(lookup(tf.concat([[text.START], tokens, [text.END]], axis=0)), tf.int32)
+    return ids[:-1], ids[1:], tf.ones(tf.shape(ids[1:]), tf.float32)
+
+
+def decode(
+    model: keras.Model,
+    encoder_inputs,
+    vocabulary: list[str],
+    *,
+    max_length: int,
+    beam_width: int = 1,
+) -> list[list[str]]:
+    """Run `model`'s encoder once and its decoder step by step; tokens out, per input."""
+    step = _STEPS.get(model)
+    if step is None:
+        decoder = model.get_layer("decoder")
+
+        @tf.function(reduce_retracing=True)
+        def step(tokens, states):
+            probs, *new_states = decoder([tokens[:, None], *states], training=False)
+            # leading states are context the decoder only reads (encoder outputs, mask)
+            context = states[: len(states) - len(new_states)]
+            return tf.math.log(probs[:, -1] + 1e-9), [*context, *new_states]
+
+        _STEPS[model] = step
+    states = model.get_layer("encoder")(encoder_inputs, training=False)
+    states = list(states) if isinstance(states, (list, tuple)) else [states]
+    start, end = vocabulary.index(text.START) + 2, vocabulary.index(text.END) + 2
+    ids = beam_search(step, states, start_id=start, end_id=end, max_length=max_length, beam_width=beam_width)
+    return [text.ids_to_tokens(row, vocabulary) for row in ids]
+
+
+def greedy_in_graph(model: keras.Model, encoder_inputs, vocabulary: list[str], *, max_length: int) -> tf.Tensor:
+    """Greedy decoding as TensorFlow ops (for exported serving signatures): one string per input."""
+    decoder = model.get_layer("decoder")
+    states = model.get_layer("encoder")(encoder_inputs, training=False)
+    states = list(states) if isinstance(states, (list, tuple)) else [states]
+    start, end = vocabulary.index(text.START) + 2, vocabulary.index(text.END) + 2
+    tokens = tf.fill(tf.shape(states[0])[:1], start)
+    finished = tf.zeros_like(tokens, dtype=tf.bool)
+    steps = tf.TensorArray(tf.int32, size=max_length)
+    for t in tf.range(max_length):
+        probs, *new_states = decoder([tokens[:, None], *states], training=False)
+        states = [*states[: len(states) - len(new_states)], *new_states]
+        tokens = tf.where(finished, end, tf.cast(tf.argmax(probs[:, -1], axis=-1), tf.int32))
+        finished = finished | (tokens == end)
+        steps = steps.write(t, tokens)
+    ids = tf.transpose(steps.stack())
+    words = tf.gather(tf.constant([text.PAD, text.UNK, *vocabulary]), ids)
+    keep = tf.logical_and(tf.cumsum(tf.cast(ids == end, tf.int32), axis=1) == 0, ids > 1)
+    return tf.strings.reduce_join(tf.ragged.boolean_mask(words, keep), axis=1, separator=" ")
+
+
+def corpus_bleu(hypotheses: list[str], references: list[list[str]], **kwargs) -> float:
+    """sacrebleu's corpus BLEU (`kwargs` go to `sacrebleu.metrics.BLEU`, e.g. max_ngram_order); each hypothesis may have several references (the common
+    number of references is used, as sacrebleu needs equally many per hypothesis)."""
+    n_refs = min(map(len, references))
+    streams = [[refs[i] for refs in references] for i in range(n_refs)]
+    return float(BLEU(**kwargs).corpus_score(hypotheses, streams).score)
+
+
+def teacher_forcing_model(
+    encoder: keras.Model, decoder: keras.Model, encoder_input: keras.KerasTensor, name: str
+) -> keras.Model:
+    """Join encoder and decoder for training: the decoder reads the true previous tokens."""
+    target_in = keras.Input(shape=(None,), dtype="int32", name="target_in")
+    states = encoder(encoder_input)
+    states = list(states) if isinstance(states, (list, tuple)) else [states]
+    probs = decoder([target_in, *states])[0]
+    return keras.Model({encoder_input.name: encoder_input, "target_in": target_in}, probs, name=name)
+

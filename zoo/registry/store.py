@@ -1,0 +1,312 @@
+"""The registry over `saved_models/`: numbered immutable versions, aliases, integrity.
+
+Layout: `<root>/<name>/<version>/` holds `model.keras`, `preprocessing.json` (vocabularies,
+label names, shapes), the training curves, reference images where the task takes images,
+`card.json` (machine-readable) and `README.md` (the model card); `<root>/<name>/aliases.json`
+maps `latest`, `best` and the user's aliases to versions.
+
+A version is written in a temporary folder and renamed into place, so a crash leaves the
+old state or the new, never half a version; a file lock hands out version numbers, so
+concurrent saves never collide. Loading checks every SHA-256, uses Keras safe mode and
+re-runs the card's reference inputs before the model is handed out.
+"""
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+from filelock import FileLock
+
+from zoo.registry import cards
+from zoo.errors import UnknownNameError, ZooError
+from zoo.tasks.base import DatasetSpec, Task, get_task
+from zoo.training.fit import TrainResult
+
+MODEL_FILE, PREPROCESSING_FILE, CARD_FILE, README_FILE, ALIASES_FILE = (
+    "model.keras",
+    "preprocessing.json",
+    "card.json",
+    "README.md",
+    "aliases.json",
+)
+_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+_ALIAS = re.compile(r"^[A-Za-z][A-Za-z0-9._-]*$")
+_REF = re.compile(r"^(?P<name>[^@:]+)(?:@(?P<version>\d+)|:(?P<alias>[A-Za-z0-9._-]+))?$")
+#: reference outputs are rounded to 4 decimals when predicted; allow a little more
+_TOLERANCE = 2e-3
+
+
+class IntegrityError(ZooError):
+    """A registry file that is missing, altered or unsafe to load."""
+
+
+#: the checkout's `saved_models/` (zoo/registry/store.py -> the repository root)
+_CHECKOUT_MODELS = Path(__file__).resolve().parents[2] / "saved_models"
+
+
+def default_root() -> Path:
+    """`ZOO_REGISTRY`, else the `saved_models/` folder of this checkout."""
+    return Path(os.environ.get("ZOO_REGISTRY") or _CHECKOUT_MODELS)
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _write_json_atomic(path: Path, payload: Any) -> None:
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as handle:
+        json.dump(payload, handle, indent=2, sort_keys=True)
+    os.replace(handle.name, path)
+
+
+def _as_json(value: Any) -> Any:
+    """Predictions as they read back from JSON (tuples become lists)."""
+    return json.loads(json.dumps(value))
+
+
+def _close(a: Any, b: Any) -> bool:
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_close(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_close(x, y) for x, y in zip(a, b))
+    if isinstance(a, float) or isinstance(b, float):
+        return isinstance(a, (int, float)) and isinstance(b, (int, float)) and abs(a - b) <= _TOLERANCE
+    return a == b
+
+
+def _store_reference_inputs(inputs: list[Any], folder: Path) -> list[Any]:
+    """Images go to lossless PNG files beside the card; text stays in the card."""
+    stored = []
+    for i, raw in enumerate(inputs):
+        if isinstance(raw, np.ndarray):
+            filename = f"reference_{i}.png"
+            (folder / filename).write_bytes(tf.io.encode_png(raw).numpy())
+            stored.append({"image": filename})
+        else:
+            stored.append(raw)
+    return stored
+
+
+def reference_inputs(card: dict[str, Any], folder: Path) -> list[Any]:
+    """The card's reference inputs, ready for `predict` (image files as paths)."""
+    return [str(folder / raw["image"]) if isinstance(raw, dict) else raw for raw in card["reference"]["inputs"]]
+
+
+def _headline(card: dict[str, Any]) -> float:
+    return float(card["metrics"]["validation"][card["headline_metric"]])
+
+
+@dataclass
+class ZooModel:
+    """A loaded zoo model: `predict` takes raw inputs and returns readable outputs."""
+
+    name: str
+    version: int
+    task: Task
+    model: keras.Model
+    card: dict[str, Any]
+
+    def predict(self, raw: Any) -> Any:
+        """One raw input (a string, a token list, an image path or array) -> one readable result."""
+        return self.task.predict(self.model, [raw])[0]
+
+    def predict_batch(self, inputs: list[Any]) -> list[Any]:
+        return self.task.predict(self.model, inputs)
+
+    def stream(self, chunks: Any, *, window: int | None = None) -> Any:
+        """Read a long or live input chunk by chunk, carrying the hidden state (see
+        `zoo.models.streaming`); yields the prediction on everything read so far."""
+        if not hasattr(self.task, "stream"):
+            raise ZooError(f"{self.name}: task {self.task.name} does not stream; streaming is for many-to-one models.")
+        return self.task.stream(self.model, chunks, window=window)
+
+    def training_dataset(self) -> str | DatasetSpec:
+        """The dataset the model was trained on: a task dataset key, or files prepared again
+        from the card's recorded source (relative paths are relative to the current folder)."""
+        recorded = self.card["dataset"]
+        source = recorded.get("source")
+        if source is None:
+            return recorded["key"]
+        from zoo.data import formats
+
+        return formats.prepare(source["path"], source["format"], licence=recorded["licence"], **source["options"])
+
+    def evaluate(self, dataset: str | DatasetSpec | None = None, split: str = "test", *, batch_size: int | None = None) -> dict[str, float]:
+        """Metrics on a split of the training dataset (default) or of another dataset. The
+        default batch size is the training one: padding differs with batching, and float
+        round-off then moves a few borderline decisions."""
+        dataset = dataset or self.training_dataset()
+        batch_size = batch_size or self.card["training"]["batch_size"]
+        return self.task.evaluate(self.model, self.task.load(dataset, split), batch_size=batch_size)
+
+
+def _remove_abandoned_staging(folder: Path) -> None:
+    """Delete staging folders left by saves whose process died (kill -9, power loss)."""
+    for staging in folder.glob(".tmp-*"):
+        pid = staging.name.split("-")[1]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _versions(folder: Path) -> list[int]:
+    return sorted(int(p.name) for p in folder.iterdir() if p.name.isdigit())
+
+
+def _aliases(folder: Path) -> dict[str, int]:
+    path = folder / ALIASES_FILE
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def save(
+    result: TrainResult,
+    name: str | None = None,
+    *,
+    root: Path | str | None = None,
+    artifacts: dict[str, Path] | None = None,
+) -> Path:
+    """Write `result` as the next version of `name`; `latest` points at it, `best` at the
+    version with the highest validation headline metric. `artifacts` (file name -> path)
+    are copied into the version and hashed with it, e.g. the record of a search."""
+    root = Path(root or default_root())
+    name = name or f"{result.task.name}-{result.hyperparameters.get('cell')}-{result.dataset}".replace("/", "-").lower()
+    if not _NAME.match(name):
+        raise ZooError(f"invalid model name {name!r}: use lowercase letters, digits, '.', '_' and '-'.")
+    folder = root / name
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        _remove_abandoned_staging(folder)
+        staging = Path(tempfile.mkdtemp(prefix=f".tmp-{os.getpid()}-", dir=folder))
+    except OSError as err:
+        raise ZooError(f"cannot write to the registry at {folder}: {err.strerror}. Choose another with --registry or ZOO_REGISTRY.") from err
+    try:
+        # the same layers without the optimizer: a third of the size, and all that inference needs
+        keras.Model(result.model.input, result.model.output, name=result.model.name).save(staging / MODEL_FILE)
+        (staging / PREPROCESSING_FILE).write_text(json.dumps(result.task.preprocessing, indent=1))
+        cards.plot_curves(result.history, result.task.headline_metric, staging / cards.CURVES_FILE)
+        for filename, path in (artifacts or {}).items():
+            shutil.copyfile(path, staging / filename)
+        card = cards.build(result, name)
+        card["reference"] = {
+            "inputs": _store_reference_inputs(result.reference_inputs, staging),
+            "outputs": _as_json(result.task.predict(result.model, result.reference_inputs)),
+        }
+        card["files"] = {f.name: {"bytes": f.stat().st_size, "sha256": sha256(f)} for f in sorted(staging.iterdir())}
+        with FileLock(str(folder / ".lock")):
+            version = max(_versions(folder), default=0) + 1
+            card["version"] = version
+            (staging / CARD_FILE).write_text(json.dumps(card, indent=2, sort_keys=True))
+            (staging / README_FILE).write_text(cards.readme(card))
+            os.rename(staging, folder / str(version))
+            aliases = _aliases(folder)
+            aliases["latest"] = version
+            best = aliases.get("best")
+            if best is None or _headline(card) > _headline(json.loads((folder / str(best) / CARD_FILE).read_text())):
+                aliases["best"] = version
+            _write_json_atomic(folder / ALIASES_FILE, aliases)
+    except OSError as err:
+        raise ZooError(f"saving {name} into {folder} failed ({err.strerror or err}); the registry is unchanged.") from err
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return folder / str(version)
+
+
+def set_alias(ref: str, alias: str, *, root: Path | str | None = None) -> Path:
+    """Point `alias` (e.g. `production`) at the version `ref` resolves to."""
+    if not _ALIAS.match(alias) or alias in ("latest", "best"):
+        raise ZooError(f"invalid alias {alias!r}: start with a letter, use letters, digits, '.', '_', '-'; 'latest' and 'best' are kept by the registry.")
+    path = resolve(ref, root=root)
+    with FileLock(str(path.parent / ".lock")):
+        aliases = _aliases(path.parent)
+        aliases[alias] = int(path.name)
+        _write_json_atomic(path.parent / ALIASES_FILE, aliases)
+    return path
+
+
+def list_models(pattern: str = "*", *, root: Path | str | None = None) -> list[str]:
+    """Model names matching a shell-style wildcard pattern."""
+    root = Path(root or default_root())
+    names = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")) if root.exists() else []
+    return [n for n in names if fnmatch.fnmatch(n, pattern)]
+
+
+def resolve(ref: str, *, root: Path | str | None = None) -> Path:
+    """`NAME`, `NAME@3` or `NAME:alias` -> the version folder."""
+    root = Path(root or default_root())
+    match = _REF.match(ref)
+    if not match:
+        raise UnknownNameError("model reference", ref, list_models(root=root))
+    folder = root / match["name"]
+    if not folder.is_dir():
+        raise UnknownNameError("model", match["name"], list_models(root=root))
+    if match["version"]:
+        version = match["version"]
+    else:
+        alias = match["alias"] or "latest"
+        aliases = _aliases(folder)
+        if alias not in aliases:
+            raise UnknownNameError(f"alias of {match['name']}", alias, aliases)
+        version = str(aliases[alias])
+    path = folder / version
+    if not path.is_dir():
+        raise UnknownNameError(f"version of {match['name']}", version, map(str, _versions(folder)))
+    return path
+
+
+def verify(path: Path) -> dict[str, Any]:
+    """Check every file of a version folder against the SHA-256 recorded in its card."""
+    try:
+        card = json.loads((path / CARD_FILE).read_text())
+        recorded = card["files"]
+    except (OSError, ValueError, KeyError) as err:
+        raise IntegrityError(f"{path / CARD_FILE} is missing or unreadable ({err}); the version cannot be trusted.") from err
+    for filename, meta in recorded.items():
+        file = path / filename
+        if not file.is_file():
+            raise IntegrityError(f"{file} is missing; reinstall or re-download this model version.")
+        if sha256(file) != meta["sha256"]:
+            raise IntegrityError(f"{file} does not match the SHA-256 in its card: it was altered or corrupted. Re-download or retrain it.")
+    return card
+
+
+def load(ref: str, *, root: Path | str | None = None) -> ZooModel:
+    """Load a registry model by reference: hashes checked, Keras safe mode, reference
+    inputs re-run and compared with the outputs recorded at save time."""
+    path = resolve(ref, root=root)
+    card = verify(path)
+    task = get_task(card["task"])(json.loads((path / PREPROCESSING_FILE).read_text()))
+    try:
+        model = keras.saving.load_model(path / MODEL_FILE, compile=False, safe_mode=True)
+    except (ValueError, TypeError, OSError) as err:
+        raise IntegrityError(f"{path / MODEL_FILE} cannot be loaded safely: {err}") from err
+    outputs = _as_json(task.predict(model, reference_inputs(card, path)))
+    if not _close(outputs, card["reference"]["outputs"]):
+        raise IntegrityError(
+            f"{path / MODEL_FILE} does not reproduce its reference outputs (expected {card['reference']['outputs']}, "
+            f"got {outputs}): the file or the installed libraries differ from those that saved it ({card['libraries']})."
+        )
+    return ZooModel(name=card["name"], version=int(card["version"]), task=task, model=model, card=card)

@@ -1,0 +1,289 @@
+"""Gradient flow through time: how much of the loss's gradient reaches each earlier step.
+
+The seed's claim, made measurable: the same recurrent weights multiply the gradient at
+every unfolded step, so in a SimpleRNN the gradient reaching step t shrinks (or grows)
+geometrically with its distance from the output, while an LSTM's additive cell state
+lets it through. We measure ||dL/dx_t||, the gradient of the model's own loss with
+respect to the input of its first recurrent layer at step t, on real batches. Since
+dL/dx_t = dL/dh_t . dh_t/dx_t, it decays as dL/dh_t does, and it exists for every
+architecture (even where the hidden states are never returned). Steps are aligned by
+their distance from each sequence's last real (unmasked) step.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from zoo.errors import ZooError
+
+#: a step distance enters the profile only when at least this share of the sequences reach it
+MIN_SHARE = 0.25
+_FLOOR = np.finfo(np.float64).tiny  # an underflowed gradient, kept finite on a log scale
+#: norms growing by more than this factor per step (backwards in time) count as exploding
+EXPLODING_RATE = 1.01
+
+
+@dataclass
+class GradientProfile:
+    """Per-step gradient norms of one model on a few batches, and what they imply."""
+
+    label: str
+    cell: str
+    layer: str
+    #: distance from the last real step (0) back towards the first
+    distances: np.ndarray
+    #: ||dL/dx_{T-d}|| / ||dL/dx_T||: geometric mean over sequences, 10th and 90th percentiles
+    mean: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    #: global norm of the loss's gradient with respect to all weights, one per batch
+    weight_norms: np.ndarray
+    sequences: int
+    #: a backward pass also feeds the early steps, so their norms say nothing of explosion
+    bidirectional: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        """Geometric change of the norm per step back in time (least squares on log norms):
+        below 1 the gradient vanishes, above 1 it explodes."""
+        if self.distances.size < 2:
+            return float("nan")
+        slope = np.polyfit(self.distances, np.log(self.mean), 1)[0]
+        return float(math.exp(slope))
+
+    @property
+    def exploding(self) -> bool:
+        weights = self.weight_norms[np.isfinite(self.weight_norms)]
+        spiky = weights.size > 1 and weights.max() > 10 * np.median(weights)
+        growing = self.rate > EXPLODING_RATE and not self.bidirectional
+        return growing or spiky or not np.isfinite(self.weight_norms).all()
+
+    @property
+    def recommended_clipnorm(self) -> float:
+        """The median weight-gradient norm, to two significant digits: clipping there leaves
+        typical updates alone and caps the rare explosive ones (Pascanu et al. 2013 advise a
+        threshold from the average norm over many updates)."""
+        finite = self.weight_norms[np.isfinite(self.weight_norms)]
+        if finite.size == 0:
+            raise ZooError(f"{self.label}: every measured gradient is NaN or Inf; lower the learning rate and retrain.")
+        median = float(np.median(finite))
+        return float(f"{median:.2g}") if median > 0 else 1.0
+
+    def summary(self) -> str:
+        rate = self.rate
+        if not math.isfinite(rate):
+            trend = "too few steps to fit a rate"
+        elif rate < 1:
+            trend = f"x{rate:.3f} per step back in time (vanishing: halves every {math.log(0.5) / math.log(rate):.1f} steps)"
+        elif self.bidirectional:
+            trend = f"x{rate:.3f} per step back in time (the backward pass feeds the early steps)"
+        else:
+            trend = f"x{rate:.3f} per step back in time ({'exploding' if rate > EXPLODING_RATE else 'steady'})"
+        span = int(self.distances[-1])
+        lines = [
+            f"{self.label} ({self.cell}, layer {self.layer}, {self.sequences} sequences)",
+            f"  ||dL/dx_t||: {trend}",
+            f"  step T-{span} gets {self.mean[-1]:.3g} of the gradient at the last step (geometric mean over sequences)",
+            f"  weight-gradient norm: median {np.median(self.weight_norms):.3g}, "
+            f"max {np.max(self.weight_norms):.3g} over {self.weight_norms.size} batches",
+            f"  {'EXPLODING gradients: ' if self.exploding else ''}recommended clipnorm: {self.recommended_clipnorm:g}",
+        ]
+        return "\n".join(lines + [f"  note: {note}" for note in self.notes])
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "label": self.label, "cell": self.cell, "layer": self.layer, "sequences": self.sequences, "notes": self.notes,
+            "bidirectional": self.bidirectional,
+            "rate_per_step": self.rate, "exploding": self.exploding, "recommended_clipnorm": self.recommended_clipnorm,
+            "first_over_last": float(self.mean[-1]),
+            "distances": self.distances.tolist(), "mean": self.mean.tolist(), "low": self.low.tolist(),
+            "high": self.high.tolist(), "weight_norms": self.weight_norms.tolist(),
+        }
+
+    @classmethod
+    def from_json(cls, saved: dict[str, Any]) -> GradientProfile:
+        arrays = {key: np.asarray(saved[key]) for key in ("distances", "mean", "low", "high", "weight_norms")}
+        return cls(label=saved["label"], cell=saved["cell"], layer=saved["layer"], sequences=saved["sequences"],
+                   bidirectional=saved.get("bidirectional", False), notes=saved["notes"], **arrays)
+
+
+def first_recurrent_layer(model: keras.Model) -> keras.layers.Layer:
+    """The first recurrent layer (or its `Bidirectional` wrapper) in the model's layer order,
+    looking inside nested sub-models (an encoder) but not inside custom layers (a character
+    encoder reads characters, not the sequence)."""
+    for layer in model.layers:
+        if isinstance(layer, (keras.layers.RNN, keras.layers.Bidirectional)):
+            return layer
+        if isinstance(layer, keras.Model):
+            try:
+                return first_recurrent_layer(layer)
+            except ZooError:
+                continue
+    raise ZooError(f"model {model.name!r} has no recurrent layer to diagnose.")
+
+
+def _cell(layer: keras.layers.Layer) -> str:
+    inner = layer.forward_layer if isinstance(layer, keras.layers.Bidirectional) else layer
+    return "lstm" if isinstance(inner, keras.layers.LSTM) else "simple_rnn" if isinstance(inner, keras.layers.SimpleRNN) else type(inner).__name__
+
+
+def _batch_gradients(model: keras.Model, layer: keras.layers.Layer, batch: tuple) -> tuple[np.ndarray, np.ndarray, float]:
+    """One batch: per-step input-gradient norms (B, T), the valid-step mask (B, T) and the
+    global weight-gradient norm. The layer's `call` is wrapped for the duration, so the
+    tape watches exactly the tensor the recurrent layer reads."""
+    x, y, *weights = batch
+    seen: dict[str, Any] = {}
+    original = layer.call
+    with tf.GradientTape() as tape:
+        def watched(inputs, *args, **kwargs):
+            tape.watch(inputs)
+            seen["inputs"], seen["mask"] = inputs, kwargs.get("mask")
+            return original(inputs, *args, **kwargs)
+
+        layer.call = watched
+        try:
+            y_pred = model(x, training=False)
+            loss = model.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=weights[0] if weights else None)
+        finally:
+            del layer.call  # the class's own method again
+    gradients = tape.gradient(loss, [seen["inputs"], *model.trainable_variables])
+    per_step = np.linalg.norm(np.asarray(gradients[0], dtype=np.float64), axis=-1)
+    mask = np.ones(per_step.shape, bool) if seen["mask"] is None else np.asarray(seen["mask"], bool)
+    weight_norm = float(tf.linalg.global_norm([g for g in gradients[1:] if g is not None]))
+    return per_step, mask, weight_norm
+
+
+def gradient_profile(model: keras.Model, batches: Any, *, label: str, max_batches: int = 8) -> GradientProfile:
+    """Measure `model` (compiled: its loss is what is differentiated) on up to `max_batches`
+    batches of `(inputs, targets[, weights])`, as `Task.batches` yields them."""
+    if not getattr(model, "compiled", False):
+        raise ZooError(f"{label}: the model must be compiled, since its loss is what the gradients are of.")
+    layer = first_recurrent_layer(model)
+    by_distance: list[list[float]] = []
+    weight_norms, sequences = [], 0
+    for batch in batches.take(max_batches) if isinstance(batches, tf.data.Dataset) else batches[:max_batches]:
+        per_step, mask, weight_norm = _batch_gradients(model, layer, tuple(batch))
+        weight_norms.append(weight_norm)
+        for norms, valid in zip(per_step, mask):
+            backwards = norms[valid][::-1]
+            if not backwards.size or backwards[0] == 0:
+                continue  # no gradient reaches this sequence at all
+            # relative to the sequence's own last step: sequences of different lengths and
+            # losses then average without biasing the decay
+            for distance, ratio in enumerate(np.maximum(backwards / backwards[0], _FLOOR)):
+                if distance == len(by_distance):
+                    by_distance.append([])
+                by_distance[distance].append(ratio)
+            sequences += 1
+    if not sequences:
+        raise ZooError(f"{label}: no gradient reached the recurrent layer on the batches given.")
+    kept = [np.log(v) for v in by_distance if len(v) >= max(1, MIN_SHARE * sequences)]
+    bidirectional = isinstance(layer, keras.layers.Bidirectional)
+    notes = ["bidirectional layer: its backward pass reads from the end, so early steps get gradient from both sides; "
+             "build with bidirectional=false to see the decay of one direction"] if bidirectional else []
+    return GradientProfile(
+        label=label, cell=_cell(layer), layer=layer.name,
+        distances=np.arange(len(kept)), mean=np.exp([v.mean() for v in kept]),
+        low=np.exp([np.percentile(v, 10) for v in kept]), high=np.exp([np.percentile(v, 90) for v in kept]),
+        weight_norms=np.asarray(weight_norms), sequences=sequences, bidirectional=bidirectional, notes=notes,
+    )
+
+
+def plot(profiles: list[GradientProfile], path: Path | str, *, title: str = "Gradient reaching each time step") -> Path:
+    """One panel per profile, side by side on a shared log scale: the share of the last
+    step's gradient that reaches each earlier step, with the 10-90 % band over sequences."""
+    from zoo.registry.cards import plt  # the Agg backend is set there
+
+    fig, axes = plt.subplots(1, len(profiles), figsize=(4.2 * len(profiles), 3.4), sharey=True, squeeze=False)
+    for ax, profile in zip(axes[0], profiles):
+        ax.fill_between(profile.distances, profile.low, profile.high, alpha=0.25)
+        ax.plot(profile.distances, profile.mean, lw=2)
+        ax.set_yscale("log")
+        ax.set_title(f"{profile.label}\nx{profile.rate:.3f} per step", fontsize=9)
+        ax.set_xlabel("steps back from the last (T - t)")
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("||dL/dx_t|| / ||dL/dx_T|| (log)")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def _sibling(ref: str, root: Path | str | None) -> str | None:
+    """The same zoo model with the other cell (`x-lstm` <-> `x-simple-rnn`), if the registry has it."""
+    from zoo import registry
+
+    name = ref.split("@")[0].split(":")[0]
+    for mine, theirs in (("-lstm", "-simple-rnn"), ("-simple-rnn", "-lstm")):
+        if name.endswith(mine):
+            other = name[: -len(mine)] + theirs
+            return other if other in registry.list_models(other, root=root) else None
+    return None
+
+
+def _registry_profile(ref: str, *, dataset: str | None, split: str, batch_size: int, batches: int, root: Path | str | None) -> GradientProfile:
+    from zoo import registry
+    from zoo.tasks.base import hyperparameters
+
+    loaded = registry.load(ref, root=root)
+    # rebuilt from the card, so that the model is compiled with its training loss
+    model = loaded.task.build_model(hyperparameters(loaded.card["hyperparameters"]))
+    model.set_weights(loaded.model.get_weights())
+    try:
+        raw = loaded.task.load(dataset or loaded.training_dataset(), split)
+    except ZooError as err:
+        raise ZooError(f"{err}\nTo measure on the task's embedded data instead, add --dataset embedded.") from err
+    label = f"{loaded.name}@{loaded.version}"
+    return gradient_profile(model, loaded.task.batches(raw, batch_size, training=False), label=label, max_batches=batches)
+
+
+def _fresh_profiles(task_name: str, *, dataset: str | None, split: str, batch_size: int, batches: int,
+                    hparams: dict[str, Any], seed: int) -> list[GradientProfile]:
+    from zoo.tasks.base import CELLS, get_task, hyperparameters
+    from zoo.training.fit import load_and_adapt
+
+    task = get_task(task_name)()
+    load_and_adapt(task, dataset or "embedded")
+    raw = task.load(dataset or "embedded", split)
+    profiles = []
+    for cell in CELLS:
+        keras.utils.set_random_seed(seed)
+        model = task.build_model(hyperparameters({**hparams, "cell": cell}))
+        label = f"{task.name} {cell} (initial weights)"
+        profiles.append(gradient_profile(model, task.batches(raw, batch_size, training=False), label=label, max_batches=batches))
+    return profiles
+
+
+def diagnose(
+    targets: list[str],
+    *,
+    dataset: str | None = None,
+    split: str = "validation",
+    batch_size: int = 32,
+    batches: int = 8,
+    hparams: dict[str, Any] | None = None,
+    seed: int = 0,
+    root: Path | str | None = None,
+) -> list[GradientProfile]:
+    """Profiles for a task (a freshly built SimpleRNN and LSTM, side by side) or for registry
+    models; a single zoo model is shown beside its sibling with the other cell, if shipped."""
+    from zoo.tasks.base import all_tasks
+
+    options = dict(dataset=dataset, split=split, batch_size=batch_size, batches=batches)
+    if len(targets) == 1 and targets[0].replace("_", "-") in all_tasks():
+        return _fresh_profiles(targets[0], hparams=dict(hparams or {}), seed=seed, **options)
+    if hparams:
+        raise ZooError("--set applies to a freshly built task model; a registry model keeps its own hyperparameters.")
+    if len(targets) == 1 and (sibling := _sibling(targets[0], root)):
+        targets = [*targets, sibling]
+    return [_registry_profile(ref, root=root, **options) for ref in targets]

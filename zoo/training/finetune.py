@@ -1,0 +1,148 @@
+"""Fine-tune a registry model on new data: continue training, or swap the output head.
+
+Policy, the same for every task:
+
+- **Vocabularies grow, known ids stay.** The new data's vocabulary (words, characters,
+  target words) is fitted as for training from scratch; words the parent does not know
+  are appended after its own, so every known word keeps its id and its trained
+  embedding row, and new words start from fresh random rows. Nothing is dropped, and
+  a word seen once in the new data is enough (fine-tuning data is usually small).
+- **Labels.** When the new data has the parent's label set (in any order), the parent's
+  order and output head are kept and training continues. Otherwise the head (the task's
+  `head_layer`) is replaced by a new one for the new labels: it is trained alone for
+  `head_epochs` while everything else is frozen, then everything is trained together.
+- **Freezing.** `freeze_encoder=True` keeps every layer except the head frozen throughout.
+- **Fixed contracts** (image shape, maximum lengths, languages) stay the parent's.
+
+Weights move by layer name, never by position; a weight whose shape grew with a
+vocabulary keeps the parent's values in its leading rows (or columns).
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from zoo import registry
+from zoo.errors import ZooError
+from zoo.tasks.base import DatasetSpec, hyperparameters
+from zoo.training.fit import TrainResult, configure_devices, finish, fit_model, load_and_adapt
+
+#: preprocessing lists that are vocabularies (grow) and label sets (kept or replaced)
+LABEL_KEYS = ("labels", "tags")
+
+
+def _is_vocabulary(key: str) -> bool:
+    return "vocabulary" in key or key == "characters"
+
+
+def merge_preprocessing(parent: dict[str, Any], new: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The fine-tuned model's preprocessing, and what changed (for the model card)."""
+    merged, changes = dict(parent), {"vocabulary_added": {}, "labels_replaced": False}
+    for key, values in new.items():
+        if _is_vocabulary(key):
+            known = set(parent.get(key, []))
+            added = [v for v in values if v not in known]
+            merged[key] = [*parent.get(key, []), *added]
+            changes["vocabulary_added"][key] = len(added)
+        elif key in LABEL_KEYS and sorted(values) != sorted(parent.get(key, [])):
+            merged[key] = values
+            changes["labels_replaced"] = True
+            changes["labels"] = {"parent": parent.get(key), "new": values}
+    return merged, changes
+
+
+def _layers(model: keras.Model) -> dict[str, keras.layers.Layer]:
+    """Every layer with weights, by name, looking inside sub-models (encoder, decoder)."""
+    found: dict[str, keras.layers.Layer] = {}
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            found.update(_layers(layer))
+        elif layer.weights:
+            found[layer.name] = layer
+    return found
+
+
+def transfer_weights(parent: keras.Model, child: keras.Model, *, skip: set[str]) -> list[str]:
+    """Copy the parent's weights into the child by layer name; returns the layers copied."""
+    theirs = _layers(parent)
+    copied = []
+    for name, layer in _layers(child).items():
+        if name in skip or name not in theirs or len(theirs[name].weights) != len(layer.weights):
+            continue
+        values = []
+        for old, new in zip(theirs[name].get_weights(), layer.get_weights()):
+            if old.shape != new.shape:
+                if old.ndim != new.ndim or any(o > n for o, n in zip(old.shape, new.shape)):
+                    raise ZooError(f"layer {name!r}: parent weight {old.shape} does not fit {new.shape}; "
+                                   "the hyperparameters of parent and child differ.")
+                grown = new.copy()
+                grown[tuple(slice(0, o) for o in old.shape)] = old  # a vocabulary grew: known ids first
+                old = grown
+            values.append(np.asarray(old))
+        layer.set_weights(values)
+        copied.append(name)
+    return copied
+
+
+def _set_trainable(model: keras.Model, head: str, *, head_only: bool) -> None:
+    for layer in _layers(model).values():
+        layer.trainable = not head_only or layer.name == head
+    model.compile_from_config(model.get_compile_config())  # trainability takes effect on compile
+
+
+def retrain(
+    ref: str,
+    dataset: str | DatasetSpec,
+    *,
+    epochs: int | None = None,
+    head_epochs: int = 2,
+    freeze_encoder: bool = False,
+    batch_size: int | None = None,
+    seed: int = 0,
+    patience: int | None = None,
+    root: str | Path | None = None,
+    verbose: int | str = "auto",
+) -> TrainResult:
+    """Fine-tune registry model `ref` on `dataset` (a task dataset key or files prepared by
+    `zoo.data.formats.prepare`); the result records its parent for `zoo.registry.store.save`."""
+    keras.utils.set_random_seed(seed)
+    configure_devices()
+    parent = registry.load(ref, root=root)
+    task = type(parent.task)()
+    task.min_word_count = 1  # fine-tuning data is small: a new word seen once is still worth adding
+    _, train_raw, val_raw = load_and_adapt(task, dataset)
+    task.preprocessing, changes = merge_preprocessing(parent.task.preprocessing, task.preprocessing)
+    hp = dict(parent.card["hyperparameters"])
+    model = task.build_model(hyperparameters(hp))
+    head = task.head_layer
+    copied = transfer_weights(parent.model, model, skip={head} if changes["labels_replaced"] else set())
+    epochs = epochs or task.default_epochs
+    batch_size = batch_size or parent.card["training"]["batch_size"]
+    history: dict[str, list[float]] = {}
+    started = time.perf_counter()
+    fit = dict(batch_size=batch_size, seed=seed, verbose=verbose)
+    if changes["labels_replaced"] and head_epochs > 0 and not freeze_encoder:
+        _set_trainable(model, head, head_only=True)  # a random head would wreck the trained layers' weights
+        history = fit_model(task, model, train_raw, val_raw, epochs=head_epochs, **fit)
+        _set_trainable(model, head, head_only=False)
+    elif freeze_encoder:
+        _set_trainable(model, head, head_only=True)
+    more = fit_model(task, model, train_raw, val_raw, epochs=epochs, patience=patience, **fit)
+    history = {k: history.get(k, []) + v for k, v in more.items()}
+    seconds = time.perf_counter() - started
+    details = {
+        "parent": f"{parent.name}@{parent.version}",
+        "head_replaced": changes["labels_replaced"],
+        "head_epochs": head_epochs if changes["labels_replaced"] and not freeze_encoder else 0,
+        "freeze_encoder": freeze_encoder,
+        "vocabulary_added": changes["vocabulary_added"],
+        "layers_copied": len(copied),
+    }
+    return finish(
+        task, model, dataset, hp=hp, seed=seed, epochs=epochs, batch_size=batch_size, history=history,
+        seconds=seconds, patience=patience, retrain=details,
+    )

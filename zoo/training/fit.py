@@ -1,0 +1,316 @@
+"""Training shared by every task: seeds, devices, callbacks, fit and the final metrics."""
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import keras
+import tensorflow as tf
+
+from zoo.constants import STRATEGIES
+from zoo.errors import DivergedError, UnknownNameError, ZooError
+from zoo.tasks.base import DatasetSpec, Task, get_task, hyperparameters
+
+
+REFERENCE_EXAMPLES = 2
+
+
+@dataclass
+class TrainResult:
+    """Everything a registry needs to save and describe a trained model."""
+
+    task: Task
+    model: keras.Model
+    dataset: str  # the task's key for it, or "files" for a dataset built from files
+    spec: DatasetSpec
+    hyperparameters: dict[str, Any]
+    seed: int
+    epochs: int
+    batch_size: int
+    history: dict[str, list[float]]
+    metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+    seconds: float = 0.0
+    patience: int | None = None
+    precision_policy: str = "float32"
+    strategy: str = "default"
+    replicas: int = 1
+    #: for a model found by `zoo tune`: the tuner, objective and trial counts
+    search: dict[str, Any] | None = None
+    #: for a fine-tuned model (`zoo retrain`): its parent `name@version` and what changed
+    retrain: dict[str, Any] | None = None
+    #: a few raw test inputs; the registry stores them with the model's outputs for them
+    reference_inputs: list[Any] = field(default_factory=list)
+
+
+def configure_devices() -> str:
+    """Mixed precision when a GPU is present (the LSTM then runs on cuDNN); float32 on CPU,
+    where float16 is slower. Returns the policy name, for the model card."""
+    policy = "mixed_float16" if tf.config.list_physical_devices("GPU") else "float32"
+    keras.mixed_precision.set_global_policy(policy)
+    return policy
+
+
+class HeadlineMetric(keras.callbacks.Callback):
+    """Measure the task's own metric on validation after every epoch (entity F1 and BLEU
+    need decoding, which Keras metrics cannot do) and log it as `val_<metric>`, so that it
+    reaches the progress bar, the history, TensorBoard and the training curves."""
+
+    def __init__(self, task: Task, validation: tf.data.Dataset, batch_size: int):
+        super().__init__()
+        self.task, self.validation, self.batch_size = task, validation, batch_size
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        scores = self.task.evaluate(self.model, self.validation, batch_size=self.batch_size, quick=True)
+        if logs is not None:
+            logs.update({f"val_{k}": v for k, v in scores.items() if f"val_{k}" not in logs})
+
+
+
+
+def distribution_strategy(name: str | None) -> tf.distribute.Strategy:
+    """`mirrored` copies the model onto every GPU of this machine (or every logical device)
+    and splits each batch between them; `default` (None) is one device. Multi-worker
+    training is left out on purpose: `MultiWorkerMirroredStrategy` fails in `fit` under
+    Keras 3.15 / TF 2.21 (keras-team/keras#20585); across machines, run search trials in
+    parallel instead (`zoo tune` with keras-tuner workers)."""
+    if name in (None, "default"):
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    raise UnknownNameError("distribution strategy", name, STRATEGIES)
+
+
+def load_and_adapt(task: Task, dataset: str | DatasetSpec) -> tuple[DatasetSpec, tf.data.Dataset, tf.data.Dataset]:
+    """The dataset's spec and its raw training and validation splits, with the task's
+    preprocessing (vocabularies, label names) fitted on the training split."""
+    spec = task.dataset(dataset)
+    train_raw, val_raw = task.load(dataset, "train"), task.load(dataset, "validation")
+    task.adapt(train_raw, spec)
+    return spec, train_raw, val_raw
+
+
+class HistoryBackup(keras.callbacks.Callback):
+    """Keep the epoch logs beside `BackupAndRestore`'s checkpoint, so a resumed run's history
+    (and its card and training curves) covers the epochs before the interruption too."""
+
+    def __init__(self, directory: str):
+        super().__init__()
+        self.path = Path(directory) / "history.json"
+        self.history: dict[str, list[float]] = {}
+
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        # runs after BackupAndRestore, which set the epoch to resume from; a kill between
+        # its save and ours leaves one epoch more here, which is dropped
+        done = getattr(self.model, "_initial_epoch", None) or 0
+        saved = json.loads(self.path.read_text()) if self.path.exists() else {}
+        self.history = {k: v[:done] for k, v in saved.items()}
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        for key, value in (logs or {}).items():
+            self.history.setdefault(key, []).append(float(value))
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        partial = self.path.with_suffix(".tmp")
+        partial.write_text(json.dumps(self.history))
+        os.replace(partial, self.path)
+
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
+        self.path.unlink(missing_ok=True)  # finished: the next run starts afresh, as BackupAndRestore does
+
+
+#: set by SIGINT during training. Python can lose the KeyboardInterrupt (raised inside a
+#: TensorFlow call or a garbage-collection callback, it may be swallowed there and training
+#: would go on to save a model), so the interrupt is also remembered here and re-raised at
+#: the next batch or epoch boundary.
+_INTERRUPTED = threading.Event()
+_NESTING = [0]  # only the outermost `interruptible` block installs the handler
+
+
+def _on_sigint(signum: int, frame: Any) -> None:
+    _INTERRUPTED.set()
+    signal.default_int_handler(signum, frame)
+
+
+def raise_if_interrupted() -> None:
+    if _INTERRUPTED.is_set():
+        raise KeyboardInterrupt
+
+
+class StopOnInterrupt(keras.callbacks.Callback):
+    """Re-raise a remembered Ctrl-C at the next boundary. Put it last: the epoch's backup
+    callbacks run first, so a resumed run loses at most the epoch in progress."""
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        raise_if_interrupted()
+
+    def on_test_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        raise_if_interrupted()
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        raise_if_interrupted()
+
+
+@contextlib.contextmanager
+def interruptible() -> Iterator[None]:
+    """Within the block, Ctrl-C always ends in KeyboardInterrupt, however deep in TensorFlow
+    it lands. Nested blocks (a search running trials) share the outermost one's state."""
+    outermost = _NESTING[0] == 0 and threading.current_thread() is threading.main_thread()
+    previous = None
+    if outermost:
+        _INTERRUPTED.clear()
+        previous = signal.signal(signal.SIGINT, _on_sigint)
+    _NESTING[0] += 1
+    try:
+        yield
+        raise_if_interrupted()
+    finally:
+        _NESTING[0] -= 1
+        if outermost:
+            signal.signal(signal.SIGINT, previous)
+
+
+def check_finite(history: dict[str, list[float]]) -> None:
+    """Raise `DivergedError` when training ended on a NaN or infinite loss (TerminateOnNaN
+    stopped it): such a model must never reach the registry."""
+    losses = history.get("loss", [])
+    bad = [i for i, v in enumerate(losses, 1) if not math.isfinite(v)]
+    if bad:
+        raise DivergedError(
+            f"training diverged: the loss became {losses[bad[0] - 1]} in epoch {bad[0]}; nothing was saved. "
+            "Lower the learning rate (--set learning_rate=...) or clip gradients harder (--set clipnorm=...)."
+        )
+
+
+def finish(task: Task, model: keras.Model, dataset: str | DatasetSpec, *, hp: dict[str, Any], seed: int, epochs: int,
+           batch_size: int, history: dict[str, list[float]], seconds: float, **details: Any) -> TrainResult:
+    """Measure a trained model on the validation and test splits and gather what the
+    registry records about it."""
+    spec = task.dataset(dataset)
+    metrics = {"validation": task.evaluate(model, task.load(dataset, "validation"), batch_size=batch_size)}
+    held_out = task.load(dataset, "test" if spec.test is not None else "validation")
+    if spec.test is not None:
+        metrics["test"] = task.evaluate(model, held_out, batch_size=batch_size)
+    return TrainResult(
+        task=task,
+        model=model,
+        dataset=dataset if isinstance(dataset, str) else "files",
+        spec=spec,
+        hyperparameters=hp,
+        seed=seed,
+        epochs=epochs,
+        batch_size=batch_size,
+        history={k: [float(v) for v in vs] for k, vs in history.items()},
+        metrics=metrics,
+        seconds=seconds,
+        reference_inputs=[task.raw_input(ex) for ex in held_out.take(REFERENCE_EXAMPLES).as_numpy_iterator()],
+        **details,
+    )
+
+
+def fit_model(
+    task: Task,
+    model: keras.Model,
+    train_raw: tf.data.Dataset,
+    val_raw: tf.data.Dataset,
+    *,
+    epochs: int,
+    batch_size: int,
+    seed: int = 0,
+    patience: int | None = None,
+    tensorboard: str | None = None,
+    checkpoint_dir: str | None = None,
+    callbacks: list[keras.callbacks.Callback] | None = None,
+    initial_epoch: int = 0,
+    verbose: int | str = "auto",
+) -> dict[str, list[float]]:
+    """Fit a compiled model on raw examples; returns the history. Raises `DivergedError`
+    when the loss became NaN or infinite. Extra `callbacks` run after the zoo's, so they
+    see the validation headline metric in the epoch logs."""
+    # the headline metric in the logs and a stop on NaN loss come first, for the callbacks after them
+    callbacks = [HeadlineMetric(task, val_raw, batch_size), keras.callbacks.TerminateOnNaN(), *(callbacks or [])]
+    if tensorboard:
+        callbacks.append(keras.callbacks.TensorBoard(log_dir=tensorboard))
+    if patience:
+        callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor=f"val_{task.headline_metric}", mode="max", patience=patience, restore_best_weights=True
+            )
+        )
+    backup = HistoryBackup(checkpoint_dir) if checkpoint_dir else None
+    if checkpoint_dir:
+        callbacks += [keras.callbacks.BackupAndRestore(checkpoint_dir), backup]
+    callbacks.append(StopOnInterrupt())
+    try:
+        with interruptible():
+            history = model.fit(
+                task.batches(train_raw, batch_size, training=True, seed=seed),
+                validation_data=task.batches(val_raw, batch_size, training=False),
+                epochs=epochs,
+                initial_epoch=initial_epoch,
+                callbacks=callbacks,
+                shuffle=False,  # the pipeline already shuffles, with a recorded seed
+                verbose=verbose,
+            )
+    except OSError as err:  # a full disk or a folder gone read-only while writing checkpoints or logs
+        raise ZooError(
+            f"training stopped: {err.strerror or err}{f' ({err.filename})' if err.filename else ''}; nothing was saved. "
+            "Free some space or choose another --checkpoint-dir / --tensorboard folder, then run the same command "
+            "with --resume: it continues from the last finished epoch."
+        ) from err
+    logs = backup.history if backup else {k: [float(v) for v in vs] for k, vs in history.history.items()}
+    check_finite(logs)
+    return logs
+
+
+def train(
+    task_name: str,
+    *,
+    dataset: str | DatasetSpec = "embedded",
+    epochs: int | None = None,
+    batch_size: int | None = None,
+    seed: int = 0,
+    hparams: dict[str, Any] | None = None,
+    tensorboard: str | None = None,
+    checkpoint_dir: str | None = None,
+    patience: int | None = None,
+    strategy: str | None = None,
+    verbose: int | str = "auto",
+) -> TrainResult:
+    """Train one task on one dataset; measure it on the validation and test splits.
+
+    With `checkpoint_dir`, the state is backed up after every epoch and an interrupted run
+    started again with the same arguments resumes from its last finished epoch. With
+    `patience`, training stops once the validation headline metric has not improved for
+    that many epochs, and the best epoch's weights are kept. `strategy="mirrored"` trains
+    on all local GPUs (see `distribution_strategy`).
+    """
+    keras.utils.set_random_seed(seed)
+    policy = configure_devices()
+    distribution = distribution_strategy(strategy)
+    task = get_task(task_name)()
+    task.dataset(dataset)  # an unknown dataset name fails here, before anything is loaded
+    hp = hyperparameters(hparams)  # checks the values before any data is touched
+    _, train_raw, val_raw = load_and_adapt(task, dataset)
+    with distribution.scope():
+        model = task.build_model(hp)
+    epochs = epochs or task.default_epochs
+    batch_size = batch_size or task.default_batch_size
+    started = time.perf_counter()
+    history = fit_model(
+        task, model, train_raw, val_raw, epochs=epochs, batch_size=batch_size, seed=seed, patience=patience,
+        tensorboard=tensorboard, checkpoint_dir=checkpoint_dir, verbose=verbose,
+    )
+    seconds = time.perf_counter() - started
+    return finish(
+        task, model, dataset, hp=dict(hp.values), seed=seed, epochs=epochs, batch_size=batch_size,
+        history=history, seconds=seconds, patience=patience, precision_policy=policy,
+        strategy=strategy or "default", replicas=distribution.num_replicas_in_sync,
+    )
