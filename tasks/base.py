@@ -18,16 +18,26 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from zoo.data import loading, pipeline
+from zoo.models import seq2seq
+from zoo.data.preprocessing import Preprocessing
 from zoo.data.spec import DatasetSpec
 from zoo.constants import CELLS, SPLITS
 from zoo.errors import UnknownNameError
 
+def class_names(feature: tfds.features.FeatureConnector) -> list[str]:
+    """The names of a `ClassLabel` feature, or of a `Sequence` of them (e.g. NER tags)."""
+    return list(feature.feature.names if isinstance(feature, tfds.features.Sequence) else feature.names)
+
+
 class Task(abc.ABC):
     """What the zoo needs from each architecture; everything else stays in the task module.
 
-    Data flows one way: `load` (raw TFDS examples) -> `adapt` (fit vocabularies on the
-    training split) -> `encode` + `zoo.data.batch_pipeline` -> `build_model(hp)` -> fit ->
-    `evaluate` / `predict` (raw input in, readable output out).
+    Data flows one way: `load` (raw TFDS examples, labels also as names) -> `adapt` (fit
+    the typed `preprocessing` on the training split) -> `encode` (raw -> ids, in `tf.data`)
+    + `zoo.data.pipeline.batch_pipeline` -> `build_model(hp)` -> fit -> `evaluate` /
+    `predict` (raw input in, readable output out). The Keras model reads ids and holds no
+    string ops: text becomes ids in the preprocessing, which `predict` and the exported
+    serving signature trace together with the model.
     """
 
     name: ClassVar[str]  # command-line name, e.g. "many-to-one"
@@ -44,9 +54,15 @@ class Task(abc.ABC):
     min_word_count: ClassVar[int] = 2
     #: name of the output layer: `zoo retrain` replaces it when the label set changes
     head_layer: ClassVar[str]
+    #: the task's fitted preprocessing type (vocabularies, label names, shapes)
+    preprocessing_class: ClassVar[type[Preprocessing]]
+    #: label fields of the preprocessing -> the dataset feature (a ClassLabel, or a sequence
+    #: of them) holding them; `load` adds their names as `<feature>_name`
+    label_features: ClassVar[dict[str, str]] = {}
 
-    def __init__(self, preprocessing: dict[str, Any] | None = None):
-        self.preprocessing: dict[str, Any] = dict(preprocessing or {})
+    def __init__(self, preprocessing: Preprocessing | None = None):
+        #: None until `adapt` fits it (or a saved model's is loaded)
+        self.preprocessing = preprocessing
 
     # data --------------------------------------------------------------
     def dataset(self, dataset: str | DatasetSpec) -> DatasetSpec:
@@ -59,7 +75,22 @@ class Task(abc.ABC):
             raise UnknownNameError(f"dataset for task {self.name}", dataset, self.datasets) from None
 
     def load(self, dataset: str | DatasetSpec, split: str, *, directory: str | None = None) -> tf.data.Dataset:
-        """Raw examples of one split (`split` is a role: train, validation or test)."""
+        """Raw examples of one split.
+
+        Args:
+            dataset: a key of `datasets` or a spec (e.g. from `zoo.prepare`).
+            split: a role: `train`, `validation` or `test`.
+            directory: TFDS data folder (default: `zoo.data.loading.data_dir()`).
+
+        Returns:
+            The TFDS examples, plus `<feature>_name` (string, same shape as the feature) for
+            each of `label_features`: labels travel by name, so a model whose label order
+            differs from the dataset's still reads them right.
+
+        Raises:
+            UnknownNameError: an unknown dataset or split.
+            DatasetUnavailableError: a real TFDS dataset that cannot be prepared here.
+        """
         spec = self.dataset(dataset)
         tfds_split = getattr(spec, split) if split in SPLITS else None
         if tfds_split is None:
@@ -67,9 +98,14 @@ class Task(abc.ABC):
         raw = loading.load_tfds(spec.tfds_name, tfds_split, directory=directory, offline_alternative=self.datasets["embedded"].tfds_name)
         if spec.rename:
             raw = raw.map(lambda ex: {**ex, **{mine: ex[theirs] for mine, theirs in spec.rename.items()}})
+        features = self.features(spec)
+        for feature in self.label_features.values():
+            names = tf.constant(class_names(features[feature]))
+            raw = raw.map(lambda ex, f=feature, n=names: {**ex, f"{f}_name": tf.gather(n, ex[f])})
         return raw
 
     def features(self, dataset: str | DatasetSpec) -> dict[str, tfds.features.FeatureConnector]:
+        """The dataset's TFDS features, under the task's feature names."""
         spec = self.dataset(dataset)
         features = loading.info(spec.tfds_name).features
         return {**{key: features[key] for key in features.keys()}, **{mine: features[theirs] for mine, theirs in spec.rename.items()}}
@@ -174,3 +210,96 @@ def hyperparameters(values: dict[str, Any] | None = None) -> kt.HyperParameters:
             raise UnknownNameError("cell", value, CELLS)
         hp.Fixed(key, value)
     return hp
+
+
+class EncoderDecoderTask(Task):
+    """The contract shared by the tasks that emit a token sequence (captioning, translation).
+
+    Their model is two named sub-models, `encoder` and a step-wise `decoder`
+    (`zoo.models.seq2seq`), joined for teacher-forced training. This base owns what they
+    do alike: greedy or beam-search generation, BLEU on a split, the greedy serving
+    signature and `predict`. A subclass says how raw inputs become encoder inputs, which
+    vocabulary the decoder emits, and how tokens read as text.
+    """
+
+    #: the preprocessing field of the decoder's vocabulary
+    target_vocabulary: ClassVar[str]
+    #: the key of `predict`'s and the serving signature's output, e.g. "caption"
+    output_key: ClassVar[str]
+    #: n-gram orders reported: 4 is `bleu`, any other n is `bleu<n>`
+    bleu_orders: ClassVar[tuple[int, ...]] = (4,)
+    #: sacrebleu's `lowercase` option for this task's BLEU
+    bleu_lowercase: ClassVar[bool] = False
+
+    @abc.abstractmethod
+    def encoder_inputs(self, inputs: list[Any]) -> Any:
+        """A list of raw inputs (checked) -> one batch of encoder inputs."""
+
+    @abc.abstractmethod
+    def serving_inputs(self) -> tuple[tf.TensorSpec, Any]:
+        """The serving signature's input spec, and the TensorFlow function from that input
+        to the encoder's input."""
+
+    @abc.abstractmethod
+    def references(self, raw: tf.data.Dataset) -> tuple[list[Any], list[list[str]]]:
+        """Raw examples -> (raw inputs, their reference texts), for BLEU."""
+
+    def detokenize(self, sentences: tf.Tensor) -> tf.Tensor:
+        """Space-joined output tokens -> output text (string tensor of any shape)."""
+        return sentences
+
+    def checked(self, inputs: list[Any]) -> list[Any]:
+        """`predict`'s raw inputs, refused with a `BadInputError` where they cannot be read."""
+        return inputs
+
+    def _max_length(self) -> int:
+        return self.preprocessing.max_tokens + 1  # the tokens and [end]
+
+    def generate(self, model: keras.Model, encoder_inputs: Any, *, beam_width: int = 1) -> list[str]:
+        """Decode a batch of encoder inputs; `beam_width=1` is greedy.
+
+        Args:
+            model: the task's model (with `encoder` and `decoder` sub-models).
+            encoder_inputs: one batch, as `encoder_inputs` makes it.
+            beam_width: hypotheses kept per input (`zoo.models.decoding.beam_search`).
+
+        Returns:
+            One output text per input.
+        """
+        tokens = seq2seq.decode(model, encoder_inputs, getattr(self.preprocessing, self.target_vocabulary),
+                                max_length=self._max_length(), beam_width=beam_width)
+        return [s.decode() for s in self.detokenize(tf.constant([" ".join(t) for t in tokens])).numpy()]
+
+    def evaluate(
+        self, model: keras.Model, raw: tf.data.Dataset, *, batch_size: int = 64, quick: bool = False, beam_width: int = 4
+    ) -> dict[str, float]:
+        """sacrebleu corpus BLEU of greedy decoding (`bleu`, `bleu<n>`) and, unless `quick`,
+        of beam search (`bleu_beam`, `bleu<n>_beam`) against every reference of an input."""
+        inputs, references = self.references(raw)
+        metrics = {}
+        for suffix, width in (("", 1),) if quick else (("", 1), ("_beam", beam_width)):
+            hypotheses = [
+                h for i in range(0, len(inputs), batch_size)
+                for h in self.generate(model, self.encoder_inputs(inputs[i : i + batch_size]), beam_width=width)
+            ]
+            for order in self.bleu_orders:
+                name = "bleu" if order == 4 else f"bleu{order}"
+                metrics[f"{name}{suffix}"] = seq2seq.corpus_bleu(
+                    hypotheses, references, max_ngram_order=order, lowercase=self.bleu_lowercase
+                )
+        return metrics
+
+    def serving_function(self, model: keras.Model) -> tf.types.experimental.PolymorphicFunction:
+        spec, prepare = self.serving_inputs()
+        vocabulary = getattr(self.preprocessing, self.target_vocabulary)
+
+        @tf.function(input_signature=[spec])
+        def serve(inputs):
+            generated = seq2seq.greedy_in_graph(model, prepare(inputs), vocabulary, max_length=self._max_length())
+            return {self.output_key: self.detokenize(generated)}
+
+        return serve
+
+    def predict(self, model: keras.Model, inputs: list[Any], *, beam_width: int = 4) -> list[dict[str, str]]:
+        batch = self.encoder_inputs(self.checked(inputs))
+        return [{self.output_key: s} for s in self.generate(model, batch, beam_width=beam_width)]

@@ -1,14 +1,15 @@
 """Many-to-many with equal lengths: named-entity recognition.
 
-Tokens -> word embedding (lowercased words, with masking) plus a small casing embedding
-plus a character-level bidirectional recurrent encoding of each word (Lample et al. 2016)
--> recurrent layer with `return_sequences` (optionally bidirectional) -> one tag per
-token. Padding carries zero sample weight, so loss and accuracy ignore it; the headline
+Tokens -> ids (the preprocessing: lowercased word ids, casing classes, character ids) ->
+word embedding (with masking) plus a small casing embedding plus a character-level
+bidirectional recurrent encoding of each word (Lample et al. 2016) -> recurrent layer with
+`return_sequences` (optionally bidirectional) -> one tag per token. Padding carries zero sample weight, so loss and accuracy ignore it; the headline
 metric is the CoNLL entity-level F1 (seqeval's default mode reproduces conlleval).
 """
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import keras
@@ -19,10 +20,11 @@ from seqeval.metrics import f1_score, precision_score, recall_score
 from seqeval.metrics.sequence_labeling import get_entities
 
 from zoo.data import text
+from zoo.data.preprocessing import Preprocessing, label_field, vocabulary_field
 from zoo.errors import BadInputError
 from zoo.models.layers import CharacterEncoder, cell_type, compile_model, lower_layers, maybe_bidirectional, output_layer, recurrent
 from zoo.data.spec import GENERATED, DatasetSpec
-from zoo.tasks.base import Task, compiled_call, register_task
+from zoo.tasks.base import Task, class_names, compiled_call, register_task
 
 # Casing classes; 0 is padding. Lowercased words lose case, so the model gets it back here.
 _LOWER, _TITLE, _UPPER, _DIGIT, _OTHER = 1, 2, 3, 4, 5
@@ -36,6 +38,41 @@ def casing(tokens: tf.Tensor) -> tf.Tensor:
     digit = tf.strings.regex_full_match(tokens, r".*[0-9].*")
     cls = tf.where(digit, _DIGIT, tf.where(upper, _UPPER, tf.where(title, _TITLE, tf.where(lower, _LOWER, _OTHER))))
     return tf.where(tokens == "", 0, cls)
+
+
+@dataclass
+class TaggerPreprocessing(Preprocessing):
+    """Fitted preprocessing of the tagger.
+
+    Attributes:
+        vocabulary: lowercased words, most frequent first (ids from 2; 0 pads, 1 is unknown).
+        characters: characters, most frequent first (same id layout).
+        max_word_length: characters read per word.
+        tags: the tag names, in the output layer's order.
+    """
+
+    task = "many-to-many-equal"
+    vocabulary: list[str] = vocabulary_field()
+    characters: list[str] = vocabulary_field()
+    max_word_length: int = 20
+    tags: list[str] = label_field()
+
+    def model_inputs(self, tokens: tf.Tensor) -> dict[str, tf.Tensor]:
+        """Tokens -> the model's three inputs.
+
+        Args:
+            tokens: string tensor of shape (time,) or (batch, time), "" for padding.
+
+        Returns:
+            `words` and `casing`, int32 of the tokens' shape, and `chars`, int32 of shape
+            (*tokens.shape, characters), all 0 where there is padding.
+        """
+        chars = tf.strings.unicode_split(tokens, "UTF-8", errors="replace").to_tensor(default_value="")
+        return {
+            "words": self.token_ids("vocabulary", tf.strings.lower(tokens)),
+            "casing": casing(tokens),
+            "chars": self.token_ids("characters", chars[..., : self.max_word_length]),
+        }
 
 
 @register_task
@@ -53,6 +90,8 @@ class NamedEntityRecognition(Task):
     }
     default_epochs = 8
     head_layer = "tagger"
+    preprocessing_class = TaggerPreprocessing
+    label_features = {"tags": "ner"}
     default_batch_size = 32
     max_vocabulary = 30000
     max_characters = 200  # distinct characters kept; rarer ones become [UNK]
@@ -60,29 +99,21 @@ class NamedEntityRecognition(Task):
 
     # data --------------------------------------------------------------
     def adapt(self, train: tf.data.Dataset, spec: DatasetSpec) -> None:
-        features = self.features(spec)
         tokens = [t for ex in train.as_numpy_iterator() for t in ex["tokens"].astype(str)]
-        self.preprocessing = {
-            "vocabulary": text.build_vocabulary((t.lower() for t in tokens), max_size=self.max_vocabulary, min_count=self.min_word_count),
-            "characters": text.build_vocabulary((c for t in tokens for c in t), max_size=self.max_characters),
-            "max_word_length": self.max_word_length,
-            "tags": list(features["ner"].feature.names),
-        }
-
-    def _inputs(self, tokens: tf.Tensor) -> dict[str, tf.Tensor]:
-        """Tokens (any rank, "" for padding) -> the model's three inputs (lookups happen inside the model)."""
-        chars = tf.strings.unicode_split(tokens, "UTF-8", errors="replace").to_tensor(default_value="")
-        return {
-            "words": tf.strings.lower(tokens),
-            "casing": casing(tokens),
-            "chars": chars[..., : self.preprocessing["max_word_length"]],
-        }
+        self.preprocessing = TaggerPreprocessing(
+            vocabulary=text.build_vocabulary((t.lower() for t in tokens), max_size=self.max_vocabulary, min_count=self.min_word_count),
+            characters=text.build_vocabulary((c for t in tokens for c in t), max_size=self.max_characters),
+            max_word_length=self.max_word_length,
+            tags=class_names(self.features(spec)["ner"]),
+        )
 
     def encode(self, raw: tf.data.Dataset, *, training: bool) -> tf.data.Dataset:
+        prep = self.preprocessing
+
         def to_example(ex: dict[str, tf.Tensor]) -> tuple[dict[str, tf.Tensor], tf.Tensor, tf.Tensor]:
-            tokens, tags = ex["tokens"], ex["ner"]
+            tokens, tags = ex["tokens"], prep.label_ids("tags", ex["ner_name"])
             n = tf.minimum(tf.size(tokens), tf.size(tags))  # TFDS mock data draws the two lengths apart
-            return self._inputs(tokens[:n]), tags[:n], tf.ones([n], tf.float32)
+            return prep.model_inputs(tokens[:n]), tags[:n], tf.ones([n], tf.float32)
 
         return raw.map(to_example, num_parallel_calls=tf.data.AUTOTUNE).filter(lambda x, y, w: tf.size(y) > 0)
 
@@ -92,20 +123,18 @@ class NamedEntityRecognition(Task):
 
     # model -------------------------------------------------------------
     def build_model(self, hp: kt.HyperParameters) -> keras.Model:
-        vocabulary = self.preprocessing["vocabulary"]
-        words = keras.Input(shape=(None,), dtype="string", name="words")
+        vocabulary = self.preprocessing.vocabulary
+        ids = keras.Input(shape=(None,), dtype="int32", name="words")
         case = keras.Input(shape=(None,), dtype="int32", name="casing")
-        ids = text.lookup(vocabulary, name="word_lookup")(words)
         w = keras.layers.Embedding(
             text.vocabulary_size(vocabulary), hp.Int("embedding_dim", 16, 300, step=16, default=64), mask_zero=True, name="word_embedding"
         )(ids)
         # every feature masks padding: Keras' Concatenate ORs its inputs' masks, so a single
         # unmasked feature would let the backward recurrent pass read padding as words
         c = keras.layers.Embedding(_OTHER + 1, 8, mask_zero=True, name="casing_embedding")(case)
-        chars = keras.Input(shape=(None, None), dtype="string", name="chars")
-        char_ids = text.lookup(self.preprocessing["characters"], name="char_lookup")(chars)
+        char_ids = keras.Input(shape=(None, None), dtype="int32", name="chars")
         char_encoder = CharacterEncoder(
-            text.vocabulary_size(self.preprocessing["characters"]),
+            text.vocabulary_size(self.preprocessing.characters),
             embedding_dim=hp.Int("char_embedding_dim", 8, 64, step=8, default=24),
             units=hp.Int("char_units", 8, 64, step=8, default=24),
             cell=cell_type(hp),
@@ -117,8 +146,8 @@ class NamedEntityRecognition(Task):
         x = lower_layers(hp, x, units, name="rnn", bidirectional=True)
         x = maybe_bidirectional(hp, recurrent(hp, units, name="rnn", return_sequences=True), default=True)(x)
         x = keras.layers.Dropout(hp.Float("dropout", 0.0, 0.5, step=0.1, default=0.3), name="dropout")(x)
-        probs = output_layer(len(self.preprocessing["tags"]), "softmax", name="tagger")(x)
-        model = keras.Model({"words": words, "casing": case, "chars": chars}, probs, name="many_to_many_equal")
+        probs = output_layer(len(self.preprocessing.tags), "softmax", name="tagger")(x)
+        model = keras.Model({"words": ids, "casing": case, "chars": char_ids}, probs, name="many_to_many_equal")
         return compile_model(
             model, hp, loss="sparse_categorical_crossentropy", weighted_metrics=["accuracy"], learning_rate=3e-3
         )
@@ -126,34 +155,42 @@ class NamedEntityRecognition(Task):
     # decoding and metrics ---------------------------------------------
     def _tags(self, probs: tf.Tensor, lengths: list[int]) -> list[list[str]]:
         ids = np.asarray(probs).argmax(-1)
-        tags = self.preprocessing["tags"]
+        tags = self.preprocessing.tags
         return [[tags[i] for i in row[:n]] for row, n in zip(ids, lengths)]
 
     def evaluate(self, model: keras.Model, raw: tf.data.Dataset, *, batch_size: int = 64, quick: bool = False) -> dict[str, float]:
-        tags = self.preprocessing["tags"]
-        truth, predicted = [], []
+        tags = self.preprocessing.tags
+        truth, predicted, correct, unknown = [], [], 0, 0
         for inputs, gold, weights in self.batches(raw, batch_size, training=False):
             lengths = np.asarray(weights).sum(axis=1).astype(int).tolist()
-            predicted += self._tags(compiled_call(model)(inputs), lengths)
-            truth += [[tags[i] for i in row[:n]] for row, n in zip(np.asarray(gold), lengths)]
-        correct = sum(p == t for ps, ts in zip(predicted, truth) for p, t in zip(ps, ts))
-        return {
+            tagged = self._tags(compiled_call(model)(inputs), lengths)
+            for row, n, guess in zip(np.asarray(gold), lengths, tagged):
+                # a gold tag the model does not know (-1) is a wrong token; for entity
+                # scoring it reads as O, and the count is reported
+                unknown += int((row[:n] < 0).sum())
+                correct += sum(int(i >= 0 and tags[i] == g) for i, g in zip(row[:n], guess))
+                truth.append([tags[i] if i >= 0 else "O" for i in row[:n]])
+            predicted += tagged
+        metrics = {
             "entity_f1": float(f1_score(truth, predicted)),
             "entity_precision": float(precision_score(truth, predicted)),
             "entity_recall": float(recall_score(truth, predicted)),
             "token_accuracy": correct / max(1, sum(map(len, truth))),
         }
+        if unknown:
+            metrics["unknown_tags"] = float(unknown)
+        return metrics
 
     def raw_input(self, example: dict[str, Any]) -> list[str]:
         return [t.decode() for t in example["tokens"]]
 
     def serving_function(self, model: keras.Model) -> tf.types.experimental.PolymorphicFunction:
-        tags = tf.constant(self.preprocessing["tags"])
+        tags = tf.constant(self.preprocessing.tags)
 
         @tf.function(input_signature=[tf.TensorSpec([None, None], tf.string, name="tokens")])
         def serve(tokens):
             """`tokens` right-padded with empty strings; padding gets the empty tag."""
-            probs = model(self._inputs(tokens), training=False)
+            probs = model(self.preprocessing.model_inputs(tokens), training=False)
             return {"tags": tf.where(tokens == "", "", tf.gather(tags, tf.argmax(probs, axis=-1)))}
 
         return serve
@@ -175,7 +212,7 @@ class NamedEntityRecognition(Task):
         longest = max(map(len, sentences))
         padded = tf.constant([s + [""] * (longest - len(s)) for s in sentences])
         # feature extraction and the model in one traced graph: about a millisecond a sentence
-        tagged = self._tags(compiled_call(model, self._inputs)(padded), [len(s) for s in sentences])
+        tagged = self._tags(compiled_call(model, self.preprocessing.model_inputs)(padded), [len(s) for s in sentences])
         return [
             {
                 "tags": list(zip(tokens, tags)),

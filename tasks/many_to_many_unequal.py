@@ -1,12 +1,13 @@
 """Many-to-many with unequal lengths: machine translation.
 
-An encoder reads the whole source sentence (vectorised inside the model) and hands its
+An encoder reads the whole source sentence (as ids from the preprocessing) and hands its
 final state to a decoder, which attends over every encoder output (Luong dot-product or
 Bahdanau additive attention) while it emits the target one token at a time. Training uses
 teacher forcing; inference uses greedy or beam-search decoding; the metric is sacrebleu.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import keras
@@ -14,14 +15,46 @@ import keras_tuner as kt
 import tensorflow as tf
 
 from zoo.data import text
+from zoo.data.preprocessing import Preprocessing, vocabulary_field
 from zoo.models import seq2seq
 from zoo.models.layers import compile_model, lower_layers, maybe_bidirectional, output_layer, recurrent
 from zoo.data.spec import GENERATED, DatasetSpec
-from zoo.tasks.base import Task, register_task
+from zoo.tasks.base import EncoderDecoderTask, register_task
+
+
+@dataclass
+class TranslationPreprocessing(Preprocessing):
+    """Fitted preprocessing of the translation task.
+
+    Attributes:
+        max_tokens: tokens read per source sentence and emitted per translation.
+        source_language, target_language: the dataset's feature names of the two sides.
+        source_vocabulary: source words (ids from 2; 0 pads, 1 is unknown).
+        target_vocabulary: target words, after the reserved `[start]` and `[end]`.
+    """
+
+    task = "many-to-many-unequal"
+    max_tokens: int = 50
+    source_language: str = "source"
+    target_language: str = "target"
+    source_vocabulary: list[str] = vocabulary_field()
+    target_vocabulary: list[str] = vocabulary_field()
+
+    def normalize(self, sentences: tf.Tensor) -> tf.Tensor:
+        """Normalised text of either side, cut to `max_tokens` tokens."""
+        return text.normalize(sentences, max_tokens=self.max_tokens)
+
+    def source_ids(self, sentences: tf.Tensor) -> tf.Tensor:
+        """Raw source sentences, scalar or (batch,) string -> int32 ids, (tokens,) or ragged (batch, None)."""
+        return self.token_ids("source_vocabulary", tf.strings.split(self.normalize(sentences)))
+
+    def model_inputs(self, sentences: tf.Tensor) -> tf.Tensor:
+        """A batch of raw source sentences, (batch,) string -> (batch, time) int32 ids right-padded with 0."""
+        return self.source_ids(sentences).to_tensor(0)
 
 
 @register_task
-class Translation(Task):
+class Translation(EncoderDecoderTask):
     name = "many-to-many-unequal"
     example = "machine translation"
     headline_metric = "bleu"
@@ -38,51 +71,57 @@ class Translation(Task):
     }
     default_epochs = 10
     head_layer = "logits"
+    preprocessing_class = TranslationPreprocessing
+    target_vocabulary = "target_vocabulary"
+    output_key = "translation"
+    bleu_lowercase = True
     default_batch_size = 64
     max_tokens = 50
     max_vocabulary = 12000
 
     # data --------------------------------------------------------------
-    def _normalize(self, sentences: tf.Tensor) -> tf.Tensor:
-        return text.normalize(sentences, max_tokens=self.preprocessing.get("max_tokens", self.max_tokens))
-
     def _vocabulary(self, sentences: tf.data.Dataset, reserved: tuple[str, ...] = ()) -> list[str]:
-        words = (w for batch in sentences.map(self._normalize).batch(1024).as_numpy_iterator() for s in batch for w in s.split())
+        normalized = sentences.map(lambda s: text.normalize(s, max_tokens=self.max_tokens)).batch(1024)
+        words = (w for batch in normalized.as_numpy_iterator() for s in batch for w in s.split())
         return text.build_vocabulary(words, max_size=self.max_vocabulary, min_count=self.min_word_count, reserved=reserved)
 
     def adapt(self, train: tf.data.Dataset, spec: DatasetSpec) -> None:
         source, target = spec.fields["source"], spec.fields["target"]
-        self.preprocessing = {"max_tokens": self.max_tokens, "source_language": source, "target_language": target}
-        self.preprocessing["source_vocabulary"] = self._vocabulary(train.map(lambda ex: ex[source]))
-        self.preprocessing["target_vocabulary"] = self._vocabulary(train.map(lambda ex: ex[target]), reserved=(text.START, text.END))
+        self.preprocessing = TranslationPreprocessing(
+            max_tokens=self.max_tokens,
+            source_language=source,
+            target_language=target,
+            source_vocabulary=self._vocabulary(train.map(lambda ex: ex[source])),
+            target_vocabulary=self._vocabulary(train.map(lambda ex: ex[target]), reserved=(text.START, text.END)),
+        )
 
     def encode(self, raw: tf.data.Dataset, *, training: bool) -> tf.data.Dataset:
-        lookup = text.lookup(self.preprocessing["target_vocabulary"], name="target_lookup")
-        max_tokens = self.preprocessing["max_tokens"]
-        source, target = self.preprocessing["source_language"], self.preprocessing["target_language"]
+        prep = self.preprocessing
 
         def to_example(ex):
-            target_in, target_out, weights = seq2seq.encode_target(self._normalize(ex[target]), lookup, max_tokens)
-            return {"source": self._normalize(ex[source]), "target_in": target_in}, target_out, weights
+            target_in, target_out, weights = seq2seq.encode_target(
+                prep.normalize(ex[prep.target_language]), lambda t: prep.token_ids("target_vocabulary", t), prep.max_tokens
+            )
+            return {"source": prep.source_ids(ex[prep.source_language]), "target_in": target_in}, target_out, weights
 
         return raw.map(to_example, num_parallel_calls=tf.data.AUTOTUNE)
 
     @staticmethod
     def length_fn(inputs: dict[str, tf.Tensor], target: tf.Tensor, weights: tf.Tensor) -> tf.Tensor:
-        return tf.maximum(text.token_count(inputs["source"]), tf.size(target))
+        return tf.maximum(tf.size(inputs["source"]), tf.size(target))
 
     # model -------------------------------------------------------------
     def build_model(self, hp: kt.HyperParameters) -> keras.Model:
-        source_vocab, target_vocab = self.preprocessing["source_vocabulary"], self.preprocessing["target_vocabulary"]
+        source_vocab, target_vocab = self.preprocessing.source_vocabulary, self.preprocessing.target_vocabulary
         units = hp.Int("units", 32, 512, step=32, default=128)
         embedding_dim = hp.Int("embedding_dim", 16, 256, step=16, default=64)
         dropout = hp.Float("dropout", 0.0, 0.5, step=0.1, default=0.2)
         bidirectional = hp.Boolean("bidirectional", default=True)
         n_states = seq2seq.state_count(hp)
 
-        # encoder: source string -> (outputs, mask, decoder initial states)
-        source = keras.Input(shape=(), dtype="string", name="source")
-        ids = text.vectorizer(source_vocab, name="source_vectorizer")(source)
+        # encoder: source ids -> (outputs, mask, decoder initial states)
+        source = keras.Input(shape=(None,), dtype="int32", name="source")
+        ids = source
         mask = seq2seq.PaddingMask(name="source_mask")(ids)
         x = keras.layers.Embedding(text.vocabulary_size(source_vocab), embedding_dim, mask_zero=True, name="source_embedding")(ids)
         x = keras.layers.SpatialDropout1D(dropout, name="source_dropout")(x)
@@ -116,43 +155,24 @@ class Translation(Task):
         return compile_model(model, hp, loss="sparse_categorical_crossentropy", weighted_metrics=["accuracy"], learning_rate=3e-3)
 
     # decoding and metrics ---------------------------------------------
-    def serving_function(self, model: keras.Model) -> tf.types.experimental.PolymorphicFunction:
-        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="source")])
-        def serve(sentences):
-            translations = seq2seq.greedy_in_graph(
-                model, self._normalize(sentences), self.preprocessing["target_vocabulary"], max_length=self.preprocessing["max_tokens"] + 1
-            )
-            return {"translation": text.attach_punctuation(translations)}
+    def checked(self, inputs: list[Any]) -> list[str]:
+        return text.require_words([str(s) for s in inputs])
 
-        return serve
+    def encoder_inputs(self, inputs: list[Any]) -> tf.Tensor:
+        return self.preprocessing.model_inputs(tf.constant(inputs))
 
-    def translate(self, model: keras.Model, sentences: list[str], *, beam_width: int = 1) -> list[str]:
-        tokens = seq2seq.decode(
-            model,
-            self._normalize(tf.constant(sentences)),
-            self.preprocessing["target_vocabulary"],
-            max_length=self.preprocessing["max_tokens"] + 1,
-            beam_width=beam_width,
-        )
-        joined = text.attach_punctuation(tf.constant([" ".join(t) for t in tokens]))
-        return [s.decode() for s in joined.numpy()]
+    def serving_inputs(self) -> tuple[tf.TensorSpec, Any]:
+        return tf.TensorSpec([None], tf.string, name="source"), self.preprocessing.model_inputs
 
-    def evaluate(
-        self, model: keras.Model, raw: tf.data.Dataset, *, batch_size: int = 64, quick: bool = False, beam_width: int = 4
-    ) -> dict[str, float]:
+    def detokenize(self, sentences: tf.Tensor) -> tf.Tensor:
+        return text.attach_punctuation(sentences)
+
+    def references(self, raw: tf.data.Dataset) -> tuple[list[str], list[list[str]]]:
         sources, references = [], []
         for ex in raw.as_numpy_iterator():
-            sources.append(ex[self.preprocessing["source_language"]].decode())
-            references.append([ex[self.preprocessing['target_language']].decode()])
-        metrics = {}
-        for name, width in (("bleu", 1),) if quick else (("bleu", 1), ("bleu_beam", beam_width)):
-            hypotheses = [h for i in range(0, len(sources), batch_size) for h in self.translate(model, sources[i : i + batch_size], beam_width=width)]
-            metrics[name] = seq2seq.corpus_bleu(hypotheses, references, lowercase=True)
-        return metrics
+            sources.append(ex[self.preprocessing.source_language].decode())
+            references.append([ex[self.preprocessing.target_language].decode()])
+        return sources, references
 
     def raw_input(self, example: dict[str, Any]) -> str:
-        return example[self.preprocessing["source_language"]].decode()
-
-    def predict(self, model: keras.Model, inputs: list[Any], *, beam_width: int = 4) -> list[dict[str, str]]:
-        sentences = text.require_words([str(s) for s in inputs])
-        return [{"translation": t} for t in self.translate(model, sentences, beam_width=beam_width)]
+        return example[self.preprocessing.source_language].decode()

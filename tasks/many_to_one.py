@@ -1,13 +1,14 @@
 """Many-to-one: sentiment analysis.
 
-Text -> vectorisation inside the model -> embedding with masking -> recurrent layer
-(optionally bidirectional) -> probability of the positive class. Normalisation happens
-in `zoo.data.text.normalize`, shared by the training pipeline and `predict`.
+Text -> normalised tokens -> ids (the preprocessing, in `tf.data` and in the traced
+predict function) -> embedding with masking -> recurrent layer (optionally bidirectional)
+-> probability of the positive class.
 """
 from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import keras
@@ -17,10 +18,42 @@ import tensorflow as tf
 
 from zoo.models import streaming
 from zoo.data import text
+from zoo.data.preprocessing import Preprocessing, label_field, vocabulary_field
 from zoo.errors import BadInputError
 from zoo.models.layers import compile_model, lower_layers, maybe_bidirectional, output_layer, recurrent, sequence_summary
 from zoo.data.spec import GENERATED, DatasetSpec
-from zoo.tasks.base import Task, compiled_call, register_task
+from zoo.tasks.base import Task, class_names, compiled_call, register_task
+
+
+@dataclass
+class SentimentPreprocessing(Preprocessing):
+    """Fitted preprocessing of the sentiment task.
+
+    Attributes:
+        max_tokens: tokens read per text; longer texts are cut (`zoo stream` reads them whole).
+        labels: the two class names, negative first: the model predicts P(labels[1]).
+        vocabulary: normalised words, most frequent first (ids from 2; 0 pads, 1 is unknown).
+    """
+
+    task = "many-to-one"
+    max_tokens: int = 300
+    labels: list[str] = label_field()
+    vocabulary: list[str] = vocabulary_field()
+
+    def token_ids_of(self, texts: tf.Tensor) -> tf.Tensor:
+        """Raw texts -> ids of their normalised tokens.
+
+        Args:
+            texts: string tensor, a scalar (one text) or shape (batch,).
+
+        Returns:
+            int32 ids: shape (tokens,) for a scalar, a ragged (batch, None) tensor otherwise.
+        """
+        return self.token_ids("vocabulary", tf.strings.split(text.normalize(texts, max_tokens=self.max_tokens)))
+
+    def model_inputs(self, texts: tf.Tensor) -> tf.Tensor:
+        """A batch of raw texts, shape (batch,) string -> (batch, time) int32 ids right-padded with 0."""
+        return self.token_ids_of(texts).to_tensor(0)
 
 
 @register_task
@@ -38,37 +71,41 @@ class SentimentAnalysis(Task):
     }
     default_epochs = 8
     head_layer = "classifier"
+    preprocessing_class = SentimentPreprocessing
+    label_features = {"labels": "label"}
     default_batch_size = 64
     max_tokens = 300  # reviews are truncated: memory and time grow with length
     max_vocabulary = 20000
 
     # data --------------------------------------------------------------
-    def _normalize(self, texts: tf.Tensor) -> tf.Tensor:
-        return text.normalize(texts, max_tokens=self.preprocessing.get("max_tokens", self.max_tokens))
-
     def adapt(self, train: tf.data.Dataset, spec: DatasetSpec) -> None:
-        features = self.features(spec)
-        self.preprocessing = {"max_tokens": self.max_tokens, "labels": list(features["label"].names)}
         tokens = (
             word
-            for batch in train.map(lambda ex: self._normalize(ex["text"])).batch(1024).as_numpy_iterator()
+            for batch in train.map(lambda ex: text.normalize(ex["text"], max_tokens=self.max_tokens)).batch(1024).as_numpy_iterator()
             for sentence in batch
             for word in sentence.split()
         )
-        self.preprocessing["vocabulary"] = text.build_vocabulary(tokens, max_size=self.max_vocabulary, min_count=self.min_word_count)
+        self.preprocessing = SentimentPreprocessing(
+            max_tokens=self.max_tokens,
+            labels=class_names(self.features(spec)["label"]),
+            vocabulary=text.build_vocabulary(tokens, max_size=self.max_vocabulary, min_count=self.min_word_count),
+        )
 
     def encode(self, raw: tf.data.Dataset, *, training: bool) -> tf.data.Dataset:
-        return raw.map(lambda ex: (self._normalize(ex["text"]), ex["label"]), num_parallel_calls=tf.data.AUTOTUNE)
+        prep = self.preprocessing
+        return raw.map(
+            lambda ex: (prep.token_ids_of(ex["text"]), prep.label_ids("labels", ex["label_name"])),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
 
     @staticmethod
-    def length_fn(sentence: tf.Tensor, label: tf.Tensor) -> tf.Tensor:
-        return text.token_count(sentence)
+    def length_fn(ids: tf.Tensor, label: tf.Tensor) -> tf.Tensor:
+        return tf.size(ids)
 
     # model -------------------------------------------------------------
     def build_model(self, hp: kt.HyperParameters) -> keras.Model:
-        vocabulary = self.preprocessing["vocabulary"]
-        sentence = keras.Input(shape=(), dtype="string", name="text")
-        ids = text.vectorizer(vocabulary, name="vectorizer")(sentence)
+        vocabulary = self.preprocessing.vocabulary
+        ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
         x = keras.layers.Embedding(
             text.vocabulary_size(vocabulary), hp.Int("embedding_dim", 16, 256, step=16, default=64), mask_zero=True, name="embedding"
         )(ids)
@@ -81,15 +118,15 @@ class SentimentAnalysis(Task):
         x = sequence_summary(pooling, maybe_bidirectional(hp, rnn, default=True)(x))
         x = keras.layers.Dropout(hp.Float("dropout", 0.0, 0.5, step=0.1, default=0.3), name="dropout")(x)
         prob = output_layer(1, "sigmoid", name="classifier")(x)
-        model = keras.Model(sentence, prob, name="many_to_one")
+        model = keras.Model(ids, prob, name="many_to_one")
         return compile_model(model, hp, loss="binary_crossentropy", metrics=["accuracy"], learning_rate=3e-3)
 
     # decoding and metrics ---------------------------------------------
     def evaluate(self, model: keras.Model, raw: tf.data.Dataset, *, batch_size: int = 64, quick: bool = False) -> dict[str, float]:
         correct = total = 0
-        for texts, labels in self.batches(raw, batch_size, training=False):
-            predicted = np.asarray(compiled_call(model)(texts))[:, 0] >= 0.5
-            correct += int((predicted == labels.numpy().astype(bool)).sum())
+        for ids, labels in self.batches(raw, batch_size, training=False):
+            predicted = np.asarray(compiled_call(model)(ids))[:, 0] >= 0.5
+            correct += int((predicted.astype(np.int32) == labels.numpy()).sum())  # an unknown label (-1) is wrong
             total += len(labels)
         return {"accuracy": correct / max(1, total)}
 
@@ -97,17 +134,17 @@ class SentimentAnalysis(Task):
         return example["text"].decode()
 
     def serving_function(self, model: keras.Model) -> tf.types.experimental.PolymorphicFunction:
-        negative, positive = self.preprocessing["labels"]
+        negative, positive = self.preprocessing.labels
 
         @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
         def serve(texts):
-            prob = model(self._normalize(texts), training=False)[:, 0]
+            prob = model(self.preprocessing.model_inputs(texts), training=False)[:, 0]
             return {"label": tf.where(prob >= 0.5, positive, negative), "probability_positive": prob}
 
         return serve
 
     def _readable(self, probs: Any) -> list[dict[str, Any]]:
-        negative, positive = self.preprocessing["labels"]
+        negative, positive = self.preprocessing.labels
         return [
             {"label": positive if p >= 0.5 else negative, "probability": round(float(p if p >= 0.5 else 1 - p), 4)}
             for p in np.asarray(probs).reshape(-1)
@@ -115,7 +152,7 @@ class SentimentAnalysis(Task):
 
     def predict(self, model: keras.Model, inputs: list[Any]) -> list[dict[str, Any]]:
         texts = text.require_words([str(t) for t in inputs])
-        return self._readable(compiled_call(model, self._normalize)(tf.constant(texts)))
+        return self._readable(compiled_call(model, self.preprocessing.model_inputs)(tf.constant(texts)))
 
     def stream(self, model: keras.Model, text_chunks: Iterable[str], *, window: int | None = None) -> Iterator[dict[str, Any]]:
         """The sentiment of everything read so far, after each window of tokens: a document
@@ -126,11 +163,12 @@ class SentimentAnalysis(Task):
         if any(layer.name in ("max_pool", "mean_pool") for layer in model.layers):
             raise BadInputError("streaming needs a model trained with pooling=last (max and mean pooling see every step at once).")
         stateful = streaming.stateful_copy(model)
-        window = window or self.preprocessing.get("max_tokens", self.max_tokens)
+        window = window or self.preprocessing.max_tokens
         pending: list[str] = []  # windows run across chunk boundaries: N tokens each, whatever the lines
         for chunk in itertools.chain(text_chunks, [None]):  # lazily: live input is scored as it arrives
             if chunk is not None:
                 pending += text.normalize(tf.constant(str(chunk))).numpy().decode().split()
             while len(pending) >= window or (chunk is None and pending):
                 piece, pending = pending[:window], pending[window:]
-                yield self._readable(stateful(tf.constant([" ".join(piece)]), training=False))[0]
+                ids = self.preprocessing.token_ids("vocabulary", tf.constant([piece]))  # already normalised
+                yield self._readable(stateful(ids, training=False))[0]

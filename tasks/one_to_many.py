@@ -7,6 +7,8 @@ BLEU against all references of an image.
 """
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
 from typing import Any
 
 import keras
@@ -15,15 +17,32 @@ import numpy as np
 import tensorflow as tf
 
 from zoo.data import text
+from zoo.data.preprocessing import Preprocessing, vocabulary_field
 from zoo.models import seq2seq
-from zoo.data.images import to_model_image
+from zoo.data.images import fit_to_shape, to_model_image
 from zoo.models.layers import compile_model, output_layer, recurrent
 from zoo.data.spec import GENERATED, DatasetSpec
-from zoo.tasks.base import Task, register_task
+from zoo.tasks.base import EncoderDecoderTask, register_task
+
+
+@dataclass
+class CaptionPreprocessing(Preprocessing):
+    """Fitted preprocessing of the captioner.
+
+    Attributes:
+        image_shape: [height, width, 3] of the uint8 images the encoder reads.
+        max_tokens: words per caption, trained and emitted.
+        vocabulary: caption words after the reserved `[start]` and `[end]` (ids from 2).
+    """
+
+    task = "one-to-many"
+    image_shape: list[int] = dataclasses.field(default_factory=lambda: [128, 128, 3])
+    max_tokens: int = 24
+    vocabulary: list[str] = vocabulary_field()
 
 
 @register_task
-class ImageCaptioning(Task):
+class ImageCaptioning(EncoderDecoderTask):
     name = "one-to-many"
     example = "image captioning"
     headline_metric = "bleu"
@@ -37,6 +56,10 @@ class ImageCaptioning(Task):
     }
     default_epochs = 10
     head_layer = "logits"
+    preprocessing_class = CaptionPreprocessing
+    target_vocabulary = "vocabulary"
+    output_key = "caption"
+    bleu_orders = (4, 1)
     default_batch_size = 64
     max_tokens = 24
     max_vocabulary = 8000
@@ -49,21 +72,22 @@ class ImageCaptioning(Task):
         shape = [height, width, 3] if height and width else [*self.resize_to, 3]
         captions = train.map(lambda ex: ex["captions"]["text"]).unbatch().map(text.normalize).batch(1024)
         words = (w for batch in captions.as_numpy_iterator() for s in batch for w in s.split())
-        self.preprocessing = {
-            "image_shape": shape,
-            "max_tokens": self.max_tokens,
-            "vocabulary": text.build_vocabulary(words, max_size=self.max_vocabulary, min_count=self.min_word_count, reserved=(text.START, text.END)),
-        }
+        self.preprocessing = CaptionPreprocessing(
+            image_shape=shape,
+            max_tokens=self.max_tokens,
+            vocabulary=text.build_vocabulary(words, max_size=self.max_vocabulary, min_count=self.min_word_count, reserved=(text.START, text.END)),
+        )
 
     def _image(self, image: tf.Tensor) -> tf.Tensor:
-        height, width, _ = self.preprocessing["image_shape"]
-        if image.shape[:2] == (height, width):
-            return image
-        return tf.cast(tf.image.resize(image, (height, width), antialias=True), tf.uint8)
+        return fit_to_shape(image, tuple(self.preprocessing.image_shape))  # as `predict` prepares images
 
     def encode(self, raw: tf.data.Dataset, *, training: bool) -> tf.data.Dataset:
-        lookup = text.lookup(self.preprocessing["vocabulary"], name="caption_lookup")
-        max_tokens = self.preprocessing["max_tokens"]
+        prep = self.preprocessing
+
+        def lookup(tokens: tf.Tensor) -> tf.Tensor:
+            return prep.token_ids("vocabulary", tokens)
+
+        max_tokens = prep.max_tokens
 
         def pairs(ex):  # one teacher-forcing example per reference caption
             image = self._image(ex["image"])
@@ -82,13 +106,13 @@ class ImageCaptioning(Task):
 
     # model -------------------------------------------------------------
     def build_model(self, hp: kt.HyperParameters) -> keras.Model:
-        vocabulary = self.preprocessing["vocabulary"]
+        vocabulary = self.preprocessing.vocabulary
         units = hp.Int("units", 32, 512, step=32, default=192)
         dropout = hp.Float("dropout", 0.0, 0.5, step=0.1, default=0.2)
         n_states = seq2seq.state_count(hp)
 
         # encoder: image -> the decoder's initial state(s)
-        image = keras.Input(shape=tuple(self.preprocessing["image_shape"]), dtype="uint8", name="image")
+        image = keras.Input(shape=tuple(self.preprocessing.image_shape), dtype="uint8", name="image")
         x = keras.layers.Rescaling(1.0 / 255.0, name="rescale")(image)
         filters = hp.Int("cnn_filters", 16, 128, step=16, default=32)
         for block in range(hp.Int("cnn_blocks", 2, 5, default=3)):
@@ -115,39 +139,19 @@ class ImageCaptioning(Task):
         return compile_model(model, hp, loss="sparse_categorical_crossentropy", weighted_metrics=["accuracy"], learning_rate=3e-3)
 
     # decoding and metrics ---------------------------------------------
-    def serving_function(self, model: keras.Model) -> tf.types.experimental.PolymorphicFunction:
-        @tf.function(input_signature=[tf.TensorSpec([None, *self.preprocessing["image_shape"]], tf.uint8, name="image")])
-        def serve(images):
-            captions = seq2seq.greedy_in_graph(model, images, self.preprocessing["vocabulary"], max_length=self.preprocessing["max_tokens"] + 1)
-            return {"caption": captions}
+    def encoder_inputs(self, inputs: list[Any]) -> np.ndarray:
+        shape = tuple(self.preprocessing.image_shape)
+        return np.stack([to_model_image(image, shape) for image in inputs])
 
-        return serve
+    def serving_inputs(self) -> tuple[tf.TensorSpec, Any]:
+        return tf.TensorSpec([None, *self.preprocessing.image_shape], tf.uint8, name="image"), tf.identity
 
-    def caption(self, model: keras.Model, images: np.ndarray, *, beam_width: int = 1) -> list[str]:
-        tokens = seq2seq.decode(
-            model, images, self.preprocessing["vocabulary"], max_length=self.preprocessing["max_tokens"] + 1, beam_width=beam_width
-        )
-        return [" ".join(t) for t in tokens]
-
-    def evaluate(
-        self, model: keras.Model, raw: tf.data.Dataset, *, batch_size: int = 64, quick: bool = False, beam_width: int = 4
-    ) -> dict[str, float]:
+    def references(self, raw: tf.data.Dataset) -> tuple[list[np.ndarray], list[list[str]]]:
         images, references = [], []
-        for ex in raw.map(lambda ex: (self._image(ex["image"]), text.normalize(ex["captions"]["text"]))).as_numpy_iterator():
-            images.append(ex[0])
-            references.append([c.decode() for c in ex[1]])
-        images = np.stack(images)
-        metrics = {}
-        for suffix, width in (("", 1),) if quick else (("", 1), ("_beam", beam_width)):
-            hypotheses = [h for i in range(0, len(images), batch_size) for h in self.caption(model, images[i : i + batch_size], beam_width=width)]
-            metrics[f"bleu{suffix}"] = seq2seq.corpus_bleu(hypotheses, references)
-            metrics[f"bleu1{suffix}"] = seq2seq.corpus_bleu(hypotheses, references, max_ngram_order=1)
-        return metrics
+        for image, captions in raw.map(lambda ex: (self._image(ex["image"]), text.normalize(ex["captions"]["text"]))).as_numpy_iterator():
+            images.append(image)
+            references.append([c.decode() for c in captions])
+        return images, references
 
     def raw_input(self, example: dict[str, Any]) -> np.ndarray:
         return example["image"]
-
-    def predict(self, model: keras.Model, inputs: list[Any], *, beam_width: int = 4) -> list[dict[str, str]]:
-        shape = tuple(self.preprocessing["image_shape"])
-        images = np.stack([to_model_image(image, shape) for image in inputs])
-        return [{"caption": c} for c in self.caption(model, images, beam_width=beam_width)]

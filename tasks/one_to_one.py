@@ -7,6 +7,8 @@ before the softmax reads it.
 """
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
 from typing import Any
 
 import keras
@@ -14,10 +16,25 @@ import keras_tuner as kt
 import numpy as np
 import tensorflow as tf
 
+from zoo.data.preprocessing import Preprocessing, label_field
 from zoo.data.images import fit_to_shape, to_model_image
 from zoo.models.layers import compile_model, lower_layers, output_layer, recurrent
 from zoo.data.spec import DatasetSpec
-from zoo.tasks.base import Task, compiled_call, register_task
+from zoo.tasks.base import Task, class_names, compiled_call, register_task
+
+
+@dataclass
+class ImageClassifierPreprocessing(Preprocessing):
+    """Fitted preprocessing of the image classifier.
+
+    Attributes:
+        image_shape: [height, width, channels] of the uint8 images the model reads.
+        labels: the class names, in the output layer's order.
+    """
+
+    task = "one-to-one"
+    image_shape: list[int] = dataclasses.field(default_factory=lambda: [28, 28, 1])
+    labels: list[str] = label_field()
 
 
 @register_task
@@ -42,23 +59,28 @@ class ImageClassification(Task):
     )
     default_epochs = 15
     head_layer = "classifier"
+    preprocessing_class = ImageClassifierPreprocessing
+    label_features = {"labels": "label"}
     default_batch_size = 64
 
     # data --------------------------------------------------------------
     def adapt(self, train: tf.data.Dataset, spec: DatasetSpec) -> None:
         features = self.features(spec)
-        self.preprocessing = {
-            "image_shape": list(features["image"].shape),
-            "labels": list(features["label"].names),
-        }
+        self.preprocessing = ImageClassifierPreprocessing(
+            image_shape=list(features["image"].shape), labels=class_names(features["label"])
+        )
 
     def encode(self, raw: tf.data.Dataset, *, training: bool) -> tf.data.Dataset:
-        shape = tuple(self.preprocessing["image_shape"])
-        return raw.map(lambda ex: (fit_to_shape(ex["image"], shape), ex["label"]), num_parallel_calls=tf.data.AUTOTUNE)
+        prep = self.preprocessing
+        shape = tuple(prep.image_shape)
+        return raw.map(
+            lambda ex: (fit_to_shape(ex["image"], shape), prep.label_ids("labels", ex["label_name"])),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
 
     # model -------------------------------------------------------------
     def build_model(self, hp: kt.HyperParameters) -> keras.Model:
-        image = keras.Input(shape=tuple(self.preprocessing["image_shape"]), dtype="uint8", name="image")
+        image = keras.Input(shape=tuple(self.preprocessing.image_shape), dtype="uint8", name="image")
         x = keras.layers.Rescaling(1.0 / 255.0, name="rescale")(image)
         x = keras.layers.Flatten(name="flatten")(x)
         # K copies of the same input: one unfolded step per copy, one set of weights.
@@ -66,7 +88,7 @@ class ImageClassification(Task):
         units = hp.Int("units", 32, 512, step=32, default=128)
         x = recurrent(hp, units, name="rnn")(lower_layers(hp, x, units, name="rnn", bidirectional=False))
         x = keras.layers.Dropout(hp.Float("dropout", 0.0, 0.5, step=0.1, default=0.2), name="dropout")(x)
-        probs = output_layer(len(self.preprocessing["labels"]), "softmax", name="classifier")(x)
+        probs = output_layer(len(self.preprocessing.labels), "softmax", name="classifier")(x)
         model = keras.Model(image, probs, name="one_to_one")
         return compile_model(model, hp, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
 
@@ -82,9 +104,9 @@ class ImageClassification(Task):
         return example["image"]
 
     def serving_function(self, model: keras.Model) -> tf.types.experimental.PolymorphicFunction:
-        labels = tf.constant(self.preprocessing["labels"])
+        labels = tf.constant(self.preprocessing.labels)
 
-        @tf.function(input_signature=[tf.TensorSpec([None, *self.preprocessing["image_shape"]], tf.uint8, name="image")])
+        @tf.function(input_signature=[tf.TensorSpec([None, *self.preprocessing.image_shape], tf.uint8, name="image")])
         def serve(image):
             probs = model(image, training=False)
             return {"label": tf.gather(labels, tf.argmax(probs, axis=-1)), "probabilities": probs}
@@ -92,8 +114,8 @@ class ImageClassification(Task):
         return serve
 
     def predict(self, model: keras.Model, inputs: list[Any]) -> list[dict[str, Any]]:
-        shape = tuple(self.preprocessing["image_shape"])
+        shape = tuple(self.preprocessing.image_shape)
         batch = np.stack([to_model_image(image, shape) for image in inputs])
         probs = np.asarray(compiled_call(model)(batch))
-        labels = self.preprocessing["labels"]
+        labels = self.preprocessing.labels
         return [{"label": labels[int(p.argmax())], "probability": round(float(p.max()), 4)} for p in probs]

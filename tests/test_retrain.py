@@ -8,7 +8,8 @@ import pytest
 
 import zoo
 from zoo import registry
-from zoo.training.finetune import merge_preprocessing
+from zoo.tasks.many_to_many_equal import TaggerPreprocessing
+from zoo.tasks.many_to_one import SentimentPreprocessing
 
 # the new data renames the entity types and drops MISC: a new tag set for the same entities
 RENAME = {"PER": "PERSON", "ORG": "COMPANY", "LOC": "PLACE"}
@@ -50,7 +51,7 @@ def test_a_pretrained_ner_model_with_a_new_tag_set_beats_training_from_scratch(n
     tuned = zoo.retrain(ner_parent, spec, epochs=2, head_epochs=1, verbose=0)
     scratch = zoo.train("many-to-many-equal", dataset=spec, epochs=3, hparams=NER_HP, verbose=0)
     tuned_f1, scratch_f1 = tuned.metrics["validation"]["entity_f1"], scratch.metrics["validation"]["entity_f1"]
-    assert tuned.retrain["head_replaced"] and set(tuned.task.preprocessing["tags"]) == {
+    assert tuned.retrain["head_replaced"] and set(tuned.task.preprocessing.tags) == {
         "O", "B-PERSON", "I-PERSON", "B-COMPANY", "I-COMPANY", "B-PLACE", "I-PLACE"}
     # measured here: 0.74 fine-tuned against 0.00 from scratch
     assert tuned_f1 > 0.5 and tuned_f1 > scratch_f1 + 0.15, (tuned_f1, scratch_f1)
@@ -73,7 +74,7 @@ def test_vocabulary_grows_and_known_words_keep_their_ids_and_embeddings(tmp_path
     (folder / "neg.txt").write_text("\n".join(["a dreadful quuxish film", "dreadful and quuxish"] * 20))
     tuned = zoo.retrain("reviews-parent", zoo.prepare(folder, "text-per-class"), epochs=1, verbose=0)
 
-    old, new = parent.task.preprocessing["vocabulary"], tuned.task.preprocessing["vocabulary"]
+    old, new = parent.task.preprocessing.vocabulary, tuned.task.preprocessing.vocabulary
     assert new[: len(old)] == old and {"zorblax", "quuxish"} <= set(new[len(old):])
     assert not tuned.retrain["head_replaced"]  # pos/neg: the parent's labels
     # rows of known words started from the parent's embeddings (a 1-epoch fine-tune moves them only a little)
@@ -84,14 +85,28 @@ def test_vocabulary_grows_and_known_words_keep_their_ids_and_embeddings(tmp_path
 
 
 def test_merge_policy() -> None:
-    merged, changes = merge_preprocessing(
-        {"vocabulary": ["a", "b"], "labels": ["neg", "pos"], "max_tokens": 300},
-        {"vocabulary": ["c", "a"], "labels": ["pos", "neg"], "max_tokens": 50},
+    merged, changes = SentimentPreprocessing(vocabulary=["a", "b"], labels=["neg", "pos"], max_tokens=300).merged_with(
+        SentimentPreprocessing(vocabulary=["c", "a"], labels=["pos", "neg"], max_tokens=50)
     )
-    assert merged == {"vocabulary": ["a", "b", "c"], "labels": ["neg", "pos"], "max_tokens": 300}
+    assert merged == SentimentPreprocessing(vocabulary=["a", "b", "c"], labels=["neg", "pos"], max_tokens=300)
     assert changes["vocabulary_added"] == {"vocabulary": 1} and not changes["labels_replaced"]
-    merged, changes = merge_preprocessing({"tags": ["O", "B-PER"]}, {"tags": ["O", "B-X"]})
-    assert merged["tags"] == ["O", "B-X"] and changes["labels_replaced"]
+    merged, changes = TaggerPreprocessing(tags=["O", "B-PER"]).merged_with(TaggerPreprocessing(tags=["O", "B-X"]))
+    assert merged.tags == ["O", "B-X"] and changes["labels_replaced"]
+
+
+def test_data_reaches_a_model_by_label_name_whatever_its_own_id_order() -> None:
+    """A parent whose labels come in another order than the new data's keeps its head: the
+    data's ids are remapped by name (before, `pos` was silently trained as `neg`)."""
+    task = zoo.get_task("many-to-one")()
+    raw = task.load("embedded", "validation").take(64)
+    assert task.features("embedded")["label"].names == ["neg", "pos"]
+    task.preprocessing = SentimentPreprocessing(vocabulary=["good"], labels=["pos", "neg"])  # the parent's order
+    encoded = [int(label) for _, label in task.encode(raw, training=False).as_numpy_iterator()]
+    assert encoded == [1 - int(ex["label"]) for ex in raw.as_numpy_iterator()]
+    # a name the model does not know never becomes another label
+    task.preprocessing = SentimentPreprocessing(vocabulary=["good"], labels=["pos", "mixed"])
+    encoded = [int(label) for _, label in task.encode(raw, training=False).as_numpy_iterator()]
+    assert encoded == [0 if ex["label"] == 1 else -1 for ex in raw.as_numpy_iterator()]
 
 
 def _snapshot(root: Path) -> dict[str, float]:

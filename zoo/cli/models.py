@@ -75,6 +75,15 @@ def cmd_export(args: argparse.Namespace) -> None:
 
 
 
+def cmd_migrate(args: argparse.Namespace) -> None:
+    from zoo.registry.migrate import migrate
+
+    for ref in args.models:
+        path = migrate(ref, root=args.registry)
+        print(f"{ref}: already in the current layout" if path is None else
+              f"{ref}: migrated to {path.parent.name}@{path.name} (its aliases moved with it)")
+
+
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Add this group's sub-commands to the `zoo` parser."""
     p = sub.add_parser("predict", help="predict with a registry model on raw inputs")
@@ -126,3 +135,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     registry_option(p)
     p.set_defaults(func=cmd_export)
 
+    p = sub.add_parser(
+        "migrate", help="convert models saved by an older zoo (text processing inside the model) into new versions",
+        description="Rebuild each model in today's layout (the Keras model reads ids; its preprocessing makes them), "
+        "move the weights by layer name, check that the reference outputs are reproduced, and publish it as the "
+        "next version; the old version's aliases move to it. Models already in today's layout are left alone.",
+    )
+    p.add_argument("models", nargs="+", metavar="MODEL", help="NAME, NAME@VERSION or NAME:ALIAS")
+    registry_option(p)
+    p.set_defaults(func=cmd_migrate)

@@ -35,6 +35,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from zoo.data import loading
+from zoo.data.images import fit_to_shape
 from zoo.constants import FORMATS
 from zoo.errors import BadInputError, UnknownNameError
 from zoo.data.spec import DatasetSpec
@@ -415,7 +416,8 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")  # what TFDS's ImageFolder reads
 
 
 def _square(image: tf.Tensor | np.ndarray, size: int) -> np.ndarray:
-    return tf.cast(tf.image.resize(image, (size, size), antialias=True), tf.uint8).numpy()
+    """An RGB image at size x size, resized exactly as `predict` resizes its inputs."""
+    return fit_to_shape(tf.convert_to_tensor(image, tf.uint8), (size, size, 3)).numpy()
 
 
 def _read_image(file: Path, size: int) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Text normalisation and vocabularies: the one place where words become ids and back.
+"""Text normalisation and vocabularies (a task's preprocessing turns words into ids with them).
 
 Text is normalised with TensorFlow ops so that the same function serves the `tf.data`
 pipeline at training time and `predict` at inference time.
@@ -9,7 +9,6 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 
-import keras
 import numpy as np
 import tensorflow as tf
 
@@ -47,11 +46,6 @@ def require_words(texts: list[str]) -> list[str]:
     return texts
 
 
-def token_count(text: tf.Tensor) -> tf.Tensor:
-    """Number of whitespace tokens of a normalised string (for length bucketing)."""
-    return tf.size(tf.strings.split(text), out_type=tf.int32)
-
-
 def build_vocabulary(tokens: Iterable[str | bytes], *, max_size: int, min_count: int = 1, reserved: Iterable[str] = ()) -> list[str]:
     """Most frequent tokens first, ties broken alphabetically so a vocabulary is reproducible.
 
@@ -68,17 +62,6 @@ def build_vocabulary(tokens: Iterable[str | bytes], *, max_size: int, min_count:
             "check that the training split is not empty and holds text in the expected feature."
         )
     return reserved + [word for word, _ in ranked[: max_size - len(reserved)]]
-
-
-def lookup(vocabulary: list[str], *, name: str, invert: bool = False) -> keras.layers.StringLookup:
-    """Words -> ids with 0 for padding and 1 for unknown words (or ids -> words)."""
-    return keras.layers.StringLookup(vocabulary=vocabulary, mask_token=PAD, oov_token=UNK, invert=invert, name=name)
-
-
-def vectorizer(vocabulary: list[str], *, name: str) -> keras.layers.TextVectorization:
-    """Normalised string -> right-padded ids, inside the model, with the same id layout as
-    `lookup`. Normalisation happens before (`normalize`), so the layer only splits."""
-    return keras.layers.TextVectorization(vocabulary=vocabulary, standardize=None, split="whitespace", name=name)
 
 
 def vocabulary_size(vocabulary: list[str]) -> int:

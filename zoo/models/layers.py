@@ -6,10 +6,11 @@ Each helper declares the hyperparameters it uses (with defaults), so a task's
 from __future__ import annotations
 
 import keras
+import numpy as np
 import keras_tuner as kt
 
 from zoo.errors import ZooError
-from zoo.tasks.base import CELLS
+from zoo.constants import CELLS
 
 
 def cell_type(hp: kt.HyperParameters) -> str:
@@ -176,3 +177,36 @@ def sequence_summary(pooling: str, rnn_output: keras.KerasTensor) -> keras.Keras
     if pooling == "mean":
         return keras.layers.GlobalAveragePooling1D(name="mean_pool")(rnn_output)
     return rnn_output
+
+
+def weighted_layers(model: keras.Model) -> dict[str, keras.layers.Layer]:
+    """Every layer with weights, by name, looking inside sub-models (encoder, decoder)."""
+    found: dict[str, keras.layers.Layer] = {}
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            found.update(weighted_layers(layer))
+        elif layer.weights:
+            found[layer.name] = layer
+    return found
+
+
+def transfer_weights(parent: keras.Model, child: keras.Model, *, skip: set[str]) -> list[str]:
+    """Copy the parent's weights into the child by layer name; returns the layers copied."""
+    theirs = weighted_layers(parent)
+    copied = []
+    for name, layer in weighted_layers(child).items():
+        if name in skip or name not in theirs or len(theirs[name].weights) != len(layer.weights):
+            continue
+        values = []
+        for old, new in zip(theirs[name].get_weights(), layer.get_weights()):
+            if old.shape != new.shape:
+                if old.ndim != new.ndim or any(o > n for o, n in zip(old.shape, new.shape)):
+                    raise ZooError(f"layer {name!r}: parent weight {old.shape} does not fit {new.shape}; "
+                                   "the hyperparameters of parent and child differ.")
+                grown = new.copy()
+                grown[tuple(slice(0, o) for o in old.shape)] = old  # a vocabulary grew: known ids first
+                old = grown
+            values.append(np.asarray(old))
+        layer.set_weights(values)
+        copied.append(name)
+    return copied

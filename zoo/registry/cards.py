@@ -38,21 +38,18 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
-def _signature(tensors) -> list[dict[str, Any]]:
+def signature(tensors: Any) -> list[dict[str, Any]]:
+    """Name, shape and dtype of each of a model's input or output tensors, for the card."""
     return [{"name": t.name, "shape": list(t.shape), "dtype": str(t.dtype)} for t in keras.tree.flatten(tensors)]
 
 
 def sequence_contract(result: TrainResult) -> dict[str, Any]:
     """Shapes, padding, masking, lengths and vocabularies a caller must respect."""
-    summary = {
-        key: (len(value) + 2 if "vocabulary" in key else value)  # +2: padding and [UNK] ids
-        for key, value in result.task.preprocessing.items()
-    }
     return {
-        "inputs": _signature(result.model.inputs),
-        "outputs": _signature(result.model.outputs),
+        "inputs": signature(result.model.inputs),
+        "outputs": signature(result.model.outputs),
         "padding": "right (post); id 0 is padding, masked in every embedding and weighted 0 in the loss",
-        "preprocessing": {(f"{k}_size" if "vocabulary" in k else k): v for k, v in summary.items()},
+        "preprocessing": result.task.preprocessing.summary(),
         "predict_input": result.task.input_description,
     }
 

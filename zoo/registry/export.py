@@ -29,6 +29,8 @@ def export(model: ZooModel, directory: Path | str, *, format: str = "savedmodel"
     archive = keras.export.ExportArchive()
     archive.track(model.model)
     archive.add_endpoint("serving_default", serve)
+    for table in model.task.preprocessing.resources():  # the vocabularies the signature looks words up in
+        archive.track(table)
     staging = Path(tempfile.mkdtemp(prefix=".export-", dir=directory.parent if directory.parent.exists() else None))
     try:
         archive.write_out(str(staging / "model"), verbose=False)

@@ -197,16 +197,11 @@ def save(
     if not _NAME.match(name):
         raise ZooError(f"invalid model name {name!r}: use lowercase letters, digits, '.', '_' and '-'.")
     folder = root / name
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        _remove_abandoned_staging(folder)
-        staging = Path(tempfile.mkdtemp(prefix=f".tmp-{os.getpid()}-", dir=folder))
-    except OSError as err:
-        raise ZooError(f"cannot write to the registry at {folder}: {err.strerror}. Choose another with --registry or ZOO_REGISTRY.") from err
+    staging = staging_folder(folder)
     try:
         # the same layers without the optimizer: a third of the size, and all that inference needs
         keras.Model(result.model.input, result.model.output, name=result.model.name).save(staging / MODEL_FILE)
-        (staging / PREPROCESSING_FILE).write_text(json.dumps(result.task.preprocessing, indent=1))
+        (staging / PREPROCESSING_FILE).write_text(json.dumps(result.task.preprocessing.to_json(), indent=1))
         cards.plot_curves(result.history, result.task.headline_metric, staging / cards.CURVES_FILE)
         for filename, path in (artifacts or {}).items():
             shutil.copyfile(path, staging / filename)
@@ -215,24 +210,65 @@ def save(
             "inputs": _store_reference_inputs(result.reference_inputs, staging),
             "outputs": _as_json(result.task.predict(result.model, result.reference_inputs)),
         }
-        card["files"] = {f.name: {"bytes": f.stat().st_size, "sha256": sha256(f)} for f in sorted(staging.iterdir())}
-        with FileLock(str(folder / ".lock")):
-            version = max(_versions(folder), default=0) + 1
-            card["version"] = version
-            (staging / CARD_FILE).write_text(json.dumps(card, indent=2, sort_keys=True))
-            (staging / README_FILE).write_text(cards.readme(card))
-            os.rename(staging, folder / str(version))
-            aliases = _aliases(folder)
-            aliases["latest"] = version
-            best = aliases.get("best")
-            if best is None or _headline(card) > _headline(json.loads((folder / str(best) / CARD_FILE).read_text())):
-                aliases["best"] = version
-            _write_json_atomic(folder / ALIASES_FILE, aliases)
+        version = publish(staging, folder, card)
     except OSError as err:
         raise ZooError(f"saving {name} into {folder} failed ({err.strerror or err}); the registry is unchanged.") from err
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return folder / str(version)
+
+
+def staging_folder(folder: Path) -> Path:
+    """A fresh temporary folder inside a model's registry folder, where a version is written
+    before `publish` renames it into place (abandoned ones are cleaned up first).
+
+    Raises:
+        ZooError: the registry folder cannot be written.
+    """
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        _remove_abandoned_staging(folder)
+        return Path(tempfile.mkdtemp(prefix=f".tmp-{os.getpid()}-", dir=folder))
+    except OSError as err:
+        raise ZooError(f"cannot write to the registry at {folder}: {err.strerror}. Choose another with --registry or ZOO_REGISTRY.") from err
+
+
+def publish(staging: Path, folder: Path, card: dict[str, Any], *, replaces: int | None = None) -> int:
+    """Make the complete version in `staging` the next version of the model in `folder`.
+
+    Files are hashed into the card, which is written with its README; then, under the
+    model's lock, the folder is renamed into place in one step and the aliases follow:
+    `latest` points at it, `best` at the version with the highest validation headline
+    metric, and, with `replaces`, every alias of that version moves to the new one.
+
+    Args:
+        staging: a folder from `staging_folder`, holding every file of the version.
+        folder: the model's registry folder, `<root>/<name>`.
+        card: the version's card; `files` and `version` are filled in here.
+        replaces: a version this one supersedes (a migration).
+
+    Returns:
+        The new version number.
+
+    Raises:
+        OSError: a write failed; the registry is unchanged.
+    """
+    card["files"] = {f.name: {"bytes": f.stat().st_size, "sha256": sha256(f)} for f in sorted(staging.iterdir())}
+    with FileLock(str(folder / ".lock")):
+        version = max(_versions(folder), default=0) + 1
+        card["version"] = version
+        (staging / CARD_FILE).write_text(json.dumps(card, indent=2, sort_keys=True))
+        (staging / README_FILE).write_text(cards.readme(card))
+        os.rename(staging, folder / str(version))
+        aliases = _aliases(folder)
+        if replaces is not None:
+            aliases = {alias: version if v == replaces else v for alias, v in aliases.items()}
+        aliases["latest"] = version
+        best = aliases.get("best")
+        if best is None or _headline(card) > _headline(json.loads((folder / str(best) / CARD_FILE).read_text())):
+            aliases["best"] = version
+        _write_json_atomic(folder / ALIASES_FILE, aliases)
+    return version
 
 
 def set_alias(ref: str, alias: str, *, root: Path | str | None = None) -> Path:
@@ -293,20 +329,43 @@ def verify(path: Path) -> dict[str, Any]:
     return card
 
 
-def load(ref: str, *, root: Path | str | None = None) -> ZooModel:
-    """Load a registry model by reference: hashes checked, Keras safe mode, reference
-    inputs re-run and compared with the outputs recorded at save time."""
-    path = resolve(ref, root=root)
-    card = verify(path)
-    task = get_task(card["task"])(json.loads((path / PREPROCESSING_FILE).read_text()))
-    try:
-        model = keras.saving.load_model(path / MODEL_FILE, compile=False, safe_mode=True)
-    except (ValueError, TypeError, OSError) as err:
-        raise IntegrityError(f"{path / MODEL_FILE} cannot be loaded safely: {err}") from err
+def holds_string_ops(model: keras.Model) -> bool:
+    """True for a model of the layout before rnn-zoo 0.2, whose text processing ran inside
+    the Keras model (one of its inputs is a string tensor)."""
+    return any(tensor.dtype == "string" for tensor in keras.tree.flatten(model.inputs))
+
+
+def reproduces_reference(task: Task, model: keras.Model, card: dict[str, Any], path: Path) -> list[Any]:
+    """Predict the card's reference inputs and compare with the outputs recorded at save time.
+
+    Returns:
+        The outputs, as they read back from JSON.
+
+    Raises:
+        IntegrityError: they differ by more than the rounding of the recorded outputs.
+    """
     outputs = _as_json(task.predict(model, reference_inputs(card, path)))
     if not _close(outputs, card["reference"]["outputs"]):
         raise IntegrityError(
             f"{path / MODEL_FILE} does not reproduce its reference outputs (expected {card['reference']['outputs']}, "
             f"got {outputs}): the file or the installed libraries differ from those that saved it ({card['libraries']})."
         )
+    return outputs
+
+
+def load(ref: str, *, root: Path | str | None = None) -> ZooModel:
+    """Load a registry model by reference: hashes checked, Keras safe mode, reference
+    inputs re-run and compared with the outputs recorded at save time."""
+    path = resolve(ref, root=root)
+    card = verify(path)
+    task_cls = get_task(card["task"])
+    task = task_cls(task_cls.preprocessing_class.from_json(json.loads((path / PREPROCESSING_FILE).read_text())))
+    try:
+        model = keras.saving.load_model(path / MODEL_FILE, compile=False, safe_mode=True)
+    except (ValueError, TypeError, OSError) as err:
+        raise IntegrityError(f"{path / MODEL_FILE} cannot be loaded safely: {err}") from err
+    if holds_string_ops(model):
+        raise ZooError(f"{card['name']}@{card['version']} was saved in an older layout (text processing inside the "
+                       f"model); convert it once with `zoo migrate {card['name']}@{card['version']}`.")
+    reproduces_reference(task, model, card, path)
     return ZooModel(name=card["name"], version=int(card["version"]), task=task, model=model, card=card)

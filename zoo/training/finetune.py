@@ -8,7 +8,8 @@ Policy, the same for every task:
   embedding row, and new words start from fresh random rows. Nothing is dropped, and
   a word seen once in the new data is enough (fine-tuning data is usually small).
 - **Labels.** When the new data has the parent's label set (in any order), the parent's
-  order and output head are kept and training continues. Otherwise the head (the task's
+  order and output head are kept and training continues; the data reaches the model by
+  label name, so its own id order does not matter. Otherwise the head (the task's
   `head_layer`) is replaced by a new one for the new labels: it is trained alone for
   `head_epochs` while everything else is frozen, then everything is trained together.
 - **Freezing.** `freeze_encoder=True` keeps every layer except the head frozen throughout.
@@ -21,75 +22,16 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
 
 import keras
-import numpy as np
 
 from zoo import registry
-from zoo.errors import ZooError
 from zoo.tasks.base import DatasetSpec, hyperparameters
+from zoo.models.layers import transfer_weights, weighted_layers
 from zoo.training.fit import TrainResult, configure_devices, finish, fit_model, load_and_adapt
 
-#: preprocessing lists that are vocabularies (grow) and label sets (kept or replaced)
-LABEL_KEYS = ("labels", "tags")
-
-
-def _is_vocabulary(key: str) -> bool:
-    return "vocabulary" in key or key == "characters"
-
-
-def merge_preprocessing(parent: dict[str, Any], new: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The fine-tuned model's preprocessing, and what changed (for the model card)."""
-    merged, changes = dict(parent), {"vocabulary_added": {}, "labels_replaced": False}
-    for key, values in new.items():
-        if _is_vocabulary(key):
-            known = set(parent.get(key, []))
-            added = [v for v in values if v not in known]
-            merged[key] = [*parent.get(key, []), *added]
-            changes["vocabulary_added"][key] = len(added)
-        elif key in LABEL_KEYS and sorted(values) != sorted(parent.get(key, [])):
-            merged[key] = values
-            changes["labels_replaced"] = True
-            changes["labels"] = {"parent": parent.get(key), "new": values}
-    return merged, changes
-
-
-def _layers(model: keras.Model) -> dict[str, keras.layers.Layer]:
-    """Every layer with weights, by name, looking inside sub-models (encoder, decoder)."""
-    found: dict[str, keras.layers.Layer] = {}
-    for layer in model.layers:
-        if isinstance(layer, keras.Model):
-            found.update(_layers(layer))
-        elif layer.weights:
-            found[layer.name] = layer
-    return found
-
-
-def transfer_weights(parent: keras.Model, child: keras.Model, *, skip: set[str]) -> list[str]:
-    """Copy the parent's weights into the child by layer name; returns the layers copied."""
-    theirs = _layers(parent)
-    copied = []
-    for name, layer in _layers(child).items():
-        if name in skip or name not in theirs or len(theirs[name].weights) != len(layer.weights):
-            continue
-        values = []
-        for old, new in zip(theirs[name].get_weights(), layer.get_weights()):
-            if old.shape != new.shape:
-                if old.ndim != new.ndim or any(o > n for o, n in zip(old.shape, new.shape)):
-                    raise ZooError(f"layer {name!r}: parent weight {old.shape} does not fit {new.shape}; "
-                                   "the hyperparameters of parent and child differ.")
-                grown = new.copy()
-                grown[tuple(slice(0, o) for o in old.shape)] = old  # a vocabulary grew: known ids first
-                old = grown
-            values.append(np.asarray(old))
-        layer.set_weights(values)
-        copied.append(name)
-    return copied
-
-
 def _set_trainable(model: keras.Model, head: str, *, head_only: bool) -> None:
-    for layer in _layers(model).values():
+    for layer in weighted_layers(model).values():
         layer.trainable = not head_only or layer.name == head
     model.compile_from_config(model.get_compile_config())  # trainability takes effect on compile
 
@@ -115,7 +57,7 @@ def retrain(
     task = type(parent.task)()
     task.min_word_count = 1  # fine-tuning data is small: a new word seen once is still worth adding
     _, train_raw, val_raw = load_and_adapt(task, dataset)
-    task.preprocessing, changes = merge_preprocessing(parent.task.preprocessing, task.preprocessing)
+    task.preprocessing, changes = parent.task.preprocessing.merged_with(task.preprocessing)
     hp = dict(parent.card["hyperparameters"])
     model = task.build_model(hyperparameters(hp))
     head = task.head_layer

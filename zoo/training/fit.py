@@ -53,10 +53,38 @@ class TrainResult:
 
 def configure_devices() -> str:
     """Mixed precision when a GPU is present (the LSTM then runs on cuDNN); float32 on CPU,
-    where float16 is slower. Returns the policy name, for the model card."""
+    where float16 is slower.
+
+    `ZOO_LOGICAL_CPUS=N` splits the CPU into N logical devices, so that `--strategy
+    mirrored` runs data-parallel code paths on a machine without GPUs (for tests and
+    debugging; it makes nothing faster).
+
+    Returns:
+        The precision policy's name, for the model card.
+
+    Raises:
+        ZooError: `ZOO_LOGICAL_CPUS` is not a positive number, or TensorFlow already
+            initialised its devices in this process.
+    """
+    if os.environ.get("ZOO_LOGICAL_CPUS"):
+        _split_cpu(os.environ["ZOO_LOGICAL_CPUS"])
     policy = "mixed_float16" if tf.config.list_physical_devices("GPU") else "float32"
     keras.mixed_precision.set_global_policy(policy)
     return policy
+
+
+def _split_cpu(count: str) -> None:
+    if not count.isdigit() or int(count) < 1:
+        raise ZooError(f"ZOO_LOGICAL_CPUS must be a positive whole number, got {count!r}.")
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    wanted = [tf.config.LogicalDeviceConfiguration()] * int(count)
+    if tf.config.get_logical_device_configuration(cpu) == wanted:
+        return  # already split (a second training in the same process)
+    try:
+        tf.config.set_logical_device_configuration(cpu, wanted)
+    except RuntimeError as err:
+        raise ZooError("ZOO_LOGICAL_CPUS must be set before TensorFlow starts; set it in the environment of "
+                       "the process.") from err
 
 
 class HeadlineMetric(keras.callbacks.Callback):

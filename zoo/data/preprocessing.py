@@ -1,0 +1,191 @@
+"""A task's fitted preprocessing as a typed, serialisable object (KerasHub's Preprocessor
+beside its Backbone): what turns raw examples into the ids a model reads, and its outputs
+back into names.
+
+Each task declares a dataclass of its own (vocabularies, label or tag names, image shape,
+maximum lengths, languages) on top of `Preprocessing`. Fields are marked by what they are,
+never guessed from their names:
+
+- `vocabulary_field()`: tokens -> ids, with id 0 for padding and 1 for unknown tokens.
+  Fine-tuning appends new tokens after the known ones, so known ids keep their meaning.
+- `label_field()`: the names the output head predicts, in the head's order. Data reaches
+  the model through these names (`label_ids`), never through a dataset's own id order, so
+  data whose labels come in another order is remapped instead of silently mislabelled.
+- every other field is a fixed contract (shapes, lengths, languages) kept on fine-tuning.
+
+The object is saved as `preprocessing.json` beside the model (`to_json` / `from_json`).
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Self
+
+import tensorflow as tf
+
+from zoo.errors import ZooError
+
+_KIND = "zoo_kind"
+VOCABULARY, LABELS = "vocabulary", "labels"
+#: ids every vocabulary reserves before its tokens
+PAD_ID, UNK_ID = 0, 1
+#: the id `label_ids` gives a name the model does not know
+UNKNOWN_LABEL_ID = -1
+
+
+def vocabulary_field() -> Any:
+    """A dataclass field holding a vocabulary (a list of tokens, most frequent first)."""
+    return field(default_factory=list, metadata={_KIND: VOCABULARY})
+
+
+def label_field() -> Any:
+    """A dataclass field holding the names an output head predicts, in its order."""
+    return field(default_factory=list, metadata={_KIND: LABELS})
+
+
+@dataclass
+class Preprocessing:
+    """Base of every task's fitted preprocessing; subclasses are dataclasses.
+
+    TensorFlow lookup tables for the vocabularies and label names are made on first use
+    and kept on the object, so the `tf.data` pipeline, the traced predict function and an
+    exported serving signature share them (`resources` lists them for `tf.saved_model`).
+    """
+
+    #: the task this preprocessing belongs to, for error messages
+    task: ClassVar[str] = "task"
+
+    def __post_init__(self) -> None:
+        self._tables: dict[tuple[str, str], tf.lookup.StaticHashTable] = {}
+
+    # serialisation -----------------------------------------------------------------------
+    def to_json(self) -> dict[str, Any]:
+        """The fields as JSON-able data, as written to `preprocessing.json`.
+
+        Returns:
+            A dict with one entry per dataclass field.
+        """
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Self:
+        """Rebuild the preprocessing saved by `to_json`.
+
+        Args:
+            data: the parsed `preprocessing.json`. Keys the class does not declare are ignored,
+                so that a newer zoo can read older files.
+
+        Returns:
+            The preprocessing object.
+
+        Raises:
+            ZooError: a field without a default is missing from `data`.
+        """
+        declared = {f.name: f for f in dataclasses.fields(cls)}
+        missing = [
+            name for name, f in declared.items()
+            if name not in data and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        ]
+        if missing:
+            raise ZooError(f"the {cls.task} preprocessing lacks {', '.join(missing)}: the file is incomplete or "
+                           "belongs to another task. Re-download or retrain the model.")
+        return cls(**{name: data[name] for name in declared if name in data})
+
+    # what each field is ------------------------------------------------------------------
+    def _fields_of(self, kind: str) -> dict[str, list[str]]:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.metadata.get(_KIND) == kind}
+
+    def vocabularies(self) -> dict[str, list[str]]:
+        """Every vocabulary field, by name."""
+        return self._fields_of(VOCABULARY)
+
+    def label_sets(self) -> dict[str, list[str]]:
+        """Every label-name field, by name."""
+        return self._fields_of(LABELS)
+
+    def summary(self) -> dict[str, Any]:
+        """For the model card: vocabularies by their size (with the 2 reserved ids), the rest as is."""
+        return {
+            (f"{name}_size" if name in self.vocabularies() else name): (len(value) + 2 if name in self.vocabularies() else value)
+            for name, value in self.to_json().items()
+        }
+
+    # lookups -----------------------------------------------------------------------------
+    def _table(self, kind: str, name: str) -> tf.lookup.StaticHashTable:
+        key = (kind, name)
+        if key not in self._tables:
+            keys = getattr(self, name)
+            first, default = (2, UNK_ID) if kind == VOCABULARY else (0, UNKNOWN_LABEL_ID)
+            # made eagerly, outside any trace, so every tf.function and dataset can capture it
+            with tf.init_scope():
+                self._tables[key] = tf.lookup.StaticHashTable(
+                    tf.lookup.KeyValueTensorInitializer(
+                        tf.constant(keys, tf.string), tf.range(first, first + len(keys), dtype=tf.int64)
+                    ),
+                    default_value=default,
+                )
+        return self._tables[key]
+
+    def token_ids(self, vocabulary: str, tokens: tf.Tensor) -> tf.Tensor:
+        """Tokens -> int32 ids of the named vocabulary field: 0 for "" (padding), 1 for unknown.
+
+        Args:
+            vocabulary: the name of a vocabulary field.
+            tokens: string tensor of any shape, or a ragged one.
+
+        Returns:
+            int32 tensor of the same shape.
+        """
+        table = self._table(VOCABULARY, vocabulary)
+
+        def ids(flat: tf.Tensor) -> tf.Tensor:
+            return tf.cast(tf.where(tf.equal(flat, ""), tf.constant(PAD_ID, tf.int64), table.lookup(flat)), tf.int32)
+
+        return tf.ragged.map_flat_values(ids, tokens)
+
+    def label_ids(self, labels: str, names: tf.Tensor) -> tf.Tensor:
+        """Label or tag names -> int32 ids of the named label field's order; -1 for a name the
+        model does not know (an error to count, never a silent other label).
+
+        Args:
+            labels: the name of a label field.
+            names: string tensor of any shape.
+
+        Returns:
+            int32 tensor of the same shape.
+        """
+        return tf.cast(self._table(LABELS, labels).lookup(names), tf.int32)
+
+    def resources(self) -> list[tf.lookup.StaticHashTable]:
+        """The lookup tables made so far, for an export to track beside the model."""
+        return list(self._tables.values())
+
+    # fine-tuning -------------------------------------------------------------------------
+    def merged_with(self, new: Self) -> tuple[Self, dict[str, Any]]:
+        """The preprocessing of a model fine-tuned from this one on data fitted as `new`.
+
+        Vocabularies grow: tokens this one does not know are appended after its own, so
+        known ids keep their trained embeddings. Label names: the same set in any order
+        keeps this one's order (the data is remapped by name when it is encoded); another
+        set replaces it, and the output head must be replaced. Fixed fields stay this one's.
+
+        Args:
+            new: the same task's preprocessing, fitted on the new data.
+
+        Returns:
+            The merged preprocessing, and what changed: `vocabulary_added` (field -> count),
+            `labels_replaced` (bool) and, when replaced, `labels` (`parent` and `new` names).
+        """
+        values = self.to_json()
+        changes: dict[str, Any] = {"vocabulary_added": {}, "labels_replaced": False}
+        for name, tokens in new.vocabularies().items():
+            known = set(values[name])
+            added = [t for t in tokens if t not in known]
+            values[name] = [*values[name], *added]
+            changes["vocabulary_added"][name] = len(added)
+        for name, labels in new.label_sets().items():
+            if sorted(labels) != sorted(values[name]):
+                changes["labels_replaced"] = True
+                changes["labels"] = {"parent": values[name], "new": labels}
+                values[name] = labels
+        return type(self)(**values), changes
