@@ -11,7 +11,9 @@ import contextlib
 from collections.abc import Iterator
 
 import keras
-from keras.src import backend
+from keras.src import backend  # the hand-off has no public hook: a benchmark helper only, never the library
+
+from zoo.models.layers import walk_layers
 
 
 @contextlib.contextmanager
@@ -42,6 +44,6 @@ def cudnn_eligible(model: keras.Model) -> dict[str, bool]:
     return {
         layer.name: layer.activation.__name__ == "tanh" and layer.recurrent_activation.__name__ == "sigmoid"
         and not layer.unroll and layer.use_bias and not layer.recurrent_dropout
-        for layer in model._flatten_layers(include_self=False)
+        for layer in walk_layers(model)
         if isinstance(layer, keras.layers.LSTM)
     }

@@ -5,11 +5,12 @@ import keras
 import pytest
 
 import zoo
+from zoo.models.layers import walk_layers
 from zoo.tasks.base import hyperparameters
 
 
 def _recurrent_layers(model: keras.Model):
-    for layer in model._flatten_layers(include_self=False, recursive=True):
+    for layer in walk_layers(model):
         if isinstance(layer, keras.layers.Bidirectional):
             yield layer.forward_layer
             yield layer.backward_layer

@@ -73,6 +73,36 @@ def test_steps_are_aligned_by_each_sequence_s_last_real_step() -> None:
     assert profile.distances.size == sum(1 for d in range(12) if (lengths > d).sum() >= 4)  # MIN_SHARE of 16
 
 
+def test_steps_are_aligned_when_the_layer_also_reads_an_initial_state() -> None:
+    """A decoder's recurrent layer reads the sequence and an initial state: Keras then passes
+    it no mask, yet the profile still aligns steps by the sequence's own (masked) padding."""
+    rng = np.random.default_rng(2)
+    x = rng.random((16, 12, 2)).astype("float32") + 0.1
+    lengths = rng.integers(6, 13, size=16)
+    for row, length in enumerate(lengths):
+        x[row, length:] = 0.0
+    inputs, state = keras.Input((None, 2)), keras.Input((2,))
+    rnn = keras.layers.SimpleRNN(
+        2, activation="linear", use_bias=False, kernel_initializer="identity",
+        recurrent_initializer=keras.initializers.Identity(0.7), name="rnn",
+    )
+    h = rnn(keras.layers.Masking(0.0)(inputs), initial_state=[state])
+    model = keras.Model([inputs, state], keras.layers.Dense(1, kernel_initializer="ones", use_bias=False)(h))
+    model.compile(optimizer="sgd", loss="mse")
+    batch = ([x, np.zeros((16, 2), "float32")], np.zeros((16, 1), "float32"))
+    profile = diagnostics.gradient_profile(model, [batch], label="decoder")
+    assert profile.sequences == 16
+    assert profile.rate == pytest.approx(0.7, rel=1e-3)
+    assert profile.distances.size == sum(1 for d in range(12) if (lengths > d).sum() >= 4) < 12  # not the padded length
+
+
+def test_a_model_that_cannot_be_rewired_is_a_clear_error() -> None:
+    model = keras.Sequential([keras.Input((5, 2)), keras.layers.SimpleRNN(2), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    with pytest.raises(ZooError, match="functional models"):
+        diagnostics.gradient_profile(model, [(np.ones((2, 5, 2), "float32"), np.zeros((2, 1), "float32"))], label="seq")
+
+
 def test_diagnose_gradients_command_writes_plot_and_numbers(tmp_path: Path, capsys) -> None:
     png, numbers = tmp_path / "g.png", tmp_path / "g.json"
     code = main(["diagnose", "gradients", "many-to-one", "--set", "bidirectional=false", "--batches", "2",

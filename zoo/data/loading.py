@@ -30,7 +30,7 @@ def is_embedded(name: str) -> bool:
 
     try:
         return tfds.builder_cls(name.split("/")[0]).__module__.startswith("zoo.data.builders")
-    except tfds.core.registered.DatasetNotFoundError:
+    except tfds.core.DatasetNotFoundError:
         return False
 
 
@@ -66,7 +66,7 @@ def load_tfds(name: str, split: str, *, directory: str | None = None, offline_al
     embedded = is_embedded(name)
     try:
         return tfds.load(name, split=split, data_dir=directory, download=False, shuffle_files=False)
-    except tfds.core.registered.DatasetNotFoundError as err:
+    except tfds.core.DatasetNotFoundError as err:
         raise UnknownNameError("TFDS dataset", name, tfds.list_builders()) from err
     except AssertionError:
         pass  # TFDS asserts when the data is not prepared yet: prepare it below
@@ -74,7 +74,7 @@ def load_tfds(name: str, split: str, *, directory: str | None = None, offline_al
         raise _unavailable(name, "it is not prepared locally and this machine cannot reach the network.", offline_alternative)
     try:
         return tfds.load(name, split=split, data_dir=directory, download=True, shuffle_files=False)
-    except (OSError, tfds.core.download.DownloadError) as err:  # network and disk failures
+    except (OSError, tfds.download.DownloadError) as err:  # network and disk failures
         first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise _unavailable(name, f"the download failed ({first_line}).", offline_alternative) from err
 

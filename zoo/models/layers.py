@@ -5,12 +5,14 @@ Each helper declares the hyperparameters it uses (with defaults), so a task's
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import keras
 import numpy as np
 import keras_tuner as kt
 
-from zoo.errors import ZooError
 from zoo.constants import CELLS
+from zoo.errors import ZooError
 
 
 def cell_type(hp: kt.HyperParameters) -> str:
@@ -64,15 +66,50 @@ def output_layer(units: int, activation: str, name: str) -> keras.layers.Dense:
     return keras.layers.Dense(units, activation=activation, dtype="float32", name=name)
 
 
+def walk_layers(layer: keras.layers.Layer) -> Iterator[keras.layers.Layer]:
+    """Every layer inside `layer`, depth first and each once, through public API only.
+
+    Args:
+        layer: a model, or any layer that holds others.
+
+    Returns:
+        An iterator over the layers of a model (`model.layers`, into nested models) and
+        the layers held in public attributes (a `Bidirectional`'s `forward_layer` and
+        `backward_layer`, a custom layer's own sub-layers such as `CharacterEncoder.rnn`),
+        not `layer` itself.
+    """
+    seen = {id(layer)}
+
+    def children(parent: keras.layers.Layer) -> list[keras.layers.Layer]:
+        if isinstance(parent, keras.Model):
+            return parent.layers
+        # a plain layer has no public list of sub-layers: those it holds in public attributes
+        return [value for name, value in vars(parent).items()
+                if not name.startswith("_") and isinstance(value, keras.layers.Layer)]
+
+    def walk(parent: keras.layers.Layer) -> Iterator[keras.layers.Layer]:
+        for child in children(parent):
+            if id(child) not in seen:  # a shared layer is visited once
+                seen.add(id(child))
+                yield child
+                yield from walk(child)
+
+    return walk(layer)
+
+
 def _check_unroll(model: keras.Model, hp: kt.HyperParameters) -> None:
     """`unroll=True` copies the cell once per time step into the graph, so the number of steps
     must be known when the model is built; variable-length tasks pad per batch and cannot."""
     if not hp.values.get("unroll"):
         return
-    for layer in model._flatten_layers(include_self=False):
-        if not isinstance(layer, (keras.layers.RNN, keras.layers.Bidirectional)) or not layer._inbound_nodes:
+    for layer in walk_layers(model):
+        if not isinstance(layer, (keras.layers.RNN, keras.layers.Bidirectional)):
             continue
-        if keras.tree.flatten(layer.input)[0].shape[1] is None:
+        try:
+            sequences = keras.tree.flatten(layer.input)[0]
+        except AttributeError:  # never called on a symbolic input (the inner layers of a wrapper)
+            continue
+        if sequences.shape[1] is None:
             raise ZooError(
                 f"unroll=true needs a fixed number of time steps, but layer {layer.name!r} of {model.name} reads "
                 "variable-length sequences. Unrolling pays off only for short fixed-length inputs (one-to-one "

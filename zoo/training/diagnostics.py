@@ -134,28 +134,69 @@ def _cell(layer: keras.layers.Layer) -> str:
     return "lstm" if isinstance(inner, keras.layers.LSTM) else "simple_rnn" if isinstance(inner, keras.layers.SimpleRNN) else type(inner).__name__
 
 
-def _batch_gradients(model: keras.Model, layer: keras.layers.Layer, batch: tuple) -> tuple[np.ndarray, np.ndarray, float]:
-    """One batch: per-step input-gradient norms (B, T), the valid-step mask (B, T) and the
-    global weight-gradient norm. The layer's `call` is wrapped for the duration, so the
-    tape watches exactly the tensor the recurrent layer reads."""
-    x, y, *weights = batch
-    seen: dict[str, Any] = {}
-    original = layer.call
-    with tf.GradientTape() as tape:
-        def watched(inputs, *args, **kwargs):
-            tape.watch(inputs)
-            seen["inputs"], seen["mask"] = inputs, kwargs.get("mask")
-            return original(inputs, *args, **kwargs)
+@dataclass
+class _Watch:
+    """The tape of the batch in progress, and the tensor and mask the probe saw in it."""
 
-        layer.call = watched
-        try:
-            y_pred = model(x, training=False)
-            loss = model.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=weights[0] if weights else None)
-        finally:
-            del layer.call  # the class's own method again
-    gradients = tape.gradient(loss, [seen["inputs"], *model.trainable_variables])
+    tape: tf.GradientTape | None = None
+    inputs: tf.Tensor | None = None
+    mask: tf.Tensor | None = None
+
+
+class _Probe(keras.layers.Layer):
+    """Identity placed just before the diagnosed recurrent layer: it shows the tape the
+    exact tensor (and mask) that layer reads."""
+
+    def __init__(self, watch: _Watch, **kwargs: Any):
+        super().__init__(autocast=False, **kwargs)  # the tensor passes on in its own dtype
+        self.supports_masking = True  # and with its mask
+        self.watch = watch
+
+    def call(self, inputs: tf.Tensor, mask: tf.Tensor | None = None) -> tf.Tensor:
+        self.watch.tape.watch(inputs)
+        self.watch.inputs, self.watch.mask = inputs, mask
+        return inputs
+
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
+        return input_shape  # also keeps `call` out of the symbolic pass that builds the model
+
+
+def _watched(model: keras.Model, layer: keras.layers.Layer, label: str) -> tuple[keras.Model, _Watch]:
+    """A copy of `model` that shares its layers and weights, with a `_Probe` before `layer`
+    (also inside nested sub-models), and the probe's `_Watch`."""
+    watch = _Watch()
+    probe = _Probe(watch, name="gradient_probe")
+
+    def call_with_probe(op: keras.layers.Layer, *args: Any, **kwargs: Any) -> Any:
+        if op is layer:
+            # the probe gets the mask passed to the layer, else the sequence's own: Keras hands
+            # none to a layer that also reads an initial state (a decoder), yet its padded steps
+            # must not count as the last real ones
+            args = (probe(args[0], mask=kwargs.get("mask")), *args[1:])
+        return op(*args, **kwargs)
+
+    try:
+        copy = keras.models.clone_model(
+            model, clone_function=lambda same: same, call_function=call_with_probe, recursive=True  # same layers, same weights
+        )
+    except ValueError as err:  # a Sequential or subclassed model: its layer calls cannot be rewired
+        raise ZooError(f"{label}: gradients through time are measured on functional models "
+                       f"(keras.Model(inputs, outputs)); this one cannot be rewired: {err}") from err
+    return copy, watch
+
+
+def _batch_gradients(model: keras.Model, watched: keras.Model, watch: _Watch, batch: tuple) -> tuple[np.ndarray, np.ndarray, float]:
+    """One batch: per-step input-gradient norms (B, T), the valid-step mask (B, T) and the
+    global weight-gradient norm. `watched` is `model` with the probe, so the tape watches
+    exactly the tensor the recurrent layer reads; `model` holds the compiled loss."""
+    x, y, *weights = batch
+    with tf.GradientTape() as tape:
+        watch.tape = tape
+        y_pred = watched(x, training=False)
+        loss = model.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=weights[0] if weights else None)
+    gradients = tape.gradient(loss, [watch.inputs, *model.trainable_variables])
     per_step = np.linalg.norm(np.asarray(gradients[0], dtype=np.float64), axis=-1)
-    mask = np.ones(per_step.shape, bool) if seen["mask"] is None else np.asarray(seen["mask"], bool)
+    mask = np.ones(per_step.shape, bool) if watch.mask is None else np.asarray(watch.mask, bool)
     weight_norm = float(tf.linalg.global_norm([g for g in gradients[1:] if g is not None]))
     return per_step, mask, weight_norm
 
@@ -166,10 +207,11 @@ def gradient_profile(model: keras.Model, batches: Any, *, label: str, max_batche
     if not getattr(model, "compiled", False):
         raise ZooError(f"{label}: the model must be compiled, since its loss is what the gradients are of.")
     layer = first_recurrent_layer(model)
+    watched, watch = _watched(model, layer, label)
     by_distance: list[list[float]] = []
     weight_norms, sequences = [], 0
     for batch in batches.take(max_batches) if isinstance(batches, tf.data.Dataset) else batches[:max_batches]:
-        per_step, mask, weight_norm = _batch_gradients(model, layer, tuple(batch))
+        per_step, mask, weight_norm = _batch_gradients(model, watched, watch, tuple(batch))
         weight_norms.append(weight_norm)
         for norms, valid in zip(per_step, mask):
             backwards = norms[valid][::-1]

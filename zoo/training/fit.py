@@ -136,11 +136,15 @@ class HistoryBackup(keras.callbacks.Callback):
         self.history: dict[str, list[float]] = {}
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
-        # runs after BackupAndRestore, which set the epoch to resume from; a kill between
-        # its save and ours leaves one epoch more here, which is dropped
-        done = getattr(self.model, "_initial_epoch", None) or 0
-        saved = json.loads(self.path.read_text()) if self.path.exists() else {}
-        self.history = {k: v[:done] for k, v in saved.items()}
+        # what an interrupted run saved; `on_epoch_begin` cuts it to the epochs the restored
+        # weights have seen (kept whole when no epoch is left to run)
+        self.history = json.loads(self.path.read_text()) if self.path.exists() else {}
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        # Keras numbers epochs from the start of training, also when BackupAndRestore resumed
+        # it, so `epoch` epochs are done: anything saved beyond them (a file left by a run
+        # killed as it finished) is dropped. A no-op on every later epoch.
+        self.history = {key: values[:epoch] for key, values in self.history.items()}
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         for key, value in (logs or {}).items():
