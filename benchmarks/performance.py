@@ -92,16 +92,23 @@ def _tokens_per_example(task: Task, raw: tf.data.Dataset) -> float:
     return float(np.mean(lengths))
 
 
-def _word_tagger(task: Task, train_raw: tf.data.Dataset, *, lowercase: bool = False) -> keras.Model:
-    """The tutorial's recipe applied per token: lookup -> Embedding -> BiLSTM -> softmax."""
-    lookup = keras.layers.StringLookup(mask_token="")
-    tokens = train_raw.map(lambda ex: tf.strings.lower(ex["tokens"]) if lowercase else ex["tokens"])
-    lookup.adapt(tokens.unbatch().batch(4096))
+def _word_tagger(task: Task, train_raw: tf.data.Dataset | None) -> keras.Model:
+    """The tutorial's recipe applied per token: lookup -> Embedding -> BiLSTM -> softmax. With
+    `train_raw`, the lookup is adapted on its tokens inside the model (the reference side);
+    without, the model reads the zoo pipeline's word ids (the zoo side)."""
+    if train_raw is not None:
+        lookup = keras.layers.StringLookup(mask_token="")
+        lookup.adapt(train_raw.map(lambda ex: ex["tokens"]).unbatch().batch(4096))
+        front = [keras.Input(shape=(None,), dtype="string"), lookup]
+        size = lookup.vocabulary_size()
+    else:
+        front = [keras.Input(shape=(None,), dtype="int32")]
+        size = len(task.preprocessing.vocabulary) + 2  # with the padding and [UNK] ids
     model = keras.Sequential([
-        keras.Input(shape=(None,), dtype="string"), lookup,
-        keras.layers.Embedding(lookup.vocabulary_size(), WIDTH, mask_zero=True),
+        *front,
+        keras.layers.Embedding(size, WIDTH, mask_zero=True),
         keras.layers.Bidirectional(keras.layers.LSTM(WIDTH, return_sequences=True)),
-        keras.layers.Dense(len(task.preprocessing["tags"]), activation="softmax"),
+        keras.layers.Dense(len(task.preprocessing.tags), activation="softmax"),
     ])
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
     return model
@@ -109,7 +116,7 @@ def _word_tagger(task: Task, train_raw: tf.data.Dataset, *, lowercase: bool = Fa
 
 def _entity_f1(task: Task, batches: tf.data.Dataset):
     """Validation entity F1 of a word-only tagger over `(tokens, tags, weights)` batches."""
-    tags = task.preprocessing["tags"]
+    tags = task.preprocessing.tags
 
     def score(model, logs):
         truth, predicted = [], []
@@ -162,8 +169,8 @@ def zoo_side(task: Task, train_raw: tf.data.Dataset, val_raw: tf.data.Dataset, *
         return model, train, val, lambda m, logs: task.evaluate(m, val_raw, batch_size=batch, quick=True)[headline]
     words = lambda x, y, w: (x["words"], y, w)  # noqa: E731
     val = val.map(words)
-    # the zoo's word feature is lowercased (case is a feature of its own, which this model does not read)
-    return _word_tagger(task, train_raw, lowercase=True), train.map(words), val, _entity_f1(task, val)
+    # the zoo's word ids are of lowercased words (case is a feature of its own, which this model does not read)
+    return _word_tagger(task, None), train.map(words), val, _entity_f1(task, val)
 
 
 #: per task: the zoo variants measured against the reference (label, own model?, batch size)
@@ -200,7 +207,8 @@ def throughput(args: argparse.Namespace) -> None:
     for name, variants in VARIANTS.items():
         task = get_task(name)()
         dataset, kind = _data(task, args.data)
-        spec, train_raw, val_raw = load_and_adapt(task, dataset)
+        spec = task.dataset(dataset)
+        train_raw, val_raw = load_and_adapt(task, spec)
         examples = sum(1 for _ in train_raw)
         tokens = _tokens_per_example(task, train_raw)
         sides = {}
@@ -266,15 +274,14 @@ def inference(args: argparse.Namespace) -> None:
 
 def _prepared(task: Task, raw: Any) -> Any:
     """The model's own input for one raw input, as `predict` prepares it (None for decoders)."""
-    from zoo.data import text
     from zoo.data.images import to_model_image
 
     if task.name == "many-to-one":
-        return text.normalize(tf.constant([raw]), max_tokens=task.preprocessing["max_tokens"])
+        return task.preprocessing.model_inputs(tf.constant([raw]))
     if task.name == "many-to-many-equal":
-        return task._inputs(tf.constant([raw if isinstance(raw, list) else raw.split()]))
+        return task.preprocessing.model_inputs(tf.constant([raw if isinstance(raw, list) else raw.split()]))
     if task.name == "one-to-one":
-        return to_model_image(raw, tuple(task.preprocessing["image_shape"]))[None]
+        return to_model_image(raw, tuple(task.preprocessing.image_shape))[None]
     return None
 
 
@@ -349,7 +356,7 @@ def kernels(args: argparse.Namespace) -> None:
     rows = []
     for name in ("one-to-one", "one-to-many", "many-to-one", "many-to-many-equal", "many-to-many-unequal"):
         task = get_task(name)()
-        _, train_raw, _ = load_and_adapt(task, "embedded")
+        train_raw, _ = load_and_adapt(task, task.dataset("embedded"))
         model = task.build_model(hyperparameters({"cell": "lstm"}))
         batch = next(iter(task.batches(train_raw, 8, training=True)))
         with zoo_kernels.record() as ran:

@@ -8,6 +8,7 @@ label names, shapes) as plain JSON-able data so that it can travel beside a mode
 from __future__ import annotations
 
 import abc
+import dataclasses
 import importlib
 import weakref
 from typing import Any, ClassVar
@@ -66,11 +67,15 @@ class Task(abc.ABC):
 
     # data --------------------------------------------------------------
     def dataset(self, dataset: str | DatasetSpec) -> DatasetSpec:
-        """One of the task's datasets by key (`embedded`, the real one), or a spec as is."""
+        """One of the task's datasets by key (`embedded`, the real one), or a spec as is.
+
+        Raises:
+            UnknownNameError: the task has no dataset of that name.
+        """
         if isinstance(dataset, DatasetSpec):
             return dataset
         try:
-            return self.datasets[dataset]
+            return dataclasses.replace(self.datasets[dataset], key=dataset)
         except KeyError:
             raise UnknownNameError(f"dataset for task {self.name}", dataset, self.datasets) from None
 

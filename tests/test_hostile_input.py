@@ -116,7 +116,7 @@ def models() -> dict:
     built = {}
     for name in ("one-to-one", "one-to-many", "many-to-one", "many-to-many-equal", "many-to-many-unequal"):
         task = get_task(name)()
-        load_and_adapt(task, "embedded")
+        load_and_adapt(task, task.dataset("embedded"))
         built[name] = (task, task.build_model(hyperparameters({"units": 16})))
     return built
 

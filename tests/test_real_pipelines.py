@@ -71,7 +71,7 @@ def test_conll2003(mocked) -> None:
     _assert_right_padded(words, b"")
     np.testing.assert_array_equal(weights.numpy() == 0, words == b"")  # padding weighs nothing
     np.testing.assert_array_equal(casing == 0, words == b"")
-    assert task.preprocessing["tags"][0] == "O" and len(task.preprocessing["tags"]) == 9
+    assert task.preprocessing.tags[0] == "O" and len(task.preprocessing.tags) == 9
     model = task.build_model(hyperparameters())
     assert model(inputs).shape == (*tags.shape, 9)
 
@@ -94,7 +94,7 @@ def test_decoder_tasks(mocked, task_name: str) -> None:
 
 
 def task_vocab_id(task, token: str) -> int:
-    vocabulary = task.preprocessing.get("target_vocabulary") or task.preprocessing["vocabulary"]
+    vocabulary = getattr(task.preprocessing, "target_vocabulary", None) or task.preprocessing.vocabulary
     return vocabulary.index(token) + 2
 
 

@@ -123,13 +123,13 @@ def test_diagnose_unknown_model_is_a_clear_error(capsys) -> None:
 @pytest.fixture(scope="module")
 def reviews():
     task = get_task("many-to-one")()
-    load_and_adapt(task, "embedded")
+    load_and_adapt(task, task.dataset("embedded"))
     return task
 
 
 def test_unroll_works_for_fixed_length_and_is_refused_for_variable_length(reviews) -> None:
     digits = get_task("one-to-one")()
-    load_and_adapt(digits, "embedded")
+    load_and_adapt(digits, digits.dataset("embedded"))
     model = digits.build_model(hyperparameters({"unroll": True, "steps": 3}))
     assert model.get_layer("rnn").unroll
     with pytest.raises(ZooError, match="fixed number of time steps"):
@@ -164,7 +164,7 @@ def test_bidirectional_or_pooled_models_refuse_to_stream(reviews) -> None:
 def test_padding_next_to_a_longer_input_changes_nothing(task_name: str, short: str, long: str) -> None:
     """Masking: an input's output is the same alone and padded to a longer neighbour's length."""
     task = get_task(task_name)()
-    load_and_adapt(task, "embedded")
+    load_and_adapt(task, task.dataset("embedded"))
     keras.utils.set_random_seed(0)
     model = task.build_model(hyperparameters({}))
     assert task.predict(model, [short])[0] == task.predict(model, [short, long])[0]

@@ -145,7 +145,7 @@ def test_gradient_clipping_is_on_by_default_for_both_cells(task: str) -> None:
     from zoo.training.fit import load_and_adapt
 
     built = get_task(task)()
-    load_and_adapt(built, "embedded")
+    load_and_adapt(built, built.dataset("embedded"))
     for cell in ("simple_rnn", "lstm"):
         assert built.build_model(hyperparameters({"cell": cell, "units": 16})).optimizer.clipnorm == 1.0
 

@@ -27,9 +27,9 @@ class TaskHyperModel(kt.HyperModel):
     def __init__(self, task_name: str, dataset: str | DatasetSpec = "embedded", *, epochs: int | None = None, seed: int = 0):
         task = get_task(task_name)()
         super().__init__(name=task.name)
-        self.task, self.dataset, self.seed = task, dataset, seed
+        self.task, self.dataset, self.seed = task, task.dataset(dataset), seed
         self.epochs = epochs or task.default_epochs
-        _, self.train_raw, self.val_raw = load_and_adapt(task, dataset)
+        self.train_raw, self.val_raw = load_and_adapt(task, self.dataset)
         #: the last trial's per-epoch logs and duration, for the search record
         self.last_history: dict[str, list[float]] = {}
         self.last_seconds = 0.0

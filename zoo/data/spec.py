@@ -26,3 +26,6 @@ class DatasetSpec:
     licence: str = "see the dataset's own terms"
     #: the task's feature names -> the dataset's, for a TFDS dataset whose keys differ
     rename: dict[str, str] = field(default_factory=dict)
+    #: what the dataset is called on the command line: a task's dataset key (`embedded`,
+    #: `conll2003`, ...), or `files` for one built from users' files
+    key: str = "files"

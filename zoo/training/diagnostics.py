@@ -295,7 +295,7 @@ def _fresh_profiles(task_name: str, *, dataset: str | None, split: str, batch_si
     from zoo.training.fit import load_and_adapt
 
     task = get_task(task_name)()
-    load_and_adapt(task, dataset or "embedded")
+    load_and_adapt(task, task.dataset(dataset or "embedded"))
     raw = task.load(dataset or "embedded", split)
     profiles = []
     for cell in CELLS:

@@ -56,7 +56,8 @@ def retrain(
     parent = registry.load(ref, root=root)
     task = type(parent.task)()
     task.min_word_count = 1  # fine-tuning data is small: a new word seen once is still worth adding
-    _, train_raw, val_raw = load_and_adapt(task, dataset)
+    spec = task.dataset(dataset)
+    train_raw, val_raw = load_and_adapt(task, spec)
     task.preprocessing, changes = parent.task.preprocessing.merged_with(task.preprocessing)
     hp = dict(parent.card["hyperparameters"])
     model = task.build_model(hyperparameters(hp))
@@ -85,6 +86,6 @@ def retrain(
         "layers_copied": len(copied),
     }
     return finish(
-        task, model, dataset, hp=hp, seed=seed, epochs=epochs, batch_size=batch_size, history=history,
+        task, model, spec, hp=hp, seed=seed, epochs=epochs, batch_size=batch_size, history=history,
         seconds=seconds, patience=patience, retrain=details,
     )

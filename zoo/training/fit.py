@@ -117,13 +117,20 @@ def distribution_strategy(name: str | None) -> tf.distribute.Strategy:
     raise UnknownNameError("distribution strategy", name, STRATEGIES)
 
 
-def load_and_adapt(task: Task, dataset: str | DatasetSpec) -> tuple[DatasetSpec, tf.data.Dataset, tf.data.Dataset]:
-    """The dataset's spec and its raw training and validation splits, with the task's
-    preprocessing (vocabularies, label names) fitted on the training split."""
-    spec = task.dataset(dataset)
-    train_raw, val_raw = task.load(dataset, "train"), task.load(dataset, "validation")
+def load_and_adapt(task: Task, spec: DatasetSpec) -> tuple[tf.data.Dataset, tf.data.Dataset]:
+    """The dataset's raw training and validation splits, with the task's preprocessing
+    (vocabularies, label names) fitted on the training split.
+
+    Args:
+        task: a task instance; its `preprocessing` is replaced.
+        spec: the dataset, resolved once where the command starts (`Task.dataset`).
+
+    Returns:
+        The raw `train` and `validation` examples.
+    """
+    train_raw, val_raw = task.load(spec, "train"), task.load(spec, "validation")
     task.adapt(train_raw, spec)
-    return spec, train_raw, val_raw
+    return train_raw, val_raw
 
 
 class HistoryBackup(keras.callbacks.Callback):
@@ -221,19 +228,18 @@ def check_finite(history: dict[str, list[float]]) -> None:
         )
 
 
-def finish(task: Task, model: keras.Model, dataset: str | DatasetSpec, *, hp: dict[str, Any], seed: int, epochs: int,
+def finish(task: Task, model: keras.Model, spec: DatasetSpec, *, hp: dict[str, Any], seed: int, epochs: int,
            batch_size: int, history: dict[str, list[float]], seconds: float, **details: Any) -> TrainResult:
     """Measure a trained model on the validation and test splits and gather what the
     registry records about it."""
-    spec = task.dataset(dataset)
-    metrics = {"validation": task.evaluate(model, task.load(dataset, "validation"), batch_size=batch_size)}
-    held_out = task.load(dataset, "test" if spec.test is not None else "validation")
+    metrics = {"validation": task.evaluate(model, task.load(spec, "validation"), batch_size=batch_size)}
+    held_out = task.load(spec, "test" if spec.test is not None else "validation")
     if spec.test is not None:
         metrics["test"] = task.evaluate(model, held_out, batch_size=batch_size)
     return TrainResult(
         task=task,
         model=model,
-        dataset=dataset if isinstance(dataset, str) else "files",
+        dataset=spec.key,
         spec=spec,
         hyperparameters=hp,
         seed=seed,
@@ -328,9 +334,9 @@ def train(
     policy = configure_devices()
     distribution = distribution_strategy(strategy)
     task = get_task(task_name)()
-    task.dataset(dataset)  # an unknown dataset name fails here, before anything is loaded
+    spec = task.dataset(dataset)  # resolved once; an unknown name fails here, before anything is loaded
     hp = hyperparameters(hparams)  # checks the values before any data is touched
-    _, train_raw, val_raw = load_and_adapt(task, dataset)
+    train_raw, val_raw = load_and_adapt(task, spec)
     with distribution.scope():
         model = task.build_model(hp)
     epochs = epochs or task.default_epochs
@@ -342,7 +348,7 @@ def train(
     )
     seconds = time.perf_counter() - started
     return finish(
-        task, model, dataset, hp=dict(hp.values), seed=seed, epochs=epochs, batch_size=batch_size,
+        task, model, spec, hp=dict(hp.values), seed=seed, epochs=epochs, batch_size=batch_size,
         history=history, seconds=seconds, patience=patience, precision_policy=policy,
         strategy=strategy or "default", replicas=distribution.num_replicas_in_sync,
     )
