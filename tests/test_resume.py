@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from zoo import registry
+
 # small batches keep each epoch long enough (about a second) to be interrupted in the middle of the run
 COMMAND = ["train", "one-to-one", "--epochs", "12", "--batch-size", "8", "--set", "units=128", "--name", "resumable"]
 
@@ -40,8 +42,8 @@ def test_an_interrupted_training_resumes_and_loses_at_most_one_epoch(sig: signal
     output, _ = second.communicate(timeout=300)
     assert second.returncode == 0, output[-3000:]
     assert "resuming from" in output
-    card = json.loads((tmp_path / "registry" / "resumable" / "1" / "card.json").read_text())
-    assert card["training"]["epochs_run"] == 12  # the history covers the epochs before the kill
+    card = registry.verify(tmp_path / "registry" / "resumable" / "1")
+    assert card.training.epochs_run == 12  # the history covers the epochs before the kill
     epochs_run_again = output.count("Epoch ")
     assert epochs_run_again <= 12 - done + 1, output  # at most one finished epoch was lost
     assert not list((tmp_path / "checkpoints").glob("*/history.json"))  # finished: the checkpoint is gone

@@ -116,12 +116,12 @@ def retrain(
     task.min_word_count = 1  # fine-tuning data is small: a new word seen once is still worth adding
     _, train_raw, val_raw = load_and_adapt(task, dataset)
     task.preprocessing, changes = merge_preprocessing(parent.task.preprocessing, task.preprocessing)
-    hp = dict(parent.card["hyperparameters"])
+    hp = dict(parent.card.hyperparameters)
     model = task.build_model(hyperparameters(hp))
     head = task.head_layer
     copied = transfer_weights(parent.model, model, skip={head} if changes["labels_replaced"] else set())
     epochs = epochs or task.default_epochs
-    batch_size = batch_size or parent.card["training"]["batch_size"]
+    batch_size = batch_size or parent.card.training.batch_size
     history: dict[str, list[float]] = {}
     started = time.perf_counter()
     fit = dict(batch_size=batch_size, seed=seed, verbose=verbose)
