@@ -247,7 +247,7 @@ def inference(args: argparse.Namespace) -> None:
         loaded = registry.load(name, root=ROOT / "saved_models")
         task, model = loaded.task, loaded.model
         raw = registry.reference_inputs(loaded.card, registry.resolve(name, root=ROOT / "saved_models"))[0]
-        row: dict[str, Any] = {"name": name, "task": task.name, "cell": loaded.card["cell"]}
+        row: dict[str, Any] = {"name": name, "task": task.name, "cell": loaded.card.cell}
         row["zoo_p50_ms"], row["zoo_p99_ms"] = latency_ms(lambda: loaded.predict(raw), args.repeats)
         batch = [raw] * 256
         started = time.perf_counter()

@@ -25,20 +25,20 @@ from zoo.errors import ZooError
 
 def measure(ref: str, root: Path, repeats: int) -> dict[str, Any]:
     model = registry.load(ref, root=root)
-    card, headline = model.card, model.card["headline_metric"]
+    card, headline = model.card, model.card.headline_metric
     row: dict[str, Any] = {
-        "name": card["name"], "version": card["version"], "task": card["task"], "cell": card["cell"],
-        "dataset": card["dataset"]["source"]["path"] if card["dataset"].get("source") else card["dataset"]["tfds_name"],
-        "metric": headline, "parameters": card["parameters"], "bytes": card["files"]["model.keras"]["bytes"],
+        "name": card.name, "version": card.version, "task": card.task, "cell": card.cell,
+        "dataset": card.dataset.source["path"] if card.dataset.source else card.dataset.tfds_name,
+        "metric": headline, "parameters": card.parameters, "bytes": card.files["model.keras"].bytes,
     }
     try:
         spec = model.training_dataset()
         for split in ("validation", "test"):
-            if card["dataset"]["splits"].get(split):
+            if card.dataset.splits.get(split):
                 row[split] = model.evaluate(spec, split)[headline]
         row["measured"] = True
     except (ZooError, OSError) as err:  # the training data is not on this machine
-        row.update({split: values[headline] for split, values in card["metrics"].items()}, measured=False, why=str(err).splitlines()[0])
+        row.update({split: card.headline_value(split) for split in card.metrics}, measured=False, why=str(err).splitlines()[0])
     reference = registry.reference_inputs(card, registry.resolve(ref, root=root))[0]
     row["latency_ms_p50"], _ = latency_ms(lambda: model.predict(reference), repeats)
     return row

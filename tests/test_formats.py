@@ -119,9 +119,9 @@ def test_training_on_files_records_lineage(tmp_path) -> None:
     spec = formats.prepare(folder, "text-per-class", licence="made by the test")
     result = zoo.train("many-to-one", dataset=spec, epochs=1, hparams={"cell": "simple_rnn", "units": 8}, verbose=0)
     card = zoo.load(str(zoo.save(result, "from-files", root=tmp_path / "registry").parent.name), root=tmp_path / "registry").card
-    assert card["dataset"]["source"]["sha256"] == spec.source["sha256"] and card["dataset"]["licence"] == "made by the test"
-    assert card["dataset"]["source"]["examples"] == {"train": 72, "validation": 8}
-    assert f"--data {folder} --format text-per-class --encoding utf-8 --data-licence 'made by the test'" in card["training"]["command"]
+    assert card.dataset.source["sha256"] == spec.source["sha256"] and card.dataset.licence == "made by the test"
+    assert card.dataset.source["examples"] == {"train": 72, "validation": 8}
+    assert f"--data {folder} --format text-per-class --encoding utf-8 --data-licence 'made by the test'" in card.training.command
 
 
 def test_unknown_format_and_option(tmp_path) -> None:

@@ -2,6 +2,7 @@
 safe loading, and reference outputs re-checked on load."""
 from __future__ import annotations
 
+import dataclasses
 import errno
 import json
 import signal
@@ -38,29 +39,89 @@ def test_versions_aliases_and_card(tmp_path, trained) -> None:
     assert registry.list_models("dig*", root=tmp_path) == ["digits"]
     assert registry.list_models("*lstm*", root=tmp_path) == []
 
-    card = json.loads((second / "card.json").read_text())
-    assert card["dataset"] == {
-        "key": "embedded",
-        "tfds_name": "zoo_digits",
-        "tfds_version": "1.0.0",
-        "splits": {"train": "train[:85%]", "validation": "train[85%:]", "test": "test"},
-        "fields": {},
-        "source": None,
-        "licence": "UCI optdigits via scikit-learn (Alpaydin & Kaynak 1998): CC BY 4.0",
-    }
-    assert card["cell"] == "simple_rnn" and card["hyperparameters"]["units"] == 32 and card["parent"] is None
-    assert card["metrics"]["validation"]["split"] == "train[85%:]" and card["metrics"]["test"]["split"] == "test"
-    assert 0 <= card["metrics"]["test"]["accuracy"] <= 1
-    assert card["parameters"] == trained.model.count_params()
-    assert set(card["libraries"]) == {"python", "tensorflow", "keras", "tensorflow-datasets", "keras-tuner"}
-    assert card["sequence_contract"]["preprocessing"]["labels"] == [str(i) for i in range(10)]
-    assert card["training"]["seed"] == 0 and "zoo train one-to-one" in card["training"]["command"]
-    assert len(card["training"]["history"]["val_accuracy"]) == 1
-    assert set(card["files"]) == {"model.keras", "preprocessing.json", "training_curves.png", "reference_0.png", "reference_1.png"}
-    for name, meta in card["files"].items():
-        assert meta["sha256"] == registry.sha256(second / name) and meta["bytes"] == (second / name).stat().st_size
+    card = registry.verify(second)
+    assert card.dataset == cards.DatasetRecord(
+        key="embedded",
+        tfds_name="zoo_digits",
+        tfds_version="1.0.0",
+        splits={"train": "train[:85%]", "validation": "train[85%:]", "test": "test"},
+        fields={},
+        source=None,
+        licence="UCI optdigits via scikit-learn (Alpaydin & Kaynak 1998): CC BY 4.0",
+    )
+    assert card.name == "digits" and card.version == 2 and card.task == "one-to-one"
+    assert card.cell == "simple_rnn" and card.hyperparameters["units"] == 32 and card.parent is None and card.retrain is None
+    assert card.metrics["validation"]["split"] == "train[85%:]" and card.metrics["test"]["split"] == "test"
+    assert 0 <= card.metrics["test"]["accuracy"] <= 1
+    assert card.parameters == trained.model.count_params()
+    assert set(card.libraries) == {"python", "tensorflow", "keras", "tensorflow-datasets", "keras-tuner"}
+    assert card.sequence_contract.preprocessing["labels"] == [str(i) for i in range(10)]
+    assert card.training.seed == 0 and "zoo train one-to-one" in card.training.command
+    assert (card.training.strategy, card.training.replicas, card.training.precision_policy) == ("default", 1, "float32")
+    assert len(card.training.history["val_accuracy"]) == 1
+    assert set(card.files) == {"model.keras", "preprocessing.json", "training_curves.png", "reference_0.png", "reference_1.png"}
+    for name, entry in card.files.items():
+        assert entry.sha256 == registry.sha256(second / name) and entry.bytes == (second / name).stat().st_size
+    assert json.loads((second / "card.json").read_text()) == card.to_json()
     readme = (second / "README.md").read_text()
     assert "![training curves](training_curves.png)" in readme and "unfolded time steps" in readme
+
+
+def _through_json(card: cards.ModelCard) -> cards.ModelCard:
+    return cards.ModelCard.from_json(json.loads(json.dumps(card.to_json())))
+
+
+def test_card_round_trips_through_json(tmp_path, trained) -> None:
+    card = registry.verify(registry.save(trained, "digits", root=tmp_path))
+    assert _through_json(card) == card
+    assert card.headline_value() == card.metrics["validation"]["accuracy"]
+    assert card.headline_value("test") == card.metrics["test"]["accuracy"]
+    tuned = dataclasses.replace(
+        card,
+        parent="digits@1",
+        retrain=cards.RetrainRecord(parent="digits@1", head_replaced=True, head_epochs=2, freeze_encoder=False,
+                                    vocabulary_added={"words": 3}, layers_copied=4),
+        search=cards.SearchRecord(tuner="random", objective="val_accuracy", best_trial="02", completed=3, failed=1,
+                                  directory="search/one-to-one"),
+    )
+    assert _through_json(tuned) == tuned
+    readme = tuned.readme()
+    assert "Fine-tuned from `digits@1`: a new output head for a new label set, 3 words entries added." in readme
+    assert "keras-tuner `random` search: best of 3 completed trials (1 failed)" in readme
+
+
+def test_card_reading_is_forward_compatible(tmp_path, trained) -> None:
+    """Keys from a newer zoo are ignored; keys an older zoo did not write take their
+    defaults and stay absent when written back; keys every card has are required."""
+    path = registry.save(trained, "digits", root=tmp_path)
+    written = json.loads((path / "card.json").read_text())
+    newer = {
+        **written,
+        "carbon_grams": 3.2,
+        "dataset": {**written["dataset"], "doi": "10.0/x"},
+        "training": {**written["training"], "accelerator": "H200"},
+        "files": {name: {**entry, "modified": 0} for name, entry in written["files"].items()},
+    }
+    assert cards.ModelCard.from_json(newer) == cards.ModelCard.from_json(written)
+    (path / "card.json").write_text(json.dumps(newer))
+    assert registry.load("digits", root=tmp_path).card.to_json() == written
+
+    older = {key: value for key, value in written.items() if key not in ("parent", "retrain", "search")}
+    older["training"] = {k: v for k, v in written["training"].items() if k not in ("precision_policy", "strategy", "replicas")}
+    card = cards.ModelCard.from_json(older)
+    assert (card.parent, card.retrain, card.search) == (None, None, None)
+    assert (card.training.precision_policy, card.training.strategy, card.training.replicas) == (None, None, None)
+    assert card.to_json()["training"] == older["training"]
+
+    for damaged, missing in (({k: v for k, v in written.items() if k != "files"}, "lacks files"),
+                             ({**written, "dataset": {k: v for k, v in written["dataset"].items() if k != "tfds_name"}},
+                              "DatasetRecord lacks tfds_name"),
+                             ({**written, "training": [1]}, "TrainingRecord must be a JSON object")):
+        with pytest.raises(cards.CardError, match=missing):
+            cards.ModelCard.from_json(damaged)
+        (path / "card.json").write_text(json.dumps(damaged))
+        with pytest.raises(registry.IntegrityError, match=missing):
+            registry.verify(path)
 
 
 def test_unknown_names_suggest_close_ones(tmp_path, trained) -> None:

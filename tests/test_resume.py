@@ -12,6 +12,7 @@ import keras
 import numpy as np
 import pytest
 
+from zoo import registry
 from zoo.training.fit import HistoryBackup
 
 # small batches keep each epoch long enough (about a second) to be interrupted in the middle of the run
@@ -44,8 +45,8 @@ def test_an_interrupted_training_resumes_and_loses_at_most_one_epoch(sig: signal
     output, _ = second.communicate(timeout=300)
     assert second.returncode == 0, output[-3000:]
     assert "resuming from" in output
-    card = json.loads((tmp_path / "registry" / "resumable" / "1" / "card.json").read_text())
-    assert card["training"]["epochs_run"] == 12  # the history covers the epochs before the kill
+    card = registry.verify(tmp_path / "registry" / "resumable" / "1")
+    assert card.training.epochs_run == 12  # the history covers the epochs before the kill
     epochs_run_again = output.count("Epoch ")
     assert epochs_run_again <= 12 - done + 1, output  # at most one finished epoch was lost
     assert not list((tmp_path / "checkpoints").glob("*/history.json"))  # finished: the checkpoint is gone

@@ -58,10 +58,10 @@ def test_a_pretrained_ner_model_with_a_new_tag_set_beats_training_from_scratch(n
 
     path = registry.save(tuned, "ner-renamed")
     card = zoo.load("ner-renamed").card
-    assert card["parent"] == ner_parent
-    assert card["dataset"]["source"]["format"] == "conll" and len(card["dataset"]["source"]["sha256"]) == 64
-    assert card["dataset"]["source"]["examples"] == {"train": 150, "validation": 150}
-    assert card["training"]["command"].startswith(f"zoo retrain {ner_parent} --data ")
+    assert card.parent == ner_parent and card.retrain.parent == ner_parent and card.retrain.head_replaced
+    assert card.dataset.source["format"] == "conll" and len(card.dataset.source["sha256"]) == 64
+    assert card.dataset.source["examples"] == {"train": 150, "validation": 150}
+    assert card.training.command.startswith(f"zoo retrain {ner_parent} --data ")
     assert "Fine-tuned from" in (path / "README.md").read_text()
 
 

@@ -2,28 +2,39 @@
 predicts on raw input, and carries a complete card."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 import zoo
 from zoo import registry
+from zoo.registry import cards
 
 SHIPPED = Path(__file__).resolve().parent.parent / "saved_models"
 NAMES = [n for n in registry.list_models(root=SHIPPED) if not n.startswith("demo-")]
 SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+CARD_FILES = sorted(SHIPPED.glob(f"*/*/{registry.CARD_FILE}"))
+
+
+@pytest.mark.parametrize("path", CARD_FILES, ids=lambda path: f"{path.parts[-3]}@{path.parts[-2]}")
+def test_shipped_card_parses_and_writes_back_unchanged(path: Path) -> None:
+    text = path.read_text()
+    card = cards.ModelCard.from_json(json.loads(text))
+    assert card.version == int(path.parent.name) and card.name == path.parts[-3]
+    assert json.dumps(card.to_json(), indent=2, sort_keys=True) == text
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_shipped_model_loads_and_predicts_offline(name: str) -> None:
     model = zoo.load(name, root=SHIPPED)  # raises unless files, safe loading and reference outputs all hold
     card = model.card
-    assert card["files"]["model.keras"]["bytes"] <= 25 * 1024 * 1024
-    assert card["dataset"]["licence"] and "not stated" not in card["dataset"]["licence"]
-    assert card["training"]["command"].startswith(f"zoo train {card['task']} ")
+    assert card.files["model.keras"].bytes <= 25 * 1024 * 1024
+    assert card.dataset.licence and "not stated" not in card.dataset.licence
+    assert card.training.command.startswith(f"zoo train {card.task} ")
     raw = registry.reference_inputs(card, registry.resolve(name, root=SHIPPED))[0]
     output = model.predict(raw)
-    assert output and set(output) == set(card["reference"]["outputs"][0])
+    assert output and set(output) == set(card.reference.outputs[0])
 
 
 @pytest.mark.slow
@@ -34,5 +45,5 @@ def test_shipped_model_reproduces_its_validation_metric(name: str, monkeypatch) 
     model = zoo.load(name, root=SHIPPED)
     monkeypatch.chdir(SHIPPED.parent)  # cards record data paths relative to the checkout
     spec = model.training_dataset()
-    headline = model.card["headline_metric"]
-    assert model.evaluate(spec, "validation")[headline] == pytest.approx(model.card["metrics"]["validation"][headline], abs=1e-4)
+    headline = model.card.headline_metric
+    assert model.evaluate(spec, "validation")[headline] == pytest.approx(model.card.headline_value("validation"), abs=1e-4)

@@ -53,14 +53,14 @@ def test_each_tuner_finds_a_model_that_beats_chance_and_registers_it(tuner: str,
 
     model = zoo.load(f"tuned-{tuner}")
     card = model.card
-    assert card["search"]["tuner"] == tuner and card["search"]["best_trial"] == best["trial_id"]
+    assert card.search.tuner == tuner and card.search.best_trial == best["trial_id"]
     stored = json.loads((result.saved / records.SEARCH_FILE).read_text())
     assert [t["trial_id"] for t in stored["trials"]] == [t["trial_id"] for t in search["trials"]]
     assert {hp["name"] for hp in stored["space"]} >= {"cell", "units", "layers", "dropout", "learning_rate", "clipnorm", "batch_size"}
     # the registered model is the best trial: same hyperparameters, same validation score
-    assert {k: card["hyperparameters"][k] for k in ("cell", "steps", "dropout")} == {k: best["hyperparameters"][k] for k in ("cell", "steps", "dropout")}
-    assert card["training"]["batch_size"] == best["hyperparameters"]["batch_size"]
-    assert card["metrics"]["validation"]["accuracy"] == pytest.approx(best["score"], abs=1e-6)
+    assert {k: card.hyperparameters[k] for k in ("cell", "steps", "dropout")} == {k: best["hyperparameters"][k] for k in ("cell", "steps", "dropout")}
+    assert card.training.batch_size == best["hyperparameters"]["batch_size"]
+    assert card.metrics["validation"]["accuracy"] == pytest.approx(best["score"], abs=1e-6)
 
 
 def test_a_diverging_trial_is_recorded_as_failed_and_the_search_goes_on(tmp_path: Path) -> None:

@@ -40,7 +40,7 @@ def test_trains_beats_chance_and_round_trips(task: str, cell: str, tmp_path: Pat
     ref = f"{path.parent.name}@{path.name}"
     loaded = zoo.load(ref)
     assert loaded.predict_batch(examples) == before
-    assert loaded.card["metrics"]["validation"][result.task.headline_metric] == pytest.approx(metric)
+    assert loaded.card.headline_value("validation") == pytest.approx(metric)
     # a fresh process: loading re-runs the reference inputs and compares with the saved outputs
     done = subprocess.run([sys.executable, "-c", "import sys, zoo; zoo.load(sys.argv[1])", ref], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]

@@ -37,8 +37,8 @@ def cmd_models(args: argparse.Namespace) -> None:
 
     for name in registry.list_models(args.pattern, root=args.registry):
         card = registry.verify(registry.resolve(name, root=args.registry)) if args.verbose else None
-        print(name if card is None else f"{name}@{card['version']}  {card['task']}  {card['cell']}  "
-              f"{card['headline_metric']}={card['metrics']['validation'][card['headline_metric']]:.4f}")
+        print(name if card is None else f"{name}@{card.version}  {card.task}  {card.cell}  "
+              f"{card.headline_metric}={card.headline_value():.4f}")
 
 
 def cmd_info(args: argparse.Namespace) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -118,14 +119,14 @@ def migrate(ref: str, *, root: Path | str | None = None) -> Path | None:
     old = keras.saving.load_model(path / store.MODEL_FILE, compile=False, safe_mode=True)
     if not store.holds_string_ops(old):
         return None
-    task_cls = get_task(card["task"])
+    task_cls = get_task(card.task)
     task = task_cls(task_cls.preprocessing_class.from_json(json.loads((path / store.PREPROCESSING_FILE).read_text())))
     config, _ = _without_string_lookups(old.get_config())
     model = keras.Model.from_config(config)
     copied = set(transfer_weights(old, model, skip=set()))
     missing = sorted(set(weighted_layers(model)) - copied)
     if missing:
-        raise store.IntegrityError(f"{card['name']}@{card['version']}: no weights to take over for layer(s) "
+        raise store.IntegrityError(f"{card.name}@{card.version}: no weights to take over for layer(s) "
                                    f"{', '.join(missing)}; it cannot be migrated.")
     outputs = store.reproduces_reference(task, model, card, path)
     staging = store.staging_folder(path.parent)
@@ -135,18 +136,18 @@ def migrate(ref: str, *, root: Path | str | None = None) -> Path | None:
                 shutil.copy2(file, staging / file.name)
         model.save(staging / store.MODEL_FILE)
         (staging / store.PREPROCESSING_FILE).write_text(json.dumps(task.preprocessing.to_json(), indent=1))
-        card = {
-            **card,
-            "migrated_from": f"{card['name']}@{card['version']}",
-            "parameters": int(model.count_params()),
-            "reference": {**card["reference"], "outputs": outputs},
-            "sequence_contract": {
-                **card["sequence_contract"],
-                "inputs": cards.signature(model.inputs),
-                "outputs": cards.signature(model.outputs),
-                "preprocessing": task.preprocessing.summary(),
-            },
-        }
+        card = replace(
+            card,
+            migrated_from=f"{card.name}@{card.version}",
+            parameters=int(model.count_params()),
+            reference=replace(card.reference, outputs=outputs),
+            sequence_contract=replace(
+                card.sequence_contract,
+                inputs=cards.signature(model.inputs),
+                outputs=cards.signature(model.outputs),
+                preprocessing=task.preprocessing.summary(),
+            ),
+        )
         version = store.publish(staging, path.parent, card, replaces=int(path.name))
     except OSError as err:
         raise ZooError(f"migrating {ref} failed ({err.strerror or err}); the registry is unchanged.") from err

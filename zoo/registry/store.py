@@ -19,7 +19,7 @@ import os
 import re
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -102,13 +102,25 @@ def _store_reference_inputs(inputs: list[Any], folder: Path) -> list[Any]:
     return stored
 
 
-def reference_inputs(card: dict[str, Any], folder: Path) -> list[Any]:
-    """The card's reference inputs, ready for `predict` (image files as paths)."""
-    return [str(folder / raw["image"]) if isinstance(raw, dict) else raw for raw in card["reference"]["inputs"]]
+def reference_inputs(card: cards.ModelCard, folder: Path) -> list[Any]:
+    """The card's reference inputs, ready for `predict` (image files as paths).
+
+    Args:
+        card: a saved model's card.
+        folder: its version folder, where reference images lie.
+
+    Returns:
+        One raw `predict` input per reference.
+    """
+    return [str(folder / raw["image"]) if isinstance(raw, dict) else raw for raw in card.reference.inputs]
 
 
-def _headline(card: dict[str, Any]) -> float:
-    return float(card["metrics"]["validation"][card["headline_metric"]])
+def _read_card(path: Path) -> cards.ModelCard:
+    """The card of version folder `path`."""
+    try:
+        return cards.ModelCard.from_json(json.loads((path / CARD_FILE).read_text()))
+    except (OSError, ValueError) as err:  # ValueError: not JSON, or a CardError
+        raise IntegrityError(f"{path / CARD_FILE} is missing or unreadable ({err}); the version cannot be trusted.") from err
 
 
 @dataclass
@@ -119,7 +131,7 @@ class ZooModel:
     version: int
     task: Task
     model: keras.Model
-    card: dict[str, Any]
+    card: cards.ModelCard
 
     def predict(self, raw: Any) -> Any:
         """One raw input (a string, a token list, an image path or array) -> one readable result."""
@@ -138,20 +150,20 @@ class ZooModel:
     def training_dataset(self) -> str | DatasetSpec:
         """The dataset the model was trained on: a task dataset key, or files prepared again
         from the card's recorded source (relative paths are relative to the current folder)."""
-        recorded = self.card["dataset"]
-        source = recorded.get("source")
+        recorded = self.card.dataset
+        source = recorded.source
         if source is None:
-            return recorded["key"]
+            return recorded.key
         from zoo.data import formats
 
-        return formats.prepare(source["path"], source["format"], licence=recorded["licence"], **source["options"])
+        return formats.prepare(source["path"], source["format"], licence=recorded.licence, **source["options"])
 
     def evaluate(self, dataset: str | DatasetSpec | None = None, split: str = "test", *, batch_size: int | None = None) -> dict[str, float]:
         """Metrics on a split of the training dataset (default) or of another dataset. The
         default batch size is the training one: padding differs with batching, and float
         round-off then moves a few borderline decisions."""
         dataset = dataset or self.training_dataset()
-        batch_size = batch_size or self.card["training"]["batch_size"]
+        batch_size = batch_size or self.card.training.batch_size
         return self.task.evaluate(self.model, self.task.load(dataset, split), batch_size=batch_size)
 
 
@@ -206,11 +218,11 @@ def save(
         for filename, path in (artifacts or {}).items():
             shutil.copyfile(path, staging / filename)
         card = cards.build(result, name)
-        card["reference"] = {
-            "inputs": _store_reference_inputs(result.reference_inputs, staging),
-            "outputs": _as_json(result.task.predict(result.model, result.reference_inputs)),
-        }
-        version = publish(staging, folder, card)
+        reference = cards.Reference(
+            inputs=_store_reference_inputs(result.reference_inputs, staging),
+            outputs=_as_json(result.task.predict(result.model, result.reference_inputs)),
+        )
+        version = publish(staging, folder, replace(card, reference=reference))
     except OSError as err:
         raise ZooError(f"saving {name} into {folder} failed ({err.strerror or err}); the registry is unchanged.") from err
     finally:
@@ -233,7 +245,7 @@ def staging_folder(folder: Path) -> Path:
         raise ZooError(f"cannot write to the registry at {folder}: {err.strerror}. Choose another with --registry or ZOO_REGISTRY.") from err
 
 
-def publish(staging: Path, folder: Path, card: dict[str, Any], *, replaces: int | None = None) -> int:
+def publish(staging: Path, folder: Path, card: cards.ModelCard, *, replaces: int | None = None) -> int:
     """Make the complete version in `staging` the next version of the model in `folder`.
 
     Files are hashed into the card, which is written with its README; then, under the
@@ -244,7 +256,7 @@ def publish(staging: Path, folder: Path, card: dict[str, Any], *, replaces: int 
     Args:
         staging: a folder from `staging_folder`, holding every file of the version.
         folder: the model's registry folder, `<root>/<name>`.
-        card: the version's card; `files` and `version` are filled in here.
+        card: the version's card; its `files` and `version` are filled in here.
         replaces: a version this one supersedes (a migration).
 
     Returns:
@@ -253,19 +265,19 @@ def publish(staging: Path, folder: Path, card: dict[str, Any], *, replaces: int 
     Raises:
         OSError: a write failed; the registry is unchanged.
     """
-    card["files"] = {f.name: {"bytes": f.stat().st_size, "sha256": sha256(f)} for f in sorted(staging.iterdir())}
+    files = {f.name: cards.FileRecord(bytes=f.stat().st_size, sha256=sha256(f)) for f in sorted(staging.iterdir())}
     with FileLock(str(folder / ".lock")):
         version = max(_versions(folder), default=0) + 1
-        card["version"] = version
-        (staging / CARD_FILE).write_text(json.dumps(card, indent=2, sort_keys=True))
-        (staging / README_FILE).write_text(cards.readme(card))
+        card = replace(card, version=version, files=files)
+        (staging / CARD_FILE).write_text(json.dumps(card.to_json(), indent=2, sort_keys=True))
+        (staging / README_FILE).write_text(card.readme())
         os.rename(staging, folder / str(version))
         aliases = _aliases(folder)
         if replaces is not None:
             aliases = {alias: version if v == replaces else v for alias, v in aliases.items()}
         aliases["latest"] = version
         best = aliases.get("best")
-        if best is None or _headline(card) > _headline(json.loads((folder / str(best) / CARD_FILE).read_text())):
+        if best is None or card.headline_value() > _read_card(folder / str(best)).headline_value():
             aliases["best"] = version
         _write_json_atomic(folder / ALIASES_FILE, aliases)
     return version
@@ -313,18 +325,25 @@ def resolve(ref: str, *, root: Path | str | None = None) -> Path:
     return path
 
 
-def verify(path: Path) -> dict[str, Any]:
-    """Check every file of a version folder against the SHA-256 recorded in its card."""
-    try:
-        card = json.loads((path / CARD_FILE).read_text())
-        recorded = card["files"]
-    except (OSError, ValueError, KeyError) as err:
-        raise IntegrityError(f"{path / CARD_FILE} is missing or unreadable ({err}); the version cannot be trusted.") from err
-    for filename, meta in recorded.items():
+def verify(path: Path) -> cards.ModelCard:
+    """Check every file of a version folder against the SHA-256 recorded in its card.
+
+    Args:
+        path: a version folder, e.g. from `resolve`.
+
+    Returns:
+        The version's card.
+
+    Raises:
+        IntegrityError: the card is missing or unreadable, or a file it lists is missing
+            or does not match its SHA-256.
+    """
+    card = _read_card(path)
+    for filename, entry in card.files.items():
         file = path / filename
         if not file.is_file():
             raise IntegrityError(f"{file} is missing; reinstall or re-download this model version.")
-        if sha256(file) != meta["sha256"]:
+        if sha256(file) != entry.sha256:
             raise IntegrityError(f"{file} does not match the SHA-256 in its card: it was altered or corrupted. Re-download or retrain it.")
     return card
 
@@ -335,7 +354,7 @@ def holds_string_ops(model: keras.Model) -> bool:
     return any(tensor.dtype == "string" for tensor in keras.tree.flatten(model.inputs))
 
 
-def reproduces_reference(task: Task, model: keras.Model, card: dict[str, Any], path: Path) -> list[Any]:
+def reproduces_reference(task: Task, model: keras.Model, card: cards.ModelCard, path: Path) -> list[Any]:
     """Predict the card's reference inputs and compare with the outputs recorded at save time.
 
     Returns:
@@ -345,27 +364,33 @@ def reproduces_reference(task: Task, model: keras.Model, card: dict[str, Any], p
         IntegrityError: they differ by more than the rounding of the recorded outputs.
     """
     outputs = _as_json(task.predict(model, reference_inputs(card, path)))
-    if not _close(outputs, card["reference"]["outputs"]):
+    if not _close(outputs, card.reference.outputs):
         raise IntegrityError(
-            f"{path / MODEL_FILE} does not reproduce its reference outputs (expected {card['reference']['outputs']}, "
-            f"got {outputs}): the file or the installed libraries differ from those that saved it ({card['libraries']})."
+            f"{path / MODEL_FILE} does not reproduce its reference outputs (expected {card.reference.outputs}, "
+            f"got {outputs}): the file or the installed libraries differ from those that saved it ({card.libraries})."
         )
     return outputs
 
 
 def load(ref: str, *, root: Path | str | None = None) -> ZooModel:
     """Load a registry model by reference: hashes checked, Keras safe mode, reference
-    inputs re-run and compared with the outputs recorded at save time."""
+    inputs re-run and compared with the outputs recorded at save time.
+
+    Raises:
+        UnknownNameError: no such model, version or alias.
+        IntegrityError: a file is missing, altered, unsafe, or does not reproduce its outputs.
+        ZooError: the version was saved in the layout before 0.2 (`zoo migrate` converts it).
+    """
     path = resolve(ref, root=root)
     card = verify(path)
-    task_cls = get_task(card["task"])
+    task_cls = get_task(card.task)
     task = task_cls(task_cls.preprocessing_class.from_json(json.loads((path / PREPROCESSING_FILE).read_text())))
     try:
         model = keras.saving.load_model(path / MODEL_FILE, compile=False, safe_mode=True)
     except (ValueError, TypeError, OSError) as err:
         raise IntegrityError(f"{path / MODEL_FILE} cannot be loaded safely: {err}") from err
     if holds_string_ops(model):
-        raise ZooError(f"{card['name']}@{card['version']} was saved in an older layout (text processing inside the "
-                       f"model); convert it once with `zoo migrate {card['name']}@{card['version']}`.")
+        raise ZooError(f"{card.name}@{card.version} was saved in an older layout (text processing inside the "
+                       f"model); convert it once with `zoo migrate {card.name}@{card.version}`.")
     reproduces_reference(task, model, card, path)
-    return ZooModel(name=card["name"], version=int(card["version"]), task=task, model=model, card=card)
+    return ZooModel(name=card.name, version=int(card.version), task=task, model=model, card=card)

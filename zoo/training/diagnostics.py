@@ -279,7 +279,7 @@ def _registry_profile(ref: str, *, dataset: str | None, split: str, batch_size: 
 
     loaded = registry.load(ref, root=root)
     # rebuilt from the card, so that the model is compiled with its training loss
-    model = loaded.task.build_model(hyperparameters(loaded.card["hyperparameters"]))
+    model = loaded.task.build_model(hyperparameters(loaded.card.hyperparameters))
     model.set_weights(loaded.model.get_weights())
     try:
         raw = loaded.task.load(dataset or loaded.training_dataset(), split)

@@ -59,12 +59,12 @@ def retrain(
     spec = task.dataset(dataset)
     train_raw, val_raw = load_and_adapt(task, spec)
     task.preprocessing, changes = parent.task.preprocessing.merged_with(task.preprocessing)
-    hp = dict(parent.card["hyperparameters"])
+    hp = dict(parent.card.hyperparameters)
     model = task.build_model(hyperparameters(hp))
     head = task.head_layer
     copied = transfer_weights(parent.model, model, skip={head} if changes["labels_replaced"] else set())
     epochs = epochs or task.default_epochs
-    batch_size = batch_size or parent.card["training"]["batch_size"]
+    batch_size = batch_size or parent.card.training.batch_size
     history: dict[str, list[float]] = {}
     started = time.perf_counter()
     fit = dict(batch_size=batch_size, seed=seed, verbose=verbose)
