@@ -48,11 +48,11 @@ def test_an_old_layout_model_is_refused_then_migrated(tmp_path: Path, capsys) ->
     assert zoo.cli.main(["migrate", ref, "--registry", str(tmp_path)]) == 0
     assert "old@2: migrated to old@3" in capsys.readouterr().out
     migrated = zoo.load("old:production", root=tmp_path)  # the alias followed the new version
-    assert migrated.version == 3 and migrated.card["migrated_from"] == "old@2"
+    assert migrated.version == 3 and migrated.card.migrated_from == "old@2"
     assert all(tensor.dtype == "int32" for tensor in migrated.model.inputs)
     # the outputs the old model recorded are reproduced (load checks them too)
     assert json.loads(json.dumps(migrated.predict_batch(store.reference_inputs(migrated.card, tmp_path / "old" / "3")))) \
-        == migrated.card["reference"]["outputs"]
+        == migrated.card.reference.outputs
     # a model in today's layout is left alone
     assert zoo.cli.main(["migrate", "old@3", "--registry", str(tmp_path)]) == 0
     assert "old@3: already in the current layout" in capsys.readouterr().out

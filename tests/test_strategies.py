@@ -26,4 +26,4 @@ def test_every_task_trains_mirrored_on_two_logical_devices(task: str, tmp_path: 
     )
     assert done.returncode == 0, done.stderr[-3000:]
     card = zoo.registry.verify(tmp_path / "m" / "1")
-    assert card["training"]["strategy"] == "mirrored" and card["training"]["replicas"] == 2
+    assert card.training.strategy == "mirrored" and card.training.replicas == 2
