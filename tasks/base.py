@@ -1,9 +1,10 @@
 """The task contract and the one registry of tasks.
 
-Every architecture module in `tasks/` subclasses `Task` and registers itself with
-`@register_task`; the command line, the tuner and the benchmarks read `TASKS` and treat
-the five tasks alike. A task instance carries its fitted preprocessing (vocabularies,
-label names, shapes) as plain JSON-able data so that it can travel beside a model file.
+Every architecture module in `tasks/` subclasses `Task` (the two that emit sequences,
+`EncoderDecoderTask`) and registers itself with `@register_task`; the command line, the
+tuner and the benchmarks read `TASKS` and treat the five tasks alike. A task instance
+carries its fitted preprocessing (vocabularies, label names, shapes) as a typed
+`zoo.data.preprocessing.Preprocessing`, saved as JSON beside the model file.
 """
 from __future__ import annotations
 
