@@ -9,6 +9,7 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import collections  # noqa: E402
+import dataclasses  # noqa: E402
 import json  # noqa: E402
 import shutil  # noqa: E402
 import tempfile  # noqa: E402
@@ -41,6 +42,33 @@ def isolated_dirs(tmp_path_factory: pytest.TempPathFactory):
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset():
+    """`tiny_dataset(task, train=16, held_out=8)`: the task's embedded dataset cut to a handful
+    of examples per role, as a `DatasetSpec` that `zoo.train`, `zoo.tune`, `task.load` and the
+    registry take like any other. Training starts from the first examples of the training
+    split (what `task.load("embedded", "train").take(train)` reads) and evaluation uses the
+    last of the held-out splits, so roles that share one TFDS split (`train[:85%]`,
+    `train[85%:]`) stay apart. For tests that check plumbing rather than learning."""
+
+    def cut(task: str, *, train: int = 16, held_out: int = 8):
+        import zoo
+
+        spec = zoo.get_task(task)().dataset("embedded")
+
+        def base(split: str) -> str:
+            return split.split("[")[0]
+
+        return dataclasses.replace(
+            spec,
+            train=f"{base(spec.train)}[:{train}]",
+            validation=f"{base(spec.validation)}[-{held_out}:]",
+            test=spec.test and f"{base(spec.test)}[-{held_out}:]",
+        )
+
+    return cut
 
 
 # --- hostile input ------------------------------------------------------------------------
