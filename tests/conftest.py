@@ -14,6 +14,7 @@ import json  # noqa: E402
 import shutil  # noqa: E402
 import tempfile  # noqa: E402
 from pathlib import Path  # noqa: E402
+from unittest import mock  # noqa: E402
 
 import pytest  # noqa: E402
 
@@ -69,6 +70,22 @@ def tiny_dataset():
         )
 
     return cut
+
+
+@pytest.fixture
+def first_examples_only(request: pytest.FixtureRequest):
+    """For a `tfds.testing.DatasetBuilderTestCase` of an embedded builder: the builder writes
+    only the first `FIRST_EXAMPLES` examples of each split (of its full, deterministic
+    generation), so TFDS's harness checks features, encoding, keys, reloading and overlap
+    between splits in seconds. The builders download nothing, so the harness reads nothing
+    from their (empty) `dummy_data/` folders; full-size runs are marked slow."""
+    n = request.cls.FIRST_EXAMPLES
+
+    def first(builder, examples):
+        yield from examples[:n]
+
+    with mock.patch.object(request.cls.DATASET_CLASS, "_generate_examples", first):
+        yield
 
 
 # --- hostile input ------------------------------------------------------------------------
