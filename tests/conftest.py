@@ -1,12 +1,33 @@
-"""Shared fixtures: every test session gets its own TFDS data folder and registry, so the
-suite never touches the user's `~/tensorflow_datasets` or the shipped `saved_models/`."""
+"""Shared fixtures: every test session gets its own TFDS data folder, registry and
+checkpoint folder, so the suite never touches the user's `~/tensorflow_datasets`, the
+shipped `saved_models/` or anything else in the checkout."""
+
 from __future__ import annotations
 
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import collections  # noqa: E402
+import dataclasses  # noqa: E402
+import json  # noqa: E402
+import shutil  # noqa: E402
+import tempfile  # noqa: E402
+from pathlib import Path  # noqa: E402
+from unittest import mock  # noqa: E402
+
 import pytest  # noqa: E402
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # hypothesis caches the literals it finds in the source under `.hypothesis/` in the working
+    # directory (its pytest plugin does so while collecting, even without an example
+    # database): keep that out of the checkout, in a folder removed at the end
+    from hypothesis.configuration import set_hypothesis_home_dir
+
+    folder = tempfile.mkdtemp(prefix="zoo-hypothesis-")
+    set_hypothesis_home_dir(folder)
+    config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -24,25 +45,57 @@ def isolated_dirs(tmp_path_factory: pytest.TempPathFactory):
             os.environ[key] = value
 
 
-# --- the hostile-input table -----------------------------------------------------------
-# `hostile(kind, fn, *args)` runs one generated case: a result or a ZooError with a message
-# passes and is counted; any other exception fails the test. Each process (xdist worker)
-# saves its counts; the main process merges them and, when the whole hostile suite ran and
-# passed, writes the README's table. The table is produced here, never typed by hand.
-import collections  # noqa: E402
-import json  # noqa: E402
-import re  # noqa: E402
-import tempfile  # noqa: E402
-from pathlib import Path  # noqa: E402
+@pytest.fixture(scope="session")
+def tiny_dataset():
+    """`tiny_dataset(task, train=16, held_out=8)`: the task's embedded dataset cut to a handful
+    of examples per role, as a `DatasetSpec` that `zoo.train`, `zoo.tune`, `task.load` and the
+    registry take like any other. Training starts from the first examples of the training
+    split (what `task.load("embedded", "train").take(train)` reads) and evaluation uses the
+    last of the held-out splits, so roles that share one TFDS split (`train[:85%]`,
+    `train[85%:]`) stay apart. For tests that check plumbing rather than learning."""
 
+    def cut(task: str, *, train: int = 16, held_out: int = 8):
+        import zoo
+
+        spec = zoo.get_task(task)().dataset("embedded")
+
+        def base(split: str) -> str:
+            return split.split("[")[0]
+
+        return dataclasses.replace(
+            spec,
+            train=f"{base(spec.train)}[:{train}]",
+            validation=f"{base(spec.validation)}[-{held_out}:]",
+            test=spec.test and f"{base(spec.test)}[-{held_out}:]",
+        )
+
+    return cut
+
+
+@pytest.fixture
+def first_examples_only(request: pytest.FixtureRequest):
+    """For a `tfds.testing.DatasetBuilderTestCase` of an embedded builder: the builder writes
+    only the first `FIRST_EXAMPLES` examples of each split (of its full, deterministic
+    generation), so TFDS's harness checks features, encoding, keys, reloading and overlap
+    between splits in seconds. The builders download nothing, so the harness reads nothing
+    from their (empty) `dummy_data/` folders; full-size runs are marked slow."""
+    n = request.cls.FIRST_EXAMPLES
+
+    def first(builder, examples):
+        yield from examples[:n]
+
+    with mock.patch.object(request.cls.DATASET_CLASS, "_generate_examples", first):
+        yield
+
+
+# --- hostile input ------------------------------------------------------------------------
+# `hostile(kind, fn, *args)` runs one generated case: a result or a ZooError with a message
+# passes and is counted; any other exception fails the test. When `ZOO_HOSTILE_RECORDS`
+# names a folder, each process (each xdist worker) saves its counts there at the end of the
+# session: `benchmarks/bad_input.py` sets it, merges the counts and writes the README's
+# bad-input table. The tests themselves never write into the checkout.
 _COUNTS: collections.Counter = collections.Counter()
 _RAN: set[str] = set()
-_HOSTILE = Path(__file__).parent / "test_hostile_input.py"
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    if not hasattr(config, "workerinput"):  # the main process: workers inherit the folder
-        os.environ["ZOO_HOSTILE_RECORDS"] = tempfile.mkdtemp(prefix="zoo-hostile-")
 
 
 @pytest.fixture
@@ -54,7 +107,9 @@ def hostile(request: pytest.FixtureRequest):
             fn(*args, **kwargs)
             outcome = "result"
         except ZooError as err:
-            assert len(str(err).strip()) >= 20, f"{kind}: the error says too little to act on: {err!r}"
+            assert len(str(err).strip()) >= 20, (
+                f"{kind}: the error says too little to act on: {err!r}"
+            )
             outcome = type(err).__name__
         _COUNTS[f"{kind}\t{outcome}"] += 1
         _RAN.add(request.node.originalname)
@@ -63,33 +118,8 @@ def hostile(request: pytest.FixtureRequest):
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    folder = Path(os.environ.get("ZOO_HOSTILE_RECORDS", tempfile.gettempdir()))
-    worker = getattr(session.config, "workerinput", {}).get("workerid", "main")
-    if _COUNTS:
-        (folder / f"{worker}.json").write_text(json.dumps({"counts": _COUNTS, "ran": sorted(_RAN)}))
-    if worker != "main" or exitstatus != 0:
-        return
-    counts: collections.Counter = collections.Counter()
-    ran: set[str] = set()
-    for saved in folder.glob("*.json"):
-        record = json.loads(saved.read_text())
-        counts.update(record["counts"])
-        ran.update(record["ran"])
-    expected = set(re.findall(r"^def (test_\w+)", _HOSTILE.read_text(), flags=re.M))
-    if ran and ran >= expected:
-        _write_table(counts)
-
-
-def _write_table(counts: collections.Counter) -> None:
-    by_kind: dict[str, dict[str, int]] = collections.defaultdict(dict)
-    for key, n in counts.items():
-        kind, outcome = key.split("\t")
-        by_kind[kind][outcome] = n
-    lines = ["| class of input | cases | ended in a result | ended in a clear zoo error | other exception |", "|---|---|---|---|---|"]
-    for kind in sorted(by_kind):
-        outcomes = by_kind[kind]
-        errors = ", ".join(f"{n} {name}" for name, n in sorted(outcomes.items()) if name != "result") or "0"
-        lines.append(f"| {kind} | {sum(outcomes.values())} | {outcomes.get('result', 0)} | {errors} | 0 |")
-    from report import write_readme_table
-
-    write_readme_table("bad-input", "\n".join(lines))
+    records = os.environ.get("ZOO_HOSTILE_RECORDS")
+    if records and _COUNTS:
+        worker = getattr(session.config, "workerinput", {}).get("workerid", "main")
+        record = {"counts": _COUNTS, "ran": sorted(_RAN)}
+        (Path(records) / f"{worker}.json").write_text(json.dumps(record))

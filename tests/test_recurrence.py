@@ -20,7 +20,17 @@ from zoo.tasks.base import get_task, hyperparameters
 from zoo.training.fit import load_and_adapt
 
 
+@pytest.mark.usefixtures("first_examples_only")
 class ZooAddingTest(tfds.testing.DatasetBuilderTestCase):
+    DATASET_CLASS = zoo_adding.ZooAdding
+    BUILDER_CONFIG_NAMES_TO_TEST = ["length_10"]
+    FIRST_EXAMPLES = 5
+    SPLITS = dict.fromkeys(zoo_adding.SIZES, FIRST_EXAMPLES)
+    SKIP_CHECKSUMS = True
+
+
+@pytest.mark.slow
+class ZooAddingFullTest(tfds.testing.DatasetBuilderTestCase):
     DATASET_CLASS = zoo_adding.ZooAdding
     BUILDER_CONFIG_NAMES_TO_TEST = ["length_10"]
     SPLITS = zoo_adding.SIZES
@@ -170,10 +180,11 @@ def test_padding_next_to_a_longer_input_changes_nothing(task_name: str, short: s
     assert task.predict(model, [short])[0] == task.predict(model, [short, long])[0]
 
 
-def test_stream_command_reads_a_file_in_windows(tmp_path: Path, capsys) -> None:
+def test_stream_command_reads_a_file_in_windows(tmp_path: Path, capsys, tiny_dataset) -> None:
     import zoo
 
-    result = zoo.train("many-to-one", epochs=1, hparams={"bidirectional": False, "units": 16}, verbose=0)
+    result = zoo.train("many-to-one", dataset=tiny_dataset("many-to-one"), epochs=1, hparams={"bidirectional": False, "units": 16},
+                       verbose=0)
     zoo.save(result, "streaming", root=tmp_path)
     document = tmp_path / "review.txt"
     document.write_text("the plot was dull .\nbut the acting was superb and the ending works .\n")

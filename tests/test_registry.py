@@ -251,6 +251,8 @@ def _wait_for(predicate, timeout: float = 240) -> None:
         time.sleep(0.1)
 
 
+# slow: eight processes, each starting TensorFlow and training a model
+@pytest.mark.slow
 def test_eight_concurrent_saves_make_eight_intact_versions(tmp_path) -> None:
     procs = _savers(tmp_path, 8, "normal")
     _wait_for(lambda: len(list(tmp_path.glob("ready-*"))) == 8)

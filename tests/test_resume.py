@@ -23,6 +23,8 @@ def _zoo(*args: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "zoo", *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
+# slow: two `zoo train` processes, with epochs long enough to be interrupted
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
 def test_an_interrupted_training_resumes_and_loses_at_most_one_epoch(sig: signal.Signals, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("ZOO_CHECKPOINTS", str(tmp_path / "checkpoints"))

@@ -46,6 +46,8 @@ def small_conll(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
+# slow: three trainings that must reach entity-F1 thresholds
+@pytest.mark.slow
 def test_a_pretrained_ner_model_with_a_new_tag_set_beats_training_from_scratch(ner_parent: str, small_conll: Path) -> None:
     spec = zoo.prepare(small_conll, "conll", columns="tokens ner")
     tuned = zoo.retrain(ner_parent, spec, epochs=2, head_epochs=1, verbose=0)

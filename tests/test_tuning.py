@@ -19,6 +19,9 @@ from zoo.tuning import records
 # digits: ten classes, so chance is 0.1; two short epochs reach well above it
 TASK = "one-to-one"
 SMALL = {"units": 32, "layers": 1}
+#: training examples for a search with a diverging learning rate: at least two steps of the
+#: largest batch size offered, since the loss first logged (before any update) is finite
+DIVERGES = 384
 #: a seed whose random search, offered learning rates {1e38, 3e-3}, mixes failed and completed trials
 SEED_WITH_FAILURES = 2
 
@@ -38,6 +41,8 @@ def _trial_status(project: Path) -> dict[str, str]:
     return statuses
 
 
+# slow: the best trial must beat chance, which takes real training
+@pytest.mark.slow
 @pytest.mark.parametrize("tuner", ["random", "hyperband", "bayesian"])
 def test_each_tuner_finds_a_model_that_beats_chance_and_registers_it(tuner: str, tmp_path: Path) -> None:
     import zoo
@@ -63,11 +68,11 @@ def test_each_tuner_finds_a_model_that_beats_chance_and_registers_it(tuner: str,
     assert card.metrics["validation"]["accuracy"] == pytest.approx(best["score"], abs=1e-6)
 
 
-def test_a_diverging_trial_is_recorded_as_failed_and_the_search_goes_on(tmp_path: Path) -> None:
+def test_a_diverging_trial_is_recorded_as_failed_and_the_search_goes_on(tmp_path: Path, tiny_dataset) -> None:
     from zoo.tuning import tune
 
     result = tune(TASK, directory=tmp_path, max_trials=4, epochs=1, seed=SEED_WITH_FAILURES, fixed=SMALL, tensorboard=False,
-                  choices={"learning_rate": [1e38, 3e-3]}, verbose=0)
+                  choices={"learning_rate": [1e38, 3e-3]}, dataset=tiny_dataset(TASK, train=DIVERGES), verbose=0)
     search = records.load(result.directory)
     trials = sorted(search["trials"], key=lambda t: t["trial_id"])
     failed = [t for t in trials if t["status"] == "FAILED"]
@@ -78,18 +83,19 @@ def test_a_diverging_trial_is_recorded_as_failed_and_the_search_goes_on(tmp_path
     assert result.saved is not None
 
 
-def test_a_search_whose_trials_all_fail_stops_with_a_clear_error(tmp_path: Path) -> None:
+def test_a_search_whose_trials_all_fail_stops_with_a_clear_error(tmp_path: Path, tiny_dataset) -> None:
     from zoo.tuning import tune
     from zoo.errors import ZooError
 
     with pytest.raises(ZooError, match="3 trials in a row failed, the last with: .*training diverged"):
-        tune(TASK, directory=tmp_path, max_trials=5, epochs=1, fixed={**SMALL, "learning_rate": 1e38}, tensorboard=False, verbose=0)
+        tune(TASK, directory=tmp_path, max_trials=5, epochs=1, fixed={**SMALL, "learning_rate": 1e38}, tensorboard=False,
+             dataset=tiny_dataset(TASK, train=DIVERGES), verbose=0)
 
 
-def test_search_report_prints_a_table_and_writes_a_plot(tmp_path: Path) -> None:
+def test_search_report_prints_a_table_and_writes_a_plot(tmp_path: Path, tiny_dataset) -> None:
     from zoo.tuning import tune
 
-    tune(TASK, directory=tmp_path, max_trials=2, epochs=1, fixed=SMALL, tensorboard=True, verbose=0)
+    tune(TASK, directory=tmp_path, max_trials=2, epochs=1, fixed=SMALL, tensorboard=True, dataset=tiny_dataset(TASK), verbose=0)
     done = subprocess.run([sys.executable, "-m", "zoo", "search-report", str(tmp_path), "--plot", str(tmp_path / "r.png")],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
@@ -103,6 +109,8 @@ def test_search_report_prints_a_table_and_writes_a_plot(tmp_path: Path) -> None:
         assert any(b"hparams" in event.read_bytes() for event in run.rglob("events.out.tfevents.*"))
 
 
+# slow: two `zoo tune` processes, with trials long enough to be killed in the middle
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
 def test_an_interrupted_search_resumes_without_losing_or_repeating_trials(sig: signal.Signals, tmp_path: Path) -> None:
     command = ["tune", TASK, "--directory", str(tmp_path), "--max-trials", "3", "--epochs", "3",
@@ -139,6 +147,8 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+# slow: three `zoo tune` processes searching together
+@pytest.mark.slow
 def test_a_chief_and_two_workers_share_one_search(tmp_path: Path) -> None:
     command = ["tune", TASK, "--directory", str(tmp_path), "--max-trials", "4", "--epochs", "2",
                "--set", "units=32", "--no-tensorboard", "--name", "distributed"]
@@ -155,6 +165,8 @@ def test_a_chief_and_two_workers_share_one_search(tmp_path: Path) -> None:
     assert "best model saved to" in outputs[-1]
 
 
+# slow: real training to beat chance, in a fresh process
+@pytest.mark.slow
 def test_mirrored_strategy_trains_on_two_logical_devices(tmp_path: Path) -> None:
     script = textwrap.dedent("""
         import json, sys
@@ -172,12 +184,12 @@ def test_mirrored_strategy_trains_on_two_logical_devices(tmp_path: Path) -> None
     assert result["accuracy"] > 0.5  # chance is 0.1
 
 
-def test_the_same_seed_proposes_the_same_trials(tmp_path: Path) -> None:
+def test_the_same_seed_proposes_the_same_trials(tmp_path: Path, tiny_dataset) -> None:
     from zoo.tuning import tune
 
     proposed = []
     for run in ("a", "b"):
         result = tune(TASK, directory=tmp_path / run, max_trials=2, epochs=1, seed=0, fixed=SMALL, tensorboard=False,
-                      registry_root=tmp_path / "registry", verbose=0)
+                      registry_root=tmp_path / "registry", dataset=tiny_dataset(TASK), verbose=0)
         proposed.append([t["hyperparameters"] for t in sorted(records.load(result.directory)["trials"], key=lambda t: t["trial_id"])])
     assert proposed[0] == proposed[1]

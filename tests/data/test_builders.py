@@ -1,7 +1,8 @@
 """Tests for the embedded (offline) TFDS builders in zoo.data.builders.
 
-The DatasetBuilderTestCase classes run TFDS's own harness: full generation,
-split sizes, feature specs and no identical examples across splits. The
+The DatasetBuilderTestCase classes run TFDS's own harness: generation, feature
+specs, reloading and no identical examples across splits, on the first examples of
+each split by default and on every example (with the split sizes) in the slow runs. The
 plain pytest functions check what the harness cannot: determinism and that
 labels mean what the docstrings promise.
 """
@@ -22,33 +23,82 @@ from zoo.data.builders.zoo_reviews import zoo_reviews
 from zoo.data.builders.zoo_shapes_captions import zoo_shapes_captions
 
 # --- TFDS harness -----------------------------------------------------------
+# On the first examples of each split (fast); the full-size runs below are marked slow.
+
+FIRST = 5
 
 
+@pytest.mark.usefixtures("first_examples_only")
 class ZooDigitsTest(tfds.testing.DatasetBuilderTestCase):
+    DATASET_CLASS = zoo_digits.ZooDigits
+    FIRST_EXAMPLES = FIRST
+    SPLITS = dict.fromkeys(["train", "test"], FIRST)
+    SKIP_CHECKSUMS = True
+
+
+@pytest.mark.usefixtures("first_examples_only")
+class ZooShapesCaptionsTest(tfds.testing.DatasetBuilderTestCase):
+    DATASET_CLASS = zoo_shapes_captions.ZooShapesCaptions
+    FIRST_EXAMPLES = FIRST
+    SPLITS = dict.fromkeys(["train", "validation", "test"], FIRST)
+    SKIP_CHECKSUMS = True
+
+
+@pytest.mark.usefixtures("first_examples_only")
+class ZooReviewsTest(tfds.testing.DatasetBuilderTestCase):
+    DATASET_CLASS = zoo_reviews.ZooReviews
+    FIRST_EXAMPLES = FIRST
+    SPLITS = dict.fromkeys(["train", "test"], FIRST)
+    SKIP_CHECKSUMS = True
+
+
+@pytest.mark.usefixtures("first_examples_only")
+class ZooNerTest(tfds.testing.DatasetBuilderTestCase):
+    DATASET_CLASS = zoo_ner.ZooNer
+    FIRST_EXAMPLES = FIRST
+    SPLITS = dict.fromkeys(["train", "validation", "test"], FIRST)
+    SKIP_CHECKSUMS = True
+
+
+@pytest.mark.usefixtures("first_examples_only")
+class ZooNumbersTranslateTest(tfds.testing.DatasetBuilderTestCase):
+    DATASET_CLASS = zoo_numbers_translate.ZooNumbersTranslate
+    FIRST_EXAMPLES = FIRST
+    SPLITS = dict.fromkeys(["train", "validation", "test"], FIRST)
+    SKIP_CHECKSUMS = True
+
+
+# every example: the published split sizes, and no example in two splits
+@pytest.mark.slow
+class ZooDigitsFullTest(tfds.testing.DatasetBuilderTestCase):
     DATASET_CLASS = zoo_digits.ZooDigits
     SPLITS = {"train": 1437, "test": 360}
     SKIP_CHECKSUMS = True
 
 
-class ZooShapesCaptionsTest(tfds.testing.DatasetBuilderTestCase):
+@pytest.mark.slow
+class ZooShapesCaptionsFullTest(tfds.testing.DatasetBuilderTestCase):
     DATASET_CLASS = zoo_shapes_captions.ZooShapesCaptions
     SPLITS = {"train": 2000, "validation": 300, "test": 300}
     SKIP_CHECKSUMS = True
 
 
-class ZooReviewsTest(tfds.testing.DatasetBuilderTestCase):
+@pytest.mark.slow
+class ZooReviewsFullTest(tfds.testing.DatasetBuilderTestCase):
     DATASET_CLASS = zoo_reviews.ZooReviews
     SPLITS = {"train": 4000, "test": 1000}
     SKIP_CHECKSUMS = True
 
 
-class ZooNerTest(tfds.testing.DatasetBuilderTestCase):
+@pytest.mark.slow
+class ZooNerFullTest(tfds.testing.DatasetBuilderTestCase):
     DATASET_CLASS = zoo_ner.ZooNer
     SPLITS = {"train": 3000, "validation": 500, "test": 500}
     SKIP_CHECKSUMS = True
 
 
-class ZooNumbersTranslateTest(tfds.testing.DatasetBuilderTestCase):
+@pytest.mark.slow
+class ZooNumbersTranslateFullTest(tfds.testing.DatasetBuilderTestCase):
     DATASET_CLASS = zoo_numbers_translate.ZooNumbersTranslate
     SPLITS = {"train": 6000, "validation": 500, "test": 500}
     SKIP_CHECKSUMS = True

@@ -1,5 +1,9 @@
 """Every task trains on its embedded data with both cells and beats chance by a wide margin;
-the saved model reloads (safe mode, fresh objects) and reproduces its predictions."""
+the saved model reloads (safe mode, fresh objects) and reproduces its predictions.
+
+Real training takes minutes, so the training test is marked slow (`.ci/run` runs it); the
+default command checks building, one step, the registry round trip and the serving
+signature of every task on tiny models (`test_task_harness.py`)."""
 from __future__ import annotations
 
 import subprocess
@@ -25,6 +29,7 @@ SETTINGS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cell", ["simple_rnn", "lstm"])
 @pytest.mark.parametrize("task", sorted(zoo.all_tasks()))
 def test_trains_beats_chance_and_round_trips(task: str, cell: str, tmp_path: Path) -> None:
