@@ -45,7 +45,7 @@ def test_the_kernel_that_ran_is_recorded() -> None:
     task.adapt(task.load("embedded", "train").take(200), task.dataset("embedded"))
     model = task.build_model(hyperparameters({"cell": "lstm"}))
     with kernels.record() as ran:
-        model(tf.constant(["a fine film", "dull"]), training=False)
+        model(task.preprocessing.model_inputs(tf.constant(["a fine film", "dull"])), training=False)
     expected = "cuDNN" if tf.config.list_physical_devices("GPU") else "generic"
     assert ran == [expected, expected]  # the forward and the backward direction
     assert kernels.cudnn_eligible(model) == {"forward_rnn": True, "backward_rnn": True}

@@ -136,7 +136,7 @@ def test_task_builds_fits_round_trips_and_serves(
     assert task.headline_metric in result.metrics["validation"]
     path = registry.save(result, "harness", root=tmp_path)
     loaded = registry.load(f"harness@{path.name}", root=tmp_path)
-    assert (loaded.card["task"], loaded.card["cell"]) == (name, cell)
+    assert (loaded.card.task, loaded.card.cell) == (name, cell)
     assert loaded.task.preprocessing == task.preprocessing
     assert loaded.predict_batch(examples) == predicted
     assert_serving_matches(
