@@ -5,13 +5,16 @@ Keras' LSTM first offers every call to the backend's fused implementation, which
 generic loop runs). `record()` watches that hand-off, so a benchmark or a test can report
 the kernel that actually ran instead of guessing from the settings.
 """
+
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
 
 import keras
-from keras.src import backend  # the hand-off has no public hook: a benchmark helper only, never the library
+from keras.src import (
+    backend,
+)  # the hand-off has no public hook: a benchmark helper only, never the library
 
 from zoo.models.layers import walk_layers
 
@@ -42,8 +45,11 @@ def cudnn_eligible(model: keras.Model) -> dict[str, bool]:
     """Per LSTM layer: do its settings allow the cuDNN kernel (tanh/sigmoid, no unroll, a
     bias, no recurrent dropout)? The masks' right padding is the pipeline's part."""
     return {
-        layer.name: layer.activation.__name__ == "tanh" and layer.recurrent_activation.__name__ == "sigmoid"
-        and not layer.unroll and layer.use_bias and not layer.recurrent_dropout
+        layer.name: layer.activation.__name__ == "tanh"
+        and layer.recurrent_activation.__name__ == "sigmoid"
+        and not layer.unroll
+        and layer.use_bias
+        and not layer.recurrent_dropout
         for layer in walk_layers(model)
         if isinstance(layer, keras.layers.LSTM)
     }

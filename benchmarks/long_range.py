@@ -18,6 +18,7 @@ stopped (`--fresh` starts over).
 
     python benchmarks/long_range.py [--lengths 10,25,50,100,200,500] [--epochs 20] [--fresh]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,10 +38,10 @@ import tensorflow_datasets as tfds  # noqa: E402
 import zoo.data.builders  # noqa: E402, F401  (registers zoo_adding)
 from report import ROOT, publish  # noqa: E402
 from zoo.data import loading  # noqa: E402
-from zoo.training import diagnostics
 from zoo.data.builders.zoo_adding.zoo_adding import LENGTHS, TOLERANCE  # noqa: E402
 from zoo.models.layers import compile_model, output_layer, recurrent  # noqa: E402
 from zoo.tasks.base import CELLS, hyperparameters  # noqa: E402
+from zoo.training import diagnostics
 
 RESULTS = ROOT / "benchmarks" / "results"
 PARTIAL = RESULTS / "long-range.partial.json"
@@ -56,9 +57,14 @@ def within_tolerance(y_true: Any, y_pred: Any) -> Any:
 
 def splits(length: int, batch_size: int) -> dict[str, tf.data.Dataset]:
     name = f"zoo_adding/length_{length}"
-    loaded = {s: tfds.load(name, split=s, data_dir=loading.data_dir(), as_supervised=True) for s in ("train", "validation", "test")}
+    loaded = {
+        s: tfds.load(name, split=s, data_dir=loading.data_dir(), as_supervised=True)
+        for s in ("train", "validation", "test")
+    }
     return {
-        s: (ds.cache().shuffle(10_000, seed=0) if s == "train" else ds.cache()).batch(batch_size).prefetch(tf.data.AUTOTUNE)
+        s: (ds.cache().shuffle(10_000, seed=0) if s == "train" else ds.cache())
+        .batch(batch_size)
+        .prefetch(tf.data.AUTOTUNE)
         for s, ds in loaded.items()
     }
 
@@ -82,29 +88,53 @@ def chance(length: int) -> dict[str, float]:
     data_ = splits(length, 1000)
     mean = float(np.mean(np.concatenate([y for _, y in data_["train"].as_numpy_iterator()])))
     targets = np.concatenate([y for _, y in data_["test"].as_numpy_iterator()])
-    return {"accuracy": float(np.mean(np.abs(targets - mean) < TOLERANCE)), "mse": float(np.mean((targets - mean) ** 2))}
+    return {
+        "accuracy": float(np.mean(np.abs(targets - mean) < TOLERANCE)),
+        "mse": float(np.mean((targets - mean) ** 2)),
+    }
 
 
-def run(length: int, cell: str, args: argparse.Namespace, profiles: list | None = None) -> dict[str, Any]:
+def run(
+    length: int, cell: str, args: argparse.Namespace, profiles: list | None = None
+) -> dict[str, Any]:
     keras.utils.set_random_seed(args.seed)
     data_ = splits(length, args.batch_size)
     model = build(length, cell, args.units)
     label = {"simple_rnn": "SimpleRNN", "lstm": "LSTM"}[cell]
     if profiles is not None:
-        profiles.append(diagnostics.gradient_profile(model, data_["validation"], label=f"{label}, T={length}, initial weights"))
+        profiles.append(
+            diagnostics.gradient_profile(
+                model, data_["validation"], label=f"{label}, T={length}, initial weights"
+            )
+        )
     started = time.perf_counter()
     history = model.fit(
-        data_["train"], validation_data=data_["validation"], epochs=args.epochs, callbacks=[StopWhenSolved()], verbose=2
+        data_["train"],
+        validation_data=data_["validation"],
+        epochs=args.epochs,
+        callbacks=[StopWhenSolved()],
+        verbose=2,
     ).history
     seconds = time.perf_counter() - started
     if profiles is not None:
-        profiles.append(diagnostics.gradient_profile(model, data_["validation"], label=f"{label}, T={length}, trained"))
+        profiles.append(
+            diagnostics.gradient_profile(
+                model, data_["validation"], label=f"{label}, T={length}, trained"
+            )
+        )
     loss, accuracy = model.evaluate(data_["test"], verbose=0)
     epochs = len(history["loss"])
     return {
-        "length": length, "cell": cell, "units": args.units, "accuracy": float(accuracy), "mse": float(loss),
-        "epochs": epochs, "updates": epochs * int(data_["train"].cardinality()), "seconds": seconds,
-        "seconds_per_epoch": seconds / epochs, "curve": history["val_within_tolerance"],
+        "length": length,
+        "cell": cell,
+        "units": args.units,
+        "accuracy": float(accuracy),
+        "mse": float(loss),
+        "epochs": epochs,
+        "updates": epochs * int(data_["train"].cardinality()),
+        "seconds": seconds,
+        "seconds_per_epoch": seconds / epochs,
+        "curve": history["val_within_tolerance"],
     }
 
 
@@ -119,20 +149,41 @@ def unroll_timing(length: int, cell: str, args: argparse.Namespace) -> dict[str,
         started = time.perf_counter()
         model.fit(train, verbose=0)
         timings["unrolled" if unroll else "loop"] = time.perf_counter() - started
-    return {"length": length, "cell": cell, **timings, "speedup": timings["loop"] / timings["unrolled"]}
+    return {
+        "length": length,
+        "cell": cell,
+        **timings,
+        "speedup": timings["loop"] / timings["unrolled"],
+    }
 
 
-def plot_accuracy(rows: list[dict[str, Any]], chances: dict[int, dict[str, float]], path: Path) -> None:
+def plot_accuracy(
+    rows: list[dict[str, Any]], chances: dict[int, dict[str, float]], path: Path
+) -> None:
     """Accuracy and mean squared error against length, both cells and the chance level."""
     from zoo.registry.cards import plt
 
     lengths = sorted(chances)
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
-    for ax, key, label in ((axes[0], "accuracy", f"test accuracy (|error| < {TOLERANCE})"), (axes[1], "mse", "test MSE (log)")):
+    for ax, key, label in (
+        (axes[0], "accuracy", f"test accuracy (|error| < {TOLERANCE})"),
+        (axes[1], "mse", "test MSE (log)"),
+    ):
         for cell, style in (("simple_rnn", "o--"), ("lstm", "s-")):
             mine = sorted((r for r in rows if r["cell"] == cell), key=lambda r: r["length"])
-            ax.plot([r["length"] for r in mine], [r[key] for r in mine], style, label={"simple_rnn": "SimpleRNN", "lstm": "LSTM"}[cell])
-        ax.plot(lengths, [chances[t][key] for t in lengths], ":", color="grey", label="chance (predict the mean)")
+            ax.plot(
+                [r["length"] for r in mine],
+                [r[key] for r in mine],
+                style,
+                label={"simple_rnn": "SimpleRNN", "lstm": "LSTM"}[cell],
+            )
+        ax.plot(
+            lengths,
+            [chances[t][key] for t in lengths],
+            ":",
+            color="grey",
+            label="chance (predict the mean)",
+        )
         ax.set_xscale("log")
         ax.set_xticks(lengths, [str(t) for t in lengths])
         ax.set_xlabel("sequence length T")
@@ -147,7 +198,12 @@ def plot_accuracy(rows: list[dict[str, Any]], chances: dict[int, dict[str, float
     plt.close(fig)
 
 
-def table(rows: list[dict[str, Any]], chances: dict[int, dict[str, float]], profiles: list[dict[str, Any]], unrolls: list[dict[str, Any]]) -> str:
+def table(
+    rows: list[dict[str, Any]],
+    chances: dict[int, dict[str, float]],
+    profiles: list[dict[str, Any]],
+    unrolls: list[dict[str, Any]],
+) -> str:
     by_key = {(r["length"], r["cell"]): r for r in rows}
     lines = [
         "| T | chance: accuracy, MSE | SimpleRNN: accuracy, MSE | LSTM: accuracy, MSE | updates SimpleRNN / LSTM | LSTM / SimpleRNN time per epoch |",
@@ -162,26 +218,53 @@ def table(rows: list[dict[str, Any]], chances: dict[int, dict[str, float]], prof
             f"| {lstm['accuracy']:.3f}, {lstm['mse']:.4f} | {s['updates']} / {lstm['updates']} "
             f"| {lstm['seconds_per_epoch'] / s['seconds_per_epoch']:.2f} |"
         )
-    lines += ["", "| gradient at T=100 | factor per step back | share reaching step 1 | recommended clipnorm |", "|---|---|---|---|"]
-    lines += [f"| {p['label']} | {p['rate_per_step']:.3f} | {p['first_over_last']:.2e} | {p['recommended_clipnorm']:g} |" for p in profiles]
+    lines += [
+        "",
+        "| gradient at T=100 | factor per step back | share reaching step 1 | recommended clipnorm |",
+        "|---|---|---|---|",
+    ]
+    lines += [
+        f"| {p['label']} | {p['rate_per_step']:.3f} | {p['first_over_last']:.2e} | {p['recommended_clipnorm']:g} |"
+        for p in profiles
+    ]
     lines += ["", "| unroll, one epoch | loop (s) | unrolled (s) | speed-up |", "|---|---|---|---|"]
-    lines += [f"| {u['cell']}, T={u['length']} | {u['loop']:.1f} | {u['unrolled']:.1f} | {u['speedup']:.2f}x |" for u in unrolls]
+    lines += [
+        f"| {u['cell']}, T={u['length']} | {u['loop']:.1f} | {u['unrolled']:.1f} | {u['speedup']:.2f}x |"
+        for u in unrolls
+    ]
     return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--lengths", default=",".join(map(str, LENGTHS)), help="comma-separated sequence lengths (default: all configs)")
-    parser.add_argument("--epochs", type=int, default=20, help="most epochs per run (157 updates each; default: 20)")
+    parser.add_argument(
+        "--lengths",
+        default=",".join(map(str, LENGTHS)),
+        help="comma-separated sequence lengths (default: all configs)",
+    )
+    parser.add_argument(
+        "--epochs", type=int, default=20, help="most epochs per run (157 updates each; default: 20)"
+    )
     parser.add_argument("--units", type=int, default=64, help="recurrent units (default: 64)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--unroll-lengths", default="10,100", help="lengths at which to time unroll (default: 10,100)")
-    parser.add_argument("--fresh", action="store_true", help="ignore the finished runs kept from an interrupted run")
+    parser.add_argument(
+        "--unroll-lengths",
+        default="10,100",
+        help="lengths at which to time unroll (default: 10,100)",
+    )
+    parser.add_argument(
+        "--fresh", action="store_true", help="ignore the finished runs kept from an interrupted run"
+    )
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
     done = {} if args.fresh or not PARTIAL.exists() else json.loads(PARTIAL.read_text())
-    settings = {"epochs": args.epochs, "units": args.units, "batch_size": args.batch_size, "seed": args.seed}
+    settings = {
+        "epochs": args.epochs,
+        "units": args.units,
+        "batch_size": args.batch_size,
+        "seed": args.seed,
+    }
     if done.get("settings") != settings:
         done = {"settings": settings, "runs": {}, "profiles": {}, "unroll": []}
 
@@ -199,16 +282,28 @@ def main() -> None:
                 done["profiles"][cell] = [p.as_json() for p in profiles]
             PARTIAL.write_text(json.dumps(done, indent=2))
     if not done["unroll"]:
-        done["unroll"] = [unroll_timing(t, cell, args) for t in map(int, args.unroll_lengths.split(",")) for cell in CELLS]
+        done["unroll"] = [
+            unroll_timing(t, cell, args)
+            for t in map(int, args.unroll_lengths.split(","))
+            for cell in CELLS
+        ]
         PARTIAL.write_text(json.dumps(done, indent=2))
 
     rows = [done["runs"][f"{t}/{cell}"] for t in lengths for cell in CELLS]
     plot_accuracy(rows, chances, RESULTS / "adding.png")
     # initial weights side by side, then trained side by side
-    profiles = [done["profiles"][cell][stage] for stage in (0, 1) for cell in CELLS if cell in done["profiles"]]
+    profiles = [
+        done["profiles"][cell][stage]
+        for stage in (0, 1)
+        for cell in CELLS
+        if cell in done["profiles"]
+    ]
     if profiles:
-        diagnostics.plot([diagnostics.GradientProfile.from_json(p) for p in profiles], RESULTS / "gradients-adding.png",
-                         title=f"Adding problem, T={PROFILE_LENGTH}: gradient of the loss reaching each step")
+        diagnostics.plot(
+            [diagnostics.GradientProfile.from_json(p) for p in profiles],
+            RESULTS / "gradients-adding.png",
+            title=f"Adding problem, T={PROFILE_LENGTH}: gradient of the loss reaching each step",
+        )
     results = {**done, "chance": {str(t): c for t, c in chances.items()}}
     publish("long-range", results, table(rows, chances, profiles, done["unroll"]))
 

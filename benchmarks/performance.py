@@ -24,6 +24,7 @@ LSTM kernel runs (GPU readiness).
 
 Results go to benchmarks/results/perf-*.json and the README's `perf-*-table` markers.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,12 +54,24 @@ from zoo.training.fit import load_and_adapt  # noqa: E402
 BATCH, WIDTH = 64, 64
 SHIPPED = {"many-to-one": "sentiment-mr-lstm", "many-to-many-equal": "ner-conll2003-lstm"}
 ZOO_HP = {
-    "many-to-one": {"cell": "lstm", "embedding_dim": WIDTH, "units": WIDTH, "bidirectional": True, "pooling": "last"},
-    "many-to-many-equal": {"cell": "lstm", "embedding_dim": WIDTH, "units": WIDTH, "bidirectional": True},
+    "many-to-one": {
+        "cell": "lstm",
+        "embedding_dim": WIDTH,
+        "units": WIDTH,
+        "bidirectional": True,
+        "pooling": "last",
+    },
+    "many-to-many-equal": {
+        "cell": "lstm",
+        "embedding_dim": WIDTH,
+        "units": WIDTH,
+        "bidirectional": True,
+    },
 }
 
 
 # --- training throughput ----------------------------------------------------------------
+
 
 class EpochClock(keras.callbacks.Callback):
     """Training seconds per epoch, validation excluded, and the validation score after it."""
@@ -104,12 +117,14 @@ def _word_tagger(task: Task, train_raw: tf.data.Dataset | None) -> keras.Model:
     else:
         front = [keras.Input(shape=(None,), dtype="int32")]
         size = len(task.preprocessing.vocabulary) + 2  # with the padding and [UNK] ids
-    model = keras.Sequential([
-        *front,
-        keras.layers.Embedding(size, WIDTH, mask_zero=True),
-        keras.layers.Bidirectional(keras.layers.LSTM(WIDTH, return_sequences=True)),
-        keras.layers.Dense(len(task.preprocessing.tags), activation="softmax"),
-    ])
+    model = keras.Sequential(
+        [
+            *front,
+            keras.layers.Embedding(size, WIDTH, mask_zero=True),
+            keras.layers.Bidirectional(keras.layers.LSTM(WIDTH, return_sequences=True)),
+            keras.layers.Dense(len(task.preprocessing.tags), activation="softmax"),
+        ]
+    )
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
     return model
 
@@ -123,50 +138,86 @@ def _entity_f1(task: Task, batches: tf.data.Dataset):
         for tokens, gold, weights in batches:
             lengths = np.asarray(weights).sum(axis=1).astype(int)
             predicted += task._tags(model(tokens, training=False), lengths)
-            truth += [[tags[i] for i in row[:n]] for row, n in zip(np.asarray(gold), lengths)]
+            truth += [
+                [tags[i] for i in row[:n]] for row, n in zip(np.asarray(gold), lengths, strict=True)
+            ]
         return f1_score(truth, predicted)
 
     return score
 
 
-def reference_side(task: Task, train_raw: tf.data.Dataset, val_raw: tf.data.Dataset) -> tuple[keras.Model, Any, Any, Any]:
+def reference_side(
+    task: Task, train_raw: tf.data.Dataset, val_raw: tf.data.Dataset
+) -> tuple[keras.Model, Any, Any, Any]:
     """The tutorial's pipeline and model: (model, training batches, validation batches, score)."""
     if task.name == "many-to-one":
         encoder = keras.layers.TextVectorization(max_tokens=20000)
         encoder.adapt(train_raw.map(lambda ex: ex["text"]).batch(1024))
-        model = keras.Sequential([
-            keras.Input(shape=(), dtype="string"), encoder,
-            keras.layers.Embedding(encoder.vocabulary_size(), WIDTH, mask_zero=True),
-            keras.layers.Bidirectional(keras.layers.LSTM(WIDTH)),
-            keras.layers.Dense(WIDTH, activation="relu"), keras.layers.Dense(1),
-        ])
-        model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=keras.losses.BinaryCrossentropy(from_logits=True),
-                      metrics=[keras.metrics.BinaryAccuracy(threshold=0.0, name="accuracy")])
+        model = keras.Sequential(
+            [
+                keras.Input(shape=(), dtype="string"),
+                encoder,
+                keras.layers.Embedding(encoder.vocabulary_size(), WIDTH, mask_zero=True),
+                keras.layers.Bidirectional(keras.layers.LSTM(WIDTH)),
+                keras.layers.Dense(WIDTH, activation="relu"),
+                keras.layers.Dense(1),
+            ]
+        )
+        model.compile(
+            optimizer=keras.optimizers.Adam(1e-3),
+            loss=keras.losses.BinaryCrossentropy(from_logits=True),
+            metrics=[keras.metrics.BinaryAccuracy(threshold=0.0, name="accuracy")],
+        )
 
         def batches(raw, training):
             ds = raw.map(lambda ex: (ex["text"], ex["label"]))
-            return (ds.shuffle(10000, seed=0) if training else ds).batch(BATCH).prefetch(tf.data.AUTOTUNE)
+            return (
+                (ds.shuffle(10000, seed=0) if training else ds)
+                .batch(BATCH)
+                .prefetch(tf.data.AUTOTUNE)
+            )
 
-        return model, batches(train_raw, True), batches(val_raw, False), lambda model, logs: logs["val_accuracy"]
+        return (
+            model,
+            batches(train_raw, True),
+            batches(val_raw, False),
+            lambda model, logs: logs["val_accuracy"],
+        )
 
     def tagged(raw, training):  # padded to the longest in the batch; padding weighs nothing
         ds = raw.map(lambda ex: (ex["tokens"], ex["ner"], tf.ones(tf.shape(ex["ner"]))))
         ds = ds.shuffle(10000, seed=0) if training else ds
-        return ds.padded_batch(BATCH, padding_values=("", np.int64(0), 0.0)).prefetch(tf.data.AUTOTUNE)
+        return ds.padded_batch(BATCH, padding_values=("", np.int64(0), 0.0)).prefetch(
+            tf.data.AUTOTUNE
+        )
 
     val = tagged(val_raw, False)
     return _word_tagger(task, train_raw), tagged(train_raw, True), val, _entity_f1(task, val)
 
 
-def zoo_side(task: Task, train_raw: tf.data.Dataset, val_raw: tf.data.Dataset, *, own_model: bool,
-             batch: int = BATCH) -> tuple[keras.Model, Any, Any, Any]:
+def zoo_side(
+    task: Task,
+    train_raw: tf.data.Dataset,
+    val_raw: tf.data.Dataset,
+    *,
+    own_model: bool,
+    batch: int = BATCH,
+) -> tuple[keras.Model, Any, Any, Any]:
     """The zoo's pipeline (cached encoding, length buckets) with the zoo's model, or, for
     tagging, with the reference's word-only model, which isolates what the pipeline gives."""
-    train, val = task.batches(train_raw, batch, training=True), task.batches(val_raw, batch, training=False)
+    train, val = (
+        task.batches(train_raw, batch, training=True),
+        task.batches(val_raw, batch, training=False),
+    )
     if own_model or task.name == "many-to-one":
         model = task.build_model(hyperparameters(ZOO_HP[task.name]))
         headline = task.headline_metric
-        return model, train, val, lambda m, logs: task.evaluate(m, val_raw, batch_size=batch, quick=True)[headline]
+        return (
+            model,
+            train,
+            val,
+            lambda m, logs: task.evaluate(m, val_raw, batch_size=batch, quick=True)[headline],
+        )
     words = lambda x, y, w: (x["words"], y, w)  # noqa: E731
     val = val.map(words)
     # the zoo's word ids are of lowercased words (case is a feature of its own, which this model does not read)
@@ -175,10 +226,14 @@ def zoo_side(task: Task, train_raw: tf.data.Dataset, val_raw: tf.data.Dataset, *
 
 #: per task: the zoo variants measured against the reference (label, own model?, batch size)
 VARIANTS = {
-    "many-to-one": [("zoo pipeline and model, same size, batch 64", True, 64),
-                    ("the same at batch 128 (`--batch-size 128`)", True, 128)],
-    "many-to-many-equal": [("zoo pipeline, the reference's word-only model", False, 64),
-                           ("zoo pipeline and model (+ characters and casing)", True, 64)],
+    "many-to-one": [
+        ("zoo pipeline and model, same size, batch 64", True, 64),
+        ("the same at batch 128 (`--batch-size 128`)", True, 128),
+    ],
+    "many-to-many-equal": [
+        ("zoo pipeline, the reference's word-only model", False, 64),
+        ("zoo pipeline and model (+ characters and casing)", True, 64),
+    ],
 }
 
 
@@ -189,17 +244,30 @@ def _interleaved(sides: dict[str, tuple], epochs: int, examples: int) -> dict[st
     for epoch in range(epochs):
         for label, (model, train, val, _) in sides.items():
             print(f"-- {label}: epoch {epoch + 1}/{epochs}")
-            model.fit(train, validation_data=val, initial_epoch=epoch, epochs=epoch + 1, callbacks=[clocks[label]], verbose=2)
+            model.fit(
+                train,
+                validation_data=val,
+                initial_epoch=epoch,
+                epochs=epoch + 1,
+                callbacks=[clocks[label]],
+                verbose=2,
+            )
     runs = {}
     for label, clock in clocks.items():
         steady = clock.seconds[1:] or clock.seconds  # the first epoch also traces and fills caches
-        runs[label] = {"examples_per_s": examples / statistics.median(steady), "scores": clock.scores,
-                       "elapsed": np.cumsum(clock.seconds).tolist(), "best": max(clock.scores)}
+        runs[label] = {
+            "examples_per_s": examples / statistics.median(steady),
+            "scores": clock.scores,
+            "elapsed": np.cumsum(clock.seconds).tolist(),
+            "best": max(clock.scores),
+        }
     return runs
 
 
 def _seconds_to(run: dict[str, Any], target: float) -> float | None:
-    return next((t for t, s in zip(run["elapsed"], run["scores"]) if s >= target), None)
+    return next(
+        (t for t, s in zip(run["elapsed"], run["scores"], strict=True) if s >= target), None
+    )
 
 
 def throughput(args: argparse.Namespace) -> None:
@@ -222,53 +290,98 @@ def throughput(args: argparse.Namespace) -> None:
         reference = runs.pop("reference")
         target = 0.98 * reference["best"]
         for label, zoo in runs.items():
-            rows.append({"task": name, "variant": label, "data": kind, "dataset": spec.tfds_name, "examples": examples,
-                         "tokens_per_example": tokens, "target": target, "reference": reference, "zoo": zoo,
-                         "ratio": zoo["examples_per_s"] / reference["examples_per_s"],
-                         "reference_seconds_to_target": _seconds_to(reference, target), "zoo_seconds_to_target": _seconds_to(zoo, target)})
-    lines = ["| task (data, tokens/example) | zoo side | reference examples/s | zoo examples/s | ratio | best validation: reference / zoo "
-             "| time to 98 % of the reference's best: reference / zoo |", "|---|---|---|---|---|---|---|"]
+            rows.append(
+                {
+                    "task": name,
+                    "variant": label,
+                    "data": kind,
+                    "dataset": spec.tfds_name,
+                    "examples": examples,
+                    "tokens_per_example": tokens,
+                    "target": target,
+                    "reference": reference,
+                    "zoo": zoo,
+                    "ratio": zoo["examples_per_s"] / reference["examples_per_s"],
+                    "reference_seconds_to_target": _seconds_to(reference, target),
+                    "zoo_seconds_to_target": _seconds_to(zoo, target),
+                }
+            )
+    lines = [
+        "| task (data, tokens/example) | zoo side | reference examples/s | zoo examples/s | ratio | best validation: reference / zoo "
+        "| time to 98 % of the reference's best: reference / zoo |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
-        to_target = " / ".join(f"{r[f'{s}_seconds_to_target']:.0f} s" if r[f"{s}_seconds_to_target"] is not None else "not reached"
-                               for s in ("reference", "zoo"))
-        lines.append(f"| {r['task']} ({r['data']}, {r['tokens_per_example']:.0f}) | {r['variant']} | {r['reference']['examples_per_s']:,.0f} "
-                     f"| {r['zoo']['examples_per_s']:,.0f} | {r['ratio']:.2f}x | {r['reference']['best']:.4f} / {r['zoo']['best']:.4f} | {to_target} |")
-    lines.append(f"\n{args.epochs} epochs each; embedding and LSTM {WIDTH}; the reference at batch {BATCH} with Adam 1e-3, the zoo "
-                 "with its own learning rate (3e-3 for many-to-one); examples/s is the median over epochs 2 onwards (the first "
-                 "also traces and fills the zoo's cache), validation excluded; the sides train an epoch each in turn.")
+        to_target = " / ".join(
+            f"{r[f'{s}_seconds_to_target']:.0f} s"
+            if r[f"{s}_seconds_to_target"] is not None
+            else "not reached"
+            for s in ("reference", "zoo")
+        )
+        lines.append(
+            f"| {r['task']} ({r['data']}, {r['tokens_per_example']:.0f}) | {r['variant']} | {r['reference']['examples_per_s']:,.0f} "
+            f"| {r['zoo']['examples_per_s']:,.0f} | {r['ratio']:.2f}x | {r['reference']['best']:.4f} / {r['zoo']['best']:.4f} | {to_target} |"
+        )
+    lines.append(
+        f"\n{args.epochs} epochs each; embedding and LSTM {WIDTH}; the reference at batch {BATCH} with Adam 1e-3, the zoo "
+        "with its own learning rate (3e-3 for many-to-one); examples/s is the median over epochs 2 onwards (the first "
+        "also traces and fills the zoo's cache), validation excluded; the sides train an epoch each in turn."
+    )
     publish("perf-throughput", rows, "\n".join(lines))
 
 
 # --- inference ---------------------------------------------------------------------------
+
 
 def inference(args: argparse.Namespace) -> None:
     rows = []
     for name in registry.list_models(root=ROOT / "saved_models"):
         loaded = registry.load(name, root=ROOT / "saved_models")
         task, model = loaded.task, loaded.model
-        raw = registry.reference_inputs(loaded.card, registry.resolve(name, root=ROOT / "saved_models"))[0]
+        raw = registry.reference_inputs(
+            loaded.card, registry.resolve(name, root=ROOT / "saved_models")
+        )[0]
         row: dict[str, Any] = {"name": name, "task": task.name, "cell": loaded.card.cell}
-        row["zoo_p50_ms"], row["zoo_p99_ms"] = latency_ms(lambda: loaded.predict(raw), args.repeats)
+        row["zoo_p50_ms"], row["zoo_p99_ms"] = latency_ms(
+            lambda m=loaded, r=raw: m.predict(r), args.repeats
+        )
         batch = [raw] * 256
         started = time.perf_counter()
         loaded.predict_batch(batch)
         row["batch_per_s"] = len(batch) / (time.perf_counter() - started)
         prepared = _prepared(task, raw)
         if prepared is not None:
-            row["keras_p50_ms"], row["keras_p99_ms"] = latency_ms(lambda: model.predict(prepared, verbose=0), args.repeats)
+            row["keras_p50_ms"], row["keras_p99_ms"] = latency_ms(
+                lambda m=model, x=prepared: m.predict(x, verbose=0), args.repeats
+            )
         else:  # decoders: time per generated token, greedy and beam search
             for label, width in (("greedy", 1), ("beam", 4)):
                 output = task.predict(model, [raw], beam_width=width)[0]
                 words = len(next(iter(output.values())).split()) + 1  # + the end token
-                p50, _ = latency_ms(lambda w=width: task.predict(model, [raw], beam_width=w), max(5, args.repeats // 3))
+                p50, _ = latency_ms(
+                    lambda t=task, m=model, r=raw, w=width: t.predict(m, [r], beam_width=w),
+                    max(5, args.repeats // 3),
+                )
                 row[f"{label}_ms_per_token"] = p50 / words
         rows.append(row)
-    lines = ["| model | zoo predict p50 / p99 | Keras `model.predict` p50 / p99 | batch of 256, inputs/s | greedy / beam ms per token |",
-             "|---|---|---|---|---|"]
+    lines = [
+        "| model | zoo predict p50 / p99 | Keras `model.predict` p50 / p99 | batch of 256, inputs/s | greedy / beam ms per token |",
+        "|---|---|---|---|---|",
+    ]
     for r in rows:
-        keras_cell = f"{r['keras_p50_ms']:.1f} / {r['keras_p99_ms']:.1f} ms" if "keras_p50_ms" in r else "— (decoder)"
-        tokens = f"{r['greedy_ms_per_token']:.1f} / {r['beam_ms_per_token']:.1f}" if "greedy_ms_per_token" in r else "—"
-        lines.append(f"| {r['name']} | {r['zoo_p50_ms']:.2f} / {r['zoo_p99_ms']:.2f} ms | {keras_cell} | {r['batch_per_s']:,.0f} | {tokens} |")
+        keras_cell = (
+            f"{r['keras_p50_ms']:.1f} / {r['keras_p99_ms']:.1f} ms"
+            if "keras_p50_ms" in r
+            else "— (decoder)"
+        )
+        tokens = (
+            f"{r['greedy_ms_per_token']:.1f} / {r['beam_ms_per_token']:.1f}"
+            if "greedy_ms_per_token" in r
+            else "—"
+        )
+        lines.append(
+            f"| {r['name']} | {r['zoo_p50_ms']:.2f} / {r['zoo_p99_ms']:.2f} ms | {keras_cell} | {r['batch_per_s']:,.0f} | {tokens} |"
+        )
     publish("perf-inference", rows, "\n".join(lines))
 
 
@@ -279,7 +392,9 @@ def _prepared(task: Task, raw: Any) -> Any:
     if task.name == "many-to-one":
         return task.preprocessing.model_inputs(tf.constant([raw]))
     if task.name == "many-to-many-equal":
-        return task.preprocessing.model_inputs(tf.constant([raw if isinstance(raw, list) else raw.split()]))
+        return task.preprocessing.model_inputs(
+            tf.constant([raw if isinstance(raw, list) else raw.split()])
+        )
     if task.name == "one-to-one":
         return to_model_image(raw, tuple(task.preprocessing.image_shape))[None]
     return None
@@ -326,7 +441,12 @@ def scaling(args: argparse.Namespace) -> None:
     rows = []
     for length in (50, 100, 200, 400, 800):
         for cell in ("simple_rnn", "lstm"):
-            done = subprocess.run([sys.executable, "-c", _SCALING_CHILD, str(length), cell], capture_output=True, text=True, check=True)
+            done = subprocess.run(
+                [sys.executable, "-c", _SCALING_CHILD, str(length), cell],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
             print(rows[-1])
     peak = matmul_peak()
@@ -335,18 +455,26 @@ def scaling(args: argparse.Namespace) -> None:
     for row in rows:
         if row["cell"] == "lstm":
             row["flops_share_of_peak"] = row["tokens_per_s"] * flops_per_token / peak
-    lines = ["| length | SimpleRNN s/epoch | LSTM s/epoch | SimpleRNN peak / growth MB | LSTM peak / growth MB "
-             "| LSTM tokens/s | LSTM FLOP/s share of matmul peak |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| length | SimpleRNN s/epoch | LSTM s/epoch | SimpleRNN peak / growth MB | LSTM peak / growth MB "
+        "| LSTM tokens/s | LSTM FLOP/s share of matmul peak |",
+        "|---|---|---|---|---|---|---|",
+    ]
     by = {(r["length"], r["cell"]): r for r in rows}
     for length in sorted({r["length"] for r in rows}):
         s, lstm = by[(length, "simple_rnn")], by[(length, "lstm")]
-        lines.append(f"| {length} | {s['seconds']:.2f} | {lstm['seconds']:.2f} | {s['peak_mb']:.0f} / {s['growth_mb']:.0f} "
-                     f"| {lstm['peak_mb']:.0f} / {lstm['growth_mb']:.0f} | {lstm['tokens_per_s']:,.0f} | {lstm['flops_share_of_peak']:.1%} |")
-    lines.append(f"\nOne epoch = 512 sequences in batches of 32; matmul peak measured here: {peak / 1e9:.1f} GFLOP/s (float32, 1024x1024).")
+        lines.append(
+            f"| {length} | {s['seconds']:.2f} | {lstm['seconds']:.2f} | {s['peak_mb']:.0f} / {s['growth_mb']:.0f} "
+            f"| {lstm['peak_mb']:.0f} / {lstm['growth_mb']:.0f} | {lstm['tokens_per_s']:,.0f} | {lstm['flops_share_of_peak']:.1%} |"
+        )
+    lines.append(
+        f"\nOne epoch = 512 sequences in batches of 32; matmul peak measured here: {peak / 1e9:.1f} GFLOP/s (float32, 1024x1024)."
+    )
     publish("perf-scaling", {"rows": rows, "matmul_peak_flops": peak}, "\n".join(lines))
 
 
 # --- kernels -----------------------------------------------------------------------------
+
 
 def kernels(args: argparse.Namespace) -> None:
     import kernels as zoo_kernels
@@ -354,7 +482,13 @@ def kernels(args: argparse.Namespace) -> None:
     if args.mixed_precision:
         keras.mixed_precision.set_global_policy("mixed_float16")
     rows = []
-    for name in ("one-to-one", "one-to-many", "many-to-one", "many-to-many-equal", "many-to-many-unequal"):
+    for name in (
+        "one-to-one",
+        "one-to-many",
+        "many-to-one",
+        "many-to-many-equal",
+        "many-to-many-unequal",
+    ):
         task = get_task(name)()
         train_raw, _ = load_and_adapt(task, task.dataset("embedded"))
         model = task.build_model(hyperparameters({"cell": "lstm"}))
@@ -362,29 +496,67 @@ def kernels(args: argparse.Namespace) -> None:
         with zoo_kernels.record() as ran:
             model.train_on_batch(*batch)
         outputs = model(batch[0], training=False)
-        rows.append({"task": name, "policy": keras.mixed_precision.global_policy().name, "ran": sorted(set(ran)),
-                     "eligible": zoo_kernels.cudnn_eligible(model), "gpu": bool(tf.config.list_physical_devices("GPU")),
-                     "output_dtype": keras.backend.standardize_dtype(keras.tree.flatten(outputs)[0].dtype)})
-    lines = ["| task | policy | GPU | LSTM settings cuDNN-eligible | kernel that ran | output dtype |", "|---|---|---|---|---|---|"]
-    lines += [f"| {r['task']} | {r['policy']} | {'yes' if r['gpu'] else 'no'} | {'all' if all(r['eligible'].values()) else r['eligible']} "
-              f"| {', '.join(r['ran'])} | {r['output_dtype']} |" for r in rows]
+        rows.append(
+            {
+                "task": name,
+                "policy": keras.mixed_precision.global_policy().name,
+                "ran": sorted(set(ran)),
+                "eligible": zoo_kernels.cudnn_eligible(model),
+                "gpu": bool(tf.config.list_physical_devices("GPU")),
+                "output_dtype": keras.backend.standardize_dtype(
+                    keras.tree.flatten(outputs)[0].dtype
+                ),
+            }
+        )
+    lines = [
+        "| task | policy | GPU | LSTM settings cuDNN-eligible | kernel that ran | output dtype |",
+        "|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r['task']} | {r['policy']} | {'yes' if r['gpu'] else 'no'} | {'all' if all(r['eligible'].values()) else r['eligible']} "
+        f"| {', '.join(r['ran'])} | {r['output_dtype']} |"
+        for r in rows
+    ]
     publish("perf-kernels" + ("-mixed" if args.mixed_precision else ""), rows, "\n".join(lines))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("parts", nargs="*", choices=("throughput", "inference", "scaling", "kernels"),
-                        help="what to measure (default: all four)")
-    parser.add_argument("--epochs", type=int, default=5, help="epochs per training run in `throughput` (default: 5)")
-    parser.add_argument("--data", choices=("auto", "embedded"), default="auto",
-                        help="`throughput`: the real data when ../shared/data has it (auto, default) or the embedded data")
-    parser.add_argument("--repeats", type=int, default=50, help="timed calls per latency (default: 50)")
-    parser.add_argument("--mixed-precision", action="store_true", help="`kernels`: build under mixed_float16")
+    parser.add_argument(
+        "parts",
+        nargs="*",
+        choices=("throughput", "inference", "scaling", "kernels"),
+        help="what to measure (default: all four)",
+    )
+    parser.add_argument(
+        "--epochs", type=int, default=5, help="epochs per training run in `throughput` (default: 5)"
+    )
+    parser.add_argument(
+        "--data",
+        choices=("auto", "embedded"),
+        default="auto",
+        help="`throughput`: the real data when ../shared/data has it (auto, default) or the embedded data",
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=50, help="timed calls per latency (default: 50)"
+    )
+    parser.add_argument(
+        "--mixed-precision", action="store_true", help="`kernels`: build under mixed_float16"
+    )
     args = parser.parse_args()
     os.chdir(ROOT)  # cards record data paths relative to the checkout
-    for part in args.parts or ("inference", "kernels", "scaling", "throughput"):  # timing-sensitive parts before training
-        {"throughput": throughput, "inference": inference, "scaling": scaling, "kernels": kernels}[part](args)
-    print(f"peak resident memory of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+    for part in args.parts or (
+        "inference",
+        "kernels",
+        "scaling",
+        "throughput",
+    ):  # timing-sensitive parts before training
+        {"throughput": throughput, "inference": inference, "scaling": scaling, "kernels": kernels}[
+            part
+        ](args)
+    print(
+        f"peak resident memory of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
+    )
 
 
 if __name__ == "__main__":

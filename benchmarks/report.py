@@ -1,6 +1,7 @@
 """Where every benchmark writes: `benchmarks/results/<name>.json`, and its Markdown table
 between the README's `<!-- <name>-table:start -->` and `<!-- <name>-table:end -->` markers.
 Only these scripts write into the checkout; the test suite never does."""
+
 from __future__ import annotations
 
 import json

@@ -11,6 +11,7 @@ second half of the search.
 
     python benchmarks/tuning_memory.py [--task one-to-one] [--trials 20] [--epochs 1]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,7 +39,13 @@ def plain_keras(fits: int) -> list[float]:
     for _ in range(fits):
         keras.backend.clear_session()
         gc.collect()
-        model = keras.Sequential([keras.Input((4, 64)), keras.layers.LSTM(SHAPE["units"]), keras.layers.Dense(10, activation="softmax")])
+        model = keras.Sequential(
+            [
+                keras.Input((4, 64)),
+                keras.layers.LSTM(SHAPE["units"]),
+                keras.layers.Dense(10, activation="softmax"),
+            ]
+        )
         model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
         model.fit(x, y, batch_size=SHAPE["batch_size"], epochs=1, verbose=0)
         del model
@@ -57,17 +64,31 @@ def main() -> None:
     parser.add_argument("--task", default="one-to-one")
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--epochs", type=int, default=1)
-    parser.add_argument("--reference", action="store_true", help="run only the plain-Keras reference; print JSON")
+    parser.add_argument(
+        "--reference", action="store_true", help="run only the plain-Keras reference; print JSON"
+    )
     args = parser.parse_args()
     if args.reference:
         print(json.dumps(plain_keras(args.trials)))
         return
-    done = subprocess.run([sys.executable, __file__, "--reference", "--trials", str(args.trials)],
-                          capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, __file__, "--reference", "--trials", str(args.trials)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     reference = json.loads(done.stdout.strip().splitlines()[-1])
     with tempfile.TemporaryDirectory() as directory:
-        result = tune(args.task, directory=directory, max_trials=args.trials, epochs=args.epochs, fixed=SHAPE,
-                      tensorboard=False, registry_root=f"{directory}/registry", verbose=0)
+        result = tune(
+            args.task,
+            directory=directory,
+            max_trials=args.trials,
+            epochs=args.epochs,
+            fixed=SHAPE,
+            tensorboard=False,
+            registry_root=f"{directory}/registry",
+            verbose=0,
+        )
         trials = sorted(records.load(result.directory)["trials"], key=lambda t: t["trial_id"])
     resident = [t["rss_mb"] for t in trials]
     peaks = [t["peak_rss_mb"] for t in trials]
@@ -84,16 +105,29 @@ def main() -> None:
         "reference_growth_mb_per_fit_second_half": round(reference_growth, 2),
     }
     marks = sorted({1, 5, 10, len(trials)} & set(range(1, len(trials) + 1)))
-    table = "\n".join([
-        "| after trial | " + " | ".join(str(k) for k in marks) + " | growth per trial, second half |",
-        "|---|" + "---|" * (len(marks) + 1),
-        "| resident memory (MB) | " + " | ".join(f"{resident[k - 1]:.0f}" for k in marks) + f" | {growth:.1f} MB |",
-        "| ratio to trial 1 | " + " | ".join(f"{resident[k - 1] / resident[0]:.2f}" for k in marks) + " | |",
-        "| peak memory (MB) | " + " | ".join(f"{peaks[k - 1]:.0f}" for k in marks) + " | |",
-        "| reference: plain Keras fits, resident (MB) | " + " | ".join(f"{reference[k - 1]:.0f}" for k in marks)
-        + f" | {reference_growth:.1f} MB |",
-    ])
-    publish("tuning-memory", results, f"{len(trials)} trials of a random search over `{args.task}` in one process:\n\n{table}")
+    table = "\n".join(
+        [
+            "| after trial | "
+            + " | ".join(str(k) for k in marks)
+            + " | growth per trial, second half |",
+            "|---|" + "---|" * (len(marks) + 1),
+            "| resident memory (MB) | "
+            + " | ".join(f"{resident[k - 1]:.0f}" for k in marks)
+            + f" | {growth:.1f} MB |",
+            "| ratio to trial 1 | "
+            + " | ".join(f"{resident[k - 1] / resident[0]:.2f}" for k in marks)
+            + " | |",
+            "| peak memory (MB) | " + " | ".join(f"{peaks[k - 1]:.0f}" for k in marks) + " | |",
+            "| reference: plain Keras fits, resident (MB) | "
+            + " | ".join(f"{reference[k - 1]:.0f}" for k in marks)
+            + f" | {reference_growth:.1f} MB |",
+        ]
+    )
+    publish(
+        "tuning-memory",
+        results,
+        f"{len(trials)} trials of a random search over `{args.task}` in one process:\n\n{table}",
+    )
 
 
 if __name__ == "__main__":

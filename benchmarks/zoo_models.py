@@ -8,6 +8,7 @@ Results go to `benchmarks/results/models.json` and between the README's markers.
 
     python benchmarks/zoo_models.py [--registry DIR] [--repeats 30] [--only PATTERN]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,14 +23,18 @@ from zoo import registry
 from zoo.errors import ZooError
 
 
-
 def measure(ref: str, root: Path, repeats: int) -> dict[str, Any]:
     model = registry.load(ref, root=root)
     card, headline = model.card, model.card.headline_metric
     row: dict[str, Any] = {
-        "name": card.name, "version": card.version, "task": card.task, "cell": card.cell,
+        "name": card.name,
+        "version": card.version,
+        "task": card.task,
+        "cell": card.cell,
         "dataset": card.dataset.source["path"] if card.dataset.source else card.dataset.tfds_name,
-        "metric": headline, "parameters": card.parameters, "bytes": card.files["model.keras"].bytes,
+        "metric": headline,
+        "parameters": card.parameters,
+        "bytes": card.files["model.keras"].bytes,
     }
     try:
         spec = model.training_dataset()
@@ -38,7 +43,11 @@ def measure(ref: str, root: Path, repeats: int) -> dict[str, Any]:
                 row[split] = model.evaluate(spec, split)[headline]
         row["measured"] = True
     except (ZooError, OSError) as err:  # the training data is not on this machine
-        row.update({split: card.headline_value(split) for split in card.metrics}, measured=False, why=str(err).splitlines()[0])
+        row.update(
+            {split: card.headline_value(split) for split in card.metrics},
+            measured=False,
+            why=str(err).splitlines()[0],
+        )
     reference = registry.reference_inputs(card, registry.resolve(ref, root=root))[0]
     row["latency_ms_p50"], _ = latency_ms(lambda: model.predict(reference), repeats)
     return row
@@ -75,13 +84,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--registry", type=Path, default=ROOT / "saved_models")
     parser.add_argument("--repeats", type=int, default=30)
-    parser.add_argument("--only", metavar="PATTERN",
-                        help="re-measure only the models matching this wildcard; keep the others' last results")
+    parser.add_argument(
+        "--only",
+        metavar="PATTERN",
+        help="re-measure only the models matching this wildcard; keep the others' last results",
+    )
     args = parser.parse_args()
     last = ROOT / "benchmarks" / "results" / "models.json"
-    previous = {row["name"]: row for row in json.loads(last.read_text())} if args.only and last.exists() else {}
+    previous = (
+        {row["name"]: row for row in json.loads(last.read_text())}
+        if args.only and last.exists()
+        else {}
+    )
     rows = [
-        previous[name] if name in previous and not fnmatch.fnmatch(name, args.only) else measure(name, args.registry, args.repeats)
+        previous[name]
+        if name in previous and not fnmatch.fnmatch(name, args.only)
+        else measure(name, args.registry, args.repeats)
         for name in registry.list_models(root=args.registry)
     ]
     publish("models", rows, table(rows))

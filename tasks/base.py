@@ -6,6 +6,7 @@ tuner and the benchmarks read `TASKS` and treat the five tasks alike. A task ins
 carries its fitted preprocessing (vocabularies, label names, shapes) as a typed
 `zoo.data.preprocessing.Preprocessing`, saved as JSON beside the model file.
 """
+
 from __future__ import annotations
 
 import abc
@@ -19,16 +20,19 @@ import keras_tuner as kt
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+from zoo.constants import CELLS, SPLITS
 from zoo.data import loading, pipeline
-from zoo.models import seq2seq
 from zoo.data.preprocessing import Preprocessing
 from zoo.data.spec import DatasetSpec
-from zoo.constants import CELLS, SPLITS
 from zoo.errors import UnknownNameError
+from zoo.models import seq2seq
+
 
 def class_names(feature: tfds.features.FeatureConnector) -> list[str]:
     """The names of a `ClassLabel` feature, or of a `Sequence` of them (e.g. NER tags)."""
-    return list(feature.feature.names if isinstance(feature, tfds.features.Sequence) else feature.names)
+    return list(
+        feature.feature.names if isinstance(feature, tfds.features.Sequence) else feature.names
+    )
 
 
 class Task(abc.ABC):
@@ -78,9 +82,13 @@ class Task(abc.ABC):
         try:
             return dataclasses.replace(self.datasets[dataset], key=dataset)
         except KeyError:
-            raise UnknownNameError(f"dataset for task {self.name}", dataset, self.datasets) from None
+            raise UnknownNameError(
+                f"dataset for task {self.name}", dataset, self.datasets
+            ) from None
 
-    def load(self, dataset: str | DatasetSpec, split: str, *, directory: str | None = None) -> tf.data.Dataset:
+    def load(
+        self, dataset: str | DatasetSpec, split: str, *, directory: str | None = None
+    ) -> tf.data.Dataset:
         """Raw examples of one split.
 
         Args:
@@ -100,10 +108,19 @@ class Task(abc.ABC):
         spec = self.dataset(dataset)
         tfds_split = getattr(spec, split) if split in SPLITS else None
         if tfds_split is None:
-            raise UnknownNameError(f"split of {spec.tfds_name}", split, [s for s in SPLITS if getattr(spec, s, None)])
-        raw = loading.load_tfds(spec.tfds_name, tfds_split, directory=directory, offline_alternative=self.datasets["embedded"].tfds_name)
+            raise UnknownNameError(
+                f"split of {spec.tfds_name}", split, [s for s in SPLITS if getattr(spec, s, None)]
+            )
+        raw = loading.load_tfds(
+            spec.tfds_name,
+            tfds_split,
+            directory=directory,
+            offline_alternative=self.datasets["embedded"].tfds_name,
+        )
         if spec.rename:
-            raw = raw.map(lambda ex: {**ex, **{mine: ex[theirs] for mine, theirs in spec.rename.items()}})
+            raw = raw.map(
+                lambda ex: {**ex, **{mine: ex[theirs] for mine, theirs in spec.rename.items()}}
+            )
         features = self.features(spec)
         for feature in self.label_features.values():
             names = tf.constant(class_names(features[feature]))
@@ -114,7 +131,10 @@ class Task(abc.ABC):
         """The dataset's TFDS features, under the task's feature names."""
         spec = self.dataset(dataset)
         features = loading.info(spec.tfds_name).features
-        return {**{key: features[key] for key in features.keys()}, **{mine: features[theirs] for mine, theirs in spec.rename.items()}}
+        return {
+            **{key: features[key] for key in features},
+            **{mine: features[theirs] for mine, theirs in spec.rename.items()},
+        }
 
     @abc.abstractmethod
     def adapt(self, train: tf.data.Dataset, spec: DatasetSpec) -> None:
@@ -125,9 +145,15 @@ class Task(abc.ABC):
     def encode(self, raw: tf.data.Dataset, *, training: bool) -> tf.data.Dataset:
         """Raw examples -> unbatched `(inputs, targets)` pairs for `fit`."""
 
-    def batches(self, raw: tf.data.Dataset, batch_size: int, *, training: bool, seed: int = 0) -> tf.data.Dataset:
+    def batches(
+        self, raw: tf.data.Dataset, batch_size: int, *, training: bool, seed: int = 0
+    ) -> tf.data.Dataset:
         return pipeline.batch_pipeline(
-            self.encode(raw, training=training), batch_size, training=training, seed=seed, length_fn=self.length_fn
+            self.encode(raw, training=training),
+            batch_size,
+            training=training,
+            seed=seed,
+            length_fn=self.length_fn,
         )
 
     #: length of an encoded example, for bucketing; None for fixed-size inputs
@@ -141,7 +167,9 @@ class Task(abc.ABC):
 
     # decoding and metrics ---------------------------------------------
     @abc.abstractmethod
-    def evaluate(self, model: keras.Model, raw: tf.data.Dataset, *, batch_size: int = 64, quick: bool = False) -> dict[str, float]:
+    def evaluate(
+        self, model: keras.Model, raw: tf.data.Dataset, *, batch_size: int = 64, quick: bool = False
+    ) -> dict[str, float]:
         """Metrics on raw examples; always includes `headline_metric`. `quick` computes only
         what the headline needs (decoders skip beam search), for use after every epoch."""
 
@@ -187,6 +215,7 @@ def compiled_call(model: keras.Model, prepare: Any = None) -> Any:
 
 
 TASKS: dict[str, type[Task]] = {}
+
 
 def register_task(cls: type[Task]) -> type[Task]:
     """Class decorator: make a task visible to the CLI, the tuner and the benchmarks."""
@@ -261,7 +290,9 @@ class EncoderDecoderTask(Task):
     def _max_length(self) -> int:
         return self.preprocessing.max_tokens + 1  # the tokens and [end]
 
-    def generate(self, model: keras.Model, encoder_inputs: Any, *, beam_width: int = 1) -> list[str]:
+    def generate(
+        self, model: keras.Model, encoder_inputs: Any, *, beam_width: int = 1
+    ) -> list[str]:
         """Decode a batch of encoder inputs; `beam_width=1` is greedy.
 
         Args:
@@ -272,12 +303,25 @@ class EncoderDecoderTask(Task):
         Returns:
             One output text per input.
         """
-        tokens = seq2seq.decode(model, encoder_inputs, getattr(self.preprocessing, self.target_vocabulary),
-                                max_length=self._max_length(), beam_width=beam_width)
-        return [s.decode() for s in self.detokenize(tf.constant([" ".join(t) for t in tokens])).numpy()]
+        tokens = seq2seq.decode(
+            model,
+            encoder_inputs,
+            getattr(self.preprocessing, self.target_vocabulary),
+            max_length=self._max_length(),
+            beam_width=beam_width,
+        )
+        return [
+            s.decode() for s in self.detokenize(tf.constant([" ".join(t) for t in tokens])).numpy()
+        ]
 
     def evaluate(
-        self, model: keras.Model, raw: tf.data.Dataset, *, batch_size: int = 64, quick: bool = False, beam_width: int = 4
+        self,
+        model: keras.Model,
+        raw: tf.data.Dataset,
+        *,
+        batch_size: int = 64,
+        quick: bool = False,
+        beam_width: int = 4,
     ) -> dict[str, float]:
         """sacrebleu corpus BLEU of greedy decoding (`bleu`, `bleu<n>`) and, unless `quick`,
         of beam search (`bleu_beam`, `bleu<n>_beam`) against every reference of an input."""
@@ -285,8 +329,11 @@ class EncoderDecoderTask(Task):
         metrics = {}
         for suffix, width in (("", 1),) if quick else (("", 1), ("_beam", beam_width)):
             hypotheses = [
-                h for i in range(0, len(inputs), batch_size)
-                for h in self.generate(model, self.encoder_inputs(inputs[i : i + batch_size]), beam_width=width)
+                h
+                for i in range(0, len(inputs), batch_size)
+                for h in self.generate(
+                    model, self.encoder_inputs(inputs[i : i + batch_size]), beam_width=width
+                )
             ]
             for order in self.bleu_orders:
                 name = "bleu" if order == 4 else f"bleu{order}"
@@ -301,11 +348,15 @@ class EncoderDecoderTask(Task):
 
         @tf.function(input_signature=[spec])
         def serve(inputs):
-            generated = seq2seq.greedy_in_graph(model, prepare(inputs), vocabulary, max_length=self._max_length())
+            generated = seq2seq.greedy_in_graph(
+                model, prepare(inputs), vocabulary, max_length=self._max_length()
+            )
             return {self.output_key: self.detokenize(generated)}
 
         return serve
 
-    def predict(self, model: keras.Model, inputs: list[Any], *, beam_width: int = 4) -> list[dict[str, str]]:
+    def predict(
+        self, model: keras.Model, inputs: list[Any], *, beam_width: int = 4
+    ) -> list[dict[str, str]]:
         batch = self.encoder_inputs(self.checked(inputs))
         return [{self.output_key: s} for s in self.generate(model, batch, beam_width=beam_width)]

@@ -6,6 +6,7 @@ bidirectional recurrent encoding of each word (Lample et al. 2016) -> recurrent 
 `return_sequences` (optionally bidirectional) -> one tag per token. Padding carries zero sample weight, so loss and accuracy ignore it; the headline
 metric is the CoNLL entity-level F1 (seqeval's default mode reproduces conlleval).
 """
+
 from __future__ import annotations
 
 import json
@@ -21,9 +22,17 @@ from seqeval.metrics.sequence_labeling import get_entities
 
 from zoo.data import text
 from zoo.data.preprocessing import Preprocessing, label_field, vocabulary_field
-from zoo.errors import BadInputError
-from zoo.models.layers import CharacterEncoder, cell_type, compile_model, lower_layers, maybe_bidirectional, output_layer, recurrent
 from zoo.data.spec import GENERATED, DatasetSpec
+from zoo.errors import BadInputError
+from zoo.models.layers import (
+    CharacterEncoder,
+    cell_type,
+    compile_model,
+    lower_layers,
+    maybe_bidirectional,
+    output_layer,
+    recurrent,
+)
 from zoo.tasks.base import Task, class_names, compiled_call, register_task
 
 # Casing classes; 0 is padding. Lowercased words lose case, so the model gets it back here.
@@ -36,7 +45,11 @@ def casing(tokens: tf.Tensor) -> tf.Tensor:
     title = tf.strings.regex_full_match(tokens, r"[A-Z][^A-Z]*")
     upper = tf.strings.regex_full_match(tokens, r"[^a-z]*[A-Z][^a-z]*")
     digit = tf.strings.regex_full_match(tokens, r".*[0-9].*")
-    cls = tf.where(digit, _DIGIT, tf.where(upper, _UPPER, tf.where(title, _TITLE, tf.where(lower, _LOWER, _OTHER))))
+    cls = tf.where(
+        digit,
+        _DIGIT,
+        tf.where(upper, _UPPER, tf.where(title, _TITLE, tf.where(lower, _LOWER, _OTHER))),
+    )
     return tf.where(tokens == "", 0, cls)
 
 
@@ -67,7 +80,9 @@ class TaggerPreprocessing(Preprocessing):
             `words` and `casing`, int32 of the tokens' shape, and `chars`, int32 of shape
             (*tokens.shape, characters), all 0 where there is padding.
         """
-        chars = tf.strings.unicode_split(tokens, "UTF-8", errors="replace").to_tensor(default_value="")
+        chars = tf.strings.unicode_split(tokens, "UTF-8", errors="replace").to_tensor(
+            default_value=""
+        )
         return {
             "words": self.token_ids("vocabulary", tf.strings.lower(tokens)),
             "casing": casing(tokens),
@@ -82,9 +97,14 @@ class NamedEntityRecognition(Task):
     headline_metric = "entity_f1"
     input_description = 'a sentence (split on spaces) or a JSON token list such as \'["John", "lives", "in", "Paris"]\''
     datasets = {
-        "embedded": DatasetSpec("zoo_ner", train="train", validation="validation", test="test", licence=GENERATED),
+        "embedded": DatasetSpec(
+            "zoo_ner", train="train", validation="validation", test="test", licence=GENERATED
+        ),
         "conll2003": DatasetSpec(
-            "conll2003", train="train", validation="dev", test="test",
+            "conll2003",
+            train="train",
+            validation="dev",
+            test="test",
             licence="CoNLL-2003 (Reuters RCV1 text): research use only",
         ),
     }
@@ -101,8 +121,14 @@ class NamedEntityRecognition(Task):
     def adapt(self, train: tf.data.Dataset, spec: DatasetSpec) -> None:
         tokens = [t for ex in train.as_numpy_iterator() for t in ex["tokens"].astype(str)]
         self.preprocessing = TaggerPreprocessing(
-            vocabulary=text.build_vocabulary((t.lower() for t in tokens), max_size=self.max_vocabulary, min_count=self.min_word_count),
-            characters=text.build_vocabulary((c for t in tokens for c in t), max_size=self.max_characters),
+            vocabulary=text.build_vocabulary(
+                (t.lower() for t in tokens),
+                max_size=self.max_vocabulary,
+                min_count=self.min_word_count,
+            ),
+            characters=text.build_vocabulary(
+                (c for t in tokens for c in t), max_size=self.max_characters
+            ),
             max_word_length=self.max_word_length,
             tags=class_names(self.features(spec)["ner"]),
         )
@@ -110,12 +136,18 @@ class NamedEntityRecognition(Task):
     def encode(self, raw: tf.data.Dataset, *, training: bool) -> tf.data.Dataset:
         prep = self.preprocessing
 
-        def to_example(ex: dict[str, tf.Tensor]) -> tuple[dict[str, tf.Tensor], tf.Tensor, tf.Tensor]:
+        def to_example(
+            ex: dict[str, tf.Tensor],
+        ) -> tuple[dict[str, tf.Tensor], tf.Tensor, tf.Tensor]:
             tokens, tags = ex["tokens"], prep.label_ids("tags", ex["ner_name"])
-            n = tf.minimum(tf.size(tokens), tf.size(tags))  # TFDS mock data draws the two lengths apart
+            n = tf.minimum(
+                tf.size(tokens), tf.size(tags)
+            )  # TFDS mock data draws the two lengths apart
             return prep.model_inputs(tokens[:n]), tags[:n], tf.ones([n], tf.float32)
 
-        return raw.map(to_example, num_parallel_calls=tf.data.AUTOTUNE).filter(lambda x, y, w: tf.size(y) > 0)
+        return raw.map(to_example, num_parallel_calls=tf.data.AUTOTUNE).filter(
+            lambda x, y, w: tf.size(y) > 0
+        )
 
     @staticmethod
     def length_fn(inputs: dict[str, tf.Tensor], tags: tf.Tensor, weights: tf.Tensor) -> tf.Tensor:
@@ -127,7 +159,10 @@ class NamedEntityRecognition(Task):
         ids = keras.Input(shape=(None,), dtype="int32", name="words")
         case = keras.Input(shape=(None,), dtype="int32", name="casing")
         w = keras.layers.Embedding(
-            text.vocabulary_size(vocabulary), hp.Int("embedding_dim", 16, 300, step=16, default=64), mask_zero=True, name="word_embedding"
+            text.vocabulary_size(vocabulary),
+            hp.Int("embedding_dim", 16, 300, step=16, default=64),
+            mask_zero=True,
+            name="word_embedding",
         )(ids)
         # every feature masks padding: Keras' Concatenate ORs its inputs' masks, so a single
         # unmasked feature would let the backward recurrent pass read padding as words
@@ -141,34 +176,50 @@ class NamedEntityRecognition(Task):
             name="char_encoder",
         )
         x = keras.layers.Concatenate(name="features")([w, c, char_encoder(char_ids)])
-        x = keras.layers.SpatialDropout1D(hp.Float("embedding_dropout", 0.0, 0.5, step=0.1, default=0.1), name="embedding_dropout")(x)
+        x = keras.layers.SpatialDropout1D(
+            hp.Float("embedding_dropout", 0.0, 0.5, step=0.1, default=0.1), name="embedding_dropout"
+        )(x)
         units = hp.Int("units", 16, 256, step=16, default=64)
         x = lower_layers(hp, x, units, name="rnn", bidirectional=True)
-        x = maybe_bidirectional(hp, recurrent(hp, units, name="rnn", return_sequences=True), default=True)(x)
-        x = keras.layers.Dropout(hp.Float("dropout", 0.0, 0.5, step=0.1, default=0.3), name="dropout")(x)
+        x = maybe_bidirectional(
+            hp, recurrent(hp, units, name="rnn", return_sequences=True), default=True
+        )(x)
+        x = keras.layers.Dropout(
+            hp.Float("dropout", 0.0, 0.5, step=0.1, default=0.3), name="dropout"
+        )(x)
         probs = output_layer(len(self.preprocessing.tags), "softmax", name="tagger")(x)
-        model = keras.Model({"words": ids, "casing": case, "chars": char_ids}, probs, name="many_to_many_equal")
+        model = keras.Model(
+            {"words": ids, "casing": case, "chars": char_ids}, probs, name="many_to_many_equal"
+        )
         return compile_model(
-            model, hp, loss="sparse_categorical_crossentropy", weighted_metrics=["accuracy"], learning_rate=3e-3
+            model,
+            hp,
+            loss="sparse_categorical_crossentropy",
+            weighted_metrics=["accuracy"],
+            learning_rate=3e-3,
         )
 
     # decoding and metrics ---------------------------------------------
     def _tags(self, probs: tf.Tensor, lengths: list[int]) -> list[list[str]]:
         ids = np.asarray(probs).argmax(-1)
         tags = self.preprocessing.tags
-        return [[tags[i] for i in row[:n]] for row, n in zip(ids, lengths)]
+        return [[tags[i] for i in row[:n]] for row, n in zip(ids, lengths, strict=True)]
 
-    def evaluate(self, model: keras.Model, raw: tf.data.Dataset, *, batch_size: int = 64, quick: bool = False) -> dict[str, float]:
+    def evaluate(
+        self, model: keras.Model, raw: tf.data.Dataset, *, batch_size: int = 64, quick: bool = False
+    ) -> dict[str, float]:
         tags = self.preprocessing.tags
         truth, predicted, correct, unknown = [], [], 0, 0
         for inputs, gold, weights in self.batches(raw, batch_size, training=False):
             lengths = np.asarray(weights).sum(axis=1).astype(int).tolist()
             tagged = self._tags(compiled_call(model)(inputs), lengths)
-            for row, n, guess in zip(np.asarray(gold), lengths, tagged):
+            for row, n, guess in zip(np.asarray(gold), lengths, tagged, strict=True):
                 # a gold tag the model does not know (-1) is a wrong token; for entity
                 # scoring it reads as O, and the count is reported
                 unknown += int((row[:n] < 0).sum())
-                correct += sum(int(i >= 0 and tags[i] == g) for i, g in zip(row[:n], guess))
+                correct += sum(
+                    int(i >= 0 and tags[i] == g) for i, g in zip(row[:n], guess, strict=True)
+                )
                 truth.append([tags[i] if i >= 0 else "O" for i in row[:n]])
             predicted += tagged
         metrics = {
@@ -200,7 +251,9 @@ class NamedEntityRecognition(Task):
             try:
                 tokens = json.loads(argument)
             except json.JSONDecodeError as err:
-                raise BadInputError(f"not a JSON token list: {err.msg} at character {err.pos}.") from err
+                raise BadInputError(
+                    f"not a JSON token list: {err.msg} at character {err.pos}."
+                ) from err
             return tokens
         return argument.split()
 
@@ -208,15 +261,23 @@ class NamedEntityRecognition(Task):
         sentences = [s.split() if isinstance(s, str) else list(s) for s in inputs]
         for tokens in sentences:
             if not tokens or not all(isinstance(t, str) and t and not t.isspace() for t in tokens):
-                raise BadInputError("each input must be a non-empty sentence or a list of non-empty string tokens.")
+                raise BadInputError(
+                    "each input must be a non-empty sentence or a list of non-empty string tokens."
+                )
         longest = max(map(len, sentences))
         padded = tf.constant([s + [""] * (longest - len(s)) for s in sentences])
         # feature extraction and the model in one traced graph: about a millisecond a sentence
-        tagged = self._tags(compiled_call(model, self.preprocessing.model_inputs)(padded), [len(s) for s in sentences])
+        tagged = self._tags(
+            compiled_call(model, self.preprocessing.model_inputs)(padded),
+            [len(s) for s in sentences],
+        )
         return [
             {
-                "tags": list(zip(tokens, tags)),
-                "entities": [{"type": kind, "text": " ".join(tokens[a : b + 1])} for kind, a, b in get_entities(tags)],
+                "tags": list(zip(tokens, tags, strict=True)),
+                "entities": [
+                    {"type": kind, "text": " ".join(tokens[a : b + 1])}
+                    for kind, a, b in get_entities(tags)
+                ],
             }
-            for tokens, tags in zip(sentences, tagged)
+            for tokens, tags in zip(sentences, tagged, strict=True)
         ]

@@ -5,6 +5,7 @@ final state to a decoder, which attends over every encoder output (Luong dot-pro
 Bahdanau additive attention) while it emits the target one token at a time. Training uses
 teacher forcing; inference uses greedy or beam-search decoding; the metric is sacrebleu.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -16,9 +17,15 @@ import tensorflow as tf
 
 from zoo.data import text
 from zoo.data.preprocessing import Preprocessing, vocabulary_field
-from zoo.models import seq2seq
-from zoo.models.layers import compile_model, lower_layers, maybe_bidirectional, output_layer, recurrent
 from zoo.data.spec import GENERATED, DatasetSpec
+from zoo.models import seq2seq
+from zoo.models.layers import (
+    compile_model,
+    lower_layers,
+    maybe_bidirectional,
+    output_layer,
+    recurrent,
+)
 from zoo.tasks.base import EncoderDecoderTask, register_task
 
 
@@ -61,11 +68,19 @@ class Translation(EncoderDecoderTask):
     input_description = "a source-language sentence, as one string"
     datasets = {
         "embedded": DatasetSpec(
-            "zoo_numbers_translate", train="train", validation="validation", test="test", fields={"source": "pt", "target": "en"},
+            "zoo_numbers_translate",
+            train="train",
+            validation="validation",
+            test="test",
+            fields={"source": "pt", "target": "en"},
             licence=GENERATED,
         ),
         "ted_hrlr_translate/pt_to_en": DatasetSpec(
-            "ted_hrlr_translate/pt_to_en", train="train", validation="validation", test="test", fields={"source": "pt", "target": "en"},
+            "ted_hrlr_translate/pt_to_en",
+            train="train",
+            validation="validation",
+            test="test",
+            fields={"source": "pt", "target": "en"},
             licence="TED talks transcripts (Qi et al. 2018): CC BY-NC-ND 4.0",
         ),
     }
@@ -81,9 +96,13 @@ class Translation(EncoderDecoderTask):
 
     # data --------------------------------------------------------------
     def _vocabulary(self, sentences: tf.data.Dataset, reserved: tuple[str, ...] = ()) -> list[str]:
-        normalized = sentences.map(lambda s: text.normalize(s, max_tokens=self.max_tokens)).batch(1024)
+        normalized = sentences.map(lambda s: text.normalize(s, max_tokens=self.max_tokens)).batch(
+            1024
+        )
         words = (w for batch in normalized.as_numpy_iterator() for s in batch for w in s.split())
-        return text.build_vocabulary(words, max_size=self.max_vocabulary, min_count=self.min_word_count, reserved=reserved)
+        return text.build_vocabulary(
+            words, max_size=self.max_vocabulary, min_count=self.min_word_count, reserved=reserved
+        )
 
     def adapt(self, train: tf.data.Dataset, spec: DatasetSpec) -> None:
         source, target = spec.fields["source"], spec.fields["target"]
@@ -92,7 +111,9 @@ class Translation(EncoderDecoderTask):
             source_language=source,
             target_language=target,
             source_vocabulary=self._vocabulary(train.map(lambda ex: ex[source])),
-            target_vocabulary=self._vocabulary(train.map(lambda ex: ex[target]), reserved=(text.START, text.END)),
+            target_vocabulary=self._vocabulary(
+                train.map(lambda ex: ex[target]), reserved=(text.START, text.END)
+            ),
         )
 
     def encode(self, raw: tf.data.Dataset, *, training: bool) -> tf.data.Dataset:
@@ -100,9 +121,15 @@ class Translation(EncoderDecoderTask):
 
         def to_example(ex):
             target_in, target_out, weights = seq2seq.encode_target(
-                prep.normalize(ex[prep.target_language]), lambda t: prep.token_ids("target_vocabulary", t), prep.max_tokens
+                prep.normalize(ex[prep.target_language]),
+                lambda t: prep.token_ids("target_vocabulary", t),
+                prep.max_tokens,
             )
-            return {"source": prep.source_ids(ex[prep.source_language]), "target_in": target_in}, target_out, weights
+            return (
+                {"source": prep.source_ids(ex[prep.source_language]), "target_in": target_in},
+                target_out,
+                weights,
+            )
 
         return raw.map(to_example, num_parallel_calls=tf.data.AUTOTUNE)
 
@@ -112,7 +139,10 @@ class Translation(EncoderDecoderTask):
 
     # model -------------------------------------------------------------
     def build_model(self, hp: kt.HyperParameters) -> keras.Model:
-        source_vocab, target_vocab = self.preprocessing.source_vocabulary, self.preprocessing.target_vocabulary
+        source_vocab, target_vocab = (
+            self.preprocessing.source_vocabulary,
+            self.preprocessing.target_vocabulary,
+        )
         units = hp.Int("units", 32, 512, step=32, default=128)
         embedding_dim = hp.Int("embedding_dim", 16, 256, step=16, default=64)
         dropout = hp.Float("dropout", 0.0, 0.5, step=0.1, default=0.2)
@@ -123,15 +153,25 @@ class Translation(EncoderDecoderTask):
         source = keras.Input(shape=(None,), dtype="int32", name="source")
         ids = source
         mask = seq2seq.PaddingMask(name="source_mask")(ids)
-        x = keras.layers.Embedding(text.vocabulary_size(source_vocab), embedding_dim, mask_zero=True, name="source_embedding")(ids)
+        x = keras.layers.Embedding(
+            text.vocabulary_size(source_vocab),
+            embedding_dim,
+            mask_zero=True,
+            name="source_embedding",
+        )(ids)
         x = keras.layers.SpatialDropout1D(dropout, name="source_dropout")(x)
         x = lower_layers(hp, x, units, name="encoder_rnn", bidirectional=bidirectional)
         encoder_rnn = maybe_bidirectional(
-            hp, recurrent(hp, units, name="encoder_rnn", return_sequences=True, return_state=True), default=bidirectional
+            hp,
+            recurrent(hp, units, name="encoder_rnn", return_sequences=True, return_state=True),
+            default=bidirectional,
         )
         outputs, *states = encoder_rnn(x)
         if bidirectional:  # forward and backward states side by side: the decoder is twice as wide
-            states = [keras.layers.Concatenate(name=f"encoder_state_{i}")([f, b]) for i, (f, b) in enumerate(zip(states[:n_states], states[n_states:]))]
+            states = [
+                keras.layers.Concatenate(name=f"encoder_state_{i}")([f, b])
+                for i, (f, b) in enumerate(zip(states[:n_states], states[n_states:], strict=True))
+            ]
         encoder = keras.Model(source, [outputs, mask, *states], name="encoder")
 
         # decoder: previous tokens + (outputs, mask, states) -> next-token probabilities, new states
@@ -140,19 +180,38 @@ class Translation(EncoderDecoderTask):
         enc_outputs = keras.Input(shape=(None, width), name="encoder_outputs")
         enc_mask = keras.Input(shape=(None,), dtype="bool", name="encoder_mask")
         state_in = [keras.Input(shape=(width,), name=f"state_{i}") for i in range(n_states)]
-        y = keras.layers.Embedding(text.vocabulary_size(target_vocab), embedding_dim, mask_zero=True, name="target_embedding")(target_in)
-        y, *new_states = recurrent(hp, width, name="decoder_rnn", return_sequences=True, return_state=True)(y, initial_state=state_in)
+        y = keras.layers.Embedding(
+            text.vocabulary_size(target_vocab),
+            embedding_dim,
+            mask_zero=True,
+            name="target_embedding",
+        )(target_in)
+        y, *new_states = recurrent(
+            hp, width, name="decoder_rnn", return_sequences=True, return_state=True
+        )(y, initial_state=state_in)
         attention_kind = hp.Choice("attention", ["luong", "bahdanau"], default="luong")
-        attention = keras.layers.Attention(name="attention") if attention_kind == "luong" else keras.layers.AdditiveAttention(name="attention")
+        attention = (
+            keras.layers.Attention(name="attention")
+            if attention_kind == "luong"
+            else keras.layers.AdditiveAttention(name="attention")
+        )
         context = attention([y, enc_outputs], mask=[None, enc_mask])
         y = keras.layers.Concatenate(name="attention_concat")([y, context])
         y = keras.layers.Dense(width, activation="tanh", name="attention_combine")(y)
         y = keras.layers.Dropout(dropout, name="decoder_dropout")(y)
         probs = output_layer(text.vocabulary_size(target_vocab), "softmax", name="logits")(y)
-        decoder = keras.Model([target_in, enc_outputs, enc_mask, *state_in], [probs, *new_states], name="decoder")
+        decoder = keras.Model(
+            [target_in, enc_outputs, enc_mask, *state_in], [probs, *new_states], name="decoder"
+        )
 
         model = seq2seq.teacher_forcing_model(encoder, decoder, source, name="many_to_many_unequal")
-        return compile_model(model, hp, loss="sparse_categorical_crossentropy", weighted_metrics=["accuracy"], learning_rate=3e-3)
+        return compile_model(
+            model,
+            hp,
+            loss="sparse_categorical_crossentropy",
+            weighted_metrics=["accuracy"],
+            learning_rate=3e-3,
+        )
 
     # decoding and metrics ---------------------------------------------
     def checked(self, inputs: list[Any]) -> list[str]:

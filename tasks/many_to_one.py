@@ -4,6 +4,7 @@ Text -> normalised tokens -> ids (the preprocessing, in `tf.data` and in the tra
 predict function) -> embedding with masking -> recurrent layer (optionally bidirectional)
 -> probability of the positive class.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -16,12 +17,19 @@ import keras_tuner as kt
 import numpy as np
 import tensorflow as tf
 
-from zoo.models import streaming
 from zoo.data import text
 from zoo.data.preprocessing import Preprocessing, label_field, vocabulary_field
-from zoo.errors import BadInputError
-from zoo.models.layers import compile_model, lower_layers, maybe_bidirectional, output_layer, recurrent, sequence_summary
 from zoo.data.spec import GENERATED, DatasetSpec
+from zoo.errors import BadInputError
+from zoo.models import streaming
+from zoo.models.layers import (
+    compile_model,
+    lower_layers,
+    maybe_bidirectional,
+    output_layer,
+    recurrent,
+    sequence_summary,
+)
 from zoo.tasks.base import Task, class_names, compiled_call, register_task
 
 
@@ -49,7 +57,9 @@ class SentimentPreprocessing(Preprocessing):
         Returns:
             int32 ids: shape (tokens,) for a scalar, a ragged (batch, None) tensor otherwise.
         """
-        return self.token_ids("vocabulary", tf.strings.split(text.normalize(texts, max_tokens=self.max_tokens)))
+        return self.token_ids(
+            "vocabulary", tf.strings.split(text.normalize(texts, max_tokens=self.max_tokens))
+        )
 
     def model_inputs(self, texts: tf.Tensor) -> tf.Tensor:
         """A batch of raw texts, shape (batch,) string -> (batch, time) int32 ids right-padded with 0."""
@@ -63,9 +73,18 @@ class SentimentAnalysis(Task):
     headline_metric = "accuracy"
     input_description = "a sentence or review, as one string"
     datasets = {
-        "embedded": DatasetSpec("zoo_reviews", train="train[:90%]", validation="train[90%:]", test="test", licence=GENERATED),
+        "embedded": DatasetSpec(
+            "zoo_reviews",
+            train="train[:90%]",
+            validation="train[90%:]",
+            test="test",
+            licence=GENERATED,
+        ),
         "imdb_reviews": DatasetSpec(
-            "imdb_reviews", train="train[:90%]", validation="train[90%:]", test="test",
+            "imdb_reviews",
+            train="train[:90%]",
+            validation="train[90%:]",
+            test="test",
             licence="Large Movie Review Dataset (Maas et al. 2011): research use; cite the paper",
         ),
     }
@@ -81,14 +100,20 @@ class SentimentAnalysis(Task):
     def adapt(self, train: tf.data.Dataset, spec: DatasetSpec) -> None:
         tokens = (
             word
-            for batch in train.map(lambda ex: text.normalize(ex["text"], max_tokens=self.max_tokens)).batch(1024).as_numpy_iterator()
+            for batch in train.map(
+                lambda ex: text.normalize(ex["text"], max_tokens=self.max_tokens)
+            )
+            .batch(1024)
+            .as_numpy_iterator()
             for sentence in batch
             for word in sentence.split()
         )
         self.preprocessing = SentimentPreprocessing(
             max_tokens=self.max_tokens,
             labels=class_names(self.features(spec)["label"]),
-            vocabulary=text.build_vocabulary(tokens, max_size=self.max_vocabulary, min_count=self.min_word_count),
+            vocabulary=text.build_vocabulary(
+                tokens, max_size=self.max_vocabulary, min_count=self.min_word_count
+            ),
         )
 
     def encode(self, raw: tf.data.Dataset, *, training: bool) -> tf.data.Dataset:
@@ -107,26 +132,39 @@ class SentimentAnalysis(Task):
         vocabulary = self.preprocessing.vocabulary
         ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
         x = keras.layers.Embedding(
-            text.vocabulary_size(vocabulary), hp.Int("embedding_dim", 16, 256, step=16, default=64), mask_zero=True, name="embedding"
+            text.vocabulary_size(vocabulary),
+            hp.Int("embedding_dim", 16, 256, step=16, default=64),
+            mask_zero=True,
+            name="embedding",
         )(ids)
-        x = keras.layers.SpatialDropout1D(hp.Float("embedding_dropout", 0.0, 0.5, step=0.1, default=0.2), name="embedding_dropout")(x)
+        x = keras.layers.SpatialDropout1D(
+            hp.Float("embedding_dropout", 0.0, 0.5, step=0.1, default=0.2), name="embedding_dropout"
+        )(x)
         # the textbook many-to-one reads the last state; max or mean over all steps often does better
         pooling = hp.Choice("pooling", ["last", "max", "mean"], default="last")
         units = hp.Int("units", 16, 256, step=16, default=64)
         x = lower_layers(hp, x, units, name="rnn", bidirectional=True)
         rnn = recurrent(hp, units, name="rnn", return_sequences=pooling != "last")
         x = sequence_summary(pooling, maybe_bidirectional(hp, rnn, default=True)(x))
-        x = keras.layers.Dropout(hp.Float("dropout", 0.0, 0.5, step=0.1, default=0.3), name="dropout")(x)
+        x = keras.layers.Dropout(
+            hp.Float("dropout", 0.0, 0.5, step=0.1, default=0.3), name="dropout"
+        )(x)
         prob = output_layer(1, "sigmoid", name="classifier")(x)
         model = keras.Model(ids, prob, name="many_to_one")
-        return compile_model(model, hp, loss="binary_crossentropy", metrics=["accuracy"], learning_rate=3e-3)
+        return compile_model(
+            model, hp, loss="binary_crossentropy", metrics=["accuracy"], learning_rate=3e-3
+        )
 
     # decoding and metrics ---------------------------------------------
-    def evaluate(self, model: keras.Model, raw: tf.data.Dataset, *, batch_size: int = 64, quick: bool = False) -> dict[str, float]:
+    def evaluate(
+        self, model: keras.Model, raw: tf.data.Dataset, *, batch_size: int = 64, quick: bool = False
+    ) -> dict[str, float]:
         correct = total = 0
         for ids, labels in self.batches(raw, batch_size, training=False):
             predicted = np.asarray(compiled_call(model)(ids))[:, 0] >= 0.5
-            correct += int((predicted.astype(np.int32) == labels.numpy()).sum())  # an unknown label (-1) is wrong
+            correct += int(
+                (predicted.astype(np.int32) == labels.numpy()).sum()
+            )  # an unknown label (-1) is wrong
             total += len(labels)
         return {"accuracy": correct / max(1, total)}
 
@@ -139,36 +177,54 @@ class SentimentAnalysis(Task):
         @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
         def serve(texts):
             prob = model(self.preprocessing.model_inputs(texts), training=False)[:, 0]
-            return {"label": tf.where(prob >= 0.5, positive, negative), "probability_positive": prob}
+            return {
+                "label": tf.where(prob >= 0.5, positive, negative),
+                "probability_positive": prob,
+            }
 
         return serve
 
     def _readable(self, probs: Any) -> list[dict[str, Any]]:
         negative, positive = self.preprocessing.labels
         return [
-            {"label": positive if p >= 0.5 else negative, "probability": round(float(p if p >= 0.5 else 1 - p), 4)}
+            {
+                "label": positive if p >= 0.5 else negative,
+                "probability": round(float(p if p >= 0.5 else 1 - p), 4),
+            }
             for p in np.asarray(probs).reshape(-1)
         ]
 
     def predict(self, model: keras.Model, inputs: list[Any]) -> list[dict[str, Any]]:
         texts = text.require_words([str(t) for t in inputs])
-        return self._readable(compiled_call(model, self.preprocessing.model_inputs)(tf.constant(texts)))
+        return self._readable(
+            compiled_call(model, self.preprocessing.model_inputs)(tf.constant(texts))
+        )
 
-    def stream(self, model: keras.Model, text_chunks: Iterable[str], *, window: int | None = None) -> Iterator[dict[str, Any]]:
+    def stream(
+        self, model: keras.Model, text_chunks: Iterable[str], *, window: int | None = None
+    ) -> Iterator[dict[str, Any]]:
         """The sentiment of everything read so far, after each window of tokens: a document
         longer than `max_tokens` is read whole instead of truncated, and live text can be
         scored as it arrives. Needs a unidirectional model that reads its last state
         (`--set bidirectional=false`, pooling `last`), since max or mean pooling would have
         to see every step again."""
         if any(layer.name in ("max_pool", "mean_pool") for layer in model.layers):
-            raise BadInputError("streaming needs a model trained with pooling=last (max and mean pooling see every step at once).")
+            raise BadInputError(
+                "streaming needs a model trained with pooling=last (max and mean pooling see every step at once)."
+            )
         stateful = streaming.stateful_copy(model)
         window = window or self.preprocessing.max_tokens
-        pending: list[str] = []  # windows run across chunk boundaries: N tokens each, whatever the lines
-        for chunk in itertools.chain(text_chunks, [None]):  # lazily: live input is scored as it arrives
+        pending: list[
+            str
+        ] = []  # windows run across chunk boundaries: N tokens each, whatever the lines
+        for chunk in itertools.chain(
+            text_chunks, [None]
+        ):  # lazily: live input is scored as it arrives
             if chunk is not None:
                 pending += text.normalize(tf.constant(str(chunk))).numpy().decode().split()
             while len(pending) >= window or (chunk is None and pending):
                 piece, pending = pending[:window], pending[window:]
-                ids = self.preprocessing.token_ids("vocabulary", tf.constant([piece]))  # already normalised
+                ids = self.preprocessing.token_ids(
+                    "vocabulary", tf.constant([piece])
+                )  # already normalised
                 yield self._readable(stateful(ids, training=False))[0]

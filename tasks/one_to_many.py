@@ -5,6 +5,7 @@ emits the caption one word at a time. Training uses teacher forcing on every ref
 caption; inference uses greedy or beam-search decoding; the metric is sacrebleu's corpus
 BLEU against all references of an image.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -17,11 +18,11 @@ import numpy as np
 import tensorflow as tf
 
 from zoo.data import text
-from zoo.data.preprocessing import Preprocessing, vocabulary_field
-from zoo.models import seq2seq
 from zoo.data.images import fit_to_shape, to_model_image
-from zoo.models.layers import compile_model, output_layer, recurrent
+from zoo.data.preprocessing import Preprocessing, vocabulary_field
 from zoo.data.spec import GENERATED, DatasetSpec
+from zoo.models import seq2seq
+from zoo.models.layers import compile_model, output_layer, recurrent
 from zoo.tasks.base import EncoderDecoderTask, register_task
 
 
@@ -48,9 +49,18 @@ class ImageCaptioning(EncoderDecoderTask):
     headline_metric = "bleu"
     input_description = "an image file (PNG/JPEG/GIF/BMP) or an HxWx3 array"
     datasets = {
-        "embedded": DatasetSpec("zoo_shapes_captions", train="train", validation="validation", test="test", licence=GENERATED),
+        "embedded": DatasetSpec(
+            "zoo_shapes_captions",
+            train="train",
+            validation="validation",
+            test="test",
+            licence=GENERATED,
+        ),
         "coco_captions": DatasetSpec(
-            "coco_captions", train="train", validation="val", test="test",
+            "coco_captions",
+            train="train",
+            validation="val",
+            test="test",
             licence="COCO annotations CC BY 4.0; images under their Flickr owners' terms",
         ),
     }
@@ -70,16 +80,25 @@ class ImageCaptioning(EncoderDecoderTask):
         features = self.features(spec)
         height, width, _ = features["image"].shape
         shape = [height, width, 3] if height and width else [*self.resize_to, 3]
-        captions = train.map(lambda ex: ex["captions"]["text"]).unbatch().map(text.normalize).batch(1024)
+        captions = (
+            train.map(lambda ex: ex["captions"]["text"]).unbatch().map(text.normalize).batch(1024)
+        )
         words = (w for batch in captions.as_numpy_iterator() for s in batch for w in s.split())
         self.preprocessing = CaptionPreprocessing(
             image_shape=shape,
             max_tokens=self.max_tokens,
-            vocabulary=text.build_vocabulary(words, max_size=self.max_vocabulary, min_count=self.min_word_count, reserved=(text.START, text.END)),
+            vocabulary=text.build_vocabulary(
+                words,
+                max_size=self.max_vocabulary,
+                min_count=self.min_word_count,
+                reserved=(text.START, text.END),
+            ),
         )
 
     def _image(self, image: tf.Tensor) -> tf.Tensor:
-        return fit_to_shape(image, tuple(self.preprocessing.image_shape))  # as `predict` prepares images
+        return fit_to_shape(
+            image, tuple(self.preprocessing.image_shape)
+        )  # as `predict` prepares images
 
     def encode(self, raw: tf.data.Dataset, *, training: bool) -> tf.data.Dataset:
         prep = self.preprocessing
@@ -93,7 +112,9 @@ class ImageCaptioning(EncoderDecoderTask):
             image = self._image(ex["image"])
 
             def with_caption(caption):
-                target_in, target_out, weights = seq2seq.encode_target(text.normalize(caption), lookup, max_tokens)
+                target_in, target_out, weights = seq2seq.encode_target(
+                    text.normalize(caption), lookup, max_tokens
+                )
                 return {"image": image, "target_in": target_in}, target_out, weights
 
             return tf.data.Dataset.from_tensor_slices(ex["captions"]["text"]).map(with_caption)
@@ -112,31 +133,49 @@ class ImageCaptioning(EncoderDecoderTask):
         n_states = seq2seq.state_count(hp)
 
         # encoder: image -> the decoder's initial state(s)
-        image = keras.Input(shape=tuple(self.preprocessing.image_shape), dtype="uint8", name="image")
+        image = keras.Input(
+            shape=tuple(self.preprocessing.image_shape), dtype="uint8", name="image"
+        )
         x = keras.layers.Rescaling(1.0 / 255.0, name="rescale")(image)
         filters = hp.Int("cnn_filters", 16, 128, step=16, default=32)
         for block in range(hp.Int("cnn_blocks", 2, 5, default=3)):
-            x = keras.layers.Conv2D(filters * 2**block, 3, padding="same", activation="relu", name=f"conv_{block}")(x)
+            x = keras.layers.Conv2D(
+                filters * 2**block, 3, padding="same", activation="relu", name=f"conv_{block}"
+            )(x)
             x = keras.layers.BatchNormalization(name=f"bn_{block}")(x)
             x = keras.layers.MaxPooling2D(name=f"pool_{block}")(x)
         x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
         x = keras.layers.Dropout(dropout, name="image_dropout")(x)
-        states = [keras.layers.Dense(units, activation="tanh", name=f"init_state_{i}")(x) for i in range(n_states)]
+        states = [
+            keras.layers.Dense(units, activation="tanh", name=f"init_state_{i}")(x)
+            for i in range(n_states)
+        ]
         encoder = keras.Model(image, states, name="encoder")
 
         # decoder: previous words + state -> next-word probabilities, new state
         caption_in = keras.Input(shape=(None,), dtype="int32", name="target_in")
         state_in = [keras.Input(shape=(units,), name=f"state_{i}") for i in range(n_states)]
         y = keras.layers.Embedding(
-            text.vocabulary_size(vocabulary), hp.Int("embedding_dim", 16, 256, step=16, default=64), mask_zero=True, name="target_embedding"
+            text.vocabulary_size(vocabulary),
+            hp.Int("embedding_dim", 16, 256, step=16, default=64),
+            mask_zero=True,
+            name="target_embedding",
         )(caption_in)
-        y, *new_states = recurrent(hp, units, name="decoder_rnn", return_sequences=True, return_state=True)(y, initial_state=state_in)
+        y, *new_states = recurrent(
+            hp, units, name="decoder_rnn", return_sequences=True, return_state=True
+        )(y, initial_state=state_in)
         y = keras.layers.Dropout(dropout, name="decoder_dropout")(y)
         probs = output_layer(text.vocabulary_size(vocabulary), "softmax", name="logits")(y)
         decoder = keras.Model([caption_in, *state_in], [probs, *new_states], name="decoder")
 
         model = seq2seq.teacher_forcing_model(encoder, decoder, image, name="one_to_many")
-        return compile_model(model, hp, loss="sparse_categorical_crossentropy", weighted_metrics=["accuracy"], learning_rate=3e-3)
+        return compile_model(
+            model,
+            hp,
+            loss="sparse_categorical_crossentropy",
+            weighted_metrics=["accuracy"],
+            learning_rate=3e-3,
+        )
 
     # decoding and metrics ---------------------------------------------
     def encoder_inputs(self, inputs: list[Any]) -> np.ndarray:
@@ -144,11 +183,15 @@ class ImageCaptioning(EncoderDecoderTask):
         return np.stack([to_model_image(image, shape) for image in inputs])
 
     def serving_inputs(self) -> tuple[tf.TensorSpec, Any]:
-        return tf.TensorSpec([None, *self.preprocessing.image_shape], tf.uint8, name="image"), tf.identity
+        return tf.TensorSpec(
+            [None, *self.preprocessing.image_shape], tf.uint8, name="image"
+        ), tf.identity
 
     def references(self, raw: tf.data.Dataset) -> tuple[list[np.ndarray], list[list[str]]]:
         images, references = [], []
-        for image, captions in raw.map(lambda ex: (self._image(ex["image"]), text.normalize(ex["captions"]["text"]))).as_numpy_iterator():
+        for image, captions in raw.map(
+            lambda ex: (self._image(ex["image"]), text.normalize(ex["captions"]["text"]))
+        ).as_numpy_iterator():
             images.append(image)
             references.append([c.decode() for c in captions])
         return images, references

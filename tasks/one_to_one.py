@@ -5,6 +5,7 @@ recurrent layer as a sequence of length one. With `steps` = K > 1 the same image
 at K unfolded time steps, so the shared recurrent weights refine the hidden state K times
 before the softmax reads it.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -16,10 +17,10 @@ import keras_tuner as kt
 import numpy as np
 import tensorflow as tf
 
-from zoo.data.preprocessing import Preprocessing, label_field
 from zoo.data.images import fit_to_shape, to_model_image
-from zoo.models.layers import compile_model, lower_layers, output_layer, recurrent
+from zoo.data.preprocessing import Preprocessing, label_field
 from zoo.data.spec import DatasetSpec
+from zoo.models.layers import compile_model, lower_layers, output_layer, recurrent
 from zoo.tasks.base import Task, class_names, compiled_call, register_task
 
 
@@ -45,11 +46,18 @@ class ImageClassification(Task):
     input_description = "an image file (PNG/JPEG/GIF/BMP) or an HxW[xC] array"
     datasets = {
         "embedded": DatasetSpec(
-            "zoo_digits", train="train[:85%]", validation="train[85%:]", test="test",
+            "zoo_digits",
+            train="train[:85%]",
+            validation="train[85%:]",
+            test="test",
             licence="UCI optdigits via scikit-learn (Alpaydin & Kaynak 1998): CC BY 4.0",
         ),
         "mnist": DatasetSpec(
-            "mnist", train="train[:90%]", validation="train[90%:]", test="test", licence="MNIST (LeCun et al.): CC BY-SA 3.0"
+            "mnist",
+            train="train[:90%]",
+            validation="train[90%:]",
+            test="test",
+            licence="MNIST (LeCun et al.): CC BY-SA 3.0",
         ),
     }
     model_notes = (
@@ -74,29 +82,44 @@ class ImageClassification(Task):
         prep = self.preprocessing
         shape = tuple(prep.image_shape)
         return raw.map(
-            lambda ex: (fit_to_shape(ex["image"], shape), prep.label_ids("labels", ex["label_name"])),
+            lambda ex: (
+                fit_to_shape(ex["image"], shape),
+                prep.label_ids("labels", ex["label_name"]),
+            ),
             num_parallel_calls=tf.data.AUTOTUNE,
         )
 
     # model -------------------------------------------------------------
     def build_model(self, hp: kt.HyperParameters) -> keras.Model:
-        image = keras.Input(shape=tuple(self.preprocessing.image_shape), dtype="uint8", name="image")
+        image = keras.Input(
+            shape=tuple(self.preprocessing.image_shape), dtype="uint8", name="image"
+        )
         x = keras.layers.Rescaling(1.0 / 255.0, name="rescale")(image)
         x = keras.layers.Flatten(name="flatten")(x)
         # K copies of the same input: one unfolded step per copy, one set of weights.
         x = keras.layers.RepeatVector(hp.Int("steps", 1, 8, default=1), name="repeat_steps")(x)
         units = hp.Int("units", 32, 512, step=32, default=128)
-        x = recurrent(hp, units, name="rnn")(lower_layers(hp, x, units, name="rnn", bidirectional=False))
-        x = keras.layers.Dropout(hp.Float("dropout", 0.0, 0.5, step=0.1, default=0.2), name="dropout")(x)
+        x = recurrent(hp, units, name="rnn")(
+            lower_layers(hp, x, units, name="rnn", bidirectional=False)
+        )
+        x = keras.layers.Dropout(
+            hp.Float("dropout", 0.0, 0.5, step=0.1, default=0.2), name="dropout"
+        )(x)
         probs = output_layer(len(self.preprocessing.labels), "softmax", name="classifier")(x)
         model = keras.Model(image, probs, name="one_to_one")
-        return compile_model(model, hp, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        return compile_model(
+            model, hp, loss="sparse_categorical_crossentropy", metrics=["accuracy"]
+        )
 
     # decoding and metrics ---------------------------------------------
-    def evaluate(self, model: keras.Model, raw: tf.data.Dataset, *, batch_size: int = 64, quick: bool = False) -> dict[str, float]:
+    def evaluate(
+        self, model: keras.Model, raw: tf.data.Dataset, *, batch_size: int = 64, quick: bool = False
+    ) -> dict[str, float]:
         correct = total = 0
         for images, labels in self.batches(raw, batch_size, training=False):
-            correct += int((np.asarray(compiled_call(model)(images)).argmax(-1) == labels.numpy()).sum())
+            correct += int(
+                (np.asarray(compiled_call(model)(images)).argmax(-1) == labels.numpy()).sum()
+            )
             total += len(labels)
         return {"accuracy": correct / max(1, total)}
 
@@ -106,7 +129,11 @@ class ImageClassification(Task):
     def serving_function(self, model: keras.Model) -> tf.types.experimental.PolymorphicFunction:
         labels = tf.constant(self.preprocessing.labels)
 
-        @tf.function(input_signature=[tf.TensorSpec([None, *self.preprocessing.image_shape], tf.uint8, name="image")])
+        @tf.function(
+            input_signature=[
+                tf.TensorSpec([None, *self.preprocessing.image_shape], tf.uint8, name="image")
+            ]
+        )
         def serve(image):
             probs = model(image, training=False)
             return {"label": tf.gather(labels, tf.argmax(probs, axis=-1)), "probabilities": probs}
@@ -118,4 +145,7 @@ class ImageClassification(Task):
         batch = np.stack([to_model_image(image, shape) for image in inputs])
         probs = np.asarray(compiled_call(model)(batch))
         labels = self.preprocessing.labels
-        return [{"label": labels[int(p.argmax())], "probability": round(float(p.max()), 4)} for p in probs]
+        return [
+            {"label": labels[int(p.argmax())], "probability": round(float(p.max()), 4)}
+            for p in probs
+        ]

@@ -1,4 +1,5 @@
 """The command line: bad input gives a one-line reason and exit code 2."""
+
 from __future__ import annotations
 
 import os
@@ -9,14 +10,26 @@ import pytest
 
 
 def zoo_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "zoo", *args], capture_output=True, text=True, env=os.environ.copy(), timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "zoo", *args],
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+        timeout=300,
+    )
 
 
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["train", "many-to-won"], "zoo: error: unknown task 'many-to-won'. Did you mean 'many-to-one'"),
-        (["train", "many-to-one", "--dataset", "imdb"], "unknown dataset for task many-to-one 'imdb'. Did you mean 'imdb_reviews'?"),
+        (
+            ["train", "many-to-won"],
+            "zoo: error: unknown task 'many-to-won'. Did you mean 'many-to-one'",
+        ),
+        (
+            ["train", "many-to-one", "--dataset", "imdb"],
+            "unknown dataset for task many-to-one 'imdb'. Did you mean 'imdb_reviews'?",
+        ),
         (["train", "many-to-one", "--cell", "gru"], "argument --cell: invalid choice: 'gru'"),
         (["train", "many-to-one", "--set", "cell=gru"], "unknown cell 'gru'"),
         (["predict", "no-such-model", "hello"], "unknown model 'no-such-model'"),
@@ -39,15 +52,30 @@ def test_tasks_lists_the_five_architectures() -> None:
         ("many-to-many-equal", "conll2003"),
         ("many-to-many-unequal", "ted_hrlr_translate/pt_to_en"),
     ]:
-        assert any(line.startswith(name) and dataset in line for line in done.stdout.splitlines()), name
+        assert any(
+            line.startswith(name) and dataset in line for line in done.stdout.splitlines()
+        ), name
 
 
 def test_train_predict_and_registry_commands(tmp_path) -> None:
     registry = str(tmp_path / "registry")
-    done = zoo_cli("train", "many-to-one", "--cell", "simple_rnn", "--epochs", "1", "--name", "cli-test", "--registry", registry)
+    done = zoo_cli(
+        "train",
+        "many-to-one",
+        "--cell",
+        "simple_rnn",
+        "--epochs",
+        "1",
+        "--name",
+        "cli-test",
+        "--registry",
+        registry,
+    )
     assert done.returncode == 0, done.stderr
     assert "validation: accuracy=" in done.stdout and "saved to" in done.stdout
-    done = zoo_cli("predict", "cli-test", "a great film", "the plot was dull", "--registry", registry)
+    done = zoo_cli(
+        "predict", "cli-test", "a great film", "the plot was dull", "--registry", registry
+    )
     assert done.returncode == 0, done.stderr
     lines = done.stdout.strip().splitlines()
     assert len(lines) == 2 and all('"label": "' in line for line in lines)
@@ -55,14 +83,25 @@ def test_train_predict_and_registry_commands(tmp_path) -> None:
     done = zoo_cli("models", "cli-*", "-v", "--registry", registry)
     assert done.stdout.startswith("cli-test@1  many-to-one  simple_rnn  accuracy=")
     done = zoo_cli("info", "cli-test", "--registry", registry)
-    assert done.stdout.startswith("# cli-test v1") and "## Reference input and outputs" in done.stdout
+    assert (
+        done.stdout.startswith("# cli-test v1") and "## Reference input and outputs" in done.stdout
+    )
     done = zoo_cli("evaluate", "cli-test", "--split", "validation", "--registry", registry)
     assert done.returncode == 0 and "cli-test@1 on zoo_reviews (validation):" in done.stdout
     done = zoo_cli("alias", "cli-test@1", "production", "--registry", registry)
     assert done.stdout.strip() == "cli-test:production -> version 1"
-    done = zoo_cli("export", "cli-test:production", "--output", str(tmp_path / "served"), "--registry", registry)
+    done = zoo_cli(
+        "export",
+        "cli-test:production",
+        "--output",
+        str(tmp_path / "served"),
+        "--registry",
+        registry,
+    )
     assert done.returncode == 0 and (tmp_path / "served" / "saved_model.pb").is_file()
-    done = zoo_cli("export", "cli-test", "--output", str(tmp_path / "served"), "--registry", registry)
+    done = zoo_cli(
+        "export", "cli-test", "--output", str(tmp_path / "served"), "--registry", registry
+    )
     assert done.returncode == 2 and "already exists" in done.stderr
 
 
@@ -77,7 +116,19 @@ def test_every_choice_the_cli_offers_has_an_implementation() -> None:
 
 def test_a_diverging_training_stops_with_a_clear_error_and_saves_nothing(tmp_path) -> None:
     registry = tmp_path / "registry"
-    done = zoo_cli("train", "one-to-one", "--epochs", "2", "--set", "learning_rate=1e38", "--registry", str(registry))
+    done = zoo_cli(
+        "train",
+        "one-to-one",
+        "--epochs",
+        "2",
+        "--set",
+        "learning_rate=1e38",
+        "--registry",
+        str(registry),
+    )
     assert done.returncode == 2, done.stderr[-2000:]
-    assert "training diverged: the loss became nan in epoch 1; nothing was saved" in done.stderr.strip().splitlines()[-1]
+    assert (
+        "training diverged: the loss became nan in epoch 1; nothing was saved"
+        in done.stderr.strip().splitlines()[-1]
+    )
     assert not registry.exists() or not any(registry.iterdir())

@@ -1,4 +1,5 @@
 """Beam search against a hand-made decoder whose best sequence greedy decoding misses."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -33,6 +34,10 @@ def test_beam_finds_the_more_probable_sequence_greedy_misses() -> None:
 
 
 def test_stops_at_max_length_without_end() -> None:
-    loop = lambda tokens, states: (np.log(np.tile([1e-9, 1e-9, 1.0, 1e-9], (len(tokens), 1))), states)
-    out = beam_search(loop, [tf.zeros((1, 1))], start_id=START, end_id=END, max_length=4, beam_width=2)
+    def loop(tokens, states):
+        return np.log(np.tile([1e-9, 1e-9, 1.0, 1e-9], (len(tokens), 1))), states
+
+    out = beam_search(
+        loop, [tf.zeros((1, 1))], start_id=START, end_id=END, max_length=4, beam_width=2
+    )
     assert out == [[A, A, A, A]]

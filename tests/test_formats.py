@@ -1,4 +1,5 @@
 """Files in every supported format become TFDS datasets; bad files get errors naming file and line."""
+
 from __future__ import annotations
 
 import gzip
@@ -9,8 +10,7 @@ import pytest
 import tensorflow as tf
 
 import zoo
-from zoo.data import loading
-from zoo.data import formats
+from zoo.data import formats, loading
 from zoo.errors import BadInputError
 
 CONLL_TRAIN = """-DOCSTART- -X- O O
@@ -40,7 +40,10 @@ def test_conll_goes_through_tfds_conll_builder(tmp_path) -> None:
     _write(tmp_path / "ner" / "eng.testa", CONLL_DEV)
     spec = formats.prepare(tmp_path / "ner", "conll")
     assert spec.tfds_name.startswith("zoo_conll_files/") and spec.test is None
-    assert spec.source["examples"] == {"train": 2, "validation": 1} and spec.source["format"] == "conll"
+    assert (
+        spec.source["examples"] == {"train": 2, "validation": 1}
+        and spec.source["format"] == "conll"
+    )
     names = loading.info(spec.tfds_name).features["ner"].feature.names
     assert names == ["O", "I-LOC", "I-MISC", "I-ORG", "I-PER"]
     train = list(zoo.get_task("many-to-many-equal")().load(spec, "train").as_numpy_iterator())
@@ -49,23 +52,39 @@ def test_conll_goes_through_tfds_conll_builder(tmp_path) -> None:
 
 
 def test_conll_wrong_column_count_names_file_and_line(tmp_path) -> None:
-    _write(tmp_path / "ner" / "eng.train", CONLL_TRAIN.replace("rejects VBZ I-VP O", "rejects VBZ O"))
+    _write(
+        tmp_path / "ner" / "eng.train", CONLL_TRAIN.replace("rejects VBZ I-VP O", "rejects VBZ O")
+    )
     _write(tmp_path / "ner" / "eng.testa", CONLL_DEV)
-    with pytest.raises(BadInputError, match=r"eng.train, line 4: 3 columns, expected 4 \(tokens pos chunks ner\)"):
+    with pytest.raises(
+        BadInputError, match=r"eng.train, line 4: 3 columns, expected 4 \(tokens pos chunks ner\)"
+    ):
         formats.prepare(tmp_path / "ner", "conll")
 
 
 def test_text_per_class_with_latin1_and_seeded_split(tmp_path) -> None:
     folder = tmp_path / "mr"
-    _write(folder / "rt-polarity.pos", "".join(f"a touching film number {i} , très bien\n" for i in range(30)), "latin-1")
-    _write(folder / "rt-polarity.neg", "".join(f"a dull film number {i}\n" for i in range(30)), "latin-1")
-    with pytest.raises(BadInputError, match=r"rt-polarity.pos, line 1: not valid utf-8 text; .*--encoding latin-1"):
+    _write(
+        folder / "rt-polarity.pos",
+        "".join(f"a touching film number {i} , très bien\n" for i in range(30)),
+        "latin-1",
+    )
+    _write(
+        folder / "rt-polarity.neg",
+        "".join(f"a dull film number {i}\n" for i in range(30)),
+        "latin-1",
+    )
+    with pytest.raises(
+        BadInputError, match=r"rt-polarity.pos, line 1: not valid utf-8 text; .*--encoding latin-1"
+    ):
         formats.prepare(folder, "text-per-class")
     spec = formats.prepare(folder, "text-per-class", encoding="latin-1", seed=3)
     assert spec.source["examples"] == {"train": 54, "validation": 6}
     features = loading.info(spec.tfds_name).features
     assert features["label"].names == ["neg", "pos"]
-    texts = [ex["text"].decode() for ex in loading.load_tfds(spec.tfds_name, "train").as_numpy_iterator()]
+    texts = [
+        ex["text"].decode() for ex in loading.load_tfds(spec.tfds_name, "train").as_numpy_iterator()
+    ]
     assert any("très" in t for t in texts)
 
 
@@ -85,7 +104,10 @@ def test_parallel_gzip_and_misaligned_files(tmp_path) -> None:
         with gzip.open(folder / f"{split}.en.gz", "wt") as handle:
             handle.write("".join(f"a dog {i}\n" for i in range(n)))
     spec = formats.prepare(folder, "parallel", source="de", target="en")
-    assert spec.fields == {"source": "de", "target": "en"} and spec.source["examples"] == {"train": 20, "validation": 4}
+    assert spec.fields == {"source": "de", "target": "en"} and spec.source["examples"] == {
+        "train": 20,
+        "validation": 4,
+    }
     first = next(loading.load_tfds(spec.tfds_name, "validation").as_numpy_iterator())
     assert first["de"].decode().startswith("ein Hund") and first["en"].decode().startswith("a dog")
     with gzip.open(folder / "val.en.gz", "wt") as handle:
@@ -100,15 +122,22 @@ def test_captions_flickr8k_layout(tmp_path) -> None:
     rng = np.random.default_rng(0)
     names = [f"img{i}.jpg" for i in range(6)]
     for name in names:
-        (folder / "images" / name).write_bytes(tf.io.encode_jpeg(rng.integers(0, 255, (40, 50, 3), dtype=np.uint8)).numpy())
-    _write(folder / "Flickr8k.token.txt", "".join(f"{n}#{k}\ta caption {k} of {n}\n" for n in names for k in range(5)))
+        (folder / "images" / name).write_bytes(
+            tf.io.encode_jpeg(rng.integers(0, 255, (40, 50, 3), dtype=np.uint8)).numpy()
+        )
+    _write(
+        folder / "Flickr8k.token.txt",
+        "".join(f"{n}#{k}\ta caption {k} of {n}\n" for n in names for k in range(5)),
+    )
     _write(folder / "Flickr_8k.trainImages.txt", "\n".join(names[:4]))
     _write(folder / "Flickr_8k.devImages.txt", "\n".join(names[4:]))
     spec = formats.prepare(folder, "captions", image_size=32)
     example = next(loading.load_tfds(spec.tfds_name, "validation").as_numpy_iterator())
     assert example["image"].shape == (32, 32, 3) and len(example["captions"]["text"]) == 5
     _write(folder / "Flickr_8k.devImages.txt", "missing.jpg")
-    with pytest.raises(BadInputError, match=r"devImages.txt: 1 images without a file or captions, e.g. missing.jpg"):
+    with pytest.raises(
+        BadInputError, match=r"devImages.txt: 1 images without a file or captions, e.g. missing.jpg"
+    ):
         formats.prepare(folder, "captions", image_size=32)
 
 
@@ -117,15 +146,28 @@ def test_training_on_files_records_lineage(tmp_path) -> None:
     _write(folder / "pos.txt", "".join(f"a wonderful moving film {i}\n" for i in range(40)))
     _write(folder / "neg.txt", "".join(f"a boring tedious film {i}\n" for i in range(40)))
     spec = formats.prepare(folder, "text-per-class", licence="made by the test")
-    result = zoo.train("many-to-one", dataset=spec, epochs=1, hparams={"cell": "simple_rnn", "units": 8}, verbose=0)
-    card = zoo.load(str(zoo.save(result, "from-files", root=tmp_path / "registry").parent.name), root=tmp_path / "registry").card
-    assert card.dataset.source["sha256"] == spec.source["sha256"] and card.dataset.licence == "made by the test"
+    result = zoo.train(
+        "many-to-one", dataset=spec, epochs=1, hparams={"cell": "simple_rnn", "units": 8}, verbose=0
+    )
+    card = zoo.load(
+        str(zoo.save(result, "from-files", root=tmp_path / "registry").parent.name),
+        root=tmp_path / "registry",
+    ).card
+    assert (
+        card.dataset.source["sha256"] == spec.source["sha256"]
+        and card.dataset.licence == "made by the test"
+    )
     assert card.dataset.source["examples"] == {"train": 72, "validation": 8}
-    assert f"--data {folder} --format text-per-class --encoding utf-8 --data-licence 'made by the test'" in card.training.command
+    assert (
+        f"--data {folder} --format text-per-class --encoding utf-8 --data-licence 'made by the test'"
+        in card.training.command
+    )
 
 
 def test_unknown_format_and_option(tmp_path) -> None:
-    with pytest.raises(zoo.UnknownNameError, match="unknown data format 'conl'. Did you mean 'conll'"):
+    with pytest.raises(
+        zoo.UnknownNameError, match="unknown data format 'conl'. Did you mean 'conll'"
+    ):
         formats.prepare(tmp_path, "conl")
     _write(tmp_path / "c" / "pos.txt", "good\n")
     with pytest.raises(BadInputError, match="columns do not apply to format 'text-per-class'"):
@@ -134,9 +176,15 @@ def test_unknown_format_and_option(tmp_path) -> None:
 
 @pytest.mark.parametrize(
     "tags, scheme",
-    [(["O", "I-PER", "I-PER", "B-PER"], "IOB1"), (["O", "B-PER", "I-PER"], "IOB2"), (["O", "S-PER", "B-LOC", "E-LOC"], "BIOES")],
+    [
+        (["O", "I-PER", "I-PER", "B-PER"], "IOB1"),
+        (["O", "B-PER", "I-PER"], "IOB2"),
+        (["O", "S-PER", "B-LOC", "E-LOC"], "BIOES"),
+    ],
 )
-def test_conll_tag_schemes_are_detected_and_any_column_layout_works(tmp_path, tags: list[str], scheme: str) -> None:
+def test_conll_tag_schemes_are_detected_and_any_column_layout_works(
+    tmp_path, tags: list[str], scheme: str
+) -> None:
     sentence = "".join(f"w{i}\t{tag}\n" for i, tag in enumerate(tags))
     _write(tmp_path / "ner" / "train.conll", sentence + "\n" + sentence)
     _write(tmp_path / "ner" / "dev.conll", sentence)
@@ -158,15 +206,30 @@ def test_csv_and_tsv_classification(tmp_path) -> None:
     spec = formats.prepare(tmp_path / "reviews.csv", "csv", columns="review,verdict")
     assert loading.info(spec.tfds_name).features["label"].names == ["bad", "good"]
     assert spec.source["examples"] == {"train": 36, "validation": 4}
-    texts = {ex["text"].decode() for ex in loading.load_tfds(spec.tfds_name, "train").as_numpy_iterator()}
-    assert "a fine, moving film 1" in texts or "a fine, moving film 2" in texts  # the quoted comma stays in the text
-    _write(tmp_path / "tsv" / "train.tsv", "text\tlabel\n" + "".join(f"good {i}\tpos\nbad {i}\tneg\n" for i in range(5)))
+    texts = {
+        ex["text"].decode() for ex in loading.load_tfds(spec.tfds_name, "train").as_numpy_iterator()
+    }
+    assert (
+        "a fine, moving film 1" in texts or "a fine, moving film 2" in texts
+    )  # the quoted comma stays in the text
+    _write(
+        tmp_path / "tsv" / "train.tsv",
+        "text\tlabel\n" + "".join(f"good {i}\tpos\nbad {i}\tneg\n" for i in range(5)),
+    )
     _write(tmp_path / "tsv" / "dev.tsv", "text\tlabel\ngood\tpos\nbad\tneg\n")
-    assert formats.prepare(tmp_path / "tsv", "csv").source["examples"] == {"train": 10, "validation": 2}
+    assert formats.prepare(tmp_path / "tsv", "csv").source["examples"] == {
+        "train": 10,
+        "validation": 2,
+    }
     _write(tmp_path / "tsv" / "dev.tsv", "text\tlabel\ngood\tpos\tEXTRA\n")
-    with pytest.raises(BadInputError, match=r"dev.tsv, line 2: 3 columns, expected 2 \(text, label\)"):
+    with pytest.raises(
+        BadInputError, match=r"dev.tsv, line 2: 3 columns, expected 2 \(text, label\)"
+    ):
         formats.prepare(tmp_path / "tsv", "csv")
-    with pytest.raises(BadInputError, match=r"reviews.csv, line 1: no column 'text' in the header \(review, verdict\)"):
+    with pytest.raises(
+        BadInputError,
+        match=r"reviews.csv, line 1: no column 'text' in the header \(review, verdict\)",
+    ):
         formats.prepare(tmp_path / "reviews.csv", "csv")
     _write(tmp_path / "empty.csv", "")
     with pytest.raises(BadInputError, match="empty.csv: empty file"):
@@ -193,7 +256,11 @@ def _images(folder: Path, count: int, color: int) -> None:
 def test_captions_csv_without_lists(tmp_path) -> None:
     folder = tmp_path / "caps"
     _images(folder / "images", 10, 100)
-    _write(folder / "captions.csv", "image,caption\n" + "".join(f"{i}.png,a grey square {i}\n{i}.png,grey {i}\n" for i in range(10)))
+    _write(
+        folder / "captions.csv",
+        "image,caption\n"
+        + "".join(f"{i}.png,a grey square {i}\n{i}.png,grey {i}\n" for i in range(10)),
+    )
     spec = formats.prepare(folder, "captions", image_size=16)
     assert spec.source["examples"] == {"train": 9, "validation": 1}
     example = next(loading.load_tfds(spec.tfds_name, "train").as_numpy_iterator())
@@ -212,7 +279,9 @@ def test_image_folders_with_and_without_split_folders(tmp_path) -> None:
     spec = formats.prepare(tmp_path / "flat", "image-folder", image_size=8)
     assert spec.source["examples"] == {"train": 18, "validation": 2}
     result = zoo.train("one-to-one", dataset=spec, epochs=15, hparams={"units": 16}, verbose=0)
-    assert result.metrics["validation"]["accuracy"] == 1.0  # dark against light: trivially separable
+    assert (
+        result.metrics["validation"]["accuracy"] == 1.0
+    )  # dark against light: trivially separable
     _write(tmp_path / "flat" / "light" / "notes.gif", "GIF89a")
     with pytest.raises(BadInputError, match=r"notes.gif: unknown image format '.gif'"):
         formats.prepare(tmp_path / "flat", "image-folder")
@@ -225,11 +294,25 @@ def test_image_folders_with_and_without_split_folders(tmp_path) -> None:
 def test_any_tfds_dataset_with_renamed_features(tmp_path, monkeypatch) -> None:
     import tensorflow_datasets as tfds
 
-    rows = [{"sentence": f"a {w} film {i}", "polarity": int(w == "great")} for i in range(40) for w in ("great", "awful")]
+    rows = [
+        {"sentence": f"a {w} film {i}", "polarity": int(w == "great")}
+        for i in range(40)
+        for w in ("great", "awful")
+    ]
     tfds.dataset_builders.store_as_tfds_dataset(
-        name="my_polarity", version="1.0.0", data_dir=str(tmp_path),
-        features=tfds.features.FeaturesDict({"sentence": tfds.features.Text(), "polarity": tfds.features.ClassLabel(names=["neg", "pos"])}),
-        split_datasets={"train": [(str(i), r) for i, r in enumerate(rows)], "test": [(str(i), r) for i, r in enumerate(rows[:10])]},
+        name="my_polarity",
+        version="1.0.0",
+        data_dir=str(tmp_path),
+        features=tfds.features.FeaturesDict(
+            {
+                "sentence": tfds.features.Text(),
+                "polarity": tfds.features.ClassLabel(names=["neg", "pos"]),
+            }
+        ),
+        split_datasets={
+            "train": [(str(i), r) for i, r in enumerate(rows)],
+            "test": [(str(i), r) for i, r in enumerate(rows[:10])],
+        },
     )
     monkeypatch.setenv("ZOO_DATA_DIR", str(tmp_path))
     spec = formats.prepare("my_polarity", "tfds", rename="text=sentence,label=polarity")

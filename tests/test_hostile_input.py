@@ -4,6 +4,7 @@ result or a typed `ZooError` whose message says what to do; never another except
 Each case is counted by class of input and outcome (`hostile` fixture);
 `benchmarks/bad_input.py` runs this file and writes the counts into the README's
 bad-input table (the tests themselves write nothing)."""
+
 from __future__ import annotations
 
 import gzip
@@ -11,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from zoo.data import formats
@@ -20,13 +22,37 @@ from zoo.tasks.base import get_task, hyperparameters
 from zoo.training.fit import load_and_adapt
 
 # deterministic, so that the README's counts are the same on every run
-FILES = settings(max_examples=12, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
-CALLS = settings(max_examples=40, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
+FILES = settings(
+    max_examples=12,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
+CALLS = settings(
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
 
 #: text a user might really have: every Unicode category, combining marks, right-to-left
 #: scripts, emoji, NUL and other control characters, odd line breaks
 UNICODE = st.text(alphabet=st.characters(codec="utf-8"), max_size=60) | st.sampled_from(
-    ["", " ", "\x00", "e\u0301\u0301\u0301", "\u202eabc", "שלום עולם", "😀🇩🇪", "\ufeffbom", "a\u2028b", "\r\n\r\n", "İı"]
+    [
+        "",
+        " ",
+        "\x00",
+        "e\u0301\u0301\u0301",
+        "\u202eabc",
+        "שלום עולם",
+        "😀🇩🇪",
+        "\ufeffbom",
+        "a\u2028b",
+        "\r\n\r\n",
+        "İı",
+    ]
 )
 
 
@@ -39,7 +65,9 @@ def _encode(text: str, how: str) -> bytes:
 #: a file's bytes: random bytes, text in other encodings, empty, or very large
 FILE_BYTES = st.one_of(
     st.binary(max_size=400).map(lambda b: ("random bytes", b)),
-    st.tuples(UNICODE, st.sampled_from(["utf-16", "latin-1", "cp1252"])).map(lambda t: ("wrong encoding", _encode(*t))),
+    st.tuples(UNICODE, st.sampled_from(["utf-16", "latin-1", "cp1252"])).map(
+        lambda t: ("wrong encoding", _encode(*t))
+    ),
     UNICODE.map(lambda t: ("unicode edge cases", t.encode("utf-8"))),
     st.just(("empty", b"")),
     st.integers(1, 3).map(lambda n: ("very large", (b"word " * 200_000 + b"\n") * n)),
@@ -69,7 +97,9 @@ def test_parallel_text(hostile, tmp_path_factory, source, target, gzipped) -> No
         for split in ("train", "val"):
             name = f"{split}.{lang}" + (".gz" if gzipped else "")
             _write(folder / name, gzip.compress(payload) if gzipped else payload)
-    hostile(f"parallel text: {source[0]}", formats.prepare, folder, "parallel", source="de", target="en")
+    hostile(
+        f"parallel text: {source[0]}", formats.prepare, folder, "parallel", source="de", target="en"
+    )
 
 
 @FILES
@@ -92,7 +122,10 @@ def test_captions_file(hostile, tmp_path_factory, captions, image, flickr) -> No
 
 
 @FILES
-@given(payload=st.binary(max_size=300) | st.sampled_from([b"", b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff\xe0" + b"\0" * 40]))
+@given(
+    payload=st.binary(max_size=300)
+    | st.sampled_from([b"", b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff\xe0" + b"\0" * 40])
+)
 def test_image_files(hostile, tmp_path, payload) -> None:
     path = _write(tmp_path / "image.png", payload)
     hostile("image file: random or truncated bytes", to_model_image, path, (8, 8, 1))
@@ -108,14 +141,22 @@ IMAGES = hnp.arrays(
 @CALLS
 @given(image=IMAGES)
 def test_image_arrays(hostile, image) -> None:
-    hostile("image array: any shape, channels, dtype (NaN/Inf too)", to_model_image, image, (8, 8, 1))
+    hostile(
+        "image array: any shape, channels, dtype (NaN/Inf too)", to_model_image, image, (8, 8, 1)
+    )
 
 
 @pytest.fixture(scope="module")
 def models() -> dict:
     """An untrained model per task: the predict paths do not depend on the weights."""
     built = {}
-    for name in ("one-to-one", "one-to-many", "many-to-one", "many-to-many-equal", "many-to-many-unequal"):
+    for name in (
+        "one-to-one",
+        "one-to-many",
+        "many-to-one",
+        "many-to-many-equal",
+        "many-to-many-unequal",
+    ):
         task = get_task(name)()
         load_and_adapt(task, task.dataset("embedded"))
         built[name] = (task, task.build_model(hyperparameters({"units": 16})))
@@ -143,4 +184,6 @@ def test_predict_tokens(hostile, models, sentences) -> None:
 @given(images=st.lists(IMAGES | st.just("no/such/image.png"), min_size=1, max_size=2))
 @pytest.mark.parametrize("task", ["one-to-one", "one-to-many"])
 def test_predict_images(hostile, models, task, images) -> None:
-    hostile(f"{task} predict: image arrays and paths", models[task][0].predict, models[task][1], images)
+    hostile(
+        f"{task} predict: image arrays and paths", models[task][0].predict, models[task][1], images
+    )

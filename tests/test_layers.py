@@ -1,4 +1,5 @@
 """Every LSTM the zoo builds keeps the settings that make it cuDNN-eligible on a GPU."""
+
 from __future__ import annotations
 
 import keras
@@ -18,7 +19,9 @@ def _recurrent_layers(model: keras.Model):
             yield layer
 
 
-@pytest.mark.parametrize("cell, kind", [("lstm", keras.layers.LSTM), ("simple_rnn", keras.layers.SimpleRNN)])
+@pytest.mark.parametrize(
+    "cell, kind", [("lstm", keras.layers.LSTM), ("simple_rnn", keras.layers.SimpleRNN)]
+)
 @pytest.mark.parametrize("task_name", sorted(zoo.all_tasks()))
 def test_cell_choice_and_cudnn_settings(task_name: str, cell: str, kind: type) -> None:
     task = zoo.get_task(task_name)()
@@ -49,6 +52,8 @@ def test_the_kernel_that_ran_is_recorded() -> None:
     expected = "cuDNN" if tf.config.list_physical_devices("GPU") else "generic"
     assert ran == [expected, expected]  # the forward and the backward direction
     assert kernels.cudnn_eligible(model) == {"forward_rnn": True, "backward_rnn": True}
-    unrolled = keras.Sequential([keras.Input((4, 2)), keras.layers.LSTM(3, unroll=True, name="unrolled")])
+    unrolled = keras.Sequential(
+        [keras.Input((4, 2)), keras.layers.LSTM(3, unroll=True, name="unrolled")]
+    )
     assert kernels.cudnn_eligible(unrolled) == {"unrolled": False}
     assert np.isfinite(np.asarray(unrolled(np.zeros((1, 4, 2))))).all()

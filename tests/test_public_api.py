@@ -1,6 +1,7 @@
 """The library reaches Keras and TFDS through their public API only: private modules and
 attributes change without notice between releases, and a patched `layer.call` leaks into
 every later use of the model."""
+
 from __future__ import annotations
 
 import re

@@ -1,5 +1,6 @@
 """The real TFDS datasets' pipelines, exercised offline on `tfds.testing.mock_data`:
 shapes, dtypes, right padding and the masks/weights that keep padding out of the loss."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -54,7 +55,9 @@ def test_mnist(mocked) -> None:
 
 def test_imdb_reviews(mocked) -> None:
     task, (ids, labels) = _first_batch("many-to-one")
-    assert ids.dtype == tf.int32 and ids.shape[0] == 4  # the preprocessing made the ids: the model reads numbers
+    assert (
+        ids.dtype == tf.int32 and ids.shape[0] == 4
+    )  # the preprocessing made the ids: the model reads numbers
     _assert_right_padded(ids.numpy(), 0)
     model = task.build_model(hyperparameters())
     mask = model.get_layer("embedding").compute_mask(ids)
@@ -85,15 +88,23 @@ def test_decoder_tasks(mocked, task_name: str) -> None:
     start = task_vocab_id(task, "[start]")
     assert (target_in[:, 0] == start).all()  # teacher forcing: the decoder reads [start] first
     # the expected output is the input shifted by one step
-    np.testing.assert_array_equal(target_out.numpy()[:, :-1][target_in[:, 1:] != 0], target_in[:, 1:][target_in[:, 1:] != 0])
+    np.testing.assert_array_equal(
+        target_out.numpy()[:, :-1][target_in[:, 1:] != 0], target_in[:, 1:][target_in[:, 1:] != 0]
+    )
     if task_name == "one-to-many":
-        assert inputs["image"].dtype == tf.uint8 and tuple(inputs["image"].shape[1:]) == (128, 128, 3)
+        assert inputs["image"].dtype == tf.uint8 and tuple(inputs["image"].shape[1:]) == (
+            128,
+            128,
+            3,
+        )
     model = task.build_model(hyperparameters())
     assert model(inputs).shape[:2] == target_out.shape
 
 
 def task_vocab_id(task, token: str) -> int:
-    vocabulary = getattr(task.preprocessing, "target_vocabulary", None) or task.preprocessing.vocabulary
+    vocabulary = (
+        getattr(task.preprocessing, "target_vocabulary", None) or task.preprocessing.vocabulary
+    )
     return vocabulary.index(token) + 2
 
 
@@ -119,5 +130,9 @@ def test_failed_download_is_reported_not_raised_raw(monkeypatch, tmp_path) -> No
         return real_load(*args, **kwargs)
 
     monkeypatch.setattr(tfds, "load", failing_load)
-    with pytest.raises(zoo.DatasetUnavailableError, match=r"the download failed \(Max retries exceeded"):
-        loading.load_tfds("mnist", "train", directory=str(tmp_path), offline_alternative="zoo_digits")
+    with pytest.raises(
+        zoo.DatasetUnavailableError, match=r"the download failed \(Max retries exceeded"
+    ):
+        loading.load_tfds(
+            "mnist", "train", directory=str(tmp_path), offline_alternative="zoo_digits"
+        )

@@ -1,6 +1,7 @@
 """The seed's recurrent-network ideas as checkable behaviour: gradients through time
 (`zoo diagnose gradients`), the adding-problem builder, unroll, stateful streaming and
 masking of variable-length sequences."""
+
 from __future__ import annotations
 
 import json
@@ -12,11 +13,11 @@ import pytest
 import tensorflow_datasets as tfds
 
 import zoo.data.builders  # noqa: F401  (registers the builders)
-from zoo.training import diagnostics
 from zoo.cli import main
 from zoo.data.builders.zoo_adding import zoo_adding
 from zoo.errors import ZooError
 from zoo.tasks.base import get_task, hyperparameters
+from zoo.training import diagnostics
 from zoo.training.fit import load_and_adapt
 
 
@@ -52,10 +53,16 @@ def _linear_rnn(gain: float, *, masked: bool = False) -> keras.Model:
     inputs = keras.Input((None, 2))
     x = keras.layers.Masking(0.0)(inputs) if masked else inputs
     rnn = keras.layers.SimpleRNN(
-        2, activation="linear", use_bias=False, kernel_initializer="identity",
-        recurrent_initializer=keras.initializers.Identity(gain), name="rnn",
+        2,
+        activation="linear",
+        use_bias=False,
+        kernel_initializer="identity",
+        recurrent_initializer=keras.initializers.Identity(gain),
+        name="rnn",
     )
-    model = keras.Model(inputs, keras.layers.Dense(1, kernel_initializer="ones", use_bias=False)(rnn(x)))
+    model = keras.Model(
+        inputs, keras.layers.Dense(1, kernel_initializer="ones", use_bias=False)(rnn(x))
+    )
     model.compile(optimizer="sgd", loss="mse")
     return model
 
@@ -63,7 +70,9 @@ def _linear_rnn(gain: float, *, masked: bool = False) -> keras.Model:
 @pytest.mark.parametrize("gain", [0.5, 0.9, 1.2])
 def test_gradient_profile_measures_the_recurrent_gain(gain: float) -> None:
     x = np.random.default_rng(0).random((16, 12, 2)).astype("float32") + 0.1
-    profile = diagnostics.gradient_profile(_linear_rnn(gain), [(x, np.zeros((16, 1), "float32"))], label="linear")
+    profile = diagnostics.gradient_profile(
+        _linear_rnn(gain), [(x, np.zeros((16, 1), "float32"))], label="linear"
+    )
     assert profile.rate == pytest.approx(gain, rel=1e-3)
     assert profile.distances.size == 12
     assert profile.exploding == (gain > 1)
@@ -78,9 +87,13 @@ def test_steps_are_aligned_by_each_sequence_s_last_real_step() -> None:
     lengths = rng.integers(6, 13, size=16)
     for row, length in enumerate(lengths):
         x[row, length:] = 0.0
-    profile = diagnostics.gradient_profile(_linear_rnn(0.7, masked=True), [(x, np.zeros((16, 1), "float32"))], label="padded")
+    profile = diagnostics.gradient_profile(
+        _linear_rnn(0.7, masked=True), [(x, np.zeros((16, 1), "float32"))], label="padded"
+    )
     assert profile.rate == pytest.approx(0.7, rel=1e-3)
-    assert profile.distances.size == sum(1 for d in range(12) if (lengths > d).sum() >= 4)  # MIN_SHARE of 16
+    assert profile.distances.size == sum(
+        1 for d in range(12) if (lengths > d).sum() >= 4
+    )  # MIN_SHARE of 16
 
 
 def test_steps_are_aligned_when_the_layer_also_reads_an_initial_state() -> None:
@@ -93,30 +106,55 @@ def test_steps_are_aligned_when_the_layer_also_reads_an_initial_state() -> None:
         x[row, length:] = 0.0
     inputs, state = keras.Input((None, 2)), keras.Input((2,))
     rnn = keras.layers.SimpleRNN(
-        2, activation="linear", use_bias=False, kernel_initializer="identity",
-        recurrent_initializer=keras.initializers.Identity(0.7), name="rnn",
+        2,
+        activation="linear",
+        use_bias=False,
+        kernel_initializer="identity",
+        recurrent_initializer=keras.initializers.Identity(0.7),
+        name="rnn",
     )
     h = rnn(keras.layers.Masking(0.0)(inputs), initial_state=[state])
-    model = keras.Model([inputs, state], keras.layers.Dense(1, kernel_initializer="ones", use_bias=False)(h))
+    model = keras.Model(
+        [inputs, state], keras.layers.Dense(1, kernel_initializer="ones", use_bias=False)(h)
+    )
     model.compile(optimizer="sgd", loss="mse")
     batch = ([x, np.zeros((16, 2), "float32")], np.zeros((16, 1), "float32"))
     profile = diagnostics.gradient_profile(model, [batch], label="decoder")
     assert profile.sequences == 16
     assert profile.rate == pytest.approx(0.7, rel=1e-3)
-    assert profile.distances.size == sum(1 for d in range(12) if (lengths > d).sum() >= 4) < 12  # not the padded length
+    assert (
+        profile.distances.size == sum(1 for d in range(12) if (lengths > d).sum() >= 4) < 12
+    )  # not the padded length
 
 
 def test_a_model_that_cannot_be_rewired_is_a_clear_error() -> None:
-    model = keras.Sequential([keras.Input((5, 2)), keras.layers.SimpleRNN(2), keras.layers.Dense(1)])
+    model = keras.Sequential(
+        [keras.Input((5, 2)), keras.layers.SimpleRNN(2), keras.layers.Dense(1)]
+    )
     model.compile(optimizer="sgd", loss="mse")
     with pytest.raises(ZooError, match="functional models"):
-        diagnostics.gradient_profile(model, [(np.ones((2, 5, 2), "float32"), np.zeros((2, 1), "float32"))], label="seq")
+        diagnostics.gradient_profile(
+            model, [(np.ones((2, 5, 2), "float32"), np.zeros((2, 1), "float32"))], label="seq"
+        )
 
 
 def test_diagnose_gradients_command_writes_plot_and_numbers(tmp_path: Path, capsys) -> None:
     png, numbers = tmp_path / "g.png", tmp_path / "g.json"
-    code = main(["diagnose", "gradients", "many-to-one", "--set", "bidirectional=false", "--batches", "2",
-                 "--output", str(png), "--json", str(numbers)])
+    code = main(
+        [
+            "diagnose",
+            "gradients",
+            "many-to-one",
+            "--set",
+            "bidirectional=false",
+            "--batches",
+            "2",
+            "--output",
+            str(png),
+            "--json",
+            str(numbers),
+        ]
+    )
     assert code == 0
     assert png.stat().st_size > 10_000
     profiles = json.loads(numbers.read_text())
@@ -163,15 +201,37 @@ def test_bidirectional_or_pooled_models_refuse_to_stream(reviews) -> None:
     with pytest.raises(ZooError, match="bidirectional=false"):
         list(reviews.stream(reviews.build_model(hyperparameters({})), ["good film"]))
     with pytest.raises(ZooError, match="pooling=last"):
-        list(reviews.stream(reviews.build_model(hyperparameters({"bidirectional": False, "pooling": "max"})), ["good film"]))
+        list(
+            reviews.stream(
+                reviews.build_model(hyperparameters({"bidirectional": False, "pooling": "max"})),
+                ["good film"],
+            )
+        )
 
 
-@pytest.mark.parametrize("task_name, short, long", [
-    ("many-to-one", "a fine film", "a long and winding review that goes on and on about nothing much at all"),
-    ("many-to-many-equal", "Anna lives in Paris", "the meeting in Berlin was chaired by Maria Lopez of the Acme company today"),
-    ("many-to-many-unequal", "twenty one", "three hundred and forty five thousand six hundred and seventy eight"),
-])
-def test_padding_next_to_a_longer_input_changes_nothing(task_name: str, short: str, long: str) -> None:
+@pytest.mark.parametrize(
+    "task_name, short, long",
+    [
+        (
+            "many-to-one",
+            "a fine film",
+            "a long and winding review that goes on and on about nothing much at all",
+        ),
+        (
+            "many-to-many-equal",
+            "Anna lives in Paris",
+            "the meeting in Berlin was chaired by Maria Lopez of the Acme company today",
+        ),
+        (
+            "many-to-many-unequal",
+            "twenty one",
+            "three hundred and forty five thousand six hundred and seventy eight",
+        ),
+    ],
+)
+def test_padding_next_to_a_longer_input_changes_nothing(
+    task_name: str, short: str, long: str
+) -> None:
     """Masking: an input's output is the same alone and padded to a longer neighbour's length."""
     task = get_task(task_name)()
     load_and_adapt(task, task.dataset("embedded"))
@@ -183,15 +243,31 @@ def test_padding_next_to_a_longer_input_changes_nothing(task_name: str, short: s
 def test_stream_command_reads_a_file_in_windows(tmp_path: Path, capsys, tiny_dataset) -> None:
     import zoo
 
-    result = zoo.train("many-to-one", dataset=tiny_dataset("many-to-one"), epochs=1, hparams={"bidirectional": False, "units": 16},
-                       verbose=0)
+    result = zoo.train(
+        "many-to-one",
+        dataset=tiny_dataset("many-to-one"),
+        epochs=1,
+        hparams={"bidirectional": False, "units": 16},
+        verbose=0,
+    )
     zoo.save(result, "streaming", root=tmp_path)
     document = tmp_path / "review.txt"
     document.write_text("the plot was dull .\nbut the acting was superb and the ending works .\n")
-    assert main(["stream", "streaming", str(document), "--window", "4", "--registry", str(tmp_path)]) == 0
+    assert (
+        main(["stream", "streaming", str(document), "--window", "4", "--registry", str(tmp_path)])
+        == 0
+    )
     lines = capsys.readouterr().out.strip().splitlines()
     # 15 tokens over two lines: windows of 4 run across the line break
-    assert [line.split(":")[0] for line in lines] == ["after window 1", "after window 2", "after window 3", "after window 4"]
+    assert [line.split(":")[0] for line in lines] == [
+        "after window 1",
+        "after window 2",
+        "after window 3",
+        "after window 4",
+    ]
     assert json.loads(lines[-1].split(": ", 1)[1])["label"] in ("pos", "neg")
-    assert main(["stream", "streaming", str(tmp_path / "missing.txt"), "--registry", str(tmp_path)]) == 2
+    assert (
+        main(["stream", "streaming", str(tmp_path / "missing.txt"), "--registry", str(tmp_path)])
+        == 2
+    )
     assert "cannot read" in capsys.readouterr().err

@@ -1,5 +1,6 @@
 """The registry: versions and aliases, integrity under tampering, crashes and concurrency,
 safe loading, and reference outputs re-checked on load."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -17,8 +18,8 @@ import numpy as np
 import pytest
 
 import zoo
-from zoo.registry import cards
 from zoo import registry
+from zoo.registry import cards
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +33,9 @@ def test_versions_aliases_and_card(tmp_path, trained) -> None:
     assert (first.name, second.name) == ("1", "2")
     assert registry.resolve("digits", root=tmp_path) == second
     assert registry.resolve("digits:latest", root=tmp_path) == second
-    assert registry.resolve("digits:best", root=tmp_path) == first  # equal scores: the first keeps it
+    assert (
+        registry.resolve("digits:best", root=tmp_path) == first
+    )  # equal scores: the first keeps it
     assert registry.resolve("digits@1", root=tmp_path) == first
     registry.set_alias("digits@1", "production", root=tmp_path)
     assert registry.resolve("digits:production", root=tmp_path) == first
@@ -50,18 +53,45 @@ def test_versions_aliases_and_card(tmp_path, trained) -> None:
         licence="UCI optdigits via scikit-learn (Alpaydin & Kaynak 1998): CC BY 4.0",
     )
     assert card.name == "digits" and card.version == 2 and card.task == "one-to-one"
-    assert card.cell == "simple_rnn" and card.hyperparameters["units"] == 32 and card.parent is None and card.retrain is None
-    assert card.metrics["validation"]["split"] == "train[85%:]" and card.metrics["test"]["split"] == "test"
+    assert (
+        card.cell == "simple_rnn"
+        and card.hyperparameters["units"] == 32
+        and card.parent is None
+        and card.retrain is None
+    )
+    assert (
+        card.metrics["validation"]["split"] == "train[85%:]"
+        and card.metrics["test"]["split"] == "test"
+    )
     assert 0 <= card.metrics["test"]["accuracy"] <= 1
     assert card.parameters == trained.model.count_params()
-    assert set(card.libraries) == {"python", "tensorflow", "keras", "tensorflow-datasets", "keras-tuner"}
+    assert set(card.libraries) == {
+        "python",
+        "tensorflow",
+        "keras",
+        "tensorflow-datasets",
+        "keras-tuner",
+    }
     assert card.sequence_contract.preprocessing["labels"] == [str(i) for i in range(10)]
     assert card.training.seed == 0 and "zoo train one-to-one" in card.training.command
-    assert (card.training.strategy, card.training.replicas, card.training.precision_policy) == ("default", 1, "float32")
+    assert (card.training.strategy, card.training.replicas, card.training.precision_policy) == (
+        "default",
+        1,
+        "float32",
+    )
     assert len(card.training.history["val_accuracy"]) == 1
-    assert set(card.files) == {"model.keras", "preprocessing.json", "training_curves.png", "reference_0.png", "reference_1.png"}
+    assert set(card.files) == {
+        "model.keras",
+        "preprocessing.json",
+        "training_curves.png",
+        "reference_0.png",
+        "reference_1.png",
+    }
     for name, entry in card.files.items():
-        assert entry.sha256 == registry.sha256(second / name) and entry.bytes == (second / name).stat().st_size
+        assert (
+            entry.sha256 == registry.sha256(second / name)
+            and entry.bytes == (second / name).stat().st_size
+        )
     assert json.loads((second / "card.json").read_text()) == card.to_json()
     readme = (second / "README.md").read_text()
     assert "![training curves](training_curves.png)" in readme and "unfolded time steps" in readme
@@ -79,14 +109,29 @@ def test_card_round_trips_through_json(tmp_path, trained) -> None:
     tuned = dataclasses.replace(
         card,
         parent="digits@1",
-        retrain=cards.RetrainRecord(parent="digits@1", head_replaced=True, head_epochs=2, freeze_encoder=False,
-                                    vocabulary_added={"words": 3}, layers_copied=4),
-        search=cards.SearchRecord(tuner="random", objective="val_accuracy", best_trial="02", completed=3, failed=1,
-                                  directory="search/one-to-one"),
+        retrain=cards.RetrainRecord(
+            parent="digits@1",
+            head_replaced=True,
+            head_epochs=2,
+            freeze_encoder=False,
+            vocabulary_added={"words": 3},
+            layers_copied=4,
+        ),
+        search=cards.SearchRecord(
+            tuner="random",
+            objective="val_accuracy",
+            best_trial="02",
+            completed=3,
+            failed=1,
+            directory="search/one-to-one",
+        ),
     )
     assert _through_json(tuned) == tuned
     readme = tuned.readme()
-    assert "Fine-tuned from `digits@1`: a new output head for a new label set, 3 words entries added." in readme
+    assert (
+        "Fine-tuned from `digits@1`: a new output head for a new label set, 3 words entries added."
+        in readme
+    )
     assert "keras-tuner `random` search: best of 3 completed trials (1 failed)" in readme
 
 
@@ -106,17 +151,34 @@ def test_card_reading_is_forward_compatible(tmp_path, trained) -> None:
     (path / "card.json").write_text(json.dumps(newer))
     assert registry.load("digits", root=tmp_path).card.to_json() == written
 
-    older = {key: value for key, value in written.items() if key not in ("parent", "retrain", "search")}
-    older["training"] = {k: v for k, v in written["training"].items() if k not in ("precision_policy", "strategy", "replicas")}
+    older = {
+        key: value for key, value in written.items() if key not in ("parent", "retrain", "search")
+    }
+    older["training"] = {
+        k: v
+        for k, v in written["training"].items()
+        if k not in ("precision_policy", "strategy", "replicas")
+    }
     card = cards.ModelCard.from_json(older)
     assert (card.parent, card.retrain, card.search) == (None, None, None)
-    assert (card.training.precision_policy, card.training.strategy, card.training.replicas) == (None, None, None)
+    assert (card.training.precision_policy, card.training.strategy, card.training.replicas) == (
+        None,
+        None,
+        None,
+    )
     assert card.to_json()["training"] == older["training"]
 
-    for damaged, missing in (({k: v for k, v in written.items() if k != "files"}, "lacks files"),
-                             ({**written, "dataset": {k: v for k, v in written["dataset"].items() if k != "tfds_name"}},
-                              "DatasetRecord lacks tfds_name"),
-                             ({**written, "training": [1]}, "TrainingRecord must be a JSON object")):
+    for damaged, missing in (
+        ({k: v for k, v in written.items() if k != "files"}, "lacks files"),
+        (
+            {
+                **written,
+                "dataset": {k: v for k, v in written["dataset"].items() if k != "tfds_name"},
+            },
+            "DatasetRecord lacks tfds_name",
+        ),
+        ({**written, "training": [1]}, "TrainingRecord must be a JSON object"),
+    ):
         with pytest.raises(cards.CardError, match=missing):
             cards.ModelCard.from_json(damaged)
         (path / "card.json").write_text(json.dumps(damaged))
@@ -184,19 +246,33 @@ def _disk_full(*args, **kwargs):
     raise OSError(errno.ENOSPC, "No space left on device")
 
 
-def test_a_full_disk_during_a_save_leaves_the_registry_as_it_was(tmp_path, trained, monkeypatch) -> None:
+def test_a_full_disk_during_a_save_leaves_the_registry_as_it_was(
+    tmp_path, trained, monkeypatch
+) -> None:
     first = registry.save(trained, "digits", root=tmp_path)
-    monkeypatch.setattr(cards, "plot_curves", _disk_full)  # the disk fills after the model file was written
+    monkeypatch.setattr(
+        cards, "plot_curves", _disk_full
+    )  # the disk fills after the model file was written
     with pytest.raises(zoo.ZooError, match="No space left on device.*the registry is unchanged"):
         registry.save(trained, "digits", root=tmp_path)
-    assert sorted(p.name for p in (tmp_path / "digits").iterdir() if not p.name.startswith(".lock")) == ["1", "aliases.json"]
+    assert sorted(
+        p.name for p in (tmp_path / "digits").iterdir() if not p.name.startswith(".lock")
+    ) == ["1", "aliases.json"]
     assert registry.load("digits", root=tmp_path).version == int(first.name)
 
 
-def test_a_full_disk_while_checkpointing_stops_training_with_a_clear_error(tmp_path, monkeypatch) -> None:
+def test_a_full_disk_while_checkpointing_stops_training_with_a_clear_error(
+    tmp_path, monkeypatch
+) -> None:
     monkeypatch.setattr(keras.callbacks.BackupAndRestore, "on_epoch_end", _disk_full)
     with pytest.raises(zoo.ZooError, match="No space left on device.*--resume"):
-        zoo.train("one-to-one", epochs=2, hparams={"units": 16}, checkpoint_dir=str(tmp_path / "ckpt"), verbose=0)
+        zoo.train(
+            "one-to-one",
+            epochs=2,
+            hparams={"units": 16},
+            checkpoint_dir=str(tmp_path / "ckpt"),
+            verbose=0,
+        )
 
 
 @pytest.mark.parametrize("task", sorted(zoo.all_tasks()))
@@ -208,7 +284,10 @@ def test_gradient_clipping_is_on_by_default_for_both_cells(task: str) -> None:
     built = get_task(task)()
     load_and_adapt(built, built.dataset("embedded"))
     for cell in ("simple_rnn", "lstm"):
-        assert built.build_model(hyperparameters({"cell": cell, "units": 16})).optimizer.clipnorm == 1.0
+        assert (
+            built.build_model(hyperparameters({"cell": cell, "units": 16})).optimizer.clipnorm
+            == 1.0
+        )
 
 
 _SAVER = textwrap.dedent(
@@ -238,8 +317,12 @@ def _savers(root: Path, count: int, mode: str) -> list[subprocess.Popen]:
     script = root / "saver.py"
     script.write_text(_SAVER)
     return [
-        subprocess.Popen([sys.executable, str(script), str(root), str(root / "go"), mode, str(i)],
-                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        subprocess.Popen(
+            [sys.executable, str(script), str(root), str(root / "go"), mode, str(i)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
         for i in range(count)
     ]
 
@@ -261,7 +344,9 @@ def test_eight_concurrent_saves_make_eight_intact_versions(tmp_path) -> None:
     assert all(p.returncode == 0 for p in procs)
     assert sorted(Path(o).name for o in outputs) == [str(v) for v in range(1, 9)]
     for version in range(1, 9):
-        loaded = registry.load(f"shared@{version}", root=tmp_path)  # hashes and reference outputs hold
+        loaded = registry.load(
+            f"shared@{version}", root=tmp_path
+        )  # hashes and reference outputs hold
         assert loaded.version == version
     assert json.loads((tmp_path / "shared" / "aliases.json").read_text())["latest"] == 8
     assert not list((tmp_path / "shared").glob(".tmp-*"))
@@ -287,5 +372,9 @@ def test_kill_9_during_a_save_leaves_the_registry_consistent(tmp_path) -> None:
     assert json.loads((folder / "aliases.json").read_text())["latest"] == 1
     assert registry.load("shared", root=tmp_path).version == 1
     assert list(folder.glob(".tmp-*"))  # the dead save's staging folder, never visible as a version
-    second = registry.save(zoo.train("one-to-one", epochs=1, hparams={"cell": "simple_rnn", "units": 16}, verbose=0), "shared", root=tmp_path)
+    second = registry.save(
+        zoo.train("one-to-one", epochs=1, hparams={"cell": "simple_rnn", "units": 16}, verbose=0),
+        "shared",
+        root=tmp_path,
+    )
     assert second.name == "2" and not list(folder.glob(".tmp-*"))  # the next save cleans up

@@ -1,6 +1,8 @@
 """An interrupted `zoo train` resumes with --resume from its last finished epoch."""
+
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import subprocess
@@ -16,27 +18,43 @@ from zoo import registry
 from zoo.training.fit import HistoryBackup
 
 # small batches keep each epoch long enough (about a second) to be interrupted in the middle of the run
-COMMAND = ["train", "one-to-one", "--epochs", "12", "--batch-size", "8", "--set", "units=128", "--name", "resumable"]
+COMMAND = [
+    "train",
+    "one-to-one",
+    "--epochs",
+    "12",
+    "--batch-size",
+    "8",
+    "--set",
+    "units=128",
+    "--name",
+    "resumable",
+]
 
 
 def _zoo(*args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "zoo", *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "zoo", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 # slow: two `zoo train` processes, with epochs long enough to be interrupted
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
-def test_an_interrupted_training_resumes_and_loses_at_most_one_epoch(sig: signal.Signals, tmp_path: Path, monkeypatch) -> None:
+def test_an_interrupted_training_resumes_and_loses_at_most_one_epoch(
+    sig: signal.Signals, tmp_path: Path, monkeypatch
+) -> None:
     monkeypatch.setenv("ZOO_CHECKPOINTS", str(tmp_path / "checkpoints"))
     monkeypatch.setenv("ZOO_REGISTRY", str(tmp_path / "registry"))
     first = _zoo(*COMMAND)
     deadline, done = time.monotonic() + 240, 0
     while time.monotonic() < deadline and done < 3:  # wait for three finished epochs
         histories = list((tmp_path / "checkpoints").glob("*/history.json"))
-        try:
+        with contextlib.suppress(OSError, ValueError, KeyError):  # being written right now
             done = len(json.loads(histories[0].read_text())["loss"]) if histories else 0
-        except (OSError, ValueError, KeyError):
-            pass
         assert first.poll() is None, first.stdout.read()
         time.sleep(0.05)
     first.send_signal(sig)
@@ -51,7 +69,9 @@ def test_an_interrupted_training_resumes_and_loses_at_most_one_epoch(sig: signal
     assert card.training.epochs_run == 12  # the history covers the epochs before the kill
     epochs_run_again = output.count("Epoch ")
     assert epochs_run_again <= 12 - done + 1, output  # at most one finished epoch was lost
-    assert not list((tmp_path / "checkpoints").glob("*/history.json"))  # finished: the checkpoint is gone
+    assert not list(
+        (tmp_path / "checkpoints").glob("*/history.json")
+    )  # finished: the checkpoint is gone
 
 
 class _StopAt(keras.callbacks.Callback):
@@ -75,14 +95,22 @@ def test_the_saved_history_is_cut_to_the_epochs_training_resumes_after(tmp_path:
 
     def fit(*extra: keras.callbacks.Callback) -> HistoryBackup:
         backup = HistoryBackup(str(tmp_path))
-        model.fit(x, y, epochs=5, verbose=0, callbacks=[keras.callbacks.BackupAndRestore(str(tmp_path)), backup, *extra])
+        model.fit(
+            x,
+            y,
+            epochs=5,
+            verbose=0,
+            callbacks=[keras.callbacks.BackupAndRestore(str(tmp_path)), backup, *extra],
+        )
         return backup
 
     with pytest.raises(KeyboardInterrupt):
         fit(_StopAt(3))
     saved = json.loads((tmp_path / "history.json").read_text())
     assert len(saved["loss"]) == 3
-    (tmp_path / "history.json").write_text(json.dumps({"loss": [*saved["loss"], -1.0]}))  # one epoch more than restored
+    (tmp_path / "history.json").write_text(
+        json.dumps({"loss": [*saved["loss"], -1.0]})
+    )  # one epoch more than restored
     backup = fit()
     assert len(backup.history["loss"]) == 5 and backup.history["loss"][:3] == saved["loss"]
     assert -1.0 not in backup.history["loss"]

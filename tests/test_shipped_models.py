@@ -1,5 +1,6 @@
 """Every model shipped in `saved_models/` loads offline (hashes, safe mode, reference outputs),
 predicts on raw input, and carries a complete card."""
+
 from __future__ import annotations
 
 import json
@@ -27,7 +28,9 @@ def test_shipped_card_parses_and_writes_back_unchanged(path: Path) -> None:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_shipped_model_loads_and_predicts_offline(name: str) -> None:
-    model = zoo.load(name, root=SHIPPED)  # raises unless files, safe loading and reference outputs all hold
+    model = zoo.load(
+        name, root=SHIPPED
+    )  # raises unless files, safe loading and reference outputs all hold
     card = model.card
     assert card.files["model.keras"].bytes <= 25 * 1024 * 1024
     assert card.dataset.licence and "not stated" not in card.dataset.licence
@@ -38,12 +41,19 @@ def test_shipped_model_loads_and_predicts_offline(name: str) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="the real training data (../shared/data) is not on this machine")
-@pytest.mark.parametrize("name", [n for n in NAMES if n.startswith(("ner-", "sentiment-", "digits-"))])
+@pytest.mark.skipif(
+    not SHARED_DATA.is_dir(),
+    reason="the real training data (../shared/data) is not on this machine",
+)
+@pytest.mark.parametrize(
+    "name", [n for n in NAMES if n.startswith(("ner-", "sentiment-", "digits-"))]
+)
 def test_shipped_model_reproduces_its_validation_metric(name: str, monkeypatch) -> None:
     """Re-evaluating on the real data gives the card's number (same files, same split)."""
     model = zoo.load(name, root=SHIPPED)
     monkeypatch.chdir(SHIPPED.parent)  # cards record data paths relative to the checkout
     spec = model.training_dataset()
     headline = model.card.headline_metric
-    assert model.evaluate(spec, "validation")[headline] == pytest.approx(model.card.headline_value("validation"), abs=1e-4)
+    assert model.evaluate(spec, "validation")[headline] == pytest.approx(
+        model.card.headline_value("validation"), abs=1e-4
+    )

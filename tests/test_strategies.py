@@ -1,5 +1,6 @@
 """`--strategy mirrored` trains every task on two logical CPU devices: the Keras models hold
 no string ops, so nothing but numbers reaches the cross-replica sums."""
+
 from __future__ import annotations
 
 import os
@@ -21,8 +22,24 @@ def test_every_task_trains_mirrored_on_two_logical_devices(task: str, tmp_path: 
     extra = [] if task == "one-to-one" else TINY + extra
     env = {**os.environ, "ZOO_LOGICAL_CPUS": "2", "ZOO_REGISTRY": str(tmp_path)}
     done = subprocess.run(
-        [sys.executable, "-m", "zoo", "train", task, "--strategy", "mirrored", "--epochs", "1", "--name", "m", *extra],
-        capture_output=True, text=True, env=env, timeout=900,
+        [
+            sys.executable,
+            "-m",
+            "zoo",
+            "train",
+            task,
+            "--strategy",
+            "mirrored",
+            "--epochs",
+            "1",
+            "--name",
+            "m",
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     card = zoo.registry.verify(tmp_path / "m" / "1")

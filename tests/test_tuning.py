@@ -1,7 +1,9 @@
 """keras-tuner searches: every tuner, failed trials, resume after a kill, chief plus
 workers, the search record in the registry, and MirroredStrategy training."""
+
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -27,29 +29,44 @@ SEED_WITH_FAILURES = 2
 
 
 def _zoo(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "zoo", *args], env={**os.environ, **(env or {})},
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "zoo", *args],
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def _trial_status(project: Path) -> dict[str, str]:
     statuses = {}
     for path in project.glob("trial_*/trial.json"):
-        try:
+        with contextlib.suppress(OSError, ValueError):  # being written right now
             statuses[path.parent.name] = json.loads(path.read_text())["status"]
-        except (OSError, ValueError):  # being written right now
-            pass
     return statuses
 
 
 # slow: the best trial must beat chance, which takes real training
 @pytest.mark.slow
 @pytest.mark.parametrize("tuner", ["random", "hyperband", "bayesian"])
-def test_each_tuner_finds_a_model_that_beats_chance_and_registers_it(tuner: str, tmp_path: Path) -> None:
+def test_each_tuner_finds_a_model_that_beats_chance_and_registers_it(
+    tuner: str, tmp_path: Path
+) -> None:
     import zoo
     from zoo.tuning import tune
 
-    result = tune(TASK, tuner=tuner, directory=tmp_path / "search", max_trials=3, epochs=2, seed=1,
-                  fixed=SMALL, tensorboard=False, name=f"tuned-{tuner}", verbose=0)
+    result = tune(
+        TASK,
+        tuner=tuner,
+        directory=tmp_path / "search",
+        max_trials=3,
+        epochs=2,
+        seed=1,
+        fixed=SMALL,
+        tensorboard=False,
+        name=f"tuned-{tuner}",
+        verbose=0,
+    )
     search = records.load(result.directory)
     completed = [t for t in search["trials"] if t["status"] == "COMPLETED"]
     assert 2 <= len(search["trials"]) <= 3 and completed
@@ -61,43 +78,100 @@ def test_each_tuner_finds_a_model_that_beats_chance_and_registers_it(tuner: str,
     assert card.search.tuner == tuner and card.search.best_trial == best["trial_id"]
     stored = json.loads((result.saved / records.SEARCH_FILE).read_text())
     assert [t["trial_id"] for t in stored["trials"]] == [t["trial_id"] for t in search["trials"]]
-    assert {hp["name"] for hp in stored["space"]} >= {"cell", "units", "layers", "dropout", "learning_rate", "clipnorm", "batch_size"}
+    assert {hp["name"] for hp in stored["space"]} >= {
+        "cell",
+        "units",
+        "layers",
+        "dropout",
+        "learning_rate",
+        "clipnorm",
+        "batch_size",
+    }
     # the registered model is the best trial: same hyperparameters, same validation score
-    assert {k: card.hyperparameters[k] for k in ("cell", "steps", "dropout")} == {k: best["hyperparameters"][k] for k in ("cell", "steps", "dropout")}
+    assert {k: card.hyperparameters[k] for k in ("cell", "steps", "dropout")} == {
+        k: best["hyperparameters"][k] for k in ("cell", "steps", "dropout")
+    }
     assert card.training.batch_size == best["hyperparameters"]["batch_size"]
     assert card.metrics["validation"]["accuracy"] == pytest.approx(best["score"], abs=1e-6)
 
 
-def test_a_diverging_trial_is_recorded_as_failed_and_the_search_goes_on(tmp_path: Path, tiny_dataset) -> None:
+def test_a_diverging_trial_is_recorded_as_failed_and_the_search_goes_on(
+    tmp_path: Path, tiny_dataset
+) -> None:
     from zoo.tuning import tune
 
-    result = tune(TASK, directory=tmp_path, max_trials=4, epochs=1, seed=SEED_WITH_FAILURES, fixed=SMALL, tensorboard=False,
-                  choices={"learning_rate": [1e38, 3e-3]}, dataset=tiny_dataset(TASK, train=DIVERGES), verbose=0)
+    result = tune(
+        TASK,
+        directory=tmp_path,
+        max_trials=4,
+        epochs=1,
+        seed=SEED_WITH_FAILURES,
+        fixed=SMALL,
+        tensorboard=False,
+        choices={"learning_rate": [1e38, 3e-3]},
+        dataset=tiny_dataset(TASK, train=DIVERGES),
+        verbose=0,
+    )
     search = records.load(result.directory)
     trials = sorted(search["trials"], key=lambda t: t["trial_id"])
     failed = [t for t in trials if t["status"] == "FAILED"]
     assert failed and all(t["hyperparameters"]["learning_rate"] == 1e38 for t in failed)
     assert all("diverged" in t["message"][0] for t in failed)
     first_failure = trials.index(failed[0])
-    assert any(t["status"] == "COMPLETED" for t in trials[first_failure:]) and len(trials) == 4  # it went on
+    assert (
+        any(t["status"] == "COMPLETED" for t in trials[first_failure:]) and len(trials) == 4
+    )  # it went on
     assert result.saved is not None
 
 
-def test_a_search_whose_trials_all_fail_stops_with_a_clear_error(tmp_path: Path, tiny_dataset) -> None:
-    from zoo.tuning import tune
+def test_a_search_whose_trials_all_fail_stops_with_a_clear_error(
+    tmp_path: Path, tiny_dataset
+) -> None:
     from zoo.errors import ZooError
+    from zoo.tuning import tune
 
-    with pytest.raises(ZooError, match="3 trials in a row failed, the last with: .*training diverged"):
-        tune(TASK, directory=tmp_path, max_trials=5, epochs=1, fixed={**SMALL, "learning_rate": 1e38}, tensorboard=False,
-             dataset=tiny_dataset(TASK, train=DIVERGES), verbose=0)
+    with pytest.raises(
+        ZooError, match="3 trials in a row failed, the last with: .*training diverged"
+    ):
+        tune(
+            TASK,
+            directory=tmp_path,
+            max_trials=5,
+            epochs=1,
+            fixed={**SMALL, "learning_rate": 1e38},
+            tensorboard=False,
+            dataset=tiny_dataset(TASK, train=DIVERGES),
+            verbose=0,
+        )
 
 
 def test_search_report_prints_a_table_and_writes_a_plot(tmp_path: Path, tiny_dataset) -> None:
     from zoo.tuning import tune
 
-    tune(TASK, directory=tmp_path, max_trials=2, epochs=1, fixed=SMALL, tensorboard=True, dataset=tiny_dataset(TASK), verbose=0)
-    done = subprocess.run([sys.executable, "-m", "zoo", "search-report", str(tmp_path), "--plot", str(tmp_path / "r.png")],
-                          capture_output=True, text=True, timeout=120)
+    tune(
+        TASK,
+        directory=tmp_path,
+        max_trials=2,
+        epochs=1,
+        fixed=SMALL,
+        tensorboard=True,
+        dataset=tiny_dataset(TASK),
+        verbose=0,
+    )
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "zoo",
+            "search-report",
+            str(tmp_path),
+            "--plot",
+            str(tmp_path / "r.png"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     lines = [line for line in done.stdout.splitlines() if line.startswith("| ")]
     assert lines[0].startswith("| trial | status | val_accuracy | seconds |") and len(lines) == 3
@@ -112,9 +186,24 @@ def test_search_report_prints_a_table_and_writes_a_plot(tmp_path: Path, tiny_dat
 # slow: two `zoo tune` processes, with trials long enough to be killed in the middle
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
-def test_an_interrupted_search_resumes_without_losing_or_repeating_trials(sig: signal.Signals, tmp_path: Path) -> None:
-    command = ["tune", TASK, "--directory", str(tmp_path), "--max-trials", "3", "--epochs", "3",
-               "--set", "units=32", "--no-tensorboard", "--name", "resumed"]
+def test_an_interrupted_search_resumes_without_losing_or_repeating_trials(
+    sig: signal.Signals, tmp_path: Path
+) -> None:
+    command = [
+        "tune",
+        TASK,
+        "--directory",
+        str(tmp_path),
+        "--max-trials",
+        "3",
+        "--epochs",
+        "3",
+        "--set",
+        "units=32",
+        "--no-tensorboard",
+        "--name",
+        "resumed",
+    ]
     project = tmp_path / TASK
     first = _zoo(*command)
     deadline = time.monotonic() + 240
@@ -150,14 +239,31 @@ def _free_port() -> int:
 # slow: three `zoo tune` processes searching together
 @pytest.mark.slow
 def test_a_chief_and_two_workers_share_one_search(tmp_path: Path) -> None:
-    command = ["tune", TASK, "--directory", str(tmp_path), "--max-trials", "4", "--epochs", "2",
-               "--set", "units=32", "--no-tensorboard", "--name", "distributed"]
+    command = [
+        "tune",
+        TASK,
+        "--directory",
+        str(tmp_path),
+        "--max-trials",
+        "4",
+        "--epochs",
+        "2",
+        "--set",
+        "units=32",
+        "--no-tensorboard",
+        "--name",
+        "distributed",
+    ]
     network = {"KERASTUNER_ORACLE_IP": "127.0.0.1", "KERASTUNER_ORACLE_PORT": str(_free_port())}
     chief = _zoo(*command, env={**network, "KERASTUNER_TUNER_ID": "chief"})
     time.sleep(3)  # the workers need the chief's server; they retry, but not for long
-    workers = [_zoo(*command, env={**network, "KERASTUNER_TUNER_ID": f"tuner{i}"}) for i in range(2)]
+    workers = [
+        _zoo(*command, env={**network, "KERASTUNER_TUNER_ID": f"tuner{i}"}) for i in range(2)
+    ]
     outputs = [p.communicate(timeout=420)[0] for p in (*workers, chief)]
-    assert [p.returncode for p in (*workers, chief)] == [0, 0, 0], "\n\n".join(o[-3000:] for o in outputs)
+    assert [p.returncode for p in (*workers, chief)] == [0, 0, 0], "\n\n".join(
+        o[-3000:] for o in outputs
+    )
 
     trials = records.load(tmp_path)["trials"]
     assert len(trials) == 4 and all(t["status"] == "COMPLETED" for t in trials)
@@ -177,7 +283,9 @@ def test_mirrored_strategy_trains_on_two_logical_devices(tmp_path: Path) -> None
         result = train("one-to-one", epochs=3, hparams={"units": 64}, strategy="mirrored", verbose=0)
         print(json.dumps({"replicas": result.replicas, "strategy": result.strategy, **result.metrics["validation"]}))
     """)
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["replicas"] == 2 and result["strategy"] == "mirrored"
@@ -189,7 +297,24 @@ def test_the_same_seed_proposes_the_same_trials(tmp_path: Path, tiny_dataset) ->
 
     proposed = []
     for run in ("a", "b"):
-        result = tune(TASK, directory=tmp_path / run, max_trials=2, epochs=1, seed=0, fixed=SMALL, tensorboard=False,
-                      registry_root=tmp_path / "registry", dataset=tiny_dataset(TASK), verbose=0)
-        proposed.append([t["hyperparameters"] for t in sorted(records.load(result.directory)["trials"], key=lambda t: t["trial_id"])])
+        result = tune(
+            TASK,
+            directory=tmp_path / run,
+            max_trials=2,
+            epochs=1,
+            seed=0,
+            fixed=SMALL,
+            tensorboard=False,
+            registry_root=tmp_path / "registry",
+            dataset=tiny_dataset(TASK),
+            verbose=0,
+        )
+        proposed.append(
+            [
+                t["hyperparameters"]
+                for t in sorted(
+                    records.load(result.directory)["trials"], key=lambda t: t["trial_id"]
+                )
+            ]
+        )
     assert proposed[0] == proposed[1]

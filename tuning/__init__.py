@@ -5,6 +5,7 @@ hyperparameter with its default, so one keras-tuner `HyperModel` (`TaskHyperMode
 serves all five tasks. `tune` runs, resumes or joins (as a distributed worker) a
 search and registers its best model; `records` reads a search folder for reports.
 """
+
 from zoo.tuning.hypermodel import TaskHyperModel
 from zoo.tuning.search import TUNER_CLASSES, make_tuner, tune
 

@@ -4,6 +4,7 @@
 `fit` adds the batch size to it, trains, and returns the task's headline metric on the
 validation split (accuracy, entity F1, BLEU), never the validation loss.
 """
+
 from __future__ import annotations
 
 import time
@@ -24,7 +25,14 @@ class TaskHyperModel(kt.HyperModel):
     label names) is fitted once on the training split and shared by every trial, so
     trials differ only in their hyperparameters."""
 
-    def __init__(self, task_name: str, dataset: str | DatasetSpec = "embedded", *, epochs: int | None = None, seed: int = 0):
+    def __init__(
+        self,
+        task_name: str,
+        dataset: str | DatasetSpec = "embedded",
+        *,
+        epochs: int | None = None,
+        seed: int = 0,
+    ):
         task = get_task(task_name)()
         super().__init__(name=task.name)
         self.task, self.dataset, self.seed = task, task.dataset(dataset), seed
@@ -42,17 +50,36 @@ class TaskHyperModel(kt.HyperModel):
         keras.utils.set_random_seed(self.seed)  # the same initial weights for the same trial
         return self.task.build_model(hp)
 
-    def fit(self, hp: kt.HyperParameters, model: keras.Model, *args: Any, callbacks: list | None = None,
-            epochs: int | None = None, initial_epoch: int = 0, verbose: int | str = "auto", **kwargs: Any) -> dict[str, float]:
+    def fit(
+        self,
+        hp: kt.HyperParameters,
+        model: keras.Model,
+        *args: Any,
+        callbacks: list | None = None,
+        epochs: int | None = None,
+        initial_epoch: int = 0,
+        verbose: int | str = "auto",
+        **kwargs: Any,
+    ) -> dict[str, float]:
         """Train one trial. The tuner's own callbacks (its best-epoch checkpoint, TensorBoard)
         run after ours, so they see the headline metric in the epoch logs. Returns the best
         epoch's validation headline metric: the epoch whose weights the tuner kept."""
-        batch_size = hp.Choice("batch_size", list(BATCH_SIZES), default=self.task.default_batch_size)
+        batch_size = hp.Choice(
+            "batch_size", list(BATCH_SIZES), default=self.task.default_batch_size
+        )
         self.last_history, started = {}, time.perf_counter()
         try:
             self.last_history = fit_model(
-                self.task, model, self.train_raw, self.val_raw, epochs=epochs or self.epochs, batch_size=batch_size,
-                seed=self.seed, callbacks=callbacks, initial_epoch=initial_epoch, verbose=verbose,
+                self.task,
+                model,
+                self.train_raw,
+                self.val_raw,
+                epochs=epochs or self.epochs,
+                batch_size=batch_size,
+                seed=self.seed,
+                callbacks=callbacks,
+                initial_epoch=initial_epoch,
+                verbose=verbose,
             )
         except DivergedError as err:
             raise kt.errors.FailedTrialError(str(err)) from err

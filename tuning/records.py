@@ -4,6 +4,7 @@ It reads files only (keras-tuner's `oracle.json` and `trial_*/trial.json`, plus 
 `trial_*/zoo_trial.json` with epoch logs, duration and memory), so a report needs neither
 the data nor a model, and works while the search is still running.
 """
+
 from __future__ import annotations
 
 import json
@@ -33,8 +34,12 @@ def project_dir(directory: str | Path) -> Path:
     if len(found) == 1:
         return found[0]
     if not found:
-        raise ZooError(f"no keras-tuner search in {directory}: pass the --directory a `zoo tune` wrote.")
-    raise ZooError(f"{directory} holds several searches ({', '.join(p.name for p in found)}): pass one of those folders.")
+        raise ZooError(
+            f"no keras-tuner search in {directory}: pass the --directory a `zoo tune` wrote."
+        )
+    raise ZooError(
+        f"{directory} holds several searches ({', '.join(p.name for p in found)}): pass one of those folders."
+    )
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -56,24 +61,43 @@ def load(directory: str | Path) -> dict[str, Any]:
         extra_path = path.parent / TRIAL_RECORD
         extra = _read(extra_path) if extra_path.is_file() else {}
         score = trial.get("score")
-        trials.append({
-            "trial_id": trial["trial_id"],
-            "status": trial["status"],
-            "score": score if score is None or math.isfinite(score) else None,
-            "hyperparameters": {k: v for k, v in trial["hyperparameters"]["values"].items() if not k.startswith(_INTERNAL)},
-            "epochs": trial["hyperparameters"]["values"].get(f"{_INTERNAL}epochs"),
-            "seconds": extra.get("seconds"),
-            "rss_mb": extra.get("rss_mb"),
-            "peak_rss_mb": extra.get("peak_rss_mb"),
-            "tuner_id": extra.get("tuner_id"),
-            "message": (trial.get("message") or "").strip().splitlines()[-1:] or None,
-            "history": extra.get("history", {}),
-        })
+        trials.append(
+            {
+                "trial_id": trial["trial_id"],
+                "status": trial["status"],
+                "score": score if score is None or math.isfinite(score) else None,
+                "hyperparameters": {
+                    k: v
+                    for k, v in trial["hyperparameters"]["values"].items()
+                    if not k.startswith(_INTERNAL)
+                },
+                "epochs": trial["hyperparameters"]["values"].get(f"{_INTERNAL}epochs"),
+                "seconds": extra.get("seconds"),
+                "rss_mb": extra.get("rss_mb"),
+                "peak_rss_mb": extra.get("peak_rss_mb"),
+                "tuner_id": extra.get("tuner_id"),
+                "message": (trial.get("message") or "").strip().splitlines()[-1:] or None,
+                "history": extra.get("history", {}),
+            }
+        )
     space = [
-        {"name": hp["config"]["name"], "type": hp["class_name"], **{k: v for k, v in hp["config"].items() if k in ("values", "min_value", "max_value", "step", "sampling", "default", "value")}}
+        {
+            "name": hp["config"]["name"],
+            "type": hp["class_name"],
+            **{
+                k: v
+                for k, v in hp["config"].items()
+                if k in ("values", "min_value", "max_value", "step", "sampling", "default", "value")
+            },
+        }
         for hp in oracle["hyperparameters"]["space"]
     ]
-    return {"project": str(project), "objective": objective or "score", "space": space, "trials": trials}
+    return {
+        "project": str(project),
+        "objective": objective or "score",
+        "space": space,
+        "trials": trials,
+    }
 
 
 def write(search: dict[str, Any], path: Path) -> None:
@@ -91,7 +115,16 @@ def table(search: dict[str, Any]) -> str:
     trials = sorted(search["trials"], key=lambda t: (t["score"] is None, -(t["score"] or 0.0)))
     names = [hp["name"] for hp in search["space"] if hp["type"] != "Fixed"]
     header = ["trial", "status", search["objective"], "seconds", *names]
-    rows = [[t["trial_id"], t["status"], t["score"], t["seconds"], *(t["hyperparameters"].get(n) for n in names)] for t in trials]
+    rows = [
+        [
+            t["trial_id"],
+            t["status"],
+            t["score"],
+            t["seconds"],
+            *(t["hyperparameters"].get(n) for n in names),
+        ]
+        for t in trials
+    ]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
     return "\n".join(lines)
@@ -100,8 +133,12 @@ def table(search: dict[str, Any]) -> str:
 def plot(search: dict[str, Any], path: Path) -> None:
     """Score per trial, then score against each searched hyperparameter."""
     done = [t for t in search["trials"] if t["score"] is not None]
-    names = [hp["name"] for hp in search["space"] if hp["type"] != "Fixed"
-             and len({str(t["hyperparameters"].get(hp["name"])) for t in done}) > 1]
+    names = [
+        hp["name"]
+        for hp in search["space"]
+        if hp["type"] != "Fixed"
+        and len({str(t["hyperparameters"].get(hp["name"])) for t in done}) > 1
+    ]
     panels = 1 + len(names)
     columns = min(4, panels)
     rows = math.ceil(panels / columns)
@@ -115,12 +152,14 @@ def plot(search: dict[str, Any], path: Path) -> None:
     axes[0].set_xlabel("trial")
     axes[0].set_ylabel(objective)
     axes[0].legend()
-    for ax, name in zip(axes[1:], names):
+    for ax, name in zip(axes[1:], names, strict=False):
         values = [t["hyperparameters"].get(name) for t in done]
         numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
         xs = values if numeric else [str(v) for v in values]
         ax.plot(xs, [t["score"] for t in done], "o")
-        if numeric and any(hp["name"] == name and hp.get("sampling") == "log" for hp in search["space"]):
+        if numeric and any(
+            hp["name"] == name and hp.get("sampling") == "log" for hp in search["space"]
+        ):
             ax.set_xscale("log")
         ax.set_xlabel(name)
         ax.set_ylabel(objective)

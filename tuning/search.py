@@ -11,6 +11,7 @@ Distribution: with `KERASTUNER_TUNER_ID`, `KERASTUNER_ORACLE_IP` and
 and the others (`tuner0`, `tuner1`, ...) run trials in parallel against it, sharing
 `directory`. The chief registers the best model once every worker is done.
 """
+
 from __future__ import annotations
 
 import json
@@ -28,13 +29,22 @@ from zoo import registry
 from zoo.constants import TUNERS
 from zoo.errors import UnknownNameError, ZooError
 from zoo.tasks.base import DatasetSpec
-from zoo.training.fit import configure_devices, distribution_strategy, finish, interruptible, raise_if_interrupted
-
+from zoo.training.fit import (
+    configure_devices,
+    distribution_strategy,
+    finish,
+    interruptible,
+    raise_if_interrupted,
+)
 from zoo.tuning import records
 from zoo.tuning.hypermodel import TaskHyperModel
 
 #: the keras-tuner class of each of `zoo.constants.TUNERS`
-TUNER_CLASSES: dict[str, type[kt.Tuner]] = {"random": kt.RandomSearch, "hyperband": kt.Hyperband, "bayesian": kt.BayesianOptimization}
+TUNER_CLASSES: dict[str, type[kt.Tuner]] = {
+    "random": kt.RandomSearch,
+    "hyperband": kt.Hyperband,
+    "bayesian": kt.BayesianOptimization,
+}
 
 
 def role() -> str:
@@ -76,16 +86,22 @@ def _recording(base: type[kt.Tuner]) -> type[kt.Tuner]:
                     "history": hypermodel.last_history,
                     "seconds": round(hypermodel.last_seconds, 2),
                     "rss_mb": resident_mb(),
-                    "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+                    "peak_rss_mb": round(
+                        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1
+                    ),
                     "tuner_id": self.tuner_id,
                 }
-                Path(self.get_trial_dir(trial.trial_id), records.TRIAL_RECORD).write_text(json.dumps(record))
+                Path(self.get_trial_dir(trial.trial_id), records.TRIAL_RECORD).write_text(
+                    json.dumps(record)
+                )
 
     Recording.__name__ = base.__name__
     return Recording
 
 
-def space(fixed: dict[str, Any] | None = None, choices: dict[str, list[Any]] | None = None) -> kt.HyperParameters:
+def space(
+    fixed: dict[str, Any] | None = None, choices: dict[str, list[Any]] | None = None
+) -> kt.HyperParameters:
     """Narrow a task's search space: `fixed` values are not searched, `choices` replace a
     hyperparameter's declared range by a list. Everything else keeps the task's range."""
     hp = kt.HyperParameters()
@@ -132,7 +148,9 @@ def make_tuner(
         directory=str(directory),
         project_name=project_name or hypermodel.task.name,
         overwrite=overwrite,
-        distribution_strategy=None if strategy in (None, "default") else distribution_strategy(strategy),
+        distribution_strategy=None
+        if strategy in (None, "default")
+        else distribution_strategy(strategy),
     )
     if tuner == "hyperband":
         options["max_epochs"] = hypermodel.epochs
@@ -141,8 +159,10 @@ def make_tuner(
     try:
         built = _recording(TUNER_CLASSES[tuner])(**options)
     except RuntimeError as err:  # keras-tuner: the folder holds another search's oracle
-        raise ZooError(f"{directory} holds a search that cannot be resumed with these settings ({err}). "
-                       "Use another --directory or add --overwrite.") from err
+        raise ZooError(
+            f"{directory} holds a search that cannot be resumed with these settings ({err}). "
+            "Use another --directory or add --overwrite."
+        ) from err
     built.oracle.max_trials = max_trials  # Hyperband has no such argument; cap it the same way
     return built
 
@@ -169,8 +189,17 @@ def tune(
     (space and every trial) beside it. TensorBoard logs with the HParams dashboard go to
     `directory/<task>/tensorboard`."""
     built = make_tuner(
-        task, tuner=tuner, directory=directory, dataset=dataset, max_trials=max_trials, epochs=epochs, seed=seed,
-        fixed=fixed, choices=choices, strategy=strategy, overwrite=overwrite,
+        task,
+        tuner=tuner,
+        directory=directory,
+        dataset=dataset,
+        max_trials=max_trials,
+        epochs=epochs,
+        seed=seed,
+        fixed=fixed,
+        choices=choices,
+        strategy=strategy,
+        overwrite=overwrite,
     )
     project = Path(built.project_dir)
     callbacks: list[keras.callbacks.Callback] = []  # fit_model adds the interrupt check itself
@@ -183,13 +212,21 @@ def tune(
         if "consecutive failures" not in str(err):
             raise
         reason = str(err).strip().splitlines()[-1]
-        raise ZooError(f"the search stopped: {built.oracle.max_consecutive_failed_trials} trials in a row failed, the last "
-                       f"with: {reason} Narrow the space (--choice, --set) and start again with --overwrite.") from err
-    saved = None if role() == "worker" else register_best(built, tuner_name=tuner, name=name, root=registry_root)
+        raise ZooError(
+            f"the search stopped: {built.oracle.max_consecutive_failed_trials} trials in a row failed, the last "
+            f"with: {reason} Narrow the space (--choice, --set) and start again with --overwrite."
+        ) from err
+    saved = (
+        None
+        if role() == "worker"
+        else register_best(built, tuner_name=tuner, name=name, root=registry_root)
+    )
     return SearchResult(tuner=built, directory=project, saved=saved)
 
 
-def register_best(built: kt.Tuner, *, tuner_name: str, name: str | None, root: str | Path | None) -> Path | None:
+def register_best(
+    built: kt.Tuner, *, tuner_name: str, name: str | None, root: str | Path | None
+) -> Path | None:
     """Load the best trial's checkpoint, measure it on validation and test, and save it
     with `search.json` (the space and every trial) and `search.png` (the report plot)."""
     project = Path(built.project_dir)
@@ -215,13 +252,25 @@ def register_best(built: kt.Tuner, *, tuner_name: str, name: str | None, root: s
         "directory": str(project),
     }
     result = finish(
-        hypermodel.task, model, hypermodel.dataset, hp=hp, seed=hypermodel.seed,
-        epochs=len(trial_record["history"].get("loss", [])) or hypermodel.epochs, batch_size=batch_size,
-        history=trial_record["history"], seconds=trial_record["seconds"] or 0.0, search=summary,
+        hypermodel.task,
+        model,
+        hypermodel.dataset,
+        hp=hp,
+        seed=hypermodel.seed,
+        epochs=len(trial_record["history"].get("loss", [])) or hypermodel.epochs,
+        batch_size=batch_size,
+        history=trial_record["history"],
+        seconds=trial_record["seconds"] or 0.0,
+        search=summary,
     )
     records.write(search, project / records.SEARCH_FILE)
     records.plot(search, project / records.PLOT_FILE)
     return registry.save(
-        result, name, root=root,
-        artifacts={records.SEARCH_FILE: project / records.SEARCH_FILE, records.PLOT_FILE: project / records.PLOT_FILE},
+        result,
+        name,
+        root=root,
+        artifacts={
+            records.SEARCH_FILE: project / records.SEARCH_FILE,
+            records.PLOT_FILE: project / records.PLOT_FILE,
+        },
     )

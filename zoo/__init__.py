@@ -12,6 +12,7 @@ input/output shapes. The public Python API mirrors the `zoo` command line:
 
 Attributes are imported on first use, so that `zoo --help` does not wait for TensorFlow.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -39,7 +40,17 @@ _API = {
     "tune": "zoo.tuning.search",
 }
 #: sub-packages reachable as attributes after a bare `import zoo` (`zoo.registry.load`)
-_SUBPACKAGES = ("cli", "constants", "data", "errors", "models", "registry", "tasks", "training", "tuning")
+_SUBPACKAGES = (
+    "cli",
+    "constants",
+    "data",
+    "errors",
+    "models",
+    "registry",
+    "tasks",
+    "training",
+    "tuning",
+)
 __all__ = sorted(_API)
 
 

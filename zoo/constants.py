@@ -3,6 +3,7 @@
 `zoo --help` and argument checking read these names before any heavy import; the modules
 that implement each choice import the same tuples, so there is one list of each.
 """
+
 from __future__ import annotations
 
 #: recurrent cells, the hyperparameter `cell` of every task
@@ -12,7 +13,15 @@ TUNERS: tuple[str, ...] = ("random", "hyperband", "bayesian")
 #: `tf.distribute` strategies of `--strategy`
 STRATEGIES: tuple[str, ...] = ("default", "mirrored")
 #: layouts of users' files that `zoo.prepare` turns into TFDS datasets (`--format`)
-FORMATS: tuple[str, ...] = ("conll", "text-per-class", "csv", "parallel", "captions", "image-folder", "tfds")
+FORMATS: tuple[str, ...] = (
+    "conll",
+    "text-per-class",
+    "csv",
+    "parallel",
+    "captions",
+    "image-folder",
+    "tfds",
+)
 #: split roles a task's dataset maps onto TFDS splits
 SPLITS: tuple[str, ...] = ("train", "validation", "test")
 #: export formats of `zoo export`

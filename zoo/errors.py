@@ -3,6 +3,7 @@
 The command line turns a `ZooError` into a one-line message and exit code 2; anything
 else is a bug and exits with code 1.
 """
+
 from __future__ import annotations
 
 import difflib

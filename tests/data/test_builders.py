@@ -131,7 +131,7 @@ def _assert_equal(a: Any, b: Any) -> None:
             _assert_equal(a[key], b[key])
     elif isinstance(a, (list, tuple)):
         assert len(a) == len(b)
-        for x, y in zip(a, b):
+        for x, y in zip(a, b, strict=False):
             _assert_equal(x, y)
     elif isinstance(a, np.ndarray):
         assert a.dtype == b.dtype and np.array_equal(a, b)
@@ -258,7 +258,7 @@ def test_ner_tag_names_match_conll2003() -> None:
         conll_dataset_builder_utils as conll_lib,
     )
 
-    assert zoo_ner.NER_TAGS == tuple(conll_lib.NER_TAGS)
+    assert tuple(conll_lib.NER_TAGS) == zoo_ner.NER_TAGS
 
 
 def test_ner_tags_aligned_and_valid_iob2() -> None:
@@ -266,7 +266,7 @@ def test_ner_tags_aligned_and_valid_iob2() -> None:
         for example in _examples("zoo_ner", split):
             tokens, tags = example["tokens"], example["ner"]
             assert len(tokens) == len(tags) > 0
-            for previous, tag in zip(["O"] + tags, tags):
+            for previous, tag in zip(["O"] + tags, tags, strict=False):
                 assert tag in zoo_ner.NER_TAGS
                 if tag.startswith("I-"):
                     assert previous[2:] == tag[2:], (tokens, tags)
@@ -279,7 +279,7 @@ def test_ner_entity_types_and_ambiguity() -> None:
     jordan = {
         tag[2:]
         for e in train
-        for token, tag in zip(e["tokens"], e["ner"])
+        for token, tag in zip(e["tokens"], e["ner"], strict=True)
         if token == "Jordan"
     }
     assert {"PER", "LOC"} <= jordan

@@ -4,6 +4,7 @@ the saved model reloads (safe mode, fresh objects) and reproduces its prediction
 Real training takes minutes, so the training test is marked slow (`.ci/run` runs it); the
 default command checks building, one step, the registry round trip and the serving
 signature of every task on tiny models (`test_task_harness.py`)."""
+
 from __future__ import annotations
 
 import subprocess
@@ -36,10 +37,15 @@ def test_trains_beats_chance_and_round_trips(task: str, cell: str, tmp_path: Pat
     epochs, threshold, chance = SETTINGS[task]  # a new task must declare its bar here
     result = zoo.train(task, epochs=epochs, hparams={"cell": cell}, verbose=0)
     metric = result.metrics["validation"][result.task.headline_metric]
-    assert metric >= threshold > chance, f"{task}/{cell}: {result.task.headline_metric}={metric:.3f}"
+    assert metric >= threshold > chance, (
+        f"{task}/{cell}: {result.task.headline_metric}={metric:.3f}"
+    )
     assert result.hyperparameters["cell"] == cell
 
-    examples = [result.task.raw_input(ex) for ex in result.task.load("embedded", "test").take(3).as_numpy_iterator()]
+    examples = [
+        result.task.raw_input(ex)
+        for ex in result.task.load("embedded", "test").take(3).as_numpy_iterator()
+    ]
     before = result.task.predict(result.model, examples)
     path = registry.save(result)
     ref = f"{path.parent.name}@{path.name}"
@@ -47,15 +53,23 @@ def test_trains_beats_chance_and_round_trips(task: str, cell: str, tmp_path: Pat
     assert loaded.predict_batch(examples) == before
     assert loaded.card.headline_value("validation") == pytest.approx(metric)
     # a fresh process: loading re-runs the reference inputs and compares with the saved outputs
-    done = subprocess.run([sys.executable, "-c", "import sys, zoo; zoo.load(sys.argv[1])", ref], capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-c", "import sys, zoo; zoo.load(sys.argv[1])", ref],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     if cell == "lstm":
         _check_export(loaded, examples, before, tmp_path)
 
 
-def _check_export(loaded: registry.ZooModel, examples: list, predictions: list, tmp_path: Path) -> None:
+def _check_export(
+    loaded: registry.ZooModel, examples: list, predictions: list, tmp_path: Path
+) -> None:
     """The SavedModel's serving signature gives what `predict` gives (greedy decoding)."""
-    signature = tf.saved_model.load(str(export(loaded, tmp_path / "export"))).signatures["serving_default"]
+    signature = tf.saved_model.load(str(export(loaded, tmp_path / "export"))).signatures[
+        "serving_default"
+    ]
     if isinstance(examples[0], np.ndarray):
         batch = tf.constant(np.stack(examples))
     elif isinstance(examples[0], list):
@@ -68,9 +82,10 @@ def _check_export(loaded: registry.ZooModel, examples: list, predictions: list, 
     if task in ("one-to-one", "many-to-one"):
         assert [s.decode() for s in served["label"]] == [p["label"] for p in predictions]
     elif task == "many-to-many-equal":
-        assert [[t.decode() for t in row[: len(ex)]] for row, ex in zip(served["tags"], examples)] == [
-            [tag for _, tag in p["tags"]] for p in predictions
-        ]
+        assert [
+            [t.decode() for t in row[: len(ex)]]
+            for row, ex in zip(served["tags"], examples, strict=True)
+        ] == [[tag for _, tag in p["tags"]] for p in predictions]
     else:
         key = "caption" if task == "one-to-many" else "translation"
         greedy = loaded.task.predict(loaded.model, examples, beam_width=1)

@@ -3,6 +3,7 @@
 Expected failures (`ZooError`: unknown names, unreachable datasets, bad input) print a
 one-line reason and exit with code 2; anything else is a bug and exits with code 1.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,7 +45,9 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except Exception:  # noqa: BLE001  (the CLI's last line of defence: report the bug)
         traceback.print_exc()
-        print("zoo: unexpected error (a bug): please report it with the trace above.", file=sys.stderr)
+        print(
+            "zoo: unexpected error (a bug): please report it with the trace above.", file=sys.stderr
+        )
         return EXIT_BUG
     return 0
 

@@ -1,5 +1,6 @@
 """What the command groups share: option groups, KEY=VALUE parsing, the dataset flags
 turned into a dataset (resolved once, here, where a command starts), metric printing."""
+
 from __future__ import annotations
 
 import argparse
@@ -32,7 +33,6 @@ def print_metrics(metrics: dict[str, dict[str, float]]) -> None:
         print(f"  {split}: {shown}")
 
 
-
 def hparams(args: argparse.Namespace) -> dict[str, Any]:
     hparams = dict(args.set or [])
     if args.cell:
@@ -48,44 +48,91 @@ def dataset(args: argparse.Namespace) -> Any:
         from zoo.data import formats
 
         return formats.prepare(
-            args.data, args.format, encoding=args.encoding, columns=args.columns, source=args.source,
-            target=args.target, image_size=args.image_size, rename=args.rename, seed=args.seed, licence=args.data_licence,
+            args.data,
+            args.format,
+            encoding=args.encoding,
+            columns=args.columns,
+            source=args.source,
+            target=args.target,
+            image_size=args.image_size,
+            rename=args.rename,
+            seed=args.seed,
+            licence=args.data_licence,
         )
     if args.format:
         raise ZooError("--format needs --data PATH.")
     return args.dataset
 
 
-
 def registry_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--registry", metavar="DIR", help="registry folder (default: $ZOO_REGISTRY or saved_models/)")
+    p.add_argument(
+        "--registry",
+        metavar="DIR",
+        help="registry folder (default: $ZOO_REGISTRY or saved_models/)",
+    )
 
 
 def data_options(p: argparse.ArgumentParser, *, task: bool = True) -> None:
     if task:
         p.add_argument("task", help="one of the five tasks (see `zoo tasks`)")
-    p.add_argument("--dataset", default="embedded", help="'embedded' (offline, default) or the task's real TFDS dataset")
-    files = p.add_argument_group("training on files instead of a TFDS dataset (see zoo.data.formats)")
-    files.add_argument("--data", metavar="PATH", help="folder (or file) of your data; it is stored once as a TFDS dataset")
-    files.add_argument("--format", choices=FORMATS, help="layout of --data (see the README's table of formats)")
-    files.add_argument("--encoding", help="text encoding of the files (default: utf-8), e.g. latin-1")
-    files.add_argument("--columns", help="conll: column names in order (default: 'tokens pos chunks ner'); "
-                       "csv: the text and label columns (default: 'text,label')")
+    p.add_argument(
+        "--dataset",
+        default="embedded",
+        help="'embedded' (offline, default) or the task's real TFDS dataset",
+    )
+    files = p.add_argument_group(
+        "training on files instead of a TFDS dataset (see zoo.data.formats)"
+    )
+    files.add_argument(
+        "--data",
+        metavar="PATH",
+        help="folder (or file) of your data; it is stored once as a TFDS dataset",
+    )
+    files.add_argument(
+        "--format", choices=FORMATS, help="layout of --data (see the README's table of formats)"
+    )
+    files.add_argument(
+        "--encoding", help="text encoding of the files (default: utf-8), e.g. latin-1"
+    )
+    files.add_argument(
+        "--columns",
+        help="conll: column names in order (default: 'tokens pos chunks ner'); "
+        "csv: the text and label columns (default: 'text,label')",
+    )
     files.add_argument("--source", help="parallel text: source language code, e.g. de")
     files.add_argument("--target", help="parallel text: target language code, e.g. en")
-    files.add_argument("--image-size", type=int,
-                       help="captions, image-folder: images are resized to this square size (default: 128, 32)")
-    files.add_argument("--rename", metavar="MINE=THEIRS,...",
-                       help="tfds: map the task's feature names to the dataset's, e.g. text=sentence,label=label")
-    files.add_argument("--data-licence", metavar="TEXT", help="the data's terms of use, recorded in the model card")
+    files.add_argument(
+        "--image-size",
+        type=int,
+        help="captions, image-folder: images are resized to this square size (default: 128, 32)",
+    )
+    files.add_argument(
+        "--rename",
+        metavar="MINE=THEIRS,...",
+        help="tfds: map the task's feature names to the dataset's, e.g. text=sentence,label=label",
+    )
+    files.add_argument(
+        "--data-licence", metavar="TEXT", help="the data's terms of use, recorded in the model card"
+    )
+
 
 def model_options(p: argparse.ArgumentParser, verb: str) -> None:
     p.add_argument("--cell", choices=CELLS, help=f"recurrent cell ({verb})")
-    p.add_argument("--set", type=hparam, action="append", metavar="KEY=VALUE",
-                   help="fix a hyperparameter, e.g. --set units=128 --set bidirectional=false (repeatable)")
-    p.add_argument("--seed", type=int, default=0, help="random seed, recorded in the model card (default: 0)")
-    p.add_argument("--strategy", choices=STRATEGIES, default="default",
-                   help="'mirrored': tf.distribute.MirroredStrategy over this machine's GPUs (default: one device)")
+    p.add_argument(
+        "--set",
+        type=hparam,
+        action="append",
+        metavar="KEY=VALUE",
+        help="fix a hyperparameter, e.g. --set units=128 --set bidirectional=false (repeatable)",
+    )
+    p.add_argument(
+        "--seed", type=int, default=0, help="random seed, recorded in the model card (default: 0)"
+    )
+    p.add_argument(
+        "--strategy",
+        choices=STRATEGIES,
+        default="default",
+        help="'mirrored': tf.distribute.MirroredStrategy over this machine's GPUs (default: one device)",
+    )
     p.add_argument("--name", help="registry name of the saved model (default: TASK-CELL-DATASET)")
     registry_option(p)
-

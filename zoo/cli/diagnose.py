@@ -1,4 +1,5 @@
 """`zoo diagnose gradients`: training dynamics of models or tasks."""
+
 from __future__ import annotations
 
 import argparse
@@ -13,8 +14,14 @@ def cmd_diagnose_gradients(args: argparse.Namespace) -> None:
     from zoo.training import diagnostics
 
     profiles = diagnostics.diagnose(
-        args.targets, dataset=args.dataset, split=args.split, batch_size=args.batch_size, batches=args.batches,
-        hparams=dict(args.set or []), seed=args.seed, root=args.registry,
+        args.targets,
+        dataset=args.dataset,
+        split=args.split,
+        batch_size=args.batch_size,
+        batches=args.batches,
+        hparams=dict(args.set or []),
+        seed=args.seed,
+        root=args.registry,
     )
     for profile in profiles:
         print(profile.summary())
@@ -24,10 +31,11 @@ def cmd_diagnose_gradients(args: argparse.Namespace) -> None:
         print(f"numbers: {args.json}")
 
 
-
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Add this group's sub-commands to the `zoo` parser."""
-    p = sub.add_parser("diagnose", help="diagnose a model's training dynamics (gradients through time)")
+    p = sub.add_parser(
+        "diagnose", help="diagnose a model's training dynamics (gradients through time)"
+    )
     what = p.add_subparsers(dest="diagnosis", required=True, metavar="DIAGNOSIS")
     p = what.add_parser(
         "gradients",
@@ -37,19 +45,41 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "decay rate per step, flags exploding gradients and recommends a clipnorm (the median weight-gradient "
         "norm); writes a log-scale plot with one panel per model.",
     )
-    p.add_argument("targets", nargs="+", metavar="NAME|TASK",
-                   help="registry models (NAME, NAME@VERSION or NAME:ALIAS; a single one is shown beside its "
-                   "sibling with the other cell), or one task: a freshly built SimpleRNN and LSTM side by side")
-    p.add_argument("--dataset", help="the task's dataset to measure on (default: the model's training data; "
-                   "'embedded' for a task)")
-    p.add_argument("--split", choices=SPLITS, default="validation", help="split role (default: validation)")
+    p.add_argument(
+        "targets",
+        nargs="+",
+        metavar="NAME|TASK",
+        help="registry models (NAME, NAME@VERSION or NAME:ALIAS; a single one is shown beside its "
+        "sibling with the other cell), or one task: a freshly built SimpleRNN and LSTM side by side",
+    )
+    p.add_argument(
+        "--dataset",
+        help="the task's dataset to measure on (default: the model's training data; "
+        "'embedded' for a task)",
+    )
+    p.add_argument(
+        "--split", choices=SPLITS, default="validation", help="split role (default: validation)"
+    )
     p.add_argument("--batch-size", type=int, default=32, help="sequences per batch (default: 32)")
-    p.add_argument("--batches", type=int, default=8, metavar="N", help="batches to measure (default: 8)")
-    p.add_argument("--set", type=hparam, action="append", metavar="KEY=VALUE",
-                   help="hyperparameter of a freshly built task model (repeatable), e.g. bidirectional=false")
-    p.add_argument("--seed", type=int, default=0, help="seed of the fresh models' initial weights (default: 0)")
-    p.add_argument("--output", default="gradients.png", metavar="PNG", help="plot file (default: gradients.png)")
+    p.add_argument(
+        "--batches", type=int, default=8, metavar="N", help="batches to measure (default: 8)"
+    )
+    p.add_argument(
+        "--set",
+        type=hparam,
+        action="append",
+        metavar="KEY=VALUE",
+        help="hyperparameter of a freshly built task model (repeatable), e.g. bidirectional=false",
+    )
+    p.add_argument(
+        "--seed", type=int, default=0, help="seed of the fresh models' initial weights (default: 0)"
+    )
+    p.add_argument(
+        "--output",
+        default="gradients.png",
+        metavar="PNG",
+        help="plot file (default: gradients.png)",
+    )
     p.add_argument("--json", metavar="FILE", help="also write the measured numbers as JSON")
     registry_option(p)
     p.set_defaults(func=cmd_diagnose_gradients)
-

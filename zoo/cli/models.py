@@ -1,4 +1,5 @@
 """`zoo predict`, `stream`, `models`, `info`, `evaluate`, `alias` and `export`: commands that use registry models."""
+
 from __future__ import annotations
 
 import argparse
@@ -14,7 +15,7 @@ def cmd_predict(args: argparse.Namespace) -> None:
 
     model = registry.load(args.model, root=args.registry)
     inputs = [model.task.parse_cli_input(text) for text in args.inputs]
-    for text, output in zip(args.inputs, model.predict_batch(inputs)):
+    for text, output in zip(args.inputs, model.predict_batch(inputs), strict=True):
         print(json.dumps({"input": text, "output": output}, ensure_ascii=False))
 
 
@@ -37,8 +38,12 @@ def cmd_models(args: argparse.Namespace) -> None:
 
     for name in registry.list_models(args.pattern, root=args.registry):
         card = registry.verify(registry.resolve(name, root=args.registry)) if args.verbose else None
-        print(name if card is None else f"{name}@{card.version}  {card.task}  {card.cell}  "
-              f"{card.headline_metric}={card.headline_value():.4f}")
+        print(
+            name
+            if card is None
+            else f"{name}@{card.version}  {card.task}  {card.cell}  "
+            f"{card.headline_metric}={card.headline_value():.4f}"
+        )
 
 
 def cmd_info(args: argparse.Namespace) -> None:
@@ -70,9 +75,10 @@ def cmd_export(args: argparse.Namespace) -> None:
     from zoo.registry.export import export
 
     model = registry.load(args.model, root=args.registry)
-    path = export(model, args.output or f"{model.name}-{model.version}-{args.format}", format=args.format)
+    path = export(
+        model, args.output or f"{model.name}-{model.version}-{args.format}", format=args.format
+    )
     print(f"exported {model.name}@{model.version} to {path} (signature 'serving_default')")
-
 
 
 def cmd_migrate(args: argparse.Namespace) -> None:
@@ -80,33 +86,50 @@ def cmd_migrate(args: argparse.Namespace) -> None:
 
     for ref in args.models:
         path = migrate(ref, root=args.registry)
-        print(f"{ref}: already in the current layout" if path is None else
-              f"{ref}: migrated to {path.parent.name}@{path.name} (its aliases moved with it)")
+        print(
+            f"{ref}: already in the current layout"
+            if path is None
+            else f"{ref}: migrated to {path.parent.name}@{path.name} (its aliases moved with it)"
+        )
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Add this group's sub-commands to the `zoo` parser."""
     p = sub.add_parser("predict", help="predict with a registry model on raw inputs")
     p.add_argument("model", help="NAME, NAME@VERSION or NAME:ALIAS")
-    p.add_argument("inputs", nargs="+", metavar="INPUT",
-                   help="a sentence, a JSON token list, or an image path, depending on the task")
+    p.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="INPUT",
+        help="a sentence, a JSON token list, or an image path, depending on the task",
+    )
     registry_option(p)
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser(
-        "stream", help="read a long text in windows, carrying the hidden state (stateful many-to-one models)",
+        "stream",
+        help="read a long text in windows, carrying the hidden state (stateful many-to-one models)",
         description="Score a document of any length, or text as it arrives, with a stateful copy of a unidirectional "
         "many-to-one model: prints the prediction on everything read so far after each window of tokens.",
     )
-    p.add_argument("model", help="NAME, NAME@VERSION or NAME:ALIAS (trained with --set bidirectional=false)")
+    p.add_argument(
+        "model", help="NAME, NAME@VERSION or NAME:ALIAS (trained with --set bidirectional=false)"
+    )
     p.add_argument("file", metavar="FILE", help="text file to read, or - for standard input")
-    p.add_argument("--window", type=int, metavar="N", help="tokens per window (default: the model's max_tokens)")
+    p.add_argument(
+        "--window",
+        type=int,
+        metavar="N",
+        help="tokens per window (default: the model's max_tokens)",
+    )
     registry_option(p)
     p.set_defaults(func=cmd_stream)
 
     p = sub.add_parser("models", help="list registry models")
     p.add_argument("pattern", nargs="?", default="*", help="shell-style wildcard, e.g. '*lstm*'")
-    p.add_argument("-v", "--verbose", action="store_true", help="show version, task, cell and headline metric")
+    p.add_argument(
+        "-v", "--verbose", action="store_true", help="show version, task, cell and headline metric"
+    )
     registry_option(p)
     p.set_defaults(func=cmd_models)
 
@@ -117,7 +140,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("evaluate", help="measure a registry model on a dataset split")
     p.add_argument("model", help="NAME, NAME@VERSION or NAME:ALIAS")
-    p.add_argument("--dataset", help="one of the task's datasets (default: the one it was trained on)")
+    p.add_argument(
+        "--dataset", help="one of the task's datasets (default: the one it was trained on)"
+    )
     p.add_argument("--split", choices=SPLITS, default="test", help="split role (default: test)")
     registry_option(p)
     p.set_defaults(func=cmd_evaluate)
@@ -130,13 +155,21 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("export", help="export a registry model for TensorFlow Serving")
     p.add_argument("model", help="NAME, NAME@VERSION or NAME:ALIAS")
-    p.add_argument("--format", choices=EXPORT_FORMATS, default="savedmodel", help="export format (default: savedmodel)")
-    p.add_argument("--output", metavar="DIR", help="new folder to write (default: NAME-VERSION-FORMAT)")
+    p.add_argument(
+        "--format",
+        choices=EXPORT_FORMATS,
+        default="savedmodel",
+        help="export format (default: savedmodel)",
+    )
+    p.add_argument(
+        "--output", metavar="DIR", help="new folder to write (default: NAME-VERSION-FORMAT)"
+    )
     registry_option(p)
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser(
-        "migrate", help="convert models saved by an older zoo (text processing inside the model) into new versions",
+        "migrate",
+        help="convert models saved by an older zoo (text processing inside the model) into new versions",
         description="Rebuild each model in today's layout (the Keras model reads ids; its preprocessing makes them), "
         "move the weights by layer name, check that the reference outputs are reproduced, and publish it as the "
         "next version; the old version's aliases move to it. Models already in today's layout are left alone.",

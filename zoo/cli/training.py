@@ -1,4 +1,5 @@
 """`zoo tasks`, `train`, `tune`, `search-report`, `retrain` and `demo`: commands that make models."""
+
 from __future__ import annotations
 
 import argparse
@@ -6,7 +7,15 @@ import json
 import os
 from pathlib import Path
 
-from zoo.cli._common import choice, data_options, dataset, hparams, model_options, print_metrics, registry_option
+from zoo.cli._common import (
+    choice,
+    data_options,
+    dataset,
+    hparams,
+    model_options,
+    print_metrics,
+    registry_option,
+)
 from zoo.constants import CELLS, TUNERS
 
 
@@ -15,9 +24,10 @@ def cmd_tasks(args: argparse.Namespace) -> None:
 
     print(f"{'task':<22} {'example':<26} {'metric':<10} datasets (--dataset)")
     for name, task in all_tasks().items():
-        datasets = ", ".join(f"{k} ({v.tfds_name})" if k == "embedded" else k for k, v in task.datasets.items())
+        datasets = ", ".join(
+            f"{k} ({v.tfds_name})" if k == "embedded" else k for k, v in task.datasets.items()
+        )
         print(f"{name:<22} {task.example:<26} {task.headline_metric:<10} {datasets}")
-
 
 
 def _checkpoint_dir(args: argparse.Namespace) -> str:
@@ -25,17 +35,33 @@ def _checkpoint_dir(args: argparse.Namespace) -> str:
     import hashlib
     import shutil
 
-    settings = {k: v for k, v in sorted(vars(args).items()) if k not in ("func", "resume", "checkpoint_dir", "tensorboard", "registry")}
-    key = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
-    root = Path(args.checkpoint_dir or os.environ.get("ZOO_CHECKPOINTS") or Path.home() / ".cache" / "rnn-zoo" / "checkpoints")
+    settings = {
+        k: v
+        for k, v in sorted(vars(args).items())
+        if k not in ("func", "resume", "checkpoint_dir", "tensorboard", "registry")
+    }
+    key = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[
+        :16
+    ]
+    root = Path(
+        args.checkpoint_dir
+        or os.environ.get("ZOO_CHECKPOINTS")
+        or Path.home() / ".cache" / "rnn-zoo" / "checkpoints"
+    )
     # a folder of its own under the root: discarding it (and Keras removing it when training
     # ends) never touches anything else there
     folder = root / f"{args.task}-{key}"
     if folder.exists() and not args.resume:
-        print(f"discarding the checkpoint of an earlier, unfinished run in {folder} (add --resume to continue it)")
+        print(
+            f"discarding the checkpoint of an earlier, unfinished run in {folder} (add --resume to continue it)"
+        )
         shutil.rmtree(folder)
     elif args.resume:
-        print(f"resuming from {folder}" if folder.exists() else f"nothing to resume in {folder}: starting afresh")
+        print(
+            f"resuming from {folder}"
+            if folder.exists()
+            else f"nothing to resume in {folder}: starting afresh"
+        )
     return str(folder)
 
 
@@ -56,8 +82,10 @@ def cmd_train(args: argparse.Namespace) -> None:
         strategy=args.strategy,
     )
     path = registry.save(result, args.name, root=args.registry)
-    print(f"\n{result.task.name} ({result.hyperparameters['cell']}) on {result.spec.tfds_name}: "
-          f"{len(result.history['loss'])} of {result.epochs} epochs in {result.seconds:.1f} s")
+    print(
+        f"\n{result.task.name} ({result.hyperparameters['cell']}) on {result.spec.tfds_name}: "
+        f"{len(result.history['loss'])} of {result.epochs} epochs in {result.seconds:.1f} s"
+    )
     print_metrics(result.metrics)
     print(f"saved to {path}")
 
@@ -82,11 +110,17 @@ def cmd_tune(args: argparse.Namespace) -> None:
         registry_root=args.registry,
     )
     if result.saved is None and search.role() == "worker":
-        print(f"worker {os.environ.get('KERASTUNER_TUNER_ID')} done; the chief registers the best model")
+        print(
+            f"worker {os.environ.get('KERASTUNER_TUNER_ID')} done; the chief registers the best model"
+        )
         return
     print(records.table(records.load(result.directory)))
     print(f"search folder: {result.directory}")
-    print(f"best model saved to {result.saved}" if result.saved else "no trial completed: nothing was saved")
+    print(
+        f"best model saved to {result.saved}"
+        if result.saved
+        else "no trial completed: nothing was saved"
+    )
 
 
 def cmd_search_report(args: argparse.Namespace) -> None:
@@ -104,16 +138,26 @@ def cmd_retrain(args: argparse.Namespace) -> None:
     from zoo.training.finetune import retrain
 
     result = retrain(
-        args.model, dataset(args), epochs=args.epochs, head_epochs=args.head_epochs, freeze_encoder=args.freeze_encoder,
-        batch_size=args.batch_size, seed=args.seed, patience=args.patience, root=args.registry,
+        args.model,
+        dataset(args),
+        epochs=args.epochs,
+        head_epochs=args.head_epochs,
+        freeze_encoder=args.freeze_encoder,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        patience=args.patience,
+        root=args.registry,
     )
     parent = result.retrain["parent"]
-    path = registry.save(result, args.name or f"{parent.split('@')[0]}-retrained", root=args.registry)
-    print(f"\n{parent} fine-tuned on {result.spec.tfds_name} in {result.seconds:.1f} s "
-          f"({'new output head' if result.retrain['head_replaced'] else 'output head kept'}; words added: {result.retrain['vocabulary_added']})")
+    path = registry.save(
+        result, args.name or f"{parent.split('@')[0]}-retrained", root=args.registry
+    )
+    print(
+        f"\n{parent} fine-tuned on {result.spec.tfds_name} in {result.seconds:.1f} s "
+        f"({'new output head' if result.retrain['head_replaced'] else 'output head kept'}; words added: {result.retrain['vocabulary_added']})"
+    )
     print_metrics(result.metrics)
     print(f"saved to {path}")
-
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
@@ -123,18 +167,23 @@ def cmd_demo(args: argparse.Namespace) -> None:
     from zoo.training.fit import train
 
     for name, task_cls in all_tasks().items():
-        print(f"\n=== {name}: {task_cls.example} on {task_cls.datasets['embedded'].tfds_name} ({args.cell})")
-        result = train(name, epochs=args.epochs, hparams={"cell": args.cell}, seed=args.seed, verbose=2)
+        print(
+            f"\n=== {name}: {task_cls.example} on {task_cls.datasets['embedded'].tfds_name} ({args.cell})"
+        )
+        result = train(
+            name, epochs=args.epochs, hparams={"cell": args.cell}, seed=args.seed, verbose=2
+        )
         print_metrics(result.metrics)
         path = registry.save(result, f"demo-{name}-{args.cell}", root=args.registry)
         loaded = registry.load(f"demo-{name}-{args.cell}@{path.name}", root=args.registry)
         examples = result.task.load("embedded", "test").take(2).as_numpy_iterator()
         for example in examples:
             raw = loaded.task.raw_input(example)
-            shown = raw if isinstance(raw, (str, list)) else f"<image {'x'.join(map(str, raw.shape))}>"
+            shown = (
+                raw if isinstance(raw, (str, list)) else f"<image {'x'.join(map(str, raw.shape))}>"
+            )
             print(f"  predict({shown!r}) -> {loaded.predict(raw)}")
         print(f"  saved to {path}")
-
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -148,18 +197,29 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--epochs", type=int, help="epochs (default: the task's own)")
     p.add_argument("--batch-size", type=int, help="batch size (default: the task's own)")
     p.add_argument("--tensorboard", metavar="DIR", help="write TensorBoard logs to DIR")
-    p.add_argument("--checkpoint-dir", metavar="DIR",
-                   help="where the state is backed up every epoch, in a folder of its own for this exact command "
-                   "(default: $ZOO_CHECKPOINTS or ~/.cache/rnn-zoo/checkpoints)")
-    p.add_argument("--resume", action="store_true",
-                   help="continue an interrupted run of the same command from its last finished epoch; without it, "
-                   "a leftover checkpoint is discarded and training starts afresh")
-    p.add_argument("--patience", type=int, metavar="N",
-                   help="stop when the validation headline metric has not improved for N epochs; keep the best weights")
+    p.add_argument(
+        "--checkpoint-dir",
+        metavar="DIR",
+        help="where the state is backed up every epoch, in a folder of its own for this exact command "
+        "(default: $ZOO_CHECKPOINTS or ~/.cache/rnn-zoo/checkpoints)",
+    )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted run of the same command from its last finished epoch; without it, "
+        "a leftover checkpoint is discarded and training starts afresh",
+    )
+    p.add_argument(
+        "--patience",
+        type=int,
+        metavar="N",
+        help="stop when the validation headline metric has not improved for N epochs; keep the best weights",
+    )
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser(
-        "tune", help="hyperparameter search with keras-tuner; the best model goes into the registry",
+        "tune",
+        help="hyperparameter search with keras-tuner; the best model goes into the registry",
         description="Search a task's hyperparameters (its model builder declares the space; the batch size is "
         "searched too). The objective is the task's headline metric on validation. Rerun the same command to "
         "resume an interrupted search: finished trials are kept and the interrupted one runs again. Run the same "
@@ -168,24 +228,60 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     data_options(p)
     model_options(p, "default: searched")
-    p.add_argument("--tuner", choices=TUNERS, default="random", help="search algorithm (default: random)")
-    p.add_argument("--max-trials", type=int, default=10, metavar="N", help="number of trials (default: 10)")
-    p.add_argument("--epochs", type=int, help="epochs per trial; for hyperband the most any trial gets (default: the task's own)")
-    p.add_argument("--directory", required=True, metavar="DIR", help="search folder: the state that resume and workers share")
-    p.add_argument("--choice", type=choice, action="append", metavar="KEY=V1,V2",
-                   help="search only these values, e.g. --choice units=64,128 (repeatable)")
-    p.add_argument("--overwrite", action="store_true", help="start afresh instead of resuming the search in --directory")
-    p.add_argument("--no-tensorboard", action="store_true",
-                   help="skip the TensorBoard logs (default: DIR/TASK/tensorboard, with the HParams dashboard)")
+    p.add_argument(
+        "--tuner", choices=TUNERS, default="random", help="search algorithm (default: random)"
+    )
+    p.add_argument(
+        "--max-trials", type=int, default=10, metavar="N", help="number of trials (default: 10)"
+    )
+    p.add_argument(
+        "--epochs",
+        type=int,
+        help="epochs per trial; for hyperband the most any trial gets (default: the task's own)",
+    )
+    p.add_argument(
+        "--directory",
+        required=True,
+        metavar="DIR",
+        help="search folder: the state that resume and workers share",
+    )
+    p.add_argument(
+        "--choice",
+        type=choice,
+        action="append",
+        metavar="KEY=V1,V2",
+        help="search only these values, e.g. --choice units=64,128 (repeatable)",
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="start afresh instead of resuming the search in --directory",
+    )
+    p.add_argument(
+        "--no-tensorboard",
+        action="store_true",
+        help="skip the TensorBoard logs (default: DIR/TASK/tensorboard, with the HParams dashboard)",
+    )
     p.set_defaults(func=cmd_tune)
 
-    p = sub.add_parser("search-report", help="table and plot of a search: score per trial and per hyperparameter")
-    p.add_argument("directory", metavar="DIR", help="the --directory of `zoo tune`, or one search folder inside it")
-    p.add_argument("--plot", metavar="PNG", help="where to write the plot (default: search.png in the search folder)")
+    p = sub.add_parser(
+        "search-report", help="table and plot of a search: score per trial and per hyperparameter"
+    )
+    p.add_argument(
+        "directory",
+        metavar="DIR",
+        help="the --directory of `zoo tune`, or one search folder inside it",
+    )
+    p.add_argument(
+        "--plot",
+        metavar="PNG",
+        help="where to write the plot (default: search.png in the search folder)",
+    )
     p.set_defaults(func=cmd_search_report)
 
     p = sub.add_parser(
-        "retrain", help="fine-tune a registry model on your data; saved as a new model that names its parent",
+        "retrain",
+        help="fine-tune a registry model on your data; saved as a new model that names its parent",
         description="Fine-tune a registry model. Same label set: training continues. New label set: the output "
         "head is replaced, trained alone for --head-epochs, then everything trains together. Words the parent "
         "does not know are appended to its vocabulary (known words keep their ids and embeddings). Without a "
@@ -194,17 +290,34 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("model", help="the parent: NAME, NAME@VERSION or NAME:ALIAS")
     data_options(p, task=False)
     p.add_argument("--epochs", type=int, help="epochs of fine-tuning (default: the task's own)")
-    p.add_argument("--head-epochs", type=int, default=2, metavar="N",
-                   help="epochs that train a new output head alone first (default: 2)")
-    p.add_argument("--freeze-encoder", action="store_true", help="train only the output head; every other layer stays frozen")
+    p.add_argument(
+        "--head-epochs",
+        type=int,
+        default=2,
+        metavar="N",
+        help="epochs that train a new output head alone first (default: 2)",
+    )
+    p.add_argument(
+        "--freeze-encoder",
+        action="store_true",
+        help="train only the output head; every other layer stays frozen",
+    )
     p.add_argument("--batch-size", type=int, help="batch size (default: the parent's)")
-    p.add_argument("--seed", type=int, default=0, help="random seed, recorded in the model card (default: 0)")
-    p.add_argument("--patience", type=int, metavar="N", help="early stopping on the validation headline metric")
-    p.add_argument("--name", help="registry name of the fine-tuned model (default: PARENT-retrained)")
+    p.add_argument(
+        "--seed", type=int, default=0, help="random seed, recorded in the model card (default: 0)"
+    )
+    p.add_argument(
+        "--patience", type=int, metavar="N", help="early stopping on the validation headline metric"
+    )
+    p.add_argument(
+        "--name", help="registry name of the fine-tuned model (default: PARENT-retrained)"
+    )
     registry_option(p)
     p.set_defaults(func=cmd_retrain)
 
-    p = sub.add_parser("demo", help="train, save, reload and predict every task on its embedded data (offline)")
+    p = sub.add_parser(
+        "demo", help="train, save, reload and predict every task on its embedded data (offline)"
+    )
     p.add_argument("--cell", choices=CELLS, default="lstm", help="recurrent cell (default: lstm)")
     p.add_argument("--epochs", type=int, help="epochs per task (default: each task's own)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")

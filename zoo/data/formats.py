@@ -17,6 +17,7 @@ through TFDS like any other dataset. CoNLL files go through TFDS's own
 
 Where a dataset has no validation split, one is made with a recorded seed.
 """
+
 from __future__ import annotations
 
 import collections
@@ -34,16 +35,23 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+from zoo.constants import FORMATS
 from zoo.data import loading
 from zoo.data.images import fit_to_shape
-from zoo.constants import FORMATS
-from zoo.errors import BadInputError, UnknownNameError
 from zoo.data.spec import DatasetSpec
+from zoo.errors import BadInputError, UnknownNameError
 
 VERSION = "1.0.0"
 UNKNOWN_LICENCE = "not stated: give the data's terms with --data-licence"
 VALIDATION_FRACTION = 0.1
-_SPLIT_WORDS = (("train", "train"), ("testa", "validation"), ("testb", "test"), ("dev", "validation"), ("val", "validation"), ("test", "test"))
+_SPLIT_WORDS = (
+    ("train", "train"),
+    ("testa", "validation"),
+    ("testb", "test"),
+    ("dev", "validation"),
+    ("val", "validation"),
+    ("test", "test"),
+)
 
 
 def _split_of(filename: str) -> str | None:
@@ -66,7 +74,9 @@ def _lines(path: Path, encoding: str) -> list[str]:
             return handle.read().splitlines()
     except UnicodeDecodeError as err:
         line = path.read_bytes()[: err.start].count(b"\n") + 1 if path.suffix != ".gz" else "?"
-        raise BadInputError(f"{path}, line {line}: not valid {encoding} text; pass the file's encoding, e.g. --encoding latin-1.") from err
+        raise BadInputError(
+            f"{path}, line {line}: not valid {encoding} text; pass the file's encoding, e.g. --encoding latin-1."
+        ) from err
     except OSError as err:
         raise BadInputError(f"cannot read {path}: {err}") from err
 
@@ -79,7 +89,11 @@ def _seeded_split(examples: list[Any], seed: int) -> dict[str, list[Any]]:
 
 
 def _spec(
-    tfds_name: str, splits: Iterable[str], source: dict[str, Any], licence: str, fields: dict[str, str] | None = None
+    tfds_name: str,
+    splits: Iterable[str],
+    source: dict[str, Any],
+    licence: str,
+    fields: dict[str, str] | None = None,
 ) -> DatasetSpec:
     splits = set(splits)
     return DatasetSpec(
@@ -93,7 +107,14 @@ def _spec(
     )
 
 
-def _source(path: Path, fmt: str, files: list[Path], checksum: str, sizes: dict[str, int], options: dict[str, Any]) -> dict[str, Any]:
+def _source(
+    path: Path,
+    fmt: str,
+    files: list[Path],
+    checksum: str,
+    sizes: dict[str, int],
+    options: dict[str, Any],
+) -> dict[str, Any]:
     return {
         "path": str(path),
         "format": fmt,
@@ -105,7 +126,13 @@ def _source(path: Path, fmt: str, files: list[Path], checksum: str, sizes: dict[
     }
 
 
-def _store(name: str, checksum: str, features: tfds.features.FeatureConnector, splits: dict[str, list[dict[str, Any]]], description: str) -> None:
+def _store(
+    name: str,
+    checksum: str,
+    features: tfds.features.FeatureConnector,
+    splits: dict[str, list[dict[str, Any]]],
+    description: str,
+) -> None:
     """Store examples as a TFDS dataset once; a second call with the same content is free."""
     builder_dir = Path(loading.data_dir()) / name / checksum[:16] / VERSION
     if (builder_dir / "dataset_info.json").exists():
@@ -115,7 +142,10 @@ def _store(name: str, checksum: str, features: tfds.features.FeatureConnector, s
         version=VERSION,
         config=checksum[:16],
         features=features,
-        split_datasets={split: [(str(i), ex) for i, ex in enumerate(examples)] for split, examples in splits.items()},
+        split_datasets={
+            split: [(str(i), ex) for i, ex in enumerate(examples)]
+            for split, examples in splits.items()
+        },
         data_dir=loading.data_dir(),
         description=description,
     )
@@ -124,7 +154,9 @@ def _store(name: str, checksum: str, features: tfds.features.FeatureConnector, s
 # --- CoNLL ---------------------------------------------------------------------------------
 
 
-def _conll_sentences(path: Path, lines: list[str], columns: list[str]) -> Iterator[dict[str, list[str]]]:
+def _conll_sentences(
+    path: Path, lines: list[str], columns: list[str]
+) -> Iterator[dict[str, list[str]]]:
     """Check the lines of one CoNLL file and group them into sentences (used to find the
     tag set and to count)."""
     sentence: dict[str, list[str]] = {c: [] for c in columns}
@@ -140,7 +172,7 @@ def _conll_sentences(path: Path, lines: list[str], columns: list[str]) -> Iterat
                 f"{path}, line {number}: {len(values)} columns, expected {len(columns)} ({' '.join(columns)}); "
                 "set the layout with --columns."
             )
-        for column, value in zip(columns, values):
+        for column, value in zip(columns, values, strict=True):
             sentence[column].append(value)
     if sentence[columns[0]]:
         yield sentence
@@ -155,9 +187,13 @@ def tag_scheme(sentences: Iterable[list[str]], path: Path) -> str:
         for tag in tags:
             prefix, dash, kind = tag.partition("-")
             if tag != "O" and (not dash or not kind or prefix not in ("B", "I", "E", "S")):
-                raise BadInputError(f"{path}: tag {tag!r} is neither O nor B-/I-/E-/S-TYPE (IOB1, IOB2 or BIOES).")
+                raise BadInputError(
+                    f"{path}: tag {tag!r} is neither O nor B-/I-/E-/S-TYPE (IOB1, IOB2 or BIOES)."
+                )
             prefixes.add(prefix)
-            chunk_starts_with_i |= prefix == "I" and previous.partition("-")[2] != kind  # IOB1: I- opens a chunk
+            chunk_starts_with_i |= (
+                prefix == "I" and previous.partition("-")[2] != kind
+            )  # IOB1: I- opens a chunk
             previous = tag
     if prefixes & {"E", "S"}:
         return "BIOES"
@@ -187,18 +223,31 @@ class _ConllFiles(tfds.dataset_builders.ConllDatasetBuilder, skip_registration=T
                 yield key, example
 
 
-def conll(path: Path, *, columns: str = "tokens pos chunks ner", encoding: str = "utf-8", seed: int = 0, licence: str = UNKNOWN_LICENCE) -> DatasetSpec:
+def conll(
+    path: Path,
+    *,
+    columns: str = "tokens pos chunks ner",
+    encoding: str = "utf-8",
+    seed: int = 0,
+    licence: str = UNKNOWN_LICENCE,
+) -> DatasetSpec:
     names = columns.split()
     if encoding.replace("_", "-").lower() not in ("utf-8", "utf8", "ascii"):
-        raise BadInputError("TFDS's CoNLL builder reads UTF-8: convert the files first, e.g. iconv -f latin1 -t utf-8.")
+        raise BadInputError(
+            "TFDS's CoNLL builder reads UTF-8: convert the files first, e.g. iconv -f latin1 -t utf-8."
+        )
     if "tokens" not in names or "ner" not in names:
         raise BadInputError(f"--columns must name a 'tokens' and a 'ner' column, got {columns!r}.")
     files = sorted(path.iterdir()) if path.is_dir() else [path]
     by_split = {split: f for f in files if f.is_file() and (split := _split_of(f.name))}
     if "train" not in by_split:
-        raise BadInputError(f"{path}: no training file (a name containing 'train') among {[f.name for f in files]}.")
+        raise BadInputError(
+            f"{path}: no training file (a name containing 'train') among {[f.name for f in files]}."
+        )
     if "validation" not in by_split:
-        raise BadInputError(f"{path}: no validation file (a name containing 'testa', 'dev' or 'val').")
+        raise BadInputError(
+            f"{path}: no validation file (a name containing 'testa', 'dev' or 'val')."
+        )
     sequences: list[list[str]] = []
     sizes = {}
     tabs = False
@@ -215,11 +264,18 @@ def conll(path: Path, *, columns: str = "tokens pos chunks ner", encoding: str =
     checksum = _checksum(by_split.values(), options)
     tag_names = ["O", *sorted({t for tags in sequences for t in tags} - {"O"})]
     features = collections.OrderedDict(
-        (c, tfds.features.Sequence(tfds.features.ClassLabel(names=tag_names)) if c == "ner" else tfds.features.Sequence(tfds.features.Text()))
+        (
+            c,
+            tfds.features.Sequence(tfds.features.ClassLabel(names=tag_names))
+            if c == "ner"
+            else tfds.features.Sequence(tfds.features.Text()),
+        )
         for c in names
     )
     # TFDS's builder splits on one separator: tab when the files use tabs, else space
-    config = tfds.dataset_builders.ConllBuilderConfig(name=checksum[:16], separator="\t" if tabs else " ", ordered_features=features)
+    config = tfds.dataset_builders.ConllBuilderConfig(
+        name=checksum[:16], separator="\t" if tabs else " ", ordered_features=features
+    )
     _ConllFiles(files=by_split, config=config, data_dir=loading.data_dir()).download_and_prepare()
     source = _source(path, "conll", list(by_split.values()), checksum, sizes, options)
     source["tag_scheme"] = scheme
@@ -229,32 +285,59 @@ def conll(path: Path, *, columns: str = "tokens pos chunks ner", encoding: str =
 # --- one text file per class -------------------------------------------------------------------
 
 
-def text_per_class(path: Path, *, encoding: str = "utf-8", seed: int = 0, licence: str = UNKNOWN_LICENCE) -> DatasetSpec:
-    files = sorted(f for f in path.iterdir() if f.is_file() and not f.name.startswith(".")) if path.is_dir() else []
+def text_per_class(
+    path: Path, *, encoding: str = "utf-8", seed: int = 0, licence: str = UNKNOWN_LICENCE
+) -> DatasetSpec:
+    files = (
+        sorted(f for f in path.iterdir() if f.is_file() and not f.name.startswith("."))
+        if path.is_dir()
+        else []
+    )
     if len(files) < 2:
-        raise BadInputError(f"{path}: expected a folder with one text file per class (at least two).")
+        raise BadInputError(
+            f"{path}: expected a folder with one text file per class (at least two)."
+        )
     stems = {f.stem for f in files}
-    label_of: Callable[[Path], str] = (lambda f: f.suffix.lstrip(".")) if len(stems) == 1 else (lambda f: f.stem)
+    label_of: Callable[[Path], str] = (
+        (lambda f: f.suffix.lstrip(".")) if len(stems) == 1 else (lambda f: f.stem)
+    )
     labels = sorted(label_of(f) for f in files)
     examples = []
     for file in files:
         lines = [line.strip() for line in _lines(file, encoding)]
         if not any(lines):
             raise BadInputError(f"{file}: empty file; each class file needs one example a line.")
-        examples += [{"text": line, "label": labels.index(label_of(file))} for line in lines if line]
+        examples += [
+            {"text": line, "label": labels.index(label_of(file))} for line in lines if line
+        ]
     splits = _seeded_split(examples, seed)
     options = {"encoding": encoding, "seed": seed}
     checksum = _checksum(files, options)
-    features = tfds.features.FeaturesDict({"text": tfds.features.Text(), "label": tfds.features.ClassLabel(names=labels)})
-    _store("zoo_text_per_class", checksum, features, splits, "One text file per class, prepared by the zoo.")
+    features = tfds.features.FeaturesDict(
+        {"text": tfds.features.Text(), "label": tfds.features.ClassLabel(names=labels)}
+    )
+    _store(
+        "zoo_text_per_class",
+        checksum,
+        features,
+        splits,
+        "One text file per class, prepared by the zoo.",
+    )
     sizes = {split: len(v) for split, v in splits.items()}
-    return _spec(f"zoo_text_per_class/{checksum[:16]}", splits, _source(path, "text-per-class", files, checksum, sizes, options), licence)
+    return _spec(
+        f"zoo_text_per_class/{checksum[:16]}",
+        splits,
+        _source(path, "text-per-class", files, checksum, sizes, options),
+        licence,
+    )
 
 
 # --- CSV / TSV with a text and a label column ------------------------------------------------------
 
 
-def _table(file: Path, encoding: str, width: int | None = None) -> tuple[list[str], list[tuple[int, list[str]]]]:
+def _table(
+    file: Path, encoding: str, width: int | None = None
+) -> tuple[list[str], list[tuple[int, list[str]]]]:
     """Rows of a CSV (comma) or TSV (tab, by extension) file with their line numbers;
     the first row is the header unless `width` (a headerless table) is given."""
     delimiter = "\t" if ".tsv" in file.suffixes else ","
@@ -263,73 +346,138 @@ def _table(file: Path, encoding: str, width: int | None = None) -> tuple[list[st
     try:
         rows = [(n, row) for n, row in enumerate(reader, 1) if any(cell.strip() for cell in row)]
     except csv.Error as err:
-        raise BadInputError(f"{file}, line {reader.line_num}: {err}. An unbalanced quote (\") makes the rest of the "
-                            "file one field: close or escape it; a text field longer than that must be shortened.") from err
+        raise BadInputError(
+            f'{file}, line {reader.line_num}: {err}. An unbalanced quote (") makes the rest of the '
+            "file one field: close or escape it; a text field longer than that must be shortened."
+        ) from err
     if len(rows) < (1 if width else 2):
-        raise BadInputError(f"{file}: empty file; expected {'rows' if width else 'a header and rows'}.")
+        raise BadInputError(
+            f"{file}: empty file; expected {'rows' if width else 'a header and rows'}."
+        )
     header = [] if width else [cell.strip() for cell in rows.pop(0)[1]]
     expected = width or len(header)
     for number, row in rows:
         if len(row) != expected:
-            raise BadInputError(f"{file}, line {number}: {len(row)} columns, expected {expected}"
-                                + (f" ({', '.join(header)})." if header else "."))
+            raise BadInputError(
+                f"{file}, line {number}: {len(row)} columns, expected {expected}"
+                + (f" ({', '.join(header)})." if header else ".")
+            )
     return header, rows
 
 
-def csv_text(path: Path, *, columns: str = "text,label", encoding: str = "utf-8", seed: int = 0, licence: str = UNKNOWN_LICENCE) -> DatasetSpec:
+def csv_text(
+    path: Path,
+    *,
+    columns: str = "text,label",
+    encoding: str = "utf-8",
+    seed: int = 0,
+    licence: str = UNKNOWN_LICENCE,
+) -> DatasetSpec:
     names = [c.strip() for c in columns.split(",")]
     if len(names) != 2:
-        raise BadInputError(f"--columns for csv names the text and the label column, e.g. 'review,sentiment'; got {columns!r}.")
-    files = sorted(f for f in path.iterdir() if f.suffix in (".csv", ".tsv")) if path.is_dir() else [path]
-    by_split = {split: f for f in files if (split := _split_of(f.name))} if len(files) > 1 else {"train": files[0]} if files else {}
+        raise BadInputError(
+            f"--columns for csv names the text and the label column, e.g. 'review,sentiment'; got {columns!r}."
+        )
+    files = (
+        sorted(f for f in path.iterdir() if f.suffix in (".csv", ".tsv"))
+        if path.is_dir()
+        else [path]
+    )
+    by_split = (
+        {split: f for f in files if (split := _split_of(f.name))}
+        if len(files) > 1
+        else {"train": files[0]}
+        if files
+        else {}
+    )
     if "train" not in by_split:
-        raise BadInputError(f"{path}: expected a .csv/.tsv file, or one per split with 'train' in a file name.")
+        raise BadInputError(
+            f"{path}: expected a .csv/.tsv file, or one per split with 'train' in a file name."
+        )
     rows: dict[str, list[tuple[str, str]]] = {}
     for split, file in by_split.items():
         header, table = _table(file, encoding)
         missing = [n for n in names if n not in header]
         if missing:
-            raise BadInputError(f"{file}, line 1: no column {missing[0]!r} in the header ({', '.join(header)}); set --columns TEXT,LABEL.")
+            raise BadInputError(
+                f"{file}, line 1: no column {missing[0]!r} in the header ({', '.join(header)}); set --columns TEXT,LABEL."
+            )
         text_at, label_at = header.index(names[0]), header.index(names[1])
         rows[split] = [(row[text_at], row[label_at].strip()) for _, row in table]
     labels = sorted({label for split_rows in rows.values() for _, label in split_rows})
     if len(labels) < 2:
-        raise BadInputError(f"{path}: found only the label {labels}; classification needs at least two.")
-    splits = {split: [{"text": t, "label": labels.index(label)} for t, label in split_rows] for split, split_rows in rows.items()}
+        raise BadInputError(
+            f"{path}: found only the label {labels}; classification needs at least two."
+        )
+    splits = {
+        split: [{"text": t, "label": labels.index(label)} for t, label in split_rows]
+        for split, split_rows in rows.items()
+    }
     if "validation" not in splits:
         splits.update(_seeded_split(splits.pop("train"), seed))
     options = {"columns": columns, "encoding": encoding, "seed": seed}
     checksum = _checksum(by_split.values(), options)
-    features = tfds.features.FeaturesDict({"text": tfds.features.Text(), "label": tfds.features.ClassLabel(names=labels)})
-    _store("zoo_csv_text", checksum, features, splits, "Text and label columns of CSV/TSV files, prepared by the zoo.")
+    features = tfds.features.FeaturesDict(
+        {"text": tfds.features.Text(), "label": tfds.features.ClassLabel(names=labels)}
+    )
+    _store(
+        "zoo_csv_text",
+        checksum,
+        features,
+        splits,
+        "Text and label columns of CSV/TSV files, prepared by the zoo.",
+    )
     sizes = {split: len(v) for split, v in splits.items()}
-    return _spec(f"zoo_csv_text/{checksum[:16]}", splits, _source(path, "csv", list(by_split.values()), checksum, sizes, options), licence)
+    return _spec(
+        f"zoo_csv_text/{checksum[:16]}",
+        splits,
+        _source(path, "csv", list(by_split.values()), checksum, sizes, options),
+        licence,
+    )
 
 
 # --- parallel text -------------------------------------------------------------------------------
 
 
-def parallel(path: Path, *, source: str, target: str, encoding: str = "utf-8", seed: int = 0, licence: str = UNKNOWN_LICENCE) -> DatasetSpec:
-    pattern = re.compile(rf"^(?P<split>[^.]+)\.(?P<lang>{re.escape(source)}|{re.escape(target)}|tsv)(\.txt)?(\.gz)?$")
+def parallel(
+    path: Path,
+    *,
+    source: str,
+    target: str,
+    encoding: str = "utf-8",
+    seed: int = 0,
+    licence: str = UNKNOWN_LICENCE,
+) -> DatasetSpec:
+    pattern = re.compile(
+        rf"^(?P<split>[^.]+)\.(?P<lang>{re.escape(source)}|{re.escape(target)}|tsv)(\.txt)?(\.gz)?$"
+    )
     pairs: dict[str, dict[str, Path]] = collections.defaultdict(dict)
     for file in sorted(path.iterdir()) if path.is_dir() else []:
         match = pattern.match(file.name)
         if match and (split := _split_of(match["split"])):
             pairs[split][match["lang"]] = file
     if "train" not in pairs:
-        raise BadInputError(f"{path}: no training data: train.{source}[.gz] + train.{target}[.gz], or train.tsv.")
+        raise BadInputError(
+            f"{path}: no training data: train.{source}[.gz] + train.{target}[.gz], or train.tsv."
+        )
     splits: dict[str, list[dict[str, str]]] = {}
     for split, files in pairs.items():
         if "tsv" in files:
             _, rows = _table(files["tsv"], encoding, width=2)
             src, tgt = [row[0] for _, row in rows], [row[1] for _, row in rows]
         elif set(files) != {source, target}:
-            raise BadInputError(f"{path}: split {split} lacks its {({source, target} - set(files)).pop()} file.")
+            raise BadInputError(
+                f"{path}: split {split} lacks its {({source, target} - set(files)).pop()} file."
+            )
         else:
             src, tgt = _lines(files[source], encoding), _lines(files[target], encoding)
         if len(src) != len(tgt):
-            raise BadInputError(f"{files[source]} has {len(src)} lines but {files[target]} has {len(tgt)}: the files must be line-aligned.")
-        splits[split] = [{source: s, target: t} for s, t in zip(src, tgt) if s.strip() and t.strip()]
+            raise BadInputError(
+                f"{files[source]} has {len(src)} lines but {files[target]} has {len(tgt)}: the files must be line-aligned."
+            )
+        splits[split] = [
+            {source: s, target: t} for s, t in zip(src, tgt, strict=True) if s.strip() and t.strip()
+        ]
         if not splits[split]:
             raise BadInputError(f"{path}: split {split} has no sentence pairs (empty files?).")
     if "validation" not in splits:
@@ -337,9 +485,21 @@ def parallel(path: Path, *, source: str, target: str, encoding: str = "utf-8", s
     files = [f for pair in pairs.values() for f in pair.values()]
     options = {"source": source, "target": target, "encoding": encoding, "seed": seed}
     checksum = _checksum(files, options)
-    _store("zoo_parallel_text", checksum, tfds.features.Translation(languages=sorted({source, target})), splits, "Parallel text prepared by the zoo.")
+    _store(
+        "zoo_parallel_text",
+        checksum,
+        tfds.features.Translation(languages=sorted({source, target})),
+        splits,
+        "Parallel text prepared by the zoo.",
+    )
     sizes = {split: len(v) for split, v in splits.items()}
-    return _spec(f"zoo_parallel_text/{checksum[:16]}", splits, _source(path, "parallel", files, checksum, sizes, options), licence, {"source": source, "target": target})
+    return _spec(
+        f"zoo_parallel_text/{checksum[:16]}",
+        splits,
+        _source(path, "parallel", files, checksum, sizes, options),
+        licence,
+        {"source": source, "target": target},
+    )
 
 
 # --- images with captions ------------------------------------------------------------------------
@@ -355,40 +515,62 @@ def _caption_table(path: Path, encoding: str) -> tuple[Path, dict[str, list[str]
                 continue
             key, sep, caption = line.partition("\t")
             if not sep or "#" not in key:
-                raise BadInputError(f"{tokens[0]}, line {number}: expected '<image>#<n><TAB><caption>'.")
+                raise BadInputError(
+                    f"{tokens[0]}, line {number}: expected '<image>#<n><TAB><caption>'."
+                )
             by_image[key.split("#")[0]].append(caption.strip())
         return tokens[0], by_image
     tables = sorted(path.glob("*.csv"))
     if not tables:
-        raise BadInputError(f"{path}: expected a Flickr8k-style *.token.txt or a captions.csv (image,caption) beside images/.")
+        raise BadInputError(
+            f"{path}: expected a Flickr8k-style *.token.txt or a captions.csv (image,caption) beside images/."
+        )
     header, rows = _table(tables[0], encoding)
     if header[:2] != ["image", "caption"]:
-        raise BadInputError(f"{tables[0]}, line 1: the header must start with 'image,caption', got {','.join(header)!r}.")
+        raise BadInputError(
+            f"{tables[0]}, line 1: the header must start with 'image,caption', got {','.join(header)!r}."
+        )
     for _, row in rows:
         by_image[row[0].strip()].append(row[1].strip())
     return tables[0], by_image
 
 
-def captions(path: Path, *, image_size: int = 128, encoding: str = "utf-8", seed: int = 0, licence: str = UNKNOWN_LICENCE) -> DatasetSpec:
+def captions(
+    path: Path,
+    *,
+    image_size: int = 128,
+    encoding: str = "utf-8",
+    seed: int = 0,
+    licence: str = UNKNOWN_LICENCE,
+) -> DatasetSpec:
     if not (path / "images").is_dir():
         raise BadInputError(f"{path}: expected an images/ folder beside the captions file.")
     table, by_image = _caption_table(path, encoding)
-    lists = {split: f for f in sorted(path.glob("*.txt")) if f != table and (split := _split_of(f.name))}
+    lists = {
+        split: f for f in sorted(path.glob("*.txt")) if f != table and (split := _split_of(f.name))
+    }
     splits = {}
     for split, file in lists.items():
         splits[split] = [n.strip() for n in _lines(file, encoding) if n.strip()]
     if "train" not in splits:
-        splits = {**{k: v for k, v in splits.items() if k == "test"}, **_seeded_split(sorted(by_image), seed)}
+        splits = {
+            **{k: v for k, v in splits.items() if k == "test"},
+            **_seeded_split(sorted(by_image), seed),
+        }
     elif "validation" not in splits:
         splits.update(_seeded_split(splits.pop("train"), seed))
     for split, names in splits.items():
         if not names:
-            raise BadInputError(f"{lists.get(split, table)}: no captioned images for the {split} split "
-                                f"({len(by_image)} captioned images in all); add captions or images.")
+            raise BadInputError(
+                f"{lists.get(split, table)}: no captioned images for the {split} split "
+                f"({len(by_image)} captioned images in all); add captions or images."
+            )
         missing = [n for n in names if n not in by_image or not (path / "images" / n).is_file()]
         if missing:
             where = lists.get(split, table)
-            raise BadInputError(f"{where}: {len(missing)} images without a file or captions, e.g. {missing[0]}.")
+            raise BadInputError(
+                f"{where}: {len(missing)} images without a file or captions, e.g. {missing[0]}."
+            )
     images = sorted(path / "images" / n for names in splits.values() for n in names)
     options = {"image_size": image_size, "encoding": encoding, "seed": seed}
     checksum = _checksum([table, *lists.values(), *images], options)
@@ -405,9 +587,20 @@ def captions(path: Path, *, image_size: int = 128, encoding: str = "utf-8", seed
             "captions": tfds.features.Sequence({"text": tfds.features.Text()}),
         }
     )
-    _store("zoo_captions", checksum, features, {s: list(examples(n)) for s, n in splits.items()}, "Images with captions, prepared by the zoo.")
+    _store(
+        "zoo_captions",
+        checksum,
+        features,
+        {s: list(examples(n)) for s, n in splits.items()},
+        "Images with captions, prepared by the zoo.",
+    )
     sizes = {split: len(v) for split, v in splits.items()}
-    return _spec(f"zoo_captions/{checksum[:16]}", splits, _source(path, "captions", [table, *lists.values()], checksum, sizes, options), licence)
+    return _spec(
+        f"zoo_captions/{checksum[:16]}",
+        splits,
+        _source(path, "captions", [table, *lists.values()], checksum, sizes, options),
+        licence,
+    )
 
 
 # --- image folders ---------------------------------------------------------------------------------
@@ -433,16 +626,22 @@ def _image_files(folder: Path) -> list[Path]:
     files = sorted(f for f in folder.rglob("*") if f.is_file() and not f.name.startswith("."))
     unknown = [f for f in files if f.suffix.lower() not in IMAGE_SUFFIXES]
     if unknown:
-        raise BadInputError(f"{unknown[0]}: unknown image format {unknown[0].suffix!r}; convert it to PNG or JPEG, or remove it.")
+        raise BadInputError(
+            f"{unknown[0]}: unknown image format {unknown[0].suffix!r}; convert it to PNG or JPEG, or remove it."
+        )
     return files
 
 
-def image_folder(path: Path, *, image_size: int = 32, seed: int = 0, licence: str = UNKNOWN_LICENCE) -> DatasetSpec:
+def image_folder(
+    path: Path, *, image_size: int = 32, seed: int = 0, licence: str = UNKNOWN_LICENCE
+) -> DatasetSpec:
     folders = sorted(d for d in path.iterdir() if d.is_dir()) if path.is_dir() else []
     by_split = {split: d for d in folders if (split := _split_of(d.name))}
     files = _image_files(path)
     examples: dict[str, list[tuple[Path | np.ndarray, str]]] = {}
-    if "train" in by_split:  # train/ val/ test/, each with class folders: TFDS's ImageFolder reads it
+    if (
+        "train" in by_split
+    ):  # train/ val/ test/, each with class folders: TFDS's ImageFolder reads it
         for file in files:  # its decoding errors do not name the file: check each one first
             _read_image(file, 1)
         builder = tfds.ImageFolder(str(path), shape=(None, None, 3))
@@ -454,29 +653,57 @@ def image_folder(path: Path, *, image_size: int = 32, seed: int = 0, licence: st
         examples = _seeded_split([(f, f.parent.name) for f in files if f.parent != path], seed)
     labels = sorted({label for split in examples.values() for _, label in split})
     if len(labels) < 2 or not examples.get("train"):
-        raise BadInputError(f"{path}: expected one sub-folder of PNG/JPEG images per class (at least two), "
-                            "optionally inside train/, val/ and test/.")
+        raise BadInputError(
+            f"{path}: expected one sub-folder of PNG/JPEG images per class (at least two), "
+            "optionally inside train/, val/ and test/."
+        )
 
     def encoded(split_examples: list[tuple[Path | np.ndarray, str]]) -> list[dict[str, Any]]:
         # every image is decoded (and a bad one named) here, before `_store` writes anything
-        return [{"image": _read_image(x, image_size) if isinstance(x, Path) else _square(x, image_size), "label": labels.index(label)}
-                for x, label in split_examples]
+        return [
+            {
+                "image": _read_image(x, image_size)
+                if isinstance(x, Path)
+                else _square(x, image_size),
+                "label": labels.index(label),
+            }
+            for x, label in split_examples
+        ]
 
     options = {"image_size": image_size, "seed": seed}
     checksum = _checksum(files, options)
-    features = tfds.features.FeaturesDict({
-        "image": tfds.features.Image(shape=(image_size, image_size, 3)),
-        "label": tfds.features.ClassLabel(names=labels),
-    })
-    _store("zoo_image_folder", checksum, features, {s: encoded(e) for s, e in examples.items()}, "Image folders, prepared by the zoo.")
+    features = tfds.features.FeaturesDict(
+        {
+            "image": tfds.features.Image(shape=(image_size, image_size, 3)),
+            "label": tfds.features.ClassLabel(names=labels),
+        }
+    )
+    _store(
+        "zoo_image_folder",
+        checksum,
+        features,
+        {s: encoded(e) for s, e in examples.items()},
+        "Image folders, prepared by the zoo.",
+    )
     sizes = {split: len(v) for split, v in examples.items()}
-    return _spec(f"zoo_image_folder/{checksum[:16]}", examples, _source(path, "image-folder", files, checksum, sizes, options), licence)
+    return _spec(
+        f"zoo_image_folder/{checksum[:16]}",
+        examples,
+        _source(path, "image-folder", files, checksum, sizes, options),
+        licence,
+    )
 
 
 # --- any TFDS dataset -------------------------------------------------------------------------------
 
 
-def tfds_dataset(name: str, *, rename: str | None = None, seed: int = 0, licence: str = "see the TFDS catalogue entry") -> DatasetSpec:
+def tfds_dataset(
+    name: str,
+    *,
+    rename: str | None = None,
+    seed: int = 0,
+    licence: str = "see the TFDS catalogue entry",
+) -> DatasetSpec:
     """A TFDS dataset by name (`imdb_reviews`, `glue/sst2`), with `rename` mapping the task's
     feature names to the dataset's (`text=sentence,label=label`). Its validation split is
     `validation` if it has one, else the last 10 % of `train`."""
@@ -485,7 +712,9 @@ def tfds_dataset(name: str, *, rename: str | None = None, seed: int = 0, licence
     pairs = [item.partition("=") for item in (rename or "").split(",") if item.strip()]
     mapping = {mine.strip(): theirs.strip() for mine, sep, theirs in pairs if sep}
     if len(mapping) != len(pairs) or not set(mapping.values()) <= features:
-        raise BadInputError(f"--rename must be TASK_FEATURE=DATASET_FEATURE pairs over {sorted(features)}; got {rename!r}.")
+        raise BadInputError(
+            f"--rename must be TASK_FEATURE=DATASET_FEATURE pairs over {sorted(features)}; got {rename!r}."
+        )
     splits = set(info.splits.keys())
     has_validation = "validation" in splits
     return DatasetSpec(
@@ -493,7 +722,12 @@ def tfds_dataset(name: str, *, rename: str | None = None, seed: int = 0, licence
         train="train" if has_validation else "train[:90%]",
         validation="validation" if has_validation else "train[90%:]",
         test="test" if "test" in splits else None,
-        source={"path": name, "format": "tfds", "options": {"rename": rename} if rename else {}, "tfds_version": str(info.version)},
+        source={
+            "path": name,
+            "format": "tfds",
+            "options": {"rename": rename} if rename else {},
+            "tfds_version": str(info.version),
+        },
         licence=licence,
         rename=mapping,
     )

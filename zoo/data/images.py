@@ -1,4 +1,5 @@
 """Reading images given to `predict`: a path or an array, checked and resized for a model."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -14,19 +15,27 @@ def to_model_image(image: str | Path | np.ndarray, shape: tuple[int, int, int]) 
     if isinstance(image, (str, Path)):
         path = Path(image)
         if not path.is_file():
-            raise BadInputError(f"image file not found: {path}. Give the path of a PNG, JPEG, GIF or BMP file.")
+            raise BadInputError(
+                f"image file not found: {path}. Give the path of a PNG, JPEG, GIF or BMP file."
+            )
         try:
             tensor = tf.io.decode_image(path.read_bytes(), channels=0, expand_animations=False)
         except tf.errors.InvalidArgumentError as err:
-            raise BadInputError(f"cannot decode {path} as an image (PNG, JPEG, GIF or BMP expected).") from err
+            raise BadInputError(
+                f"cannot decode {path} as an image (PNG, JPEG, GIF or BMP expected)."
+            ) from err
     else:
         array = np.asarray(image)
         if array.ndim == 2:
             array = array[..., None]
         if array.ndim != 3 or array.shape[-1] not in (1, 3, 4):
-            raise BadInputError(f"an image must be HxW, HxWx1, HxWx3 or HxWx4; got shape {array.shape}.")
+            raise BadInputError(
+                f"an image must be HxW, HxWx1, HxWx3 or HxWx4; got shape {array.shape}."
+            )
         if 0 in array.shape:
-            raise BadInputError(f"the image is empty (shape {array.shape}); give at least one pixel.")
+            raise BadInputError(
+                f"the image is empty (shape {array.shape}); give at least one pixel."
+            )
         if array.dtype != np.uint8:
             if array.dtype.kind == "f" and float(np.nanmax(array)) <= 1.0:
                 array = array * 255.0  # floats in [0, 1]

@@ -2,6 +2,7 @@
 the zoo's own builders offline, downloading real datasets where a network allows, and a
 clear error where it does not), and a dataset's info without its data.
 """
+
 from __future__ import annotations
 
 import os
@@ -44,7 +45,8 @@ def _network_reachable() -> bool:
 
 def _unavailable(name: str, cause: str, offline: str | None) -> DatasetUnavailableError:
     alternatives = [
-        "  - run offline on the zoo's embedded data: --dataset embedded" + (f" ({offline})" if offline else ""),
+        "  - run offline on the zoo's embedded data: --dataset embedded"
+        + (f" ({offline})" if offline else ""),
         (
             f"  - prepare it on a machine with network access (`tfds build {name}` or one `tfds.load`), "
             f"then copy its folder into {data_dir()} (or point ZOO_DATA_DIR at it)"
@@ -52,11 +54,14 @@ def _unavailable(name: str, cause: str, offline: str | None) -> DatasetUnavailab
         "  - train on your own files of this kind instead: --data PATH --format FORMAT (see `zoo train --help`)",
     ]
     return DatasetUnavailableError(
-        f"TFDS dataset {name!r} is not available: {cause}\nWhat you can do:\n" + "\n".join(alternatives)
+        f"TFDS dataset {name!r} is not available: {cause}\nWhat you can do:\n"
+        + "\n".join(alternatives)
     )
 
 
-def load_tfds(name: str, split: str, *, directory: str | None = None, offline_alternative: str | None = None) -> tf.data.Dataset:
+def load_tfds(
+    name: str, split: str, *, directory: str | None = None, offline_alternative: str | None = None
+) -> tf.data.Dataset:
     """Load one split of a TFDS dataset, preparing it first if needed.
 
     The zoo's own builders generate their data offline in seconds; a real dataset is
@@ -71,12 +76,18 @@ def load_tfds(name: str, split: str, *, directory: str | None = None, offline_al
     except AssertionError:
         pass  # TFDS asserts when the data is not prepared yet: prepare it below
     if not embedded and not _network_reachable():
-        raise _unavailable(name, "it is not prepared locally and this machine cannot reach the network.", offline_alternative)
+        raise _unavailable(
+            name,
+            "it is not prepared locally and this machine cannot reach the network.",
+            offline_alternative,
+        )
     try:
         return tfds.load(name, split=split, data_dir=directory, download=True, shuffle_files=False)
     except (OSError, tfds.download.DownloadError) as err:  # network and disk failures
         first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise _unavailable(name, f"the download failed ({first_line}).", offline_alternative) from err
+        raise _unavailable(
+            name, f"the download failed ({first_line}).", offline_alternative
+        ) from err
 
 
 def info(name: str, *, directory: str | None = None) -> tfds.core.DatasetInfo:

@@ -3,6 +3,7 @@
 `batch_pipeline` caches, shuffles with a recorded seed, buckets by length with right
 padding (the padding side cuDNN needs) and prefetches.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence

@@ -15,6 +15,7 @@ never guessed from their names:
 
 The object is saved as `preprocessing.json` beside the model (`to_json` / `from_json`).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -83,17 +84,26 @@ class Preprocessing:
         """
         declared = {f.name: f for f in dataclasses.fields(cls)}
         missing = [
-            name for name, f in declared.items()
-            if name not in data and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+            name
+            for name, f in declared.items()
+            if name not in data
+            and f.default is dataclasses.MISSING
+            and f.default_factory is dataclasses.MISSING
         ]
         if missing:
-            raise ZooError(f"the {cls.task} preprocessing lacks {', '.join(missing)}: the file is incomplete or "
-                           "belongs to another task. Re-download or retrain the model.")
+            raise ZooError(
+                f"the {cls.task} preprocessing lacks {', '.join(missing)}: the file is incomplete or "
+                "belongs to another task. Re-download or retrain the model."
+            )
         return cls(**{name: data[name] for name in declared if name in data})
 
     # what each field is ------------------------------------------------------------------
     def _fields_of(self, kind: str) -> dict[str, list[str]]:
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.metadata.get(_KIND) == kind}
+        return {
+            f.name: getattr(self, f.name)
+            for f in dataclasses.fields(self)
+            if f.metadata.get(_KIND) == kind
+        }
 
     def vocabularies(self) -> dict[str, list[str]]:
         """Every vocabulary field, by name."""
@@ -106,7 +116,9 @@ class Preprocessing:
     def summary(self) -> dict[str, Any]:
         """For the model card: vocabularies by their size (with the 2 reserved ids), the rest as is."""
         return {
-            (f"{name}_size" if name in self.vocabularies() else name): (len(value) + 2 if name in self.vocabularies() else value)
+            (f"{name}_size" if name in self.vocabularies() else name): (
+                len(value) + 2 if name in self.vocabularies() else value
+            )
             for name, value in self.to_json().items()
         }
 
@@ -120,7 +132,8 @@ class Preprocessing:
             with tf.init_scope():
                 self._tables[key] = tf.lookup.StaticHashTable(
                     tf.lookup.KeyValueTensorInitializer(
-                        tf.constant(keys, tf.string), tf.range(first, first + len(keys), dtype=tf.int64)
+                        tf.constant(keys, tf.string),
+                        tf.range(first, first + len(keys), dtype=tf.int64),
                     ),
                     default_value=default,
                 )
@@ -139,7 +152,10 @@ class Preprocessing:
         table = self._table(VOCABULARY, vocabulary)
 
         def ids(flat: tf.Tensor) -> tf.Tensor:
-            return tf.cast(tf.where(tf.equal(flat, ""), tf.constant(PAD_ID, tf.int64), table.lookup(flat)), tf.int32)
+            return tf.cast(
+                tf.where(tf.equal(flat, ""), tf.constant(PAD_ID, tf.int64), table.lookup(flat)),
+                tf.int32,
+            )
 
         return tf.ragged.map_flat_values(ids, tokens)
 

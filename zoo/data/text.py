@@ -3,6 +3,7 @@
 Text is normalised with TensorFlow ops so that the same function serves the `tf.data`
 pipeline at training time and `predict` at inference time.
 """
+
 from __future__ import annotations
 
 import re
@@ -17,7 +18,9 @@ from zoo.errors import BadInputError, ZooError
 PAD, UNK, START, END = "", "[UNK]", "[start]", "[end]"
 
 
-def normalize(text: tf.Tensor, *, lowercase: bool = True, max_tokens: int | None = None) -> tf.Tensor:
+def normalize(
+    text: tf.Tensor, *, lowercase: bool = True, max_tokens: int | None = None
+) -> tf.Tensor:
     """Lowercase, drop HTML line breaks, split punctuation into tokens (apostrophes stay
     inside words, so "don't" and "'s" survive), collapse whitespace, optionally truncate."""
     if lowercase:
@@ -41,12 +44,20 @@ def require_words(texts: list[str]) -> list[str]:
     refused by position. Python's notion of blank includes TensorFlow's."""
     empty = [i for i, t in enumerate(texts) if not _BREAKS.sub(" ", t).strip()]
     if empty:
-        raise BadInputError(f"input {empty[0] + 1} of {len(texts)} has no words once normalised "
-                            f"(it is empty or blank); give each input at least one word.")
+        raise BadInputError(
+            f"input {empty[0] + 1} of {len(texts)} has no words once normalised "
+            f"(it is empty or blank); give each input at least one word."
+        )
     return texts
 
 
-def build_vocabulary(tokens: Iterable[str | bytes], *, max_size: int, min_count: int = 1, reserved: Iterable[str] = ()) -> list[str]:
+def build_vocabulary(
+    tokens: Iterable[str | bytes],
+    *,
+    max_size: int,
+    min_count: int = 1,
+    reserved: Iterable[str] = (),
+) -> list[str]:
     """Most frequent tokens first, ties broken alphabetically so a vocabulary is reproducible.
 
     Index 0 (padding) and 1 (unknown) are not in the list: `lookup` adds them.
@@ -55,7 +66,9 @@ def build_vocabulary(tokens: Iterable[str | bytes], *, max_size: int, min_count:
     reserved = list(reserved)
     for token in [PAD, UNK, *reserved]:
         counts.pop(token, None)
-    ranked = sorted((item for item in counts.items() if item[1] >= min_count), key=lambda kv: (-kv[1], kv[0]))
+    ranked = sorted(
+        (item for item in counts.items() if item[1] >= min_count), key=lambda kv: (-kv[1], kv[0])
+    )
     if not ranked:
         raise ZooError(
             f"no token occurs {min_count} or more times in the training data, so there is no vocabulary to learn: "
@@ -68,7 +81,9 @@ def vocabulary_size(vocabulary: list[str]) -> int:
     return len(vocabulary) + 2
 
 
-def ids_to_tokens(ids: Iterable[int], vocabulary: list[str], *, stop: Iterable[str] = (END,)) -> list[str]:
+def ids_to_tokens(
+    ids: Iterable[int], vocabulary: list[str], *, stop: Iterable[str] = (END,)
+) -> list[str]:
     """Decode ids up to the first stop token, skipping padding and reserved markers."""
     words: list[str] = []
     stop = set(stop)

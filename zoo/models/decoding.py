@@ -5,6 +5,7 @@ decoder's state tensors in, next-token log-probabilities plus new states out. St
 include whatever the decoder attends to (encoder outputs, masks): they are reordered
 with the beams, which is harmless for tensors that do not change.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence

@@ -3,13 +3,14 @@
 Each helper declares the hyperparameters it uses (with defaults), so a task's
 `build_model(hp)` is at once the default model and its keras-tuner search space.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import keras
-import numpy as np
 import keras_tuner as kt
+import numpy as np
 
 from zoo.constants import CELLS
 from zoo.errors import ZooError
@@ -37,22 +38,33 @@ def recurrent(
     """
     # not searched: unrolling changes speed, not quality, and needs a fixed sequence length
     unroll = hp.Fixed("unroll", False)
-    kwargs = dict(return_sequences=return_sequences, return_state=return_state, unroll=unroll, name=name)
+    kwargs = dict(
+        return_sequences=return_sequences, return_state=return_state, unroll=unroll, name=name
+    )
     if cell_type(hp) == "lstm":
         return keras.layers.LSTM(
-            units, activation="tanh", recurrent_activation="sigmoid", recurrent_dropout=0.0, use_bias=True, **kwargs
+            units,
+            activation="tanh",
+            recurrent_activation="sigmoid",
+            recurrent_dropout=0.0,
+            use_bias=True,
+            **kwargs,
         )
     return keras.layers.SimpleRNN(units, activation="tanh", **kwargs)
 
 
-def maybe_bidirectional(hp: kt.HyperParameters, layer: keras.layers.Layer, *, default: bool) -> keras.layers.Layer:
+def maybe_bidirectional(
+    hp: kt.HyperParameters, layer: keras.layers.Layer, *, default: bool
+) -> keras.layers.Layer:
     """Wrap `layer` in `Bidirectional` when the `bidirectional` hyperparameter says so."""
     if hp.Boolean("bidirectional", default=default):
         return keras.layers.Bidirectional(layer, name=f"bi_{layer.name}")
     return layer
 
 
-def lower_layers(hp: kt.HyperParameters, x: keras.KerasTensor, units: int, *, name: str, bidirectional: bool) -> keras.KerasTensor:
+def lower_layers(
+    hp: kt.HyperParameters, x: keras.KerasTensor, units: int, *, name: str, bidirectional: bool
+) -> keras.KerasTensor:
     """The `layers - 1` sequence-returning recurrent layers stacked below a task's top
     recurrent layer: depth is a hyperparameter, and 1 (no extra layer) is the default."""
     for depth in range(1, hp.Int("layers", 1, 3, default=1)):
@@ -84,8 +96,11 @@ def walk_layers(layer: keras.layers.Layer) -> Iterator[keras.layers.Layer]:
         if isinstance(parent, keras.Model):
             return parent.layers
         # a plain layer has no public list of sub-layers: those it holds in public attributes
-        return [value for name, value in vars(parent).items()
-                if not name.startswith("_") and isinstance(value, keras.layers.Layer)]
+        return [
+            value
+            for name, value in vars(parent).items()
+            if not name.startswith("_") and isinstance(value, keras.layers.Layer)
+        ]
 
     def walk(parent: keras.layers.Layer) -> Iterator[keras.layers.Layer]:
         for child in children(parent):
@@ -132,7 +147,9 @@ def compile_model(
         learning_rate=hp.Float("learning_rate", 1e-4, 3e-2, sampling="log", default=learning_rate),
         clipnorm=hp.Float("clipnorm", 0.1, 10.0, sampling="log", default=1.0),
     )
-    model.compile(optimizer=optimizer, loss=loss, metrics=metrics, weighted_metrics=weighted_metrics)
+    model.compile(
+        optimizer=optimizer, loss=loss, metrics=metrics, weighted_metrics=weighted_metrics
+    )
     return model
 
 
@@ -145,10 +162,19 @@ class CharacterEncoder(keras.layers.Layer):
     `TimeDistributed`, which falls back to a slow `vectorized_map` over an unknown time axis.
     """
 
-    def __init__(self, vocabulary_size: int, embedding_dim: int, units: int, cell: str = "lstm", **kwargs):
+    def __init__(
+        self, vocabulary_size: int, embedding_dim: int, units: int, cell: str = "lstm", **kwargs
+    ):
         super().__init__(**kwargs)
-        self.vocabulary_size, self.embedding_dim, self.units, self.cell = vocabulary_size, embedding_dim, units, cell
-        self.embedding = keras.layers.Embedding(vocabulary_size, embedding_dim, name="char_embedding")
+        self.vocabulary_size, self.embedding_dim, self.units, self.cell = (
+            vocabulary_size,
+            embedding_dim,
+            units,
+            cell,
+        )
+        self.embedding = keras.layers.Embedding(
+            vocabulary_size, embedding_dim, name="char_embedding"
+        )
         layer = keras.layers.LSTM if cell == "lstm" else keras.layers.SimpleRNN
         self.rnn = keras.layers.Bidirectional(layer(units), name="char_rnn")
 
@@ -196,7 +222,9 @@ class MaskedGlobalMaxPooling1D(keras.layers.Layer):
     def call(self, inputs, mask=None):
         if mask is not None:
             lowest = keras.ops.full_like(inputs, -1e9)
-            inputs = keras.ops.where(keras.ops.expand_dims(keras.ops.cast(mask, "bool"), -1), inputs, lowest)
+            inputs = keras.ops.where(
+                keras.ops.expand_dims(keras.ops.cast(mask, "bool"), -1), inputs, lowest
+            )
         return keras.ops.max(inputs, axis=1)
 
     def compute_mask(self, inputs, mask=None):
@@ -235,13 +263,19 @@ def transfer_weights(parent: keras.Model, child: keras.Model, *, skip: set[str])
         if name in skip or name not in theirs or len(theirs[name].weights) != len(layer.weights):
             continue
         values = []
-        for old, new in zip(theirs[name].get_weights(), layer.get_weights()):
+        for old, new in zip(theirs[name].get_weights(), layer.get_weights(), strict=True):
             if old.shape != new.shape:
-                if old.ndim != new.ndim or any(o > n for o, n in zip(old.shape, new.shape)):
-                    raise ZooError(f"layer {name!r}: parent weight {old.shape} does not fit {new.shape}; "
-                                   "the hyperparameters of parent and child differ.")
+                if old.ndim != new.ndim or any(
+                    o > n for o, n in zip(old.shape, new.shape, strict=True)
+                ):
+                    raise ZooError(
+                        f"layer {name!r}: parent weight {old.shape} does not fit {new.shape}; "
+                        "the hyperparameters of parent and child differ."
+                    )
                 grown = new.copy()
-                grown[tuple(slice(0, o) for o in old.shape)] = old  # a vocabulary grew: known ids first
+                grown[tuple(slice(0, o) for o in old.shape)] = (
+                    old  # a vocabulary grew: known ids first
+                )
                 old = grown
             values.append(np.asarray(old))
         layer.set_weights(values)

@@ -5,13 +5,15 @@ Both build their model as two named sub-models, `encoder` (input -> decoder stat
 teacher-forced training. At inference the same `decoder` runs one step at a time under
 greedy or beam-search decoding.
 """
+
 from __future__ import annotations
 
 import weakref
+
 import keras
 import keras_tuner as kt
-from sacrebleu.metrics import BLEU
 import tensorflow as tf
+from sacrebleu.metrics import BLEU
 
 from zoo.data import text
 from zoo.models.decoding import beam_search
@@ -41,7 +43,9 @@ def state_count(hp: kt.HyperParameters) -> int:
     return 2 if cell_type(hp) == "lstm" else 1
 
 
-def encode_target(sentence: tf.Tensor, lookup: keras.layers.StringLookup, max_tokens: int) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+def encode_target(
+    sentence: tf.Tensor, lookup: keras.layers.StringLookup, max_tokens: int
+) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
     """Normalised target sentence -> teacher-forcing `(decoder input, expected output, weights)`:
     the input starts with [start], the output ends with [end], padding weighs nothing."""
     tokens = tf.strings.split(sentence)[:max_tokens]
@@ -73,11 +77,15 @@ def decode(
     states = model.get_layer("encoder")(encoder_inputs, training=False)
     states = list(states) if isinstance(states, (list, tuple)) else [states]
     start, end = vocabulary.index(text.START) + 2, vocabulary.index(text.END) + 2
-    ids = beam_search(step, states, start_id=start, end_id=end, max_length=max_length, beam_width=beam_width)
+    ids = beam_search(
+        step, states, start_id=start, end_id=end, max_length=max_length, beam_width=beam_width
+    )
     return [text.ids_to_tokens(row, vocabulary) for row in ids]
 
 
-def greedy_in_graph(model: keras.Model, encoder_inputs, vocabulary: list[str], *, max_length: int) -> tf.Tensor:
+def greedy_in_graph(
+    model: keras.Model, encoder_inputs, vocabulary: list[str], *, max_length: int
+) -> tf.Tensor:
     """Greedy decoding as TensorFlow ops (for exported serving signatures): one string per input."""
     decoder = model.get_layer("decoder")
     states = model.get_layer("encoder")(encoder_inputs, training=False)
@@ -114,5 +122,6 @@ def teacher_forcing_model(
     states = encoder(encoder_input)
     states = list(states) if isinstance(states, (list, tuple)) else [states]
     probs = decoder([target_in, *states])[0]
-    return keras.Model({encoder_input.name: encoder_input, "target_in": target_in}, probs, name=name)
-
+    return keras.Model(
+        {encoder_input.name: encoder_input, "target_in": target_in}, probs, name=name
+    )

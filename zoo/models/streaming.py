@@ -8,6 +8,7 @@ bounded by one chunk. This is Keras' `stateful=True`, used where it makes sense:
 inference on long or live inputs. Training stays stateless, since the zoo's examples are
 independent sequences.
 """
+
 from __future__ import annotations
 
 import keras
@@ -28,8 +29,12 @@ def _stateful(layer: keras.layers.Layer) -> keras.layers.Layer:
 
 def stateful_copy(model: keras.Model) -> keras.Model:
     """The same model and weights, reading a batch of one with every recurrent layer stateful."""
-    inputs = [keras.Input(batch_shape=(1, *tensor.shape[1:]), dtype=tensor.dtype, name=tensor.name) for tensor in model.inputs]
-    copy = keras.models.clone_model(model, input_tensors=inputs if len(inputs) > 1 else inputs[0], clone_function=_stateful)
+    inputs = [
+        keras.Input(batch_shape=(1, *tensor.shape[1:]), dtype=tensor.dtype, name=tensor.name)
+        for tensor in model.inputs
+    ]
+    copy = keras.models.clone_model(
+        model, input_tensors=inputs if len(inputs) > 1 else inputs[0], clone_function=_stateful
+    )
     copy.set_weights(model.get_weights())
     return copy
-

@@ -3,6 +3,7 @@ loading), `cards` (what a model records about itself) and `export` (serving sign
 
 The store's public API is re-exported here: `zoo.registry.load(...)`, `zoo.registry.save(...)`.
 """
+
 from zoo.registry.store import (
     ALIASES_FILE,
     CARD_FILE,
@@ -23,6 +24,20 @@ from zoo.registry.store import (
 )
 
 __all__ = [
-    "ALIASES_FILE", "CARD_FILE", "MODEL_FILE", "PREPROCESSING_FILE", "README_FILE", "IntegrityError", "ZooModel",
-    "default_root", "list_models", "load", "reference_inputs", "resolve", "save", "set_alias", "sha256", "verify",
+    "ALIASES_FILE",
+    "CARD_FILE",
+    "MODEL_FILE",
+    "PREPROCESSING_FILE",
+    "README_FILE",
+    "IntegrityError",
+    "ZooModel",
+    "default_root",
+    "list_models",
+    "load",
+    "reference_inputs",
+    "resolve",
+    "save",
+    "set_alias",
+    "sha256",
+    "verify",
 ]

@@ -10,6 +10,7 @@ result, the registry fills in version, files and reference outputs, and writes
 `ModelCard.from_json` reads `card.json` back. Reading is forward-compatible: entries a
 newer zoo added are ignored, and entries an older zoo did not write take their defaults.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -17,7 +18,8 @@ import math
 import platform
 import shlex
 from collections.abc import Mapping
-from importlib.metadata import PackageNotFoundError, version as package_version
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Any, Self
 
@@ -48,18 +50,24 @@ class CardError(ZooError, ValueError):
 
 
 def _required(field: dataclasses.Field) -> bool:
-    no_default = field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING
+    no_default = (
+        field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING
+    )
     return no_default or bool(field.metadata.get("set_on_save"))
 
 
 def _known(cls: type, data: Any) -> dict[str, Any]:
     """The entries of `data` that `cls` has fields for; unknown ones (from a newer zoo) are dropped."""
     if not isinstance(data, Mapping):
-        raise CardError(f"the card's {cls.__name__} must be a JSON object, not {type(data).__name__}.")
+        raise CardError(
+            f"the card's {cls.__name__} must be a JSON object, not {type(data).__name__}."
+        )
     fields = dataclasses.fields(cls)
     missing = [f.name for f in fields if f.name not in data and _required(f)]
     if missing:
-        raise CardError(f"the card's {cls.__name__} lacks {', '.join(missing)}: the card is damaged or not a zoo card.")
+        raise CardError(
+            f"the card's {cls.__name__} lacks {', '.join(missing)}: the card is damaged or not a zoo card."
+        )
     names = {f.name for f in fields}
     return {key: value for key, value in data.items() if key in names}
 
@@ -358,29 +366,45 @@ class ModelCard(_Record):
             ValueError: the card is not saved yet (no version, files or reference).
         """
         if self.version is None or self.reference is None:
-            raise ValueError(f"the card of {self.name} has no version or reference yet: the registry sets them on save.")
+            raise ValueError(
+                f"the card of {self.name} has no version or reference yet: the registry sets them on save."
+            )
 
         def fmt(value: Any) -> str:
             return f"{value:.4f}" if isinstance(value, float) else str(value)
 
         metrics = "\n".join(
-            f"| {split} | `{values['split']}` | " + ", ".join(f"{k} {fmt(v)}" for k, v in values.items() if k != "split") + " |"
+            f"| {split} | `{values['split']}` | "
+            + ", ".join(f"{k} {fmt(v)}" for k, v in values.items() if k != "split")
+            + " |"
             for split, values in self.metrics.items()
         )
         hp = "\n".join(f"| {k} | {v} |" for k, v in sorted(self.hyperparameters.items()))
         files = "\n".join(f"| {f} | {v.bytes:,} | `{v.sha256}` |" for f, v in self.files.items())
         contract = self.sequence_contract
         preprocessing = "\n".join(f"| {k} | {v} |" for k, v in contract.preprocessing.items())
-        references = "\n".join(f"| `{i}` | `{o}` |" for i, o in zip(self.reference.inputs, self.reference.outputs))
+        references = "\n".join(
+            f"| `{i}` | `{o}` |"
+            for i, o in zip(self.reference.inputs, self.reference.outputs, strict=True)
+        )
         lineage = ""
         if self.retrain:
             retrain = self.retrain
-            added = ", ".join(f"{n} {k.replace('_', ' ')} entries" for k, n in retrain.vocabulary_added.items() if n)
+            added = ", ".join(
+                f"{n} {k.replace('_', ' ')} entries"
+                for k, n in retrain.vocabulary_added.items()
+                if n
+            )
             lineage = (
                 f"\nFine-tuned from `{retrain.parent}`: "
-                + ("a new output head for a new label set, " if retrain.head_replaced else "same labels, ")
+                + (
+                    "a new output head for a new label set, "
+                    if retrain.head_replaced
+                    else "same labels, "
+                )
                 + (f"{added} added" if added else "no new vocabulary")
-                + (", encoder frozen" if retrain.freeze_encoder else "") + ".\n"
+                + (", encoder frozen" if retrain.freeze_encoder else "")
+                + ".\n"
             )
         if self.search:
             search = self.search
@@ -465,7 +489,10 @@ def library_versions() -> dict[str, str]:
 
 def signature(tensors: Any) -> list[dict[str, Any]]:
     """Name, shape and dtype of each of a model's input or output tensors, for the card."""
-    return [{"name": t.name, "shape": list(t.shape), "dtype": str(t.dtype)} for t in keras.tree.flatten(tensors)]
+    return [
+        {"name": t.name, "shape": list(t.shape), "dtype": str(t.dtype)}
+        for t in keras.tree.flatten(tensors)
+    ]
 
 
 def sequence_contract(result: TrainResult) -> SequenceContract:
@@ -493,8 +520,10 @@ def _command(result: TrainResult) -> str:
         f" --patience {result.patience}" if result.patience else ""
     )
     if retrain:
-        return (f"zoo retrain {retrain['parent']} {_dataset_arguments(result)} {common} --head-epochs {retrain['head_epochs']}"
-                + (" --freeze-encoder" if retrain["freeze_encoder"] else ""))
+        return (
+            f"zoo retrain {retrain['parent']} {_dataset_arguments(result)} {common} --head-epochs {retrain['head_epochs']}"
+            + (" --freeze-encoder" if retrain["freeze_encoder"] else "")
+        )
     return (
         f"zoo train {result.task.name} {_dataset_arguments(result)} --cell {hp.get('cell')} {common}"
         + (f" --strategy {result.strategy}" if result.strategy != "default" else "")
@@ -546,7 +575,10 @@ def build(result: TrainResult, name: str) -> ModelCard:
             history=result.history,
             command=_command(result),
         ),
-        metrics={split: {"split": getattr(spec, split), **values} for split, values in result.metrics.items()},
+        metrics={
+            split: {"split": getattr(spec, split), **values}
+            for split, values in result.metrics.items()
+        },
         headline_metric=task.headline_metric,
         notes=task.model_notes,
         sequence_contract=sequence_contract(result),
@@ -557,8 +589,12 @@ def build(result: TrainResult, name: str) -> ModelCard:
 
 #: options of `zoo.data.formats` and the `zoo train` flags that set them
 _FORMAT_FLAGS = {
-    "encoding": "--encoding", "columns": "--columns", "source": "--source", "target": "--target",
-    "image_size": "--image-size", "rename": "--rename",
+    "encoding": "--encoding",
+    "columns": "--columns",
+    "source": "--source",
+    "target": "--target",
+    "image_size": "--image-size",
+    "rename": "--rename",
 }
 
 
@@ -570,7 +606,11 @@ def _dataset_arguments(result: TrainResult) -> str:
     source = result.spec.source
     if source is None:
         return f"--dataset {result.dataset}"
-    options = "".join(f" {flag} {_quote(source['options'][k])}" for k, flag in _FORMAT_FLAGS.items() if k in source["options"])
+    options = "".join(
+        f" {flag} {_quote(source['options'][k])}"
+        for k, flag in _FORMAT_FLAGS.items()
+        if k in source["options"]
+    )
     return f"--data {_quote(source['path'])} --format {source['format']}{options} --data-licence {_quote(result.spec.licence)}"
 
 
@@ -587,7 +627,7 @@ def plot_curves(history: dict[str, list[float]], headline: str, path: Path) -> N
         path: the PNG file to write.
     """
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
-    for ax, metric in zip(axes, ("loss", headline)):
+    for ax, metric in zip(axes, ("loss", headline), strict=True):
         for key, style in ((metric, "-o"), (f"val_{metric}", "--s")):
             values = history.get(key)
             if values and all(math.isfinite(v) for v in values):

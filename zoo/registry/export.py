@@ -4,6 +4,7 @@ The SavedModel's `serving_default` signature is the task's serving function: raw
 in (strings, padded token lists or uint8 images), readable outputs out (labels, tags,
 captions, translations), so a server needs neither the zoo nor Python preprocessing.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -17,21 +18,28 @@ from zoo.errors import ZooError
 from zoo.registry.store import ZooModel
 
 
-
 def export(model: ZooModel, directory: Path | str, *, format: str = "savedmodel") -> Path:
     """Write `model` as a SavedModel into `directory` (which must not exist yet)."""
     if format not in FORMATS:
         raise ZooError(f"unknown export format {format!r}; available: {', '.join(FORMATS)}.")
     directory = Path(directory)
     if directory.exists():
-        raise ZooError(f"{directory} already exists: choose a new folder, an export never overwrites.")
+        raise ZooError(
+            f"{directory} already exists: choose a new folder, an export never overwrites."
+        )
     serve = model.task.serving_function(model.model)
     archive = keras.export.ExportArchive()
     archive.track(model.model)
     archive.add_endpoint("serving_default", serve)
-    for table in model.task.preprocessing.resources():  # the vocabularies the signature looks words up in
+    for (
+        table
+    ) in model.task.preprocessing.resources():  # the vocabularies the signature looks words up in
         archive.track(table)
-    staging = Path(tempfile.mkdtemp(prefix=".export-", dir=directory.parent if directory.parent.exists() else None))
+    staging = Path(
+        tempfile.mkdtemp(
+            prefix=".export-", dir=directory.parent if directory.parent.exists() else None
+        )
+    )
     try:
         archive.write_out(str(staging / "model"), verbose=False)
         shutil.move(str(staging / "model"), directory)

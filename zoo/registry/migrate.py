@@ -9,6 +9,7 @@ checks that the new model reproduces the old one's reference outputs, and publis
 the next version of the same name; the aliases of the old version follow it. The old
 version stays, as every version is immutable; delete it when it is no longer wanted.
 """
+
 from __future__ import annotations
 
 import json
@@ -41,7 +42,15 @@ def _rewire(node: Any, moved: dict[str, list[Any]]) -> Any:
         return node
     if node.get("class_name") == "__keras_tensor__" and node["config"]["keras_history"][0] in moved:
         source, shape = moved[node["config"]["keras_history"][0]]
-        return {**node, "config": {**node["config"], "shape": shape, "dtype": "int32", "keras_history": [source, 0, 0]}}
+        return {
+            **node,
+            "config": {
+                **node["config"],
+                "shape": shape,
+                "dtype": "int32",
+                "keras_history": [source, 0, 0],
+            },
+        }
     return {key: _rewire(value, moved) for key, value in node.items()}
 
 
@@ -65,8 +74,15 @@ def _without_string_lookups(config: dict[str, Any]) -> tuple[dict[str, Any], dic
             (tensor,) = layer["inbound_nodes"][0]["args"]
             source = _history(tensor)
             if layers[source]["class_name"] != "InputLayer":
-                raise store.IntegrityError(f"layer {layer['name']!r} reads {source!r}, not a model input; it cannot be migrated.")
-            consumers = [t for other in config["layers"] for t in _tensors(other["inbound_nodes"]) if _history(t) == layer["name"]]
+                raise store.IntegrityError(
+                    f"layer {layer['name']!r} reads {source!r}, not a model input; it cannot be migrated."
+                )
+            consumers = [
+                t
+                for other in config["layers"]
+                for t in _tensors(other["inbound_nodes"])
+                if _history(t) == layer["name"]
+            ]
             moved[layer["name"]] = [source, consumers[0]["config"]["shape"]]
             retyped[source] = consumers[0]["config"]["shape"]
         elif layer["class_name"] == "Functional":
@@ -74,13 +90,19 @@ def _without_string_lookups(config: dict[str, Any]) -> tuple[dict[str, Any], dic
             # the outer inputs feeding a retyped inner input change type with it
             (arguments,) = [node["args"] for node in layer["inbound_nodes"]]
             declared = layer["config"]["input_layers"]
-            declared = [declared] if isinstance(declared[0], str) else declared  # one input: [name, 0, 0]
+            declared = (
+                [declared] if isinstance(declared[0], str) else declared
+            )  # one input: [name, 0, 0]
             inputs = [name for name, _, _ in declared]
             for name, shape in inner.items():
                 fed = _tensors(arguments)[inputs.index(name)]
                 retyped[_history(fed)] = shape
                 moved[_history(fed)] = [_history(fed), shape]
-    kept = [_rewire(layer, moved) for layer in config["layers"] if layer["class_name"] not in _STRING_LOOKUPS]
+    kept = [
+        _rewire(layer, moved)
+        for layer in config["layers"]
+        if layer["class_name"] not in _STRING_LOOKUPS
+    ]
     for layer in kept:
         if layer["name"] in retyped:
             layer["config"].update(dtype="int32", batch_shape=retyped[layer["name"]])
@@ -120,14 +142,20 @@ def migrate(ref: str, *, root: Path | str | None = None) -> Path | None:
     if not store.holds_string_ops(old):
         return None
     task_cls = get_task(card.task)
-    task = task_cls(task_cls.preprocessing_class.from_json(json.loads((path / store.PREPROCESSING_FILE).read_text())))
+    task = task_cls(
+        task_cls.preprocessing_class.from_json(
+            json.loads((path / store.PREPROCESSING_FILE).read_text())
+        )
+    )
     config, _ = _without_string_lookups(old.get_config())
     model = keras.Model.from_config(config)
     copied = set(transfer_weights(old, model, skip=set()))
     missing = sorted(set(weighted_layers(model)) - copied)
     if missing:
-        raise store.IntegrityError(f"{card.name}@{card.version}: no weights to take over for layer(s) "
-                                   f"{', '.join(missing)}; it cannot be migrated.")
+        raise store.IntegrityError(
+            f"{card.name}@{card.version}: no weights to take over for layer(s) "
+            f"{', '.join(missing)}; it cannot be migrated."
+        )
     outputs = store.reproduces_reference(task, model, card, path)
     staging = store.staging_folder(path.parent)
     try:
@@ -135,7 +163,9 @@ def migrate(ref: str, *, root: Path | str | None = None) -> Path | None:
             if file.name not in _REWRITTEN:
                 shutil.copy2(file, staging / file.name)
         model.save(staging / store.MODEL_FILE)
-        (staging / store.PREPROCESSING_FILE).write_text(json.dumps(task.preprocessing.to_json(), indent=1))
+        (staging / store.PREPROCESSING_FILE).write_text(
+            json.dumps(task.preprocessing.to_json(), indent=1)
+        )
         card = replace(
             card,
             migrated_from=f"{card.name}@{card.version}",
@@ -150,7 +180,9 @@ def migrate(ref: str, *, root: Path | str | None = None) -> Path | None:
         )
         version = store.publish(staging, path.parent, card, replaces=int(path.name))
     except OSError as err:
-        raise ZooError(f"migrating {ref} failed ({err.strerror or err}); the registry is unchanged.") from err
+        raise ZooError(
+            f"migrating {ref} failed ({err.strerror or err}); the registry is unchanged."
+        ) from err
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return path.parent / str(version)

@@ -10,6 +10,7 @@ old state or the new, never half a version; a file lock hands out version number
 concurrent saves never collide. Loading checks every SHA-256, uses Keras safe mode and
 re-runs the card's reference inputs before the model is handed out.
 """
+
 from __future__ import annotations
 
 import fnmatch
@@ -28,8 +29,8 @@ import numpy as np
 import tensorflow as tf
 from filelock import FileLock
 
-from zoo.registry import cards
 from zoo.errors import UnknownNameError, ZooError
+from zoo.registry import cards
 from zoo.tasks.base import DatasetSpec, Task, get_task
 from zoo.training.fit import TrainResult
 
@@ -83,9 +84,11 @@ def _close(a: Any, b: Any) -> bool:
     if isinstance(a, dict) and isinstance(b, dict):
         return a.keys() == b.keys() and all(_close(a[k], b[k]) for k in a)
     if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(_close(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(_close(x, y) for x, y in zip(a, b, strict=True))
     if isinstance(a, float) or isinstance(b, float):
-        return isinstance(a, (int, float)) and isinstance(b, (int, float)) and abs(a - b) <= _TOLERANCE
+        return (
+            isinstance(a, (int, float)) and isinstance(b, (int, float)) and abs(a - b) <= _TOLERANCE
+        )
     return a == b
 
 
@@ -112,7 +115,10 @@ def reference_inputs(card: cards.ModelCard, folder: Path) -> list[Any]:
     Returns:
         One raw `predict` input per reference.
     """
-    return [str(folder / raw["image"]) if isinstance(raw, dict) else raw for raw in card.reference.inputs]
+    return [
+        str(folder / raw["image"]) if isinstance(raw, dict) else raw
+        for raw in card.reference.inputs
+    ]
 
 
 def _read_card(path: Path) -> cards.ModelCard:
@@ -120,7 +126,9 @@ def _read_card(path: Path) -> cards.ModelCard:
     try:
         return cards.ModelCard.from_json(json.loads((path / CARD_FILE).read_text()))
     except (OSError, ValueError) as err:  # ValueError: not JSON, or a CardError
-        raise IntegrityError(f"{path / CARD_FILE} is missing or unreadable ({err}); the version cannot be trusted.") from err
+        raise IntegrityError(
+            f"{path / CARD_FILE} is missing or unreadable ({err}); the version cannot be trusted."
+        ) from err
 
 
 @dataclass
@@ -144,7 +152,9 @@ class ZooModel:
         """Read a long or live input chunk by chunk, carrying the hidden state (see
         `zoo.models.streaming`); yields the prediction on everything read so far."""
         if not hasattr(self.task, "stream"):
-            raise ZooError(f"{self.name}: task {self.task.name} does not stream; streaming is for many-to-one models.")
+            raise ZooError(
+                f"{self.name}: task {self.task.name} does not stream; streaming is for many-to-one models."
+            )
         return self.task.stream(self.model, chunks, window=window)
 
     def training_dataset(self) -> str | DatasetSpec:
@@ -156,9 +166,17 @@ class ZooModel:
             return recorded.key
         from zoo.data import formats
 
-        return formats.prepare(source["path"], source["format"], licence=recorded.licence, **source["options"])
+        return formats.prepare(
+            source["path"], source["format"], licence=recorded.licence, **source["options"]
+        )
 
-    def evaluate(self, dataset: str | DatasetSpec | None = None, split: str = "test", *, batch_size: int | None = None) -> dict[str, float]:
+    def evaluate(
+        self,
+        dataset: str | DatasetSpec | None = None,
+        split: str = "test",
+        *,
+        batch_size: int | None = None,
+    ) -> dict[str, float]:
         """Metrics on a split of the training dataset (default) or of another dataset. The
         default batch size is the training one: padding differs with batching, and float
         round-off then moves a few borderline decisions."""
@@ -205,15 +223,26 @@ def save(
     version with the highest validation headline metric. `artifacts` (file name -> path)
     are copied into the version and hashed with it, e.g. the record of a search."""
     root = Path(root or default_root())
-    name = name or f"{result.task.name}-{result.hyperparameters.get('cell')}-{result.dataset}".replace("/", "-").lower()
+    name = (
+        name
+        or f"{result.task.name}-{result.hyperparameters.get('cell')}-{result.dataset}".replace(
+            "/", "-"
+        ).lower()
+    )
     if not _NAME.match(name):
-        raise ZooError(f"invalid model name {name!r}: use lowercase letters, digits, '.', '_' and '-'.")
+        raise ZooError(
+            f"invalid model name {name!r}: use lowercase letters, digits, '.', '_' and '-'."
+        )
     folder = root / name
     staging = staging_folder(folder)
     try:
         # the same layers without the optimizer: a third of the size, and all that inference needs
-        keras.Model(result.model.input, result.model.output, name=result.model.name).save(staging / MODEL_FILE)
-        (staging / PREPROCESSING_FILE).write_text(json.dumps(result.task.preprocessing.to_json(), indent=1))
+        keras.Model(result.model.input, result.model.output, name=result.model.name).save(
+            staging / MODEL_FILE
+        )
+        (staging / PREPROCESSING_FILE).write_text(
+            json.dumps(result.task.preprocessing.to_json(), indent=1)
+        )
         cards.plot_curves(result.history, result.task.headline_metric, staging / cards.CURVES_FILE)
         for filename, path in (artifacts or {}).items():
             shutil.copyfile(path, staging / filename)
@@ -224,7 +253,9 @@ def save(
         )
         version = publish(staging, folder, replace(card, reference=reference))
     except OSError as err:
-        raise ZooError(f"saving {name} into {folder} failed ({err.strerror or err}); the registry is unchanged.") from err
+        raise ZooError(
+            f"saving {name} into {folder} failed ({err.strerror or err}); the registry is unchanged."
+        ) from err
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return folder / str(version)
@@ -242,10 +273,14 @@ def staging_folder(folder: Path) -> Path:
         _remove_abandoned_staging(folder)
         return Path(tempfile.mkdtemp(prefix=f".tmp-{os.getpid()}-", dir=folder))
     except OSError as err:
-        raise ZooError(f"cannot write to the registry at {folder}: {err.strerror}. Choose another with --registry or ZOO_REGISTRY.") from err
+        raise ZooError(
+            f"cannot write to the registry at {folder}: {err.strerror}. Choose another with --registry or ZOO_REGISTRY."
+        ) from err
 
 
-def publish(staging: Path, folder: Path, card: cards.ModelCard, *, replaces: int | None = None) -> int:
+def publish(
+    staging: Path, folder: Path, card: cards.ModelCard, *, replaces: int | None = None
+) -> int:
     """Make the complete version in `staging` the next version of the model in `folder`.
 
     Files are hashed into the card, which is written with its README; then, under the
@@ -265,7 +300,10 @@ def publish(staging: Path, folder: Path, card: cards.ModelCard, *, replaces: int
     Raises:
         OSError: a write failed; the registry is unchanged.
     """
-    files = {f.name: cards.FileRecord(bytes=f.stat().st_size, sha256=sha256(f)) for f in sorted(staging.iterdir())}
+    files = {
+        f.name: cards.FileRecord(bytes=f.stat().st_size, sha256=sha256(f))
+        for f in sorted(staging.iterdir())
+    }
     with FileLock(str(folder / ".lock")):
         version = max(_versions(folder), default=0) + 1
         card = replace(card, version=version, files=files)
@@ -286,7 +324,9 @@ def publish(staging: Path, folder: Path, card: cards.ModelCard, *, replaces: int
 def set_alias(ref: str, alias: str, *, root: Path | str | None = None) -> Path:
     """Point `alias` (e.g. `production`) at the version `ref` resolves to."""
     if not _ALIAS.match(alias) or alias in ("latest", "best"):
-        raise ZooError(f"invalid alias {alias!r}: start with a letter, use letters, digits, '.', '_', '-'; 'latest' and 'best' are kept by the registry.")
+        raise ZooError(
+            f"invalid alias {alias!r}: start with a letter, use letters, digits, '.', '_', '-'; 'latest' and 'best' are kept by the registry."
+        )
     path = resolve(ref, root=root)
     with FileLock(str(path.parent / ".lock")):
         aliases = _aliases(path.parent)
@@ -298,7 +338,11 @@ def set_alias(ref: str, alias: str, *, root: Path | str | None = None) -> Path:
 def list_models(pattern: str = "*", *, root: Path | str | None = None) -> list[str]:
     """Model names matching a shell-style wildcard pattern."""
     root = Path(root or default_root())
-    names = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")) if root.exists() else []
+    names = (
+        sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+        if root.exists()
+        else []
+    )
     return [n for n in names if fnmatch.fnmatch(n, pattern)]
 
 
@@ -344,7 +388,9 @@ def verify(path: Path) -> cards.ModelCard:
         if not file.is_file():
             raise IntegrityError(f"{file} is missing; reinstall or re-download this model version.")
         if sha256(file) != entry.sha256:
-            raise IntegrityError(f"{file} does not match the SHA-256 in its card: it was altered or corrupted. Re-download or retrain it.")
+            raise IntegrityError(
+                f"{file} does not match the SHA-256 in its card: it was altered or corrupted. Re-download or retrain it."
+            )
     return card
 
 
@@ -354,7 +400,9 @@ def holds_string_ops(model: keras.Model) -> bool:
     return any(tensor.dtype == "string" for tensor in keras.tree.flatten(model.inputs))
 
 
-def reproduces_reference(task: Task, model: keras.Model, card: cards.ModelCard, path: Path) -> list[Any]:
+def reproduces_reference(
+    task: Task, model: keras.Model, card: cards.ModelCard, path: Path
+) -> list[Any]:
     """Predict the card's reference inputs and compare with the outputs recorded at save time.
 
     Returns:
@@ -384,13 +432,17 @@ def load(ref: str, *, root: Path | str | None = None) -> ZooModel:
     path = resolve(ref, root=root)
     card = verify(path)
     task_cls = get_task(card.task)
-    task = task_cls(task_cls.preprocessing_class.from_json(json.loads((path / PREPROCESSING_FILE).read_text())))
+    task = task_cls(
+        task_cls.preprocessing_class.from_json(json.loads((path / PREPROCESSING_FILE).read_text()))
+    )
     try:
         model = keras.saving.load_model(path / MODEL_FILE, compile=False, safe_mode=True)
     except (ValueError, TypeError, OSError) as err:
         raise IntegrityError(f"{path / MODEL_FILE} cannot be loaded safely: {err}") from err
     if holds_string_ops(model):
-        raise ZooError(f"{card.name}@{card.version} was saved in an older layout (text processing inside the "
-                       f"model); convert it once with `zoo migrate {card.name}@{card.version}`.")
+        raise ZooError(
+            f"{card.name}@{card.version} was saved in an older layout (text processing inside the "
+            f"model); convert it once with `zoo migrate {card.name}@{card.version}`."
+        )
     reproduces_reference(task, model, card, path)
     return ZooModel(name=card.name, version=int(card.version), task=task, model=model, card=card)

@@ -9,6 +9,7 @@ dL/dx_t = dL/dh_t . dh_t/dx_t, it decays as dL/dh_t does, and it exists for ever
 architecture (even where the hidden states are never returned). Steps are aligned by
 their distance from each sequence's last real (unmasked) step.
 """
+
 from __future__ import annotations
 
 import math
@@ -72,7 +73,9 @@ class GradientProfile:
         threshold from the average norm over many updates)."""
         finite = self.weight_norms[np.isfinite(self.weight_norms)]
         if finite.size == 0:
-            raise ZooError(f"{self.label}: every measured gradient is NaN or Inf; lower the learning rate and retrain.")
+            raise ZooError(
+                f"{self.label}: every measured gradient is NaN or Inf; lower the learning rate and retrain."
+            )
         median = float(np.median(finite))
         return float(f"{median:.2g}") if median > 0 else 1.0
 
@@ -99,19 +102,38 @@ class GradientProfile:
 
     def as_json(self) -> dict[str, Any]:
         return {
-            "label": self.label, "cell": self.cell, "layer": self.layer, "sequences": self.sequences, "notes": self.notes,
+            "label": self.label,
+            "cell": self.cell,
+            "layer": self.layer,
+            "sequences": self.sequences,
+            "notes": self.notes,
             "bidirectional": self.bidirectional,
-            "rate_per_step": self.rate, "exploding": self.exploding, "recommended_clipnorm": self.recommended_clipnorm,
+            "rate_per_step": self.rate,
+            "exploding": self.exploding,
+            "recommended_clipnorm": self.recommended_clipnorm,
             "first_over_last": float(self.mean[-1]),
-            "distances": self.distances.tolist(), "mean": self.mean.tolist(), "low": self.low.tolist(),
-            "high": self.high.tolist(), "weight_norms": self.weight_norms.tolist(),
+            "distances": self.distances.tolist(),
+            "mean": self.mean.tolist(),
+            "low": self.low.tolist(),
+            "high": self.high.tolist(),
+            "weight_norms": self.weight_norms.tolist(),
         }
 
     @classmethod
     def from_json(cls, saved: dict[str, Any]) -> GradientProfile:
-        arrays = {key: np.asarray(saved[key]) for key in ("distances", "mean", "low", "high", "weight_norms")}
-        return cls(label=saved["label"], cell=saved["cell"], layer=saved["layer"], sequences=saved["sequences"],
-                   bidirectional=saved.get("bidirectional", False), notes=saved["notes"], **arrays)
+        arrays = {
+            key: np.asarray(saved[key])
+            for key in ("distances", "mean", "low", "high", "weight_norms")
+        }
+        return cls(
+            label=saved["label"],
+            cell=saved["cell"],
+            layer=saved["layer"],
+            sequences=saved["sequences"],
+            bidirectional=saved.get("bidirectional", False),
+            notes=saved["notes"],
+            **arrays,
+        )
 
 
 def first_recurrent_layer(model: keras.Model) -> keras.layers.Layer:
@@ -131,7 +153,13 @@ def first_recurrent_layer(model: keras.Model) -> keras.layers.Layer:
 
 def _cell(layer: keras.layers.Layer) -> str:
     inner = layer.forward_layer if isinstance(layer, keras.layers.Bidirectional) else layer
-    return "lstm" if isinstance(inner, keras.layers.LSTM) else "simple_rnn" if isinstance(inner, keras.layers.SimpleRNN) else type(inner).__name__
+    return (
+        "lstm"
+        if isinstance(inner, keras.layers.LSTM)
+        else "simple_rnn"
+        if isinstance(inner, keras.layers.SimpleRNN)
+        else type(inner).__name__
+    )
 
 
 @dataclass
@@ -161,7 +189,9 @@ class _Probe(keras.layers.Layer):
         return input_shape  # also keeps `call` out of the symbolic pass that builds the model
 
 
-def _watched(model: keras.Model, layer: keras.layers.Layer, label: str) -> tuple[keras.Model, _Watch]:
+def _watched(
+    model: keras.Model, layer: keras.layers.Layer, label: str
+) -> tuple[keras.Model, _Watch]:
     """A copy of `model` that shares its layers and weights, with a `_Probe` before `layer`
     (also inside nested sub-models), and the probe's `_Watch`."""
     watch = _Watch()
@@ -177,15 +207,22 @@ def _watched(model: keras.Model, layer: keras.layers.Layer, label: str) -> tuple
 
     try:
         copy = keras.models.clone_model(
-            model, clone_function=lambda same: same, call_function=call_with_probe, recursive=True  # same layers, same weights
+            model,
+            clone_function=lambda same: same,
+            call_function=call_with_probe,
+            recursive=True,  # same layers, same weights
         )
     except ValueError as err:  # a Sequential or subclassed model: its layer calls cannot be rewired
-        raise ZooError(f"{label}: gradients through time are measured on functional models "
-                       f"(keras.Model(inputs, outputs)); this one cannot be rewired: {err}") from err
+        raise ZooError(
+            f"{label}: gradients through time are measured on functional models "
+            f"(keras.Model(inputs, outputs)); this one cannot be rewired: {err}"
+        ) from err
     return copy, watch
 
 
-def _batch_gradients(model: keras.Model, watched: keras.Model, watch: _Watch, batch: tuple) -> tuple[np.ndarray, np.ndarray, float]:
+def _batch_gradients(
+    model: keras.Model, watched: keras.Model, watch: _Watch, batch: tuple
+) -> tuple[np.ndarray, np.ndarray, float]:
     """One batch: per-step input-gradient norms (B, T), the valid-step mask (B, T) and the
     global weight-gradient norm. `watched` is `model` with the probe, so the tape watches
     exactly the tensor the recurrent layer reads; `model` holds the compiled loss."""
@@ -193,7 +230,9 @@ def _batch_gradients(model: keras.Model, watched: keras.Model, watch: _Watch, ba
     with tf.GradientTape() as tape:
         watch.tape = tape
         y_pred = watched(x, training=False)
-        loss = model.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=weights[0] if weights else None)
+        loss = model.compute_loss(
+            x=x, y=y, y_pred=y_pred, sample_weight=weights[0] if weights else None
+        )
     gradients = tape.gradient(loss, [watch.inputs, *model.trainable_variables])
     per_step = np.linalg.norm(np.asarray(gradients[0], dtype=np.float64), axis=-1)
     mask = np.ones(per_step.shape, bool) if watch.mask is None else np.asarray(watch.mask, bool)
@@ -201,19 +240,25 @@ def _batch_gradients(model: keras.Model, watched: keras.Model, watch: _Watch, ba
     return per_step, mask, weight_norm
 
 
-def gradient_profile(model: keras.Model, batches: Any, *, label: str, max_batches: int = 8) -> GradientProfile:
+def gradient_profile(
+    model: keras.Model, batches: Any, *, label: str, max_batches: int = 8
+) -> GradientProfile:
     """Measure `model` (compiled: its loss is what is differentiated) on up to `max_batches`
     batches of `(inputs, targets[, weights])`, as `Task.batches` yields them."""
     if not getattr(model, "compiled", False):
-        raise ZooError(f"{label}: the model must be compiled, since its loss is what the gradients are of.")
+        raise ZooError(
+            f"{label}: the model must be compiled, since its loss is what the gradients are of."
+        )
     layer = first_recurrent_layer(model)
     watched, watch = _watched(model, layer, label)
     by_distance: list[list[float]] = []
     weight_norms, sequences = [], 0
-    for batch in batches.take(max_batches) if isinstance(batches, tf.data.Dataset) else batches[:max_batches]:
+    for batch in (
+        batches.take(max_batches) if isinstance(batches, tf.data.Dataset) else batches[:max_batches]
+    ):
         per_step, mask, weight_norm = _batch_gradients(model, watched, watch, tuple(batch))
         weight_norms.append(weight_norm)
-        for norms, valid in zip(per_step, mask):
+        for norms, valid in zip(per_step, mask, strict=True):
             backwards = norms[valid][::-1]
             if not backwards.size or backwards[0] == 0:
                 continue  # no gradient reaches this sequence at all
@@ -228,23 +273,43 @@ def gradient_profile(model: keras.Model, batches: Any, *, label: str, max_batche
         raise ZooError(f"{label}: no gradient reached the recurrent layer on the batches given.")
     kept = [np.log(v) for v in by_distance if len(v) >= max(1, MIN_SHARE * sequences)]
     bidirectional = isinstance(layer, keras.layers.Bidirectional)
-    notes = ["bidirectional layer: its backward pass reads from the end, so early steps get gradient from both sides; "
-             "build with bidirectional=false to see the decay of one direction"] if bidirectional else []
+    notes = (
+        [
+            "bidirectional layer: its backward pass reads from the end, so early steps get gradient from both sides; "
+            "build with bidirectional=false to see the decay of one direction"
+        ]
+        if bidirectional
+        else []
+    )
     return GradientProfile(
-        label=label, cell=_cell(layer), layer=layer.name,
-        distances=np.arange(len(kept)), mean=np.exp([v.mean() for v in kept]),
-        low=np.exp([np.percentile(v, 10) for v in kept]), high=np.exp([np.percentile(v, 90) for v in kept]),
-        weight_norms=np.asarray(weight_norms), sequences=sequences, bidirectional=bidirectional, notes=notes,
+        label=label,
+        cell=_cell(layer),
+        layer=layer.name,
+        distances=np.arange(len(kept)),
+        mean=np.exp([v.mean() for v in kept]),
+        low=np.exp([np.percentile(v, 10) for v in kept]),
+        high=np.exp([np.percentile(v, 90) for v in kept]),
+        weight_norms=np.asarray(weight_norms),
+        sequences=sequences,
+        bidirectional=bidirectional,
+        notes=notes,
     )
 
 
-def plot(profiles: list[GradientProfile], path: Path | str, *, title: str = "Gradient reaching each time step") -> Path:
+def plot(
+    profiles: list[GradientProfile],
+    path: Path | str,
+    *,
+    title: str = "Gradient reaching each time step",
+) -> Path:
     """One panel per profile, side by side on a shared log scale: the share of the last
     step's gradient that reaches each earlier step, with the 10-90 % band over sequences."""
     from zoo.registry.cards import plt  # the Agg backend is set there
 
-    fig, axes = plt.subplots(1, len(profiles), figsize=(4.2 * len(profiles), 3.4), sharey=True, squeeze=False)
-    for ax, profile in zip(axes[0], profiles):
+    fig, axes = plt.subplots(
+        1, len(profiles), figsize=(4.2 * len(profiles), 3.4), sharey=True, squeeze=False
+    )
+    for ax, profile in zip(axes[0], profiles, strict=True):
         ax.fill_between(profile.distances, profile.low, profile.high, alpha=0.25)
         ax.plot(profile.distances, profile.mean, lw=2)
         ax.set_yscale("log")
@@ -273,7 +338,15 @@ def _sibling(ref: str, root: Path | str | None) -> str | None:
     return None
 
 
-def _registry_profile(ref: str, *, dataset: str | None, split: str, batch_size: int, batches: int, root: Path | str | None) -> GradientProfile:
+def _registry_profile(
+    ref: str,
+    *,
+    dataset: str | None,
+    split: str,
+    batch_size: int,
+    batches: int,
+    root: Path | str | None,
+) -> GradientProfile:
     from zoo import registry
     from zoo.tasks.base import hyperparameters
 
@@ -284,13 +357,28 @@ def _registry_profile(ref: str, *, dataset: str | None, split: str, batch_size: 
     try:
         raw = loaded.task.load(dataset or loaded.training_dataset(), split)
     except ZooError as err:
-        raise ZooError(f"{err}\nTo measure on the task's embedded data instead, add --dataset embedded.") from err
+        raise ZooError(
+            f"{err}\nTo measure on the task's embedded data instead, add --dataset embedded."
+        ) from err
     label = f"{loaded.name}@{loaded.version}"
-    return gradient_profile(model, loaded.task.batches(raw, batch_size, training=False), label=label, max_batches=batches)
+    return gradient_profile(
+        model,
+        loaded.task.batches(raw, batch_size, training=False),
+        label=label,
+        max_batches=batches,
+    )
 
 
-def _fresh_profiles(task_name: str, *, dataset: str | None, split: str, batch_size: int, batches: int,
-                    hparams: dict[str, Any], seed: int) -> list[GradientProfile]:
+def _fresh_profiles(
+    task_name: str,
+    *,
+    dataset: str | None,
+    split: str,
+    batch_size: int,
+    batches: int,
+    hparams: dict[str, Any],
+    seed: int,
+) -> list[GradientProfile]:
     from zoo.tasks.base import CELLS, get_task, hyperparameters
     from zoo.training.fit import load_and_adapt
 
@@ -302,7 +390,14 @@ def _fresh_profiles(task_name: str, *, dataset: str | None, split: str, batch_si
         keras.utils.set_random_seed(seed)
         model = task.build_model(hyperparameters({**hparams, "cell": cell}))
         label = f"{task.name} {cell} (initial weights)"
-        profiles.append(gradient_profile(model, task.batches(raw, batch_size, training=False), label=label, max_batches=batches))
+        profiles.append(
+            gradient_profile(
+                model,
+                task.batches(raw, batch_size, training=False),
+                label=label,
+                max_batches=batches,
+            )
+        )
     return profiles
 
 
@@ -325,7 +420,9 @@ def diagnose(
     if len(targets) == 1 and targets[0].replace("_", "-") in all_tasks():
         return _fresh_profiles(targets[0], hparams=dict(hparams or {}), seed=seed, **options)
     if hparams:
-        raise ZooError("--set applies to a freshly built task model; a registry model keeps its own hyperparameters.")
+        raise ZooError(
+            "--set applies to a freshly built task model; a registry model keeps its own hyperparameters."
+        )
     if len(targets) == 1 and (sibling := _sibling(targets[0], root)):
         targets = [*targets, sibling]
     return [_registry_profile(ref, root=root, **options) for ref in targets]

@@ -18,6 +18,7 @@ Policy, the same for every task:
 Weights move by layer name, never by position; a weight whose shape grew with a
 vocabulary keeps the parent's values in its leading rows (or columns).
 """
+
 from __future__ import annotations
 
 import time
@@ -26,9 +27,10 @@ from pathlib import Path
 import keras
 
 from zoo import registry
-from zoo.tasks.base import DatasetSpec, hyperparameters
 from zoo.models.layers import transfer_weights, weighted_layers
+from zoo.tasks.base import DatasetSpec, hyperparameters
 from zoo.training.fit import TrainResult, configure_devices, finish, fit_model, load_and_adapt
+
 
 def _set_trainable(model: keras.Model, head: str, *, head_only: bool) -> None:
     for layer in weighted_layers(model).values():
@@ -62,14 +64,18 @@ def retrain(
     hp = dict(parent.card.hyperparameters)
     model = task.build_model(hyperparameters(hp))
     head = task.head_layer
-    copied = transfer_weights(parent.model, model, skip={head} if changes["labels_replaced"] else set())
+    copied = transfer_weights(
+        parent.model, model, skip={head} if changes["labels_replaced"] else set()
+    )
     epochs = epochs or task.default_epochs
     batch_size = batch_size or parent.card.training.batch_size
     history: dict[str, list[float]] = {}
     started = time.perf_counter()
     fit = dict(batch_size=batch_size, seed=seed, verbose=verbose)
     if changes["labels_replaced"] and head_epochs > 0 and not freeze_encoder:
-        _set_trainable(model, head, head_only=True)  # a random head would wreck the trained layers' weights
+        _set_trainable(
+            model, head, head_only=True
+        )  # a random head would wreck the trained layers' weights
         history = fit_model(task, model, train_raw, val_raw, epochs=head_epochs, **fit)
         _set_trainable(model, head, head_only=False)
     elif freeze_encoder:
@@ -86,6 +92,15 @@ def retrain(
         "layers_copied": len(copied),
     }
     return finish(
-        task, model, spec, hp=hp, seed=seed, epochs=epochs, batch_size=batch_size, history=history,
-        seconds=seconds, patience=patience, retrain=details,
+        task,
+        model,
+        spec,
+        hp=hp,
+        seed=seed,
+        epochs=epochs,
+        batch_size=batch_size,
+        history=history,
+        seconds=seconds,
+        patience=patience,
+        retrain=details,
     )

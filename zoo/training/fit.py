@@ -1,4 +1,5 @@
 """Training shared by every task: seeds, devices, callbacks, fit and the final metrics."""
+
 from __future__ import annotations
 
 import contextlib
@@ -19,7 +20,6 @@ import tensorflow as tf
 from zoo.constants import STRATEGIES
 from zoo.errors import DivergedError, UnknownNameError, ZooError
 from zoo.tasks.base import DatasetSpec, Task, get_task, hyperparameters
-
 
 REFERENCE_EXAMPLES = 2
 
@@ -83,8 +83,10 @@ def _split_cpu(count: str) -> None:
     try:
         tf.config.set_logical_device_configuration(cpu, wanted)
     except RuntimeError as err:
-        raise ZooError("ZOO_LOGICAL_CPUS must be set before TensorFlow starts; set it in the environment of "
-                       "the process.") from err
+        raise ZooError(
+            "ZOO_LOGICAL_CPUS must be set before TensorFlow starts; set it in the environment of "
+            "the process."
+        ) from err
 
 
 class HeadlineMetric(keras.callbacks.Callback):
@@ -97,11 +99,11 @@ class HeadlineMetric(keras.callbacks.Callback):
         self.task, self.validation, self.batch_size = task, validation, batch_size
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        scores = self.task.evaluate(self.model, self.validation, batch_size=self.batch_size, quick=True)
+        scores = self.task.evaluate(
+            self.model, self.validation, batch_size=self.batch_size, quick=True
+        )
         if logs is not None:
             logs.update({f"val_{k}": v for k, v in scores.items() if f"val_{k}" not in logs})
-
-
 
 
 def distribution_strategy(name: str | None) -> tf.distribute.Strategy:
@@ -162,7 +164,9 @@ class HistoryBackup(keras.callbacks.Callback):
         os.replace(partial, self.path)
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
-        self.path.unlink(missing_ok=True)  # finished: the next run starts afresh, as BackupAndRestore does
+        self.path.unlink(
+            missing_ok=True
+        )  # finished: the next run starts afresh, as BackupAndRestore does
 
 
 #: set by SIGINT during training. Python can lose the KeyboardInterrupt (raised inside a
@@ -228,11 +232,24 @@ def check_finite(history: dict[str, list[float]]) -> None:
         )
 
 
-def finish(task: Task, model: keras.Model, spec: DatasetSpec, *, hp: dict[str, Any], seed: int, epochs: int,
-           batch_size: int, history: dict[str, list[float]], seconds: float, **details: Any) -> TrainResult:
+def finish(
+    task: Task,
+    model: keras.Model,
+    spec: DatasetSpec,
+    *,
+    hp: dict[str, Any],
+    seed: int,
+    epochs: int,
+    batch_size: int,
+    history: dict[str, list[float]],
+    seconds: float,
+    **details: Any,
+) -> TrainResult:
     """Measure a trained model on the validation and test splits and gather what the
     registry records about it."""
-    metrics = {"validation": task.evaluate(model, task.load(spec, "validation"), batch_size=batch_size)}
+    metrics = {
+        "validation": task.evaluate(model, task.load(spec, "validation"), batch_size=batch_size)
+    }
     held_out = task.load(spec, "test" if spec.test is not None else "validation")
     if spec.test is not None:
         metrics["test"] = task.evaluate(model, held_out, batch_size=batch_size)
@@ -248,7 +265,9 @@ def finish(task: Task, model: keras.Model, spec: DatasetSpec, *, hp: dict[str, A
         history={k: [float(v) for v in vs] for k, vs in history.items()},
         metrics=metrics,
         seconds=seconds,
-        reference_inputs=[task.raw_input(ex) for ex in held_out.take(REFERENCE_EXAMPLES).as_numpy_iterator()],
+        reference_inputs=[
+            task.raw_input(ex) for ex in held_out.take(REFERENCE_EXAMPLES).as_numpy_iterator()
+        ],
         **details,
     )
 
@@ -273,13 +292,20 @@ def fit_model(
     when the loss became NaN or infinite. Extra `callbacks` run after the zoo's, so they
     see the validation headline metric in the epoch logs."""
     # the headline metric in the logs and a stop on NaN loss come first, for the callbacks after them
-    callbacks = [HeadlineMetric(task, val_raw, batch_size), keras.callbacks.TerminateOnNaN(), *(callbacks or [])]
+    callbacks = [
+        HeadlineMetric(task, val_raw, batch_size),
+        keras.callbacks.TerminateOnNaN(),
+        *(callbacks or []),
+    ]
     if tensorboard:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=tensorboard))
     if patience:
         callbacks.append(
             keras.callbacks.EarlyStopping(
-                monitor=f"val_{task.headline_metric}", mode="max", patience=patience, restore_best_weights=True
+                monitor=f"val_{task.headline_metric}",
+                mode="max",
+                patience=patience,
+                restore_best_weights=True,
             )
         )
     backup = HistoryBackup(checkpoint_dir) if checkpoint_dir else None
@@ -297,13 +323,19 @@ def fit_model(
                 shuffle=False,  # the pipeline already shuffles, with a recorded seed
                 verbose=verbose,
             )
-    except OSError as err:  # a full disk or a folder gone read-only while writing checkpoints or logs
+    except (
+        OSError
+    ) as err:  # a full disk or a folder gone read-only while writing checkpoints or logs
         raise ZooError(
             f"training stopped: {err.strerror or err}{f' ({err.filename})' if err.filename else ''}; nothing was saved. "
             "Free some space or choose another --checkpoint-dir / --tensorboard folder, then run the same command "
             "with --resume: it continues from the last finished epoch."
         ) from err
-    logs = backup.history if backup else {k: [float(v) for v in vs] for k, vs in history.history.items()}
+    logs = (
+        backup.history
+        if backup
+        else {k: [float(v) for v in vs] for k, vs in history.history.items()}
+    )
     check_finite(logs)
     return logs
 
@@ -334,7 +366,9 @@ def train(
     policy = configure_devices()
     distribution = distribution_strategy(strategy)
     task = get_task(task_name)()
-    spec = task.dataset(dataset)  # resolved once; an unknown name fails here, before anything is loaded
+    spec = task.dataset(
+        dataset
+    )  # resolved once; an unknown name fails here, before anything is loaded
     hp = hyperparameters(hparams)  # checks the values before any data is touched
     train_raw, val_raw = load_and_adapt(task, spec)
     with distribution.scope():
@@ -343,12 +377,31 @@ def train(
     batch_size = batch_size or task.default_batch_size
     started = time.perf_counter()
     history = fit_model(
-        task, model, train_raw, val_raw, epochs=epochs, batch_size=batch_size, seed=seed, patience=patience,
-        tensorboard=tensorboard, checkpoint_dir=checkpoint_dir, verbose=verbose,
+        task,
+        model,
+        train_raw,
+        val_raw,
+        epochs=epochs,
+        batch_size=batch_size,
+        seed=seed,
+        patience=patience,
+        tensorboard=tensorboard,
+        checkpoint_dir=checkpoint_dir,
+        verbose=verbose,
     )
     seconds = time.perf_counter() - started
     return finish(
-        task, model, spec, hp=dict(hp.values), seed=seed, epochs=epochs, batch_size=batch_size,
-        history=history, seconds=seconds, patience=patience, precision_policy=policy,
-        strategy=strategy or "default", replicas=distribution.num_replicas_in_sync,
+        task,
+        model,
+        spec,
+        hp=dict(hp.values),
+        seed=seed,
+        epochs=epochs,
+        batch_size=batch_size,
+        history=history,
+        seconds=seconds,
+        patience=patience,
+        precision_policy=policy,
+        strategy=strategy or "default",
+        replicas=distribution.num_replicas_in_sync,
     )

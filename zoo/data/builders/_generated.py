@@ -1,6 +1,7 @@
 """What the zoo's embedded builders share: the whole dataset is computed in memory from a
 fixed seed (it is small), then split by slicing one pool of unique examples, so that no
 example can appear in two splits."""
+
 from __future__ import annotations
 
 import abc
@@ -13,11 +14,15 @@ T = TypeVar("T")
 Example = tuple[Any, dict[str, Any]]
 
 
-def slice_pool(pool: Sequence[T], sizes: dict[str, int], to_example: Callable[[int, T], Example]) -> dict[str, list[Example]]:
+def slice_pool(
+    pool: Sequence[T], sizes: dict[str, int], to_example: Callable[[int, T], Example]
+) -> dict[str, list[Example]]:
     """Consecutive slices of `pool`, one per split; `to_example(index, item)` gives (key, features)."""
     splits, start = {}, 0
     for split, size in sizes.items():
-        splits[split] = [to_example(i, item) for i, item in enumerate(pool[start : start + size], start)]
+        splits[split] = [
+            to_example(i, item) for i, item in enumerate(pool[start : start + size], start)
+        ]
         start += size
     return splits
 
@@ -31,7 +36,10 @@ class GeneratedBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
 
     def _split_generators(self, dl_manager: tfds.download.DownloadManager):
         del dl_manager  # generated locally
-        return {split: self._generate_examples(examples) for split, examples in self.generate_splits().items()}
+        return {
+            split: self._generate_examples(examples)
+            for split, examples in self.generate_splits().items()
+        }
 
     def _generate_examples(self, examples: list[Example]) -> Iterator[Example]:
         yield from examples

@@ -58,7 +58,10 @@ class ZooAdding(GeneratedBuilder):
 
     VERSION = tfds.core.Version("1.0.0")
     RELEASE_NOTES = {"1.0.0": "Initial release."}
-    BUILDER_CONFIGS = [AddingConfig(name=f"length_{t}", description=f"sequences of {t} steps", length=t) for t in LENGTHS]
+    BUILDER_CONFIGS = [
+        AddingConfig(name=f"length_{t}", description=f"sequences of {t} steps", length=t)
+        for t in LENGTHS
+    ]
 
     def _info(self) -> tfds.core.DatasetInfo:
         length = self.builder_config.length
@@ -79,4 +82,8 @@ class ZooAdding(GeneratedBuilder):
         length = self.builder_config.length
         rng = np.random.default_rng(length)
         sequences, targets = generate(length, sum(SIZES.values()), rng)
-        return slice_pool(list(zip(sequences, targets)), SIZES, lambda i, pair: (i, {"sequence": pair[0], "target": pair[1]}))
+        return slice_pool(
+            list(zip(sequences, targets, strict=True)),
+            SIZES,
+            lambda i, pair: (i, {"sequence": pair[0], "target": pair[1]}),
+        )

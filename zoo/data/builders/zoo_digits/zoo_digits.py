@@ -9,10 +9,10 @@ from typing import Any
 
 import numpy as np
 import tensorflow_datasets as tfds
-
-from zoo.data.builders._generated import GeneratedBuilder
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
+
+from zoo.data.builders._generated import GeneratedBuilder
 
 _DESCRIPTION = """
 Real 8x8 grey-scale handwritten digits (the UCI optdigits test set as shipped

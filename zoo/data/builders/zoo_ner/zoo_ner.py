@@ -182,7 +182,9 @@ def generate_splits() -> dict[str, list[tuple[str, Example]]]:
             seen.add(tuple(tokens))
             pool.append((tokens, tags))
 
-    return slice_pool(pool, SPLIT_SIZES, lambda i, ex: (str(i), {"id": str(i), "tokens": ex[0], "ner": ex[1]}))
+    return slice_pool(
+        pool, SPLIT_SIZES, lambda i, ex: (str(i), {"id": str(i), "tokens": ex[0], "ner": ex[1]})
+    )
 
 
 class ZooNer(GeneratedBuilder):
@@ -198,9 +200,7 @@ class ZooNer(GeneratedBuilder):
                 {
                     "id": tfds.features.Text(),
                     "tokens": tfds.features.Sequence(tfds.features.Text()),
-                    "ner": tfds.features.Sequence(
-                        tfds.features.ClassLabel(names=list(NER_TAGS))
-                    ),
+                    "ner": tfds.features.Sequence(tfds.features.ClassLabel(names=list(NER_TAGS))),
                 }
             ),
             supervised_keys=("tokens", "ner"),

@@ -6,7 +6,6 @@ order and the Portuguese "e" rules must be learnt, and correctness is exact,
 so a small seq2seq model can be checked in minutes.
 """
 
-
 import numpy as np
 import tensorflow_datasets as tfds
 
@@ -115,7 +114,11 @@ def generate_splits() -> dict[str, list[tuple[int, dict[str, str]]]]:
     rng = np.random.default_rng(_SEED)
     # Sampling without replacement makes every example unique across splits.
     numbers = rng.choice(MAX_NUMBER + 1, size=sum(SPLIT_SIZES.values()), replace=False)
-    return slice_pool(numbers, SPLIT_SIZES, lambda _, n: (int(n), {"en": en_words(int(n)), "pt": pt_words(int(n))}))
+    return slice_pool(
+        numbers,
+        SPLIT_SIZES,
+        lambda _, n: (int(n), {"en": en_words(int(n)), "pt": pt_words(int(n))}),
+    )
 
 
 class ZooNumbersTranslate(GeneratedBuilder):

@@ -50,9 +50,7 @@ _FILLER = ("i saw it last week .", "it runs about two hours .",
 _KINDS = ("film", "movie", "thriller", "comedy", "drama", "sequel")
 
 # Tokens whose presence marks an example a bag of words may misread.
-NEGATION_OR_CONTRAST = frozenset(
-    {"not", "never", "hardly", "far", "but", "although", "though"}
-)
+NEGATION_OR_CONTRAST = frozenset({"not", "never", "hardly", "far", "but", "although", "though"})
 
 SPLIT_SIZES = {"train": 4000, "test": 1000}
 _SEED = 1234
@@ -138,10 +136,7 @@ def _verb(rng: np.random.Generator, label: int) -> str:
         # Negation flips the verb: "i did not hate the plot" is positive.
         verbs = ("hate", "dislike") if label == POS else ("love", "enjoy", "like")
         return f"i did not {_pick(rng, verbs)} the {subject}"
-    if label == POS:
-        verbs = ("loved", "enjoyed", "liked", "admired")
-    else:
-        verbs = ("hated", "disliked")
+    verbs = ("loved", "enjoyed", "liked", "admired") if label == POS else ("hated", "disliked")
     return f"i {_pick(rng, verbs)} the {subject}"
 
 
@@ -189,15 +184,10 @@ def generate_splits() -> dict[str, list[tuple[str, dict[str, Any]]]]:
     splits: dict[str, list[tuple[str, dict[str, Any]]]] = {}
     start = 0
     for split, n in per_class.items():
-        rows = [
-            (text, label)
-            for label in (NEG, POS)
-            for text in pools[label][start : start + n]
-        ]
+        rows = [(text, label) for label in (NEG, POS) for text in pools[label][start : start + n]]
         order = rng.permutation(len(rows))
         splits[split] = [
-            (f"{split}_{i}", {"text": rows[j][0], "label": rows[j][1]})
-            for i, j in enumerate(order)
+            (f"{split}_{i}", {"text": rows[j][0], "label": rows[j][1]}) for i, j in enumerate(order)
         ]
         start += n
     return splits

@@ -154,9 +154,7 @@ class ZooShapesCaptions(GeneratedBuilder):
                 {
                     "image": tfds.features.Image(shape=(IMAGE_SIZE, IMAGE_SIZE, 3)),
                     "image/id": tfds.features.Scalar(dtype=np.int64),
-                    "captions": tfds.features.Sequence(
-                        {"text": tfds.features.Text()}
-                    ),
+                    "captions": tfds.features.Sequence({"text": tfds.features.Text()}),
                 }
             ),
             homepage=None,
