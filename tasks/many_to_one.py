@@ -214,17 +214,19 @@ class SentimentAnalysis(Task):
             )
         stateful = streaming.stateful_copy(model)
         window = window or self.preprocessing.max_tokens
-        pending: list[
-            str
-        ] = []  # windows run across chunk boundaries: N tokens each, whatever the lines
-        for chunk in itertools.chain(
-            text_chunks, [None]
-        ):  # lazily: live input is scored as it arrives
+        # windows run across chunk boundaries: N tokens each, whatever the lines
+        pending: list[str] = []
+        scored = False
+        # lazily: live input is scored as it arrives
+        for chunk in itertools.chain(text_chunks, [None]):
             if chunk is not None:
                 pending += text.normalize(tf.constant(str(chunk))).numpy().decode().split()
             while len(pending) >= window or (chunk is None and pending):
                 piece, pending = pending[:window], pending[window:]
-                ids = self.preprocessing.token_ids(
-                    "vocabulary", tf.constant([piece])
-                )  # already normalised
+                ids = self.preprocessing.token_ids("vocabulary", tf.constant([piece]))  # normalised
+                scored = True
                 yield self._readable(stateful(ids, training=False))[0]
+        if not scored:  # as `predict` refuses a blank input, so does a blank stream
+            raise BadInputError(
+                "the input has no words once normalised (it is empty or blank); give it at least one word."
+            )

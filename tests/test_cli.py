@@ -132,3 +132,42 @@ def test_a_diverging_training_stops_with_a_clear_error_and_saves_nothing(tmp_pat
         in done.stderr.strip().splitlines()[-1]
     )
     assert not registry.exists() or not any(registry.iterdir())
+
+
+def _numeric_options() -> list[tuple[list[str], str, object]]:
+    """(command words, option, its type) for every option of every command that takes a number."""
+    import argparse
+
+    from zoo.cli import build_parser
+
+    found = []
+
+    def walk(parser: argparse.ArgumentParser, words: list[str]) -> None:
+        for action in parser._actions:  # argparse offers no public way to list a parser's options
+            if isinstance(action, argparse._SubParsersAction):
+                for word, sub in action.choices.items():
+                    walk(sub, [*words, word])
+            elif action.option_strings and action.type not in (None, str) and action.nargs is None:
+                if getattr(action.type, "__name__", "") in ("int", "float", "positive_int", "non_negative_int"):
+                    found.append((words, action.option_strings[-1], action.type))
+
+    walk(build_parser(), [])
+    return found
+
+
+def test_every_numeric_option_is_checked_with_exit_2_naming_it(capsys: pytest.CaptureFixture) -> None:
+    """`--epochs -3` ended in a KeyError, `--epochs 0` and `--batch-size 0` silently trained
+    with the defaults: every number is now checked before anything runs."""
+    from zoo.cli import main
+
+    options = _numeric_options()
+    assert len(options) >= 12
+    for words, option, kind in options:
+        assert kind.__name__ in ("positive_int", "non_negative_int"), (words, option)
+        for bad in ("-3", "abc", "1.5") + (("0",) if kind.__name__ == "positive_int" else ()):
+            positional = {"train": ["many-to-one"], "tune": ["many-to-one", "--directory", "d"],
+                          "retrain": ["m"], "stream": ["m", "-"], "gradients": ["m"]}.get(words[-1], [])
+            with pytest.raises(SystemExit) as exit_:
+                main([*words, *positional, option, bad])
+            assert exit_.value.code == 2, (words, option, bad)
+            assert f"argument {option}" in capsys.readouterr().err.strip().splitlines()[-1]

@@ -251,6 +251,7 @@ def test_stream_command_reads_a_file_in_windows(tmp_path: Path, capsys, tiny_dat
         verbose=0,
     )
     zoo.save(result, "streaming", root=tmp_path)
+    capsys.readouterr()  # what preparing the data printed is not the command's output
     document = tmp_path / "review.txt"
     document.write_text("the plot was dull .\nbut the acting was superb and the ending works .\n")
     assert (
@@ -266,6 +267,12 @@ def test_stream_command_reads_a_file_in_windows(tmp_path: Path, capsys, tiny_dat
         "after window 4",
     ]
     assert json.loads(lines[-1].split(": ", 1)[1])["label"] in ("pos", "neg")
+    # a stream of blank lines is refused as `zoo predict` refuses a blank input (it printed
+    # nothing and exited 0)
+    blank = tmp_path / "blank.txt"
+    blank.write_text("\n   \n<br />\n")
+    assert main(["stream", "streaming", str(blank), "--registry", str(tmp_path)]) == 2
+    assert "has no words once normalised" in capsys.readouterr().err
     assert (
         main(["stream", "streaming", str(tmp_path / "missing.txt"), "--registry", str(tmp_path)])
         == 2

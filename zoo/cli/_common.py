@@ -10,6 +10,34 @@ from typing import Any
 from zoo.constants import CELLS, FORMATS, STRATEGIES
 
 
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1 (epochs, sizes, counts).
+
+    Raises:
+        argparse.ArgumentTypeError: anything else; argparse names the option and exits 2.
+    """
+    return _whole(text, minimum=1, what="a positive whole number")
+
+
+def non_negative_int(text: str) -> int:
+    """An argparse type: a whole number of at least 0 (seeds; epochs that may be skipped).
+
+    Raises:
+        argparse.ArgumentTypeError: anything else; argparse names the option and exits 2.
+    """
+    return _whole(text, minimum=0, what="a whole number of 0 or more")
+
+
+def _whole(text: str, *, minimum: int, what: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or value < minimum:
+        raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}")
+    return value
+
+
 def hparam(text: str) -> tuple[str, Any]:
     key, sep, value = text.partition("=")
     if not sep or not key:
@@ -103,7 +131,7 @@ def data_options(p: argparse.ArgumentParser, *, task: bool = True) -> None:
     files.add_argument("--target", help="parallel text: target language code, e.g. en")
     files.add_argument(
         "--image-size",
-        type=int,
+        type=positive_int,
         help="captions, image-folder: images are resized to this square size (default: 128, 32)",
     )
     files.add_argument(
@@ -126,7 +154,10 @@ def model_options(p: argparse.ArgumentParser, verb: str) -> None:
         help="fix a hyperparameter, e.g. --set units=128 --set bidirectional=false (repeatable)",
     )
     p.add_argument(
-        "--seed", type=int, default=0, help="random seed, recorded in the model card (default: 0)"
+        "--seed",
+        type=non_negative_int,
+        default=0,
+        help="random seed, recorded in the model card (default: 0)",
     )
     p.add_argument(
         "--strategy",

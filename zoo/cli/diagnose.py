@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from zoo.cli._common import hparam, registry_option
+from zoo.cli._common import hparam, non_negative_int, positive_int, registry_option
 from zoo.constants import SPLITS
 
 
@@ -60,9 +60,15 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--split", choices=SPLITS, default="validation", help="split role (default: validation)"
     )
-    p.add_argument("--batch-size", type=int, default=32, help="sequences per batch (default: 32)")
     p.add_argument(
-        "--batches", type=int, default=8, metavar="N", help="batches to measure (default: 8)"
+        "--batch-size", type=positive_int, default=32, help="sequences per batch (default: 32)"
+    )
+    p.add_argument(
+        "--batches",
+        type=positive_int,
+        default=8,
+        metavar="N",
+        help="batches to measure (default: 8)",
     )
     p.add_argument(
         "--set",
@@ -72,7 +78,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         help="hyperparameter of a freshly built task model (repeatable), e.g. bidirectional=false",
     )
     p.add_argument(
-        "--seed", type=int, default=0, help="seed of the fresh models' initial weights (default: 0)"
+        "--seed",
+        type=non_negative_int,
+        default=0,
+        help="seed of the fresh models' initial weights (default: 0)",
     )
     p.add_argument(
         "--output",

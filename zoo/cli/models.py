@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from zoo.cli._common import print_metrics, registry_option
+from zoo.cli._common import positive_int, print_metrics, registry_option
 from zoo.constants import EXPORT_FORMATS, SPLITS
 
 
@@ -118,7 +118,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("file", metavar="FILE", help="text file to read, or - for standard input")
     p.add_argument(
         "--window",
-        type=int,
+        type=positive_int,
         metavar="N",
         help="tokens per window (default: the model's max_tokens)",
     )

@@ -13,6 +13,8 @@ from zoo.cli._common import (
     dataset,
     hparams,
     model_options,
+    non_negative_int,
+    positive_int,
     print_metrics,
     registry_option,
 )
@@ -194,8 +196,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a task and save the model into the registry")
     data_options(p)
     model_options(p, "default: lstm")
-    p.add_argument("--epochs", type=int, help="epochs (default: the task's own)")
-    p.add_argument("--batch-size", type=int, help="batch size (default: the task's own)")
+    p.add_argument("--epochs", type=positive_int, help="epochs (default: the task's own)")
+    p.add_argument("--batch-size", type=positive_int, help="batch size (default: the task's own)")
     p.add_argument("--tensorboard", metavar="DIR", help="write TensorBoard logs to DIR")
     p.add_argument(
         "--checkpoint-dir",
@@ -211,7 +213,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--patience",
-        type=int,
+        type=positive_int,
         metavar="N",
         help="stop when the validation headline metric has not improved for N epochs; keep the best weights",
     )
@@ -232,11 +234,15 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "--tuner", choices=TUNERS, default="random", help="search algorithm (default: random)"
     )
     p.add_argument(
-        "--max-trials", type=int, default=10, metavar="N", help="number of trials (default: 10)"
+        "--max-trials",
+        type=positive_int,
+        default=10,
+        metavar="N",
+        help="number of trials (default: 10)",
     )
     p.add_argument(
         "--epochs",
-        type=int,
+        type=positive_int,
         help="epochs per trial; for hyperband the most any trial gets (default: the task's own)",
     )
     p.add_argument(
@@ -289,10 +295,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("model", help="the parent: NAME, NAME@VERSION or NAME:ALIAS")
     data_options(p, task=False)
-    p.add_argument("--epochs", type=int, help="epochs of fine-tuning (default: the task's own)")
+    p.add_argument(
+        "--epochs", type=positive_int, help="epochs of fine-tuning (default: the task's own)"
+    )
     p.add_argument(
         "--head-epochs",
-        type=int,
+        type=non_negative_int,
         default=2,
         metavar="N",
         help="epochs that train a new output head alone first (default: 2)",
@@ -302,12 +310,18 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="train only the output head; every other layer stays frozen",
     )
-    p.add_argument("--batch-size", type=int, help="batch size (default: the parent's)")
+    p.add_argument("--batch-size", type=positive_int, help="batch size (default: the parent's)")
     p.add_argument(
-        "--seed", type=int, default=0, help="random seed, recorded in the model card (default: 0)"
+        "--seed",
+        type=non_negative_int,
+        default=0,
+        help="random seed, recorded in the model card (default: 0)",
     )
     p.add_argument(
-        "--patience", type=int, metavar="N", help="early stopping on the validation headline metric"
+        "--patience",
+        type=positive_int,
+        metavar="N",
+        help="early stopping on the validation headline metric",
     )
     p.add_argument(
         "--name", help="registry name of the fine-tuned model (default: PARENT-retrained)"
@@ -319,7 +333,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "demo", help="train, save, reload and predict every task on its embedded data (offline)"
     )
     p.add_argument("--cell", choices=CELLS, default="lstm", help="recurrent cell (default: lstm)")
-    p.add_argument("--epochs", type=int, help="epochs per task (default: each task's own)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("--epochs", type=positive_int, help="epochs per task (default: each task's own)")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="random seed (default: 0)")
     registry_option(p)
     p.set_defaults(func=cmd_demo)
