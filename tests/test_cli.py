@@ -134,6 +134,9 @@ def test_a_diverging_training_stops_with_a_clear_error_and_saves_nothing(tmp_pat
     assert not registry.exists() or not any(registry.iterdir())
 
 
+NUMERIC_TYPES = ("int", "float", "positive_int", "non_negative_int")
+
+
 def _numeric_options() -> list[tuple[list[str], str, object]]:
     """(command words, option, its type) for every option of every command that takes a number."""
     import argparse
@@ -147,15 +150,16 @@ def _numeric_options() -> list[tuple[list[str], str, object]]:
             if isinstance(action, argparse._SubParsersAction):
                 for word, sub in action.choices.items():
                     walk(sub, [*words, word])
-            elif action.option_strings and action.type not in (None, str) and action.nargs is None:
-                if getattr(action.type, "__name__", "") in ("int", "float", "positive_int", "non_negative_int"):
-                    found.append((words, action.option_strings[-1], action.type))
+            elif action.option_strings and getattr(action.type, "__name__", "") in NUMERIC_TYPES:
+                found.append((words, action.option_strings[-1], action.type))
 
     walk(build_parser(), [])
     return found
 
 
-def test_every_numeric_option_is_checked_with_exit_2_naming_it(capsys: pytest.CaptureFixture) -> None:
+def test_every_numeric_option_is_checked_with_exit_2_naming_it(
+    capsys: pytest.CaptureFixture,
+) -> None:
     """`--epochs -3` ended in a KeyError, `--epochs 0` and `--batch-size 0` silently trained
     with the defaults: every number is now checked before anything runs."""
     from zoo.cli import main
@@ -165,8 +169,13 @@ def test_every_numeric_option_is_checked_with_exit_2_naming_it(capsys: pytest.Ca
     for words, option, kind in options:
         assert kind.__name__ in ("positive_int", "non_negative_int"), (words, option)
         for bad in ("-3", "abc", "1.5") + (("0",) if kind.__name__ == "positive_int" else ()):
-            positional = {"train": ["many-to-one"], "tune": ["many-to-one", "--directory", "d"],
-                          "retrain": ["m"], "stream": ["m", "-"], "gradients": ["m"]}.get(words[-1], [])
+            positional = {
+                "train": ["many-to-one"],
+                "tune": ["many-to-one", "--directory", "d"],
+                "retrain": ["m"],
+                "stream": ["m", "-"],
+                "gradients": ["m"],
+            }.get(words[-1], [])
             with pytest.raises(SystemExit) as exit_:
                 main([*words, *positional, option, bad])
             assert exit_.value.code == 2, (words, option, bad)

@@ -380,16 +380,22 @@ def test_kill_9_during_a_save_leaves_the_registry_consistent(tmp_path) -> None:
     assert second.name == "2" and not list(folder.glob(".tmp-*"))  # the next save cleans up
 
 
-def test_a_model_file_replaced_by_one_with_another_input_contract_is_refused(tmp_path, tiny_dataset) -> None:
+def test_a_model_file_replaced_by_one_with_another_input_contract_is_refused(
+    tmp_path, tiny_dataset
+) -> None:
     """A `model.keras` swapped for one reading another input shape (its hash updated in the
     card) crashed the reference check with a raw ValueError; it is a failed verification."""
     import json
 
     import keras
 
-    result = zoo.train("one-to-one", dataset=tiny_dataset("one-to-one"), epochs=1, hparams={"units": 8}, verbose=0)
+    result = zoo.train(
+        "one-to-one", dataset=tiny_dataset("one-to-one"), epochs=1, hparams={"units": 8}, verbose=0
+    )
     folder = zoo.save(result, "swapped", root=tmp_path)
-    other = keras.Sequential([keras.Input((5, 5, 1), dtype="uint8"), keras.layers.Flatten(), keras.layers.Dense(10)])
+    other = keras.Sequential(
+        [keras.Input((5, 5, 1), dtype="uint8"), keras.layers.Flatten(), keras.layers.Dense(10)]
+    )
     other.save(folder / registry.MODEL_FILE)
     card = json.loads((folder / registry.CARD_FILE).read_text())
     card["files"][registry.MODEL_FILE] = {
