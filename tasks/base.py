@@ -29,7 +29,14 @@ from zoo.models import seq2seq
 
 
 def class_names(feature: tfds.features.FeatureConnector) -> list[str]:
-    """The names of a `ClassLabel` feature, or of a `Sequence` of them (e.g. NER tags)."""
+    """The names of a `ClassLabel` feature, or of a `Sequence` of them (e.g. NER tags).
+
+    Args:
+        feature: a TFDS `ClassLabel`, or a `Sequence` whose inner feature is a `ClassLabel`.
+
+    Returns:
+        The class names in the feature's id order (name i has id i).
+    """
     return list(
         feature.feature.names if isinstance(feature, tfds.features.Sequence) else feature.names
     )
@@ -73,6 +80,13 @@ class Task(abc.ABC):
     # data --------------------------------------------------------------
     def dataset(self, dataset: str | DatasetSpec) -> DatasetSpec:
         """One of the task's datasets by key (`embedded`, the real one), or a spec as is.
+
+        Args:
+            dataset: a key of `datasets` (e.g. `embedded`, `imdb_reviews`), or a `DatasetSpec`
+                (e.g. from `zoo.prepare`), which is returned unchanged.
+
+        Returns:
+            The spec, with `key` set to `dataset` when it was looked up by key.
 
         Raises:
             UnknownNameError: the task has no dataset of that name.
@@ -128,7 +142,20 @@ class Task(abc.ABC):
         return raw
 
     def features(self, dataset: str | DatasetSpec) -> dict[str, tfds.features.FeatureConnector]:
-        """The dataset's TFDS features, under the task's feature names."""
+        """The dataset's TFDS features, under the task's feature names.
+
+        Reads the dataset's `DatasetInfo` only: no data is loaded or prepared.
+
+        Args:
+            dataset: a key of `datasets` or a `DatasetSpec`.
+
+        Returns:
+            Feature name -> TFDS feature connector: every feature under the dataset's own name,
+            plus, for each entry of the spec's `rename`, the task's name for that feature.
+
+        Raises:
+            UnknownNameError: the task has no dataset of that name.
+        """
         spec = self.dataset(dataset)
         features = loading.info(spec.tfds_name).features
         return {
@@ -139,15 +166,58 @@ class Task(abc.ABC):
     @abc.abstractmethod
     def adapt(self, train: tf.data.Dataset, spec: DatasetSpec) -> None:
         """Fit the preprocessing (vocabularies, label names, shapes) on raw training examples
-        of the dataset `spec` describes."""
+        of the dataset `spec` describes.
+
+        Sets `self.preprocessing` to a new `preprocessing_class` object; a model built before
+        keeps reading the ids of the old one.
+
+        Args:
+            train: raw training examples, as `load(spec, "train")` yields them.
+            spec: the dataset, for its TFDS features (label names, image shape) and `fields`
+                (e.g. the source and target languages of a translation pair).
+
+        Raises:
+            ZooError: for a task with a vocabulary, no token of the training split is frequent
+                enough to learn (`zoo.data.text.build_vocabulary`), e.g. an empty split.
+        """
 
     @abc.abstractmethod
     def encode(self, raw: tf.data.Dataset, *, training: bool) -> tf.data.Dataset:
-        """Raw examples -> unbatched `(inputs, targets)` pairs for `fit`."""
+        """Raw examples -> unbatched `(inputs, targets)` pairs for `fit`.
+
+        Needs the fitted `preprocessing`. Labels are looked up by name (`<feature>_name`), so a
+        label the model does not know becomes id -1 (counted wrong by `evaluate`).
+
+        Args:
+            raw: raw examples, as `load` yields them.
+            training: True for the training split. The zoo's tasks encode every split alike;
+                the flag is there for a task that augments its training data.
+
+        Returns:
+            Unbatched `(inputs, targets)` or `(inputs, targets, sample_weights)` elements.
+            Inputs are int32 ids (0 for padding) or uint8 images, one tensor or a dict keyed by
+            the model's input names; targets are int32 label, tag or token ids; sample weights
+            are float32 of the targets' shape. Variable-length elements are not padded here:
+            `batches` pads them per batch.
+        """
 
     def batches(
         self, raw: tf.data.Dataset, batch_size: int, *, training: bool, seed: int = 0
     ) -> tf.data.Dataset:
+        """Encoded examples in batches for `fit`, `evaluate` and the gradient diagnostics.
+
+        Args:
+            raw: raw examples, as `load` yields them.
+            batch_size: examples per batch.
+            training: True shuffles (seeded, reshuffled every epoch); also passed to `encode`.
+            seed: the shuffle seed.
+
+        Returns:
+            Batches of `encode`'s elements (`zoo.data.pipeline.batch_pipeline`): with a
+            `length_fn`, examples of similar length share a batch and are right-padded with 0
+            to its longest, so sequences are (batch, time[, ...]); fixed-size inputs are stacked
+            as they are. The encoded examples are cached in memory after the first pass.
+        """
         return pipeline.batch_pipeline(
             self.encode(raw, training=training),
             batch_size,
@@ -163,7 +233,23 @@ class Task(abc.ABC):
     @abc.abstractmethod
     def build_model(self, hp: kt.HyperParameters) -> keras.Model:
         """A compiled model. Every hyperparameter is declared here with its default, so the
-        same call builds the default model and defines the keras-tuner search space."""
+        same call builds the default model and defines the keras-tuner search space.
+
+        Needs the fitted `preprocessing` (vocabulary sizes, label count, image shape).
+
+        Args:
+            hp: keras-tuner hyperparameters. Values fixed in it (`hyperparameters`, `--set`) are
+                used; everything else takes its declared default, or the tuner's draw in a
+                search. `cell` (`simple_rnn` or `lstm`) is one of them in every task.
+
+        Returns:
+            A functional Keras model, compiled with Adam and gradient clipping
+            (`zoo.models.layers.compile_model`), that reads what `encode` yields and ends in
+            the layer named `head_layer`.
+
+        Raises:
+            ZooError: `unroll=true` for a model that reads variable-length sequences.
+        """
 
     # decoding and metrics ---------------------------------------------
     @abc.abstractmethod
@@ -171,24 +257,77 @@ class Task(abc.ABC):
         self, model: keras.Model, raw: tf.data.Dataset, *, batch_size: int = 64, quick: bool = False
     ) -> dict[str, float]:
         """Metrics on raw examples; always includes `headline_metric`. `quick` computes only
-        what the headline needs (decoders skip beam search), for use after every epoch."""
+        what the headline needs (decoders skip beam search), for use after every epoch.
+
+        Args:
+            model: the task's model, from `build_model` or the registry.
+            raw: raw examples of one split, as `load` yields them.
+            batch_size: examples per batch. Padding differs with batching, so float round-off
+                can move a few borderline decisions when it changes.
+            quick: measure only what the headline metric needs, cheaply.
+
+        Returns:
+            Metric name -> Python float: accuracy and F1 in [0, 1], BLEU in [0, 100].
+        """
 
     @abc.abstractmethod
     def predict(self, model: keras.Model, inputs: list[Any]) -> list[Any]:
-        """Raw inputs (strings, token lists, images or image paths) -> readable outputs."""
+        """Raw inputs (strings, token lists, images or image paths) -> readable outputs.
+
+        Args:
+            model: the task's model.
+            inputs: raw inputs of the kind `input_description` names, one per result.
+
+        Returns:
+            One JSON-able result per input, in order: a dict such as
+            `{"label": "pos", "probability": 0.97}`.
+
+        Raises:
+            BadInputError: an input the task cannot read (text with no words, an empty token
+                list, a missing or undecodable image file, an array of the wrong shape).
+        """
 
     @abc.abstractmethod
     def raw_input(self, example: dict[str, Any]) -> Any:
-        """The raw `predict` input inside one TFDS example (as numpy), e.g. its text or image."""
+        """The raw `predict` input inside one TFDS example (as numpy), e.g. its text or image.
+
+        Args:
+            example: one raw example from `load(...).as_numpy_iterator()`: strings as bytes,
+                images and sequences as numpy arrays.
+
+        Returns:
+            What `predict` takes for it: a `str`, a list of token strings, or a uint8 image
+            array of shape (height, width, channels).
+        """
 
     @abc.abstractmethod
     def serving_function(self, model: keras.Model) -> tf.types.experimental.PolymorphicFunction:
         """A `tf.function` with a fixed input signature: a batch of raw inputs as tensors in,
         readable outputs as tensors out (labels, tags, captions, translations). It is the
-        serving signature of `zoo export`, so TF Serving needs no zoo code."""
+        serving signature of `zoo export`, so TF Serving needs no zoo code.
+
+        Args:
+            model: the task's model.
+
+        Returns:
+            A `tf.function` of one argument, traced with an `input_signature` whose leading axis
+            is the batch: strings of shape (batch,), tokens of shape (batch, time) right-padded
+            with "", or uint8 images of shape (batch, height, width, channels). It returns a dict
+            of string and float32 tensors, each with the same leading batch axis.
+        """
 
     def parse_cli_input(self, text: str) -> Any:
-        """Turn one command-line argument into a raw input for `predict`."""
+        """Turn one command-line argument into a raw input for `predict`.
+
+        Args:
+            text: one `INPUT` argument of `zoo predict`.
+
+        Returns:
+            The raw input; this default returns `text` as it is (a sentence or an image path).
+
+        Raises:
+            BadInputError: in an override, an argument that cannot be read (e.g. broken JSON).
+        """
         return text
 
 
@@ -200,7 +339,19 @@ def compiled_call(model: keras.Model, prepare: Any = None) -> Any:
     one prediction then costs about a millisecond instead of the tens that an eager Keras
     call (or `model.predict`) spends on Python overhead. `prepare` (TensorFlow ops from raw
     input to the model's input, e.g. text normalisation) joins the same graph.
-    `reduce_retracing` makes the trace shape-generic, so varying lengths do not retrace."""
+    `reduce_retracing` makes the trace shape-generic, so varying lengths do not retrace.
+
+    Args:
+        model: a Keras model. The cache holds it weakly: its functions go with it.
+        prepare: TensorFlow ops from one batch of raw inputs to the model's inputs (e.g.
+            `SentimentPreprocessing.model_inputs`), or None to feed the inputs as they are.
+            Functions are cached per model and per `prepare` (its qualified name and the
+            object it is bound to).
+
+    Returns:
+        A `tf.function` from one batch (a tensor, array, or dict of them) to the model's
+        outputs as tensors, e.g. float32 probabilities of shape (batch, classes).
+    """
     calls = _CALLS.setdefault(model, {})
     key = (getattr(prepare, "__qualname__", None), id(getattr(prepare, "__self__", None)))
     if key not in calls:
@@ -208,6 +359,14 @@ def compiled_call(model: keras.Model, prepare: Any = None) -> Any:
 
         @tf.function(reduce_retracing=True)
         def call(inputs):
+            """The traced call.
+
+            Args:
+                inputs: one batch of raw inputs (with `prepare`) or of model inputs.
+
+            Returns:
+                The model's outputs for it, in inference mode.
+            """
             return owner()(prepare(inputs) if prepare else inputs, training=False)
 
         calls[key] = call
@@ -218,17 +377,41 @@ TASKS: dict[str, type[Task]] = {}
 
 
 def register_task(cls: type[Task]) -> type[Task]:
-    """Class decorator: make a task visible to the CLI, the tuner and the benchmarks."""
+    """Class decorator: make a task visible to the CLI, the tuner and the benchmarks.
+
+    Args:
+        cls: a `Task` subclass with its `name` set; it replaces a task of the same name.
+
+    Returns:
+        `cls`, unchanged.
+    """
     TASKS[cls.name] = cls
     return cls
 
 
 def all_tasks() -> dict[str, type[Task]]:
+    """Every registered task; imports `zoo.tasks` first, whose modules register on import.
+
+    Returns:
+        Task name -> task class, in the seed's order (one-to-one, one-to-many, many-to-one,
+        many-to-many-equal, many-to-many-unequal). It is `TASKS` itself, not a copy.
+    """
     importlib.import_module("zoo.tasks")  # each task module registers itself on import
     return TASKS
 
 
 def get_task(name: str) -> type[Task]:
+    """A task class by its command-line name.
+
+    Args:
+        name: e.g. `many-to-one`; underscores read as hyphens (`many_to_one`).
+
+    Returns:
+        The task class (instantiate it for a task without preprocessing).
+
+    Raises:
+        UnknownNameError: no task of that name (the message suggests close names).
+    """
     tasks = all_tasks()
     key = name.replace("_", "-")
     if key not in tasks:
@@ -238,7 +421,19 @@ def get_task(name: str) -> type[Task]:
 
 def hyperparameters(values: dict[str, Any] | None = None) -> kt.HyperParameters:
     """HyperParameters with `values` fixed; anything a model builder declares beyond them
-    takes its declared default."""
+    takes its declared default.
+
+    Args:
+        values: hyperparameter name -> value, e.g. `{"cell": "simple_rnn", "units": 32}`;
+            None for all defaults. A name the model builder does not declare is kept (and
+            recorded on the card) but read by nothing.
+
+    Returns:
+        A `keras_tuner.HyperParameters` with each value declared `Fixed`.
+
+    Raises:
+        UnknownNameError: `cell` is not one of `zoo.constants.CELLS`.
+    """
     hp = kt.HyperParameters()
     for key, value in (values or {}).items():
         if key == "cell" and value not in CELLS:
@@ -268,23 +463,70 @@ class EncoderDecoderTask(Task):
 
     @abc.abstractmethod
     def encoder_inputs(self, inputs: list[Any]) -> Any:
-        """A list of raw inputs (checked) -> one batch of encoder inputs."""
+        """A list of raw inputs (checked) -> one batch of encoder inputs.
+
+        Args:
+            inputs: raw inputs that passed `checked`.
+
+        Returns:
+            One batch for the `encoder` sub-model: e.g. uint8 images of shape
+            (batch, height, width, 3), or int32 source ids of shape (batch, time) right-padded
+            with 0.
+
+        Raises:
+            BadInputError: an input cannot be read (e.g. an image file that does not decode).
+        """
 
     @abc.abstractmethod
     def serving_inputs(self) -> tuple[tf.TensorSpec, Any]:
         """The serving signature's input spec, and the TensorFlow function from that input
-        to the encoder's input."""
+        to the encoder's input.
+
+        Returns:
+            `(spec, prepare)`: the `tf.TensorSpec` of one batch of raw inputs (leading axis
+            None), and a function of TensorFlow ops from such a batch to the encoder's input
+            (`tf.identity` where the two are the same).
+        """
 
     @abc.abstractmethod
     def references(self, raw: tf.data.Dataset) -> tuple[list[Any], list[list[str]]]:
-        """Raw examples -> (raw inputs, their reference texts), for BLEU."""
+        """Raw examples -> (raw inputs, their reference texts), for BLEU.
+
+        Args:
+            raw: raw examples of one split, as `load` yields them.
+
+        Returns:
+            `(inputs, references)`: one raw input per example, as `encoder_inputs` takes it,
+            and per example the list of its reference texts (one or more).
+        """
 
     def detokenize(self, sentences: tf.Tensor) -> tf.Tensor:
-        """Space-joined output tokens -> output text (string tensor of any shape)."""
+        """Space-joined output tokens -> output text (string tensor of any shape).
+
+        It runs eagerly (`generate`) and inside the serving signature, so it is TensorFlow ops.
+        This default returns the tokens as they are.
+
+        Args:
+            sentences: string tensor of any shape, tokens joined by single spaces.
+
+        Returns:
+            String tensor of the same shape.
+        """
         return sentences
 
     def checked(self, inputs: list[Any]) -> list[Any]:
-        """`predict`'s raw inputs, refused with a `BadInputError` where they cannot be read."""
+        """`predict`'s raw inputs, refused with a `BadInputError` where they cannot be read.
+
+        Args:
+            inputs: raw inputs to `predict`.
+
+        Returns:
+            The inputs, converted where needed (e.g. to `str`); this default returns them as
+            they are.
+
+        Raises:
+            BadInputError: in an override, an input that cannot be read (e.g. text with no words).
+        """
         return inputs
 
     def _max_length(self) -> int:
@@ -324,7 +566,24 @@ class EncoderDecoderTask(Task):
         beam_width: int = 4,
     ) -> dict[str, float]:
         """sacrebleu corpus BLEU of greedy decoding (`bleu`, `bleu<n>`) and, unless `quick`,
-        of beam search (`bleu_beam`, `bleu<n>_beam`) against every reference of an input."""
+        of beam search (`bleu_beam`, `bleu<n>_beam`) against every reference of an input.
+
+        BLEU: Papineni et al. 2002 (https://aclanthology.org/P02-1040); sacrebleu, its
+        reproducible implementation: Post 2018 (https://aclanthology.org/W18-6319).
+
+        Args:
+            model: the task's model (with `encoder` and `decoder` sub-models).
+            raw: raw examples of one split, as `load` yields them.
+            batch_size: inputs decoded per batch.
+            quick: greedy BLEU only (no beam search), for use after every epoch.
+            beam_width: hypotheses kept per input in the beam-search pass.
+
+        Returns:
+            `bleu` (and `bleu<n>` for each other order in `bleu_orders`), plus the same names
+            with a `_beam` suffix unless `quick`: corpus scores in [0, 100]. Where inputs have
+            different numbers of references, only as many as every input has are used
+            (`zoo.models.seq2seq.corpus_bleu`).
+        """
         inputs, references = self.references(raw)
         metrics = {}
         for suffix, width in (("", 1),) if quick else (("", 1), ("_beam", beam_width)):
@@ -343,11 +602,29 @@ class EncoderDecoderTask(Task):
         return metrics
 
     def serving_function(self, model: keras.Model) -> tf.types.experimental.PolymorphicFunction:
+        """The greedy-decoding serving signature shared by the decoder tasks.
+
+        Args:
+            model: the task's model (with `encoder` and `decoder` sub-models).
+
+        Returns:
+            A `tf.function` over `serving_inputs()`'s spec, returning `{output_key: string
+            tensor of shape (batch,)}`: the greedy output after `detokenize`, at most
+            `max_tokens` + 1 steps long (no beam search in the graph).
+        """
         spec, prepare = self.serving_inputs()
         vocabulary = getattr(self.preprocessing, self.target_vocabulary)
 
         @tf.function(input_signature=[spec])
         def serve(inputs):
+            """Greedy decoding of one batch of raw inputs.
+
+            Args:
+                inputs: a batch matching `serving_inputs()`'s spec.
+
+            Returns:
+                `{output_key: string tensor of shape (batch,)}`.
+            """
             generated = seq2seq.greedy_in_graph(
                 model, prepare(inputs), vocabulary, max_length=self._max_length()
             )
@@ -358,5 +635,18 @@ class EncoderDecoderTask(Task):
     def predict(
         self, model: keras.Model, inputs: list[Any], *, beam_width: int = 4
     ) -> list[dict[str, str]]:
+        """Decode raw inputs with beam search (greedy with `beam_width=1`).
+
+        Args:
+            model: the task's model.
+            inputs: raw inputs, of the kind `input_description` names.
+            beam_width: hypotheses kept per input.
+
+        Returns:
+            One `{output_key: text}` per input, e.g. `{"caption": "a red circle on the left"}`.
+
+        Raises:
+            BadInputError: an input cannot be read (`checked`, `encoder_inputs`).
+        """
         batch = self.encoder_inputs(self.checked(inputs))
         return [{self.output_key: s} for s in self.generate(model, batch, beam_width=beam_width)]

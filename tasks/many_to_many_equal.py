@@ -40,7 +40,18 @@ _LOWER, _TITLE, _UPPER, _DIGIT, _OTHER = 1, 2, 3, 4, 5
 
 
 def casing(tokens: tf.Tensor) -> tf.Tensor:
-    """One casing class per token (works on any shape of string tensor)."""
+    """One casing class per token (works on any shape of string tensor).
+
+    Classes, first match wins: 4 contains a digit, 3 upper case (`NATO`, also a single
+    capital such as `I`), 2 title case (`Paris`), 1 lower case (`paris`), 5 anything else
+    (punctuation, `McDonald`); 0 for "" (padding). Only ASCII letters count as cased.
+
+    Args:
+        tokens: string tensor of any shape.
+
+    Returns:
+        int32 tensor of the same shape.
+    """
     lower = tf.strings.regex_full_match(tokens, r"[^A-Z]*[a-z][^A-Z]*")
     title = tf.strings.regex_full_match(tokens, r"[A-Z][^A-Z]*")
     upper = tf.strings.regex_full_match(tokens, r"[^a-z]*[A-Z][^a-z]*")
@@ -92,6 +103,12 @@ class TaggerPreprocessing(Preprocessing):
 
 @register_task
 class NamedEntityRecognition(Task):
+    """Many-to-many with equal lengths: one tag per token.
+
+    Datasets: `embedded` (`zoo_ner`) and `conll2003`. `predict` takes a sentence (split on
+    whitespace) or a token list and returns its tags and entities.
+    """
+
     name = "many-to-many-equal"
     example = "named-entity recognition"
     headline_metric = "entity_f1"
@@ -119,6 +136,10 @@ class NamedEntityRecognition(Task):
 
     # data --------------------------------------------------------------
     def adapt(self, train: tf.data.Dataset, spec: DatasetSpec) -> None:
+        """Fits the word vocabulary (lowercased tokens seen at least `min_word_count` times) and
+        the character vocabulary (every character, at most `max_characters`), and takes the
+        tag names from the dataset's `ner` feature.
+        """
         tokens = [t for ex in train.as_numpy_iterator() for t in ex["tokens"].astype(str)]
         self.preprocessing = TaggerPreprocessing(
             vocabulary=text.build_vocabulary(
@@ -134,11 +155,25 @@ class NamedEntityRecognition(Task):
         )
 
     def encode(self, raw: tf.data.Dataset, *, training: bool) -> tf.data.Dataset:
+        """Elements `({"words", "casing", "chars"}, tags, weights)`: int32 (tokens,), (tokens,)
+        and (tokens, characters) (`TaggerPreprocessing.model_inputs`), int32 tag ids (tokens,)
+        (-1 for a tag the model does not know) and float32 ones (tokens,). Sentences without
+        tokens are dropped.
+        """
         prep = self.preprocessing
 
         def to_example(
             ex: dict[str, tf.Tensor],
         ) -> tuple[dict[str, tf.Tensor], tf.Tensor, tf.Tensor]:
+            """One raw sentence -> its encoded element.
+
+            Args:
+                ex: a raw example: `tokens` and `ner_name` strings of shape (tokens,).
+
+            Returns:
+                `(model inputs, tag ids, weights)`, as `encode` describes, cut to the shorter of
+                the two sequences.
+            """
             tokens, tags = ex["tokens"], prep.label_ids("tags", ex["ner_name"])
             n = tf.minimum(
                 tf.size(tokens), tf.size(tags)
@@ -151,10 +186,26 @@ class NamedEntityRecognition(Task):
 
     @staticmethod
     def length_fn(inputs: dict[str, tf.Tensor], tags: tf.Tensor, weights: tf.Tensor) -> tf.Tensor:
+        """The bucketing length of an encoded element: its token count.
+
+        Args:
+            inputs: the element's model inputs (unused).
+            tags: int32 tag ids of shape (tokens,).
+            weights: float32 weights (unused).
+
+        Returns:
+            int32 scalar.
+        """
         return tf.size(tags)
 
     # model -------------------------------------------------------------
     def build_model(self, hp: kt.HyperParameters) -> keras.Model:
+        """Word embedding + casing embedding + a bidirectional character encoder per word
+        (Lample et al. 2016, https://arxiv.org/abs/1603.01360), all masked -> recurrent layers
+        returning sequences (bidirectional by default) -> softmax over `tags` per token. Inputs
+        `words` and `casing` int32 (batch, time), `chars` int32 (batch, time, characters);
+        output float32 (batch, time, tags).
+        """
         vocabulary = self.preprocessing.vocabulary
         ids = keras.Input(shape=(None,), dtype="int32", name="words")
         case = keras.Input(shape=(None,), dtype="int32", name="casing")
@@ -208,6 +259,11 @@ class NamedEntityRecognition(Task):
     def evaluate(
         self, model: keras.Model, raw: tf.data.Dataset, *, batch_size: int = 64, quick: bool = False
     ) -> dict[str, float]:
+        """`entity_f1`, `entity_precision` and `entity_recall` by seqeval (default mode, as
+        conlleval: Tjong Kim Sang & De Meulder 2003, https://aclanthology.org/W03-0419),
+        `token_accuracy`, and `unknown_tags` when gold tags the model does not know occur
+        (read as O for entities, wrong for token accuracy).
+        """
         tags = self.preprocessing.tags
         truth, predicted, correct, unknown = [], [], 0, 0
         for inputs, gold, weights in self.batches(raw, batch_size, training=False):
@@ -233,20 +289,34 @@ class NamedEntityRecognition(Task):
         return metrics
 
     def raw_input(self, example: dict[str, Any]) -> list[str]:
+        """The example's tokens, decoded to `str`."""
         return [t.decode() for t in example["tokens"]]
 
     def serving_function(self, model: keras.Model) -> tf.types.experimental.PolymorphicFunction:
+        """Signature: `tokens` string (batch, time), right-padded with "" -> `tags` string
+        (batch, time), "" at padding.
+        """
         tags = tf.constant(self.preprocessing.tags)
 
         @tf.function(input_signature=[tf.TensorSpec([None, None], tf.string, name="tokens")])
         def serve(tokens):
-            """`tokens` right-padded with empty strings; padding gets the empty tag."""
+            """`tokens` right-padded with empty strings; padding gets the empty tag.
+
+            Args:
+                tokens: string tensor of shape (batch, time), "" for padding.
+
+            Returns:
+                `{"tags": string tensor of shape (batch, time)}`.
+            """
             probs = model(self.preprocessing.model_inputs(tokens), training=False)
             return {"tags": tf.where(tokens == "", "", tf.gather(tags, tf.argmax(probs, axis=-1)))}
 
         return serve
 
     def parse_cli_input(self, argument: str) -> list[str]:
+        """A JSON token list where the argument starts with `[` (broken JSON raises
+        `BadInputError`), else the argument split on whitespace.
+        """
         if argument.lstrip().startswith("["):
             try:
                 tokens = json.loads(argument)
@@ -258,6 +328,10 @@ class NamedEntityRecognition(Task):
         return argument.split()
 
     def predict(self, model: keras.Model, inputs: list[Any]) -> list[dict[str, Any]]:
+        """`{"tags": [[token, tag], ...], "entities": [{"type", "text"}, ...]}` per sentence; a
+        sentence is a string (split on whitespace) or a list of tokens. An empty sentence, or a
+        token that is not a non-blank string, raises `BadInputError`.
+        """
         sentences = [s.split() if isinstance(s, str) else list(s) for s in inputs]
         for tokens in sentences:
             if not tokens or not all(isinstance(t, str) and t and not t.isspace() for t in tokens):

@@ -48,20 +48,49 @@ class TranslationPreprocessing(Preprocessing):
     target_vocabulary: list[str] = vocabulary_field()
 
     def normalize(self, sentences: tf.Tensor) -> tf.Tensor:
-        """Normalised text of either side, cut to `max_tokens` tokens."""
+        """Normalised text of either side, cut to `max_tokens` tokens.
+
+        Args:
+            sentences: string tensor, a scalar or of shape (batch,).
+
+        Returns:
+            String tensor of the same shape (`zoo.data.text.normalize`).
+        """
         return text.normalize(sentences, max_tokens=self.max_tokens)
 
     def source_ids(self, sentences: tf.Tensor) -> tf.Tensor:
-        """Raw source sentences, scalar or (batch,) string -> int32 ids, (tokens,) or ragged (batch, None)."""
+        """Raw source sentences -> ids of their normalised tokens.
+
+        Args:
+            sentences: string tensor, a scalar or of shape (batch,).
+
+        Returns:
+            int32 ids: shape (tokens,) for a scalar, a ragged (batch, None) tensor otherwise;
+            at most `max_tokens` per sentence, 1 for unknown words.
+        """
         return self.token_ids("source_vocabulary", tf.strings.split(self.normalize(sentences)))
 
     def model_inputs(self, sentences: tf.Tensor) -> tf.Tensor:
-        """A batch of raw source sentences, (batch,) string -> (batch, time) int32 ids right-padded with 0."""
+        """A batch of raw source sentences -> the encoder's input.
+
+        Args:
+            sentences: string tensor of shape (batch,).
+
+        Returns:
+            int32 ids of shape (batch, time), right-padded with 0.
+        """
         return self.source_ids(sentences).to_tensor(0)
 
 
 @register_task
 class Translation(EncoderDecoderTask):
+    """Many-to-many with unequal lengths: a source sentence in, its translation out.
+
+    Datasets: `embedded` (`zoo_numbers_translate`, pt -> en) and
+    `ted_hrlr_translate/pt_to_en`; a dataset's `fields` name its source and target
+    features. `predict` takes one source string per input and returns `{"translation"}`.
+    """
+
     name = "many-to-many-unequal"
     example = "machine translation"
     headline_metric = "bleu"
@@ -105,6 +134,10 @@ class Translation(EncoderDecoderTask):
         )
 
     def adapt(self, train: tf.data.Dataset, spec: DatasetSpec) -> None:
+        """Fits a source and a target vocabulary (the target's after `[start]` and `[end]`) on
+        sentences cut to `max_tokens`; the languages are `spec.fields["source"]` and
+        `spec.fields["target"]`, which the spec must have.
+        """
         source, target = spec.fields["source"], spec.fields["target"]
         self.preprocessing = TranslationPreprocessing(
             max_tokens=self.max_tokens,
@@ -117,9 +150,21 @@ class Translation(EncoderDecoderTask):
         )
 
     def encode(self, raw: tf.data.Dataset, *, training: bool) -> tf.data.Dataset:
+        """Elements `({"source", "target_in"}, target_out, weights)`: int32 source ids (tokens,),
+        int32 `[start] + target` and `target + [end]` (n + 1,) for a target cut to n <=
+        `max_tokens` words, and float32 ones (n + 1,).
+        """
         prep = self.preprocessing
 
         def to_example(ex):
+            """One raw sentence pair -> its encoded element.
+
+            Args:
+                ex: a raw example with scalar strings under the source and target language names.
+
+            Returns:
+                `({"source", "target_in"}, target_out, weights)`, as `encode` describes.
+            """
             target_in, target_out, weights = seq2seq.encode_target(
                 prep.normalize(ex[prep.target_language]),
                 lambda t: prep.token_ids("target_vocabulary", t),
@@ -135,10 +180,28 @@ class Translation(EncoderDecoderTask):
 
     @staticmethod
     def length_fn(inputs: dict[str, tf.Tensor], target: tf.Tensor, weights: tf.Tensor) -> tf.Tensor:
+        """The bucketing length of an encoded element: the longer of source and target.
+
+        Args:
+            inputs: `{"source": int32 (tokens,), "target_in": ...}`.
+            target: int32 expected output ids of shape (n + 1,).
+            weights: float32 weights (unused).
+
+        Returns:
+            int32 scalar.
+        """
         return tf.maximum(tf.size(inputs["source"]), tf.size(target))
 
     # model -------------------------------------------------------------
     def build_model(self, hp: kt.HyperParameters) -> keras.Model:
+        """Encoder: masked embedding -> recurrent layers (bidirectional by default: forward and
+        backward final states concatenated) -> outputs, source mask and states. Decoder:
+        embedding -> recurrent layer -> attention over the encoder outputs, Luong dot-product
+        (Luong et al. 2015, https://arxiv.org/abs/1508.04025) or Bahdanau additive (Bahdanau et
+        al. 2014, https://arxiv.org/abs/1409.0473) -> tanh combination -> softmax over the target
+        vocabulary. Training inputs `source` and `target_in` int32 (batch, time); output
+        float32 next-token probabilities (batch, target time, vocabulary + 2).
+        """
         source_vocab, target_vocab = (
             self.preprocessing.source_vocabulary,
             self.preprocessing.target_vocabulary,
@@ -215,18 +278,23 @@ class Translation(EncoderDecoderTask):
 
     # decoding and metrics ---------------------------------------------
     def checked(self, inputs: list[Any]) -> list[str]:
+        """The inputs as `str`; one with no words raises `BadInputError` (`text.require_words`)."""
         return text.require_words([str(s) for s in inputs])
 
     def encoder_inputs(self, inputs: list[Any]) -> tf.Tensor:
+        """int32 source ids (batch, time), right-padded with 0 (`model_inputs`)."""
         return self.preprocessing.model_inputs(tf.constant(inputs))
 
     def serving_inputs(self) -> tuple[tf.TensorSpec, Any]:
+        """`source` string (batch,): raw sentences, made ids by `model_inputs` in the graph."""
         return tf.TensorSpec([None], tf.string, name="source"), self.preprocessing.model_inputs
 
     def detokenize(self, sentences: tf.Tensor) -> tf.Tensor:
+        """Re-attaches punctuation to the word before it (`zoo.data.text.attach_punctuation`)."""
         return text.attach_punctuation(sentences)
 
     def references(self, raw: tf.data.Dataset) -> tuple[list[str], list[list[str]]]:
+        """Raw source sentences and, for each, its one raw target sentence (BLEU is lowercased)."""
         sources, references = [], []
         for ex in raw.as_numpy_iterator():
             sources.append(ex[self.preprocessing.source_language].decode())
@@ -234,4 +302,5 @@ class Translation(EncoderDecoderTask):
         return sources, references
 
     def raw_input(self, example: dict[str, Any]) -> str:
+        """The example's source sentence, decoded to `str`."""
         return example[self.preprocessing.source_language].decode()

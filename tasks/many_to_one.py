@@ -62,12 +62,27 @@ class SentimentPreprocessing(Preprocessing):
         )
 
     def model_inputs(self, texts: tf.Tensor) -> tf.Tensor:
-        """A batch of raw texts, shape (batch,) string -> (batch, time) int32 ids right-padded with 0."""
+        """A batch of raw texts -> the model's input: ids of their normalised tokens.
+
+        Args:
+            texts: string tensor of shape (batch,).
+
+        Returns:
+            int32 tensor of shape (batch, time), right-padded with 0; time is the batch's
+            longest token count, at most `max_tokens`.
+        """
         return self.token_ids_of(texts).to_tensor(0)
 
 
 @register_task
 class SentimentAnalysis(Task):
+    """Many-to-one: a text in, a binary sentiment label out.
+
+    Datasets: `embedded` (`zoo_reviews`) and `imdb_reviews`. `predict` takes one string per
+    input and returns `{"label", "probability"}`; `stream` reads texts of any length. The
+    model has one sigmoid output, so the dataset must have exactly two labels.
+    """
+
     name = "many-to-one"
     example = "sentiment analysis"
     headline_metric = "accuracy"
@@ -98,6 +113,10 @@ class SentimentAnalysis(Task):
 
     # data --------------------------------------------------------------
     def adapt(self, train: tf.data.Dataset, spec: DatasetSpec) -> None:
+        """Fits the vocabulary (at most `max_vocabulary` normalised words seen at least
+        `min_word_count` times, in texts cut to `max_tokens`) and takes the two label names
+        from the dataset's `label` feature, in its order (negative first).
+        """
         tokens = (
             word
             for batch in train.map(
@@ -117,6 +136,9 @@ class SentimentAnalysis(Task):
         )
 
     def encode(self, raw: tf.data.Dataset, *, training: bool) -> tf.data.Dataset:
+        """Elements `(ids, label)`: int32 token ids (tokens,), at most `max_tokens`, and an int32
+        scalar label id (-1 for a label the model does not know).
+        """
         prep = self.preprocessing
         return raw.map(
             lambda ex: (prep.token_ids_of(ex["text"]), prep.label_ids("labels", ex["label_name"])),
@@ -125,10 +147,23 @@ class SentimentAnalysis(Task):
 
     @staticmethod
     def length_fn(ids: tf.Tensor, label: tf.Tensor) -> tf.Tensor:
+        """The bucketing length of an encoded element: its token count.
+
+        Args:
+            ids: int32 token ids of shape (tokens,).
+            label: the label id (unused).
+
+        Returns:
+            int32 scalar.
+        """
         return tf.size(ids)
 
     # model -------------------------------------------------------------
     def build_model(self, hp: kt.HyperParameters) -> keras.Model:
+        """Masked embedding -> recurrent layers (bidirectional by default) summarised by `pooling`
+        (`last` state, `max` or `mean` over steps) -> dropout -> sigmoid P(labels[1]). Input
+        `token_ids` int32 (batch, time), 0 for padding; output float32 (batch, 1).
+        """
         vocabulary = self.preprocessing.vocabulary
         ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
         x = keras.layers.Embedding(
@@ -159,6 +194,9 @@ class SentimentAnalysis(Task):
     def evaluate(
         self, model: keras.Model, raw: tf.data.Dataset, *, batch_size: int = 64, quick: bool = False
     ) -> dict[str, float]:
+        """`accuracy` of P(labels[1]) >= 0.5; an example whose label the model does not know
+        counts wrong.
+        """
         correct = total = 0
         for ids, labels in self.batches(raw, batch_size, training=False):
             predicted = np.asarray(compiled_call(model)(ids))[:, 0] >= 0.5
@@ -169,13 +207,25 @@ class SentimentAnalysis(Task):
         return {"accuracy": correct / max(1, total)}
 
     def raw_input(self, example: dict[str, Any]) -> str:
+        """The example's text, decoded to `str`."""
         return example["text"].decode()
 
     def serving_function(self, model: keras.Model) -> tf.types.experimental.PolymorphicFunction:
+        """Signature: `text` string (batch,) -> `label` string (batch,) and
+        `probability_positive` float32 (batch,), the probability of `labels[1]`.
+        """
         negative, positive = self.preprocessing.labels
 
         @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
         def serve(texts):
+            """Classify one batch of raw texts.
+
+            Args:
+                texts: string tensor of shape (batch,).
+
+            Returns:
+                `{"label": string (batch,), "probability_positive": float32 (batch,)}`.
+            """
             prob = model(self.preprocessing.model_inputs(texts), training=False)[:, 0]
             return {
                 "label": tf.where(prob >= 0.5, positive, negative),
@@ -195,6 +245,9 @@ class SentimentAnalysis(Task):
         ]
 
     def predict(self, model: keras.Model, inputs: list[Any]) -> list[dict[str, Any]]:
+        """`{"label": name, "probability": p}` per text, p the probability of that label rounded
+        to 4 decimals. Inputs are read as `str`; one with no words raises `BadInputError`.
+        """
         texts = text.require_words([str(t) for t in inputs])
         return self._readable(
             compiled_call(model, self.preprocessing.model_inputs)(tf.constant(texts))
@@ -207,7 +260,27 @@ class SentimentAnalysis(Task):
         longer than `max_tokens` is read whole instead of truncated, and live text can be
         scored as it arrives. Needs a unidirectional model that reads its last state
         (`--set bidirectional=false`, pooling `last`), since max or mean pooling would have
-        to see every step again."""
+        to see every step again.
+
+        A generator: nothing runs, and nothing is checked, until the first result is asked for.
+        The recurrent state of a stateful copy of `model` (`zoo.models.streaming`) is carried
+        from window to window.
+
+        Args:
+            model: a many-to-one model with pooling `last` and no bidirectional layer.
+            text_chunks: text in reading order (e.g. the lines of a file), read lazily; each
+                chunk is normalised as `predict` normalises a text.
+            window: tokens per window (default: the preprocessing's `max_tokens`). Windows run
+                across chunk boundaries; the last one may be shorter.
+
+        Returns:
+            A generator of `{"label", "probability"}` results, as `predict` gives them, one per
+            window.
+
+        Raises:
+            BadInputError: the model pools with `max` or `mean`.
+            ZooError: the model has a bidirectional layer.
+        """
         if any(layer.name in ("max_pool", "mean_pool") for layer in model.layers):
             raise BadInputError(
                 "streaming needs a model trained with pooling=last (max and mean pooling see every step at once)."

@@ -44,6 +44,12 @@ class CaptionPreprocessing(Preprocessing):
 
 @register_task
 class ImageCaptioning(EncoderDecoderTask):
+    """One-to-many: an image in, a caption out, word by word from a recurrent decoder.
+
+    Datasets: `embedded` (`zoo_shapes_captions`) and `coco_captions`. `predict` takes an
+    image file or array and returns `{"caption": text}`.
+    """
+
     name = "one-to-many"
     example = "image captioning"
     headline_metric = "bleu"
@@ -77,6 +83,10 @@ class ImageCaptioning(EncoderDecoderTask):
 
     # data --------------------------------------------------------------
     def adapt(self, train: tf.data.Dataset, spec: DatasetSpec) -> None:
+        """Fits the caption vocabulary (normalised words of every reference caption, after the
+        reserved `[start]` and `[end]`) and takes the image shape from the dataset, or
+        `resize_to` (RGB) where its images vary in size.
+        """
         features = self.features(spec)
         height, width, _ = features["image"].shape
         shape = [height, width, 3] if height and width else [*self.resize_to, 3]
@@ -101,17 +111,46 @@ class ImageCaptioning(EncoderDecoderTask):
         )  # as `predict` prepares images
 
     def encode(self, raw: tf.data.Dataset, *, training: bool) -> tf.data.Dataset:
+        """One teacher-forcing element per reference caption:
+        `({"image": uint8 (height, width, 3), "target_in": int32 (n + 1,)}, target_out int32
+        (n + 1,), weights float32 (n + 1,))`, n the caption's words, at most `max_tokens`
+        (`zoo.models.seq2seq.encode_target`).
+        """
         prep = self.preprocessing
 
         def lookup(tokens: tf.Tensor) -> tf.Tensor:
+            """Caption words -> ids.
+
+            Args:
+                tokens: string tensor of any shape.
+
+            Returns:
+                int32 ids of the same shape (0 for "", 1 for unknown words).
+            """
             return prep.token_ids("vocabulary", tokens)
 
         max_tokens = prep.max_tokens
 
         def pairs(ex):  # one teacher-forcing example per reference caption
+            """One raw example -> one teacher-forcing element per reference caption.
+
+            Args:
+                ex: a raw example: `image` uint8 and `captions/text` strings of shape (captions,).
+
+            Returns:
+                A dataset of `(inputs, target_out, weights)` elements, one per caption.
+            """
             image = self._image(ex["image"])
 
             def with_caption(caption):
+                """The teacher-forcing element of one caption.
+
+                Args:
+                    caption: scalar string tensor, raw caption text.
+
+                Returns:
+                    `({"image", "target_in"}, target_out, weights)`, as `encode` describes.
+                """
                 target_in, target_out, weights = seq2seq.encode_target(
                     text.normalize(caption), lookup, max_tokens
                 )
@@ -123,10 +162,26 @@ class ImageCaptioning(EncoderDecoderTask):
 
     @staticmethod
     def length_fn(inputs: dict[str, tf.Tensor], target: tf.Tensor, weights: tf.Tensor) -> tf.Tensor:
+        """The bucketing length of an encoded element: its caption's length with [end].
+
+        Args:
+            inputs: the element's inputs (unused).
+            target: int32 expected output ids of shape (n + 1,).
+            weights: float32 weights (unused).
+
+        Returns:
+            int32 scalar, n + 1.
+        """
         return tf.size(target)
 
     # model -------------------------------------------------------------
     def build_model(self, hp: kt.HyperParameters) -> keras.Model:
+        """In the Show-and-Tell style (Vinyals et al. 2015, https://arxiv.org/abs/1411.4555), with
+        the image's encoding as the decoder's initial state: a CNN encoder (`encoder`) and a
+        recurrent word decoder (`decoder`), joined for teacher forcing. Training inputs `image`
+        uint8 (batch, height, width, 3) and `target_in` int32 (batch, time); output float32
+        next-word probabilities (batch, time, vocabulary + 2).
+        """
         vocabulary = self.preprocessing.vocabulary
         units = hp.Int("units", 32, 512, step=32, default=192)
         dropout = hp.Float("dropout", 0.0, 0.5, step=0.1, default=0.2)
@@ -179,15 +234,20 @@ class ImageCaptioning(EncoderDecoderTask):
 
     # decoding and metrics ---------------------------------------------
     def encoder_inputs(self, inputs: list[Any]) -> np.ndarray:
+        """uint8 images (batch, height, width, 3) in the model's shape (`to_model_image`)."""
         shape = tuple(self.preprocessing.image_shape)
         return np.stack([to_model_image(image, shape) for image in inputs])
 
     def serving_inputs(self) -> tuple[tf.TensorSpec, Any]:
+        """`image` uint8 (batch, height, width, 3) in the model's shape, fed to the encoder."""
         return tf.TensorSpec(
             [None, *self.preprocessing.image_shape], tf.uint8, name="image"
         ), tf.identity
 
     def references(self, raw: tf.data.Dataset) -> tuple[list[np.ndarray], list[list[str]]]:
+        """Images as the model reads them and their normalised reference captions (lowercased,
+        punctuation split off), so greedy or beam output is scored as the model writes it.
+        """
         images, references = [], []
         for image, captions in raw.map(
             lambda ex: (self._image(ex["image"]), text.normalize(ex["captions"]["text"]))
@@ -197,4 +257,5 @@ class ImageCaptioning(EncoderDecoderTask):
         return images, references
 
     def raw_input(self, example: dict[str, Any]) -> np.ndarray:
+        """The example's uint8 image array, (height, width, 3)."""
         return example["image"]

@@ -40,6 +40,12 @@ class ImageClassifierPreprocessing(Preprocessing):
 
 @register_task
 class ImageClassification(Task):
+    """One-to-one: an image in, a class out, through a recurrent layer read for `steps` steps.
+
+    Datasets: `embedded` (`zoo_digits`, 8x8 digits) and `mnist`. `predict` takes an image
+    file or array and returns `{"label", "probability"}`.
+    """
+
     name = "one-to-one"
     example = "image classification"
     headline_metric = "accuracy"
@@ -73,12 +79,19 @@ class ImageClassification(Task):
 
     # data --------------------------------------------------------------
     def adapt(self, train: tf.data.Dataset, spec: DatasetSpec) -> None:
+        """Takes the image shape and class names from the dataset's `image` and `label` features;
+        nothing is fitted on the examples. A dataset whose images vary in size (a shape with
+        None) is not resized here, unlike the captioner's.
+        """
         features = self.features(spec)
         self.preprocessing = ImageClassifierPreprocessing(
             image_shape=list(features["image"].shape), labels=class_names(features["label"])
         )
 
     def encode(self, raw: tf.data.Dataset, *, training: bool) -> tf.data.Dataset:
+        """Elements `(image, label)`: uint8 (height, width, channels) converted to the
+        preprocessing's shape, and an int32 scalar label id (-1 for an unknown label).
+        """
         prep = self.preprocessing
         shape = tuple(prep.image_shape)
         return raw.map(
@@ -91,6 +104,10 @@ class ImageClassification(Task):
 
     # model -------------------------------------------------------------
     def build_model(self, hp: kt.HyperParameters) -> keras.Model:
+        """Rescale to [0, 1] -> flatten -> the same vector at `steps` time steps -> recurrent
+        layers -> dropout -> softmax over `labels`. Input `image`, uint8 (batch, height, width,
+        channels); output float32 probabilities (batch, classes).
+        """
         image = keras.Input(
             shape=tuple(self.preprocessing.image_shape), dtype="uint8", name="image"
         )
@@ -115,6 +132,7 @@ class ImageClassification(Task):
     def evaluate(
         self, model: keras.Model, raw: tf.data.Dataset, *, batch_size: int = 64, quick: bool = False
     ) -> dict[str, float]:
+        """`accuracy`: top-1 accuracy; an example with a label the model does not know is wrong."""
         correct = total = 0
         for images, labels in self.batches(raw, batch_size, training=False):
             correct += int(
@@ -124,9 +142,13 @@ class ImageClassification(Task):
         return {"accuracy": correct / max(1, total)}
 
     def raw_input(self, example: dict[str, Any]) -> np.ndarray:
+        """The example's uint8 image array, (height, width, channels)."""
         return example["image"]
 
     def serving_function(self, model: keras.Model) -> tf.types.experimental.PolymorphicFunction:
+        """Signature: `image` uint8 (batch, height, width, channels) in the model's shape ->
+        `label` string (batch,) and `probabilities` float32 (batch, classes).
+        """
         labels = tf.constant(self.preprocessing.labels)
 
         @tf.function(
@@ -135,12 +157,24 @@ class ImageClassification(Task):
             ]
         )
         def serve(image):
+            """Classify one batch of images.
+
+            Args:
+                image: uint8 tensor of shape (batch, height, width, channels), the model's shape.
+
+            Returns:
+                `{"label": string (batch,), "probabilities": float32 (batch, classes)}`.
+            """
             probs = model(image, training=False)
             return {"label": tf.gather(labels, tf.argmax(probs, axis=-1)), "probabilities": probs}
 
         return serve
 
     def predict(self, model: keras.Model, inputs: list[Any]) -> list[dict[str, Any]]:
+        """`{"label": name, "probability": p}` per image: the top class and its probability,
+        rounded to 4 decimals. Paths and arrays are converted to the model's size and channels
+        (`zoo.data.images.to_model_image`), which raises `BadInputError` for unreadable images.
+        """
         shape = tuple(self.preprocessing.image_shape)
         batch = np.stack([to_model_image(image, shape) for image in inputs])
         probs = np.asarray(compiled_call(model)(batch))

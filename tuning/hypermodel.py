@@ -23,7 +23,21 @@ BATCH_SIZES = (16, 32, 64, 128)
 class TaskHyperModel(kt.HyperModel):
     """Builds and fits one zoo task on one dataset. The task's preprocessing (vocabularies,
     label names) is fitted once on the training split and shared by every trial, so
-    trials differ only in their hyperparameters."""
+    trials differ only in their hyperparameters.
+
+    The data is loaded and the preprocessing fitted when the object is made.
+
+    Args:
+        task_name: e.g. `many-to-one`.
+        dataset: a key of the task's datasets (default `embedded`) or a `DatasetSpec`.
+        epochs: epochs per trial (default: the task's `default_epochs`); Hyperband's most.
+        seed: seeds every trial's initial weights and the shuffle.
+
+    Raises:
+        UnknownNameError: an unknown task, dataset or split.
+        DatasetUnavailableError: the dataset cannot be prepared here.
+        ZooError: no vocabulary to learn from the training split.
+    """
 
     def __init__(
         self,
@@ -44,9 +58,17 @@ class TaskHyperModel(kt.HyperModel):
 
     @property
     def objective(self) -> kt.Objective:
+        """The search objective: the task's headline metric on validation, maximised.
+
+        Returns:
+            `keras_tuner.Objective("val_<headline_metric>", direction="max")`.
+        """
         return kt.Objective(f"val_{self.task.headline_metric}", direction="max")
 
     def build(self, hp: kt.HyperParameters) -> keras.Model:
+        """keras-tuner's `build`: the task's `build_model(hp)`, from the same initial weights
+        (seeded) for the same hyperparameters.
+        """
         keras.utils.set_random_seed(self.seed)  # the same initial weights for the same trial
         return self.task.build_model(hp)
 
@@ -63,7 +85,27 @@ class TaskHyperModel(kt.HyperModel):
     ) -> dict[str, float]:
         """Train one trial. The tuner's own callbacks (its best-epoch checkpoint, TensorBoard)
         run after ours, so they see the headline metric in the epoch logs. Returns the best
-        epoch's validation headline metric: the epoch whose weights the tuner kept."""
+        epoch's validation headline metric: the epoch whose weights the tuner kept.
+
+        Args:
+            hp: the trial's hyperparameters; `batch_size` is declared here (one of
+                `BATCH_SIZES`, default the task's).
+            model: the trial's model, from `build`.
+            *args: ignored (keras-tuner passes none).
+            callbacks: the tuner's callbacks.
+            epochs: default: this hypermodel's `epochs` (Hyperband passes its own).
+            initial_epoch: the epoch to start at (Hyperband).
+            verbose: Keras' progress output.
+            **kwargs: ignored, e.g. keras-tuner's `x` and `validation_data`.
+
+        Returns:
+            `{"val_<headline_metric>": best value over the trial's epochs}`. The trial's logs
+            and seconds are kept in `last_history` and `last_seconds`.
+
+        Raises:
+            keras_tuner.errors.FailedTrialError: the loss became NaN or infinite
+                (`DivergedError`); the search goes on with the next trial.
+        """
         batch_size = hp.Choice(
             "batch_size", list(BATCH_SIZES), default=self.task.default_batch_size
         )

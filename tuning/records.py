@@ -26,7 +26,17 @@ _INTERNAL = "tuner/"  # Hyperband's bookkeeping values, not hyperparameters
 
 
 def project_dir(directory: str | Path) -> Path:
-    """The search folder itself, or the `--directory` that holds exactly one search."""
+    """The search folder itself, or the `--directory` that holds exactly one search.
+
+    Args:
+        directory: a search folder (with `oracle.json`), or the folder holding one.
+
+    Returns:
+        The search folder.
+
+    Raises:
+        ZooError: no search is there, or several are.
+    """
     directory = Path(directory)
     if (directory / "oracle.json").is_file():
         return directory
@@ -51,7 +61,23 @@ def _read(path: Path) -> dict[str, Any]:
 
 def load(directory: str | Path) -> dict[str, Any]:
     """The search as plain data: objective, space, and per trial its hyperparameters,
-    status, score, seconds, peak memory and epoch logs."""
+    status, score, seconds, peak memory and epoch logs.
+
+    Args:
+        directory: a search folder, or the `--directory` holding one (`project_dir`).
+
+    Returns:
+        `{"project", "objective", "space", "trials"}`: the search folder; the objective's
+        name (`score` before any trial reports one); one entry per hyperparameter (`name`,
+        `type` and its range); and per trial in id order `trial_id`, `status`, `score`
+        (None unless finite), `hyperparameters` (without Hyperband's `tuner/` values),
+        `epochs` (Hyperband's), `seconds`, `rss_mb`, `peak_rss_mb` (MiB), `tuner_id`,
+        `message` (a list holding the last line of a failed trial's message, or None) and
+        `history`.
+
+    Raises:
+        ZooError: no search, several, or a file of the search that cannot be read.
+    """
     project = project_dir(directory)
     oracle = _read(project / "oracle.json")
     trials, objective = [], None
@@ -101,6 +127,12 @@ def load(directory: str | Path) -> dict[str, Any]:
 
 
 def write(search: dict[str, Any], path: Path) -> None:
+    """Write the search record as JSON (`search.json`).
+
+    Args:
+        search: the record from `load`.
+        path: the file to write.
+    """
     path.write_text(json.dumps(search, indent=1, sort_keys=True))
 
 
@@ -111,7 +143,15 @@ def _cell(value: Any) -> str:
 
 
 def table(search: dict[str, Any]) -> str:
-    """A Markdown table, best trial first, failed trials last."""
+    """A Markdown table, best trial first, failed trials last.
+
+    Args:
+        search: the record from `load`.
+
+    Returns:
+        The table: trial, status, objective, seconds and each searched (not fixed)
+        hyperparameter; trials sorted by score, highest first.
+    """
     trials = sorted(search["trials"], key=lambda t: (t["score"] is None, -(t["score"] or 0.0)))
     names = [hp["name"] for hp in search["space"] if hp["type"] != "Fixed"]
     header = ["trial", "status", search["objective"], "seconds", *names]
@@ -131,7 +171,15 @@ def table(search: dict[str, Any]) -> str:
 
 
 def plot(search: dict[str, Any], path: Path) -> None:
-    """Score per trial, then score against each searched hyperparameter."""
+    """Score per trial, then score against each searched hyperparameter.
+
+    Only completed trials are drawn, and only hyperparameters that took more than one
+    value; a log-sampled one gets a log axis.
+
+    Args:
+        search: the record from `load`.
+        path: the PNG file to write.
+    """
     done = [t for t in search["trials"] if t["score"] is not None]
     names = [
         hp["name"]

@@ -48,14 +48,23 @@ TUNER_CLASSES: dict[str, type[kt.Tuner]] = {
 
 
 def role() -> str:
-    """`chief`, `worker` or `single`, from keras-tuner's environment variables."""
+    """`chief`, `worker` or `single`, from keras-tuner's environment variables.
+
+    Returns:
+        `single` without `KERASTUNER_ORACLE_IP`; else `chief` when `KERASTUNER_TUNER_ID`
+        contains "chief", `worker` otherwise.
+    """
     if "KERASTUNER_ORACLE_IP" not in os.environ:
         return "single"
     return "chief" if "chief" in os.environ.get("KERASTUNER_TUNER_ID", "") else "worker"
 
 
 def resident_mb() -> float | None:
-    """This process's resident memory now (Linux), to show whether trials leak."""
+    """This process's resident memory now (Linux), to show whether trials leak.
+
+    Returns:
+        Resident memory in MiB, one decimal; None where `/proc/self/statm` cannot be read.
+    """
     try:
         pages = int(Path("/proc/self/statm").read_text().split()[1])
     except (OSError, IndexError, ValueError):
@@ -70,14 +79,20 @@ def _recording(base: type[kt.Tuner]) -> type[kt.Tuner]:
 
     class Recording(base):  # type: ignore[misc, valid-type]
         def on_trial_begin(self, trial: kt.engine.trial.Trial) -> None:
+            """keras-tuner hook: a trial is not started after Ctrl-C."""
             raise_if_interrupted()
             super().on_trial_begin(trial)
 
         def on_trial_end(self, trial: kt.engine.trial.Trial) -> None:
+            """keras-tuner hook: an interrupted trial is not marked as ended, so a resumed search
+            runs it again.
+            """
             raise_if_interrupted()
             super().on_trial_end(trial)
 
         def run_trial(self, trial: kt.engine.trial.Trial, *args: Any, **kwargs: Any) -> Any:
+            """keras-tuner's `run_trial`; then the trial's epoch logs, seconds and memory go to
+            `zoo_trial.json` in its folder, whether it succeeded or not."""
             try:
                 return super().run_trial(trial, *args, **kwargs)
             finally:
@@ -103,7 +118,16 @@ def space(
     fixed: dict[str, Any] | None = None, choices: dict[str, list[Any]] | None = None
 ) -> kt.HyperParameters:
     """Narrow a task's search space: `fixed` values are not searched, `choices` replace a
-    hyperparameter's declared range by a list. Everything else keeps the task's range."""
+    hyperparameter's declared range by a list. Everything else keeps the task's range.
+
+    Args:
+        fixed: hyperparameter name -> the one value to use.
+        choices: hyperparameter name -> the values to search.
+
+    Returns:
+        The `keras_tuner.HyperParameters` to pass as a tuner's `hyperparameters`: the task's
+        builder then declares the rest.
+    """
     hp = kt.HyperParameters()
     for key, values in (choices or {}).items():
         hp.Choice(key, list(values))
@@ -114,6 +138,15 @@ def space(
 
 @dataclass
 class SearchResult:
+    """What `tune` returns.
+
+    Attributes:
+        tuner: the keras-tuner tuner, with its oracle and trials.
+        directory: the search folder, `<directory>/<task>`.
+        saved: the registry version folder of the best model; None on a worker, or when no
+            trial completed.
+    """
+
     tuner: kt.Tuner
     directory: Path
     #: the registry version of the best model (None on a worker, or when nothing completed)
@@ -135,7 +168,34 @@ def make_tuner(
     strategy: str | None = None,
     overwrite: bool = False,
 ) -> kt.Tuner:
-    """A tuner over `task`, reloaded from `directory` when a search is already there."""
+    """A tuner over `task`, reloaded from `directory` when a search is already there.
+
+    The data is loaded and the preprocessing fitted here (`TaskHyperModel`); the search
+    seed is `seed + 1`, since keras-tuner reads 0 as "draw one".
+
+    Args:
+        task: the task's name.
+        tuner: `random`, `hyperband` or `bayesian` (`zoo.constants.TUNERS`).
+        directory: the folder that holds the search (`<directory>/<project_name>`).
+        project_name: default: the task's name.
+        dataset: a key of the task's datasets or a `DatasetSpec`.
+        max_trials: most trials, for every tuner (Hyperband gets it on its oracle).
+        epochs: epochs per trial (default: the task's own); Hyperband's most per trial.
+        seed: seeds the trials' initial weights, the shuffle and the search.
+        fixed: hyperparameters not searched (`space`).
+        choices: hyperparameters searched over a given list (`space`).
+        strategy: `default` (or None) or `mirrored`, for every trial.
+        overwrite: start afresh instead of reloading the search in `directory`.
+
+    Returns:
+        The tuner, wrapped to record each trial (`zoo_trial.json`) and to rerun an
+        interrupted trial on resume.
+
+    Raises:
+        UnknownNameError: an unknown tuner, task, dataset or strategy.
+        DatasetUnavailableError: the dataset cannot be prepared here.
+        ZooError: `directory` holds a search that these settings cannot resume.
+    """
     if tuner not in TUNERS:
         raise UnknownNameError("tuner", tuner, TUNERS)
     configure_devices()
@@ -187,7 +247,38 @@ def tune(
 ) -> SearchResult:
     """Search, then save the best trial's model into the registry with the whole search
     (space and every trial) beside it. TensorBoard logs with the HParams dashboard go to
-    `directory/<task>/tensorboard`."""
+    `directory/<task>/tensorboard`.
+
+    Rerunning the same call resumes the search (see the module docstring); with the
+    keras-tuner environment variables set, it runs as a chief or a worker.
+
+    Args:
+        task: the task's name.
+        tuner: `random`, `hyperband` or `bayesian`.
+        directory: the folder for the search's state, shared by resume and workers.
+        max_trials: most trials.
+        epochs: epochs per trial (default: the task's own); Hyperband's most per trial.
+        dataset: a key of the task's datasets or a `DatasetSpec`.
+        seed: seeds the trials and the search.
+        fixed: hyperparameters not searched.
+        choices: hyperparameters searched over a given list.
+        strategy: `default` (or None) or `mirrored`, for every trial.
+        tensorboard: write TensorBoard logs.
+        overwrite: start afresh instead of resuming.
+        name: the registry name of the best model (default as `zoo.registry.save`).
+        registry_root: the registry folder.
+        verbose: Keras' progress output.
+
+    Returns:
+        The `SearchResult`.
+
+    Raises:
+        UnknownNameError: an unknown tuner, task, dataset or strategy.
+        DatasetUnavailableError: the dataset cannot be prepared here.
+        ZooError: the search cannot be resumed with these settings, too many trials in a
+            row failed, or the registry cannot be written.
+        KeyboardInterrupt: Ctrl-C; rerun the same call to resume.
+    """
     built = make_tuner(
         task,
         tuner=tuner,
@@ -228,7 +319,20 @@ def register_best(
     built: kt.Tuner, *, tuner_name: str, name: str | None, root: str | Path | None
 ) -> Path | None:
     """Load the best trial's checkpoint, measure it on validation and test, and save it
-    with `search.json` (the space and every trial) and `search.png` (the report plot)."""
+    with `search.json` (the space and every trial) and `search.png` (the report plot).
+
+    Args:
+        built: the tuner, after its search.
+        tuner_name: the tuner's zoo name, for the card.
+        name: the registry name (default as `zoo.registry.save`).
+        root: the registry folder.
+
+    Returns:
+        The new version's folder, or None when no trial completed.
+
+    Raises:
+        ZooError: the search folder cannot be read, or the registry cannot be written.
+    """
     project = Path(built.project_dir)
     search = records.load(project)
     best = built.oracle.get_best_trials(1)

@@ -17,6 +17,11 @@ EXIT_USAGE, EXIT_BUG = 2, 1
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The `zoo` argument parser, with every command group's sub-commands.
+
+    Returns:
+        The parser; each sub-command sets `func`, its handler.
+    """
     parser = argparse.ArgumentParser(
         prog="zoo",
         description="A Keras model zoo for recurrent sequence models (SimpleRNN and LSTM) in five input/output shapes.",
@@ -31,6 +36,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one `zoo` command.
+
+    Args:
+        argv: the arguments after `zoo` (default: `sys.argv[1:]`).
+
+    Returns:
+        The exit code: 0 on success, 2 for a `ZooError` (one line on stderr), 130 on
+        Ctrl-C, 1 for anything else (a bug: the trace is printed). Bad arguments make
+        argparse exit with 2 before any command runs.
+    """
     args = build_parser().parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from zoo.errors import ZooError

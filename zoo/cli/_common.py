@@ -39,6 +39,18 @@ def _whole(text: str, *, minimum: int, what: str) -> int:
 
 
 def hparam(text: str) -> tuple[str, Any]:
+    """Parse `--set KEY=VALUE`: the value as JSON where it parses (numbers, `true`, `false`,
+    `null`, lists), else as the string it is.
+
+    Args:
+        text: the argument.
+
+    Returns:
+        `(key, value)`.
+
+    Raises:
+        argparse.ArgumentTypeError: no `=`, or an empty key.
+    """
     key, sep, value = text.partition("=")
     if not sep or not key:
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
@@ -49,6 +61,17 @@ def hparam(text: str) -> tuple[str, Any]:
 
 
 def choice(text: str) -> tuple[str, list[Any]]:
+    """Parse `--choice KEY=V1,V2,...`: each value as `hparam` reads one.
+
+    Args:
+        text: the argument.
+
+    Returns:
+        `(key, [values])`.
+
+    Raises:
+        argparse.ArgumentTypeError: no key or no values.
+    """
     key, _, values = text.partition("=")
     if not key or not values:
         raise argparse.ArgumentTypeError(f"expected KEY=V1,V2,..., got {text!r}")
@@ -56,12 +79,25 @@ def choice(text: str) -> tuple[str, list[Any]]:
 
 
 def print_metrics(metrics: dict[str, dict[str, float]]) -> None:
+    """Print one line of metrics per split, 4 decimals (only float values).
+
+    Args:
+        metrics: split role -> metric name -> value.
+    """
     for split, values in metrics.items():
         shown = ", ".join(f"{k}={v:.4f}" for k, v in values.items() if isinstance(v, float))
         print(f"  {split}: {shown}")
 
 
 def hparams(args: argparse.Namespace) -> dict[str, Any]:
+    """The hyperparameters a command fixes: `--set` values, and `--cell` over them.
+
+    Args:
+        args: the parsed command line.
+
+    Returns:
+        Hyperparameter name -> value.
+    """
     hparams = dict(args.set or [])
     if args.cell:
         hparams["cell"] = args.cell
@@ -69,7 +105,19 @@ def hparams(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def dataset(args: argparse.Namespace) -> Any:
-    """`--dataset KEY`, or the files of `--data` stored as a TFDS dataset."""
+    """`--dataset KEY`, or the files of `--data` stored as a TFDS dataset.
+
+    Args:
+        args: the parsed command line.
+
+    Returns:
+        The `--dataset` key, or the `DatasetSpec` of `--data` (`zoo.data.formats.prepare`).
+
+    Raises:
+        ZooError: `--format` without `--data`.
+        UnknownNameError: an unknown `--format`.
+        BadInputError: the files cannot be read, or an option does not apply to the format.
+    """
     from zoo.errors import ZooError
 
     if args.data:
@@ -93,6 +141,11 @@ def dataset(args: argparse.Namespace) -> Any:
 
 
 def registry_option(p: argparse.ArgumentParser) -> None:
+    """Add `--registry DIR`.
+
+    Args:
+        p: a sub-command's parser.
+    """
     p.add_argument(
         "--registry",
         metavar="DIR",
@@ -101,6 +154,13 @@ def registry_option(p: argparse.ArgumentParser) -> None:
 
 
 def data_options(p: argparse.ArgumentParser, *, task: bool = True) -> None:
+    """Add the task argument and the dataset flags: `--dataset`, or `--data` with `--format`
+    and the format's options.
+
+    Args:
+        p: a sub-command's parser.
+        task: also add the positional `task` argument.
+    """
     if task:
         p.add_argument("task", help="one of the five tasks (see `zoo tasks`)")
     p.add_argument(
@@ -145,6 +205,12 @@ def data_options(p: argparse.ArgumentParser, *, task: bool = True) -> None:
 
 
 def model_options(p: argparse.ArgumentParser, verb: str) -> None:
+    """Add `--cell`, `--set`, `--seed`, `--strategy`, `--name` and `--registry`.
+
+    Args:
+        p: a sub-command's parser.
+        verb: what an unset `--cell` means, for its help (e.g. `default: lstm`).
+    """
     p.add_argument("--cell", choices=CELLS, help=f"recurrent cell ({verb})")
     p.add_argument(
         "--set",

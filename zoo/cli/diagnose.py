@@ -11,6 +11,11 @@ from zoo.constants import SPLITS
 
 
 def cmd_diagnose_gradients(args: argparse.Namespace) -> None:
+    """`zoo diagnose gradients`: print gradient profiles, write their plot (and JSON).
+
+    Args:
+        args: the parsed command line.
+    """
     from zoo.training import diagnostics
 
     profiles = diagnostics.diagnose(
@@ -32,7 +37,11 @@ def cmd_diagnose_gradients(args: argparse.Namespace) -> None:
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
-    """Add this group's sub-commands to the `zoo` parser."""
+    """Add this group's sub-commands to the `zoo` parser.
+
+    Args:
+        sub: the `zoo` parser's sub-parsers.
+    """
     p = sub.add_parser(
         "diagnose", help="diagnose a model's training dynamics (gradients through time)"
     )

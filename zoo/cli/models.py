@@ -11,6 +11,11 @@ from zoo.constants import EXPORT_FORMATS, SPLITS
 
 
 def cmd_predict(args: argparse.Namespace) -> None:
+    """`zoo predict`: one JSON line per input, `{"input", "output"}`.
+
+    Args:
+        args: the parsed command line.
+    """
     from zoo import registry
 
     model = registry.load(args.model, root=args.registry)
@@ -20,6 +25,11 @@ def cmd_predict(args: argparse.Namespace) -> None:
 
 
 def cmd_stream(args: argparse.Namespace) -> None:
+    """`zoo stream`: read a file or standard input in windows, one result line per window.
+
+    Args:
+        args: the parsed command line.
+    """
     from zoo import registry
     from zoo.errors import BadInputError
 
@@ -34,6 +44,11 @@ def cmd_stream(args: argparse.Namespace) -> None:
 
 
 def cmd_models(args: argparse.Namespace) -> None:
+    """`zoo models`: list registry models, with `-v` their version, task, cell and metric.
+
+    Args:
+        args: the parsed command line.
+    """
     from zoo import registry
 
     for name in registry.list_models(args.pattern, root=args.registry):
@@ -47,6 +62,11 @@ def cmd_models(args: argparse.Namespace) -> None:
 
 
 def cmd_info(args: argparse.Namespace) -> None:
+    """`zoo info`: print a model version's `README.md` card.
+
+    Args:
+        args: the parsed command line.
+    """
     from zoo import registry
 
     path = registry.resolve(args.model, root=args.registry)
@@ -54,6 +74,11 @@ def cmd_info(args: argparse.Namespace) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
+    """`zoo evaluate`: measure a registry model on a split of a dataset.
+
+    Args:
+        args: the parsed command line.
+    """
     from zoo import registry
 
     model = registry.load(args.model, root=args.registry)
@@ -64,6 +89,11 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 
 def cmd_alias(args: argparse.Namespace) -> None:
+    """`zoo alias`: point an alias at a model version.
+
+    Args:
+        args: the parsed command line.
+    """
     from zoo import registry
 
     path = registry.set_alias(args.model, args.alias, root=args.registry)
@@ -71,6 +101,11 @@ def cmd_alias(args: argparse.Namespace) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> None:
+    """`zoo export`: write a registry model as a SavedModel for TensorFlow Serving.
+
+    Args:
+        args: the parsed command line.
+    """
     from zoo import registry
     from zoo.registry.export import export
 
@@ -82,6 +117,11 @@ def cmd_export(args: argparse.Namespace) -> None:
 
 
 def cmd_migrate(args: argparse.Namespace) -> None:
+    """`zoo migrate`: convert models saved in the layout before 0.2 into new versions.
+
+    Args:
+        args: the parsed command line.
+    """
     from zoo.registry.migrate import migrate
 
     for ref in args.models:
@@ -94,7 +134,11 @@ def cmd_migrate(args: argparse.Namespace) -> None:
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
-    """Add this group's sub-commands to the `zoo` parser."""
+    """Add this group's sub-commands to the `zoo` parser.
+
+    Args:
+        sub: the `zoo` parser's sub-parsers.
+    """
     p = sub.add_parser("predict", help="predict with a registry model on raw inputs")
     p.add_argument("model", help="NAME, NAME@VERSION or NAME:ALIAS")
     p.add_argument(

@@ -22,6 +22,11 @@ from zoo.constants import CELLS, TUNERS
 
 
 def cmd_tasks(args: argparse.Namespace) -> None:
+    """`zoo tasks`: list the five tasks, their example problems, metrics and datasets.
+
+    Args:
+        args: the parsed command line.
+    """
     from zoo.tasks.base import all_tasks
 
     print(f"{'task':<22} {'example':<26} {'metric':<10} datasets (--dataset)")
@@ -68,6 +73,11 @@ def _checkpoint_dir(args: argparse.Namespace) -> str:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
+    """`zoo train`: train a task, save the model into the registry, print its metrics.
+
+    Args:
+        args: the parsed command line.
+    """
     from zoo import registry
     from zoo.training.fit import train
 
@@ -93,6 +103,11 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 
 def cmd_tune(args: argparse.Namespace) -> None:
+    """`zoo tune`: run or resume a keras-tuner search and register its best model.
+
+    Args:
+        args: the parsed command line.
+    """
     from zoo.tuning import records, search
 
     result = search.tune(
@@ -126,6 +141,11 @@ def cmd_tune(args: argparse.Namespace) -> None:
 
 
 def cmd_search_report(args: argparse.Namespace) -> None:
+    """`zoo search-report`: print a search's table and write its plot.
+
+    Args:
+        args: the parsed command line.
+    """
     from zoo.tuning import records
 
     search = records.load(args.directory)
@@ -136,6 +156,11 @@ def cmd_search_report(args: argparse.Namespace) -> None:
 
 
 def cmd_retrain(args: argparse.Namespace) -> None:
+    """`zoo retrain`: fine-tune a registry model on new data and save it under a new name.
+
+    Args:
+        args: the parsed command line.
+    """
     from zoo import registry
     from zoo.training.finetune import retrain
 
@@ -163,7 +188,11 @@ def cmd_retrain(args: argparse.Namespace) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
-    """Train every task on its embedded data, save it, reload it and predict: the main job."""
+    """Train every task on its embedded data, save it, reload it and predict: the main job.
+
+    Args:
+        args: the parsed command line.
+    """
     from zoo import registry
     from zoo.tasks.base import all_tasks
     from zoo.training.fit import train
@@ -189,7 +218,11 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
-    """Add this group's sub-commands to the `zoo` parser."""
+    """Add this group's sub-commands to the `zoo` parser.
+
+    Args:
+        sub: the `zoo` parser's sub-parsers.
+    """
     p = sub.add_parser("tasks", help="list the five tasks and their datasets")
     p.set_defaults(func=cmd_tasks)
 

@@ -180,7 +180,19 @@ def _conll_sentences(
 
 def tag_scheme(sentences: Iterable[list[str]], path: Path) -> str:
     """IOB1, IOB2 or BIOES, from the tag sequences. Entity F1 (seqeval's conlleval mode)
-    reads all three, so tags are kept as they are and the scheme is recorded on the card."""
+    reads all three, so tags are kept as they are and the scheme is recorded on the card.
+
+    Args:
+        sentences: tag sequences, one list of tags per sentence.
+        path: the data's path, for error messages.
+
+    Returns:
+        `"BIOES"` when any tag starts `E-` or `S-`; else `"IOB1"` when an `I-` tag opens a
+        chunk (after `O` or a tag of another type), else `"IOB2"`.
+
+    Raises:
+        BadInputError: a tag that is neither `O` nor `B-`, `I-`, `E-` or `S-` plus a type.
+    """
     prefixes, chunk_starts_with_i = set(), False
     for tags in sentences:
         previous = "O"
@@ -231,6 +243,30 @@ def conll(
     seed: int = 0,
     licence: str = UNKNOWN_LICENCE,
 ) -> DatasetSpec:
+    """CoNLL column files -> a TFDS dataset, through TFDS's `ConllDatasetBuilder`.
+
+    Args:
+        path: a folder of CoNLL files, assigned to splits by name: *train* -> train,
+            *testa*, *dev* or *val* -> validation, *testb* or *test* -> test. A single file
+            fills one split only, so it is always refused: a validation file is required.
+        columns: the column names in file order, separated by spaces; `tokens` and `ner`
+            are required. Columns are split on tabs when the first 200 lines of any file hold
+            one, else on spaces.
+        encoding: the files' encoding; only UTF-8 (or ASCII) is accepted.
+        seed: not used: CoNLL data must bring its own validation file.
+        licence: the data's terms of use, for the model card.
+
+    Returns:
+        The spec of `zoo_conll_files/<checksum>`: one feature per column, each a sequence of
+        strings except `ner`, a sequence of `ClassLabel` (`O` first, then the other tags
+        sorted); splits train, validation and, with a test file, test. Its `source` records
+        the files, checksum, sentence counts, options and the tag scheme (`tag_scheme`).
+
+    Raises:
+        BadInputError: an encoding other than UTF-8, `columns` without `tokens` or `ner`, no
+            training or no validation file, a line with the wrong number of columns, a file
+            without sentences or that cannot be read or decoded, or a malformed tag.
+    """
     names = columns.split()
     if encoding.replace("_", "-").lower() not in ("utf-8", "utf8", "ascii"):
         raise BadInputError(
@@ -288,6 +324,25 @@ def conll(
 def text_per_class(
     path: Path, *, encoding: str = "utf-8", seed: int = 0, licence: str = UNKNOWN_LICENCE
 ) -> DatasetSpec:
+    """One text file per class -> a TFDS dataset of `text` and `label`.
+
+    Args:
+        path: a folder of at least two files (hidden ones ignored), one example a line
+            (stripped; blank lines skipped). The label is each file's stem (`pos.txt` ->
+            `pos`) or, when every file has the same stem, its extension (`rt-polarity.pos`
+            -> `pos`).
+        encoding: the files' text encoding.
+        seed: seed of the train/validation split (10 % validation, at least one example).
+        licence: the data's terms of use, for the model card.
+
+    Returns:
+        The spec of `zoo_text_per_class/<checksum>`: `text` and `label` (`ClassLabel`, names
+        sorted); splits train and validation, no test.
+
+    Raises:
+        BadInputError: fewer than two files, an empty file, or a file that cannot be read or
+            decoded.
+    """
     files = (
         sorted(f for f in path.iterdir() if f.is_file() and not f.name.startswith("."))
         if path.is_dir()
@@ -373,6 +428,28 @@ def csv_text(
     seed: int = 0,
     licence: str = UNKNOWN_LICENCE,
 ) -> DatasetSpec:
+    """CSV or TSV files with a text and a label column -> a TFDS dataset of `text` and `label`.
+
+    Args:
+        path: a `.csv` or `.tsv` file (tab-separated), or a folder of them. In a folder of
+            several, each file's split comes from its name (*train*, *dev* or *val* ->
+            validation, *test*); files whose names say no split are ignored. A single file
+            is the training data. Every file starts with a header row.
+        columns: `TEXT,LABEL`: the header names of the text and the label column.
+        encoding: the files' text encoding.
+        seed: seed of the validation split (10 %) made when no validation file is given.
+        licence: the data's terms of use, for the model card.
+
+    Returns:
+        The spec of `zoo_csv_text/<checksum>`: `text` and `label` (`ClassLabel` of the label
+        values of every split, stripped and sorted); splits train, validation and, with a
+        test file, test.
+
+    Raises:
+        BadInputError: `columns` does not name two columns, no training file, a column
+            missing from a header, a row of another width, an unbalanced quote, fewer than
+            two labels, or a file that cannot be read or decoded.
+    """
     names = [c.strip() for c in columns.split(",")]
     if len(names) != 2:
         raise BadInputError(
@@ -448,6 +525,29 @@ def parallel(
     seed: int = 0,
     licence: str = UNKNOWN_LICENCE,
 ) -> DatasetSpec:
+    """Line-aligned parallel text -> a TFDS `Translation` dataset.
+
+    Args:
+        path: a folder of `<split>.<lang>[.txt][.gz]` files, line n of the source file
+            translating line n of the target file, or of `<split>.tsv[.txt][.gz]` files of
+            `source<TAB>target` rows without header. The split comes from `<split>`: train,
+            val/valid/dev -> validation, test* -> test.
+        source: the source language code, as in the file names (e.g. `de`).
+        target: the target language code (e.g. `en`).
+        encoding: the files' text encoding.
+        seed: seed of the validation split (10 % of train) made when none is given.
+        licence: the data's terms of use, for the model card.
+
+    Returns:
+        The spec of `zoo_parallel_text/<checksum>`: a `Translation` feature over both codes,
+        `fields` = `{"source": source, "target": target}`; splits train, validation and,
+        with test files, test. Pairs with a blank side are dropped.
+
+    Raises:
+        BadInputError: no training data, a split lacking one language's file, two files of
+            different line counts, a split left without pairs, a TSV row that is not two
+            columns, or a file that cannot be read or decoded.
+    """
     pattern = re.compile(
         rf"^(?P<split>[^.]+)\.(?P<lang>{re.escape(source)}|{re.escape(target)}|tsv)(\.txt)?(\.gz)?$"
     )
@@ -543,6 +643,31 @@ def captions(
     seed: int = 0,
     licence: str = UNKNOWN_LICENCE,
 ) -> DatasetSpec:
+    """Images with captions -> a TFDS dataset shaped like `coco_captions`.
+
+    Args:
+        path: a folder holding `images/` and either a Flickr8k token file (`*token*.txt`,
+            lines `<image>#<n><TAB><caption>`) or a `*.csv` whose header starts
+            `image,caption`. Optional image lists (other `*.txt` files with train, dev, val
+            or test in their names, one image file name a line) fix the splits.
+        image_size: each image is resized to image_size x image_size RGB (aspect ratio not
+            kept).
+        encoding: the text files' encoding.
+        seed: seed of the splits made where lists are missing: validation (10 %) from the
+            train list, or train and validation from every captioned image when there is no
+            train list. In that case a test list's images are drawn into them too.
+        licence: the data's terms of use, for the model card.
+
+    Returns:
+        The spec of `zoo_captions/<checksum>`: `image` uint8 (image_size, image_size, 3),
+        `image/id` int64, `captions` a sequence of `{"text"}`; splits train, validation and,
+        with a test list, test.
+
+    Raises:
+        BadInputError: no `images/` folder, no caption file, a malformed caption line or
+            header, a split without images, an image without a file or captions, or an
+            image or text file that cannot be read or decoded.
+    """
     if not (path / "images").is_dir():
         raise BadInputError(f"{path}: expected an images/ folder beside the captions file.")
     table, by_image = _caption_table(path, encoding)
@@ -576,6 +701,15 @@ def captions(
     checksum = _checksum([table, *lists.values(), *images], options)
 
     def examples(names: list[str]) -> Iterator[dict[str, Any]]:
+        """The examples of one split.
+
+        Args:
+            names: image file names under `images/`.
+
+        Returns:
+            A generator of `{"image", "image/id", "captions": {"text": [...]}}` dicts, `image/id`
+            the position in `names`.
+        """
         for i, name in enumerate(names):
             image = _read_image(path / "images" / name, image_size)
             yield {"image": image, "image/id": i, "captions": {"text": by_image[name]}}
@@ -635,6 +769,28 @@ def _image_files(folder: Path) -> list[Path]:
 def image_folder(
     path: Path, *, image_size: int = 32, seed: int = 0, licence: str = UNKNOWN_LICENCE
 ) -> DatasetSpec:
+    """One folder of images per class -> a TFDS dataset of RGB `image` and `label`.
+
+    Args:
+        path: a folder holding one sub-folder of PNG or JPEG images per class (a seeded
+            split), or `train/`, `val/` (or `dev/`) and `test/` folders each holding such
+            class folders (read by TFDS's `ImageFolder`).
+        image_size: each image is resized to image_size x image_size RGB (aspect ratio not
+            kept).
+        seed: seed of the validation split (10 %) made from class folders without split
+            folders.
+        licence: the data's terms of use, for the model card.
+
+    Returns:
+        The spec of `zoo_image_folder/<checksum>`: `image` uint8 (image_size, image_size, 3)
+        and `label` (`ClassLabel`, folder names sorted); splits train, validation and, with
+        a test folder, test. With split folders, the validation split is not made when the
+        data lacks one, though the spec names it.
+
+    Raises:
+        BadInputError: a file that is not PNG or JPEG (by extension) or does not decode,
+            fewer than two classes, or no training images.
+    """
     folders = sorted(d for d in path.iterdir() if d.is_dir()) if path.is_dir() else []
     by_split = {split: d for d in folders if (split := _split_of(d.name))}
     files = _image_files(path)
@@ -660,6 +816,14 @@ def image_folder(
 
     def encoded(split_examples: list[tuple[Path | np.ndarray, str]]) -> list[dict[str, Any]]:
         # every image is decoded (and a bad one named) here, before `_store` writes anything
+        """The stored examples of one split.
+
+        Args:
+            split_examples: (image file or decoded uint8 array, class name) pairs.
+
+        Returns:
+            `{"image": uint8 (image_size, image_size, 3), "label": class index}` dicts.
+        """
         return [
             {
                 "image": _read_image(x, image_size)
@@ -706,7 +870,26 @@ def tfds_dataset(
 ) -> DatasetSpec:
     """A TFDS dataset by name (`imdb_reviews`, `glue/sst2`), with `rename` mapping the task's
     feature names to the dataset's (`text=sentence,label=label`). Its validation split is
-    `validation` if it has one, else the last 10 % of `train`."""
+    `validation` if it has one, else the last 10 % of `train`.
+
+    Nothing is stored: the spec points at the dataset itself, which is prepared (or
+    downloaded) when a task loads it.
+
+    Args:
+        name: a TFDS name, optionally with config.
+        rename: comma-separated `MINE=THEIRS` pairs, the task's feature name first.
+        seed: not used: the validation split is taken by position.
+        licence: the data's terms of use, for the model card.
+
+    Returns:
+        The spec: train `train` (or `train[:90%]`), validation `validation` (or
+        `train[90%:]`), test `test` where the dataset has one; `rename` as a dict; no
+        `fields`.
+
+    Raises:
+        BadInputError: `rename` is malformed or names a feature the dataset lacks.
+        tfds.core.DatasetNotFoundError: TFDS knows no dataset of that name.
+    """
     info = loading.info(name)
     features = set(info.features.keys())
     pairs = [item.partition("=") for item in (rename or "").split(",") if item.strip()]
@@ -746,7 +929,27 @@ READERS: dict[str, Callable[..., DatasetSpec]] = {
 
 
 def prepare(path: str | Path, format: str, **options: Any) -> DatasetSpec:
-    """Check the files at `path`, store them as a TFDS dataset (once) and describe it."""
+    """Check the files at `path`, store them as a TFDS dataset (once) and describe it.
+
+    A second call on the same content and options finds the stored dataset by its checksum
+    and writes nothing.
+
+    Args:
+        path: the data's file or folder (`~` is expanded), or, for `tfds`, a TFDS name.
+        format: one of `zoo.constants.FORMATS`: `conll`, `text-per-class`, `csv`,
+            `parallel`, `captions`, `image-folder` or `tfds`.
+        **options: keyword options of the format's reader (`columns`, `encoding`, `source`,
+            `target`, `image_size`, `rename`, `seed`, `licence`). None values are dropped, so
+            unset command-line flags take the reader's defaults.
+
+    Returns:
+        The dataset's `DatasetSpec`; its `source` records where the data came from.
+
+    Raises:
+        UnknownNameError: an unknown format.
+        BadInputError: `path` does not exist, an option does not apply to the format, or
+            the data cannot be read (see each reader).
+    """
     if format not in FORMATS:
         raise UnknownNameError("data format", format, FORMATS)
     reader = READERS[format]

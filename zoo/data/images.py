@@ -11,7 +11,24 @@ from zoo.errors import BadInputError
 
 
 def to_model_image(image: str | Path | np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
-    """Any image (path or HxW[xC] array) -> uint8 array of `shape`, converting channels."""
+    """Any image (path or HxW[xC] array) -> uint8 array of `shape`, converting channels.
+
+    Args:
+        image: the path of a PNG, JPEG, GIF or BMP file (an animation's first frame), or an
+            array of shape (H, W), (H, W, 1), (H, W, 3) or (H, W, 4). uint8 arrays are read
+            as they are; float arrays whose maximum is at most 1.0 are scaled by 255; then
+            values are clipped to [0, 255] (NaN reads as 0). 16-bit PNGs saturate above 255.
+        shape: (height, width, channels) the model reads, channels 1 or 3.
+
+    Returns:
+        uint8 array of `shape`: alpha dropped, RGB and grey converted into each other as
+        needed, resized with antialiasing where the size differs (the aspect ratio is not
+        kept).
+
+    Raises:
+        BadInputError: a missing or undecodable file, an array of another rank or channel
+            count, or an empty array.
+    """
     if isinstance(image, (str, Path)):
         path = Path(image)
         if not path.is_file():
@@ -50,7 +67,17 @@ def to_model_image(image: str | Path | np.ndarray, shape: tuple[int, int, int]) 
 
 def fit_to_shape(image: tf.Tensor, shape: tuple[int, int, int]) -> tf.Tensor:
     """In a `tf.data` pipeline: a uint8 image converted to `shape`'s channels and size, so a
-    model trained on one image size can be fine-tuned on images of another."""
+    model trained on one image size can be fine-tuned on images of another.
+
+    Args:
+        image: uint8 tensor of shape (H, W, C), C 1 or 3 and known when traced; H and W may
+            be unknown. Other channel counts pass unconverted.
+        shape: (height, width, channels) to produce.
+
+    Returns:
+        uint8 tensor of shape (height, width, channels): RGB to grey or grey to RGB as
+        needed, resized with antialiasing (then rounded and clipped) where the size differs.
+    """
     height, width, channels = shape
     if image.shape[-1] == 3 and channels == 1:
         image = tf.image.rgb_to_grayscale(image)

@@ -21,12 +21,25 @@ _PROBE_TIMEOUT_S = 3.0
 
 
 def data_dir() -> str:
-    """Where TFDS keeps prepared datasets: `ZOO_DATA_DIR`, else TFDS's own default."""
+    """Where TFDS keeps prepared datasets: `ZOO_DATA_DIR`, else TFDS's own default.
+
+    Returns:
+        The folder, as a string: `ZOO_DATA_DIR` as given, or TFDS's default with `~`
+        expanded.
+    """
     return os.environ.get("ZOO_DATA_DIR") or str(Path(tfds.core.constants.DATA_DIR).expanduser())
 
 
 def is_embedded(name: str) -> bool:
-    """True for the zoo's own builders, which generate their data offline."""
+    """True for the zoo's own builders, which generate their data offline.
+
+    Args:
+        name: a TFDS name, optionally with config and version (`zoo_adding/length_100`).
+
+    Returns:
+        True when the builder class is defined under `zoo.data.builders`; False for any
+        other builder (datasets made from files included) and for unknown names.
+    """
     import zoo.data.builders  # noqa: F401  (registers the zoo's own builders with TFDS)
 
     try:
@@ -66,6 +79,20 @@ def load_tfds(
 
     The zoo's own builders generate their data offline in seconds; a real dataset is
     downloaded by TFDS, and when it cannot be, the error says why and what to do instead.
+
+    Args:
+        name: a TFDS name, optionally with config (`ted_hrlr_translate/pt_to_en`).
+        split: a TFDS split expression (`train`, `train[:90%]`, `validation`).
+        directory: the TFDS data folder (default: `data_dir()`).
+        offline_alternative: the task's embedded dataset, suggested in the error message.
+
+    Returns:
+        The split's examples: unbatched dicts of tensors, in file order (not shuffled).
+
+    Raises:
+        UnknownNameError: TFDS knows no dataset of that name.
+        DatasetUnavailableError: the dataset is not prepared and cannot be downloaded here
+            (no network, a failed download, a disk error).
     """
     directory = directory or data_dir()
     embedded = is_embedded(name)
@@ -91,6 +118,19 @@ def load_tfds(
 
 
 def info(name: str, *, directory: str | None = None) -> tfds.core.DatasetInfo:
-    """A TFDS dataset's description (features, label names, version) without its data."""
+    """A TFDS dataset's description (features, label names, version) without its data.
+
+    Args:
+        name: a TFDS name, optionally with config.
+        directory: the TFDS data folder (default: `data_dir()`).
+
+    Returns:
+        The builder's `tfds.core.DatasetInfo`; its split sizes are known only once the
+        dataset is prepared.
+
+    Raises:
+        tfds.core.DatasetNotFoundError: TFDS knows no dataset of that name (not turned into
+            an `UnknownNameError` here, unlike in `load_tfds`).
+    """
     is_embedded(name)  # registers the zoo's builders before TFDS looks the name up
     return tfds.builder(name, data_dir=directory or data_dir()).info

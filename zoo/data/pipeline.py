@@ -26,6 +26,22 @@ def batch_pipeline(
     With `length_fn`, examples of similar length are batched together and padded on the
     right to the longest in their batch, which keeps the padding (and wasted recurrent
     steps) small and the masks cuDNN-compatible.
+
+    Args:
+        ds: unbatched encoded elements, `(inputs, targets)` or `(inputs, targets,
+            sample_weights)`, any of them a tensor or a dict of tensors.
+        batch_size: elements per batch (per bucket with `length_fn`).
+        training: shuffle, in a buffer of 4096 elements reshuffled every epoch.
+        seed: the shuffle seed.
+        length_fn: the components of one element -> its length, an int32 scalar. None
+            batches with `Dataset.batch`, so elements must all have one shape.
+        bucket_boundaries: the length limits between buckets.
+        cache: keep the encoded elements in memory after the first pass.
+
+    Returns:
+        Prefetched batches; the last one of each bucket may be smaller. With `length_fn`,
+        every component is right-padded with 0 (or "") to the longest in its batch, so
+        padded sample weights are 0.
     """
     if cache:
         ds = ds.cache()

@@ -35,12 +35,22 @@ UNKNOWN_LABEL_ID = -1
 
 
 def vocabulary_field() -> Any:
-    """A dataclass field holding a vocabulary (a list of tokens, most frequent first)."""
+    """A dataclass field holding a vocabulary (a list of tokens, most frequent first).
+
+    Returns:
+        A `dataclasses.field` (default: an empty list) marked as a vocabulary: its tokens get
+        ids from 2 (`token_ids`), and fine-tuning appends new tokens (`merged_with`).
+    """
     return field(default_factory=list, metadata={_KIND: VOCABULARY})
 
 
 def label_field() -> Any:
-    """A dataclass field holding the names an output head predicts, in its order."""
+    """A dataclass field holding the names an output head predicts, in its order.
+
+    Returns:
+        A `dataclasses.field` (default: an empty list) marked as label names: name i gets id
+        i (`label_ids`), and fine-tuning on another set replaces it (`merged_with`).
+    """
     return field(default_factory=list, metadata={_KIND: LABELS})
 
 
@@ -106,15 +116,28 @@ class Preprocessing:
         }
 
     def vocabularies(self) -> dict[str, list[str]]:
-        """Every vocabulary field, by name."""
+        """Every vocabulary field, by name.
+
+        Returns:
+            Field name -> its token list (the object's own lists, not copies).
+        """
         return self._fields_of(VOCABULARY)
 
     def label_sets(self) -> dict[str, list[str]]:
-        """Every label-name field, by name."""
+        """Every label-name field, by name.
+
+        Returns:
+            Field name -> its names, in the output head's order (the object's own lists).
+        """
         return self._fields_of(LABELS)
 
     def summary(self) -> dict[str, Any]:
-        """For the model card: vocabularies by their size (with the 2 reserved ids), the rest as is."""
+        """For the model card: vocabularies by their size (with the 2 reserved ids), the rest as is.
+
+        Returns:
+            Field name -> value, where a vocabulary field `x` appears as `x_size` -> its number
+            of ids (tokens + 2).
+        """
         return {
             (f"{name}_size" if name in self.vocabularies() else name): (
                 len(value) + 2 if name in self.vocabularies() else value
@@ -152,6 +175,14 @@ class Preprocessing:
         table = self._table(VOCABULARY, vocabulary)
 
         def ids(flat: tf.Tensor) -> tf.Tensor:
+            """Token lookup on a flat (non-ragged) tensor.
+
+            Args:
+                flat: string tensor of any shape.
+
+            Returns:
+                int32 ids of the same shape.
+            """
             return tf.cast(
                 tf.where(tf.equal(flat, ""), tf.constant(PAD_ID, tf.int64), table.lookup(flat)),
                 tf.int32,
@@ -173,7 +204,12 @@ class Preprocessing:
         return tf.cast(self._table(LABELS, labels).lookup(names), tf.int32)
 
     def resources(self) -> list[tf.lookup.StaticHashTable]:
-        """The lookup tables made so far, for an export to track beside the model."""
+        """The lookup tables made so far, for an export to track beside the model.
+
+        Returns:
+            The `tf.lookup.StaticHashTable`s that `token_ids` and `label_ids` have made, in the
+            order they were made: call it after tracing what uses them.
+        """
         return list(self._tables.values())
 
     # fine-tuning -------------------------------------------------------------------------

@@ -30,7 +30,22 @@ def beam_search(
 
     `beam_width=1` is greedy decoding. Finished hypotheses keep their score; the final
     choice divides by the GNMT length penalty ((5 + length) / 6) ** alpha so that beam
-    search does not simply prefer short outputs.
+    search does not simply prefer short outputs (Wu et al. 2016, "Google's Neural Machine
+    Translation System", https://arxiv.org/abs/1609.08144).
+
+    Args:
+        step: `(tokens, states) -> (log_probs, new_states)`: tokens int32 (batch * k,),
+            log-probabilities (batch * k, vocabulary); states keep their leading axis.
+        states: the decoder's initial states, leading axis batch (its size known); each is
+            repeated k times, row by row.
+        start_id: the token fed at the first step.
+        end_id: the token that finishes a hypothesis.
+        max_length: most steps; decoding stops early once every hypothesis has finished.
+        beam_width: k, the hypotheses kept per input.
+        length_penalty: alpha; 0 compares summed log-probabilities as they are.
+
+    Returns:
+        One list of int token ids per row of `states`, cut before the first `end_id`.
     """
     batch = int(states[0].shape[0])
     k = beam_width

@@ -17,7 +17,14 @@ from zoo.errors import ZooError
 
 
 def cell_type(hp: kt.HyperParameters) -> str:
-    """The recurrent cell, `simple_rnn` or `lstm`: always a hyperparameter of every task."""
+    """The recurrent cell, `simple_rnn` or `lstm`: always a hyperparameter of every task.
+
+    Args:
+        hp: the model's hyperparameters; `cell` is declared in them (default `lstm`).
+
+    Returns:
+        `simple_rnn` or `lstm`.
+    """
     return hp.Choice("cell", list(CELLS), default="lstm")
 
 
@@ -35,6 +42,16 @@ def recurrent(
     (tanh/sigmoid, no recurrent dropout, `unroll=False`, bias): any change here would
     silently fall back to the slow generic kernel. `unroll=True` is the one opt-out,
     for very short fixed-length sequences where unrolled graphs are faster on CPU.
+
+    Args:
+        hp: the model's hyperparameters; declares `cell` and `unroll` (fixed, default False).
+        units: the layer's units (hidden state size).
+        name: the layer's name, by which weights move on fine-tuning.
+        return_sequences: output every step, (batch, time, units), not only the last.
+        return_state: also return the final state(s): h for a SimpleRNN, h and c for an LSTM.
+
+    Returns:
+        The layer, not yet called.
     """
     # not searched: unrolling changes speed, not quality, and needs a fixed sequence length
     unroll = hp.Fixed("unroll", False)
@@ -56,7 +73,17 @@ def recurrent(
 def maybe_bidirectional(
     hp: kt.HyperParameters, layer: keras.layers.Layer, *, default: bool
 ) -> keras.layers.Layer:
-    """Wrap `layer` in `Bidirectional` when the `bidirectional` hyperparameter says so."""
+    """Wrap `layer` in `Bidirectional` when the `bidirectional` hyperparameter says so.
+
+    Args:
+        hp: the model's hyperparameters; declares `bidirectional`.
+        layer: a recurrent layer, not yet called.
+        default: the hyperparameter's default.
+
+    Returns:
+        `Bidirectional(layer)` named `bi_<name>` (outputs of both directions concatenated,
+        2 * units wide), or `layer` itself.
+    """
     if hp.Boolean("bidirectional", default=default):
         return keras.layers.Bidirectional(layer, name=f"bi_{layer.name}")
     return layer
@@ -66,7 +93,20 @@ def lower_layers(
     hp: kt.HyperParameters, x: keras.KerasTensor, units: int, *, name: str, bidirectional: bool
 ) -> keras.KerasTensor:
     """The `layers - 1` sequence-returning recurrent layers stacked below a task's top
-    recurrent layer: depth is a hyperparameter, and 1 (no extra layer) is the default."""
+    recurrent layer: depth is a hyperparameter, and 1 (no extra layer) is the default.
+
+    Args:
+        hp: the model's hyperparameters; declares `layers` (1 to 3), and `bidirectional`
+            when a layer is made and `bidirectional` is True.
+        x: the sequence, (batch, time, features).
+        units: units of each layer.
+        name: name prefix: layers are `<name>_1`, `<name>_2`.
+        bidirectional: let the `bidirectional` hyperparameter (default True) wrap each one.
+
+    Returns:
+        The sequence after the extra layers, (batch, time, units or 2 * units); `x` itself
+        when `layers` is 1.
+    """
     for depth in range(1, hp.Int("layers", 1, 3, default=1)):
         layer = recurrent(hp, units, name=f"{name}_{depth}", return_sequences=True)
         x = maybe_bidirectional(hp, layer, default=True)(x) if bidirectional else layer(x)
@@ -74,7 +114,16 @@ def lower_layers(
 
 
 def output_layer(units: int, activation: str, name: str) -> keras.layers.Dense:
-    """Output projection kept in float32 so that mixed precision on GPU stays stable."""
+    """Output projection kept in float32 so that mixed precision on GPU stays stable.
+
+    Args:
+        units: output size (classes, tags or vocabulary ids).
+        activation: e.g. `softmax` or `sigmoid`.
+        name: the layer's name; a task's `head_layer`.
+
+    Returns:
+        A `Dense` layer with dtype float32, not yet called.
+    """
     return keras.layers.Dense(units, activation=activation, dtype="float32", name=name)
 
 
@@ -93,6 +142,14 @@ def walk_layers(layer: keras.layers.Layer) -> Iterator[keras.layers.Layer]:
     seen = {id(layer)}
 
     def children(parent: keras.layers.Layer) -> list[keras.layers.Layer]:
+        """The direct sub-layers of `parent`.
+
+        Args:
+            parent: a model or layer.
+
+        Returns:
+            A model's `layers`, or the layers held in a layer's public attributes.
+        """
         if isinstance(parent, keras.Model):
             return parent.layers
         # a plain layer has no public list of sub-layers: those it holds in public attributes
@@ -103,6 +160,14 @@ def walk_layers(layer: keras.layers.Layer) -> Iterator[keras.layers.Layer]:
         ]
 
     def walk(parent: keras.layers.Layer) -> Iterator[keras.layers.Layer]:
+        """Depth-first walk below `parent`, skipping layers already seen.
+
+        Args:
+            parent: a model or layer.
+
+        Returns:
+            A generator of the layers below `parent`.
+        """
         for child in children(parent):
             if id(child) not in seen:  # a shared layer is visited once
                 seen.add(id(child))
@@ -141,7 +206,27 @@ def compile_model(
     weighted_metrics: list | None = None,
     learning_rate: float = 1e-3,
 ) -> keras.Model:
-    """Adam with gradient clipping by norm, on by default: SimpleRNNs explode without it."""
+    """Adam with gradient clipping by norm, on by default: SimpleRNNs explode without it.
+
+    Clipping by global norm follows Pascanu et al. 2013, "On the difficulty of training
+    recurrent neural networks" (https://arxiv.org/abs/1211.5063); `zoo diagnose gradients`
+    recommends a value.
+
+    Args:
+        model: the built model.
+        hp: the model's hyperparameters; declares `learning_rate` (1e-4 to 3e-2, log) and
+            `clipnorm` (0.1 to 10, log, default 1.0), and reads `unroll`.
+        loss: the Keras loss.
+        metrics: Keras metrics, unweighted.
+        weighted_metrics: Keras metrics weighted by the sample weights (padding weighs 0).
+        learning_rate: the default of the `learning_rate` hyperparameter.
+
+    Returns:
+        `model`, compiled.
+
+    Raises:
+        ZooError: `unroll` is true and a recurrent layer reads a variable number of steps.
+    """
     _check_unroll(model, hp)
     optimizer = keras.optimizers.Adam(
         learning_rate=hp.Float("learning_rate", 1e-4, 3e-2, sampling="log", default=learning_rate),
@@ -160,6 +245,23 @@ class CharacterEncoder(keras.layers.Layer):
     Input `(batch, time, characters)` ids (0 = padding); output `(batch, time, 2 * units)`.
     Words are folded into the batch axis ((B, T, W) -> (B*T, W)) rather than wrapped in
     `TimeDistributed`, which falls back to a slow `vectorized_map` over an unknown time axis.
+    The character-level word representation of Lample et al. 2016, "Neural Architectures for
+    Named Entity Recognition" (https://arxiv.org/abs/1603.01360).
+
+    Args:
+        vocabulary_size: character ids, the 2 reserved ones included.
+        embedding_dim: size of a character's embedding.
+        units: units of each direction.
+        cell: `lstm`, else a SimpleRNN.
+        **kwargs: `keras.layers.Layer` arguments (`name`, `dtype`, ...).
+
+    Call arguments:
+        ids: int tensor of shape (batch, time, characters), 0 for padding.
+
+    Returns:
+        float tensor of shape (batch, time, 2 * units): the final forward and backward states
+        over each word's characters, concatenated. Its mask, (batch, time), is False for
+        padding words (no characters).
     """
 
     def __init__(
@@ -213,7 +315,16 @@ class CharacterEncoder(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="zoo")
 class MaskedGlobalMaxPooling1D(keras.layers.Layer):
-    """Max over time of the unmasked steps (Keras' own global max pooling ignores masks)."""
+    """Max over time of the unmasked steps (Keras' own global max pooling ignores masks).
+
+    Call arguments:
+        inputs: float tensor of shape (batch, time, features).
+        mask: optional bool tensor of shape (batch, time), True for real steps. Masked
+            steps count as -1e9 (-inf in float16).
+
+    Returns:
+        float tensor of shape (batch, features), without a mask.
+    """
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -236,7 +347,16 @@ class MaskedGlobalMaxPooling1D(keras.layers.Layer):
 
 def sequence_summary(pooling: str, rnn_output: keras.KerasTensor) -> keras.KerasTensor:
     """One vector per sequence: `last` keeps the recurrent layer's final state (it was built
-    without `return_sequences`); `max` and `mean` pool its per-step outputs, masks respected."""
+    without `return_sequences`); `max` and `mean` pool its per-step outputs, masks respected.
+
+    Args:
+        pooling: `last`, `max` or `mean` (any other value acts as `last`).
+        rnn_output: (batch, units) for `last`, else (batch, time, units) with its mask.
+
+    Returns:
+        (batch, units): `rnn_output` itself for `last`, else the output of a layer named
+        `max_pool` or `mean_pool`.
+    """
     if pooling == "max":
         return MaskedGlobalMaxPooling1D(name="max_pool")(rnn_output)
     if pooling == "mean":
@@ -245,7 +365,15 @@ def sequence_summary(pooling: str, rnn_output: keras.KerasTensor) -> keras.Keras
 
 
 def weighted_layers(model: keras.Model) -> dict[str, keras.layers.Layer]:
-    """Every layer with weights, by name, looking inside sub-models (encoder, decoder)."""
+    """Every layer with weights, by name, looking inside sub-models (encoder, decoder).
+
+    Args:
+        model: a Keras model.
+
+    Returns:
+        Layer name -> layer, for every layer that has weights; a `Bidirectional` or a custom
+        layer counts as one (its inner layers are not listed).
+    """
     found: dict[str, keras.layers.Layer] = {}
     for layer in model.layers:
         if isinstance(layer, keras.Model):
@@ -256,7 +384,23 @@ def weighted_layers(model: keras.Model) -> dict[str, keras.layers.Layer]:
 
 
 def transfer_weights(parent: keras.Model, child: keras.Model, *, skip: set[str]) -> list[str]:
-    """Copy the parent's weights into the child by layer name; returns the layers copied."""
+    """Copy the parent's weights into the child by layer name; returns the layers copied.
+
+    A weight that grew (a vocabulary gained ids) gets the parent's values in its leading
+    rows or columns and keeps the child's fresh values in the rest.
+
+    Args:
+        parent: the trained model.
+        child: a model built with the same hyperparameters, perhaps larger vocabularies.
+        skip: layer names not to copy (e.g. a replaced head).
+
+    Returns:
+        The names of the layers copied. Layers missing from the parent, or holding another
+        number of weights, are left as they are.
+
+    Raises:
+        ZooError: a parent weight does not fit (another rank, or larger along an axis).
+    """
     theirs = weighted_layers(parent)
     copied = []
     for name, layer in weighted_layers(child).items():

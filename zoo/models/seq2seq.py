@@ -26,7 +26,14 @@ _STEPS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 @keras.saving.register_keras_serializable(package="zoo")
 class PaddingMask(keras.layers.Layer):
     """ids -> boolean mask of the non-padding positions, as an explicit tensor so that it
-    can travel from the encoder to the attention of a decoder run one step at a time."""
+    can travel from the encoder to the attention of a decoder run one step at a time.
+
+    Call arguments:
+        ids: int tensor of any shape, e.g. (batch, time) token ids, 0 for padding.
+
+    Returns:
+        bool tensor of the same shape, True where `ids` is not 0.
+    """
 
     def call(self, ids):
         return keras.ops.not_equal(ids, 0)
@@ -39,7 +46,14 @@ class PaddingMask(keras.layers.Layer):
 
 
 def state_count(hp: kt.HyperParameters) -> int:
-    """An LSTM carries two state tensors (h, c); a SimpleRNN one."""
+    """An LSTM carries two state tensors (h, c); a SimpleRNN one.
+
+    Args:
+        hp: the model's hyperparameters; reads (and declares) `cell`.
+
+    Returns:
+        2 for `lstm`, 1 for `simple_rnn`.
+    """
     return 2 if cell_type(hp) == "lstm" else 1
 
 
@@ -47,7 +61,21 @@ def encode_target(
     sentence: tf.Tensor, lookup: keras.layers.StringLookup, max_tokens: int
 ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
     """Normalised target sentence -> teacher-forcing `(decoder input, expected output, weights)`:
-    the input starts with [start], the output ends with [end], padding weighs nothing."""
+    the input starts with [start], the output ends with [end], padding weighs nothing.
+
+    Args:
+        sentence: scalar string tensor, already normalised (`zoo.data.text.normalize`).
+        lookup: tokens -> ids: any function from a string tensor to int ids of its shape,
+            e.g. `lambda t: preprocessing.token_ids("target_vocabulary", t)`, as the tasks
+            pass (the annotation names Keras' `StringLookup`, which also fits).
+        max_tokens: words kept from the sentence, before [end] is added.
+
+    Returns:
+        `(target_in, target_out, weights)`: int32 `[start] + words` and int32
+        `words + [end]`, each of shape (n + 1,) for n = min(words, max_tokens), and float32
+        ones of that shape. Padded in a batch (`zoo.data.pipeline`), they get id 0 and
+        weight 0.
+    """
     tokens = tf.strings.split(sentence)[:max_tokens]
     ids = tf.cast(lookup(tf.concat([[text.START], tokens, [text.END]], axis=0)), tf.int32)
     return ids[:-1], ids[1:], tf.ones(tf.shape(ids[1:]), tf.float32)
@@ -61,13 +89,42 @@ def decode(
     max_length: int,
     beam_width: int = 1,
 ) -> list[list[str]]:
-    """Run `model`'s encoder once and its decoder step by step; tokens out, per input."""
+    """Run `model`'s encoder once and its decoder step by step; tokens out, per input.
+
+    The step function is traced once per model and kept while the model lives.
+
+    Args:
+        model: a model with `encoder` and `decoder` sub-models. The decoder maps `[tokens
+            (batch, 1) int32, *states]` to `[probabilities (batch, 1, vocabulary),
+            *new states]`; leading states it does not return (encoder outputs, mask) are
+            passed on unchanged.
+        encoder_inputs: one batch for the encoder (images, or source ids (batch, time)).
+        vocabulary: the decoder's vocabulary (id i >= 2 is `vocabulary[i - 2]`), holding
+            `[start]` and `[end]`.
+        max_length: most tokens generated per input, [end] included.
+        beam_width: hypotheses kept per input (`zoo.models.decoding.beam_search`); 1 is
+            greedy.
+
+    Returns:
+        One token list per input, without [start], [end] and padding; unknown ids read as
+        `[UNK]`.
+    """
     step = _STEPS.get(model)
     if step is None:
         decoder = model.get_layer("decoder")
 
         @tf.function(reduce_retracing=True)
         def step(tokens, states):
+            """One decoding step for every hypothesis.
+
+            Args:
+                tokens: int32 (hypotheses,), the previous token of each.
+                states: the decoder's state tensors, leading axis the hypotheses.
+
+            Returns:
+                float32 log-probabilities (hypotheses, vocabulary), with 1e-9 added before the log,
+                and the states for the next step.
+            """
             probs, *new_states = decoder([tokens[:, None], *states], training=False)
             # leading states are context the decoder only reads (encoder outputs, mask)
             context = states[: len(states) - len(new_states)]
@@ -86,7 +143,19 @@ def decode(
 def greedy_in_graph(
     model: keras.Model, encoder_inputs, vocabulary: list[str], *, max_length: int
 ) -> tf.Tensor:
-    """Greedy decoding as TensorFlow ops (for exported serving signatures): one string per input."""
+    """Greedy decoding as TensorFlow ops (for exported serving signatures): one string per input.
+
+    Args:
+        model: a model with `encoder` and `decoder` sub-models, as for `decode`.
+        encoder_inputs: one batch for the encoder, as tensors.
+        vocabulary: the decoder's vocabulary, holding `[start]` and `[end]`.
+        max_length: decoding steps; every input runs all of them.
+
+    Returns:
+        String tensor of shape (batch,): the tokens before the first [end], joined by
+        spaces. Unlike `decode`, ids 0 and 1 are dropped, so an unknown token the decoder
+        emits does not appear as `[UNK]`.
+    """
     decoder = model.get_layer("decoder")
     states = model.get_layer("encoder")(encoder_inputs, training=False)
     states = list(states) if isinstance(states, (list, tuple)) else [states]
@@ -107,8 +176,22 @@ def greedy_in_graph(
 
 
 def corpus_bleu(hypotheses: list[str], references: list[list[str]], **kwargs) -> float:
-    """sacrebleu's corpus BLEU (`kwargs` go to `sacrebleu.metrics.BLEU`, e.g. max_ngram_order); each hypothesis may have several references (the common
-    number of references is used, as sacrebleu needs equally many per hypothesis)."""
+    """sacrebleu's corpus BLEU (`kwargs` go to `sacrebleu.metrics.BLEU`, e.g.
+    max_ngram_order); each hypothesis may have several references (the common number of
+    references is used, as sacrebleu needs equally many per hypothesis).
+
+    BLEU: Papineni et al. 2002 (https://aclanthology.org/P02-1040); sacrebleu: Post 2018
+    (https://aclanthology.org/W18-6319).
+
+    Args:
+        hypotheses: one output text per input.
+        references: per input, its reference texts; only the first k of each are used, k
+            the smallest count. Must not be empty.
+        **kwargs: options of `sacrebleu.metrics.BLEU` (`max_ngram_order`, `lowercase`, ...).
+
+    Returns:
+        The corpus score in [0, 100], with sacrebleu's default `13a` tokenisation.
+    """
     n_refs = min(map(len, references))
     streams = [[refs[i] for refs in references] for i in range(n_refs)]
     return float(BLEU(**kwargs).corpus_score(hypotheses, streams).score)
@@ -117,7 +200,19 @@ def corpus_bleu(hypotheses: list[str], references: list[list[str]], **kwargs) ->
 def teacher_forcing_model(
     encoder: keras.Model, decoder: keras.Model, encoder_input: keras.KerasTensor, name: str
 ) -> keras.Model:
-    """Join encoder and decoder for training: the decoder reads the true previous tokens."""
+    """Join encoder and decoder for training: the decoder reads the true previous tokens.
+
+    Args:
+        encoder: input -> decoder states (a list, or one tensor).
+        decoder: `[target_in, *states]` -> `[probabilities, *new states]`.
+        encoder_input: the encoder's `keras.Input`; its name becomes an input key.
+        name: the joined model's name.
+
+    Returns:
+        An uncompiled model with inputs `{encoder_input.name: ..., "target_in": int32
+        (batch, time)}` and one output, the decoder's probabilities (batch, time,
+        vocabulary).
+    """
     target_in = keras.Input(shape=(None,), dtype="int32", name="target_in")
     states = encoder(encoder_input)
     states = list(states) if isinstance(states, (list, tuple)) else [states]

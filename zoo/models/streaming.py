@@ -28,7 +28,22 @@ def _stateful(layer: keras.layers.Layer) -> keras.layers.Layer:
 
 
 def stateful_copy(model: keras.Model) -> keras.Model:
-    """The same model and weights, reading a batch of one with every recurrent layer stateful."""
+    """The same model and weights, reading a batch of one with every recurrent layer stateful.
+
+    Each call starts from the state the previous call ended in; a fresh copy starts from
+    zeros.
+
+    Args:
+        model: a functional model whose recurrent layers run forwards only. Only its own
+            layers are seen: a nested sub-model is copied from its config, stateless.
+
+    Returns:
+        A copy with inputs of batch size 1, `stateful=True` on every `keras.layers.RNN`
+        layer, every other layer rebuilt from its config, and `model`'s weights.
+
+    Raises:
+        ZooError: a layer is `Bidirectional` (it needs the whole sequence first).
+    """
     inputs = [
         keras.Input(batch_shape=(1, *tensor.shape[1:]), dtype=tensor.dtype, name=tensor.name)
         for tensor in model.inputs

@@ -371,6 +371,14 @@ class ModelCard(_Record):
             )
 
         def fmt(value: Any) -> str:
+            """A metric value for the table.
+
+            Args:
+                value: a metric value or the TFDS split name.
+
+            Returns:
+                Floats with 4 decimals, anything else as `str`.
+            """
             return f"{value:.4f}" if isinstance(value, float) else str(value)
 
         metrics = "\n".join(
@@ -488,7 +496,15 @@ def library_versions() -> dict[str, str]:
 
 
 def signature(tensors: Any) -> list[dict[str, Any]]:
-    """Name, shape and dtype of each of a model's input or output tensors, for the card."""
+    """Name, shape and dtype of each of a model's input or output tensors, for the card.
+
+    Args:
+        tensors: a model's `inputs` or `outputs` (a tensor, or a list or dict of them).
+
+    Returns:
+        One `{"name", "shape", "dtype"}` per tensor in flattened order, `shape` a list with
+        None for unknown sizes (the batch axis first).
+    """
     return [
         {"name": t.name, "shape": list(t.shape), "dtype": str(t.dtype)}
         for t in keras.tree.flatten(tensors)

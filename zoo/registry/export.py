@@ -19,7 +19,24 @@ from zoo.registry.store import ZooModel
 
 
 def export(model: ZooModel, directory: Path | str, *, format: str = "savedmodel") -> Path:
-    """Write `model` as a SavedModel into `directory` (which must not exist yet)."""
+    """Write `model` as a SavedModel into `directory` (which must not exist yet).
+
+    The SavedModel is written beside `directory` (or in the temporary folder) and moved
+    into place when complete.
+
+    Args:
+        model: a loaded registry model.
+        directory: the folder to create.
+        format: `savedmodel`, the one format (`zoo.constants.EXPORT_FORMATS`).
+
+    Returns:
+        `directory`, as a `Path`: a SavedModel whose `serving_default` signature is the
+        task's `serving_function`, with the model's variables and the preprocessing's
+        lookup tables.
+
+    Raises:
+        ZooError: an unknown format, or `directory` exists already.
+    """
     if format not in FORMATS:
         raise ZooError(f"unknown export format {format!r}; available: {', '.join(FORMATS)}.")
     directory = Path(directory)

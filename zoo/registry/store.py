@@ -57,11 +57,23 @@ _CHECKOUT_MODELS = Path(__file__).resolve().parents[2] / "saved_models"
 
 
 def default_root() -> Path:
-    """`ZOO_REGISTRY`, else the `saved_models/` folder of this checkout."""
+    """`ZOO_REGISTRY`, else the `saved_models/` folder of this checkout.
+
+    Returns:
+        The registry folder; it need not exist yet.
+    """
     return Path(os.environ.get("ZOO_REGISTRY") or _CHECKOUT_MODELS)
 
 
 def sha256(path: Path) -> str:
+    """The SHA-256 of a file's content, read in 1 MiB blocks.
+
+    Args:
+        path: the file.
+
+    Returns:
+        The digest as 64 lowercase hex characters.
+    """
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -133,7 +145,15 @@ def _read_card(path: Path) -> cards.ModelCard:
 
 @dataclass
 class ZooModel:
-    """A loaded zoo model: `predict` takes raw inputs and returns readable outputs."""
+    """A loaded zoo model: `predict` takes raw inputs and returns readable outputs.
+
+    Attributes:
+        name: the registry name.
+        version: the registry version.
+        task: the task, with the model's fitted preprocessing.
+        model: the Keras model (uncompiled), reading ids or images.
+        card: the version's model card.
+    """
 
     name: str
     version: int
@@ -142,15 +162,49 @@ class ZooModel:
     card: cards.ModelCard
 
     def predict(self, raw: Any) -> Any:
-        """One raw input (a string, a token list, an image path or array) -> one readable result."""
+        """One raw input (a string, a token list, an image path or array) -> one readable result.
+
+        Args:
+            raw: one input of the kind `task.input_description` names.
+
+        Returns:
+            The task's readable result for it, e.g. `{"label": "pos", "probability": 0.97}`.
+
+        Raises:
+            BadInputError: the task cannot read the input.
+        """
         return self.task.predict(self.model, [raw])[0]
 
     def predict_batch(self, inputs: list[Any]) -> list[Any]:
+        """Raw inputs -> readable results, in one batch.
+
+        Args:
+            inputs: inputs of the kind `task.input_description` names.
+
+        Returns:
+            One result per input, in order.
+
+        Raises:
+            BadInputError: the task cannot read an input.
+        """
         return self.task.predict(self.model, inputs)
 
     def stream(self, chunks: Any, *, window: int | None = None) -> Any:
         """Read a long or live input chunk by chunk, carrying the hidden state (see
-        `zoo.models.streaming`); yields the prediction on everything read so far."""
+        `zoo.models.streaming`); yields the prediction on everything read so far.
+
+        Args:
+            chunks: text in reading order (e.g. the lines of a file), read lazily.
+            window: tokens per window (default: the preprocessing's `max_tokens`).
+
+        Returns:
+            A generator of results, one per window (`SentimentAnalysis.stream`).
+
+        Raises:
+            ZooError: the task does not stream (only many-to-one does); a model with a
+                bidirectional layer, once iteration starts.
+            BadInputError: a model that pools with max or mean, once iteration starts.
+        """
         if not hasattr(self.task, "stream"):
             raise ZooError(
                 f"{self.name}: task {self.task.name} does not stream; streaming is for many-to-one models."
@@ -159,7 +213,15 @@ class ZooModel:
 
     def training_dataset(self) -> str | DatasetSpec:
         """The dataset the model was trained on: a task dataset key, or files prepared again
-        from the card's recorded source (relative paths are relative to the current folder)."""
+        from the card's recorded source (relative paths are relative to the current folder).
+
+        Returns:
+            The task's dataset key, or the `DatasetSpec` of the files (stored once more only if
+            their content changed).
+
+        Raises:
+            BadInputError: the recorded files are gone or no longer readable.
+        """
         recorded = self.card.dataset
         source = recorded.source
         if source is None:
@@ -179,7 +241,22 @@ class ZooModel:
     ) -> dict[str, float]:
         """Metrics on a split of the training dataset (default) or of another dataset. The
         default batch size is the training one: padding differs with batching, and float
-        round-off then moves a few borderline decisions."""
+        round-off then moves a few borderline decisions.
+
+        Args:
+            dataset: a key of the task's datasets or a `DatasetSpec`; default: the training
+                dataset (`training_dataset`).
+            split: the split role: `train`, `validation` or `test`.
+            batch_size: default: the training batch size.
+
+        Returns:
+            Metric name -> value, as `Task.evaluate` gives them (full, not quick).
+
+        Raises:
+            UnknownNameError: an unknown dataset, or a split it does not have.
+            DatasetUnavailableError: the dataset cannot be prepared here.
+            BadInputError: the recorded training files are gone.
+        """
         dataset = dataset or self.training_dataset()
         batch_size = batch_size or self.card.training.batch_size
         return self.task.evaluate(self.model, self.task.load(dataset, split), batch_size=batch_size)
@@ -221,7 +298,25 @@ def save(
 ) -> Path:
     """Write `result` as the next version of `name`; `latest` points at it, `best` at the
     version with the highest validation headline metric. `artifacts` (file name -> path)
-    are copied into the version and hashed with it, e.g. the record of a search."""
+    are copied into the version and hashed with it, e.g. the record of a search.
+
+    The Keras model is saved without its optimizer. The result's reference inputs are
+    predicted now and stored with their outputs, which every `load` checks again.
+
+    Args:
+        result: a training result (`zoo.train`, `zoo.retrain`, a search's best model).
+        name: the registry name: lowercase letters, digits, `.`, `_` and `-`, starting with
+            a letter or digit. Default `<task>-<cell>-<dataset>` (e.g.
+            `many-to-one-lstm-embedded`).
+        root: the registry folder (default `default_root()`).
+        artifacts: file name -> path of extra files to copy into the version.
+
+    Returns:
+        The new version's folder, `<root>/<name>/<version>`.
+
+    Raises:
+        ZooError: an invalid name, or the registry cannot be written (it is left unchanged).
+    """
     root = Path(root or default_root())
     name = (
         name
@@ -264,6 +359,12 @@ def save(
 def staging_folder(folder: Path) -> Path:
     """A fresh temporary folder inside a model's registry folder, where a version is written
     before `publish` renames it into place (abandoned ones are cleaned up first).
+
+    Args:
+        folder: the model's registry folder, `<root>/<name>`; created if missing.
+
+    Returns:
+        A new `.tmp-<pid>-...` folder inside `folder`.
 
     Raises:
         ZooError: the registry folder cannot be written.
@@ -322,7 +423,21 @@ def publish(
 
 
 def set_alias(ref: str, alias: str, *, root: Path | str | None = None) -> Path:
-    """Point `alias` (e.g. `production`) at the version `ref` resolves to."""
+    """Point `alias` (e.g. `production`) at the version `ref` resolves to.
+
+    Args:
+        ref: `NAME@VERSION`, `NAME:ALIAS`, or `NAME` (its `latest`).
+        alias: a letter, then letters, digits, `.`, `_` or `-`; not `latest` or `best`,
+            which the registry keeps.
+        root: the registry folder (default `default_root()`).
+
+    Returns:
+        The version folder the alias now points at.
+
+    Raises:
+        ZooError: an invalid or reserved alias.
+        UnknownNameError: `ref` does not resolve.
+    """
     if not _ALIAS.match(alias) or alias in ("latest", "best"):
         raise ZooError(
             f"invalid alias {alias!r}: start with a letter, use letters, digits, '.', '_', '-'; 'latest' and 'best' are kept by the registry."
@@ -336,7 +451,16 @@ def set_alias(ref: str, alias: str, *, root: Path | str | None = None) -> Path:
 
 
 def list_models(pattern: str = "*", *, root: Path | str | None = None) -> list[str]:
-    """Model names matching a shell-style wildcard pattern."""
+    """Model names matching a shell-style wildcard pattern.
+
+    Args:
+        pattern: a `fnmatch` pattern, e.g. `*lstm*`.
+        root: the registry folder (default `default_root()`).
+
+    Returns:
+        The matching names of the folders in the registry, sorted (hidden ones skipped);
+        empty when the registry folder does not exist.
+    """
     root = Path(root or default_root())
     names = (
         sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
@@ -347,7 +471,18 @@ def list_models(pattern: str = "*", *, root: Path | str | None = None) -> list[s
 
 
 def resolve(ref: str, *, root: Path | str | None = None) -> Path:
-    """`NAME`, `NAME@3` or `NAME:alias` -> the version folder."""
+    """`NAME`, `NAME@3` or `NAME:alias` -> the version folder.
+
+    Args:
+        ref: `NAME` (its `latest`), `NAME@VERSION` or `NAME:ALIAS`.
+        root: the registry folder (default `default_root()`).
+
+    Returns:
+        `<root>/<name>/<version>`, an existing folder (not yet verified).
+
+    Raises:
+        UnknownNameError: a malformed reference, or no such model, alias or version.
+    """
     root = Path(root or default_root())
     match = _REF.match(ref)
     if not match:
@@ -396,7 +531,14 @@ def verify(path: Path) -> cards.ModelCard:
 
 def holds_string_ops(model: keras.Model) -> bool:
     """True for a model of the layout before rnn-zoo 0.2, whose text processing ran inside
-    the Keras model (one of its inputs is a string tensor)."""
+    the Keras model (one of its inputs is a string tensor).
+
+    Args:
+        model: a loaded Keras model.
+
+    Returns:
+        Whether any of its inputs has dtype string.
+    """
     return any(tensor.dtype == "string" for tensor in keras.tree.flatten(model.inputs))
 
 
@@ -405,11 +547,21 @@ def reproduces_reference(
 ) -> list[Any]:
     """Predict the card's reference inputs and compare with the outputs recorded at save time.
 
+    Numbers may differ by 2e-3 (the recorded outputs are rounded to 4 decimals); every
+    other value must be equal.
+
+    Args:
+        task: the task, with the model's preprocessing.
+        model: the Keras model.
+        card: the version's card.
+        path: the version folder, where reference images lie.
+
     Returns:
         The outputs, as they read back from JSON.
 
     Raises:
         IntegrityError: they differ by more than the rounding of the recorded outputs.
+        BadInputError: a reference input cannot be read (e.g. a reference image is gone).
     """
     try:
         outputs = _as_json(task.predict(model, reference_inputs(card, path)))
@@ -428,10 +580,18 @@ def load(ref: str, *, root: Path | str | None = None) -> ZooModel:
     """Load a registry model by reference: hashes checked, Keras safe mode, reference
     inputs re-run and compared with the outputs recorded at save time.
 
+    Args:
+        ref: `NAME` (its `latest`), `NAME@VERSION` or `NAME:ALIAS`.
+        root: the registry folder (default `default_root()`).
+
+    Returns:
+        The `ZooModel`, ready to `predict`.
+
     Raises:
-        UnknownNameError: no such model, version or alias.
+        UnknownNameError: no such model, version or alias, or a card naming an unknown task.
         IntegrityError: a file is missing, altered, unsafe, or does not reproduce its outputs.
-        ZooError: the version was saved in the layout before 0.2 (`zoo migrate` converts it).
+        ZooError: the version was saved in the layout before 0.2 (`zoo migrate` converts it),
+            or its preprocessing file lacks a field.
     """
     path = resolve(ref, root=root)
     card = verify(path)

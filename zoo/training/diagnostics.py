@@ -53,7 +53,12 @@ class GradientProfile:
     @property
     def rate(self) -> float:
         """Geometric change of the norm per step back in time (least squares on log norms):
-        below 1 the gradient vanishes, above 1 it explodes."""
+        below 1 the gradient vanishes, above 1 it explodes.
+
+        Returns:
+            exp(slope) of a least-squares line through log(`mean`) against `distances`; NaN
+            when fewer than two distances were kept.
+        """
         if self.distances.size < 2:
             return float("nan")
         slope = np.polyfit(self.distances, np.log(self.mean), 1)[0]
@@ -61,6 +66,13 @@ class GradientProfile:
 
     @property
     def exploding(self) -> bool:
+        """Whether the gradients explode.
+
+        Returns:
+            True when the norm grows by more than `EXPLODING_RATE` per step back (not judged
+            for a bidirectional layer), when one batch's weight-gradient norm exceeds 10 times
+            the median, or when any weight-gradient norm is NaN or infinite.
+        """
         weights = self.weight_norms[np.isfinite(self.weight_norms)]
         spiky = weights.size > 1 and weights.max() > 10 * np.median(weights)
         growing = self.rate > EXPLODING_RATE and not self.bidirectional
@@ -70,7 +82,16 @@ class GradientProfile:
     def recommended_clipnorm(self) -> float:
         """The median weight-gradient norm, to two significant digits: clipping there leaves
         typical updates alone and caps the rare explosive ones (Pascanu et al. 2013 advise a
-        threshold from the average norm over many updates)."""
+        threshold from the average norm over many updates; "On the difficulty of training
+        recurrent neural networks", https://arxiv.org/abs/1211.5063).
+
+        Returns:
+            The median of the finite weight-gradient norms, rounded to two significant digits;
+            1.0 when that median is 0.
+
+        Raises:
+            ZooError: every measured norm is NaN or infinite.
+        """
         finite = self.weight_norms[np.isfinite(self.weight_norms)]
         if finite.size == 0:
             raise ZooError(
@@ -80,6 +101,16 @@ class GradientProfile:
         return float(f"{median:.2g}") if median > 0 else 1.0
 
     def summary(self) -> str:
+        """The profile in a few lines for the terminal: the rate and what it means, the share of
+        the gradient reaching the earliest kept step, the weight-gradient norms, the clipnorm
+        to use, and the notes.
+
+        Returns:
+            Multi-line text.
+
+        Raises:
+            ZooError: every weight-gradient norm is NaN or infinite (`recommended_clipnorm`).
+        """
         rate = self.rate
         if not math.isfinite(rate):
             trend = "too few steps to fit a rate"
@@ -101,6 +132,16 @@ class GradientProfile:
         return "\n".join(lines + [f"  note: {note}" for note in self.notes])
 
     def as_json(self) -> dict[str, Any]:
+        """The profile as JSON data (`zoo diagnose gradients --json`).
+
+        Returns:
+            The fields (arrays as lists) plus `rate_per_step`, `exploding`,
+            `recommended_clipnorm` and `first_over_last` (the share of the last step's gradient
+            that reaches the earliest kept step).
+
+        Raises:
+            ZooError: every weight-gradient norm is NaN or infinite (`recommended_clipnorm`).
+        """
         return {
             "label": self.label,
             "cell": self.cell,
@@ -121,6 +162,15 @@ class GradientProfile:
 
     @classmethod
     def from_json(cls, saved: dict[str, Any]) -> GradientProfile:
+        """A profile from the data `as_json` wrote.
+
+        Args:
+            saved: a dict as `as_json` writes it; derived entries are ignored, and a missing
+                `bidirectional` reads as False.
+
+        Returns:
+            The profile.
+        """
         arrays = {
             key: np.asarray(saved[key])
             for key in ("distances", "mean", "low", "high", "weight_norms")
@@ -139,7 +189,17 @@ class GradientProfile:
 def first_recurrent_layer(model: keras.Model) -> keras.layers.Layer:
     """The first recurrent layer (or its `Bidirectional` wrapper) in the model's layer order,
     looking inside nested sub-models (an encoder) but not inside custom layers (a character
-    encoder reads characters, not the sequence)."""
+    encoder reads characters, not the sequence).
+
+    Args:
+        model: a Keras model.
+
+    Returns:
+        A `keras.layers.RNN` or a `keras.layers.Bidirectional`.
+
+    Raises:
+        ZooError: the model has no recurrent layer.
+    """
     for layer in model.layers:
         if isinstance(layer, (keras.layers.RNN, keras.layers.Bidirectional)):
             return layer
@@ -173,7 +233,16 @@ class _Watch:
 
 class _Probe(keras.layers.Layer):
     """Identity placed just before the diagnosed recurrent layer: it shows the tape the
-    exact tensor (and mask) that layer reads."""
+    exact tensor (and mask) that layer reads.
+
+    Call arguments:
+        inputs: the sequence the recurrent layer reads, (batch, time, features), in its
+            own dtype (no autocast).
+        mask: its mask, (batch, time), or None.
+
+    Returns:
+        `inputs`, with the same mask; the tape in `watch` watches it.
+    """
 
     def __init__(self, watch: _Watch, **kwargs: Any):
         super().__init__(autocast=False, **kwargs)  # the tensor passes on in its own dtype
@@ -198,6 +267,16 @@ def _watched(
     probe = _Probe(watch, name="gradient_probe")
 
     def call_with_probe(op: keras.layers.Layer, *args: Any, **kwargs: Any) -> Any:
+        """Call one layer of the copy, with the probe in front of the diagnosed one.
+
+        Args:
+            op: the layer being called.
+            *args: its positional arguments; the first is the input the probe sees.
+            **kwargs: its keyword arguments (`mask`, `initial_state`, ...).
+
+        Returns:
+            The layer's outputs.
+        """
         if op is layer:
             # the probe gets the mask passed to the layer, else the sequence's own: Keras hands
             # none to a layer that also reads an initial state (a decoder), yet its padded steps
@@ -244,7 +323,27 @@ def gradient_profile(
     model: keras.Model, batches: Any, *, label: str, max_batches: int = 8
 ) -> GradientProfile:
     """Measure `model` (compiled: its loss is what is differentiated) on up to `max_batches`
-    batches of `(inputs, targets[, weights])`, as `Task.batches` yields them."""
+    batches of `(inputs, targets[, weights])`, as `Task.batches` yields them.
+
+    The model runs in inference mode (dropout off). For every sequence, the per-step norms
+    ||dL/dx_t|| are divided by the norm at its last unmasked step and aligned by distance
+    from it; sequences whose last step gets no gradient are skipped.
+
+    Args:
+        model: a compiled functional model.
+        batches: a `tf.data.Dataset` or a list of batches.
+        label: names the model in the profile and in error messages.
+        max_batches: most batches measured.
+
+    Returns:
+        The profile: by distance d, the geometric mean and the 10th and 90th percentiles of
+        ||dL/dx_{T-d}|| / ||dL/dx_T|| over sequences, kept for distances that at least
+        `MIN_SHARE` of the sequences reach; one global weight-gradient norm per batch.
+
+    Raises:
+        ZooError: the model is not compiled, has no recurrent layer, cannot be rewired (it
+            is not functional), or no gradient reached the recurrent layer.
+    """
     if not getattr(model, "compiled", False):
         raise ZooError(
             f"{label}: the model must be compiled, since its loss is what the gradients are of."
@@ -303,7 +402,16 @@ def plot(
     title: str = "Gradient reaching each time step",
 ) -> Path:
     """One panel per profile, side by side on a shared log scale: the share of the last
-    step's gradient that reaches each earlier step, with the 10-90 % band over sequences."""
+    step's gradient that reaches each earlier step, with the 10-90 % band over sequences.
+
+    Args:
+        profiles: the profiles, one panel each, left to right.
+        path: the PNG file to write; missing parent folders are created.
+        title: the figure's title.
+
+    Returns:
+        `path`, as a `Path`.
+    """
     from zoo.registry.cards import plt  # the Agg backend is set there
 
     fig, axes = plt.subplots(
@@ -413,7 +521,33 @@ def diagnose(
     root: Path | str | None = None,
 ) -> list[GradientProfile]:
     """Profiles for a task (a freshly built SimpleRNN and LSTM, side by side) or for registry
-    models; a single zoo model is shown beside its sibling with the other cell, if shipped."""
+    models; a single zoo model is shown beside its sibling with the other cell, if shipped.
+
+    Args:
+        targets: one task name, or registry references (`NAME`, `NAME@3`, `NAME:alias`).
+        dataset: the dataset to measure on; default the task's `embedded` for a task, the
+            training data for a registry model.
+        split: the split role: `train`, `validation` or `test`.
+        batch_size: sequences per batch.
+        batches: most batches measured per model.
+        hparams: hyperparameters of the freshly built task models; tasks only.
+        seed: seed of the fresh models' initial weights.
+        root: the registry folder (default `zoo.registry.default_root()`).
+
+    Returns:
+        For a task, the profiles of its SimpleRNN and LSTM at their initial (untrained)
+        weights; else one profile per model, plus the sibling of a single model named
+        `...-lstm` or `...-simple-rnn` when the registry has it.
+
+    Raises:
+        UnknownNameError: an unknown model, version or alias; for a task, an unknown
+            dataset or split.
+        IntegrityError: a registry model fails its checks.
+        DatasetUnavailableError: for a task, the data cannot be prepared here.
+        ZooError: `hparams` given for registry models; for a registry model, data that
+            cannot be loaded (the message suggests `--dataset embedded`); any error of
+            `gradient_profile`.
+    """
     from zoo.tasks.base import all_tasks
 
     options = dict(dataset=dataset, split=split, batch_size=batch_size, batches=batches)

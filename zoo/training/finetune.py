@@ -52,7 +52,38 @@ def retrain(
     verbose: int | str = "auto",
 ) -> TrainResult:
     """Fine-tune registry model `ref` on `dataset` (a task dataset key or files prepared by
-    `zoo.data.formats.prepare`); the result records its parent for `zoo.registry.store.save`."""
+    `zoo.data.formats.prepare`); the result records its parent for `zoo.registry.store.save`.
+
+    The model is rebuilt with the parent's hyperparameters on the merged preprocessing
+    (words seen once in the new data are enough to be added) and takes the parent's weights
+    by layer name, except a replaced head's.
+
+    Args:
+        ref: the parent: `NAME`, `NAME@VERSION` or `NAME:ALIAS`.
+        dataset: a key of the parent task's datasets, or a `DatasetSpec`.
+        epochs: epochs of the main phase (default: the task's `default_epochs`).
+        head_epochs: epochs that train a replaced head alone first; 0 skips that phase.
+            Not used when the head is kept, or with `freeze_encoder`.
+        freeze_encoder: train only the head layer; every other weighted layer is frozen.
+        batch_size: default: the parent's training batch size.
+        seed: seeds Python, NumPy and TensorFlow and the shuffle.
+        patience: early-stopping patience of the main phase, in epochs.
+        root: the registry folder (default `zoo.registry.default_root()`).
+        verbose: Keras' progress output.
+
+    Returns:
+        The `TrainResult`: the parent's hyperparameters, the merged preprocessing, the
+        history of both phases, and `retrain` (parent `name@version`, whether the head was
+        replaced, vocabulary added, layers copied).
+
+    Raises:
+        UnknownNameError: an unknown model, version, alias, dataset or split.
+        IntegrityError: the parent fails its checks on load.
+        DatasetUnavailableError: the dataset cannot be prepared here.
+        DivergedError: the loss became NaN or infinite.
+        ZooError: a parent weight that does not fit the new model, or as `zoo.train` (no
+            vocabulary to learn, a disk error while training).
+    """
     keras.utils.set_random_seed(seed)
     configure_devices()
     parent = registry.load(ref, root=root)

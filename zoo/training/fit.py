@@ -92,7 +92,16 @@ def _split_cpu(count: str) -> None:
 class HeadlineMetric(keras.callbacks.Callback):
     """Measure the task's own metric on validation after every epoch (entity F1 and BLEU
     need decoding, which Keras metrics cannot do) and log it as `val_<metric>`, so that it
-    reaches the progress bar, the history, TensorBoard and the training curves."""
+    reaches the progress bar, the history, TensorBoard and the training curves.
+
+    Every metric of a quick `evaluate` is logged, except where Keras already logged that
+    name (e.g. `val_accuracy`).
+
+    Args:
+        task: the task being trained (its preprocessing fitted).
+        validation: raw validation examples.
+        batch_size: examples per batch for `evaluate`.
+    """
 
     def __init__(self, task: Task, validation: tf.data.Dataset, batch_size: int):
         super().__init__()
@@ -111,7 +120,17 @@ def distribution_strategy(name: str | None) -> tf.distribute.Strategy:
     and splits each batch between them; `default` (None) is one device. Multi-worker
     training is left out on purpose: `MultiWorkerMirroredStrategy` fails in `fit` under
     Keras 3.15 / TF 2.21 (keras-team/keras#20585); across machines, run search trials in
-    parallel instead (`zoo tune` with keras-tuner workers)."""
+    parallel instead (`zoo tune` with keras-tuner workers).
+
+    Args:
+        name: `default` or None, or `mirrored`.
+
+    Returns:
+        The strategy; build the model under its `scope()`.
+
+    Raises:
+        UnknownNameError: any other name.
+    """
     if name in (None, "default"):
         return tf.distribute.get_strategy()
     if name == "mirrored":
@@ -137,7 +156,14 @@ def load_and_adapt(task: Task, spec: DatasetSpec) -> tuple[tf.data.Dataset, tf.d
 
 class HistoryBackup(keras.callbacks.Callback):
     """Keep the epoch logs beside `BackupAndRestore`'s checkpoint, so a resumed run's history
-    (and its card and training curves) covers the epochs before the interruption too."""
+    (and its card and training curves) covers the epochs before the interruption too.
+
+    The logs are written to `<directory>/history.json` after every epoch and deleted when
+    training ends; `history` holds them, for the caller to read after `fit`.
+
+    Args:
+        directory: the checkpoint folder `BackupAndRestore` uses.
+    """
 
     def __init__(self, directory: str):
         super().__init__()
@@ -183,6 +209,11 @@ def _on_sigint(signum: int, frame: Any) -> None:
 
 
 def raise_if_interrupted() -> None:
+    """Raise the Ctrl-C that `interruptible` remembered, if any.
+
+    Raises:
+        KeyboardInterrupt: SIGINT arrived inside an `interruptible` block.
+    """
     if _INTERRUPTED.is_set():
         raise KeyboardInterrupt
 
@@ -204,7 +235,18 @@ class StopOnInterrupt(keras.callbacks.Callback):
 @contextlib.contextmanager
 def interruptible() -> Iterator[None]:
     """Within the block, Ctrl-C always ends in KeyboardInterrupt, however deep in TensorFlow
-    it lands. Nested blocks (a search running trials) share the outermost one's state."""
+    it lands. Nested blocks (a search running trials) share the outermost one's state.
+
+    Only the outermost block in the main thread installs the SIGINT handler, and restores
+    the previous one on leaving.
+
+    Returns:
+        A context manager; `as` binds None.
+
+    Raises:
+        KeyboardInterrupt: on leaving the block, when Ctrl-C was pressed inside it, even if
+            the exception itself was lost on the way.
+    """
     outermost = _NESTING[0] == 0 and threading.current_thread() is threading.main_thread()
     previous = None
     if outermost:
@@ -222,7 +264,14 @@ def interruptible() -> Iterator[None]:
 
 def check_finite(history: dict[str, list[float]]) -> None:
     """Raise `DivergedError` when training ended on a NaN or infinite loss (TerminateOnNaN
-    stopped it): such a model must never reach the registry."""
+    stopped it): such a model must never reach the registry.
+
+    Args:
+        history: per-epoch Keras logs; only `loss` is read.
+
+    Raises:
+        DivergedError: an epoch's loss is NaN or infinite (the message names the first).
+    """
     losses = history.get("loss", [])
     bad = [i for i, v in enumerate(losses, 1) if not math.isfinite(v)]
     if bad:
@@ -246,7 +295,29 @@ def finish(
     **details: Any,
 ) -> TrainResult:
     """Measure a trained model on the validation and test splits and gather what the
-    registry records about it."""
+    registry records about it.
+
+    Args:
+        task: the trained task, its preprocessing fitted.
+        model: the trained model.
+        spec: the dataset it was trained on.
+        hp: the hyperparameter values the model was built with.
+        seed: the training seed.
+        epochs: the epochs asked for.
+        batch_size: the training batch size, also used for the measurements.
+        history: per-epoch logs.
+        seconds: training wall time.
+        **details: further `TrainResult` fields (`patience`, `precision_policy`,
+            `strategy`, `replicas`, `search`, `retrain`).
+
+    Returns:
+        The `TrainResult`, with full (not quick) metrics on `validation` and, where the
+        dataset has one, `test`, and as reference inputs the first `REFERENCE_EXAMPLES` raw
+        inputs of the test split (else of validation).
+
+    Raises:
+        DatasetUnavailableError: a split cannot be loaded.
+    """
     metrics = {
         "validation": task.evaluate(model, task.load(spec, "validation"), batch_size=batch_size)
     }
@@ -290,7 +361,38 @@ def fit_model(
 ) -> dict[str, list[float]]:
     """Fit a compiled model on raw examples; returns the history. Raises `DivergedError`
     when the loss became NaN or infinite. Extra `callbacks` run after the zoo's, so they
-    see the validation headline metric in the epoch logs."""
+    see the validation headline metric in the epoch logs.
+
+    Args:
+        task: the task, its preprocessing fitted.
+        model: a compiled model from `task.build_model`.
+        train_raw: raw training examples.
+        val_raw: raw validation examples.
+        epochs: the epoch to end at, counted from 0 (Keras' `epochs`, not a count after
+            `initial_epoch`).
+        batch_size: examples per batch.
+        seed: the shuffle seed of the training data.
+        patience: stop once `val_<headline_metric>` has not improved for this many epochs,
+            restoring the best epoch's weights; None or 0 for no early stopping.
+        tensorboard: a folder for TensorBoard logs, or None.
+        checkpoint_dir: a folder where the training state is backed up after every epoch
+            (`BackupAndRestore`); a later call with the same folder resumes from it. The
+            backup is deleted when training ends. None: no backup.
+        callbacks: more Keras callbacks (e.g. a tuner's).
+        initial_epoch: the epoch to start at (keras-tuner's Hyperband sets it).
+        verbose: Keras' `verbose`: `"auto"`, 0, 1 or 2.
+
+    Returns:
+        Metric name -> one float per epoch (`loss`, `val_loss`, Keras metrics,
+        `val_<headline_metric>`); with `checkpoint_dir`, including the epochs an interrupted
+        earlier run finished.
+
+    Raises:
+        DivergedError: the loss became NaN or infinite.
+        ZooError: a disk error (full, read-only) while writing checkpoints or logs.
+        KeyboardInterrupt: Ctrl-C, re-raised at the next batch or epoch end (an epoch's
+            backup is written first), so a resumed run loses at most the epoch in progress.
+    """
     # the headline metric in the logs and a stop on NaN loss come first, for the callbacks after them
     callbacks = [
         HeadlineMetric(task, val_raw, batch_size),
@@ -361,6 +463,36 @@ def train(
     `patience`, training stops once the validation headline metric has not improved for
     that many epochs, and the best epoch's weights are kept. `strategy="mirrored"` trains
     on all local GPUs (see `distribution_strategy`).
+
+    It sets the global Keras dtype policy: `mixed_float16` when a GPU is present, else
+    `float32` (`configure_devices`).
+
+    Args:
+        task_name: e.g. `many-to-one` (underscores are read as hyphens).
+        dataset: a key of the task's `datasets` (default `embedded`), or a `DatasetSpec`,
+            e.g. from `zoo.prepare`.
+        epochs: default: the task's `default_epochs`.
+        batch_size: default: the task's `default_batch_size`.
+        seed: seeds Python, NumPy and TensorFlow (`keras.utils.set_random_seed`) and the
+            shuffle.
+        hparams: hyperparameters to fix, e.g. `{"cell": "simple_rnn", "units": 32}`; the
+            rest take their defaults.
+        tensorboard: a folder for TensorBoard logs.
+        checkpoint_dir: a folder for the per-epoch backups.
+        patience: early-stopping patience, in epochs.
+        strategy: `default` (or None) or `mirrored`.
+        verbose: Keras' progress output (`"auto"`, 0, 1 or 2).
+
+    Returns:
+        The `TrainResult` (model, fitted task, metrics per split, history), for
+        `zoo.registry.save`.
+
+    Raises:
+        UnknownNameError: an unknown task, dataset, split, cell or strategy.
+        DatasetUnavailableError: the dataset cannot be prepared here.
+        DivergedError: the loss became NaN or infinite.
+        ZooError: a bad `ZOO_LOGICAL_CPUS`, `unroll=true` on variable-length inputs, no
+            vocabulary to learn from the training split, or a disk error while training.
     """
     keras.utils.set_random_seed(seed)
     policy = configure_devices()

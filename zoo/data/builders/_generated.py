@@ -17,7 +17,17 @@ Example = tuple[Any, dict[str, Any]]
 def slice_pool(
     pool: Sequence[T], sizes: dict[str, int], to_example: Callable[[int, T], Example]
 ) -> dict[str, list[Example]]:
-    """Consecutive slices of `pool`, one per split; `to_example(index, item)` gives (key, features)."""
+    """Consecutive slices of `pool`, one per split; `to_example(index, item)` gives (key, features).
+
+    Args:
+        pool: unique items, already in random order.
+        sizes: split name -> item count, taken in this order from the pool's start.
+        to_example: (index in the pool, item) -> (TFDS key, features dict).
+
+    Returns:
+        Split name -> its examples as (key, features) pairs; a split is shorter when the
+        pool runs out.
+    """
     splits, start = {}, 0
     for split, size in sizes.items():
         splits[split] = [
@@ -32,7 +42,13 @@ class GeneratedBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
 
     @abc.abstractmethod
     def generate_splits(self) -> dict[str, list[Example]]:
-        """All examples, by split, as (key, features) pairs."""
+        """All examples, by split, as (key, features) pairs.
+
+        Returns:
+            Split name -> its examples, each a (key, features) pair: keys unique within the
+            dataset, features a dict matching the builder's `_info` features. It must give the
+            same result on every call.
+        """
 
     def _split_generators(self, dl_manager: tfds.download.DownloadManager):
         del dl_manager  # generated locally

@@ -37,11 +37,28 @@ _CITATION = """
 
 @dataclasses.dataclass
 class AddingConfig(tfds.core.BuilderConfig):
+    """A `zoo_adding` config: the sequence length.
+
+    Attributes:
+        length: time steps per sequence, T.
+    """
+
     length: int = 100
 
 
 def generate(length: int, count: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """`count` sequences (count, length, 2) of (value, marker) and their targets (count,)."""
+    """`count` sequences (count, length, 2) of (value, marker) and their targets (count,).
+
+    Args:
+        length: time steps per sequence, T (at least 2).
+        count: sequences to draw.
+        rng: the random generator, advanced by the draws.
+
+    Returns:
+        `(sequences, targets)`: float32 (count, length, 2), channel 0 the values in [0, 1)
+        and channel 1 the markers (exactly two 1s: one in steps [0, T // 2), one in
+        [T // 2, T)); float32 (count,) targets, the sum of the two marked values, in [0, 2).
+    """
     values = rng.random((count, length), dtype=np.float32)
     half = length // 2
     first = rng.integers(0, half, size=count)
@@ -79,6 +96,12 @@ class ZooAdding(GeneratedBuilder):
         )
 
     def generate_splits(self) -> dict[str, list[Example]]:
+        """The adding problem at this config's length, seeded by the length.
+
+        Returns:
+            `train` (10,000), `validation` (1,000) and `test` (1,000) examples keyed by their
+            index: `sequence` float32 (length, 2) and `target` float32 scalar.
+        """
         length = self.builder_config.length
         rng = np.random.default_rng(length)
         sequences, targets = generate(length, sum(SIZES.values()), rng)

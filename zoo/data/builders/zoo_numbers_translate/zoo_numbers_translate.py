@@ -63,7 +63,17 @@ def _pt_below_1000(n: int) -> str:
 
 
 def pt_words(n: int) -> str:
-    """Brazilian Portuguese number words for 0 <= n <= 99,999."""
+    """Brazilian Portuguese number words for 0 <= n <= 99,999.
+
+    Args:
+        n: the number.
+
+    Returns:
+        The words, e.g. 1234 -> "mil duzentos e trinta e quatro".
+
+    Raises:
+        ValueError: `n` is outside 0..99,999.
+    """
     if not 0 <= n <= MAX_NUMBER:
         raise ValueError(f"{n} is outside 0..{MAX_NUMBER}")
     if n == 0:
@@ -96,7 +106,17 @@ def _en_below_1000(n: int) -> list[str]:
 
 
 def en_words(n: int) -> str:
-    """English number words for 0 <= n <= 99,999, without "and" or hyphens."""
+    """English number words for 0 <= n <= 99,999, without "and" or hyphens.
+
+    Args:
+        n: the number.
+
+    Returns:
+        The words, e.g. 1234 -> "one thousand two hundred thirty four".
+
+    Raises:
+        ValueError: `n` is outside 0..99,999.
+    """
     if not 0 <= n <= MAX_NUMBER:
         raise ValueError(f"{n} is outside 0..{MAX_NUMBER}")
     if n == 0:
@@ -110,7 +130,12 @@ def en_words(n: int) -> str:
 
 
 def generate_splits() -> dict[str, list[tuple[int, dict[str, str]]]]:
-    """Returns {split: [(number, {"en": ..., "pt": ...}), ...]}, same every call."""
+    """Returns {split: [(number, {"en": ..., "pt": ...}), ...]}, same every call.
+
+    Returns:
+        `train` (6,000), `validation` (500) and `test` (500) examples of distinct numbers,
+        keyed by the number: `{"en": English words, "pt": Portuguese words}`.
+    """
     rng = np.random.default_rng(_SEED)
     # Sampling without replacement makes every example unique across splits.
     numbers = rng.choice(MAX_NUMBER + 1, size=sum(SPLIT_SIZES.values()), replace=False)

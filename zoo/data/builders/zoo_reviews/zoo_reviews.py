@@ -153,7 +153,15 @@ _TEMPLATES: tuple[tuple[Callable[[np.random.Generator, int], str], float], ...] 
 
 
 def make_review(rng: np.random.Generator, label: int) -> str:
-    """One review with the given label (0 = neg, 1 = pos)."""
+    """One review with the given label (0 = neg, 1 = pos).
+
+    Args:
+        rng: the random generator, advanced by the draws.
+        label: 0 (`neg`) or 1 (`pos`).
+
+    Returns:
+        The review: lowercase, space-separated tokens, punctuation split off.
+    """
     weights = np.array([w for _, w in _TEMPLATES])
     template = _TEMPLATES[rng.choice(len(_TEMPLATES), p=weights / weights.sum())][0]
     text = template(rng, label)
@@ -167,7 +175,12 @@ def make_review(rng: np.random.Generator, label: int) -> str:
 
 
 def generate_splits() -> dict[str, list[tuple[str, dict[str, Any]]]]:
-    """Returns {split: [(key, example), ...]}, balanced and identical every call."""
+    """Returns {split: [(key, example), ...]}, balanced and identical every call.
+
+    Returns:
+        Per split of `SPLIT_SIZES`, half `neg` and half `pos` unique reviews in shuffled
+        order, keyed `<split>_<i>`: `text` and `label` (0 = neg, 1 = pos).
+    """
     rng = np.random.default_rng(_SEED)
     per_class = {split: size // 2 for split, size in SPLIT_SIZES.items()}
     needed = sum(per_class.values())

@@ -59,7 +59,14 @@ Example = dict[str, Any]
 
 
 def captions_for(scene: list[Shape]) -> list[str]:
-    """Returns the 3 captions of a scene (one shape, or a left/right pair)."""
+    """Returns the 3 captions of a scene (one shape, or a left/right pair).
+
+    Args:
+        scene: one (shape, colour, size, position) tuple, or two, the left one first.
+
+    Returns:
+        Three paraphrases, each fixed by the scene.
+    """
     if len(scene) == 1:
         shape, colour, size, pos = scene[0]
         phrases = _POSITION_PHRASES[pos]
@@ -89,7 +96,16 @@ def _shape_mask(shape: str, cx: float, cy: float, r: float) -> np.ndarray:
 
 
 def render(scene: list[Shape], rng: np.random.Generator) -> np.ndarray:
-    """Draws a scene as uint8 (32, 32, 3) with random jitter and noise."""
+    """Draws a scene as uint8 (32, 32, 3) with random jitter and noise.
+
+    Args:
+        scene: the shapes to draw, as (shape, colour, size, position) tuples.
+        rng: the random generator, advanced by the draws.
+
+    Returns:
+        uint8 array of shape (32, 32, 3): a light or dark background, the shapes with
+        jittered size, place and colour, and Gaussian pixel noise.
+    """
     light = rng.random() < 0.5
     base = rng.uniform(170, 230) if light else rng.uniform(15, 70)
     image = np.full((IMAGE_SIZE, IMAGE_SIZE, 3), base)
@@ -114,7 +130,13 @@ def _random_shape(rng: np.random.Generator, pos: str) -> Shape:
 
 
 def generate_splits() -> dict[str, list[tuple[int, Example]]]:
-    """Returns {split: [(image_id, example), ...]}, identical on every call."""
+    """Returns {split: [(image_id, example), ...]}, identical on every call.
+
+    Returns:
+        `train` (2,000), `validation` (300) and `test` (300) scenes with distinct images,
+        keyed by `image/id`: `image` uint8 (32, 32, 3), `image/id` and `captions`
+        (`{"text": [3 captions]}`).
+    """
     rng = np.random.default_rng(_SEED)
     total = sum(SPLIT_SIZES.values())
     pool: list[Example] = []
