@@ -33,6 +33,7 @@ def zoo_cli(*args: str) -> subprocess.CompletedProcess:
         (["train", "many-to-one", "--cell", "gru"], "argument --cell: invalid choice: 'gru'"),
         (["train", "many-to-one", "--set", "cell=gru"], "unknown cell 'gru'"),
         (["predict", "no-such-model", "hello"], "unknown model 'no-such-model'"),
+        (["train", "many-to-one", "--data", "reviews.csv"], "--data needs --format, one of: conll"),
     ],
 )
 def test_bad_input_exits_2_with_a_clear_reason(args: list[str], message: str) -> None:

@@ -41,3 +41,23 @@ def test_stops_at_max_length_without_end() -> None:
         loop, [tf.zeros((1, 1))], start_id=START, end_id=END, max_length=4, beam_width=2
     )
     assert out == [[A, A, A, A]]
+
+
+def test_the_exported_greedy_decoder_keeps_unknown_words_as_predict_does(tiny_dataset) -> None:
+    """The serving signature dropped [UNK] while `predict` kept it, so the two disagreed."""
+    import zoo
+    from zoo.tasks.base import hyperparameters
+
+    task = zoo.get_task("many-to-many-unequal")()
+    spec = tiny_dataset("many-to-many-unequal")
+    task.adapt(task.load(spec, "train"), spec)
+    model = task.build_model(hyperparameters({"units": 8, "embedding_dim": 8}))
+    logits = model.get_layer("decoder").get_layer("logits")
+    kernel, bias = logits.get_weights()
+    bias[1] = 100.0  # every step emits [UNK] (id 1)
+    logits.set_weights([kernel, bias])
+    predicted = task.predict(model, ["um dois"], beam_width=1)[0]["translation"]
+    served = (
+        task.serving_function(model)(tf.constant(["um dois"]))["translation"][0].numpy().decode()
+    )
+    assert predicted.split()[0] == "[UNK]" and served == predicted

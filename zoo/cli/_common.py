@@ -114,15 +114,18 @@ def dataset(args: argparse.Namespace) -> Any:
         The `--dataset` key, or the `DatasetSpec` of `--data` (`zoo.data.formats.prepare`).
 
     Raises:
-        ZooError: `--format` without `--data`.
+        ZooError: `--format` without `--data`, or `--data` without `--format`.
         UnknownNameError: an unknown `--format`.
         BadInputError: the files cannot be read, or an option does not apply to the format.
     """
     from zoo.errors import ZooError
 
     if args.data:
+        from zoo.constants import FORMATS
         from zoo.data import formats
 
+        if not args.format:
+            raise ZooError(f"--data needs --format, one of: {', '.join(FORMATS)}.")
         return formats.prepare(
             args.data,
             args.format,

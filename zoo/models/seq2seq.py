@@ -171,7 +171,10 @@ def greedy_in_graph(
         steps = steps.write(t, tokens)
     ids = tf.transpose(steps.stack())
     words = tf.gather(tf.constant([text.PAD, text.UNK, *vocabulary]), ids)
-    keep = tf.logical_and(tf.cumsum(tf.cast(ids == end, tf.int32), axis=1) == 0, ids > 1)
+    # as `predict` reads ids (`text.ids_to_tokens`): up to [end], without padding or
+    # [start], and with [UNK] kept, so the exported signature says what predict says
+    before_end = tf.cumsum(tf.cast(ids == end, tf.int32), axis=1) == 0
+    keep = before_end & (ids != 0) & (ids != start)
     return tf.strings.reduce_join(tf.ragged.boolean_mask(words, keep), axis=1, separator=" ")
 
 
