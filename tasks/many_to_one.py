@@ -127,9 +127,16 @@ class SentimentAnalysis(Task):
             for sentence in batch
             for word in sentence.split()
         )
+        labels = class_names(self.features(spec)["label"])
+        if len(labels) != 2:  # refused before a vocabulary is built or an epoch is run
+            raise BadInputError(
+                f"{spec.tfds_name}: {len(labels)} labels ({', '.join(labels)}), but the "
+                "many-to-one model is a binary classifier and learns exactly two: keep the "
+                "files or rows of two classes (a README or notes file is not a class)."
+            )
         self.preprocessing = SentimentPreprocessing(
             max_tokens=self.max_tokens,
-            labels=class_names(self.features(spec)["label"]),
+            labels=labels,
             vocabulary=text.build_vocabulary(
                 tokens, max_size=self.max_vocabulary, min_count=self.min_word_count
             ),

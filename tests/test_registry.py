@@ -349,7 +349,7 @@ def test_eight_concurrent_saves_make_eight_intact_versions(tmp_path) -> None:
         )  # hashes and reference outputs hold
         assert loaded.version == version
     assert json.loads((tmp_path / "shared" / "aliases.json").read_text())["latest"] == 8
-    assert not list((tmp_path / "shared").glob(".tmp-*"))
+    assert not list(tmp_path.glob(".tmp-*")) and not list((tmp_path / "shared").glob(".tmp-*"))
 
 
 def test_kill_9_during_a_save_leaves_the_registry_consistent(tmp_path) -> None:
@@ -371,13 +371,14 @@ def test_kill_9_during_a_save_leaves_the_registry_consistent(tmp_path) -> None:
     assert sorted(p.name for p in folder.iterdir() if p.name.isdigit()) == ["1"]
     assert json.loads((folder / "aliases.json").read_text())["latest"] == 1
     assert registry.load("shared", root=tmp_path).version == 1
-    assert list(folder.glob(".tmp-*"))  # the dead save's staging folder, never visible as a version
+    # the dead save's staging folder, beside the model's, never visible as a version or a model
+    assert list(tmp_path.glob(".tmp-*")) and not list(folder.glob(".tmp-*"))
     second = registry.save(
         zoo.train("one-to-one", epochs=1, hparams={"cell": "simple_rnn", "units": 16}, verbose=0),
         "shared",
         root=tmp_path,
     )
-    assert second.name == "2" and not list(folder.glob(".tmp-*"))  # the next save cleans up
+    assert second.name == "2" and not list(tmp_path.glob(".tmp-*"))  # the next save cleans up
 
 
 def test_a_model_file_replaced_by_one_with_another_input_contract_is_refused(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
 from zoo.constants import CELLS, FORMATS, STRATEGIES
@@ -126,7 +127,7 @@ def dataset(args: argparse.Namespace) -> Any:
 
         if not args.format:
             raise ZooError(f"--data needs --format, one of: {', '.join(FORMATS)}.")
-        return formats.prepare(
+        spec = formats.prepare(
             args.data,
             args.format,
             encoding=args.encoding,
@@ -138,6 +139,9 @@ def dataset(args: argparse.Namespace) -> Any:
             seed=args.seed,
             licence=args.data_licence,
         )
+        if spec.source and "split_files" in spec.source:  # which file went where
+            print(f"data: {formats.split_summary(spec.source)}", file=sys.stderr)
+        return spec
     if args.format:
         raise ZooError("--format needs --data PATH.")
     return args.dataset

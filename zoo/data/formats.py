@@ -2,31 +2,41 @@
 
 Each format reads a folder (or file), checks it, and stores it once as a TFDS dataset in
 the zoo's data folder, named by format and content checksum, so that training reads it
-through TFDS like any other dataset. CoNLL files go through TFDS's own
+through TFDS like any other dataset. CoNLL sentences go through TFDS's own
 `ConllDatasetBuilder`; the other formats through `tfds.dataset_builders.store_as_tfds_dataset`.
+The zoo reads every file itself, by its format's rules: CSV records as RFC 4180 says (a
+quoted field may hold line breaks), TSV and line-based files one line a record (no quoting),
+a byte-order mark dropped; hidden files and folders (`.DS_Store`, `.ipynb_checkpoints/`) are
+never data. A file lock lets any number of processes prepare the same files at once.
 
 | format | what PATH holds | splits |
 |---|---|---|
-| `conll` | CoNLL column files, one token a line, blank line between sentences; any column layout (`--columns`), tags in IOB1, IOB2 or BIOES | by file name: *train*, *testa*/*dev*/*val* -> validation, *testb*/*test* -> test |
+| `conll` | CoNLL column files, one token a line, blank line between sentences; any column layout (`--columns`), tags in IOB1, IOB2 or BIOES | by file name, or seeded |
 | `text-per-class` | one text file per class, one example a line; the label is the extension (`rt-polarity.pos`) or the file stem (`pos.txt`) | seeded split |
 | `csv` | a CSV or TSV file (or one per split) with a header; `--columns TEXT,LABEL` names the text and label columns | by file name, or seeded |
-| `parallel` | line-aligned `<split>.<lang>[.gz]` files, or `<split>.tsv` files of `source<TAB>target` pairs | by file name: train, val/valid/dev -> validation, test* -> test |
-| `captions` | `images/` plus a Flickr8k `*.token.txt` (`<image>#<n>\\t<caption>`) or a `captions.csv` (`image,caption`), and optional `*train*`/`*dev*`/`*test*` image lists | the lists, or seeded |
+| `parallel` | line-aligned `<split>.<lang>[.gz]` files, or `<split>.tsv` files of `source<TAB>target` pairs | by file name, or seeded |
+| `captions` | `images/` plus a Flickr8k `*.token.txt` (`<image>#<n>\\t<caption>`) or a `captions.csv` (`image,caption`), and optional train/dev/test image lists (`*.txt`) | the lists, or seeded |
 | `tfds` | PATH is a TFDS dataset name; `--rename text=sentence,label=label` maps the task's feature names to the dataset's | `validation`, or the last 10 % of `train` |
-| `image-folder` | one sub-folder of images per class, or `train/`, `val/`, `test/` each holding those (read by TFDS's `ImageFolder`) | by folder, or seeded |
+| `image-folder` | one sub-folder of images per class, or `train/`, `val/`, `test/` each holding those; images upright as their EXIF tag says | by folder, or seeded |
 
-Where a dataset has no validation split, one is made with a recorded seed.
+Splits are found by whole name parts (`split_of`: `eng.testa`, `my-train.csv`,
+`test_2016.de`; never `latest.csv`), and the source record says which file went where.
+Where a dataset has no validation split, a seeded 90/10 split of the training data is made
+and recorded (`seeded_split`).
 """
 
 from __future__ import annotations
 
 import collections
+import contextlib
 import csv
 import gzip
 import hashlib
 import inspect
+import io
 import random
 import re
+import shutil
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -34,44 +44,103 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
+from filelock import FileLock
 
 from zoo.constants import FORMATS
 from zoo.data import loading
-from zoo.data.images import fit_to_shape
+from zoo.data.images import apply_exif_orientation, fit_to_shape
 from zoo.data.spec import DatasetSpec
 from zoo.errors import BadInputError, UnknownNameError
 
 VERSION = "1.0.0"
 UNKNOWN_LICENCE = "not stated: give the data's terms with --data-licence"
 VALIDATION_FRACTION = 0.1
-_SPLIT_WORDS = (
-    ("train", "train"),
-    ("testa", "validation"),
-    ("testb", "test"),
-    ("dev", "validation"),
-    ("val", "validation"),
-    ("test", "test"),
-)
+#: name parts that say which split a file (or folder) holds; a part may end in digits
+#: (`test2016`, `dev2010`), but `interval` or `latest` hold no split
+SPLIT_WORDS = {
+    "train": "train",
+    "training": "train",
+    "dev": "validation",
+    "val": "validation",
+    "valid": "validation",
+    "validation": "validation",
+    "testa": "validation",
+    "test": "test",
+    "testing": "test",
+    "testb": "test",
+}
+#: what operating systems, notebooks and editors leave beside data: never read as data
+_SYSTEM_FILES = {"Thumbs.db", "desktop.ini", "__MACOSX"}
+#: notes that travel with data sets (the MR data's README): never a class or an example
+_NOTES = re.compile(r"^(readme|licen[cs]e|copying|notice|changelog|citation)\b|\.md$", re.I)
 
 
-def _split_of(filename: str) -> str | None:
-    name = filename.lower()
-    return next((split for word, split in _SPLIT_WORDS if word in name), None)
+def split_of(filename: str) -> str | None:
+    """The split a file or folder name says it holds, from its whole name parts.
+
+    Names are cut into parts at `.`, `_`, `-`, spaces, digits and lower-to-upper case
+    changes (`Flickr_8k.trainImages.txt` -> flickr, 8, k, train, images, txt); the first
+    part that is a split word decides (`SPLIT_WORDS`).
+
+    Args:
+        filename: a file or folder name, without its folder.
+
+    Returns:
+        `train`, `validation` or `test`, or None for a name that says no split.
+    """
+    for part in re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+", filename):
+        if (split := SPLIT_WORDS.get(part.lower())) is not None:
+            return split
+    return None
 
 
-def _checksum(files: Iterable[Path], options: dict[str, Any]) -> str:
+def _hidden(name: str) -> bool:
+    return name.startswith(".") or name in _SYSTEM_FILES
+
+
+def _entries(folder: Path) -> list[Path]:
+    """What a folder holds, without hidden files and folders (`.DS_Store`, `._x`, ...)."""
+    return sorted(p for p in folder.iterdir() if not _hidden(p.name))
+
+
+def _tree(folder: Path) -> list[Path]:
+    """Every file under a folder, none inside a hidden folder (`.ipynb_checkpoints/`)."""
+    return sorted(
+        f
+        for f in folder.rglob("*")
+        if f.is_file() and not any(_hidden(part) for part in f.relative_to(folder).parts)
+    )
+
+
+def _assign(items: Iterable[Path]) -> tuple[dict[str, list[Path]], list[Path]]:
+    """Files (or folders) by the split their names say, and those that say none."""
+    by_split: dict[str, list[Path]] = {}
+    unused = []
+    for item in items:
+        split = split_of(item.name)
+        if split is None:
+            unused.append(item)
+        else:
+            by_split.setdefault(split, []).append(item)
+    return by_split, unused
+
+
+def _checksum(files: Iterable[Path], options: dict[str, Any], root: Path | None = None) -> str:
     digest = hashlib.sha256(repr(sorted(options.items())).encode())
     for path in sorted(files):
-        digest.update(path.name.encode())
+        digest.update(str(path.relative_to(root) if root else path.name).encode())
         digest.update(hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()
 
 
-def _lines(path: Path, encoding: str) -> list[str]:
+def _text(path: Path, encoding: str, newline: str | None = None) -> str:
+    """A file's text (gzip too), without a byte-order mark: editors and spreadsheets write
+    one, and it must not become part of a header name or of the first token. With
+    `newline=None`, CRLF and CR line ends read as LF."""
     opener = gzip.open if path.suffix == ".gz" else open
     try:
-        with opener(path, "rt", encoding=encoding) as handle:
-            return handle.read().splitlines()
+        with opener(path, "rt", encoding=encoding, newline=newline) as handle:
+            text = handle.read()
     except UnicodeDecodeError as err:
         line = path.read_bytes()[: err.start].count(b"\n") + 1 if path.suffix != ".gz" else "?"
         raise BadInputError(
@@ -79,6 +148,14 @@ def _lines(path: Path, encoding: str) -> list[str]:
         ) from err
     except OSError as err:
         raise BadInputError(f"cannot read {path}: {err}") from err
+    return text.removeprefix("\ufeff")
+
+
+def _lines(path: Path, encoding: str) -> list[str]:
+    """A file's lines. Only a line break ends a line: U+2028, NEL (latin-1's byte 0x85) or
+    a form feed inside a sentence stay text, as in every line-based tool."""
+    lines = _text(path, encoding).split("\n")
+    return lines[:-1] if lines[-1] == "" else lines
 
 
 def _seeded_split(examples: list[Any], seed: int) -> dict[str, list[Any]]:
@@ -110,20 +187,83 @@ def _spec(
 def _source(
     path: Path,
     fmt: str,
-    files: list[Path],
+    files: dict[str, list[Path]],
     checksum: str,
     sizes: dict[str, int],
     options: dict[str, Any],
+    *,
+    seeded: int | None = None,
+    unused: Iterable[Path] = (),
 ) -> dict[str, Any]:
-    return {
+    """The card's record of a dataset built from files: which file went to which split, and
+    the seed of a validation split made here (`seeded`, None when the files had one)."""
+    names = {
+        split: sorted(str(f.relative_to(path)) if f != path else f.name for f in group)
+        for split, group in files.items()
+    }
+    source = {
         "path": str(path),
         "format": fmt,
         "validation_fraction_if_split_here": VALIDATION_FRACTION,
-        "files": sorted(f.name for f in files),
+        "files": sorted({n for group in names.values() for n in group}),
+        "split_files": names,
         "sha256": checksum,
         "examples": sizes,
         "options": options,
     }
+    if seeded is not None:
+        source["seeded_split"] = {"fraction": VALIDATION_FRACTION, "seed": seeded, "of": "train"}
+    if unused:
+        source["not_used"] = sorted(f.name for f in unused)
+    return source
+
+
+def split_summary(source: dict[str, Any]) -> str:
+    """One line that says which file went to which split, for the command line.
+
+    Args:
+        source: a `DatasetSpec.source` made by `prepare`.
+
+    Returns:
+        e.g. `train <- train.csv (90 %); validation <- 10 % of train (seed 0); not used:
+        notes.csv`.
+    """
+    seeded = source.get("seeded_split")
+    parts = [
+        f"{split} <- {', '.join(names)}"
+        + (f" ({100 - round(100 * seeded['fraction'])} %)" if seeded and split == "train" else "")
+        for split, names in source.get("split_files", {}).items()
+    ]
+    if seeded and "train" not in source.get("split_files", {}):  # captions with no train list
+        parts.append(
+            f"train <- the images no list names ({100 - round(100 * seeded['fraction'])} %)"
+        )
+    if seeded:
+        parts.append(
+            f"validation <- {round(100 * seeded['fraction'])} % of train (seed {seeded['seed']})"
+        )
+    if source.get("not_used"):
+        parts.append(f"not used: {', '.join(source['not_used'])}")
+    return "; ".join(parts)
+
+
+@contextlib.contextmanager
+def _building(name: str, checksum: str) -> Iterator[bool]:
+    """Hold the lock of one prepared dataset while it is built; yields whether it still
+    needs building. Other processes preparing the same files wait, then find it built. A
+    build that fails leaves nothing behind."""
+    root = Path(loading.data_dir())
+    config_dir = root / name / checksum[:16]
+    locks = root / ".zoo-locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(locks / f"{name}-{checksum[:16]}.lock")):
+        done = (config_dir / VERSION / "dataset_info.json").exists()
+        try:
+            yield not done
+        except BaseException:
+            if not done:
+                shutil.rmtree(config_dir, ignore_errors=True)
+            raise
 
 
 def _store(
@@ -134,21 +274,21 @@ def _store(
     description: str,
 ) -> None:
     """Store examples as a TFDS dataset once; a second call with the same content is free."""
-    builder_dir = Path(loading.data_dir()) / name / checksum[:16] / VERSION
-    if (builder_dir / "dataset_info.json").exists():
-        return
-    tfds.dataset_builders.store_as_tfds_dataset(
-        name=name,
-        version=VERSION,
-        config=checksum[:16],
-        features=features,
-        split_datasets={
-            split: [(str(i), ex) for i, ex in enumerate(examples)]
-            for split, examples in splits.items()
-        },
-        data_dir=loading.data_dir(),
-        description=description,
-    )
+    with _building(name, checksum) as needed:
+        if not needed:
+            return
+        tfds.dataset_builders.store_as_tfds_dataset(
+            name=name,
+            version=VERSION,
+            config=checksum[:16],
+            features=features,
+            split_datasets={
+                split: [(str(i), ex) for i, ex in enumerate(examples)]
+                for split, examples in splits.items()
+            },
+            data_dir=loading.data_dir(),
+            description=description,
+        )
 
 
 # --- CoNLL ---------------------------------------------------------------------------------
@@ -166,7 +306,9 @@ def _conll_sentences(
                 yield sentence
             sentence = {c: [] for c in columns}
             continue
-        values = line.split()
+        # columns are separated by any run of spaces and tabs (editors align them and leave
+        # trailing spaces); other white space (a no-break space) stays inside a token
+        values = re.split(r"[ \t]+", line.strip(" \t\r"))
         if len(values) != len(columns):
             raise BadInputError(
                 f"{path}, line {number}: {len(values)} columns, expected {len(columns)} ({' '.join(columns)}); "
@@ -213,26 +355,27 @@ def tag_scheme(sentences: Iterable[list[str]], path: Path) -> str:
 
 
 class _ConllFiles(tfds.dataset_builders.ConllDatasetBuilder, skip_registration=True):
-    """TFDS's CoNLL builder over the user's files, with the tag set found in them."""
+    """TFDS's CoNLL builder over the user's sentences, with the tag set found in them.
+
+    The zoo reads the files itself (`_conll_sentences`): columns split at any run of spaces
+    and tabs, so trailing spaces and aligned columns that editors write are read; TFDS's own
+    reader splits at exactly one separator and fails on them."""
 
     name = "zoo_conll_files"
     VERSION = tfds.core.Version(VERSION)
 
-    def __init__(self, *, files: dict[str, Path], **kwargs: Any):
-        self._files = files
+    def __init__(self, *, sentences: dict[str, list[dict[str, list[str]]]], **kwargs: Any):
+        self._sentences = sentences
         super().__init__(**kwargs)
 
     def _info(self) -> tfds.core.DatasetInfo:
         return self.create_dataset_info(description="CoNLL-format files prepared by the zoo.")
 
     def _split_generators(self, dl_manager: tfds.download.DownloadManager):
-        return {split: self._generate_examples(path) for split, path in self._files.items()}
+        return {split: self._generate_examples(split) for split in self._sentences}
 
-    def _generate_examples(self, filepaths):
-        # TFDS yields an empty example for a trailing blank line; drop it
-        for key, example in super()._generate_examples(filepaths):
-            if example["tokens"]:
-                yield key, example
+    def _generate_examples(self, split: str):
+        yield from enumerate(self._sentences[split])
 
 
 def conll(
@@ -243,17 +386,19 @@ def conll(
     seed: int = 0,
     licence: str = UNKNOWN_LICENCE,
 ) -> DatasetSpec:
-    """CoNLL column files -> a TFDS dataset, through TFDS's `ConllDatasetBuilder`.
+    """CoNLL column files -> a TFDS dataset, stored through TFDS's `ConllDatasetBuilder`.
+
+    The zoo reads the files itself, so the whitespace editors add (trailing spaces, runs of
+    spaces or tabs between columns, whitespace-only lines) and a byte-order mark are read.
 
     Args:
-        path: a folder of CoNLL files, assigned to splits by name: *train* -> train,
-            *testa*, *dev* or *val* -> validation, *testb* or *test* -> test. A single file
-            fills one split only, so it is always refused: a validation file is required.
+        path: a CoNLL file, or a folder of them assigned to splits by whole name parts
+            (`split_of`): train -> train, testa, dev or val -> validation, testb or test ->
+            test. Without a validation file, a seeded 10 % of the training sentences is.
         columns: the column names in file order, separated by spaces; `tokens` and `ner`
-            are required. Columns are split on tabs when the first 200 lines of any file hold
-            one, else on spaces.
+            are required.
         encoding: the files' encoding; only UTF-8 (or ASCII) is accepted.
-        seed: not used: CoNLL data must bring its own validation file.
+        seed: seed of the validation split made when no validation file is given.
         licence: the data's terms of use, for the model card.
 
     Returns:
@@ -264,40 +409,44 @@ def conll(
 
     Raises:
         BadInputError: an encoding other than UTF-8, `columns` without `tokens` or `ner`, no
-            training or no validation file, a line with the wrong number of columns, a file
+            training file (or one sentence only), a line with the wrong number of columns, a file
             without sentences or that cannot be read or decoded, or a malformed tag.
     """
     names = columns.split()
-    if encoding.replace("_", "-").lower() not in ("utf-8", "utf8", "ascii"):
+    if encoding.replace("_", "-").lower() not in ("utf-8", "utf8", "utf-8-sig", "ascii"):
         raise BadInputError(
             "TFDS's CoNLL builder reads UTF-8: convert the files first, e.g. iconv -f latin1 -t utf-8."
         )
     if "tokens" not in names or "ner" not in names:
         raise BadInputError(f"--columns must name a 'tokens' and a 'ner' column, got {columns!r}.")
-    files = sorted(path.iterdir()) if path.is_dir() else [path]
-    by_split = {split: f for f in files if f.is_file() and (split := _split_of(f.name))}
+    files = [f for f in _entries(path) if f.is_file()] if path.is_dir() else [path]
+    by_split, unused = _assign(files) if path.is_dir() else ({"train": files}, [])
     if "train" not in by_split:
         raise BadInputError(
-            f"{path}: no training file (a name containing 'train') among {[f.name for f in files]}."
+            f"{path}: no training file (a name with the part 'train', e.g. eng.train or "
+            f"train.txt) among {[f.name for f in files]}."
         )
-    if "validation" not in by_split:
-        raise BadInputError(
-            f"{path}: no validation file (a name containing 'testa', 'dev' or 'val')."
-        )
-    sequences: list[list[str]] = []
-    sizes = {}
-    tabs = False
-    for split, file in by_split.items():
-        lines = _lines(file, encoding)
-        tabs |= any("\t" in line for line in lines[:200])
-        sentences = list(_conll_sentences(file, lines, names))
-        if not sentences:
-            raise BadInputError(f"{file}: no sentences found (is the file empty?).")
-        sizes[split] = len(sentences)
-        sequences += [s["ner"] for s in sentences]
+    sentences: dict[str, list[dict[str, list[str]]]] = {}
+    for split, group in by_split.items():
+        for file in group:
+            found = list(_conll_sentences(file, _lines(file, encoding), names))
+            if not found:
+                raise BadInputError(f"{file}: no sentences found (is the file empty?).")
+            sentences.setdefault(split, []).extend(found)
+    seeded = None
+    if "validation" not in sentences:
+        if len(sentences["train"]) < 2:
+            raise BadInputError(
+                f"{path}: one sentence cannot be split into training and validation; "
+                "add sentences or a validation file (dev.txt, eng.testa)."
+            )
+        sentences.update(_seeded_split(sentences.pop("train"), seed))
+        seeded = seed
+    sequences = [s["ner"] for group in sentences.values() for s in group]
     scheme = tag_scheme(sequences, path)
-    options = {"columns": columns, "encoding": encoding}
-    checksum = _checksum(by_split.values(), options)
+    options = {"columns": columns, "encoding": encoding, "seed": seed}
+    used = [f for group in by_split.values() for f in group]
+    checksum = _checksum(used, options)
     tag_names = ["O", *sorted({t for tags in sequences for t in tags} - {"O"})]
     features = collections.OrderedDict(
         (
@@ -308,17 +457,49 @@ def conll(
         )
         for c in names
     )
-    # TFDS's builder splits on one separator: tab when the files use tabs, else space
     config = tfds.dataset_builders.ConllBuilderConfig(
-        name=checksum[:16], separator="\t" if tabs else " ", ordered_features=features
+        name=checksum[:16], separator=" ", ordered_features=features
     )
-    _ConllFiles(files=by_split, config=config, data_dir=loading.data_dir()).download_and_prepare()
-    source = _source(path, "conll", list(by_split.values()), checksum, sizes, options)
+    with _building("zoo_conll_files", checksum) as needed:
+        if needed:
+            builder = _ConllFiles(sentences=sentences, config=config, data_dir=loading.data_dir())
+            builder.download_and_prepare()
+    sizes = {split: len(group) for split, group in sentences.items()}
+    source = _source(
+        path, "conll", by_split, checksum, sizes, options, seeded=seeded, unused=unused
+    )
     source["tag_scheme"] = scheme
-    return _spec(f"zoo_conll_files/{checksum[:16]}", by_split, source, licence)
+    return _spec(f"zoo_conll_files/{checksum[:16]}", sentences, source, licence)
 
 
 # --- one text file per class -------------------------------------------------------------------
+
+
+def _class_files(path: Path, files: list[Path]) -> tuple[list[Path], Callable[[Path], str]]:
+    """The class files of a text-per-class folder and how each is labelled: files that share
+    one name (`rt-polarity.pos`, `rt-polarity.neg`) are labelled by extension, files that
+    share one extension (`pos.txt`, `neg.txt`) by name. Anything else is refused, naming it."""
+    for shared, label_of in (
+        (lambda f: f.stem, lambda f: f.suffix.lstrip(".")),
+        (lambda f: f.suffix, lambda f: f.stem),
+    ):
+        count = collections.Counter(shared(f) for f in files).most_common(1)[0][1]
+        if count == len(files) and all(label_of(f) for f in files):
+            return files, label_of
+    stems = collections.Counter(f.stem for f in files).most_common(1)[0]
+    suffixes = collections.Counter(f.suffix for f in files).most_common(1)[0]
+    if stems[1] >= suffixes[1]:
+        rule, odd = f"share the name {stems[0]!r}", [f for f in files if f.stem != stems[0]]
+    else:
+        rule, odd = (
+            f"share the extension {suffixes[0]!r}",
+            [f for f in files if f.suffix != suffixes[0]],
+        )
+    raise BadInputError(
+        f"{path}: the class files {rule}, but {', '.join(f.name for f in odd)} do"
+        f"{'es' if len(odd) == 1 else ''} not: move {'it' if len(odd) == 1 else 'them'} out of the "
+        "folder (one file per class, labelled by extension as in rt-polarity.pos or by name as in pos.txt)."
+    )
 
 
 def text_per_class(
@@ -327,11 +508,12 @@ def text_per_class(
     """One text file per class -> a TFDS dataset of `text` and `label`.
 
     Args:
-        path: a folder of at least two files (hidden ones ignored), one example a line
-            (stripped; blank lines skipped). The label is each file's stem (`pos.txt` ->
-            `pos`) or, when every file has the same stem, its extension (`rt-polarity.pos`
-            -> `pos`).
-        encoding: the files' text encoding.
+        path: a folder of at least two class files, one example a line (stripped; blank
+            lines skipped). Hidden files and notes (README, LICENSE, `*.md`, ...) are
+            skipped. The class files share one name and differ by extension (labels are the
+            extensions: `rt-polarity.pos` -> `pos`) or share one extension and differ by
+            name (labels are the names: `pos.txt` -> `pos`).
+        encoding: the files' text encoding (a byte-order mark is dropped).
         seed: seed of the train/validation split (10 % validation, at least one example).
         licence: the data's terms of use, for the model card.
 
@@ -340,22 +522,17 @@ def text_per_class(
         sorted); splits train and validation, no test.
 
     Raises:
-        BadInputError: fewer than two files, an empty file, or a file that cannot be read or
-            decoded.
+        BadInputError: fewer than two class files, files that follow neither naming rule, an
+            empty file, or a file that cannot be read or decoded.
     """
-    files = (
-        sorted(f for f in path.iterdir() if f.is_file() and not f.name.startswith("."))
-        if path.is_dir()
-        else []
-    )
+    found = [f for f in _entries(path) if f.is_file()] if path.is_dir() else []
+    notes = [f for f in found if _NOTES.search(f.name)]  # a README beside the data
+    files = [f for f in found if f not in notes]
     if len(files) < 2:
         raise BadInputError(
             f"{path}: expected a folder with one text file per class (at least two)."
         )
-    stems = {f.stem for f in files}
-    label_of: Callable[[Path], str] = (
-        (lambda f: f.suffix.lstrip(".")) if len(stems) == 1 else (lambda f: f.stem)
-    )
+    files, label_of = _class_files(path, files)
     labels = sorted(label_of(f) for f in files)
     examples = []
     for file in files:
@@ -382,7 +559,16 @@ def text_per_class(
     return _spec(
         f"zoo_text_per_class/{checksum[:16]}",
         splits,
-        _source(path, "text-per-class", files, checksum, sizes, options),
+        _source(
+            path,
+            "text-per-class",
+            {"train": files},
+            checksum,
+            sizes,
+            options,
+            seeded=seed,
+            unused=notes,
+        ),
         licence,
     )
 
@@ -390,21 +576,33 @@ def text_per_class(
 # --- CSV / TSV with a text and a label column ------------------------------------------------------
 
 
+def _records(file: Path, encoding: str) -> list[tuple[int, list[str]]]:
+    """The records of a CSV (RFC 4180: the `csv` module reads the records, so a quoted field
+    may hold commas, quotes and line breaks, kept as written) or of a TSV file (no quoting:
+    one line is one record, split at tabs, and quotes are text), with their first line
+    numbers."""
+    if ".tsv" in file.suffixes:
+        return [(n, line.split("\t")) for n, line in enumerate(_lines(file, encoding), 1)]
+    reader = csv.reader(io.StringIO(_text(file, encoding, newline=""), newline=""))
+    records, line = [], 1
+    try:
+        for row in reader:
+            records.append((line, row))
+            line = reader.line_num + 1
+    except csv.Error as err:
+        raise BadInputError(
+            f'{file}, line {line}: {err}. An unbalanced quote (") makes the rest of the '
+            "file one field: close or escape it; a text field longer than that must be shortened."
+        ) from err
+    return records
+
+
 def _table(
     file: Path, encoding: str, width: int | None = None
 ) -> tuple[list[str], list[tuple[int, list[str]]]]:
     """Rows of a CSV (comma) or TSV (tab, by extension) file with their line numbers;
     the first row is the header unless `width` (a headerless table) is given."""
-    delimiter = "\t" if ".tsv" in file.suffixes else ","
-    lines = _lines(file, encoding)
-    reader = csv.reader(lines, delimiter=delimiter)
-    try:
-        rows = [(n, row) for n, row in enumerate(reader, 1) if any(cell.strip() for cell in row)]
-    except csv.Error as err:
-        raise BadInputError(
-            f'{file}, line {reader.line_num}: {err}. An unbalanced quote (") makes the rest of the '
-            "file one field: close or escape it; a text field longer than that must be shortened."
-        ) from err
+    rows = [(n, row) for n, row in _records(file, encoding) if any(cell.strip() for cell in row)]
     if len(rows) < (1 if width else 2):
         raise BadInputError(
             f"{file}: empty file; expected {'rows' if width else 'a header and rows'}."
@@ -431,10 +629,12 @@ def csv_text(
     """CSV or TSV files with a text and a label column -> a TFDS dataset of `text` and `label`.
 
     Args:
-        path: a `.csv` or `.tsv` file (tab-separated), or a folder of them. In a folder of
-            several, each file's split comes from its name (*train*, *dev* or *val* ->
-            validation, *test*); files whose names say no split are ignored. A single file
-            is the training data. Every file starts with a header row.
+        path: a `.csv` file (RFC 4180: quoted fields may hold commas, quotes and line
+            breaks) or a `.tsv` file (one record a line, split at tabs, no quoting), or a
+            folder of them. In a folder of several, each file's split comes from its whole
+            name parts (`split_of`); files whose names say no split are not used (and
+            reported). A single file is the training data. Every file starts with a header
+            row; a byte-order mark is dropped.
         columns: `TEXT,LABEL`: the header names of the text and the label column.
         encoding: the files' text encoding.
         seed: seed of the validation split (10 %) made when no validation file is given.
@@ -456,31 +656,29 @@ def csv_text(
             f"--columns for csv names the text and the label column, e.g. 'review,sentiment'; got {columns!r}."
         )
     files = (
-        sorted(f for f in path.iterdir() if f.suffix in (".csv", ".tsv"))
+        [f for f in _entries(path) if f.is_file() and f.suffix.lower() in (".csv", ".tsv")]
         if path.is_dir()
         else [path]
     )
-    by_split = (
-        {split: f for f in files if (split := _split_of(f.name))}
-        if len(files) > 1
-        else {"train": files[0]}
-        if files
-        else {}
-    )
+    by_split, unused = _assign(files) if len(files) > 1 else ({"train": files} if files else {}, [])
     if "train" not in by_split:
         raise BadInputError(
-            f"{path}: expected a .csv/.tsv file, or one per split with 'train' in a file name."
+            f"{path}: expected a .csv/.tsv file, or one per split with a name part 'train' "
+            f"(train.csv, reviews_train.csv) among {[f.name for f in files]}."
         )
     rows: dict[str, list[tuple[str, str]]] = {}
-    for split, file in by_split.items():
-        header, table = _table(file, encoding)
-        missing = [n for n in names if n not in header]
-        if missing:
-            raise BadInputError(
-                f"{file}, line 1: no column {missing[0]!r} in the header ({', '.join(header)}); set --columns TEXT,LABEL."
+    for split, group in by_split.items():
+        for file in group:
+            header, table = _table(file, encoding)
+            missing = [n for n in names if n not in header]
+            if missing:
+                raise BadInputError(
+                    f"{file}, line 1: no column {missing[0]!r} in the header ({', '.join(header)}); set --columns TEXT,LABEL."
+                )
+            text_at, label_at = header.index(names[0]), header.index(names[1])
+            rows.setdefault(split, []).extend(
+                (row[text_at], row[label_at].strip()) for _, row in table
             )
-        text_at, label_at = header.index(names[0]), header.index(names[1])
-        rows[split] = [(row[text_at], row[label_at].strip()) for _, row in table]
     labels = sorted({label for split_rows in rows.values() for _, label in split_rows})
     if len(labels) < 2:
         raise BadInputError(
@@ -490,10 +688,13 @@ def csv_text(
         split: [{"text": t, "label": labels.index(label)} for t, label in split_rows]
         for split, split_rows in rows.items()
     }
+    seeded = None
     if "validation" not in splits:
         splits.update(_seeded_split(splits.pop("train"), seed))
+        seeded = seed
     options = {"columns": columns, "encoding": encoding, "seed": seed}
-    checksum = _checksum(by_split.values(), options)
+    used = [f for group in by_split.values() for f in group]
+    checksum = _checksum(used, options)
     features = tfds.features.FeaturesDict(
         {"text": tfds.features.Text(), "label": tfds.features.ClassLabel(names=labels)}
     )
@@ -508,7 +709,7 @@ def csv_text(
     return _spec(
         f"zoo_csv_text/{checksum[:16]}",
         splits,
-        _source(path, "csv", list(by_split.values()), checksum, sizes, options),
+        _source(path, "csv", by_split, checksum, sizes, options, seeded=seeded, unused=unused),
         licence,
     )
 
@@ -530,8 +731,8 @@ def parallel(
     Args:
         path: a folder of `<split>.<lang>[.txt][.gz]` files, line n of the source file
             translating line n of the target file, or of `<split>.tsv[.txt][.gz]` files of
-            `source<TAB>target` rows without header. The split comes from `<split>`: train,
-            val/valid/dev -> validation, test* -> test.
+            `source<TAB>target` rows without header and without quoting (quotes are text).
+            The split comes from the whole name parts of `<split>` (`split_of`).
         source: the source language code, as in the file names (e.g. `de`).
         target: the target language code (e.g. `en`).
         encoding: the files' text encoding.
@@ -549,40 +750,56 @@ def parallel(
             columns, or a file that cannot be read or decoded.
     """
     pattern = re.compile(
-        rf"^(?P<split>[^.]+)\.(?P<lang>{re.escape(source)}|{re.escape(target)}|tsv)(\.txt)?(\.gz)?$"
+        rf"^(?P<prefix>[^.]+)\.(?P<lang>{re.escape(source)}|{re.escape(target)}|tsv)(\.txt)?(\.gz)?$"
     )
-    pairs: dict[str, dict[str, Path]] = collections.defaultdict(dict)
-    for file in sorted(path.iterdir()) if path.is_dir() else []:
+    # files by prefix (`train`, `test_2016_flickr`), each prefix holding one split
+    groups: dict[str, dict[str, Path]] = collections.defaultdict(dict)
+    unused: list[Path] = []
+    for file in _entries(path) if path.is_dir() else []:
         match = pattern.match(file.name)
-        if match and (split := _split_of(match["split"])):
-            pairs[split][match["lang"]] = file
+        if match and split_of(match["prefix"]):
+            groups[match["prefix"]][match["lang"]] = file
+        elif file.is_file():
+            unused.append(file)
+    pairs: dict[str, list[dict[str, Path]]] = collections.defaultdict(list)
+    for prefix, files in sorted(groups.items()):
+        pairs[split_of(prefix)].append(files)
     if "train" not in pairs:
         raise BadInputError(
             f"{path}: no training data: train.{source}[.gz] + train.{target}[.gz], or train.tsv."
         )
     splits: dict[str, list[dict[str, str]]] = {}
-    for split, files in pairs.items():
-        if "tsv" in files:
-            _, rows = _table(files["tsv"], encoding, width=2)
-            src, tgt = [row[0] for _, row in rows], [row[1] for _, row in rows]
-        elif set(files) != {source, target}:
-            raise BadInputError(
-                f"{path}: split {split} lacks its {({source, target} - set(files)).pop()} file."
+    for split, group in pairs.items():
+        for files in group:
+            if "tsv" in files:
+                _, rows = _table(files["tsv"], encoding, width=2)
+                src, tgt = [row[0] for _, row in rows], [row[1] for _, row in rows]
+            elif set(files) != {source, target}:
+                raise BadInputError(
+                    f"{path}: {next(iter(files.values())).name} lacks its "
+                    f"{({source, target} - set(files)).pop()} file."
+                )
+            else:
+                src, tgt = _lines(files[source], encoding), _lines(files[target], encoding)
+            if len(src) != len(tgt):
+                raise BadInputError(
+                    f"{files[source]} has {len(src)} lines but {files[target]} has {len(tgt)}: the files must be line-aligned."
+                )
+            splits.setdefault(split, []).extend(
+                {source: s, target: t}
+                for s, t in zip(src, tgt, strict=True)
+                if s.strip() and t.strip()
             )
-        else:
-            src, tgt = _lines(files[source], encoding), _lines(files[target], encoding)
-        if len(src) != len(tgt):
-            raise BadInputError(
-                f"{files[source]} has {len(src)} lines but {files[target]} has {len(tgt)}: the files must be line-aligned."
-            )
-        splits[split] = [
-            {source: s, target: t} for s, t in zip(src, tgt, strict=True) if s.strip() and t.strip()
-        ]
         if not splits[split]:
             raise BadInputError(f"{path}: split {split} has no sentence pairs (empty files?).")
+    seeded = None
     if "validation" not in splits:
         splits.update(_seeded_split(splits.pop("train"), seed))
-    files = [f for pair in pairs.values() for f in pair.values()]
+        seeded = seed
+    by_split = {
+        split: [f for files in group for f in files.values()] for split, group in pairs.items()
+    }
+    files = [f for group in by_split.values() for f in group]
     options = {"source": source, "target": target, "encoding": encoding, "seed": seed}
     checksum = _checksum(files, options)
     _store(
@@ -596,7 +813,7 @@ def parallel(
     return _spec(
         f"zoo_parallel_text/{checksum[:16]}",
         splits,
-        _source(path, "parallel", files, checksum, sizes, options),
+        _source(path, "parallel", by_split, checksum, sizes, options, seeded=seeded, unused=unused),
         licence,
         {"source": source, "target": target},
     )
@@ -608,7 +825,8 @@ def parallel(
 def _caption_table(path: Path, encoding: str) -> tuple[Path, dict[str, list[str]]]:
     """Captions by image file name, from a Flickr8k token file or a CSV with image and caption columns."""
     by_image: dict[str, list[str]] = collections.defaultdict(list)
-    tokens = sorted(path.glob("*token*.txt"))
+    visible = [f for f in _entries(path) if f.is_file()]
+    tokens = [f for f in visible if f.suffix == ".txt" and "token" in f.name.lower()]
     if tokens:
         for number, line in enumerate(_lines(tokens[0], encoding), 1):
             if not line.strip():
@@ -620,7 +838,7 @@ def _caption_table(path: Path, encoding: str) -> tuple[Path, dict[str, list[str]
                 )
             by_image[key.split("#")[0]].append(caption.strip())
         return tokens[0], by_image
-    tables = sorted(path.glob("*.csv"))
+    tables = [f for f in visible if f.suffix.lower() == ".csv"]
     if not tables:
         raise BadInputError(
             f"{path}: expected a Flickr8k-style *.token.txt or a captions.csv (image,caption) beside images/."
@@ -654,8 +872,8 @@ def captions(
             kept).
         encoding: the text files' encoding.
         seed: seed of the splits made where lists are missing: validation (10 %) from the
-            train list, or train and validation from every captioned image when there is no
-            train list. In that case a test list's images are drawn into them too.
+            train list, or train and validation from the captioned images that no list
+            names when there is no train list (a test list's images stay out of them).
         licence: the data's terms of use, for the model card.
 
     Returns:
@@ -671,34 +889,37 @@ def captions(
     if not (path / "images").is_dir():
         raise BadInputError(f"{path}: expected an images/ folder beside the captions file.")
     table, by_image = _caption_table(path, encoding)
-    lists = {
-        split: f for f in sorted(path.glob("*.txt")) if f != table and (split := _split_of(f.name))
-    }
-    splits = {}
-    for split, file in lists.items():
-        splits[split] = [n.strip() for n in _lines(file, encoding) if n.strip()]
-    if "train" not in splits:
-        splits = {
-            **{k: v for k, v in splits.items() if k == "test"},
-            **_seeded_split(sorted(by_image), seed),
-        }
-    elif "validation" not in splits:
+    listed = [f for f in _entries(path) if f.is_file() and f.suffix == ".txt" and f != table]
+    lists, unused = _assign(listed)
+    splits: dict[str, list[str]] = {}
+    for split, group in lists.items():
+        for file in group:
+            splits.setdefault(split, []).extend(
+                n.strip() for n in _lines(file, encoding) if n.strip()
+            )
+    seeded = None
+    if "train" not in splits:  # every captioned image no list names
+        named = {n for names in splits.values() for n in names}
+        splits["train"] = [n for n in sorted(by_image) if n not in named]
+    if "validation" not in splits:
         splits.update(_seeded_split(splits.pop("train"), seed))
+        seeded = seed
     for split, names in splits.items():
+        where = ", ".join(str(f) for f in lists.get(split, [table]))
         if not names:
             raise BadInputError(
-                f"{lists.get(split, table)}: no captioned images for the {split} split "
+                f"{where}: no captioned images for the {split} split "
                 f"({len(by_image)} captioned images in all); add captions or images."
             )
         missing = [n for n in names if n not in by_image or not (path / "images" / n).is_file()]
         if missing:
-            where = lists.get(split, table)
             raise BadInputError(
                 f"{where}: {len(missing)} images without a file or captions, e.g. {missing[0]}."
             )
     images = sorted(path / "images" / n for names in splits.values() for n in names)
     options = {"image_size": image_size, "encoding": encoding, "seed": seed}
-    checksum = _checksum([table, *lists.values(), *images], options)
+    list_files = [f for group in lists.values() for f in group]
+    checksum = _checksum([table, *list_files, *images], options)
 
     def examples(names: list[str]) -> Iterator[dict[str, Any]]:
         """The examples of one split.
@@ -732,14 +953,23 @@ def captions(
     return _spec(
         f"zoo_captions/{checksum[:16]}",
         splits,
-        _source(path, "captions", [table, *lists.values()], checksum, sizes, options),
+        _source(
+            path,
+            "captions",
+            {"captions": [table], **lists},
+            checksum,
+            sizes,
+            options,
+            seeded=seeded,
+            unused=unused,
+        ),
         licence,
     )
 
 
 # --- image folders ---------------------------------------------------------------------------------
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")  # what TFDS's ImageFolder reads
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
 
 def _square(image: tf.Tensor | np.ndarray, size: int) -> np.ndarray:
@@ -748,22 +978,31 @@ def _square(image: tf.Tensor | np.ndarray, size: int) -> np.ndarray:
 
 
 def _read_image(file: Path, size: int) -> np.ndarray:
-    """An RGB image resized to size x size, or an error that names the file."""
+    """An RGB image, upright as its EXIF tag says, resized to size x size, or an error that
+    names the file."""
     try:
-        image = tf.io.decode_image(file.read_bytes(), channels=3, expand_animations=False)
+        data = file.read_bytes()
+        image = tf.io.decode_image(data, channels=3, expand_animations=False)
     except (tf.errors.InvalidArgumentError, OSError) as err:
         raise BadInputError(f"{file}: not a readable image (PNG or JPEG expected).") from err
-    return _square(image, size)
+    return _square(apply_exif_orientation(image, data), size)
 
 
-def _image_files(folder: Path) -> list[Path]:
-    files = sorted(f for f in folder.rglob("*") if f.is_file() and not f.name.startswith("."))
-    unknown = [f for f in files if f.suffix.lower() not in IMAGE_SUFFIXES]
-    if unknown:
-        raise BadInputError(
-            f"{unknown[0]}: unknown image format {unknown[0].suffix!r}; convert it to PNG or JPEG, or remove it."
-        )
-    return files
+def _class_images(folder: Path) -> tuple[list[tuple[Path, str]], list[Path]]:
+    """(image, class) pairs under a folder of class folders (an image may sit deeper inside
+    its class folder), and the files that are not images of a class (notes, loose files)."""
+    examples, unused = [], []
+    for file in _tree(folder):
+        parts = file.relative_to(folder).parts
+        if _NOTES.search(file.name) or len(parts) == 1:
+            unused.append(file)
+        elif file.suffix.lower() not in IMAGE_SUFFIXES:
+            raise BadInputError(
+                f"{file}: unknown image format {file.suffix!r}; convert it to PNG or JPEG, or remove it."
+            )
+        else:
+            examples.append((file, parts[0]))
+    return examples, unused
 
 
 def image_folder(
@@ -772,41 +1011,41 @@ def image_folder(
     """One folder of images per class -> a TFDS dataset of RGB `image` and `label`.
 
     Args:
-        path: a folder holding one sub-folder of PNG or JPEG images per class (a seeded
-            split), or `train/`, `val/` (or `dev/`) and `test/` folders each holding such
-            class folders (read by TFDS's `ImageFolder`).
+        path: a folder holding one sub-folder of PNG or JPEG images per class, or split
+            folders (`train/`, `val/` or `dev/`, `test/`, matched by whole name parts) each
+            holding such class folders. Hidden files and folders and notes are skipped; EXIF
+            orientation is applied.
         image_size: each image is resized to image_size x image_size RGB (aspect ratio not
             kept).
-        seed: seed of the validation split (10 %) made from class folders without split
-            folders.
+        seed: seed of the validation split (10 %) made where the data has none.
         licence: the data's terms of use, for the model card.
 
     Returns:
         The spec of `zoo_image_folder/<checksum>`: `image` uint8 (image_size, image_size, 3)
         and `label` (`ClassLabel`, folder names sorted); splits train, validation and, with
-        a test folder, test. With split folders, the validation split is not made when the
-        data lacks one, though the spec names it.
+        a test folder, test.
 
     Raises:
         BadInputError: a file that is not PNG or JPEG (by extension) or does not decode,
             fewer than two classes, or no training images.
     """
-    folders = sorted(d for d in path.iterdir() if d.is_dir()) if path.is_dir() else []
-    by_split = {split: d for d in folders if (split := _split_of(d.name))}
-    files = _image_files(path)
-    examples: dict[str, list[tuple[Path | np.ndarray, str]]] = {}
-    if (
-        "train" in by_split
-    ):  # train/ val/ test/, each with class folders: TFDS's ImageFolder reads it
-        for file in files:  # its decoding errors do not name the file: check each one first
-            _read_image(file, 1)
-        builder = tfds.ImageFolder(str(path), shape=(None, None, 3))
-        names = builder.info.features["label"].names
-        for split, folder in by_split.items():
-            ds = builder.as_dataset(split=folder.name, shuffle_files=False)
-            examples[split] = [(ex["image"], names[ex["label"]]) for ex in ds.as_numpy_iterator()]
-    elif folders:  # class folders only: a seeded validation split
-        examples = _seeded_split([(f, f.parent.name) for f in files if f.parent != path], seed)
+    folders = [d for d in _entries(path) if d.is_dir()] if path.is_dir() else []
+    by_split, others = _assign(folders)
+    examples: dict[str, list[tuple[Path, str]]] = {}
+    unused: list[Path] = []
+    if "train" in by_split:  # train/ val/ test/, each with class folders
+        unused = [f for d in others for f in _tree(d)]
+        for split, group in by_split.items():
+            for folder in group:
+                found, skipped = _class_images(folder)
+                examples.setdefault(split, []).extend(found)
+                unused += skipped
+    elif folders:  # class folders only
+        examples["train"], unused = _class_images(path)
+    seeded = None
+    if examples.get("train") and "validation" not in examples:
+        examples.update(_seeded_split(examples.pop("train"), seed))
+        seeded = seed
     labels = sorted({label for split in examples.values() for _, label in split})
     if len(labels) < 2 or not examples.get("train"):
         raise BadInputError(
@@ -814,46 +1053,47 @@ def image_folder(
             "optionally inside train/, val/ and test/."
         )
 
-    def encoded(split_examples: list[tuple[Path | np.ndarray, str]]) -> list[dict[str, Any]]:
-        # every image is decoded (and a bad one named) here, before `_store` writes anything
+    def encoded(split_examples: list[tuple[Path, str]]) -> list[dict[str, Any]]:
         """The stored examples of one split.
 
         Args:
-            split_examples: (image file or decoded uint8 array, class name) pairs.
+            split_examples: (image file, class name) pairs.
 
         Returns:
             `{"image": uint8 (image_size, image_size, 3), "label": class index}` dicts.
         """
+        # every image is decoded (and a bad one named) here, before `_store` writes anything
         return [
-            {
-                "image": _read_image(x, image_size)
-                if isinstance(x, Path)
-                else _square(x, image_size),
-                "label": labels.index(label),
-            }
-            for x, label in split_examples
+            {"image": _read_image(file, image_size), "label": labels.index(label)}
+            for file, label in split_examples
         ]
 
     options = {"image_size": image_size, "seed": seed}
-    checksum = _checksum(files, options)
+    files = sorted(f for split in examples.values() for f, _ in split)
+    checksum = _checksum(files, options, root=path)
     features = tfds.features.FeaturesDict(
         {
             "image": tfds.features.Image(shape=(image_size, image_size, 3)),
             "label": tfds.features.ClassLabel(names=labels),
         }
     )
-    _store(
-        "zoo_image_folder",
-        checksum,
-        features,
-        {s: encoded(e) for s, e in examples.items()},
-        "Image folders, prepared by the zoo.",
-    )
+    stored = {s: encoded(e) for s, e in examples.items()}
+    _store("zoo_image_folder", checksum, features, stored, "Image folders, prepared by the zoo.")
     sizes = {split: len(v) for split, v in examples.items()}
+    split_files = by_split if "train" in by_split else {"train": folders}
     return _spec(
         f"zoo_image_folder/{checksum[:16]}",
         examples,
-        _source(path, "image-folder", files, checksum, sizes, options),
+        _source(
+            path,
+            "image-folder",
+            split_files,
+            checksum,
+            sizes,
+            options,
+            seeded=seeded,
+            unused=unused,
+        ),
         licence,
     )
 
@@ -932,7 +1172,8 @@ def prepare(path: str | Path, format: str, **options: Any) -> DatasetSpec:
     """Check the files at `path`, store them as a TFDS dataset (once) and describe it.
 
     A second call on the same content and options finds the stored dataset by its checksum
-    and writes nothing.
+    and writes nothing. Any number of processes may prepare the same data at once: a file
+    lock lets one build it while the others wait, then read it.
 
     Args:
         path: the data's file or folder (`~` is expanded), or, for `tfds`, a TFDS name.

@@ -2,12 +2,97 @@
 
 from __future__ import annotations
 
+import io
+import struct
 from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
+from PIL import ExifTags, Image
 
 from zoo.errors import BadInputError
+
+#: EXIF orientation -> the turn or flip that shows the stored pixels upright, as Pillow's
+#: `ImageOps.exif_transpose` applies it (2: mirrored, 3: upside down, 6: a phone held
+#: upright, stored turned left, 8: turned right, 5 and 7: turned and mirrored)
+_UPRIGHT = {
+    2: lambda im: tf.reverse(im, [1]),
+    3: lambda im: tf.reverse(im, [0, 1]),
+    4: lambda im: tf.reverse(im, [0]),
+    5: lambda im: tf.transpose(im, [1, 0, 2]),
+    6: lambda im: tf.image.rot90(im, k=3),
+    7: lambda im: tf.reverse(tf.transpose(im, [1, 0, 2]), [0, 1]),
+    8: lambda im: tf.image.rot90(im, k=1),
+}
+
+
+def exif_orientation(data: bytes) -> int:
+    """The EXIF Orientation tag of an image file (1, upright, when it has none).
+
+    Args:
+        data: the bytes of a JPEG, PNG, WebP or TIFF file.
+
+    Returns:
+        The tag's value, 1 to 8; 1 for files without EXIF data or that Pillow cannot read
+        (decoding reports those).
+    """
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            value = image.getexif().get(ExifTags.Base.Orientation, 1)
+    except (
+        OSError,
+        SyntaxError,
+        ValueError,
+        TypeError,
+        struct.error,
+        Image.DecompressionBombError,
+    ):
+        return 1
+    return value if isinstance(value, int) and value in range(1, 9) else 1
+
+
+def apply_exif_orientation(image: tf.Tensor, data: bytes) -> tf.Tensor:
+    """Turn decoded pixels upright as the file's EXIF Orientation says (what phones write:
+    pixels stored sideways, with a tag that says how to show them); TensorFlow's decoders
+    ignore the tag.
+
+    Args:
+        image: the file's pixels as decoded, HxWxC.
+        data: the bytes of the file they were decoded from.
+
+    Returns:
+        The pixels as Pillow's `ImageOps.exif_transpose` shows them.
+    """
+    turn = _UPRIGHT.get(exif_orientation(data))
+    return turn(image) if turn else image
+
+
+def read_image_file(path: str | Path, channels: int = 0) -> tf.Tensor:
+    """Decode an image file (PNG, JPEG, GIF or BMP) upright: the one way the zoo reads one.
+
+    Args:
+        path: the file.
+        channels: 0 for the file's own channels, or 1, 3 or 4.
+
+    Returns:
+        HxWxC pixels (uint8, or uint16 for 16-bit PNGs), turned as its EXIF tag says.
+
+    Raises:
+        BadInputError: the file is missing or is not a readable image.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise BadInputError(
+            f"image file not found: {path}. Give the path of a PNG, JPEG, GIF or BMP file."
+        )
+    data = path.read_bytes()
+    try:
+        image = tf.io.decode_image(data, channels=channels, expand_animations=False)
+    except tf.errors.InvalidArgumentError as err:
+        raise BadInputError(
+            f"cannot decode {path} as an image (PNG, JPEG, GIF or BMP expected)."
+        ) from err
+    return apply_exif_orientation(image, data)
 
 
 def to_model_image(image: str | Path | np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
@@ -30,17 +115,7 @@ def to_model_image(image: str | Path | np.ndarray, shape: tuple[int, int, int]) 
             count, or an empty array.
     """
     if isinstance(image, (str, Path)):
-        path = Path(image)
-        if not path.is_file():
-            raise BadInputError(
-                f"image file not found: {path}. Give the path of a PNG, JPEG, GIF or BMP file."
-            )
-        try:
-            tensor = tf.io.decode_image(path.read_bytes(), channels=0, expand_animations=False)
-        except tf.errors.InvalidArgumentError as err:
-            raise BadInputError(
-                f"cannot decode {path} as an image (PNG, JPEG, GIF or BMP expected)."
-            ) from err
+        tensor = read_image_file(image)
     else:
         array = np.asarray(image)
         if array.ndim == 2:

@@ -357,8 +357,16 @@ def save(
 
 
 def staging_folder(folder: Path) -> Path:
-    """A fresh temporary folder inside a model's registry folder, where a version is written
-    before `publish` renames it into place (abandoned ones are cleaned up first).
+    """A fresh temporary folder beside a model's registry folder (hidden, in the registry's
+    root), where a version is written before `publish` renames it into place; abandoned ones
+    are cleaned up first. The model's own folder is made only by `publish`, so a save that
+    fails leaves no model without versions behind.
+
+    Args:
+        folder: the model's registry folder, `<root>/<name>`.
+
+    Returns:
+        The staging folder.
 
     Args:
         folder: the model's registry folder, `<root>/<name>`; created if missing.
@@ -370,9 +378,11 @@ def staging_folder(folder: Path) -> Path:
         ZooError: the registry folder cannot be written.
     """
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        _remove_abandoned_staging(folder)
-        return Path(tempfile.mkdtemp(prefix=f".tmp-{os.getpid()}-", dir=folder))
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        _remove_abandoned_staging(folder.parent)
+        if folder.is_dir():  # where earlier versions of the zoo staged
+            _remove_abandoned_staging(folder)
+        return Path(tempfile.mkdtemp(prefix=f".tmp-{os.getpid()}-", dir=folder.parent))
     except OSError as err:
         raise ZooError(
             f"cannot write to the registry at {folder}: {err.strerror}. Choose another with --registry or ZOO_REGISTRY."
@@ -405,6 +415,7 @@ def publish(
         f.name: cards.FileRecord(bytes=f.stat().st_size, sha256=sha256(f))
         for f in sorted(staging.iterdir())
     }
+    folder.mkdir(exist_ok=True)
     with FileLock(str(folder / ".lock")):
         version = max(_versions(folder), default=0) + 1
         card = replace(card, version=version, files=files)
