@@ -179,24 +179,23 @@ def greedy_in_graph(
 
 
 def corpus_bleu(hypotheses: list[str], references: list[list[str]], **kwargs) -> float:
-    """sacrebleu's corpus BLEU (`kwargs` go to `sacrebleu.metrics.BLEU`, e.g.
-    max_ngram_order); each hypothesis may have several references (the common number of
-    references is used, as sacrebleu needs equally many per hypothesis).
+    """sacrebleu's corpus BLEU against every reference of each hypothesis, however many each
+    has (an image with five captions beside one with three): sacrebleu skips a `None`
+    reference, so shorter reference lists are padded with it.
 
     BLEU: Papineni et al. 2002 (https://aclanthology.org/P02-1040); sacrebleu: Post 2018
     (https://aclanthology.org/W18-6319).
 
     Args:
         hypotheses: one output text per input.
-        references: per input, its reference texts; only the first k of each are used, k
-            the smallest count. Must not be empty.
+        references: per input, its reference texts (at least one each). Must not be empty.
         **kwargs: options of `sacrebleu.metrics.BLEU` (`max_ngram_order`, `lowercase`, ...).
 
     Returns:
         The corpus score in [0, 100], with sacrebleu's default `13a` tokenisation.
     """
-    n_refs = min(map(len, references))
-    streams = [[refs[i] for refs in references] for i in range(n_refs)]
+    n_refs = max(map(len, references))
+    streams = [[refs[i] if i < len(refs) else None for refs in references] for i in range(n_refs)]
     return float(BLEU(**kwargs).corpus_score(hypotheses, streams).score)
 
 
