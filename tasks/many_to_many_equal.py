@@ -3,14 +3,16 @@
 Tokens -> ids (the preprocessing: lowercased word ids, casing classes, character ids) ->
 word embedding (with masking) plus a small casing embedding plus a character-level
 bidirectional recurrent encoding of each word (Lample et al. 2016) -> recurrent layer with
-`return_sequences` (optionally bidirectional) -> one tag per token. Padding carries zero sample weight, so loss and accuracy ignore it; the headline
-metric is the CoNLL entity-level F1 (seqeval's default mode reproduces conlleval).
+`return_sequences` (optionally bidirectional) -> one tag per token. Padding carries zero
+sample weight, so loss and accuracy ignore it; the headline metric is entity-level F1 under
+the data's own tag scheme (`entity_scores`: conlleval's rules for IOB1).
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import keras
@@ -19,8 +21,10 @@ import numpy as np
 import tensorflow as tf
 from seqeval.metrics import f1_score, precision_score, recall_score
 from seqeval.metrics.sequence_labeling import get_entities
+from seqeval.scheme import IOB2, IOBES
 
 from zoo.data import text
+from zoo.data.formats import tag_scheme
 from zoo.data.preprocessing import Preprocessing, label_field, vocabulary_field
 from zoo.data.spec import GENERATED, DatasetSpec
 from zoo.errors import BadInputError
@@ -80,6 +84,9 @@ class TaggerPreprocessing(Preprocessing):
     characters: list[str] = vocabulary_field()
     max_word_length: int = 20
     tags: list[str] = label_field()
+    #: how the training data marks entities: `IOB1` (CoNLL-2003), `IOB2` or `BIOES`; it
+    #: decides how entity F1 reads tag sequences (`entity_scores`)
+    tag_scheme: str = "IOB1"
 
     def model_inputs(self, tokens: tf.Tensor) -> dict[str, tf.Tensor]:
         """Tokens -> the model's three inputs.
@@ -99,6 +106,38 @@ class TaggerPreprocessing(Preprocessing):
             "casing": casing(tokens),
             "chars": self.token_ids("characters", chars[..., : self.max_word_length]),
         }
+
+
+#: seqeval's strict reading of each scheme; IOB1 keeps conlleval's lenient one
+_STRICT = {"IOB2": IOB2, "BIOES": IOBES}
+
+
+def entity_scores(
+    truth: list[list[str]], predicted: list[list[str]], scheme: str
+) -> dict[str, float]:
+    """Entity-level precision, recall and F1 of tag sequences under the data's own scheme.
+
+    IOB1 (CoNLL-2003) is scored with conlleval's rules (seqeval's default mode), which is
+    what published CoNLL-2003 numbers use. IOB2 and BIOES data are scored with seqeval's
+    strict mode for that scheme: there an ill-formed prediction (an entity opened by `I-`)
+    is not an entity, where conlleval's rules would accept it and score `I-PER I-PER O
+    I-LOC` against `B-PER I-PER O B-LOC` as perfect. (seqeval: Nakayama 2018,
+    https://github.com/chakki-works/seqeval; conlleval: CoNLL-2000 shared task.)
+
+    Args:
+        truth: gold tags, one list per sentence.
+        predicted: predicted tags, the same lengths.
+        scheme: `IOB1`, `IOB2` or `BIOES`.
+
+    Returns:
+        `entity_f1`, `entity_precision` and `entity_recall`, each in [0, 1].
+    """
+    options = {"mode": "strict", "scheme": _STRICT[scheme]} if scheme in _STRICT else {}
+    return {
+        "entity_f1": float(f1_score(truth, predicted, **options)),
+        "entity_precision": float(precision_score(truth, predicted, **options)),
+        "entity_recall": float(recall_score(truth, predicted, **options)),
+    }
 
 
 @register_task
@@ -140,7 +179,9 @@ class NamedEntityRecognition(Task):
         the character vocabulary (every character, at most `max_characters`), and takes the
         tag names from the dataset's `ner` feature.
         """
-        tokens = [t for ex in train.as_numpy_iterator() for t in ex["tokens"].astype(str)]
+        examples = list(train.as_numpy_iterator())
+        tokens = [t for ex in examples for t in ex["tokens"].astype(str)]
+        sequences = [ex["ner_name"].astype(str).tolist() for ex in examples]
         self.preprocessing = TaggerPreprocessing(
             vocabulary=text.build_vocabulary(
                 (t.lower() for t in tokens),
@@ -152,6 +193,7 @@ class NamedEntityRecognition(Task):
             ),
             max_word_length=self.max_word_length,
             tags=class_names(self.features(spec)["ner"]),
+            tag_scheme=tag_scheme(sequences, Path(spec.tfds_name)),
         )
 
     def encode(self, raw: tf.data.Dataset, *, training: bool) -> tf.data.Dataset:
@@ -259,8 +301,9 @@ class NamedEntityRecognition(Task):
     def evaluate(
         self, model: keras.Model, raw: tf.data.Dataset, *, batch_size: int = 64, quick: bool = False
     ) -> dict[str, float]:
-        """`entity_f1`, `entity_precision` and `entity_recall` by seqeval (default mode, as
-        conlleval: Tjong Kim Sang & De Meulder 2003, https://aclanthology.org/W03-0419),
+        """`entity_f1`, `entity_precision` and `entity_recall` under the preprocessing's tag
+        scheme (`entity_scores`: conlleval's rules for IOB1, as Tjong Kim Sang & De Meulder
+        2003, https://aclanthology.org/W03-0419; seqeval's strict mode for IOB2 and BIOES),
         `token_accuracy`, and `unknown_tags` when gold tags the model does not know occur
         (read as O for entities, wrong for token accuracy).
         """
@@ -279,9 +322,7 @@ class NamedEntityRecognition(Task):
                 truth.append([tags[i] if i >= 0 else "O" for i in row[:n]])
             predicted += tagged
         metrics = {
-            "entity_f1": float(f1_score(truth, predicted)),
-            "entity_precision": float(precision_score(truth, predicted)),
-            "entity_recall": float(recall_score(truth, predicted)),
+            **entity_scores(truth, predicted, self.preprocessing.tag_scheme),
             "token_accuracy": correct / max(1, sum(map(len, truth))),
         }
         if unknown:

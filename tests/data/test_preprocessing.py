@@ -52,3 +52,37 @@ def test_ids_of_ragged_and_padded_tokens() -> None:
         0,
         -1,
     ]
+
+
+def test_entity_f1_reads_each_tag_scheme_by_its_own_rules() -> None:
+    """Ill-formed IOB2 predictions scored 1.0 under conlleval's lenient rules."""
+    from zoo.tasks.many_to_many_equal import entity_scores
+
+    gold, guess = [["B-PER", "I-PER", "O", "B-LOC"]], [["I-PER", "I-PER", "O", "I-LOC"]]
+    assert entity_scores(gold, guess, "IOB1")["entity_f1"] == 1.0  # CoNLL-2003 (conlleval)
+    assert entity_scores(gold, guess, "IOB2")["entity_f1"] == 0.0
+    bioes_gold, bioes_guess = [["B-PER", "E-PER", "O", "S-LOC"]], [["B-PER", "I-PER", "O", "S-LOC"]]
+    assert entity_scores(bioes_gold, bioes_gold, "BIOES")["entity_f1"] == 1.0
+    # an entity opened by B- but not closed by E- is not one: precision 1, recall 1/2
+    assert entity_scores(bioes_gold, bioes_guess, "BIOES")["entity_f1"] == pytest.approx(2 / 3)
+
+
+def test_the_tagger_records_its_data_tag_scheme(tiny_dataset) -> None:
+    task = zoo.get_task("many-to-many-equal")()
+    spec = tiny_dataset("many-to-many-equal")
+    task.adapt(task.load(spec, "train"), spec)
+    gold = [
+        ex["ner_name"].astype(str).tolist() for ex in task.load(spec, "train").as_numpy_iterator()
+    ]
+    opened_by_i = any(
+        tag.startswith("I-") and (i == 0 or sentence[i - 1][2:] != tag[2:])
+        for sentence in gold
+        for i, tag in enumerate(sentence)
+    )
+    assert task.preprocessing.tag_scheme == ("IOB1" if opened_by_i else "IOB2")
+    assert (
+        TaggerPreprocessing.from_json(
+            {"vocabulary": [], "characters": [], "tags": ["O"]}
+        ).tag_scheme
+        == "IOB1"
+    )
