@@ -25,7 +25,7 @@ from seqeval.scheme import IOB2, IOBES
 
 from zoo.data import text
 from zoo.data.formats import tag_scheme
-from zoo.data.preprocessing import Preprocessing, label_field, vocabulary_field
+from zoo.data.preprocessing import Preprocessing, graph_ops, label_field, vocabulary_field
 from zoo.data.spec import GENERATED, DatasetSpec
 from zoo.errors import BadInputError
 from zoo.models.layers import (
@@ -88,6 +88,7 @@ class TaggerPreprocessing(Preprocessing):
     #: decides how entity F1 reads tag sequences (`entity_scores`)
     tag_scheme: str = "IOB1"
 
+    @graph_ops
     def model_inputs(self, tokens: tf.Tensor) -> dict[str, tf.Tensor]:
         """Tokens -> the model's three inputs.
 

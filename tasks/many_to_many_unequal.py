@@ -16,7 +16,7 @@ import keras_tuner as kt
 import tensorflow as tf
 
 from zoo.data import text
-from zoo.data.preprocessing import Preprocessing, vocabulary_field
+from zoo.data.preprocessing import Preprocessing, graph_ops, vocabulary_field
 from zoo.data.spec import GENERATED, DatasetSpec
 from zoo.models import seq2seq
 from zoo.models.layers import (
@@ -47,6 +47,7 @@ class TranslationPreprocessing(Preprocessing):
     source_vocabulary: list[str] = vocabulary_field()
     target_vocabulary: list[str] = vocabulary_field()
 
+    @graph_ops
     def normalize(self, sentences: tf.Tensor) -> tf.Tensor:
         """Normalised text of either side, cut to `max_tokens` tokens.
 
@@ -58,6 +59,7 @@ class TranslationPreprocessing(Preprocessing):
         """
         return text.normalize(sentences, max_tokens=self.max_tokens)
 
+    @graph_ops
     def source_ids(self, sentences: tf.Tensor) -> tf.Tensor:
         """Raw source sentences -> ids of their normalised tokens.
 
@@ -70,6 +72,7 @@ class TranslationPreprocessing(Preprocessing):
         """
         return self.token_ids("source_vocabulary", tf.strings.split(self.normalize(sentences)))
 
+    @graph_ops
     def model_inputs(self, sentences: tf.Tensor) -> tf.Tensor:
         """A batch of raw source sentences -> the encoder's input.
 

@@ -18,7 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from zoo.data import text
-from zoo.data.preprocessing import Preprocessing, label_field, vocabulary_field
+from zoo.data.preprocessing import Preprocessing, graph_ops, label_field, vocabulary_field
 from zoo.data.spec import GENERATED, DatasetSpec
 from zoo.errors import BadInputError
 from zoo.models import streaming
@@ -48,6 +48,7 @@ class SentimentPreprocessing(Preprocessing):
     labels: list[str] = label_field()
     vocabulary: list[str] = vocabulary_field()
 
+    @graph_ops
     def token_ids_of(self, texts: tf.Tensor) -> tf.Tensor:
         """Raw texts -> ids of their normalised tokens.
 
@@ -61,6 +62,7 @@ class SentimentPreprocessing(Preprocessing):
             "vocabulary", tf.strings.split(text.normalize(texts, max_tokens=self.max_tokens))
         )
 
+    @graph_ops
     def model_inputs(self, texts: tf.Tensor) -> tf.Tensor:
         """A batch of raw texts -> the model's input: ids of their normalised tokens.
 

@@ -27,6 +27,10 @@ import tensorflow as tf
 from zoo.errors import ZooError
 
 _KIND = "zoo_kind"
+#: for the preprocessing's TensorFlow methods, which hold no Python control flow: AutoGraph
+#: need not convert them (and cannot read a dataclass's source: it warns, printing the
+#: whole object, vocabularies and all)
+graph_ops = tf.autograph.experimental.do_not_convert
 VOCABULARY, LABELS = "vocabulary", "labels"
 #: ids every vocabulary reserves before its tokens
 PAD_ID, UNK_ID = 0, 1
@@ -162,6 +166,7 @@ class Preprocessing:
                 )
         return self._tables[key]
 
+    @graph_ops
     def token_ids(self, vocabulary: str, tokens: tf.Tensor) -> tf.Tensor:
         """Tokens -> int32 ids of the named vocabulary field: 0 for "" (padding), 1 for unknown.
 
@@ -190,6 +195,7 @@ class Preprocessing:
 
         return tf.ragged.map_flat_values(ids, tokens)
 
+    @graph_ops
     def label_ids(self, labels: str, names: tf.Tensor) -> tf.Tensor:
         """Label or tag names -> int32 ids of the named label field's order; -1 for a name the
         model does not know (an error to count, never a silent other label).
