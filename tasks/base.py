@@ -529,7 +529,15 @@ class EncoderDecoderTask(Task):
         """
         return inputs
 
-    def _max_length(self) -> int:
+    def generation_length(self, encoder_inputs: Any) -> int | tf.Tensor:
+        """Most tokens generated for a batch, [end] included.
+
+        Args:
+            encoder_inputs: the batch, as `encoder_inputs` (or the serving signature) makes it.
+
+        Returns:
+            An int, or a scalar int32 tensor where it depends on the batch's shape.
+        """
         return self.preprocessing.max_tokens + 1  # the tokens and [end]
 
     def generate(
@@ -549,7 +557,7 @@ class EncoderDecoderTask(Task):
             model,
             encoder_inputs,
             getattr(self.preprocessing, self.target_vocabulary),
-            max_length=self._max_length(),
+            max_length=int(self.generation_length(encoder_inputs)),
             beam_width=beam_width,
         )
         return [
@@ -610,7 +618,7 @@ class EncoderDecoderTask(Task):
         Returns:
             A `tf.function` over `serving_inputs()`'s spec, returning `{output_key: string
             tensor of shape (batch,)}`: the greedy output after `detokenize`, at most
-            `max_tokens` + 1 steps long (no beam search in the graph).
+            `generation_length` steps long (no beam search in the graph).
         """
         spec, prepare = self.serving_inputs()
         vocabulary = getattr(self.preprocessing, self.target_vocabulary)
@@ -625,8 +633,9 @@ class EncoderDecoderTask(Task):
             Returns:
                 `{output_key: string tensor of shape (batch,)}`.
             """
+            encoder_inputs = prepare(inputs)
             generated = seq2seq.greedy_in_graph(
-                model, prepare(inputs), vocabulary, max_length=self._max_length()
+                model, encoder_inputs, vocabulary, max_length=self.generation_length(encoder_inputs)
             )
             return {self.output_key: self.detokenize(generated)}
 
