@@ -113,3 +113,11 @@ def test_a_recurrent_encoder_reads_inputs_of_any_length(tiny_dataset) -> None:
     review = SentimentPreprocessing(vocabulary=["good"], labels=["neg", "pos"], max_tokens=300)
     assert review.model_inputs(tf.constant([" ".join(["good"] * 400)])).shape == (1, 400)
     assert review.token_ids_of(tf.constant(" ".join(["good"] * 400)), cut=True).shape == (300,)
+
+
+def test_an_unknown_split_is_named_with_the_real_ones() -> None:
+    """`Task.load` with an unknown split gave a raw AttributeError (and the message listed
+    only train and validation)."""
+    task = zoo.get_task("many-to-one")()
+    with pytest.raises(zoo.UnknownNameError, match="'tset'.*test"):
+        task.load("embedded", "tset")
