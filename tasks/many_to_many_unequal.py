@@ -35,8 +35,8 @@ class TranslationPreprocessing(Preprocessing):
 
     Attributes:
         max_tokens: tokens per training sentence, either side; at inference the encoder reads
-            the whole source, and the decoder may emit max_tokens, or twice the source's tokens
-            for a source longer than that (`generation_length`).
+            the whole source and the decoder may emit up to max(max_tokens, twice the source's
+            tokens) (`generation_length`).
         source_language, target_language: the dataset's feature names of the two sides.
         source_vocabulary: source words (ids from 2; 0 pads, 1 is unknown).
         target_vocabulary: target words, after the reserved `[start]` and `[end]`.
@@ -302,12 +302,9 @@ class Translation(EncoderDecoderTask):
         return tf.TensorSpec([None], tf.string, name="source"), self.preprocessing.model_inputs
 
     def generation_length(self, encoder_inputs: tf.Tensor) -> int | tf.Tensor:
-        """`max_tokens` + 1 (for [end]) while every source in the batch fits the training
-        length; beyond it, twice the longest source's tokens + 1, so that a long input is
-        translated whole instead of cut at the training length."""
-        longest = tf.shape(encoder_inputs)[1]
-        limit = self.preprocessing.max_tokens
-        return tf.where(longest > limit, 2 * longest, limit) + 1
+        """Up to twice the longest source's tokens (at least `max_tokens`), plus [end]: a long
+        input is translated whole, never cut to the training length."""
+        return tf.maximum(self.preprocessing.max_tokens, 2 * tf.shape(encoder_inputs)[1]) + 1
 
     def detokenize(self, sentences: tf.Tensor) -> tf.Tensor:
         """Re-attaches punctuation to the word before it (`zoo.data.text.attach_punctuation`)."""
