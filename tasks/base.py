@@ -529,15 +529,7 @@ class EncoderDecoderTask(Task):
         """
         return inputs
 
-    def generation_length(self, encoder_inputs: Any) -> int | tf.Tensor:
-        """Most tokens generated for a batch, [end] included.
-
-        Args:
-            encoder_inputs: the batch, as `encoder_inputs` (or the serving signature) makes it.
-
-        Returns:
-            An int, or a scalar int32 tensor where it depends on the batch's shape.
-        """
+    def _max_length(self) -> int:
         return self.preprocessing.max_tokens + 1  # the tokens and [end]
 
     def generate(
@@ -557,7 +549,7 @@ class EncoderDecoderTask(Task):
             model,
             encoder_inputs,
             getattr(self.preprocessing, self.target_vocabulary),
-            max_length=int(self.generation_length(encoder_inputs)),
+            max_length=self._max_length(),
             beam_width=beam_width,
         )
         return [
@@ -618,7 +610,7 @@ class EncoderDecoderTask(Task):
         Returns:
             A `tf.function` over `serving_inputs()`'s spec, returning `{output_key: string
             tensor of shape (batch,)}`: the greedy output after `detokenize`, at most
-            `generation_length` steps long (no beam search in the graph).
+            `max_tokens` + 1 steps long (no beam search in the graph).
         """
         spec, prepare = self.serving_inputs()
         vocabulary = getattr(self.preprocessing, self.target_vocabulary)
@@ -633,9 +625,8 @@ class EncoderDecoderTask(Task):
             Returns:
                 `{output_key: string tensor of shape (batch,)}`.
             """
-            encoder_inputs = prepare(inputs)
             generated = seq2seq.greedy_in_graph(
-                model, encoder_inputs, vocabulary, max_length=self.generation_length(encoder_inputs)
+                model, prepare(inputs), vocabulary, max_length=self._max_length()
             )
             return {self.output_key: self.detokenize(generated)}
 

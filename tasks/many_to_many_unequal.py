@@ -34,9 +34,7 @@ class TranslationPreprocessing(Preprocessing):
     """Fitted preprocessing of the translation task.
 
     Attributes:
-        max_tokens: tokens per training sentence, either side; at inference the encoder reads
-            the whole source and the decoder may emit up to max(max_tokens, twice the source's
-            tokens) (`generation_length`).
+        max_tokens: tokens read per source sentence and emitted per translation.
         source_language, target_language: the dataset's feature names of the two sides.
         source_vocabulary: source words (ids from 2; 0 pads, 1 is unknown).
         target_vocabulary: target words, after the reserved `[start]` and `[end]`.
@@ -51,7 +49,7 @@ class TranslationPreprocessing(Preprocessing):
 
     @graph_ops
     def normalize(self, sentences: tf.Tensor) -> tf.Tensor:
-        """Normalised text of either side (whole: the decoder's targets are cut when encoded).
+        """Normalised text of either side, cut to `max_tokens` tokens.
 
         Args:
             sentences: string tensor, a scalar or of shape (batch,).
@@ -59,23 +57,20 @@ class TranslationPreprocessing(Preprocessing):
         Returns:
             String tensor of the same shape (`zoo.data.text.normalize`).
         """
-        return text.normalize(sentences)
+        return text.normalize(sentences, max_tokens=self.max_tokens)
 
     @graph_ops
-    def source_ids(self, sentences: tf.Tensor, *, cut: bool = False) -> tf.Tensor:
+    def source_ids(self, sentences: tf.Tensor) -> tf.Tensor:
         """Raw source sentences -> ids of their normalised tokens.
 
         Args:
             sentences: string tensor, a scalar or of shape (batch,).
-            cut: keep only the first `max_tokens` tokens (for training batches); otherwise
-                the encoder reads the whole sentence.
 
         Returns:
             int32 ids: shape (tokens,) for a scalar, a ragged (batch, None) tensor otherwise;
-            1 for unknown words.
+            at most `max_tokens` per sentence, 1 for unknown words.
         """
-        normalized = text.normalize(sentences, max_tokens=self.max_tokens if cut else None)
-        return self.token_ids("source_vocabulary", tf.strings.split(normalized))
+        return self.token_ids("source_vocabulary", tf.strings.split(self.normalize(sentences)))
 
     @graph_ops
     def model_inputs(self, sentences: tf.Tensor) -> tf.Tensor:
@@ -179,11 +174,7 @@ class Translation(EncoderDecoderTask):
                 prep.max_tokens,
             )
             return (
-                # training batches are cut to `max_tokens` (memory); evaluation reads everything
-                {
-                    "source": prep.source_ids(ex[prep.source_language], cut=training),
-                    "target_in": target_in,
-                },
+                {"source": prep.source_ids(ex[prep.source_language]), "target_in": target_in},
                 target_out,
                 weights,
             )
@@ -300,11 +291,6 @@ class Translation(EncoderDecoderTask):
     def serving_inputs(self) -> tuple[tf.TensorSpec, Any]:
         """`source` string (batch,): raw sentences, made ids by `model_inputs` in the graph."""
         return tf.TensorSpec([None], tf.string, name="source"), self.preprocessing.model_inputs
-
-    def generation_length(self, encoder_inputs: tf.Tensor) -> int | tf.Tensor:
-        """Up to twice the longest source's tokens (at least `max_tokens`), plus [end]: a long
-        input is translated whole, never cut to the training length."""
-        return tf.maximum(self.preprocessing.max_tokens, 2 * tf.shape(encoder_inputs)[1]) + 1
 
     def detokenize(self, sentences: tf.Tensor) -> tf.Tensor:
         """Re-attaches punctuation to the word before it (`zoo.data.text.attach_punctuation`)."""

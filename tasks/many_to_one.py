@@ -38,8 +38,7 @@ class SentimentPreprocessing(Preprocessing):
     """Fitted preprocessing of the sentiment task.
 
     Attributes:
-        max_tokens: tokens read per training text (memory and time grow with length);
-            `predict`, evaluation, `zoo stream` and the serving signature read texts whole.
+        max_tokens: tokens read per text; longer texts are cut (`zoo stream` reads them whole).
         labels: the two class names, negative first: the model predicts P(labels[1]).
         vocabulary: normalised words, most frequent first (ids from 2; 0 pads, 1 is unknown).
     """
@@ -50,19 +49,17 @@ class SentimentPreprocessing(Preprocessing):
     vocabulary: list[str] = vocabulary_field()
 
     @graph_ops
-    def token_ids_of(self, texts: tf.Tensor, *, cut: bool = False) -> tf.Tensor:
+    def token_ids_of(self, texts: tf.Tensor) -> tf.Tensor:
         """Raw texts -> ids of their normalised tokens.
 
         Args:
             texts: string tensor, a scalar (one text) or shape (batch,).
-            cut: keep only the first `max_tokens` tokens (for training batches).
 
         Returns:
             int32 ids: shape (tokens,) for a scalar, a ragged (batch, None) tensor otherwise.
         """
         return self.token_ids(
-            "vocabulary",
-            tf.strings.split(text.normalize(texts, max_tokens=self.max_tokens if cut else None)),
+            "vocabulary", tf.strings.split(text.normalize(texts, max_tokens=self.max_tokens))
         )
 
     @graph_ops
@@ -74,7 +71,7 @@ class SentimentPreprocessing(Preprocessing):
 
         Returns:
             int32 tensor of shape (batch, time), right-padded with 0; time is the batch's
-            longest token count (texts are read whole).
+            longest token count, at most `max_tokens`.
         """
         return self.token_ids_of(texts).to_tensor(0)
 
@@ -148,16 +145,12 @@ class SentimentAnalysis(Task):
         )
 
     def encode(self, raw: tf.data.Dataset, *, training: bool) -> tf.data.Dataset:
-        """Elements `(ids, label)`: int32 token ids (tokens,), at most `max_tokens` in training
-        batches (whole texts otherwise), and an int32
+        """Elements `(ids, label)`: int32 token ids (tokens,), at most `max_tokens`, and an int32
         scalar label id (-1 for a label the model does not know).
         """
         prep = self.preprocessing
         return raw.map(
-            lambda ex: (
-                prep.token_ids_of(ex["text"], cut=training),  # a recurrent model reads any length
-                prep.label_ids("labels", ex["label_name"]),
-            ),
+            lambda ex: (prep.token_ids_of(ex["text"]), prep.label_ids("labels", ex["label_name"])),
             num_parallel_calls=tf.data.AUTOTUNE,
         )
 

@@ -88,33 +88,6 @@ def test_the_tagger_records_its_data_tag_scheme(tiny_dataset) -> None:
     )
 
 
-def test_a_recurrent_encoder_reads_inputs_of_any_length(tiny_dataset) -> None:
-    """A 62-token German sentence was cut to the card's 50 tokens without a word (and a
-    400-token review to 300): inputs are read whole, only training batches are cut."""
-    from zoo.tasks.base import hyperparameters
-    from zoo.tasks.many_to_one import SentimentPreprocessing
-
-    long_sentence = " ".join(["ein mann fährt fahrrad und"] * 12 + ["lacht ."])  # 62 tokens
-    task = zoo.get_task("many-to-many-unequal")()
-    spec = tiny_dataset("many-to-many-unequal")
-    task.adapt(task.load(spec, "train"), spec)
-    assert task.preprocessing.model_inputs(tf.constant([long_sentence])).shape == (1, 62)
-    assert task.preprocessing.source_ids(tf.constant(long_sentence), cut=True).shape == (50,)
-    model = task.build_model(hyperparameters({"units": 8, "embedding_dim": 8}))
-    logits = model.get_layer("decoder").get_layer("logits")
-    kernel, bias = logits.get_weights()
-    bias[1] = 100.0  # never [end]: the output is as long as generation allows
-    logits.set_weights([kernel, bias])
-    translation = task.predict(model, [long_sentence], beam_width=1)[0]["translation"]
-    assert len(translation.split()) == 2 * 62 + 1  # room for the whole sentence, not 50 + 1
-    served = task.serving_function(model)(tf.constant([long_sentence]))["translation"][0]
-    assert served.numpy().decode() == translation
-
-    review = SentimentPreprocessing(vocabulary=["good"], labels=["neg", "pos"], max_tokens=300)
-    assert review.model_inputs(tf.constant([" ".join(["good"] * 400)])).shape == (1, 400)
-    assert review.token_ids_of(tf.constant(" ".join(["good"] * 400)), cut=True).shape == (300,)
-
-
 def test_an_unknown_split_is_named_with_the_real_ones() -> None:
     """`Task.load` with an unknown split gave a raw AttributeError (and the message listed
     only train and validation)."""

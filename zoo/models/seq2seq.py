@@ -141,7 +141,7 @@ def decode(
 
 
 def greedy_in_graph(
-    model: keras.Model, encoder_inputs, vocabulary: list[str], *, max_length: int | tf.Tensor
+    model: keras.Model, encoder_inputs, vocabulary: list[str], *, max_length: int
 ) -> tf.Tensor:
     """Greedy decoding as TensorFlow ops (for exported serving signatures): one string per input.
 
@@ -149,8 +149,7 @@ def greedy_in_graph(
         model: a model with `encoder` and `decoder` sub-models, as for `decode`.
         encoder_inputs: one batch for the encoder, as tensors.
         vocabulary: the decoder's vocabulary, holding `[start]` and `[end]`.
-        max_length: decoding steps (an int, or a scalar int32 tensor computed from the
-            batch); every input runs all of them.
+        max_length: decoding steps; every input runs all of them.
 
     Returns:
         String tensor of shape (batch,): the tokens before the first [end], joined by
