@@ -18,6 +18,7 @@ import tensorflow as tf
 from zoo.data import text
 from zoo.data.preprocessing import Preprocessing, graph_ops, vocabulary_field
 from zoo.data.spec import GENERATED, DatasetSpec
+from zoo.errors import BadInputError
 from zoo.models import seq2seq
 from zoo.models.layers import (
     compile_model,
@@ -84,6 +85,24 @@ class TranslationPreprocessing(Preprocessing):
         """
         return self.source_ids(sentences).to_tensor(0)
 
+    def require_languages(self, raw: tf.data.Dataset) -> None:
+        """Checks that raw examples hold the two languages this preprocessing was fitted on.
+
+        Args:
+            raw: raw examples (a dict of features per element).
+
+        Raises:
+            BadInputError: a side is missing, e.g. a de->en model given pt->en data; without
+                this check the mismatch surfaced as a `KeyError` deep inside `tf.data`.
+        """
+        have = sorted(raw.element_spec)
+        if self.source_language not in have or self.target_language not in have:
+            raise BadInputError(
+                f"this model translates {self.source_language!r} to {self.target_language!r}, "
+                f"but the data has the features {', '.join(have)}: use data in those two "
+                "languages, or retrain the model on this data (zoo retrain)"
+            )
+
 
 @register_task
 class Translation(EncoderDecoderTask):
@@ -139,8 +158,16 @@ class Translation(EncoderDecoderTask):
     def adapt(self, train: tf.data.Dataset, spec: DatasetSpec) -> None:
         """Fits a source and a target vocabulary (the target's after `[start]` and `[end]`) on
         sentences cut to `max_tokens`; the languages are `spec.fields["source"]` and
-        `spec.fields["target"]`, which the spec must have.
+        `spec.fields["target"]`.
+
+        Raises:
+            BadInputError: the spec does not say which features are the two languages.
         """
+        if not {"source", "target"} <= spec.fields.keys():
+            raise BadInputError(
+                f"dataset {spec.tfds_name} does not say which features are the source and the "
+                "target language: give --source and --target"
+            )
         source, target = spec.fields["source"], spec.fields["target"]
         self.preprocessing = TranslationPreprocessing(
             max_tokens=self.max_tokens,
@@ -158,6 +185,7 @@ class Translation(EncoderDecoderTask):
         `max_tokens` words, and float32 ones (n + 1,).
         """
         prep = self.preprocessing
+        prep.require_languages(raw)
 
         def to_example(ex):
             """One raw sentence pair -> its encoded element.
@@ -298,6 +326,7 @@ class Translation(EncoderDecoderTask):
 
     def references(self, raw: tf.data.Dataset) -> tuple[list[str], list[list[str]]]:
         """Raw source sentences and, for each, its one raw target sentence (BLEU is lowercased)."""
+        self.preprocessing.require_languages(raw)
         sources, references = [], []
         for ex in raw.as_numpy_iterator():
             sources.append(ex[self.preprocessing.source_language].decode())

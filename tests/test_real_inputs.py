@@ -18,7 +18,7 @@ from PIL import Image, ImageOps
 import zoo
 from zoo import registry
 from zoo.data import formats, images, loading
-from zoo.errors import BadInputError
+from zoo.errors import BadInputError, UnknownNameError
 
 
 def _write(path: Path, text: str, encoding: str = "utf-8") -> Path:
@@ -370,3 +370,36 @@ def test_captions_test_list_without_train_list_keeps_test_images_out(tmp_path) -
         for ex in loading.load_tfds(spec.tfds_name, split).as_numpy_iterator()
     }
     assert captions == {f"a grey square {i}" for i in range(7)}
+
+
+# --- 12. a model given data that does not fit it -------------------------------------------------
+
+
+def test_a_translation_model_refuses_data_in_other_languages() -> None:
+    task = zoo.get_task("many-to-many-unequal")()
+    task.preprocessing = task.preprocessing_class(source_language="de", target_language="en")
+    raw = task.load("embedded", "validation")  # pt -> en
+    for read in (lambda: task.references(raw), lambda: task.encode(raw, training=False)):
+        with pytest.raises(BadInputError, match="translates 'de' to 'en'.*features en, pt"):
+            read()
+
+
+def test_a_tfds_dataset_by_name_is_checked_and_its_languages_read() -> None:
+    with pytest.raises(UnknownNameError, match="unknown TFDS dataset 'no_such_dataset'"):
+        formats.prepare("no_such_dataset", "tfds")
+    # TFDS translation builders list (source, target) as their supervised keys
+    assert formats.prepare("zoo_numbers_translate", "tfds").fields == {
+        "source": "pt",
+        "target": "en",
+    }
+    assert formats.prepare("zoo_numbers_translate", "tfds", source="en", target="pt").fields == {
+        "source": "en",
+        "target": "pt",
+    }
+    with pytest.raises(BadInputError, match="--source and --target must both name features"):
+        formats.prepare("zoo_numbers_translate", "tfds", source="de")
+    reviews = formats.prepare("zoo_reviews", "tfds")
+    assert reviews.fields == {}
+    task = zoo.get_task("many-to-many-unequal")()
+    with pytest.raises(BadInputError, match="give --source and --target"):
+        task.adapt(task.load(reviews, "train"), reviews)

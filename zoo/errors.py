@@ -15,13 +15,23 @@ class ZooError(Exception):
 
 
 class UnknownNameError(ZooError, KeyError):
-    """A task, dataset, cell or model name that does not exist."""
+    """A task, dataset, cell or model name that does not exist.
 
-    def __init__(self, kind: str, name: str, known: Iterable[str]):
+    Args:
+        kind: what was looked up (`task`, `TFDS dataset`, ...).
+        name: the name given.
+        known: the names that exist; the closest ones are suggested.
+        listing: said instead of listing every known name, where there are too many to
+            print (e.g. TFDS's catalogue).
+    """
+
+    def __init__(self, kind: str, name: str, known: Iterable[str], *, listing: str | None = None):
         known = sorted(known)
         close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
         hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-        super().__init__(f"unknown {kind} {name!r}.{hint} Known: {', '.join(known)}.")
+        super().__init__(
+            f"unknown {kind} {name!r}.{hint} {listing or 'Known: ' + ', '.join(known) + '.'}"
+        )
 
     def __str__(self) -> str:  # KeyError would otherwise quote the message
         return str(self.args[0])

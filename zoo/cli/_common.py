@@ -194,8 +194,14 @@ def data_options(p: argparse.ArgumentParser, *, task: bool = True) -> None:
         help="conll: column names in order (default: 'tokens pos chunks ner'); "
         "csv: the text and label columns (default: 'text,label')",
     )
-    files.add_argument("--source", help="parallel text: source language code, e.g. de")
-    files.add_argument("--target", help="parallel text: target language code, e.g. en")
+    files.add_argument(
+        "--source",
+        help="parallel, tfds: source language code, e.g. de (tfds: default the dataset's own)",
+    )
+    files.add_argument(
+        "--target",
+        help="parallel, tfds: target language code, e.g. en (tfds: default the dataset's own)",
+    )
     files.add_argument(
         "--image-size",
         type=positive_int,

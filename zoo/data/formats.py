@@ -16,7 +16,7 @@ never data. A file lock lets any number of processes prepare the same files at o
 | `csv` | a CSV or TSV file (or one per split) with a header; `--columns TEXT,LABEL` names the text and label columns | by file name, or seeded |
 | `parallel` | line-aligned `<split>.<lang>[.gz]` files, or `<split>.tsv` files of `source<TAB>target` pairs | by file name, or seeded |
 | `captions` | `images/` plus a Flickr8k `*.token.txt` (`<image>#<n>\\t<caption>`) or a `captions.csv` (`image,caption`), and optional train/dev/test image lists (`*.txt`) | the lists, or seeded |
-| `tfds` | PATH is a TFDS dataset name; `--rename text=sentence,label=label` maps the task's feature names to the dataset's | `validation`, or the last 10 % of `train` |
+| `tfds` | PATH is a TFDS dataset name; `--rename text=sentence,label=label` maps the task's feature names to the dataset's; translation: `--source`/`--target` name the languages (default: the dataset's supervised keys) | `validation`, or the last 10 % of `train` |
 | `image-folder` | one sub-folder of images per class, or `train/`, `val/`, `test/` each holding those; images upright as their EXIF tag says | by folder, or seeded |
 
 Splits are found by whole name parts (`split_of`: `eng.testa`, `my-train.csv`,
@@ -1105,12 +1105,16 @@ def tfds_dataset(
     name: str,
     *,
     rename: str | None = None,
+    source: str | None = None,
+    target: str | None = None,
     seed: int = 0,
     licence: str = "see the TFDS catalogue entry",
 ) -> DatasetSpec:
     """A TFDS dataset by name (`imdb_reviews`, `glue/sst2`), with `rename` mapping the task's
     feature names to the dataset's (`text=sentence,label=label`). Its validation split is
-    `validation` if it has one, else the last 10 % of `train`.
+    `validation` if it has one, else the last 10 % of `train`. For a translation dataset the
+    source and target languages are `source` and `target`, by default the dataset's own
+    `supervised_keys` (TFDS's translation builders list them as (source, target)).
 
     Nothing is stored: the spec points at the dataset itself, which is prepared (or
     downloaded) when a task loads it.
@@ -1118,17 +1122,20 @@ def tfds_dataset(
     Args:
         name: a TFDS name, optionally with config.
         rename: comma-separated `MINE=THEIRS` pairs, the task's feature name first.
+        source: the source language's feature (translation), e.g. `pt`.
+        target: the target language's feature (translation), e.g. `en`.
         seed: not used: the validation split is taken by position.
         licence: the data's terms of use, for the model card.
 
     Returns:
         The spec: train `train` (or `train[:90%]`), validation `validation` (or
-        `train[90%:]`), test `test` where the dataset has one; `rename` as a dict; no
-        `fields`.
+        `train[90%:]`), test `test` where the dataset has one; `rename` as a dict; `fields`
+        `{"source", "target"}` for a translation dataset (or when `source`/`target` are given).
 
     Raises:
-        BadInputError: `rename` is malformed or names a feature the dataset lacks.
-        tfds.core.DatasetNotFoundError: TFDS knows no dataset of that name.
+        BadInputError: `rename` is malformed, or it, `source` or `target` names a feature the
+            dataset lacks.
+        UnknownNameError: TFDS knows no dataset of that name.
     """
     info = loading.info(name)
     features = set(info.features.keys())
@@ -1137,6 +1144,14 @@ def tfds_dataset(
     if len(mapping) != len(pairs) or not set(mapping.values()) <= features:
         raise BadInputError(
             f"--rename must be TASK_FEATURE=DATASET_FEATURE pairs over {sorted(features)}; got {rename!r}."
+        )
+    if isinstance(info.features, tfds.features.Translation) and info.supervised_keys:
+        source, target = source or info.supervised_keys[0], target or info.supervised_keys[1]
+    languages = {"source": source, "target": target} if source or target else {}
+    if not {v for v in languages.values() if v} <= features or None in languages.values():
+        raise BadInputError(
+            f"--source and --target must both name features of {name} ({', '.join(sorted(features))}); "
+            f"got {source!r} and {target!r}."
         )
     splits = set(info.splits.keys())
     has_validation = "validation" in splits
@@ -1148,11 +1163,12 @@ def tfds_dataset(
         source={
             "path": name,
             "format": "tfds",
-            "options": {"rename": rename} if rename else {},
+            "options": {k: v for k, v in {"rename": rename, **languages}.items() if v is not None},
             "tfds_version": str(info.version),
         },
         licence=licence,
         rename=mapping,
+        fields=languages,
     )
 
 

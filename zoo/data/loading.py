@@ -72,6 +72,16 @@ def _unavailable(name: str, cause: str, offline: str | None) -> DatasetUnavailab
     )
 
 
+def _unknown_dataset(name: str) -> UnknownNameError:
+    return UnknownNameError(
+        "TFDS dataset",
+        name.split("/")[0],
+        tfds.list_builders(),
+        listing="See the TFDS catalogue (https://www.tensorflow.org/datasets/catalog) "
+        "or `tfds.list_builders()`.",
+    )
+
+
 def load_tfds(
     name: str, split: str, *, directory: str | None = None, offline_alternative: str | None = None
 ) -> tf.data.Dataset:
@@ -99,7 +109,7 @@ def load_tfds(
     try:
         return tfds.load(name, split=split, data_dir=directory, download=False, shuffle_files=False)
     except tfds.core.DatasetNotFoundError as err:
-        raise UnknownNameError("TFDS dataset", name, tfds.list_builders()) from err
+        raise _unknown_dataset(name) from err
     except AssertionError:
         pass  # TFDS asserts when the data is not prepared yet: prepare it below
     if not embedded and not _network_reachable():
@@ -129,8 +139,10 @@ def info(name: str, *, directory: str | None = None) -> tfds.core.DatasetInfo:
         dataset is prepared.
 
     Raises:
-        tfds.core.DatasetNotFoundError: TFDS knows no dataset of that name (not turned into
-            an `UnknownNameError` here, unlike in `load_tfds`).
+        UnknownNameError: TFDS knows no dataset of that name.
     """
     is_embedded(name)  # registers the zoo's builders before TFDS looks the name up
-    return tfds.builder(name, data_dir=directory or data_dir()).info
+    try:
+        return tfds.builder(name, data_dir=directory or data_dir()).info
+    except tfds.core.DatasetNotFoundError as err:
+        raise _unknown_dataset(name) from err
