@@ -403,3 +403,15 @@ def test_a_tfds_dataset_by_name_is_checked_and_its_languages_read() -> None:
     task = zoo.get_task("many-to-many-unequal")()
     with pytest.raises(BadInputError, match="give --source and --target"):
         task.adapt(task.load(reviews, "train"), reviews)
+
+
+def test_data_prepared_by_an_older_reader_is_not_reused(tmp_path, monkeypatch) -> None:
+    # the MR models of zoo 0.2.0 were once retrained on data stored by the previous readers,
+    # because the checksum covered files and options only
+    _write(tmp_path / "train.csv", "text,label\n" + '"good, truly",pos\nbad,neg\n' * 10)
+    current = formats.prepare(tmp_path, "csv")
+    assert formats.prepare(tmp_path, "csv").tfds_name == current.tfds_name  # same reader: reused
+    monkeypatch.setattr(formats, "VERSION", "0.9.0")
+    older = formats.prepare(tmp_path, "csv")
+    assert older.tfds_name != current.tfds_name
+    assert str(loading.info(current.tfds_name).version) == "1.1.0"
