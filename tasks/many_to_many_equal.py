@@ -28,8 +28,8 @@ from zoo.data.formats import tag_scheme
 from zoo.data.preprocessing import Preprocessing, graph_ops, label_field, vocabulary_field
 from zoo.data.spec import GENERATED, DatasetSpec
 from zoo.errors import BadInputError
+from zoo.models.custom_layers import CharacterEncoder
 from zoo.models.layers import (
-    CharacterEncoder,
     cell_type,
     compile_model,
     lower_layers,

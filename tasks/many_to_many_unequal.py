@@ -20,6 +20,7 @@ from zoo.data.preprocessing import Preprocessing, graph_ops, vocabulary_field
 from zoo.data.spec import GENERATED, DatasetSpec
 from zoo.errors import BadInputError
 from zoo.models import seq2seq
+from zoo.models.custom_layers import PaddingMask
 from zoo.models.layers import (
     compile_model,
     lower_layers,
@@ -246,7 +247,7 @@ class Translation(EncoderDecoderTask):
         # encoder: source ids -> (outputs, mask, decoder initial states)
         source = keras.Input(shape=(None,), dtype="int32", name="source")
         ids = source
-        mask = seq2seq.PaddingMask(name="source_mask")(ids)
+        mask = PaddingMask(name="source_mask")(ids)
         x = keras.layers.Embedding(
             text.vocabulary_size(source_vocab),
             embedding_dim,

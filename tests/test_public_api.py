@@ -29,3 +29,29 @@ def test_the_library_uses_no_keras_internals() -> None:
         if pattern.search(line)
     ]
     assert found == []
+
+
+def _run(code: str) -> str:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=600
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+def test_importing_zoo_registers_every_zoo_layer_with_keras() -> None:
+    # every shipped model, in Keras safe mode, with nothing of the zoo imported but the package;
+    # Keras imported after zoo (the hook) and before it (registered at once)
+    models = sorted(
+        str(max(folder.iterdir(), key=lambda v: int(v.name) if v.name.isdigit() else -1))
+        for folder in (ROOT / "saved_models").iterdir()
+        if folder.is_dir()
+    )
+    load_all = f"for path in {models!r}: keras.saving.load_model(path + '/model.keras')\n"
+    assert len(models) == 10
+    out = _run("import sys, zoo; print('keras' in sys.modules); import keras\n" + load_all)
+    assert out.split() == ["False"]  # `import zoo` alone stays free of Keras (zoo --help)
+    _run("import keras, zoo\n" + load_all)

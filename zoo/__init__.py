@@ -18,6 +18,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+import wrapt
+
 _API = {
     "ZooError": "zoo.errors",
     "UnknownNameError": "zoo.errors",
@@ -52,6 +54,16 @@ _SUBPACKAGES = (
     "tuning",
 )
 __all__ = sorted(_API)
+
+
+def _register_custom_layers(keras_module: Any) -> None:
+    importlib.import_module("zoo.models.custom_layers")  # defining them registers them
+
+
+# `import zoo` makes every zoo layer known to Keras (so `keras.saving.load_model` reads zoo
+# models in safe mode) without importing Keras itself, which would cost `zoo --help` seconds:
+# the layers are registered as soon as Keras is imported, or at once if it already is.
+wrapt.register_post_import_hook(_register_custom_layers, "keras")
 
 
 def __getattr__(name: str) -> Any:

@@ -23,28 +23,6 @@ from zoo.models.layers import cell_type
 _STEPS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-@keras.saving.register_keras_serializable(package="zoo")
-class PaddingMask(keras.layers.Layer):
-    """ids -> boolean mask of the non-padding positions, as an explicit tensor so that it
-    can travel from the encoder to the attention of a decoder run one step at a time.
-
-    Call arguments:
-        ids: int tensor of any shape, e.g. (batch, time) token ids, 0 for padding.
-
-    Returns:
-        bool tensor of the same shape, True where `ids` is not 0.
-    """
-
-    def call(self, ids):
-        return keras.ops.not_equal(ids, 0)
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
-    def compute_output_spec(self, ids):
-        return keras.KerasTensor(ids.shape, dtype="bool")
-
-
 def state_count(hp: kt.HyperParameters) -> int:
     """An LSTM carries two state tensors (h, c); a SimpleRNN one.
 
