@@ -201,3 +201,30 @@ def test_bad_data_gives_a_clear_error_and_leaves_the_registry_alone(
     assert done.returncode == 2, done.stderr[-2000:]
     assert message in done.stderr.strip().splitlines()[-1]
     assert _snapshot(root) == before
+
+
+def test_a_retrained_model_records_the_precision_it_ran_under(tiny_dataset, monkeypatch) -> None:
+    import keras
+    import tensorflow as tf
+
+    hp = {"units": 8, "embedding_dim": 8}
+    parent = zoo.save(
+        zoo.train(
+            "many-to-one", dataset=tiny_dataset("many-to-one"), epochs=1, hparams=hp, verbose=0
+        ),
+        "precision-parent",
+    )
+    # as on a machine with a GPU, where every training switches to mixed_float16
+    real = tf.config.list_physical_devices
+    monkeypatch.setattr(
+        tf.config,
+        "list_physical_devices",
+        lambda kind=None: ["GPU:0"] if kind == "GPU" else real(kind),
+    )
+    try:
+        child = zoo.retrain(
+            f"precision-parent@{parent.name}", tiny_dataset("many-to-one"), epochs=1, verbose=0
+        )
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert child.precision_policy == "mixed_float16"  # the card said float32 before

@@ -51,16 +51,13 @@ class TrainResult:
     reference_inputs: list[Any] = field(default_factory=list)
 
 
-def configure_devices() -> str:
+def configure_devices() -> None:
     """Mixed precision when a GPU is present (the LSTM then runs on cuDNN); float32 on CPU,
     where float16 is slower.
 
     `ZOO_LOGICAL_CPUS=N` splits the CPU into N logical devices, so that `--strategy
     mirrored` runs data-parallel code paths on a machine without GPUs (for tests and
     debugging; it makes nothing faster).
-
-    Returns:
-        The precision policy's name, for the model card.
 
     Raises:
         ZooError: `ZOO_LOGICAL_CPUS` is not a positive number, or TensorFlow already
@@ -70,7 +67,6 @@ def configure_devices() -> str:
         _split_cpu(os.environ["ZOO_LOGICAL_CPUS"])
     policy = "mixed_float16" if tf.config.list_physical_devices("GPU") else "float32"
     keras.mixed_precision.set_global_policy(policy)
-    return policy
 
 
 def _split_cpu(count: str) -> None:
@@ -307,8 +303,9 @@ def finish(
         batch_size: the training batch size, also used for the measurements.
         history: per-epoch logs.
         seconds: training wall time.
-        **details: further `TrainResult` fields (`patience`, `precision_policy`,
-            `strategy`, `replicas`, `search`, `retrain`).
+        **details: further `TrainResult` fields (`patience`, `strategy`, `replicas`,
+            `search`, `retrain`). The precision policy is read from the model itself, so
+            every way of training (train, retrain, tune) records the one it ran under.
 
     Returns:
         The `TrainResult`, with full (not quick) metrics on `validation` and, where the
@@ -339,6 +336,7 @@ def finish(
         reference_inputs=[
             task.raw_input(ex) for ex in held_out.take(REFERENCE_EXAMPLES).as_numpy_iterator()
         ],
+        precision_policy=model.dtype_policy.name,
         **details,
     )
 
@@ -495,7 +493,7 @@ def train(
             vocabulary to learn from the training split, or a disk error while training.
     """
     keras.utils.set_random_seed(seed)
-    policy = configure_devices()
+    configure_devices()
     distribution = distribution_strategy(strategy)
     task = get_task(task_name)()
     spec = task.dataset(
@@ -533,7 +531,6 @@ def train(
         history=history,
         seconds=seconds,
         patience=patience,
-        precision_policy=policy,
         strategy=strategy or "default",
         replicas=distribution.num_replicas_in_sync,
     )
