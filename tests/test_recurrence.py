@@ -278,3 +278,22 @@ def test_stream_command_reads_a_file_in_windows(tmp_path: Path, capsys, tiny_dat
         == 2
     )
     assert "cannot read" in capsys.readouterr().err
+
+
+def test_a_registry_model_is_profiled_beside_its_other_cell_sibling(tmp_path, tiny_dataset) -> None:
+    # names made by zoo.save from the hyperparameters spell the cell `simple_rnn`
+    import zoo
+
+    for cell in ("lstm", "simple_rnn"):
+        result = zoo.train(
+            "many-to-one",
+            dataset=tiny_dataset("many-to-one"),
+            epochs=1,
+            hparams={"cell": cell, "units": 8, "embedding_dim": 8, "bidirectional": False},
+            verbose=0,
+        )
+        zoo.save(result, root=tmp_path)
+    profiles = diagnostics.diagnose(
+        ["many-to-one-lstm-embedded"], dataset="embedded", batches=1, root=tmp_path
+    )
+    assert [p.cell for p in profiles] == ["lstm", "simple_rnn"]

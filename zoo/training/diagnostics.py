@@ -13,6 +13,7 @@ their distance from each sequence's last real (unmasked) step.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -434,15 +435,27 @@ def plot(
     return path
 
 
+#: how each cell is spelled in registry names: shipped models say `simple-rnn`, names made by
+#: `zoo.save` from the hyperparameters say `simple_rnn`
+_CELL_SPELLINGS = {
+    "lstm": ("simple-rnn", "simple_rnn"),
+    "simple-rnn": ("lstm",),
+    "simple_rnn": ("lstm",),
+}
+
+
 def _sibling(ref: str, root: Path | str | None) -> str | None:
-    """The same zoo model with the other cell (`x-lstm` <-> `x-simple-rnn`), if the registry has it."""
+    """The same zoo model with the other cell, if the registry has it: the name with its cell
+    part swapped (`sentiment-mr-lstm` <-> `sentiment-mr-simple-rnn`, and the default names
+    `many-to-one-lstm-embedded` <-> `many-to-one-simple_rnn-embedded`)."""
     from zoo import registry
 
     name = ref.split("@")[0].split(":")[0]
-    for mine, theirs in (("-lstm", "-simple-rnn"), ("-simple-rnn", "-lstm")):
-        if name.endswith(mine):
-            other = name[: -len(mine)] + theirs
-            return other if other in registry.list_models(other, root=root) else None
+    for mine, theirs in _CELL_SPELLINGS.items():
+        for other in theirs:
+            candidate = re.sub(rf"(?<![^-]){re.escape(mine)}(?![^-])", other, name, count=1)
+            if candidate != name and candidate in registry.list_models(candidate, root=root):
+                return candidate
     return None
 
 
@@ -536,8 +549,8 @@ def diagnose(
 
     Returns:
         For a task, the profiles of its SimpleRNN and LSTM at their initial (untrained)
-        weights; else one profile per model, plus the sibling of a single model named
-        `...-lstm` or `...-simple-rnn` when the registry has it.
+        weights; else one profile per model, plus the sibling of a single model (its name
+        with the cell part swapped, `_sibling`) when the registry has it.
 
     Raises:
         UnknownNameError: an unknown model, version or alias; for a task, an unknown
