@@ -187,3 +187,332 @@ def test_predict_images(hostile, models, task, images) -> None:
     hostile(
         f"{task} predict: image arrays and paths", models[task][0].predict, models[task][1], images
     )
+
+
+# --- records split by their format's rules (issue 15, class 1), generated -----------------------
+
+#: one record's text: anything a user may type inside a record, quotes, commas, semicolons,
+#: tabs, curly quotes, U+2028 and NEL included; `strip()` leaves something (blank records are
+#: dropped by design)
+RECORD = st.text(
+    alphabet=st.characters(codec="utf-8", exclude_characters="\n\r\x00")
+    | st.sampled_from(['"', "“", "”", "'", ",", ";", "\t", " ", "\u2028", "\x85"]),
+    min_size=1,
+    max_size=30,
+).filter(lambda t: t.strip())
+#: a CSV field may hold line breaks too (RFC 4180: inside quotes)
+CSV_RECORD = (
+    st.lists(RECORD | st.sampled_from(["\r\n", "\n"]), min_size=1, max_size=4)
+    .map("".join)
+    .filter(lambda t: t.strip())
+)
+ROWS = settings(FILES, max_examples=10)
+
+
+def _stored(spec, field: str) -> dict[str, list[str]]:
+    from zoo.data import loading
+
+    def value(ex):
+        return ex[field]["text"][0] if field == "captions" else ex[field]
+
+    return {
+        split: sorted(
+            value(ex).decode()
+            for ex in loading.load_tfds(spec.tfds_name, split).as_numpy_iterator()
+        )
+        for split in ("train", "validation")
+    }
+
+
+def _csv_bytes(rows: list[list[str]], lineterminator: str) -> bytes:
+    import csv
+    import io
+
+    out = io.StringIO(newline="")
+    csv.writer(out, lineterminator=lineterminator).writerows(rows)
+    return out.getvalue().encode()
+
+
+@ROWS
+@given(
+    train=st.lists(CSV_RECORD, min_size=2, max_size=6),
+    dev=st.lists(CSV_RECORD, min_size=2, max_size=6),
+    lineterminator=st.sampled_from(["\r\n", "\n"]),
+)
+def test_csv_records_round_trip(hostile, tmp_path_factory, train, dev, lineterminator) -> None:
+    folder = tmp_path_factory.mktemp("csv")
+    for name, texts in (("train.csv", train), ("dev.csv", dev)):
+        rows = [["text", "label"], *([t, ("pos", "neg")[i % 2]] for i, t in enumerate(texts))]
+        _write(folder / name, _csv_bytes(rows, lineterminator))
+
+    def check() -> None:
+        stored = _stored(formats.prepare(folder, "csv"), "text")
+        assert stored == {"train": sorted(train), "validation": sorted(dev)}
+
+    hostile("records as written: CSV (RFC 4180)", check)
+
+
+@ROWS
+@given(
+    train=st.lists(RECORD.filter(lambda t: "\t" not in t), min_size=2, max_size=6),
+    dev=st.lists(RECORD.filter(lambda t: "\t" not in t), min_size=2, max_size=6),
+)
+def test_tsv_records_round_trip(hostile, tmp_path_factory, train, dev) -> None:
+    # TSV has no quoting: a quote is text wherever it stands
+    folder = tmp_path_factory.mktemp("tsv")
+    for name, texts in (("train.tsv", train), ("dev.tsv", dev)):
+        lines = ["text\tlabel", *(f"{t}\t{('pos', 'neg')[i % 2]}" for i, t in enumerate(texts))]
+        _write(folder / name, ("\n".join(lines) + "\n").encode())
+
+    def check() -> None:
+        stored = _stored(formats.prepare(folder, "csv"), "text")
+        assert stored == {"train": sorted(train), "validation": sorted(dev)}
+
+    hostile("records as written: TSV", check)
+
+
+PAIR = st.tuples(RECORD.filter(lambda t: "\t" not in t), RECORD.filter(lambda t: "\t" not in t))
+
+
+@ROWS
+@given(
+    train=st.lists(PAIR, min_size=1, max_size=6),
+    dev=st.lists(PAIR, min_size=1, max_size=6),
+    tsv=st.booleans(),
+)
+def test_parallel_records_round_trip(hostile, tmp_path_factory, train, dev, tsv) -> None:
+    folder = tmp_path_factory.mktemp("parallel")
+    for split, pairs in (("train", train), ("dev", dev)):
+        if tsv:
+            _write(folder / f"{split}.tsv", "".join(f"{s}\t{t}\n" for s, t in pairs).encode())
+        else:
+            for lang, side in (("de", 0), ("en", 1)):
+                _write(folder / f"{split}.{lang}", "".join(p[side] + "\n" for p in pairs).encode())
+
+    def check() -> None:
+        spec = formats.prepare(folder, "parallel", source="de", target="en")
+        for field, side in (("de", 0), ("en", 1)):
+            assert _stored(spec, field) == {
+                "train": sorted(p[side] for p in train),
+                "validation": sorted(p[side] for p in dev),
+            }
+
+    hostile(f"records as written: parallel text ({'TSV' if tsv else 'line files'})", check)
+
+
+@ROWS
+@given(
+    pos=st.lists(RECORD, min_size=10, max_size=20),
+    neg=st.lists(RECORD, min_size=10, max_size=20),
+)
+def test_text_per_class_records_round_trip(hostile, tmp_path_factory, pos, neg) -> None:
+    # one example a line, stripped; the validation split is seeded, so compare the union
+    folder = tmp_path_factory.mktemp("tpc")
+    for name, texts in (("pos.txt", pos), ("neg.txt", neg)):
+        _write(folder / name, "".join(t + "\n" for t in texts).encode())
+
+    def check() -> None:
+        stored = _stored(formats.prepare(folder, "text-per-class"), "text")
+        assert sorted(stored["train"] + stored["validation"]) == sorted(
+            t.strip() for t in pos + neg
+        )
+
+    hostile("records as written: text per class", check)
+
+
+TOKEN = st.text(
+    alphabet=st.characters(codec="utf-8", exclude_characters="\x00"), min_size=1, max_size=8
+).filter(lambda t: t.split() == [t] and not t.startswith("-DOCSTART-"))
+SEPARATOR = st.sampled_from([" ", "  ", "\t", " \t ", "\t\t"])
+
+
+@ROWS
+@given(
+    sentences=st.lists(
+        st.lists(
+            st.tuples(TOKEN, st.sampled_from(["O", "B-PER", "I-PER"])), min_size=1, max_size=5
+        ),
+        min_size=2,
+        max_size=5,
+    ),
+    separator=SEPARATOR,
+    trailing=st.sampled_from(["", " ", "\t", "  "]),
+)
+def test_conll_records_round_trip(
+    hostile, tmp_path_factory, sentences, separator, trailing
+) -> None:
+    folder = tmp_path_factory.mktemp("conll")
+    text = "".join(
+        "".join(f"{token}{separator}{tag}{trailing}\n" for token, tag in sentence) + "\n"
+        for sentence in sentences
+    )
+    _write(folder / "train.conll", text.encode())
+    _write(folder / "dev.conll", text.encode())
+
+    def check() -> None:
+        from zoo.data import loading
+
+        spec = formats.prepare(folder, "conll", columns="tokens ner")
+        stored = [
+            [t.decode() for t in ex["tokens"]]
+            for ex in loading.load_tfds(spec.tfds_name, "train").as_numpy_iterator()
+        ]
+        assert sorted(stored) == sorted([t for t, _ in s] for s in sentences)
+
+    hostile("records as written: CoNLL (any spaces or tabs)", check)
+
+
+@ROWS
+@given(captions=st.lists(CSV_RECORD, min_size=4, max_size=4), flickr=st.booleans())
+def test_caption_records_round_trip(hostile, tmp_path_factory, captions, flickr) -> None:
+    folder = tmp_path_factory.mktemp("captions")
+    for i in range(4):
+        _write(folder / "images" / f"{i}.png", _png(np.full((8, 8, 3), 40 * i, np.uint8)))
+    if flickr:  # one caption a line: no line breaks inside
+        captions = [" ".join(c.split("\n")).replace("\r", " ").replace("\t", " ") for c in captions]
+        captions = [c if c.strip() else "x" for c in captions]
+        lines = "".join(f"{i}.png#0\t{c}\n" for i, c in enumerate(captions))
+        _write(folder / "Flickr8k.token.txt", lines.encode())
+    else:
+        rows = [["image", "caption"], *([f"{i}.png", c] for i, c in enumerate(captions))]
+        _write(folder / "captions.csv", _csv_bytes(rows, "\n"))
+    _write(folder / "train.txt", b"0.png\n1.png\n")
+    _write(folder / "dev.txt", b"2.png\n3.png\n")
+
+    def check() -> None:
+        stored = _stored(formats.prepare(folder, "captions", image_size=8), "captions")
+        expected = [c.strip() for c in captions]
+        assert stored == {"train": sorted(expected[:2]), "validation": sorted(expected[2:])}
+
+    hostile(f"records as written: captions ({'Flickr8k' if flickr else 'CSV'})", check)
+
+
+def _png(pixels: np.ndarray) -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.fromarray(pixels).save(out, "PNG")
+    return out.getvalue()
+
+
+# --- image orientation in every image path (issue 15, class 6), generated -----------------------
+
+
+@FILES
+@given(
+    orientation=st.integers(1, 8),
+    corners=hnp.arrays(np.uint8, (2, 2, 3), elements=st.integers(0, 255), unique=True),
+    kind=st.sampled_from(["JPEG", "PNG"]),
+)
+def test_every_image_path_shows_the_photo_upright(
+    hostile, tmp_path_factory, orientation, corners, kind
+) -> None:
+    # four flat 8x8 corners of different colours: each of the eight EXIF orientations moves them
+    # differently, and JPEG keeps flat blocks
+    from PIL import Image, ImageOps
+
+    from zoo.data import loading
+
+    folder = tmp_path_factory.mktemp("exif")
+    stored = np.repeat(np.repeat(corners, 8, axis=0), 8, axis=1)
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    name = f"photo.{kind.lower()}"
+
+    def save(path: Path) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(stored).save(
+            path, kind, exif=exif, **({"quality": 100, "subsampling": 0} if kind == "JPEG" else {})
+        )
+        return path
+
+    photo = save(folder / name)
+    upright = np.asarray(ImageOps.exif_transpose(Image.open(photo)).convert("RGB")).astype(int)
+    for split in ("train", "val"):
+        for label, colour in (("photos", None), ("grey", 128)):
+            if colour is None:
+                save(folder / "folder" / split / label / name)
+            else:
+                _write(
+                    folder / "folder" / split / label / "g.png",
+                    _png(np.full((16, 16, 3), colour, np.uint8)),
+                )
+    save(folder / "captions" / "images" / name)
+    _write(folder / "captions" / "images" / "g.png", _png(np.full((16, 16, 3), 128, np.uint8)))
+    _write(
+        folder / "captions" / "captions.csv",
+        f"image,caption\n{name},a photo\ng.png,grey\n".encode(),
+    )
+    _write(folder / "captions" / "train.txt", f"{name}\n".encode())
+    _write(folder / "captions" / "dev.txt", b"g.png\n")
+
+    def check() -> None:
+        read = {"predict": to_model_image(photo, (16, 16, 3))}
+        spec = formats.prepare(folder / "folder", "image-folder", image_size=16)
+        names = loading.info(spec.tfds_name).features["label"].names
+        read["image folder"] = next(
+            ex["image"]
+            for ex in loading.load_tfds(spec.tfds_name, "train").as_numpy_iterator()
+            if names[ex["label"]] == "photos"
+        )
+        spec = formats.prepare(folder / "captions", "captions", image_size=16)
+        read["captions"] = next(loading.load_tfds(spec.tfds_name, "train").as_numpy_iterator())[
+            "image"
+        ]
+        for path, pixels in read.items():
+            assert np.abs(pixels.astype(int) - upright).mean() < 4, (path, orientation)
+
+    hostile(f"EXIF orientation in every image path: {kind}", check)
+
+
+# --- numbers on the command line (issue 15, class 18), generated ---------------------------------
+
+#: positional arguments that let each command's parser reach its options
+POSITIONAL = {
+    "train": ["many-to-one"],
+    "tune": ["many-to-one", "--directory", "d"],
+    "retrain": ["m"],
+    "stream": ["m", "-"],
+    "gradients": ["m"],
+}
+
+
+@settings(CALLS, max_examples=60)
+@given(
+    data=st.data(),
+    value=st.integers(-(10**12), 10**12).map(str)
+    | st.floats(allow_nan=True, allow_infinity=True).map(str)
+    | UNICODE,
+)
+def test_numeric_options_take_numbers_of_their_kind_only(hostile, data, value) -> None:
+    from test_cli import _numeric_options
+
+    from zoo.cli import build_parser
+
+    words, option, kind = data.draw(st.sampled_from(_numeric_options()))
+    least = 1 if kind.__name__ == "positive_int" else 0
+    try:  # a whole number as Python writes one ("+3", " 7 ", "1_000"); "1.0" or "inf" are not
+        valid = int(value) >= least
+    except ValueError:
+        valid = False
+
+    def parse() -> None:
+        import contextlib
+        import io
+
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            try:
+                parsed = build_parser().parse_args(
+                    [*words, *POSITIONAL.get(words[-1], []), option, value]
+                )
+            except SystemExit as exit_:
+                assert not valid and exit_.code == 2, (words, option, value)
+                assert f"argument {option}" in err.getvalue().strip().splitlines()[-1]
+                return
+        assert valid, (words, option, value)
+        assert getattr(parsed, option.lstrip("-").replace("-", "_")) == int(value)
+
+    hostile("numeric command-line options", parse)
