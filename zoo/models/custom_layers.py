@@ -138,3 +138,208 @@ class PaddingMask(keras.layers.Layer):
 
     def compute_output_spec(self, ids):
         return keras.KerasTensor(ids.shape, dtype="bool")
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class LinearChainCRF(keras.layers.Layer):
+    """A linear-chain conditional random field output for sequence tagging: a linear
+    projection of each step's features to per-tag emission scores, plus learned scores for
+    every transition between two tags and for starting and ending a sentence on each tag.
+
+    The layer's output is the emission scores; training uses
+    `CRFNegativeLogLikelihood`, which reads the transitions from the layer, and decoding
+    uses `decode` (Viterbi). Lafferty, McCallum & Pereira 2001, "Conditional Random Fields";
+    as the output of a BiLSTM tagger: Lample et al. 2016, "Neural Architectures for Named
+    Entity Recognition" (https://arxiv.org/abs/1603.01360). Every sum runs in `keras.ops`
+    (forward algorithm and Viterbi as `keras.ops.scan` over time), so it runs on any backend.
+    Masks must be right-padded (the zoo's pipelines pad on the right).
+
+    Args:
+        num_tags: the number of tags K.
+        **kwargs: `keras.layers.Layer` arguments (`name`, `dtype`, ...).
+
+    Call arguments:
+        features: float tensor of shape (batch, time, features).
+        mask: optional bool tensor of shape (batch, time), passed on unchanged.
+
+    Returns:
+        float tensor of shape (batch, time, K): the emission scores (unnormalised).
+    """
+
+    def __init__(self, num_tags: int, **kwargs):
+        super().__init__(**kwargs)
+        self.num_tags = num_tags
+        self.supports_masking = True
+        self.emissions = keras.layers.Dense(num_tags, dtype=self.dtype_policy, name="emissions")
+
+    def build(self, input_shape):
+        self.emissions.build(input_shape)
+        # zeros: the untrained CRF decodes like a per-token argmax over the emissions
+        self.transitions = self.add_weight(
+            name="transitions", shape=(self.num_tags, self.num_tags), initializer="zeros"
+        )
+        self.start_transitions = self.add_weight(
+            name="start_transitions", shape=(self.num_tags,), initializer="zeros"
+        )
+        self.end_transitions = self.add_weight(
+            name="end_transitions", shape=(self.num_tags,), initializer="zeros"
+        )
+        super().build(input_shape)
+
+    def call(self, features, mask=None):
+        return self.emissions(features)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], self.num_tags)
+
+    def get_config(self):
+        return {**super().get_config(), "num_tags": self.num_tags}
+
+    @staticmethod
+    def _time_major(emissions, mask):
+        emissions = keras.ops.cast(emissions, "float32")
+        if mask is None:
+            mask = keras.ops.ones(keras.ops.shape(emissions)[:2], dtype="bool")
+        return (
+            keras.ops.transpose(emissions, (1, 0, 2)),
+            keras.ops.transpose(keras.ops.cast(mask, "bool"), (1, 0)),
+        )
+
+    def log_partition(self, emissions, mask=None):
+        """log Z: the log-sum-exp of the scores of every tag sequence (forward algorithm).
+
+        Args:
+            emissions: float tensor (batch, time, K), this layer's output.
+            mask: bool tensor (batch, time), True for real steps; default all.
+
+        Returns:
+            float32 tensor of shape (batch,).
+        """
+        steps, valid = self._time_major(emissions, mask)
+
+        def step(alpha, inputs):
+            scores, real = inputs
+            # alpha[b, i] + transitions[i, j], summed over the previous tag i in log space
+            following = (
+                keras.ops.logsumexp(alpha[:, :, None] + self.transitions[None], axis=1) + scores
+            )
+            alpha = keras.ops.where(real[:, None], following, alpha)
+            return alpha, alpha
+
+        alpha, _ = keras.ops.scan(
+            step, self.start_transitions[None] + steps[0], (steps[1:], valid[1:])
+        )
+        return keras.ops.logsumexp(alpha + self.end_transitions[None], axis=-1)
+
+    def sequence_score(self, emissions, tags, mask=None):
+        """The unnormalised score of given tag sequences.
+
+        Args:
+            emissions: float tensor (batch, time, K).
+            tags: int tensor (batch, time) of tag ids; ids outside [0, K) score nothing.
+            mask: bool tensor (batch, time), right-padded; default all steps.
+
+        Returns:
+            float32 tensor of shape (batch,): start + emission + transition + end scores.
+        """
+        emissions = keras.ops.cast(emissions, "float32")
+        if mask is None:
+            mask = keras.ops.ones(keras.ops.shape(tags), dtype="bool")
+        real = keras.ops.cast(mask, "float32")
+        one_hot = keras.ops.one_hot(keras.ops.cast(tags, "int32"), self.num_tags) * real[..., None]
+        emitted = keras.ops.sum(one_hot * emissions, axis=(1, 2))
+        # transition i -> j between two real steps: one_hot[t - 1, i] * one_hot[t, j]
+        pairs = keras.ops.einsum("bti,btj->bij", one_hot[:, :-1], one_hot[:, 1:])
+        moved = keras.ops.sum(pairs * self.transitions[None], axis=(1, 2))
+        first = keras.ops.sum(one_hot[:, 0] * self.start_transitions[None], axis=-1)
+        # the last real step: where the mask falls from 1 to 0 (or the last step)
+        following = keras.ops.concatenate([real[:, 1:], keras.ops.zeros_like(real[:, :1])], axis=1)
+        last = one_hot * (real - following)[..., None]
+        ended = keras.ops.sum(last * self.end_transitions[None, None], axis=(1, 2))
+        return first + emitted + moved + ended
+
+    def log_likelihood(self, emissions, tags, mask=None):
+        """log p(tags | inputs) of each sequence.
+
+        Args:
+            emissions: float tensor (batch, time, K).
+            tags: int tensor (batch, time).
+            mask: bool tensor (batch, time), right-padded; default all steps.
+
+        Returns:
+            float32 tensor of shape (batch,), at most 0.
+        """
+        return self.sequence_score(emissions, tags, mask) - self.log_partition(emissions, mask)
+
+    def decode(self, emissions, mask=None):
+        """The most likely tag sequence of each input (Viterbi).
+
+        Args:
+            emissions: float tensor (batch, time, K).
+            mask: bool tensor (batch, time), right-padded; default all steps.
+
+        Returns:
+            int32 tensor of shape (batch, time): tag ids, 0 at padding.
+        """
+        steps, valid = self._time_major(emissions, mask)
+        identity = keras.ops.arange(self.num_tags, dtype="int32")[None]
+
+        def forward(carry, inputs):
+            delta, _ = carry
+            scores, real = inputs
+            paths = delta[:, :, None] + self.transitions[None]  # (batch, previous, next)
+            best = keras.ops.cast(keras.ops.argmax(paths, axis=1), "int32")
+            delta = keras.ops.where(real[:, None], keras.ops.max(paths, axis=1) + scores, delta)
+            # a padding step points every tag at itself, so backtracking walks through it
+            carry = (delta, keras.ops.where(real[:, None], best, identity))
+            return carry, carry  # (Keras' TensorFlow scan wants outputs shaped as the carry)
+
+        start = self.start_transitions[None] + steps[0]
+        pointer = keras.ops.broadcast_to(identity, keras.ops.shape(start))
+        (delta, _), (_, pointers) = keras.ops.scan(
+            forward, (start, pointer), (steps[1:], valid[1:])
+        )
+        last = keras.ops.cast(
+            keras.ops.argmax(delta + self.end_transitions[None], axis=-1), "int32"
+        )
+
+        def backward(tag, pointer):
+            previous = keras.ops.take_along_axis(pointer, tag[:, None], axis=1)[:, 0]
+            return previous, tag
+
+        first, later = keras.ops.scan(backward, last, pointers, reverse=True)
+        tags = keras.ops.concatenate([first[None], later], axis=0)
+        return keras.ops.transpose(tags * keras.ops.cast(valid, "int32"), (1, 0))
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class CRFNegativeLogLikelihood(keras.losses.Loss):
+    """The negative log-likelihood of the gold tag sequences under a `LinearChainCRF`,
+    divided by the number of real tokens in the batch (so its scale, and with it the
+    learning rate and gradient clipping that suit it, matches per-token cross-entropy).
+
+    Steps whose sample weight is 0 are padding (the zoo's tagger weighs real tokens 1);
+    other weights only mark steps as real. Keras passes sample weights to `__call__`, not to
+    `call`, and the CRF needs the mask inside the sum, hence the override.
+
+    Args:
+        crf: the model's CRF layer, whose transition scores the loss reads (and trains).
+            None for a loss read back from a saved compile config: it then cannot be
+            evaluated; the zoo loads models without their compile config.
+        **kwargs: `keras.losses.Loss` arguments (`name`, ...).
+    """
+
+    def __init__(self, crf: LinearChainCRF | None = None, name: str = "crf_nll", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.crf = crf
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        if self.crf is None:
+            raise ValueError("CRFNegativeLogLikelihood needs its LinearChainCRF layer.")
+        mask = None if sample_weight is None else keras.ops.not_equal(sample_weight, 0)
+        real = keras.ops.ones(keras.ops.shape(y_true)) if mask is None else mask
+        tokens = keras.ops.maximum(keras.ops.sum(keras.ops.cast(real, "float32")), 1.0)
+        return -keras.ops.sum(self.crf.log_likelihood(y_pred, y_true, mask)) / tokens
+
+    def call(self, y_true, y_pred):
+        return -self.crf.log_likelihood(y_pred, y_true)

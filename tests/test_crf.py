@@ -1,0 +1,100 @@
+"""The linear-chain CRF output (`zoo.models.custom_layers.LinearChainCRF`), checked exactly
+against enumeration of every tag sequence on tiny inputs."""
+
+from __future__ import annotations
+
+import itertools
+
+import keras
+import numpy as np
+import pytest
+
+from zoo.models.custom_layers import CRFNegativeLogLikelihood, LinearChainCRF
+
+TAGS, STEPS = 3, 4
+
+
+@pytest.fixture(scope="module")
+def crf() -> LinearChainCRF:
+    layer = LinearChainCRF(TAGS)
+    layer.build((None, None, 5))
+    rng = np.random.default_rng(0)
+    for weight in (layer.transitions, layer.start_transitions, layer.end_transitions):
+        weight.assign(rng.normal(0, 1, weight.shape).astype("float32"))
+    return layer
+
+
+def _score(crf: LinearChainCRF, emissions: np.ndarray, tags: tuple[int, ...]) -> float:
+    trans, start, end = (
+        np.asarray(w) for w in (crf.transitions, crf.start_transitions, crf.end_transitions)
+    )
+    total = start[tags[0]] + end[tags[-1]] + sum(emissions[t, tag] for t, tag in enumerate(tags))
+    return float(total + sum(trans[a, b] for a, b in itertools.pairwise(tags)))
+
+
+@pytest.mark.parametrize("lengths", [(4, 2), (1, 3), (4, 4)])
+def test_log_partition_likelihood_and_best_path_equal_enumeration(crf, lengths) -> None:
+    rng = np.random.default_rng(sum(lengths))
+    emissions = rng.normal(0, 2, (len(lengths), STEPS, TAGS)).astype("float32")
+    mask = np.arange(STEPS)[None] < np.array(lengths)[:, None]
+    gold = rng.integers(0, TAGS, (len(lengths), STEPS)) * mask
+    log_z = np.asarray(crf.log_partition(emissions, mask))
+    likelihood = np.asarray(crf.log_likelihood(emissions, gold, mask))
+    best = np.asarray(crf.decode(emissions, mask))
+    for b, n in enumerate(lengths):
+        paths = list(itertools.product(range(TAGS), repeat=n))
+        scores = np.array([_score(crf, emissions[b], p) for p in paths])
+        exact_z = np.logaddexp.reduce(scores)
+        assert log_z[b] == pytest.approx(exact_z, abs=1e-4)
+        assert likelihood[b] == pytest.approx(
+            _score(crf, emissions[b], tuple(gold[b, :n])) - exact_z, abs=1e-4
+        )
+        assert tuple(best[b, :n]) == paths[int(scores.argmax())]
+        assert (best[b, n:] == 0).all()
+
+
+def test_the_loss_is_the_mean_negative_log_likelihood_per_real_token(crf) -> None:
+    rng = np.random.default_rng(1)
+    emissions = rng.normal(0, 1, (2, STEPS, TAGS)).astype("float32")
+    gold = rng.integers(0, TAGS, (2, STEPS))
+    weights = np.array([[1, 1, 1, 1], [1, 1, 0, 0]], "float32")
+    loss = float(CRFNegativeLogLikelihood(crf)(gold, emissions, weights))
+    per_sequence = np.asarray(crf.log_likelihood(emissions, gold, weights > 0))
+    assert loss == pytest.approx(-per_sequence.sum() / 6, abs=1e-5)
+
+
+def test_the_crf_learns_a_transition_rule_a_softmax_cannot_see() -> None:
+    # tag 1 may only follow tag 1 or start a sentence on a "B" token; the emissions alone
+    # (one feature: is this token marked) cannot tell B from I, the transitions can
+    rng = np.random.default_rng(0)
+    x = (rng.random((256, 6, 1)) < 0.4).astype("float32")
+    tags = np.zeros((256, 6), "int32")
+    for b in range(256):
+        inside = False
+        for t in range(6):
+            if x[b, t, 0]:
+                tags[b, t] = 2 if inside else 1  # 1 = B, 2 = I
+                inside = True
+            else:
+                inside = False
+    inputs = keras.Input((None, 1))
+    crf = LinearChainCRF(3, name="tagger")
+    model = keras.Model(inputs, crf(inputs))
+    model.compile(keras.optimizers.Adam(0.1), loss=CRFNegativeLogLikelihood(crf))
+    model.fit(x, tags, epochs=60, batch_size=64, verbose=0)
+    decoded = np.asarray(crf.decode(model(x[:64])))
+    assert (decoded == tags[:64]).mean() > 0.99
+    assert (np.asarray(model(x[:64])).argmax(-1) == tags[:64]).mean() < 0.9  # emissions alone
+
+
+def test_the_layer_round_trips_through_a_saved_model_in_safe_mode(tmp_path, crf) -> None:
+    inputs = keras.Input((None, 5))
+    model = keras.Model(inputs, LinearChainCRF(TAGS, name="tagger")(inputs))
+    model.get_layer("tagger").transitions.assign(np.asarray(crf.transitions))
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True, compile=False)
+    np.testing.assert_array_equal(
+        np.asarray(loaded.get_layer("tagger").transitions), np.asarray(crf.transitions)
+    )
+    x = np.random.default_rng(2).normal(size=(2, 3, 5)).astype("float32")
+    np.testing.assert_allclose(np.asarray(loaded(x)), np.asarray(model(x)), atol=1e-6)
