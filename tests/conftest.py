@@ -33,7 +33,13 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture(scope="session", autouse=True)
 def isolated_dirs(tmp_path_factory: pytest.TempPathFactory):
     data_dir = os.environ.get("ZOO_TEST_DATA_DIR") or str(tmp_path_factory.mktemp("tfds"))
-    saved = {k: os.environ.get(k) for k in ("ZOO_DATA_DIR", "ZOO_REGISTRY", "ZOO_CHECKPOINTS")}
+    saved = {
+        k: os.environ.get(k)
+        for k in ("ZOO_DATA_DIR", "ZOO_REGISTRY", "ZOO_CHECKPOINTS", "ZOO_HUB", "ZOO_OFFLINE")
+    }
+    # no download from a hub the user configured: the hub tests start their own
+    os.environ.pop("ZOO_HUB", None)
+    os.environ.pop("ZOO_OFFLINE", None)
     os.environ["ZOO_DATA_DIR"] = data_dir
     os.environ["ZOO_REGISTRY"] = str(tmp_path_factory.mktemp("registry"))
     os.environ["ZOO_CHECKPOINTS"] = str(tmp_path_factory.mktemp("checkpoints"))

@@ -156,7 +156,22 @@ def registry_option(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--registry",
         metavar="DIR",
-        help="registry folder (default: $ZOO_REGISTRY or saved_models/)",
+        help="use only this registry folder (default: $ZOO_REGISTRY or the user registry, a source "
+        "checkout's saved_models/, then the hubs for catalogue models)",
+    )
+
+
+def hub_option(p: argparse.ArgumentParser) -> None:
+    """Add `--hub URL|DIR`, tried before the sources of `ZOO_HUB`.
+
+    Args:
+        p: a sub-command's parser.
+    """
+    p.add_argument(
+        "--hub",
+        metavar="URL|DIR",
+        help="where to download catalogue models from: an http(s):// or file:// URL or a folder "
+        "in the registry layout, tried before $ZOO_HUB's",
     )
 
 

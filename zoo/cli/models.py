@@ -1,12 +1,15 @@
-"""`zoo predict`, `stream`, `models`, `info`, `evaluate`, `alias` and `export`: commands that use registry models."""
+"""`zoo predict`, `stream`, `models`, `info`, `evaluate`, `alias`, `export`, `migrate`, and
+`pull`, `push` and `cache` (the hubs): commands that use registry models."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from fnmatch import fnmatch
+from pathlib import Path
 
-from zoo.cli._common import positive_int, print_metrics, registry_option
+from zoo.cli._common import hub_option, positive_int, print_metrics, registry_option
 from zoo.constants import EXPORT_FORMATS, SPLITS
 
 
@@ -18,7 +21,7 @@ def cmd_predict(args: argparse.Namespace) -> None:
     """
     from zoo import registry
 
-    model = registry.load(args.model, root=args.registry)
+    model = registry.load(args.model, root=args.registry, hub=args.hub)
     inputs = [model.task.parse_cli_input(text) for text in args.inputs]
     for text, output in zip(args.inputs, model.predict_batch(inputs), strict=True):
         print(json.dumps({"input": text, "output": output}, ensure_ascii=False))
@@ -44,21 +47,87 @@ def cmd_stream(args: argparse.Namespace) -> None:
 
 
 def cmd_models(args: argparse.Namespace) -> None:
-    """`zoo models`: list registry models, with `-v` their version, task, cell and metric.
+    """`zoo models`: list local models and the catalogue's, marking which catalogue models
+    are downloaded; with `-v` their version, task, cell and metric.
 
     Args:
         args: the parsed command line.
     """
-    from zoo import registry
+    from zoo.registry import catalogue, hub
 
-    for name in registry.list_models(args.pattern, root=args.registry):
-        card = registry.verify(registry.resolve(name, root=args.registry)) if args.verbose else None
-        print(
-            name
-            if card is None
-            else f"{name}@{card.version}  {card.task}  {card.cell}  "
-            f"{card.headline_metric}={card.headline_value():.4f}"
-        )
+    shipped = catalogue.models()
+    local = hub.list_models(args.pattern, root=args.registry)
+    names = sorted(set(local) | {n for n in shipped if fnmatch(n, args.pattern)})
+    width = max(map(len, names), default=0)
+    for name in names:
+        status = "local"
+        if name in shipped:
+            pinned = catalogue.pin(name)[1]
+            here = (
+                (Path(args.registry) / name / str(pinned)).is_dir()
+                if args.registry
+                else hub.local_version(name, pinned)
+            )
+            status = "downloaded" if here else "not downloaded"
+        if not args.verbose:
+            print(f"{name:<{width}}  {status}")
+        elif status == "not downloaded":  # from the catalogue: no download to list it
+            entry = shipped[name]
+            version = entry["versions"][str(pinned)]
+            print(
+                f"{name}@{pinned}  {entry['task']}  {entry['cell']}  {version['headline_metric']}="
+                f"{version['metrics'].get('validation', float('nan')):.4f}  {status}"
+            )
+        else:
+            from zoo import registry
+
+            card = registry.verify(registry.resolve(name, root=args.registry))
+            print(
+                f"{name}@{card.version}  {card.task}  {card.cell}  "
+                f"{card.headline_metric}={card.headline_value():.4f}  {status}"
+            )
+
+
+def cmd_pull(args: argparse.Namespace) -> None:
+    """`zoo pull`: download catalogue models (their files checked against the catalogue).
+
+    Args:
+        args: the parsed command line.
+    """
+    from zoo.registry import hub
+
+    for ref in args.models:
+        path = hub.pull(ref, root=args.registry, hub=args.hub)
+        print(f"{path.parent.name}@{path.name}: {path}")
+
+
+def cmd_push(args: argparse.Namespace) -> None:
+    """`zoo push`: write model versions into a hub folder in the static registry layout.
+
+    Args:
+        args: the parsed command line.
+    """
+    from zoo.registry import hub
+
+    for ref in args.models:
+        path = hub.push(ref, args.to, root=args.registry)
+        print(f"{path.parent.name}@{path.name} -> {path}")
+
+
+def cmd_cache(args: argparse.Namespace) -> None:
+    """`zoo cache`: where downloaded models are, and with `--clear`, remove them.
+
+    Args:
+        args: the parsed command line.
+    """
+    from zoo.registry import hub, layout
+
+    print(f"user registry: {layout.user_root()}")
+    for path in hub.downloaded():
+        size = sum(f.stat().st_size for f in path.iterdir()) / 1e6
+        if args.clear:
+            hub.remove(path)
+        print(f"  {path.parent.name}@{path.name}  {size:.1f} MB{'  removed' if args.clear else ''}")
 
 
 def cmd_info(args: argparse.Namespace) -> None:
@@ -148,6 +217,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         help="a sentence, a JSON token list, or an image path, depending on the task",
     )
     registry_option(p)
+    hub_option(p)
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser(
@@ -169,7 +239,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     registry_option(p)
     p.set_defaults(func=cmd_stream)
 
-    p = sub.add_parser("models", help="list registry models")
+    p = sub.add_parser(
+        "models",
+        help="list local models and the catalogue's, marking which are downloaded",
+    )
     p.add_argument("pattern", nargs="?", default="*", help="shell-style wildcard, e.g. '*lstm*'")
     p.add_argument(
         "-v", "--verbose", action="store_true", help="show version, task, cell and headline metric"
@@ -221,3 +294,35 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("models", nargs="+", metavar="MODEL", help="NAME, NAME@VERSION or NAME:ALIAS")
     registry_option(p)
     p.set_defaults(func=cmd_migrate)
+
+    p = sub.add_parser(
+        "pull",
+        help="download catalogue models from a hub, checked against their pinned SHA-256",
+        description="Download catalogue models into the user registry ($ZOO_REGISTRY, else the platform's user "
+        "data folder; see `zoo cache`). Every file is checked against the SHA-256 in the zoo's catalogue "
+        "before the version appears; a version already on disk is used without any network call.",
+    )
+    p.add_argument("models", nargs="+", metavar="MODEL", help="NAME, NAME@VERSION or NAME:ALIAS")
+    registry_option(p)
+    hub_option(p)
+    p.set_defaults(func=cmd_pull)
+
+    p = sub.add_parser(
+        "push",
+        help="write model versions into a folder that a web server can serve as a hub",
+        description="Copy each version, in the registry layout, into DIR, with its entry in DIR/catalogue.json; "
+        "serve DIR with any web server (e.g. `python -m http.server -d DIR`) and point ZOO_HUB at it.",
+    )
+    p.add_argument("models", nargs="+", metavar="MODEL", help="NAME, NAME@VERSION or NAME:ALIAS")
+    p.add_argument("--to", required=True, metavar="DIR", help="the hub folder (created if missing)")
+    registry_option(p)
+    p.set_defaults(func=cmd_push)
+
+    p = sub.add_parser(
+        "cache",
+        help="show where downloaded models are; --clear removes them",
+        description="Print the user registry's folder and the catalogue models downloaded into it. "
+        "--clear removes those downloads (they can be pulled again); models you trained are never touched.",
+    )
+    p.add_argument("--clear", action="store_true", help="remove the downloaded catalogue models")
+    p.set_defaults(func=cmd_cache)

@@ -1,43 +1,43 @@
-"""The registry of trained models: `store` (immutable versions, aliases, integrity checks,
-loading), `cards` (what a model records about itself) and `export` (serving signatures).
+"""The registry of trained models: `layout` (where registry folders are and how one is laid
+out), `store` (immutable versions, aliases, integrity checks, loading), `catalogue` (the
+shipped models as pinned data), `hub` (pulling and pushing models), `cards` (what a model
+records about itself) and `export` (serving signatures).
 
-The store's public API is re-exported here: `zoo.registry.load(...)`, `zoo.registry.save(...)`.
+The public API is re-exported here: `zoo.registry.load(...)`, `zoo.registry.pull(...)`.
+Attributes are imported on first use, so that `zoo pull` and `zoo models` (whose modules
+import no TensorFlow) start quickly.
 """
 
-from zoo.registry.store import (
-    ALIASES_FILE,
-    CARD_FILE,
-    MODEL_FILE,
-    PREPROCESSING_FILE,
-    README_FILE,
-    IntegrityError,
-    ZooModel,
-    default_root,
-    list_models,
-    load,
-    reference_inputs,
-    resolve,
-    save,
-    set_alias,
-    sha256,
-    verify,
-)
+from __future__ import annotations
 
-__all__ = [
-    "ALIASES_FILE",
-    "CARD_FILE",
-    "MODEL_FILE",
-    "PREPROCESSING_FILE",
-    "README_FILE",
-    "IntegrityError",
-    "ZooModel",
-    "default_root",
-    "list_models",
-    "load",
-    "reference_inputs",
-    "resolve",
-    "save",
-    "set_alias",
-    "sha256",
-    "verify",
-]
+import importlib
+from typing import Any
+
+_API = {
+    "ALIASES_FILE": "zoo.registry.layout",
+    "CARD_FILE": "zoo.registry.layout",
+    "MODEL_FILE": "zoo.registry.layout",
+    "PREPROCESSING_FILE": "zoo.registry.layout",
+    "README_FILE": "zoo.registry.layout",
+    "IntegrityError": "zoo.registry.layout",
+    "default_root": "zoo.registry.layout",
+    "sha256": "zoo.registry.layout",
+    "user_root": "zoo.registry.layout",
+    "ZooModel": "zoo.registry.store",
+    "list_models": "zoo.registry.store",
+    "load": "zoo.registry.store",
+    "reference_inputs": "zoo.registry.store",
+    "resolve": "zoo.registry.store",
+    "save": "zoo.registry.store",
+    "set_alias": "zoo.registry.store",
+    "verify": "zoo.registry.store",
+    "pull": "zoo.registry.hub",
+    "push": "zoo.registry.hub",
+}
+__all__ = sorted(_API)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _API:
+        return getattr(importlib.import_module(_API[name]), name)
+    raise AttributeError(f"module 'zoo.registry' has no attribute {name!r}")

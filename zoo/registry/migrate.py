@@ -125,7 +125,7 @@ def migrate(ref: str, *, root: Path | str | None = None) -> Path | None:
 
     Args:
         ref: `NAME`, `NAME@VERSION` or `NAME:ALIAS`.
-        root: the registry folder (default: `zoo.registry.default_root()`).
+        root: one registry folder to read alone (default: the local registries, then the hubs).
 
     Returns:
         The new version's folder, or None when `ref` is already in today's layout.

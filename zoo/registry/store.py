@@ -1,4 +1,4 @@
-"""The registry over `saved_models/`: numbered immutable versions, aliases, integrity.
+"""The registry's store: numbered immutable versions, aliases, integrity, loading.
 
 Layout: `<root>/<name>/<version>/` holds `model.keras`, `preprocessing.json` (vocabularies,
 label names, shapes), the training curves, reference images where the task takes images,
@@ -8,18 +8,16 @@ maps `latest`, `best` and the user's aliases to versions.
 A version is written in a temporary folder and renamed into place, so a crash leaves the
 old state or the new, never half a version; a file lock hands out version numbers, so
 concurrent saves never collide. Loading checks every SHA-256, uses Keras safe mode and
-re-runs the card's reference inputs before the model is handed out.
+re-runs the card's reference inputs before the model is handed out. Which folders are
+read and written is `zoo.registry.layout`'s business; finding a model by name, downloading
+it when needed, is `zoo.registry.hub`'s.
 """
 
 from __future__ import annotations
 
-import fnmatch
-import hashlib
 import json
 import os
-import re
 import shutil
-import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -29,62 +27,46 @@ import numpy as np
 import tensorflow as tf
 from filelock import FileLock
 
-from zoo.errors import UnknownNameError, ZooError
-from zoo.registry import cards
+from zoo.errors import ZooError
+from zoo.registry import cards, layout
+from zoo.registry.hub import list_models, resolve
+from zoo.registry.layout import (
+    ALIASES_FILE,
+    CARD_FILE,
+    MODEL_FILE,
+    PREPROCESSING_FILE,
+    README_FILE,
+    IntegrityError,
+    default_root,
+    sha256,
+    staging_folder,
+)
 from zoo.tasks.base import DatasetSpec, Task, get_task
 from zoo.training.fit import TrainResult
 
-MODEL_FILE, PREPROCESSING_FILE, CARD_FILE, README_FILE, ALIASES_FILE = (
-    "model.keras",
-    "preprocessing.json",
-    "card.json",
-    "README.md",
-    "aliases.json",
-)
-_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
-_ALIAS = re.compile(r"^[A-Za-z][A-Za-z0-9._-]*$")
-_REF = re.compile(r"^(?P<name>[^@:]+)(?:@(?P<version>\d+)|:(?P<alias>[A-Za-z0-9._-]+))?$")
+__all__ = [
+    "ALIASES_FILE",
+    "CARD_FILE",
+    "MODEL_FILE",
+    "PREPROCESSING_FILE",
+    "README_FILE",
+    "IntegrityError",
+    "ZooModel",
+    "default_root",
+    "list_models",
+    "load",
+    "publish",
+    "reference_inputs",
+    "reproduces_reference",
+    "resolve",
+    "save",
+    "set_alias",
+    "sha256",
+    "staging_folder",
+    "verify",
+]
 #: reference outputs are rounded to 4 decimals when predicted; allow a little more
 _TOLERANCE = 2e-3
-
-
-class IntegrityError(ZooError):
-    """A registry file that is missing, altered or unsafe to load."""
-
-
-#: the checkout's `saved_models/` (zoo/registry/store.py -> the repository root)
-_CHECKOUT_MODELS = Path(__file__).resolve().parents[2] / "saved_models"
-
-
-def default_root() -> Path:
-    """`ZOO_REGISTRY`, else the `saved_models/` folder of this checkout.
-
-    Returns:
-        The registry folder; it need not exist yet.
-    """
-    return Path(os.environ.get("ZOO_REGISTRY") or _CHECKOUT_MODELS)
-
-
-def sha256(path: Path) -> str:
-    """The SHA-256 of a file's content, read in 1 MiB blocks.
-
-    Args:
-        path: the file.
-
-    Returns:
-        The digest as 64 lowercase hex characters.
-    """
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _write_json_atomic(path: Path, payload: Any) -> None:
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as handle:
-        json.dump(payload, handle, indent=2, sort_keys=True)
-    os.replace(handle.name, path)
 
 
 def _as_json(value: Any) -> Any:
@@ -262,33 +244,6 @@ class ZooModel:
         return self.task.evaluate(self.model, self.task.load(dataset, split), batch_size=batch_size)
 
 
-def _remove_abandoned_staging(folder: Path) -> None:
-    """Delete staging folders left by saves whose process died (kill -9, power loss)."""
-    for staging in folder.glob(".tmp-*"):
-        pid = staging.name.split("-")[1]
-        if pid.isdigit() and not _alive(int(pid)):
-            shutil.rmtree(staging, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _versions(folder: Path) -> list[int]:
-    return sorted(int(p.name) for p in folder.iterdir() if p.name.isdigit())
-
-
-def _aliases(folder: Path) -> dict[str, int]:
-    path = folder / ALIASES_FILE
-    return json.loads(path.read_text()) if path.exists() else {}
-
-
 def save(
     result: TrainResult,
     name: str | None = None,
@@ -324,7 +279,7 @@ def save(
             "/", "-"
         ).lower()
     )
-    if not _NAME.match(name):
+    if not layout.NAME.match(name):
         raise ZooError(
             f"invalid model name {name!r}: use lowercase letters, digits, '.', '_' and '-'."
         )
@@ -356,39 +311,6 @@ def save(
     return folder / str(version)
 
 
-def staging_folder(folder: Path) -> Path:
-    """A fresh temporary folder beside a model's registry folder (hidden, in the registry's
-    root), where a version is written before `publish` renames it into place; abandoned ones
-    are cleaned up first. The model's own folder is made only by `publish`, so a save that
-    fails leaves no model without versions behind.
-
-    Args:
-        folder: the model's registry folder, `<root>/<name>`.
-
-    Returns:
-        The staging folder.
-
-    Args:
-        folder: the model's registry folder, `<root>/<name>`; created if missing.
-
-    Returns:
-        A new `.tmp-<pid>-...` folder inside `folder`.
-
-    Raises:
-        ZooError: the registry folder cannot be written.
-    """
-    try:
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        _remove_abandoned_staging(folder.parent)
-        if folder.is_dir():  # where earlier versions of the zoo staged
-            _remove_abandoned_staging(folder)
-        return Path(tempfile.mkdtemp(prefix=f".tmp-{os.getpid()}-", dir=folder.parent))
-    except OSError as err:
-        raise ZooError(
-            f"cannot write to the registry at {folder}: {err.strerror}. Choose another with --registry or ZOO_REGISTRY."
-        ) from err
-
-
 def publish(
     staging: Path, folder: Path, card: cards.ModelCard, *, replaces: int | None = None
 ) -> int:
@@ -417,19 +339,19 @@ def publish(
     }
     folder.mkdir(exist_ok=True)
     with FileLock(str(folder / ".lock")):
-        version = max(_versions(folder), default=0) + 1
+        version = max(layout.versions(folder), default=0) + 1
         card = replace(card, version=version, files=files)
         (staging / CARD_FILE).write_text(json.dumps(card.to_json(), indent=2, sort_keys=True))
         (staging / README_FILE).write_text(card.readme())
         os.rename(staging, folder / str(version))
-        aliases = _aliases(folder)
+        aliases = layout.aliases(folder)
         if replaces is not None:
             aliases = {alias: version if v == replaces else v for alias, v in aliases.items()}
         aliases["latest"] = version
         best = aliases.get("best")
         if best is None or card.headline_value() > _read_card(folder / str(best)).headline_value():
             aliases["best"] = version
-        _write_json_atomic(folder / ALIASES_FILE, aliases)
+        layout.write_json_atomic(folder / ALIASES_FILE, aliases)
     return version
 
 
@@ -440,7 +362,7 @@ def set_alias(ref: str, alias: str, *, root: Path | str | None = None) -> Path:
         ref: `NAME@VERSION`, `NAME:ALIAS`, or `NAME` (its `latest`).
         alias: a letter, then letters, digits, `.`, `_` or `-`; not `latest` or `best`,
             which the registry keeps.
-        root: the registry folder (default `default_root()`).
+        root: one registry folder to read alone (default: the local registries, then the hubs).
 
     Returns:
         The version folder the alias now points at.
@@ -449,69 +371,15 @@ def set_alias(ref: str, alias: str, *, root: Path | str | None = None) -> Path:
         ZooError: an invalid or reserved alias.
         UnknownNameError: `ref` does not resolve.
     """
-    if not _ALIAS.match(alias) or alias in ("latest", "best"):
+    if not layout.ALIAS.match(alias) or alias in ("latest", "best"):
         raise ZooError(
             f"invalid alias {alias!r}: start with a letter, use letters, digits, '.', '_', '-'; 'latest' and 'best' are kept by the registry."
         )
     path = resolve(ref, root=root)
     with FileLock(str(path.parent / ".lock")):
-        aliases = _aliases(path.parent)
+        aliases = layout.aliases(path.parent)
         aliases[alias] = int(path.name)
-        _write_json_atomic(path.parent / ALIASES_FILE, aliases)
-    return path
-
-
-def list_models(pattern: str = "*", *, root: Path | str | None = None) -> list[str]:
-    """Model names matching a shell-style wildcard pattern.
-
-    Args:
-        pattern: a `fnmatch` pattern, e.g. `*lstm*`.
-        root: the registry folder (default `default_root()`).
-
-    Returns:
-        The matching names of the folders in the registry, sorted (hidden ones skipped);
-        empty when the registry folder does not exist.
-    """
-    root = Path(root or default_root())
-    names = (
-        sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-        if root.exists()
-        else []
-    )
-    return [n for n in names if fnmatch.fnmatch(n, pattern)]
-
-
-def resolve(ref: str, *, root: Path | str | None = None) -> Path:
-    """`NAME`, `NAME@3` or `NAME:alias` -> the version folder.
-
-    Args:
-        ref: `NAME` (its `latest`), `NAME@VERSION` or `NAME:ALIAS`.
-        root: the registry folder (default `default_root()`).
-
-    Returns:
-        `<root>/<name>/<version>`, an existing folder (not yet verified).
-
-    Raises:
-        UnknownNameError: a malformed reference, or no such model, alias or version.
-    """
-    root = Path(root or default_root())
-    match = _REF.match(ref)
-    if not match:
-        raise UnknownNameError("model reference", ref, list_models(root=root))
-    folder = root / match["name"]
-    if not folder.is_dir():
-        raise UnknownNameError("model", match["name"], list_models(root=root))
-    if match["version"]:
-        version = match["version"]
-    else:
-        alias = match["alias"] or "latest"
-        aliases = _aliases(folder)
-        if alias not in aliases:
-            raise UnknownNameError(f"alias of {match['name']}", alias, aliases)
-        version = str(aliases[alias])
-    path = folder / version
-    if not path.is_dir():
-        raise UnknownNameError(f"version of {match['name']}", version, map(str, _versions(folder)))
+        layout.write_json_atomic(path.parent / ALIASES_FILE, aliases)
     return path
 
 
@@ -529,14 +397,7 @@ def verify(path: Path) -> cards.ModelCard:
             or does not match its SHA-256.
     """
     card = _read_card(path)
-    for filename, entry in card.files.items():
-        file = path / filename
-        if not file.is_file():
-            raise IntegrityError(f"{file} is missing; reinstall or re-download this model version.")
-        if sha256(file) != entry.sha256:
-            raise IntegrityError(
-                f"{file} does not match the SHA-256 in its card: it was altered or corrupted. Re-download or retrain it."
-            )
+    layout.check_files(path, {name: f.sha256 for name, f in card.files.items()}, "its card")
     return card
 
 
@@ -587,24 +448,27 @@ def reproduces_reference(
     return outputs
 
 
-def load(ref: str, *, root: Path | str | None = None) -> ZooModel:
+def load(ref: str, *, root: Path | str | None = None, hub: str | None = None) -> ZooModel:
     """Load a registry model by reference: hashes checked, Keras safe mode, reference
     inputs re-run and compared with the outputs recorded at save time.
 
     Args:
         ref: `NAME` (its `latest`), `NAME@VERSION` or `NAME:ALIAS`.
-        root: the registry folder (default `default_root()`).
+        root: one registry folder to read alone; default: the local registries, then the
+            hubs for a catalogue model (`zoo.registry.hub.resolve`).
+        hub: hub sources before those of `ZOO_HUB`.
 
     Returns:
         The `ZooModel`, ready to `predict`.
 
     Raises:
         UnknownNameError: no such model, version or alias, or a card naming an unknown task.
+        ZooError: a catalogue model that is not on disk and cannot be downloaded.
         IntegrityError: a file is missing, altered, unsafe, or does not reproduce its outputs.
         ZooError: the version was saved in the layout before 0.2 (`zoo migrate` converts it),
             or its preprocessing file lacks a field.
     """
-    path = resolve(ref, root=root)
+    path = resolve(ref, root=root, hub=hub)
     card = verify(path)
     task_cls = get_task(card.task)
     task = task_cls(

@@ -545,7 +545,7 @@ def diagnose(
         batches: most batches measured per model.
         hparams: hyperparameters of the freshly built task models; tasks only.
         seed: seed of the fresh models' initial weights.
-        root: the registry folder (default `zoo.registry.default_root()`).
+        root: one registry folder to read alone (default: the local registries, then the hubs).
 
     Returns:
         For a task, the profiles of its SimpleRNN and LSTM at their initial (untrained)

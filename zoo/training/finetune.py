@@ -68,7 +68,7 @@ def retrain(
         batch_size: default: the parent's training batch size.
         seed: seeds Python, NumPy and TensorFlow and the shuffle.
         patience: early-stopping patience of the main phase, in epochs.
-        root: the registry folder (default `zoo.registry.default_root()`).
+        root: one registry folder to read alone (default: the local registries, then the hubs).
         verbose: Keras' progress output.
 
     Returns:

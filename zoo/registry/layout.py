@@ -1,0 +1,286 @@
+"""Where registry folders are and how one is laid out, without importing TensorFlow: the
+roots that are read and written, file names, references (`NAME@3`, `NAME:best`), hashing,
+and the staging folders through which a version appears in one rename.
+
+Layout: `<root>/<name>/<version>/` holds the version's files (`model.keras`, `card.json`,
+...) and `<root>/<name>/aliases.json` maps `latest`, `best` and the user's aliases to
+versions.
+
+Roots:
+- the *user registry*, where downloaded models go: `ZOO_REGISTRY`, else the platform's user
+  data folder (`platformdirs`, e.g. `~/.local/share/rnn-zoo/models` on Linux);
+- the `saved_models/` of a source checkout, when the zoo runs from one (an editable
+  install); it holds the shipped models;
+- the default root that `zoo train`, `retrain`, `tune` and `save` write to: `ZOO_REGISTRY`,
+  else a source checkout's `saved_models/` (as a maintainer trains shipped models), else
+  the user registry. An installed zoo never writes beside its package.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from zoo.errors import UnknownNameError, ZooError
+
+MODEL_FILE, PREPROCESSING_FILE, CARD_FILE, README_FILE, ALIASES_FILE = (
+    "model.keras",
+    "preprocessing.json",
+    "card.json",
+    "README.md",
+    "aliases.json",
+)
+NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+ALIAS = re.compile(r"^[A-Za-z][A-Za-z0-9._-]*$")
+_REF = re.compile(r"^(?P<name>[^@:]+)(?:@(?P<version>\d+)|:(?P<alias>[A-Za-z0-9._-]+))?$")
+
+
+class IntegrityError(ZooError):
+    """A registry file that is missing, altered or unsafe to load."""
+
+
+#: the repository root when the zoo runs from a source checkout (zoo/registry/ -> root)
+_SOURCE = Path(__file__).resolve().parents[2]
+
+
+def checkout_models() -> Path | None:
+    """The `saved_models/` of the source checkout the zoo runs from, if it does.
+
+    Returns:
+        The folder, or None for an installed zoo (no `pyproject.toml` beside the package).
+    """
+    models = _SOURCE / "saved_models"
+    return models if (_SOURCE / "pyproject.toml").is_file() and models.is_dir() else None
+
+
+def user_root() -> Path:
+    """The user registry: `ZOO_REGISTRY`, else the platform's per-user data folder.
+
+    Returns:
+        The folder; it need not exist yet.
+    """
+    configured = os.environ.get("ZOO_REGISTRY")
+    if configured:
+        return Path(configured)
+    return platformdirs.user_data_path("rnn-zoo", appauthor=False) / "models"
+
+
+def default_root() -> Path:
+    """Where a trained model is saved by default: `ZOO_REGISTRY`, else the `saved_models/`
+    of a source checkout, else the user registry.
+
+    Returns:
+        The registry folder; it need not exist yet.
+    """
+    if os.environ.get("ZOO_REGISTRY"):
+        return user_root()
+    return checkout_models() or user_root()
+
+
+def search_roots() -> list[Path]:
+    """The local folders read, in order, for a model given without `--registry`.
+
+    Returns:
+        The user registry, then a source checkout's `saved_models/` (when distinct).
+    """
+    roots = [user_root()]
+    checkout = checkout_models()
+    if checkout is not None and checkout.resolve() != roots[0].resolve():
+        roots.append(checkout)
+    return roots
+
+
+def parse_ref(ref: str, known: list[str]) -> tuple[str, int | None, str | None]:
+    """Split `NAME`, `NAME@3` or `NAME:alias`.
+
+    Args:
+        ref: the reference.
+        known: model names to suggest when it is malformed.
+
+    Returns:
+        `(name, version or None, alias or None)`; a bare name has neither.
+
+    Raises:
+        UnknownNameError: a malformed reference.
+    """
+    match = _REF.match(ref)
+    if not match:
+        raise UnknownNameError("model reference", ref, known)
+    version = match["version"]
+    return match["name"], int(version) if version else None, match["alias"]
+
+
+def sha256(path: Path) -> str:
+    """The SHA-256 of a file's content, read in 1 MiB blocks.
+
+    Args:
+        path: the file.
+
+    Returns:
+        The digest as 64 lowercase hex characters.
+    """
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_json_atomic(path: Path, payload: Any) -> None:
+    """Write `payload` as JSON into `path` through a temporary file and one rename.
+
+    Args:
+        path: the file; its folder must exist.
+        payload: JSON-serialisable data.
+    """
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as handle:
+        json.dump(payload, handle, indent=2, sort_keys=True)
+    os.replace(handle.name, path)
+
+
+def versions(folder: Path) -> list[int]:
+    """The version numbers in a model's registry folder, ascending.
+
+    Args:
+        folder: `<root>/<name>`.
+
+    Returns:
+        The numbered sub-folders' numbers.
+    """
+    return sorted(int(p.name) for p in folder.iterdir() if p.name.isdigit())
+
+
+def aliases(folder: Path) -> dict[str, int]:
+    """A model folder's aliases.
+
+    Args:
+        folder: `<root>/<name>`.
+
+    Returns:
+        Alias -> version; empty when it has no `aliases.json` (e.g. a downloaded copy).
+    """
+    path = folder / ALIASES_FILE
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _remove_abandoned_staging(folder: Path) -> None:
+    """Delete staging folders left by saves whose process died (kill -9, power loss)."""
+    for staging in folder.glob(".tmp-*"):
+        pid = staging.name.split("-")[1]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def staging_folder(folder: Path) -> Path:
+    """A fresh temporary folder beside a model's registry folder (hidden, in the registry's
+    root), where a version is written before it is renamed into place; abandoned ones are
+    cleaned up first. The model's own folder is made only when a version is published, so a
+    save or download that fails leaves no model without versions behind.
+
+    Args:
+        folder: the model's registry folder, `<root>/<name>`; its parent is created if missing.
+
+    Returns:
+        A new `.tmp-<pid>-...` folder inside `folder`'s parent.
+
+    Raises:
+        ZooError: the registry folder cannot be written.
+    """
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        _remove_abandoned_staging(folder.parent)
+        if folder.is_dir():  # where earlier versions of the zoo staged
+            _remove_abandoned_staging(folder)
+        return Path(tempfile.mkdtemp(prefix=f".tmp-{os.getpid()}-", dir=folder.parent))
+    except OSError as err:
+        raise ZooError(
+            f"cannot write to the registry at {folder}: {err.strerror}. Choose another with --registry or ZOO_REGISTRY."
+        ) from err
+
+
+def check_files(path: Path, digests: dict[str, str], recorded_in: str) -> None:
+    """Check that every listed file of a version folder is there with its SHA-256.
+
+    Args:
+        path: a version folder.
+        digests: file name -> expected SHA-256.
+        recorded_in: where the digests come from, for the message (e.g. `its card`).
+
+    Raises:
+        IntegrityError: a file is missing or does not match.
+    """
+    for filename, digest in digests.items():
+        file = path / filename
+        if not file.is_file():
+            raise IntegrityError(f"{file} is missing; reinstall or re-download this model version.")
+        if sha256(file) != digest:
+            raise IntegrityError(
+                f"{file} does not match the SHA-256 in {recorded_in}: it was altered or corrupted. Re-download or retrain it."
+            )
+
+
+def list_names(pattern: str, root: Path) -> list[str]:
+    """Model names in one registry folder matching a shell-style wildcard pattern.
+
+    Args:
+        pattern: a `fnmatch` pattern, e.g. `*lstm*`.
+        root: the registry folder.
+
+    Returns:
+        The matching names of the folders in it, sorted (hidden ones skipped); empty when
+        the folder does not exist.
+    """
+    names = (
+        sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+        if root.exists()
+        else []
+    )
+    return [n for n in names if fnmatch.fnmatch(n, pattern)]
+
+
+def resolve_in(ref: str, root: Path) -> Path:
+    """`NAME`, `NAME@3` or `NAME:alias` -> the version folder in one registry folder.
+
+    Args:
+        ref: `NAME` (its `latest`), `NAME@VERSION` or `NAME:ALIAS`.
+        root: the registry folder.
+
+    Returns:
+        `<root>/<name>/<version>`, an existing folder (not yet verified).
+
+    Raises:
+        UnknownNameError: a malformed reference, or no such model, alias or version.
+    """
+    name, version, alias = parse_ref(ref, list_names("*", root))
+    folder = root / name
+    if not folder.is_dir():
+        raise UnknownNameError("model", name, list_names("*", root))
+    if version is None:
+        alias = alias or "latest"
+        known = aliases(folder)
+        if alias not in known:
+            raise UnknownNameError(f"alias of {name}", alias, known)
+        version = known[alias]
+    path = folder / str(version)
+    if not path.is_dir():
+        raise UnknownNameError(f"version of {name}", str(version), map(str, versions(folder)))
+    return path
