@@ -334,26 +334,34 @@ class Task(abc.ABC):
 _CALLS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def compiled_call(model: keras.Model, prepare: Any = None) -> Any:
-    """`model(prepare(inputs), training=False)` as one traced `tf.function`, kept per model:
-    one prediction then costs about a millisecond instead of the tens that an eager Keras
-    call (or `model.predict`) spends on Python overhead. `prepare` (TensorFlow ops from raw
-    input to the model's input, e.g. text normalisation) joins the same graph.
-    `reduce_retracing` makes the trace shape-generic, so varying lengths do not retrace.
+def _key(function: Any) -> tuple[str | None, int]:
+    return getattr(function, "__qualname__", None), id(getattr(function, "__self__", None))
+
+
+def compiled_call(model: keras.Model, prepare: Any = None, decode: Any = None) -> Any:
+    """`decode(x, model(x, training=False))` for `x = prepare(inputs)` as one traced
+    `tf.function`, kept per model: one prediction then costs about a millisecond instead of
+    the tens that an eager Keras call (or `model.predict`) spends on Python overhead.
+    `prepare` (TensorFlow ops from raw input to the model's input, e.g. text normalisation)
+    and `decode` (from the outputs to what the task reads, e.g. Viterbi over a CRF's scores)
+    join the same graph. `reduce_retracing` makes the trace shape-generic, so varying lengths
+    do not retrace.
 
     Args:
         model: a Keras model. The cache holds it weakly: its functions go with it.
         prepare: TensorFlow ops from one batch of raw inputs to the model's inputs (e.g.
             `SentimentPreprocessing.model_inputs`), or None to feed the inputs as they are.
-            Functions are cached per model and per `prepare` (its qualified name and the
-            object it is bound to).
+        decode: ops from `(model inputs, model outputs)` to the result, or None for the
+            outputs as they are. Functions are cached per model, `prepare` and `decode`
+            (their qualified names and the objects they are bound to).
 
     Returns:
         A `tf.function` from one batch (a tensor, array, or dict of them) to the model's
-        outputs as tensors, e.g. float32 probabilities of shape (batch, classes).
+        outputs (or what `decode` makes of them) as tensors, e.g. float32 probabilities of
+        shape (batch, classes).
     """
     calls = _CALLS.setdefault(model, {})
-    key = (getattr(prepare, "__qualname__", None), id(getattr(prepare, "__self__", None)))
+    key = (_key(prepare), _key(decode))
     if key not in calls:
         owner = weakref.ref(model)  # the cache must not keep the model alive
 
@@ -365,9 +373,11 @@ def compiled_call(model: keras.Model, prepare: Any = None) -> Any:
                 inputs: one batch of raw inputs (with `prepare`) or of model inputs.
 
             Returns:
-                The model's outputs for it, in inference mode.
+                The model's outputs for it in inference mode, or `decode`'s result.
             """
-            return owner()(prepare(inputs) if prepare else inputs, training=False)
+            x = prepare(inputs) if prepare else inputs
+            outputs = owner()(x, training=False)
+            return decode(x, outputs) if decode else outputs
 
         calls[key] = call
     return calls[key]

@@ -28,7 +28,12 @@ from zoo.data.formats import tag_scheme
 from zoo.data.preprocessing import Preprocessing, graph_ops, label_field, vocabulary_field
 from zoo.data.spec import GENERATED, DatasetSpec
 from zoo.errors import BadInputError
-from zoo.models.custom_layers import CharacterEncoder
+from zoo.models.custom_layers import (
+    CharacterEncoder,
+    CRFNegativeLogLikelihood,
+    LinearChainCRF,
+    WordDropout,
+)
 from zoo.models.layers import (
     cell_type,
     compile_model,
@@ -245,19 +250,25 @@ class NamedEntityRecognition(Task):
     def build_model(self, hp: kt.HyperParameters) -> keras.Model:
         """Word embedding + casing embedding + a bidirectional character encoder per word
         (Lample et al. 2016, https://arxiv.org/abs/1603.01360), all masked -> recurrent layers
-        returning sequences (bidirectional by default) -> softmax over `tags` per token. Inputs
-        `words` and `casing` int32 (batch, time), `chars` int32 (batch, time, characters);
-        output float32 (batch, time, tags).
+        returning sequences (bidirectional by default) -> softmax over `tags` per token, or with
+        `crf=true` a linear-chain CRF head (`LinearChainCRF`: emission scores, trained with the
+        CRF's negative log-likelihood, decoded with Viterbi). Inputs `words` and `casing` int32
+        (batch, time), `chars` int32 (batch, time, characters); output float32 (batch, time,
+        tags): probabilities, or the CRF's emission scores.
         """
         vocabulary = self.preprocessing.vocabulary
         ids = keras.Input(shape=(None,), dtype="int32", name="words")
         case = keras.Input(shape=(None,), dtype="int32", name="casing")
+        # words dropped to [UNK] while training teach the model unseen words (default off)
+        dropped = WordDropout(
+            hp.Float("word_dropout", 0.0, 0.3, step=0.05, default=0.0), name="word_dropout"
+        )(ids)
         w = keras.layers.Embedding(
             text.vocabulary_size(vocabulary),
             hp.Int("embedding_dim", 16, 300, step=16, default=64),
             mask_zero=True,
             name="word_embedding",
-        )(ids)
+        )(dropped)
         # every feature masks padding: Keras' Concatenate ORs its inputs' masks, so a single
         # unmasked feature would let the backward recurrent pass read padding as words
         c = keras.layers.Embedding(_OTHER + 1, 8, mask_zero=True, name="casing_embedding")(case)
@@ -281,23 +292,48 @@ class NamedEntityRecognition(Task):
         x = keras.layers.Dropout(
             hp.Float("dropout", 0.0, 0.5, step=0.1, default=0.3), name="dropout"
         )(x)
-        probs = output_layer(len(self.preprocessing.tags), "softmax", name="tagger")(x)
+        tags = len(self.preprocessing.tags)
+        if hp.Boolean("crf", default=False):
+            # a CRF head scores whole tag sequences: emissions plus learned transitions
+            head = LinearChainCRF(tags, dtype="float32", name="tagger")
+            loss: str | keras.losses.Loss = CRFNegativeLogLikelihood(head)
+        else:
+            head, loss = (
+                output_layer(tags, "softmax", name="tagger"),
+                "sparse_categorical_crossentropy",
+            )
         model = keras.Model(
-            {"words": ids, "casing": case, "chars": char_ids}, probs, name="many_to_many_equal"
+            {"words": ids, "casing": case, "chars": char_ids}, head(x), name="many_to_many_equal"
         )
+        # accuracy of the per-token argmax (of the emissions, for a CRF head)
         return compile_model(
-            model,
-            hp,
-            loss="sparse_categorical_crossentropy",
-            weighted_metrics=["accuracy"],
-            learning_rate=3e-3,
+            model, hp, loss=loss, weighted_metrics=["accuracy"], learning_rate=3e-3
         )
 
     # decoding and metrics ---------------------------------------------
-    def _tags(self, probs: tf.Tensor, lengths: list[int]) -> list[list[str]]:
-        ids = np.asarray(probs).argmax(-1)
+    @staticmethod
+    def tag_decoder(model: keras.Model) -> Any:
+        """The model's decoding: `(model inputs, outputs) -> int32 tag ids (batch, time)`:
+        Viterbi over the scores of a CRF head (`LinearChainCRF.decode`), else the most
+        likely tag of each token. Transitions the tag scheme forbids are not constrained:
+        the CRF learns them from the data.
+
+        Args:
+            model: a tagger built by `build_model`.
+
+        Returns:
+            A function of `({"words", ...}, outputs)`, for `compiled_call` or a serving graph.
+        """
+        head = model.get_layer("tagger")
+        if isinstance(head, LinearChainCRF):
+            return lambda inputs, scores: head.decode(
+                scores, keras.ops.not_equal(inputs["words"], 0)
+            )
+        return lambda inputs, probs: keras.ops.argmax(probs, axis=-1)
+
+    def _tags(self, ids: tf.Tensor, lengths: list[int]) -> list[list[str]]:
         tags = self.preprocessing.tags
-        return [[tags[i] for i in row[:n]] for row, n in zip(ids, lengths, strict=True)]
+        return [[tags[i] for i in row[:n]] for row, n in zip(np.asarray(ids), lengths, strict=True)]
 
     def evaluate(
         self, model: keras.Model, raw: tf.data.Dataset, *, batch_size: int = 64, quick: bool = False
@@ -312,7 +348,9 @@ class NamedEntityRecognition(Task):
         truth, predicted, correct, unknown = [], [], 0, 0
         for inputs, gold, weights in self.batches(raw, batch_size, training=False):
             lengths = np.asarray(weights).sum(axis=1).astype(int).tolist()
-            tagged = self._tags(compiled_call(model)(inputs), lengths)
+            tagged = self._tags(
+                compiled_call(model, decode=self.tag_decoder(model))(inputs), lengths
+            )
             for row, n, guess in zip(np.asarray(gold), lengths, tagged, strict=True):
                 # a gold tag the model does not know (-1) is a wrong token; for entity
                 # scoring it reads as O, and the count is reported
@@ -339,6 +377,7 @@ class NamedEntityRecognition(Task):
         (batch, time), "" at padding.
         """
         tags = tf.constant(self.preprocessing.tags)
+        decode = self.tag_decoder(model)
 
         @tf.function(input_signature=[tf.TensorSpec([None, None], tf.string, name="tokens")])
         def serve(tokens):
@@ -350,8 +389,9 @@ class NamedEntityRecognition(Task):
             Returns:
                 `{"tags": string tensor of shape (batch, time)}`.
             """
-            probs = model(self.preprocessing.model_inputs(tokens), training=False)
-            return {"tags": tf.where(tokens == "", "", tf.gather(tags, tf.argmax(probs, axis=-1)))}
+            inputs = self.preprocessing.model_inputs(tokens)
+            ids = decode(inputs, model(inputs, training=False))
+            return {"tags": tf.where(tokens == "", "", tf.gather(tags, ids))}
 
         return serve
 
@@ -384,7 +424,7 @@ class NamedEntityRecognition(Task):
         padded = tf.constant([s + [""] * (longest - len(s)) for s in sentences])
         # feature extraction and the model in one traced graph: about a millisecond a sentence
         tagged = self._tags(
-            compiled_call(model, self.preprocessing.model_inputs)(padded),
+            compiled_call(model, self.preprocessing.model_inputs, self.tag_decoder(model))(padded),
             [len(s) for s in sentences],
         )
         return [

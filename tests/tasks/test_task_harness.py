@@ -77,12 +77,18 @@ def assert_serving_matches(served: dict[str, Any], predicted: list[dict[str, Any
                 assert (row.decode() if isinstance(row, bytes) else row) == expected, key
 
 
+#: heads a task can swap in by a hyperparameter, each run through the harness too
+VARIANTS = [("many-to-many-equal", "lstm", {"crf": True})]
+
+
 # the card's training curves have no validation points after one step: matplotlib says so
 @pytest.mark.filterwarnings("ignore:No artists with labels found:UserWarning")
-@pytest.mark.parametrize("cell", CELLS)
-@pytest.mark.parametrize("name", sorted(zoo.TASKS))
+@pytest.mark.parametrize(
+    ("name", "cell", "variant"),
+    [(name, cell, {}) for name in sorted(zoo.TASKS) for cell in CELLS] + VARIANTS,
+)
 def test_task_builds_fits_round_trips_and_serves(
-    name: str, cell: str, tmp_path: Path, tiny_dataset
+    name: str, cell: str, variant: dict[str, Any], tmp_path: Path, tiny_dataset
 ) -> None:
     keras.utils.set_random_seed(0)
     task = zoo.TASKS[name]()
@@ -91,7 +97,7 @@ def test_task_builds_fits_round_trips_and_serves(
     # build from a handful of examples
     train = task.load(spec, "train")
     task.adapt(train, spec)
-    hp = hyperparameters({**TINY, "cell": cell})
+    hp = hyperparameters({**TINY, "cell": cell, **variant})
     model = task.build_model(hp)
 
     # output shapes: one prediction per target (per example or per step), finite, and an

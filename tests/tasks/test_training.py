@@ -92,6 +92,25 @@ def _check_export(
         assert [s.decode() for s in served[key]] == [g[key] for g in greedy]
 
 
+@pytest.mark.slow
+def test_a_crf_tagger_learns_as_well_as_the_softmax_tagger(tmp_path: Path) -> None:
+    f1 = {}
+    for crf in (False, True):
+        result = zoo.train("many-to-many-equal", epochs=3, hparams={"crf": crf}, verbose=0)
+        f1[crf] = result.metrics["validation"]["entity_f1"]
+    assert f1[True] >= max(SETTINGS["many-to-many-equal"][1], f1[False] - 0.02), f1
+    # the CRF model travels: registry round trip and export decode with Viterbi too
+    examples = [
+        result.task.raw_input(ex)
+        for ex in result.task.load("embedded", "test").take(3).as_numpy_iterator()
+    ]
+    before = result.task.predict(result.model, examples)
+    path = registry.save(result, "crf-tagger")
+    loaded = zoo.load(f"crf-tagger@{path.name}")
+    assert loaded.predict_batch(examples) == before
+    _check_export(loaded, examples, before, tmp_path)
+
+
 def test_one_to_one_steps_unfold_the_same_input() -> None:
     task = zoo.get_task("one-to-one")()
     task.adapt(None, task.dataset("embedded"))

@@ -197,13 +197,18 @@ class LinearChainCRF(keras.layers.Layer):
 
     @staticmethod
     def _time_major(emissions, mask):
+        """(time, batch, K + 1): the emissions, then the mask as 0/1 in the last channel.
+        One tensor, because Keras' TensorFlow `scan` fails on several inputs of unknown length."""
         emissions = keras.ops.cast(emissions, "float32")
         if mask is None:
             mask = keras.ops.ones(keras.ops.shape(emissions)[:2], dtype="bool")
-        return (
-            keras.ops.transpose(emissions, (1, 0, 2)),
-            keras.ops.transpose(keras.ops.cast(mask, "bool"), (1, 0)),
-        )
+        real = keras.ops.cast(mask, "float32")[..., None]
+        return keras.ops.transpose(keras.ops.concatenate([emissions, real], axis=-1), (1, 0, 2))
+
+    @staticmethod
+    def _split(step):
+        """One time step of `_time_major` -> emissions (batch, K), real (batch, 1) bool."""
+        return step[:, :-1], step[:, -1:] > 0.5
 
     def log_partition(self, emissions, mask=None):
         """log Z: the log-sum-exp of the scores of every tag sequence (forward algorithm).
@@ -215,19 +220,19 @@ class LinearChainCRF(keras.layers.Layer):
         Returns:
             float32 tensor of shape (batch,).
         """
-        steps, valid = self._time_major(emissions, mask)
+        steps = self._time_major(emissions, mask)
 
         def step(alpha, inputs):
-            scores, real = inputs
+            scores, real = self._split(inputs)
             # alpha[b, i] + transitions[i, j], summed over the previous tag i in log space
             following = (
                 keras.ops.logsumexp(alpha[:, :, None] + self.transitions[None], axis=1) + scores
             )
-            alpha = keras.ops.where(real[:, None], following, alpha)
+            alpha = keras.ops.where(real, following, alpha)
             return alpha, alpha
 
         alpha, _ = keras.ops.scan(
-            step, self.start_transitions[None] + steps[0], (steps[1:], valid[1:])
+            step, self.start_transitions[None] + self._split(steps[0])[0], steps[1:]
         )
         return keras.ops.logsumexp(alpha + self.end_transitions[None], axis=-1)
 
@@ -281,24 +286,22 @@ class LinearChainCRF(keras.layers.Layer):
         Returns:
             int32 tensor of shape (batch, time): tag ids, 0 at padding.
         """
-        steps, valid = self._time_major(emissions, mask)
+        steps = self._time_major(emissions, mask)
         identity = keras.ops.arange(self.num_tags, dtype="int32")[None]
 
         def forward(carry, inputs):
             delta, _ = carry
-            scores, real = inputs
+            scores, real = self._split(inputs)
             paths = delta[:, :, None] + self.transitions[None]  # (batch, previous, next)
             best = keras.ops.cast(keras.ops.argmax(paths, axis=1), "int32")
-            delta = keras.ops.where(real[:, None], keras.ops.max(paths, axis=1) + scores, delta)
+            delta = keras.ops.where(real, keras.ops.max(paths, axis=1) + scores, delta)
             # a padding step points every tag at itself, so backtracking walks through it
-            carry = (delta, keras.ops.where(real[:, None], best, identity))
+            carry = (delta, keras.ops.where(real, best, identity))
             return carry, carry  # (Keras' TensorFlow scan wants outputs shaped as the carry)
 
-        start = self.start_transitions[None] + steps[0]
+        start = self.start_transitions[None] + self._split(steps[0])[0]
         pointer = keras.ops.broadcast_to(identity, keras.ops.shape(start))
-        (delta, _), (_, pointers) = keras.ops.scan(
-            forward, (start, pointer), (steps[1:], valid[1:])
-        )
+        (delta, _), (_, pointers) = keras.ops.scan(forward, (start, pointer), steps[1:])
         last = keras.ops.cast(
             keras.ops.argmax(delta + self.end_transitions[None], axis=-1), "int32"
         )
@@ -309,7 +312,7 @@ class LinearChainCRF(keras.layers.Layer):
 
         first, later = keras.ops.scan(backward, last, pointers, reverse=True)
         tags = keras.ops.concatenate([first[None], later], axis=0)
-        return keras.ops.transpose(tags * keras.ops.cast(valid, "int32"), (1, 0))
+        return keras.ops.transpose(tags * keras.ops.cast(steps[:, :, -1], "int32"), (1, 0))
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -343,3 +346,50 @@ class CRFNegativeLogLikelihood(keras.losses.Loss):
 
     def call(self, y_true, y_pred):
         return -self.crf.log_likelihood(y_pred, y_true)
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class WordDropout(keras.layers.Layer):
+    """During training, replaces each word id by the unknown-word id with probability `rate`,
+    so the model learns what to do with words it has not seen (their characters, casing and
+    context) instead of leaning on the vectors of words it memorised. Lample et al. 2016
+    (https://arxiv.org/abs/1603.01360) replace singletons with the unknown word; Iyyer et al.
+    2015 drop whole words. Padding (0) stays padding; at inference the layer is the identity.
+
+    Args:
+        rate: the probability of replacing a word, in [0, 1).
+        unknown_id: the id of the unknown word (the zoo's vocabularies use 1).
+        seed: seed of the layer's random draws.
+        **kwargs: `keras.layers.Layer` arguments (`name`, ...).
+
+    Call arguments:
+        ids: int tensor of any shape, 0 for padding.
+        training: whether to drop words.
+
+    Returns:
+        int tensor of the same shape and dtype.
+    """
+
+    def __init__(self, rate: float, unknown_id: int = 1, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.rate, self.unknown_id, self.seed = rate, unknown_id, seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.built = True
+
+    def call(self, ids, training=None):
+        if not training or self.rate == 0:
+            return ids
+        dropped = keras.random.uniform(keras.ops.shape(ids), seed=self.seed_generator) < self.rate
+        dropped = keras.ops.logical_and(dropped, keras.ops.greater(ids, self.unknown_id))
+        return keras.ops.where(dropped, keras.ops.cast(self.unknown_id, ids.dtype), ids)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "rate": self.rate,
+            "unknown_id": self.unknown_id,
+            "seed": self.seed,
+        }

@@ -1,5 +1,5 @@
-"""The linear-chain CRF output (`zoo.models.custom_layers.LinearChainCRF`), checked exactly
-against enumeration of every tag sequence on tiny inputs."""
+"""The zoo's own layers (`zoo.models.custom_layers`): the linear-chain CRF, checked exactly
+against enumeration of every tag sequence on tiny inputs, and word dropout."""
 
 from __future__ import annotations
 
@@ -98,3 +98,16 @@ def test_the_layer_round_trips_through_a_saved_model_in_safe_mode(tmp_path, crf)
     )
     x = np.random.default_rng(2).normal(size=(2, 3, 5)).astype("float32")
     np.testing.assert_allclose(np.asarray(loaded(x)), np.asarray(model(x)), atol=1e-6)
+
+
+def test_word_dropout_replaces_words_by_unknown_in_training_only() -> None:
+    from zoo.models.custom_layers import WordDropout
+
+    ids = np.tile(np.array([[5, 6, 1, 7, 0, 0]], "int32"), (2000, 1))
+    layer = WordDropout(0.25, seed=0)
+    np.testing.assert_array_equal(np.asarray(layer(ids)), ids)  # inference: untouched
+    dropped = np.asarray(layer(ids, training=True))
+    assert (dropped[:, 4:] == 0).all() and (dropped[:, 2] == 1).all()  # padding, unknown stay
+    words = dropped[:, [0, 1, 3]]
+    assert set(np.unique(words)) <= {1, 5, 6, 7}
+    assert (words == 1).mean() == pytest.approx(0.25, abs=0.02)
