@@ -22,6 +22,7 @@ from zoo.data.preprocessing import Preprocessing, graph_ops, label_field, vocabu
 from zoo.data.spec import GENERATED, DatasetSpec
 from zoo.errors import BadInputError
 from zoo.models import streaming
+from zoo.models.custom_layers import WordDropout
 from zoo.models.layers import (
     compile_model,
     lower_layers,
@@ -169,18 +170,22 @@ class SentimentAnalysis(Task):
 
     # model -------------------------------------------------------------
     def build_model(self, hp: kt.HyperParameters) -> keras.Model:
-        """Masked embedding -> recurrent layers (bidirectional by default) summarised by `pooling`
+        """Word dropout (training only) -> masked embedding -> recurrent layers (bidirectional by default) summarised by `pooling`
         (`last` state, `max` or `mean` over steps) -> dropout -> sigmoid P(labels[1]). Input
         `token_ids` int32 (batch, time), 0 for padding; output float32 (batch, 1).
         """
         vocabulary = self.preprocessing.vocabulary
         ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
+        # words dropped to [UNK] while training (default off): less leaning on memorised words
+        dropped = WordDropout(
+            hp.Float("word_dropout", 0.0, 0.3, step=0.05, default=0.0), name="word_dropout"
+        )(ids)
         x = keras.layers.Embedding(
             text.vocabulary_size(vocabulary),
             hp.Int("embedding_dim", 16, 256, step=16, default=64),
             mask_zero=True,
             name="embedding",
-        )(ids)
+        )(dropped)
         x = keras.layers.SpatialDropout1D(
             hp.Float("embedding_dropout", 0.0, 0.5, step=0.1, default=0.2), name="embedding_dropout"
         )(x)
