@@ -12,7 +12,6 @@ from __future__ import annotations
 import abc
 import dataclasses
 import importlib
-import weakref
 from typing import Any, ClassVar
 
 import keras
@@ -331,58 +330,6 @@ class Task(abc.ABC):
         return text
 
 
-_CALLS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def _key(function: Any) -> tuple[str | None, int]:
-    return getattr(function, "__qualname__", None), id(getattr(function, "__self__", None))
-
-
-def compiled_call(model: keras.Model, prepare: Any = None, decode: Any = None) -> Any:
-    """`decode(x, model(x, training=False))` for `x = prepare(inputs)` as one traced
-    `tf.function`, kept per model: one prediction then costs about a millisecond instead of
-    the tens that an eager Keras call (or `model.predict`) spends on Python overhead.
-    `prepare` (TensorFlow ops from raw input to the model's input, e.g. text normalisation)
-    and `decode` (from the outputs to what the task reads, e.g. Viterbi over a CRF's scores)
-    join the same graph. `reduce_retracing` makes the trace shape-generic, so varying lengths
-    do not retrace.
-
-    Args:
-        model: a Keras model. The cache holds it weakly: its functions go with it.
-        prepare: TensorFlow ops from one batch of raw inputs to the model's inputs (e.g.
-            `SentimentPreprocessing.model_inputs`), or None to feed the inputs as they are.
-        decode: ops from `(model inputs, model outputs)` to the result, or None for the
-            outputs as they are. Functions are cached per model, `prepare` and `decode`
-            (their qualified names and the objects they are bound to).
-
-    Returns:
-        A `tf.function` from one batch (a tensor, array, or dict of them) to the model's
-        outputs (or what `decode` makes of them) as tensors, e.g. float32 probabilities of
-        shape (batch, classes).
-    """
-    calls = _CALLS.setdefault(model, {})
-    key = (_key(prepare), _key(decode))
-    if key not in calls:
-        owner = weakref.ref(model)  # the cache must not keep the model alive
-
-        @tf.function(reduce_retracing=True)
-        def call(inputs):
-            """The traced call.
-
-            Args:
-                inputs: one batch of raw inputs (with `prepare`) or of model inputs.
-
-            Returns:
-                The model's outputs for it in inference mode, or `decode`'s result.
-            """
-            x = prepare(inputs) if prepare else inputs
-            outputs = owner()(x, training=False)
-            return decode(x, outputs) if decode else outputs
-
-        calls[key] = call
-    return calls[key]
-
-
 TASKS: dict[str, type[Task]] = {}
 
 
@@ -624,6 +571,7 @@ class EncoderDecoderTask(Task):
         """
         spec, prepare = self.serving_inputs()
         vocabulary = getattr(self.preprocessing, self.target_vocabulary)
+        parts = seq2seq.graph_parts(model)
 
         @tf.function(input_signature=[spec])
         def serve(inputs):
@@ -636,7 +584,7 @@ class EncoderDecoderTask(Task):
                 `{output_key: string tensor of shape (batch,)}`.
             """
             generated = seq2seq.greedy_in_graph(
-                model, prepare(inputs), vocabulary, max_length=self._max_length()
+                parts, prepare(inputs), vocabulary, max_length=self._max_length()
             )
             return {self.output_key: self.detokenize(generated)}
 

@@ -28,6 +28,7 @@ from zoo.data.formats import tag_scheme
 from zoo.data.preprocessing import Preprocessing, graph_ops, label_field, vocabulary_field
 from zoo.data.spec import GENERATED, DatasetSpec
 from zoo.errors import BadInputError
+from zoo.models.compiled import compiled_call, graph_call
 from zoo.models.custom_layers import (
     CharacterEncoder,
     CRFNegativeLogLikelihood,
@@ -42,7 +43,7 @@ from zoo.models.layers import (
     output_layer,
     recurrent,
 )
-from zoo.tasks.base import Task, class_names, compiled_call, register_task
+from zoo.tasks.base import Task, class_names, register_task
 
 # Casing classes; 0 is padding. Lowercased words lose case, so the model gets it back here.
 _LOWER, _TITLE, _UPPER, _DIGIT, _OTHER = 1, 2, 3, 4, 5
@@ -377,7 +378,7 @@ class NamedEntityRecognition(Task):
         (batch, time), "" at padding.
         """
         tags = tf.constant(self.preprocessing.tags)
-        decode = self.tag_decoder(model)
+        tag_ids = graph_call(model, self.tag_decoder(model))
 
         @tf.function(input_signature=[tf.TensorSpec([None, None], tf.string, name="tokens")])
         def serve(tokens):
@@ -389,8 +390,7 @@ class NamedEntityRecognition(Task):
             Returns:
                 `{"tags": string tensor of shape (batch, time)}`.
             """
-            inputs = self.preprocessing.model_inputs(tokens)
-            ids = decode(inputs, model(inputs, training=False))
+            ids = tag_ids(self.preprocessing.model_inputs(tokens))
             return {"tags": tf.where(tokens == "", "", tf.gather(tags, ids))}
 
         return serve

@@ -22,6 +22,7 @@ from zoo.data.preprocessing import Preprocessing, graph_ops, label_field, vocabu
 from zoo.data.spec import GENERATED, DatasetSpec
 from zoo.errors import BadInputError
 from zoo.models import streaming
+from zoo.models.compiled import compiled_call, graph_call
 from zoo.models.custom_layers import WordDropout
 from zoo.models.layers import (
     compile_model,
@@ -31,7 +32,7 @@ from zoo.models.layers import (
     recurrent,
     sequence_summary,
 )
-from zoo.tasks.base import Task, class_names, compiled_call, register_task
+from zoo.tasks.base import Task, class_names, register_task
 
 
 @dataclass
@@ -229,6 +230,7 @@ class SentimentAnalysis(Task):
         `probability_positive` float32 (batch,), the probability of `labels[1]`.
         """
         negative, positive = self.preprocessing.labels
+        classify = graph_call(model)
 
         @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
         def serve(texts):
@@ -240,7 +242,7 @@ class SentimentAnalysis(Task):
             Returns:
                 `{"label": string (batch,), "probability_positive": float32 (batch,)}`.
             """
-            prob = model(self.preprocessing.model_inputs(texts), training=False)[:, 0]
+            prob = classify(self.preprocessing.model_inputs(texts))[:, 0]
             return {
                 "label": tf.where(prob >= 0.5, positive, negative),
                 "probability_positive": prob,

@@ -20,8 +20,9 @@ import tensorflow as tf
 from zoo.data.images import fit_to_shape, to_model_image
 from zoo.data.preprocessing import Preprocessing, label_field
 from zoo.data.spec import DatasetSpec
+from zoo.models.compiled import compiled_call, graph_call
 from zoo.models.layers import compile_model, lower_layers, output_layer, recurrent
-from zoo.tasks.base import Task, class_names, compiled_call, register_task
+from zoo.tasks.base import Task, class_names, register_task
 
 
 @dataclass
@@ -150,6 +151,7 @@ class ImageClassification(Task):
         `label` string (batch,) and `probabilities` float32 (batch, classes).
         """
         labels = tf.constant(self.preprocessing.labels)
+        classify = graph_call(model)
 
         @tf.function(
             input_signature=[
@@ -165,7 +167,7 @@ class ImageClassification(Task):
             Returns:
                 `{"label": string (batch,), "probabilities": float32 (batch, classes)}`.
             """
-            probs = model(image, training=False)
+            probs = classify(image)
             return {"label": tf.gather(labels, tf.argmax(probs, axis=-1)), "probabilities": probs}
 
         return serve

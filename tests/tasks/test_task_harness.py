@@ -48,6 +48,12 @@ def serving_batch(examples: list[Any]) -> tf.Tensor:
     return tf.constant(examples)
 
 
+def numpy_batch(batches: tf.data.Dataset) -> tuple[Any, ...]:
+    """The first batch as numpy arrays: what a direct model call or `train_on_batch` takes on
+    every backend (JAX refuses TensorFlow tensors; `fit` converts `tf.data` itself)."""
+    return tuple(keras.tree.map_structure(np.asarray, next(batches.as_numpy_iterator())))
+
+
 def greedy_predict(task: Task, model: keras.Model, examples: list[Any]) -> list[Any]:
     """`predict` as the serving signature decodes: greedily, where the task can beam-search."""
     options = (
@@ -102,16 +108,16 @@ def test_task_builds_fits_round_trips_and_serves(
 
     # output shapes: one prediction per target (per example or per step), finite, and an
     # output unit for every target id (a single unit is a binary probability)
-    inputs, targets, *_ = next(iter(task.batches(train, BATCH, training=False)))
+    inputs, targets, *_ = numpy_batch(task.batches(train, BATCH, training=False))
     outputs = np.asarray(model(inputs, training=False))
     assert outputs.shape[: targets.ndim] == tuple(targets.shape), (outputs.shape, targets.shape)
     assert np.isfinite(outputs).all()
-    assert int(tf.reduce_max(targets)) < max(outputs.shape[-1], 2)
+    assert int(np.max(targets)) < max(outputs.shape[-1], 2)
 
     # one training step changes the weights and gives a finite loss
     before = [w.copy() for w in model.get_weights()]
     logs = model.train_on_batch(
-        *next(iter(task.batches(train, BATCH, training=True))), return_dict=True
+        *numpy_batch(task.batches(train, BATCH, training=True)), return_dict=True
     )
     assert np.isfinite(logs["loss"]), logs
     assert any(not np.array_equal(a, b) for a, b in zip(before, model.get_weights(), strict=True))

@@ -27,7 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="A Keras model zoo for recurrent sequence models (SimpleRNN and LSTM) in five input/output shapes.",
         epilog="Tasks: one-to-one, one-to-many, many-to-one, many-to-many-equal, many-to-many-unequal. "
         "Environment: ZOO_REGISTRY (registry folder), ZOO_HUB (hubs to download catalogue models from), "
-        "ZOO_OFFLINE=1 (no downloads), ZOO_DATA_DIR (TFDS data folder).",
+        "ZOO_OFFLINE=1 (no downloads), ZOO_DATA_DIR (TFDS data folder), "
+        "ZOO_BACKEND (tensorflow or jax; the default of --backend, and the backend of every other command).",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -49,9 +50,13 @@ def main(argv: list[str] | None = None) -> int:
     """
     args = build_parser().parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from zoo import backend
     from zoo.errors import ZooError
 
     try:
+        # before any command imports Keras, which reads the backend once; commands that
+        # train (those with --backend) default to the fastest installed backend
+        backend.select(getattr(args, "backend", None), training=hasattr(args, "backend"))
         args.func(args)
     except ZooError as err:
         print(f"zoo: error: {err}", file=sys.stderr)

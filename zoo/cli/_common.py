@@ -8,6 +8,7 @@ import json
 import sys
 from typing import Any
 
+from zoo.backend import BACKENDS, ENVIRONMENT, FASTEST
 from zoo.constants import CELLS, FORMATS, STRATEGIES
 
 
@@ -232,8 +233,23 @@ def data_options(p: argparse.ArgumentParser, *, task: bool = True) -> None:
     )
 
 
+def backend_option(p: argparse.ArgumentParser) -> None:
+    """Add `--backend`, for the commands that train (`zoo.cli.main` selects it before Keras
+    is imported).
+
+    Args:
+        p: a sub-command's parser.
+    """
+    p.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        help=f"Keras backend that trains the model (default: {ENVIRONMENT} or KERAS_BACKEND if set, else "
+        f"{FASTEST} where installed, measured fastest here, else tensorflow)",
+    )
+
+
 def model_options(p: argparse.ArgumentParser, verb: str) -> None:
-    """Add `--cell`, `--set`, `--seed`, `--strategy`, `--name` and `--registry`.
+    """Add `--cell`, `--set`, `--seed`, `--backend`, `--strategy`, `--name` and `--registry`.
 
     Args:
         p: a sub-command's parser.
@@ -253,11 +269,13 @@ def model_options(p: argparse.ArgumentParser, verb: str) -> None:
         default=0,
         help="random seed, recorded in the model card (default: 0)",
     )
+    backend_option(p)
     p.add_argument(
         "--strategy",
         choices=STRATEGIES,
         default="default",
-        help="'mirrored': tf.distribute.MirroredStrategy over this machine's GPUs (default: one device)",
+        help="'mirrored': tf.distribute.MirroredStrategy over this machine's GPUs, TensorFlow backend only "
+        "(default: one device)",
     )
     p.add_argument("--name", help="registry name of the saved model (default: TASK-CELL-DATASET)")
     registry_option(p)

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 from zoo.cli._common import (
+    backend_option,
     choice,
     data_options,
     dataset,
@@ -359,6 +360,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--name", help="registry name of the fine-tuned model (default: PARENT-retrained)"
     )
+    backend_option(p)
     registry_option(p)
     p.set_defaults(func=cmd_retrain)
 

@@ -9,16 +9,17 @@ with the beams, which is harmless for tensors that do not change.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
+import keras
 import numpy as np
-import tensorflow as tf
 
-Step = Callable[[tf.Tensor, list[tf.Tensor]], tuple[tf.Tensor, list[tf.Tensor]]]
+Step = Callable[[np.ndarray, list[Any]], tuple[Any, list[Any]]]
 
 
 def beam_search(
     step: Step,
-    states: Sequence[tf.Tensor],
+    states: Sequence[Any],
     *,
     start_id: int,
     end_id: int,
@@ -34,10 +35,11 @@ def beam_search(
     Translation System", https://arxiv.org/abs/1609.08144).
 
     Args:
-        step: `(tokens, states) -> (log_probs, new_states)`: tokens int32 (batch * k,),
-            log-probabilities (batch * k, vocabulary); states keep their leading axis.
-        states: the decoder's initial states, leading axis batch (its size known); each is
-            repeated k times, row by row.
+        step: `(tokens, states) -> (log_probs, new_states)`: tokens an int32 numpy array
+            (batch * k,), log-probabilities (batch * k, vocabulary); states are tensors of
+            the backend and keep their leading axis.
+        states: the decoder's initial states (tensors of the backend), leading axis batch
+            (its size known); each is repeated k times, row by row.
         start_id: the token fed at the first step.
         end_id: the token that finishes a hypothesis.
         max_length: most steps; decoding stops early once every hypothesis has finished.
@@ -49,7 +51,7 @@ def beam_search(
     """
     batch = int(states[0].shape[0])
     k = beam_width
-    states = [tf.repeat(s, k, axis=0) for s in states]
+    states = [keras.ops.repeat(s, k, axis=0) for s in states]
     tokens = np.full(batch * k, start_id, dtype=np.int32)
     scores = np.full((batch, k), -np.inf)
     scores[:, 0] = 0.0  # all beams start identical: keep one so the first step fans out
@@ -58,7 +60,7 @@ def beam_search(
     finished = np.zeros((batch, k), dtype=bool)
     rows = np.arange(batch)[:, None]
     for _ in range(max_length):
-        log_probs, new_states = step(tf.constant(tokens), states)
+        log_probs, new_states = step(tokens, states)
         log_probs = np.asarray(log_probs, dtype=np.float64).reshape(batch, k, -1)
         vocab = log_probs.shape[-1]
         log_probs[finished] = -np.inf
@@ -71,8 +73,8 @@ def beam_search(
         was_finished = finished[rows, beam]
         lengths = lengths[rows, beam] + ~was_finished
         finished = was_finished | (token == end_id)
-        gather = tf.constant((rows * k + beam).reshape(-1))
-        states = [tf.gather(s, gather) for s in new_states]
+        gather = (rows * k + beam).reshape(-1)
+        states = [keras.ops.take(s, gather, axis=0) for s in new_states]
         tokens = token.reshape(-1)
         if finished.all():
             break

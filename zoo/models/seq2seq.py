@@ -8,7 +8,7 @@ greedy or beam-search decoding.
 
 from __future__ import annotations
 
-import weakref
+from typing import Any
 
 import keras
 import keras_tuner as kt
@@ -16,11 +16,9 @@ import tensorflow as tf
 from sacrebleu.metrics import BLEU
 
 from zoo.data import text
+from zoo.models.compiled import compiled_call, graph_call
 from zoo.models.decoding import beam_search
 from zoo.models.layers import cell_type
-
-#: per-model compiled step functions, dropped together with their model
-_STEPS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def state_count(hp: kt.HyperParameters) -> int:
@@ -59,6 +57,24 @@ def encode_target(
     return ids[:-1], ids[1:], tf.ones(tf.shape(ids[1:]), tf.float32)
 
 
+def _next_token_scores(inputs: list[Any], outputs: list[Any]) -> tuple[Any, list[Any]]:
+    """One decoding step's results from the decoder's inputs and outputs.
+
+    Args:
+        inputs: `[tokens (hypotheses, 1), *states]`, as the decoder read them.
+        outputs: `[probabilities (hypotheses, 1, vocabulary), *new states]`.
+
+    Returns:
+        float32 log-probabilities (hypotheses, vocabulary), with 1e-9 added before the log,
+        and the states for the next step: leading states the decoder does not return are
+        context it only reads (encoder outputs, mask) and are passed on unchanged.
+    """
+    probs, *new_states = outputs
+    states = inputs[1:]
+    context = states[: len(states) - len(new_states)]
+    return keras.ops.log(probs[:, -1] + 1e-9), [*context, *new_states]
+
+
 def decode(
     model: keras.Model,
     encoder_inputs,
@@ -69,7 +85,8 @@ def decode(
 ) -> list[list[str]]:
     """Run `model`'s encoder once and its decoder step by step; tokens out, per input.
 
-    The step function is traced once per model and kept while the model lives.
+    Encoder and step are compiled once per model for the backend
+    (`zoo.models.compiled.compiled_call`) and kept while the model lives.
 
     Args:
         model: a model with `encoder` and `decoder` sub-models. The decoder maps `[tokens
@@ -87,44 +104,46 @@ def decode(
         One token list per input, without [start], [end] and padding; unknown ids read as
         `[UNK]`.
     """
-    step = _STEPS.get(model)
-    if step is None:
-        decoder = model.get_layer("decoder")
-
-        @tf.function(reduce_retracing=True)
-        def step(tokens, states):
-            """One decoding step for every hypothesis.
-
-            Args:
-                tokens: int32 (hypotheses,), the previous token of each.
-                states: the decoder's state tensors, leading axis the hypotheses.
-
-            Returns:
-                float32 log-probabilities (hypotheses, vocabulary), with 1e-9 added before the log,
-                and the states for the next step.
-            """
-            probs, *new_states = decoder([tokens[:, None], *states], training=False)
-            # leading states are context the decoder only reads (encoder outputs, mask)
-            context = states[: len(states) - len(new_states)]
-            return tf.math.log(probs[:, -1] + 1e-9), [*context, *new_states]
-
-        _STEPS[model] = step
-    states = model.get_layer("encoder")(encoder_inputs, training=False)
+    call_decoder = compiled_call(model.get_layer("decoder"), decode=_next_token_scores)
+    states = compiled_call(model.get_layer("encoder"))(encoder_inputs)
     states = list(states) if isinstance(states, (list, tuple)) else [states]
     start, end = vocabulary.index(text.START) + 2, vocabulary.index(text.END) + 2
     ids = beam_search(
-        step, states, start_id=start, end_id=end, max_length=max_length, beam_width=beam_width
+        lambda tokens, states: call_decoder([tokens[:, None], *states]),
+        states,
+        start_id=start,
+        end_id=end,
+        max_length=max_length,
+        beam_width=beam_width,
     )
     return [text.ids_to_tokens(row, vocabulary) for row in ids]
 
 
+def graph_parts(model: keras.Model) -> tuple[Any, Any]:
+    """The encoder and the one-step decoder as TensorFlow functions for `greedy_in_graph`
+    (`zoo.models.compiled.graph_call`); build them eagerly, outside the serving function.
+
+    Args:
+        model: a model with `encoder` and `decoder` sub-models, as for `decode`.
+
+    Returns:
+        `(encoder, decoder)`: functions of TensorFlow tensors, each returning what the
+        sub-model returns.
+    """
+    decoder = model.get_layer("decoder")
+    return graph_call(model.get_layer("encoder")), graph_call(
+        decoder,
+        fixed_shapes={decoder.inputs[0].name: (None, 1)},  # one token per step
+    )
+
+
 def greedy_in_graph(
-    model: keras.Model, encoder_inputs, vocabulary: list[str], *, max_length: int
+    parts: tuple[Any, Any], encoder_inputs, vocabulary: list[str], *, max_length: int
 ) -> tf.Tensor:
     """Greedy decoding as TensorFlow ops (for exported serving signatures): one string per input.
 
     Args:
-        model: a model with `encoder` and `decoder` sub-models, as for `decode`.
+        parts: the model's `(encoder, decoder)` as TensorFlow functions (`graph_parts`).
         encoder_inputs: one batch for the encoder, as tensors.
         vocabulary: the decoder's vocabulary, holding `[start]` and `[end]`.
         max_length: decoding steps; every input runs all of them.
@@ -134,15 +153,15 @@ def greedy_in_graph(
         spaces. Unlike `decode`, ids 0 and 1 are dropped, so an unknown token the decoder
         emits does not appear as `[UNK]`.
     """
-    decoder = model.get_layer("decoder")
-    states = model.get_layer("encoder")(encoder_inputs, training=False)
+    encoder, decoder = parts
+    states = encoder(encoder_inputs)
     states = list(states) if isinstance(states, (list, tuple)) else [states]
     start, end = vocabulary.index(text.START) + 2, vocabulary.index(text.END) + 2
     tokens = tf.fill(tf.shape(states[0])[:1], start)
     finished = tf.zeros_like(tokens, dtype=tf.bool)
     steps = tf.TensorArray(tf.int32, size=max_length)
     for t in tf.range(max_length):
-        probs, *new_states = decoder([tokens[:, None], *states], training=False)
+        probs, *new_states = decoder([tokens[:, None], *states])
         states = [*states[: len(states) - len(new_states)], *new_states]
         tokens = tf.where(finished, end, tf.cast(tf.argmax(probs[:, -1], axis=-1), tf.int32))
         finished = finished | (tokens == end)

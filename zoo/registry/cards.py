@@ -183,6 +183,8 @@ class TrainingRecord(_Record):
         precision_policy: the Keras dtype policy; None on cards that predate it.
         strategy: the distribution strategy; None on cards that predate it.
         replicas: the strategy's replica count; None on cards that predate it.
+        backend: the Keras backend that trained it (`tensorflow`, `jax`); None on cards
+            that predate it (all of them trained on TensorFlow).
     """
 
     epochs: int
@@ -196,6 +198,7 @@ class TrainingRecord(_Record):
     precision_policy: str | None = dataclasses.field(default=None, metadata=_ADDED_LATER)
     strategy: str | None = dataclasses.field(default=None, metadata=_ADDED_LATER)
     replicas: int | None = dataclasses.field(default=None, metadata=_ADDED_LATER)
+    backend: str | None = dataclasses.field(default=None, metadata=_ADDED_LATER)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -532,8 +535,10 @@ def sequence_contract(result: TrainResult) -> SequenceContract:
 def _command(result: TrainResult) -> str:
     """The one command that reproduces the model: `zoo train`, or `zoo retrain` from its parent."""
     hp, retrain = result.hyperparameters, result.retrain
-    common = f"--epochs {result.epochs} --batch-size {result.batch_size} --seed {result.seed}" + (
-        f" --patience {result.patience}" if result.patience else ""
+    common = (
+        f"--epochs {result.epochs} --batch-size {result.batch_size} --seed {result.seed}"
+        f" --backend {result.backend}"
+        + (f" --patience {result.patience}" if result.patience else "")
     )
     if retrain:
         return (
@@ -585,6 +590,7 @@ def build(result: TrainResult, name: str) -> ModelCard:
             precision_policy=result.precision_policy,
             strategy=result.strategy,
             replicas=result.replicas,
+            backend=result.backend,
             batch_size=result.batch_size,
             seed=result.seed,
             seconds=round(result.seconds, 2),

@@ -2,7 +2,9 @@
 
 The SavedModel's `serving_default` signature is the task's serving function: raw inputs
 in (strings, padded token lists or uint8 images), readable outputs out (labels, tags,
-captions, translations), so a server needs neither the zoo nor Python preprocessing.
+captions, translations), so a server needs neither the zoo nor Python preprocessing. Under
+JAX the model part of the signature is converted by `jax2tf`; the SavedModel is the same
+TensorFlow artefact either way.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import keras
 
 from zoo.constants import EXPORT_FORMATS as FORMATS
 from zoo.errors import ZooError
+from zoo.models import compiled
 from zoo.registry.store import ZooModel
 
 
@@ -46,11 +49,13 @@ def export(model: ZooModel, directory: Path | str, *, format: str = "savedmodel"
         )
     serve = model.task.serving_function(model.model)
     archive = keras.export.ExportArchive()
-    archive.track(model.model)
+    # the model's weights: the model itself under TensorFlow, under JAX the `tf.Variable`
+    # copies its jax2tf-converted calls read (`zoo.models.compiled.graph_call`)
+    for resource in compiled.export_resources(model.model):
+        archive.track(resource)
     archive.add_endpoint("serving_default", serve)
-    for (
-        table
-    ) in model.task.preprocessing.resources():  # the vocabularies the signature looks words up in
+    # the vocabularies the signature looks words up in
+    for table in model.task.preprocessing.resources():
         archive.track(table)
     staging = Path(
         tempfile.mkdtemp(

@@ -41,6 +41,8 @@ class TrainResult:
     seconds: float = 0.0
     patience: int | None = None
     precision_policy: str = "float32"
+    #: the Keras backend that trained it (`tensorflow`, `jax`)
+    backend: str = "tensorflow"
     strategy: str = "default"
     replicas: int = 1
     #: for a model found by `zoo tune`: the tuner, objective and trial counts
@@ -126,10 +128,15 @@ def distribution_strategy(name: str | None) -> tf.distribute.Strategy:
 
     Raises:
         UnknownNameError: any other name.
+        ZooError: `mirrored` under a backend other than TensorFlow.
     """
     if name in (None, "default"):
         return tf.distribute.get_strategy()
     if name == "mirrored":
+        if keras.config.backend() != "tensorflow":
+            raise ZooError(
+                "--strategy mirrored is TensorFlow's tf.distribute: train with --backend tensorflow."
+            )
         return tf.distribute.MirroredStrategy()
     raise UnknownNameError("distribution strategy", name, STRATEGIES)
 
@@ -304,8 +311,9 @@ def finish(
         history: per-epoch logs.
         seconds: training wall time.
         **details: further `TrainResult` fields (`patience`, `strategy`, `replicas`,
-            `search`, `retrain`). The precision policy is read from the model itself, so
-            every way of training (train, retrain, tune) records the one it ran under.
+            `search`, `retrain`). The precision policy is read from the model itself and the
+            backend from Keras, so every way of training (train, retrain, tune) records
+            those it ran under.
 
     Returns:
         The `TrainResult`, with full (not quick) metrics on `validation` and, where the
@@ -337,6 +345,7 @@ def finish(
             task.raw_input(ex) for ex in held_out.take(REFERENCE_EXAMPLES).as_numpy_iterator()
         ],
         precision_policy=model.dtype_policy.name,
+        backend=keras.config.backend(),
         **details,
     )
 

@@ -1,0 +1,202 @@
+"""The model's forward pass, compiled for the Keras backend that runs it.
+
+This is the one place where the code differs by backend (`zoo.backend` chooses it). The
+preprocessing (strings, images) always runs as TensorFlow ops; the model runs as follows:
+
+| | `compiled_call` (predict, evaluate, decoding steps) | `graph_call` (inside a serving `tf.function`) |
+|---|---|---|
+| TensorFlow | preprocessing, model and decoding in one traced `tf.function` | the model itself |
+| JAX | preprocessing in a `tf.function`, then model and decoding in one `jax.jit` | the model and decoding converted by `jax2tf`, reading `tf.Variable` copies of the weights |
+
+Under JAX the jitted function takes the model's variables as arguments (a stateless call),
+so it always reads the current weights, also between epochs of training.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+#: model -> {(prepare, decode) key: compiled function}, dropped together with the model
+_CALLS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+#: model -> {(decode key, fixed shapes): the latest JAX graph call}: what `export_resources`
+#: hands to the SavedModel writer
+_GRAPH_CALLS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+Decode = Callable[[Any, Any], Any]
+
+
+def _key(function: Any) -> tuple[str | None, int]:
+    return getattr(function, "__qualname__", None), id(getattr(function, "__self__", None))
+
+
+def _stateless(model: keras.Model, decode: Decode | None) -> Callable[[list[Any], Any], Any]:
+    """`(variable values, x) -> decode(x, model(x))` with the model's variables read from the
+    values given, as JAX transformations need. The model is held weakly."""
+    owner = weakref.ref(model)
+
+    def run(values: list[Any], x: Any) -> Any:
+        model = owner()
+        with keras.StatelessScope(state_mapping=list(zip(model.variables, values, strict=True))):
+            outputs = model(x, training=False)
+            # inside the scope: a decoding that reads weights (a CRF's transitions) reads `values`
+            return decode(x, outputs) if decode else outputs
+
+    return run
+
+
+def compiled_call(model: keras.Model, prepare: Any = None, decode: Decode | None = None) -> Any:
+    """`decode(x, model(x, training=False))` for `x = prepare(inputs)`, compiled once per
+    model: one prediction then costs about a millisecond instead of the tens that an eager
+    Keras call (or `model.predict`) spends on Python overhead.
+
+    Under TensorFlow, `prepare`, the model and `decode` are one `tf.function`, traced
+    shape-generic (`reduce_retracing`), so varying lengths do not retrace. Under JAX,
+    `prepare` is a `tf.function` and the model with `decode` one `jax.jit` (compiled once per
+    input shape).
+
+    Args:
+        model: a Keras model. The cache holds it weakly: its functions go with it.
+        prepare: TensorFlow ops from one batch of raw inputs to the model's inputs (e.g.
+            `SentimentPreprocessing.model_inputs`), or None to feed the inputs as they are.
+        decode: `keras.ops` from `(model inputs, model outputs)` to the result (e.g. Viterbi
+            over a CRF's scores), or None for the outputs as they are. Functions are cached
+            per model, `prepare` and `decode` (their qualified names and the objects they are
+            bound to).
+
+    Returns:
+        A function from one batch (a tensor, array, or dict or list of them) to the model's
+        outputs (or what `decode` makes of them) as tensors or arrays that `np.asarray`
+        reads, e.g. float32 probabilities of shape (batch, classes).
+    """
+    calls = _CALLS.setdefault(model, {})
+    key = (_key(prepare), _key(decode))
+    if key not in calls:
+        calls[key] = (_jax_call if keras.config.backend() == "jax" else _tf_call)(
+            model, prepare, decode
+        )
+    return calls[key]
+
+
+def _tf_call(model: keras.Model, prepare: Any, decode: Decode | None) -> Any:
+    owner = weakref.ref(model)  # the cache must not keep the model alive
+
+    @tf.function(reduce_retracing=True)
+    def call(inputs):
+        """One batch of raw inputs (with `prepare`) or of model inputs -> the outputs."""
+        x = prepare(inputs) if prepare else inputs
+        outputs = owner()(x, training=False)
+        return decode(x, outputs) if decode else outputs
+
+    return call
+
+
+def _jax_call(model: keras.Model, prepare: Any, decode: Decode | None) -> Any:
+    import jax
+
+    owner = weakref.ref(model)
+    prepared = tf.function(prepare, reduce_retracing=True) if prepare else None
+    run = jax.jit(_stateless(model, decode))
+
+    def call(inputs):
+        """One batch of raw inputs (with `prepare`) or of model inputs -> the outputs."""
+        x = prepared(inputs) if prepared else inputs
+        x = keras.tree.map_structure(np.asarray, x)  # TensorFlow tensors -> arrays for JAX
+        return run([v.value for v in owner().variables], x)
+
+    return call
+
+
+def graph_call(
+    model: keras.Model,
+    decode: Decode | None = None,
+    *,
+    fixed_shapes: dict[str, tuple[int | None, ...]] | None = None,
+) -> Callable[[Any], Any]:
+    """`decode(x, model(x, training=False))` as TensorFlow ops, to call inside a serving
+    `tf.function` (`Task.serving_function`) between TensorFlow preprocessing and
+    postprocessing.
+
+    Under JAX the model (and `decode`) is converted by `jax2tf` with shape polymorphism:
+    a `None` axis of the model's inputs is symbolic, the same symbol for the same axis of
+    every input (axis 0 the batch, axis 1 the time steps of every sequence input). Call
+    it eagerly, outside any `tf.function`: it copies the current weights into
+    `tf.Variable`s, which `export_resources` hands to the SavedModel writer.
+
+    Args:
+        model: a Keras model.
+        decode: `keras.ops` from `(model inputs, model outputs)` to the result, or None.
+        fixed_shapes: input name -> shape for inputs whose `None` axes are known at the call
+            (e.g. the decoder's previous token, `(None, 1)`, in step-by-step decoding).
+
+    Returns:
+        A function from the model's inputs as TensorFlow tensors to its outputs (or
+        `decode`'s) as TensorFlow tensors.
+    """
+    if keras.config.backend() != "jax":
+        return lambda x: _direct(model, decode, x)
+    call = _JaxGraphCall(model, decode, fixed_shapes or {})
+    key = (_key(decode), tuple(sorted((fixed_shapes or {}).items())))
+    _GRAPH_CALLS.setdefault(model, {})[key] = call
+    return call
+
+
+def _direct(model: keras.Model, decode: Decode | None, x: Any) -> Any:
+    outputs = model(x, training=False)
+    return decode(x, outputs) if decode else outputs
+
+
+class _JaxGraphCall(tf.Module):
+    """A JAX model (and decoding) as a TensorFlow function over `tf.Variable` copies of its
+    weights (the way `keras.export.ExportArchive` exports a JAX model)."""
+
+    def __init__(self, model: keras.Model, decode: Decode | None, fixed: dict[str, tuple]):
+        from jax.experimental import jax2tf
+
+        super().__init__(name=f"{model.name}_jax")
+        self.weights = [tf.Variable(np.asarray(v.value), trainable=False) for v in model.variables]
+
+        def polymorphic(tensor: Any) -> str:
+            shape = fixed.get(tensor.name, tensor.shape)
+            axes = [
+                str(size) if size is not None else ("b" if axis == 0 else f"t{axis}")
+                for axis, size in enumerate(shape)
+            ]
+            return f"({', '.join(axes)})"
+
+        self._function = jax2tf.convert(
+            _stateless(model, decode),
+            polymorphic_shapes=[
+                [polymorphic(w) for w in self.weights],
+                keras.tree.map_structure(polymorphic, model.input),
+            ],
+        )
+
+    def __call__(self, x: Any) -> Any:
+        return self._function(list(self.weights), x)
+
+
+def export_resources(model: keras.Model) -> list[Any]:
+    """What a SavedModel of `model`'s serving functions must track to hold its weights.
+
+    Args:
+        model: the model whose serving function (built with `graph_call` on it or its direct
+            sub-models) is being exported.
+
+    Returns:
+        Under TensorFlow, `[model]`; under JAX, the latest `graph_call` of the model and of
+        each of its layers (their `tf.Variable` weights).
+    """
+    if keras.config.backend() != "jax":
+        return [model]
+    return [
+        call
+        for owner in (model, *model.layers)
+        if owner in _GRAPH_CALLS
+        for call in _GRAPH_CALLS[owner].values()
+    ]
