@@ -181,3 +181,16 @@ def test_cli_trains_on_the_backend_asked_for(tmp_path: Path, tiny_dataset) -> No
     )  # fmt: skip
     assert refused.returncode == 2, refused.stderr[-2000:]
     assert refused.stderr.strip().splitlines()[-1].startswith("zoo: error: --strategy mirrored")
+
+
+def test_tensorflow_only_features_refused_under_jax(monkeypatch: pytest.MonkeyPatch) -> None:
+    # as a process that runs JAX sees it; this one runs TensorFlow
+    import keras
+
+    monkeypatch.setattr(keras.config, "backend", lambda: "jax")
+    with pytest.raises(ZooError, match="zoo diagnose gradients needs the TensorFlow backend"):
+        backend.require_tensorflow("zoo diagnose gradients")
+    from zoo.training.fit import distribution_strategy
+
+    with pytest.raises(ZooError, match="--strategy mirrored is TensorFlow's"):
+        distribution_strategy("mirrored")

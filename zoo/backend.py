@@ -91,3 +91,21 @@ def select(name: str | None = None, *, training: bool = False) -> str:
         )
     os.environ["KERAS_BACKEND"] = name
     return name
+
+
+def require_tensorflow(what: str) -> None:
+    """Refuse, in one line, a feature that only the TensorFlow backend has.
+
+    Args:
+        what: the feature, as the user named it (e.g. `zoo diagnose gradients`).
+
+    Raises:
+        ZooError: Keras runs another backend in this process.
+    """
+    keras = sys.modules.get("keras")
+    running = keras.config.backend() if keras else os.environ.get("KERAS_BACKEND", "tensorflow")
+    if running != "tensorflow":
+        raise ZooError(
+            f"{what} needs the TensorFlow backend (Keras runs {running!r}): run it with "
+            f"{ENVIRONMENT}=tensorflow."
+        )

@@ -22,6 +22,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from zoo import backend
 from zoo.errors import ZooError
 
 #: a step distance enters the profile only when at least this share of the sequences reach it
@@ -342,9 +343,11 @@ def gradient_profile(
         `MIN_SHARE` of the sequences reach; one global weight-gradient norm per batch.
 
     Raises:
-        ZooError: the model is not compiled, has no recurrent layer, cannot be rewired (it
+        ZooError: Keras runs a backend other than TensorFlow (the gradients are taken with
+            `tf.GradientTape`), or the model is not compiled, has no recurrent layer, cannot be rewired (it
             is not functional), or no gradient reached the recurrent layer.
     """
+    backend.require_tensorflow("zoo diagnose gradients")
     if not getattr(model, "compiled", False):
         raise ZooError(
             f"{label}: the model must be compiled, since its loss is what the gradients are of."
