@@ -378,7 +378,9 @@ class NamedEntityRecognition(Task):
         (batch, time), "" at padding.
         """
         tags = tf.constant(self.preprocessing.tags)
-        tag_ids = graph_call(model, self.tag_decoder(model))
+        # JAX's shape polymorphism cannot prove that Viterbi's slice after the first step is
+        # non-empty: the signature pads sentences to at least two tokens (padding is masked)
+        tag_ids = graph_call(model, self.tag_decoder(model), constraints=("t1 >= 2",))
 
         @tf.function(input_signature=[tf.TensorSpec([None, None], tf.string, name="tokens")])
         def serve(tokens):
@@ -390,7 +392,9 @@ class NamedEntityRecognition(Task):
             Returns:
                 `{"tags": string tensor of shape (batch, time)}`.
             """
-            ids = tag_ids(self.preprocessing.model_inputs(tokens))
+            steps = tf.shape(tokens)[1]
+            padded = tf.pad(tokens, [[0, 0], [0, tf.maximum(0, 2 - steps)]])
+            ids = tag_ids(self.preprocessing.model_inputs(padded))[:, :steps]
             return {"tags": tf.where(tokens == "", "", tf.gather(tags, ids))}
 
         return serve

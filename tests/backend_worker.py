@@ -60,7 +60,9 @@ def export_outputs(loaded: registry.ZooModel, folder: Path) -> dict[str, Any]:
     serve = tf.saved_model.load(str(target)).signatures["serving_default"]
     examples = examples_of(loaded.task, loaded.card)
     return {
-        key: [v.decode() if isinstance(v, bytes) else v for v in value.numpy().tolist()]
+        key: keras.tree.map_structure(
+            lambda v: v.decode() if isinstance(v, bytes) else v, value.numpy().tolist()
+        )
         for key, value in serve(serving_batch(examples)).items()
     }
 

@@ -116,7 +116,11 @@ def test_model_travels_between_backends(
     "selection",
     [
         pytest.param("many-to-one and lstm", id="many-to-one-lstm"),
-        pytest.param("many-to-many-unequal and simple_rnn", id="translation-simple_rnn"),
+        pytest.param(
+            "many-to-many-unequal and simple_rnn",
+            id="translation-simple_rnn",
+            marks=pytest.mark.slow,
+        ),
         pytest.param(None, id="every-task", marks=pytest.mark.slow),
     ],
 )

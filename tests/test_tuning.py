@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from zoo.backend import BACKENDS, available
 from zoo.tuning import records
 
 # digits: ten classes, so chance is 0.1; two short epochs reach well above it
@@ -238,10 +239,15 @@ def _free_port() -> int:
 
 # slow: three `zoo tune` processes searching together
 @pytest.mark.slow
-def test_a_chief_and_two_workers_share_one_search(tmp_path: Path) -> None:
+@pytest.mark.parametrize("keras_backend", BACKENDS)
+def test_a_chief_and_two_workers_share_one_search(tmp_path: Path, keras_backend: str) -> None:
+    if not available(keras_backend):
+        pytest.skip(f"{keras_backend} is not installed")
     command = [
         "tune",
         TASK,
+        "--backend",
+        keras_backend,
         "--directory",
         str(tmp_path),
         "--max-trials",

@@ -117,6 +117,7 @@ def graph_call(
     decode: Decode | None = None,
     *,
     fixed_shapes: dict[str, tuple[int | None, ...]] | None = None,
+    constraints: tuple[str, ...] = (),
 ) -> Callable[[Any], Any]:
     """`decode(x, model(x, training=False))` as TensorFlow ops, to call inside a serving
     `tf.function` (`Task.serving_function`) between TensorFlow preprocessing and
@@ -133,6 +134,10 @@ def graph_call(
         decode: `keras.ops` from `(model inputs, model outputs)` to the result, or None.
         fixed_shapes: input name -> shape for inputs whose `None` axes are known at the call
             (e.g. the decoder's previous token, `(None, 1)`, in step-by-step decoding).
+        constraints: what JAX's shape polymorphism may assume about the symbolic axes
+            (`b` the batch, `t1` axis 1, ...), e.g. `("t1 >= 2",)` for a Viterbi decoding
+            that slices off the first step; the caller must feed inputs that satisfy them.
+            Ignored under TensorFlow.
 
     Returns:
         A function from the model's inputs as TensorFlow tensors to its outputs (or
@@ -140,7 +145,7 @@ def graph_call(
     """
     if keras.config.backend() != "jax":
         return lambda x: _direct(model, decode, x)
-    call = _JaxGraphCall(model, decode, fixed_shapes or {})
+    call = _JaxGraphCall(model, decode, fixed_shapes or {}, constraints)
     key = (_key(decode), tuple(sorted((fixed_shapes or {}).items())))
     _GRAPH_CALLS.setdefault(model, {})[key] = call
     return call
@@ -155,7 +160,13 @@ class _JaxGraphCall(tf.Module):
     """A JAX model (and decoding) as a TensorFlow function over `tf.Variable` copies of its
     weights (the way `keras.export.ExportArchive` exports a JAX model)."""
 
-    def __init__(self, model: keras.Model, decode: Decode | None, fixed: dict[str, tuple]):
+    def __init__(
+        self,
+        model: keras.Model,
+        decode: Decode | None,
+        fixed: dict[str, tuple],
+        constraints: tuple[str, ...],
+    ):
         from jax.experimental import jax2tf
 
         super().__init__(name=f"{model.name}_jax")
@@ -175,6 +186,7 @@ class _JaxGraphCall(tf.Module):
                 [polymorphic(w) for w in self.weights],
                 keras.tree.map_structure(polymorphic, model.input),
             ],
+            polymorphic_constraints=constraints,
         )
 
     def __call__(self, x: Any) -> Any:
