@@ -21,8 +21,8 @@ TRANSITIONS = np.array(
 )
 
 
-def step(tokens: tf.Tensor, states: list[tf.Tensor]):
-    probs = TRANSITIONS[tokens.numpy()]
+def step(tokens: np.ndarray, states: list[tf.Tensor]):
+    probs = TRANSITIONS[tokens]  # beam search passes the previous tokens as a numpy array
     return np.log(probs + 1e-12), [s + 1 for s in states]
 
 
