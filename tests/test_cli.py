@@ -136,6 +136,14 @@ def test_a_diverging_training_stops_with_a_clear_error_and_saves_nothing(tmp_pat
 
 
 NUMERIC_TYPES = ("int", "float", "positive_int", "non_negative_int")
+#: positional arguments that let each command's parser reach its options
+POSITIONAL = {
+    "train": ["many-to-one"],
+    "tune": ["many-to-one", "--directory", "d"],
+    "retrain": ["m"],
+    "stream": ["m", "-"],
+    "gradients": ["m"],
+}
 
 
 def _numeric_options() -> list[tuple[list[str], str, object]]:
@@ -170,14 +178,7 @@ def test_every_numeric_option_is_checked_with_exit_2_naming_it(
     for words, option, kind in options:
         assert kind.__name__ in ("positive_int", "non_negative_int"), (words, option)
         for bad in ("-3", "abc", "1.5") + (("0",) if kind.__name__ == "positive_int" else ()):
-            positional = {
-                "train": ["many-to-one"],
-                "tune": ["many-to-one", "--directory", "d"],
-                "retrain": ["m"],
-                "stream": ["m", "-"],
-                "gradients": ["m"],
-            }.get(words[-1], [])
             with pytest.raises(SystemExit) as exit_:
-                main([*words, *positional, option, bad])
+                main([*words, *POSITIONAL.get(words[-1], []), option, bad])
             assert exit_.value.code == 2, (words, option, bad)
             assert f"argument {option}" in capsys.readouterr().err.strip().splitlines()[-1]
