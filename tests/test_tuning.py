@@ -125,27 +125,6 @@ def test_a_diverging_trial_is_recorded_as_failed_and_the_search_goes_on(
     assert result.saved is not None
 
 
-def test_a_search_whose_trials_all_fail_stops_with_a_clear_error(
-    tmp_path: Path, tiny_dataset
-) -> None:
-    from zoo.errors import ZooError
-    from zoo.tuning import tune
-
-    with pytest.raises(
-        ZooError, match="3 trials in a row failed, the last with: .*training diverged"
-    ):
-        tune(
-            TASK,
-            directory=tmp_path,
-            max_trials=5,
-            epochs=1,
-            fixed={**SMALL, "learning_rate": 1e38},
-            tensorboard=False,
-            dataset=tiny_dataset(TASK, train=DIVERGES),
-            verbose=0,
-        )
-
-
 def test_search_report_prints_a_table_and_writes_a_plot(tmp_path: Path, tiny_dataset) -> None:
     from zoo.tuning import tune
 
@@ -272,6 +251,43 @@ def test_a_chief_and_two_workers_share_one_search(tmp_path: Path) -> None:
     assert "best model saved to" in outputs[-1]
 
 
+# slow: a chief and two workers, one of them started with other settings
+@pytest.mark.slow
+def test_a_worker_with_other_settings_than_its_chief_is_refused(tmp_path: Path) -> None:
+    command = [
+        "tune",
+        TASK,
+        "--directory",
+        str(tmp_path),
+        "--max-trials",
+        "2",
+        "--epochs",
+        "1",
+        "--set",
+        "units=32",
+        "--no-tensorboard",
+        "--name",
+        "distributed",
+    ]
+    network = {"KERASTUNER_ORACLE_IP": "127.0.0.1", "KERASTUNER_ORACLE_PORT": str(_free_port())}
+    chief = _zoo(*command, env={**network, "KERASTUNER_TUNER_ID": "chief"})
+    deadline = time.monotonic() + 240
+    while not (tmp_path / TASK / "oracle.json").is_file():  # the chief has its data and serves
+        assert chief.poll() is None and time.monotonic() < deadline, chief.stdout.read()
+        time.sleep(0.2)
+    odd = _zoo(*command, "--set", "units=64", env={**network, "KERASTUNER_TUNER_ID": "tuner1"})
+    output, _ = odd.communicate(timeout=300)
+    assert odd.returncode == 2, output
+    last = output.strip().splitlines()[-1]
+    assert last.startswith("zoo: error: this worker's settings differ") and "'units': 64" in last
+    worker = _zoo(*command, env={**network, "KERASTUNER_TUNER_ID": "tuner0"})
+    outputs = [p.communicate(timeout=300)[0] for p in (worker, chief)]
+    assert [worker.returncode, chief.returncode] == [0, 0], "\n\n".join(o[-3000:] for o in outputs)
+    trials = records.load(tmp_path)["trials"]
+    assert {t["tuner_id"] for t in trials} == {"tuner0"}
+    assert all(t["hyperparameters"]["units"] == 32 for t in trials)
+
+
 # slow: real training to beat chance, in a fresh process
 @pytest.mark.slow
 def test_mirrored_strategy_trains_on_two_logical_devices(tmp_path: Path) -> None:
@@ -383,6 +399,10 @@ def test_a_resumed_search_refuses_changed_settings_and_resumes_unchanged_ones(
     assert [t["hyperparameters"]["units"] for t in trials] == [64]
     with pytest.raises(ZooError, match="--overwrite"):
         tune(TASK, **settings)
+    # a search that records no settings (started by an older zoo) cannot be checked
+    (project / records.SETTINGS_FILE).unlink()
+    with pytest.raises(ZooError, match="does not record the settings.*--overwrite"):
+        tune(TASK, **{**settings, "fixed": {**SMALL, "units": 64}})
 
 
 def test_zoo_tune_refuses_to_resume_a_search_with_new_options(tmp_path: Path, capsys) -> None:
@@ -419,7 +439,7 @@ def test_zoo_tune_refuses_to_resume_a_search_with_new_options(tmp_path: Path, ca
     assert _snapshot(tmp_path) == before  # no new trial, no new model in the registry
 
 
-def test_the_trial_that_stops_a_search_is_recorded_as_failed(
+def test_a_search_whose_trials_all_fail_stops_with_a_clear_error_and_records_them_failed(
     tmp_path: Path, tiny_dataset, capsys
 ) -> None:
     from zoo.cli.training import cmd_search_report
@@ -435,7 +455,9 @@ def test_the_trial_that_stops_a_search_is_recorded_as_failed(
         dataset=tiny_dataset(TASK, train=DIVERGES),
         verbose=0,
     )
-    with pytest.raises(ZooError, match="3 trials in a row failed"):
+    with pytest.raises(
+        ZooError, match="3 trials in a row failed, the last with: .*training diverged"
+    ):
         tune(TASK, **settings)
     project = tmp_path / TASK
     trials = records.load(project)["trials"]

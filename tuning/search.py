@@ -17,8 +17,8 @@ trial is saved as FAILED with its reason first, and the search then stops
 Distribution: with `KERASTUNER_TUNER_ID`, `KERASTUNER_ORACLE_IP` and
 `KERASTUNER_ORACLE_PORT` set, the process whose id contains `chief` serves the oracle
 and the others (`tuner0`, `tuner1`, ...) run trials in parallel against it, sharing
-`directory`. The chief registers the best model once every worker is done. Workers write no settings:
-each checks its own against those its chief recorded.
+`directory`. The chief registers the best model once every worker is done. Workers record
+no settings: each checks its own against those its chief recorded.
 """
 
 from __future__ import annotations
@@ -38,7 +38,6 @@ from zoo import registry
 from zoo.constants import TUNERS
 from zoo.data import loading
 from zoo.errors import UnknownNameError, ZooError
-from zoo.registry.store import _write_json_atomic
 from zoo.tasks.base import DatasetSpec, Task, get_task
 from zoo.training.fit import (
     configure_devices,
@@ -245,6 +244,15 @@ def _changes(started: dict[str, Any], now: dict[str, Any]) -> list[str]:
     ]
 
 
+def _record_settings(project: Path, defined: dict[str, Any]) -> None:
+    """Write a new search's `settings` into its folder, whole or not at all (a process killed
+    while writing leaves none, and a folder without a search), with the permissions of any
+    other file there, for workers on other machines."""
+    partial = project / f"{records.SETTINGS_FILE}.partial"
+    partial.write_text(json.dumps(defined, indent=1))
+    os.replace(partial, project / records.SETTINGS_FILE)
+
+
 def _refuse_other_settings(project: Path, now: dict[str, Any], *, worker: bool) -> None:
     """Refuse to resume (or, on a worker, to join) the search in `project` with settings
     other than those it was started with.
@@ -410,10 +418,10 @@ def make_tuner(
         built.oracle.get_space()  # waits for the chief, which recorded its settings before serving
         _refuse_other_settings(project, defined, worker=True)
     else:
-        if (
-            not resuming
-        ):  # keras-tuner has emptied the folder for `overwrite`; `project_dir` remakes it
-            _write_json_atomic(Path(built.project_dir) / records.SETTINGS_FILE, defined)
+        # a new search (keras-tuner has emptied the folder for `overwrite`; `project_dir`
+        # makes it again) records its settings before its first trial
+        if not resuming:
+            _record_settings(Path(built.project_dir), defined)
         _stop_at_failure_limit(built.oracle)
     return built
 
@@ -466,8 +474,8 @@ def tune(
     Raises:
         UnknownNameError: an unknown tuner, task, dataset or strategy.
         DatasetUnavailableError: the dataset cannot be prepared here.
-        ZooError: the search cannot be resumed with these settings, too many trials in a
-            row failed, or the registry cannot be written.
+        ZooError: `directory` holds a search started with other settings, too many trials
+            in a row failed, or the registry cannot be written.
         KeyboardInterrupt: Ctrl-C; rerun the same call to resume.
     """
     built = make_tuner(
