@@ -310,19 +310,21 @@ PREPARE = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from zoo.data import formats
+    from zoo.data import formats, loading
     folder, me = Path(sys.argv[1]), sys.argv[2]
     (folder / f"ready-{me}").touch()
     while not (folder / "go").exists():
         time.sleep(0.05)
+    embedded = len(list(loading.load_tfds("zoo_reviews", "test")))  # a TFDS builder
     a = formats.prepare(folder / "reviews.csv", "csv")
     b = formats.prepare(folder / "ner", "conll", columns="tokens ner")
-    print(a.tfds_name, b.tfds_name)
+    print(embedded, a.tfds_name, b.tfds_name)
     """
 )
 
 
-def test_three_processes_prepare_the_same_files_at_once(tmp_path) -> None:
+def test_three_processes_prepare_the_same_data_at_once(tmp_path) -> None:
+    # users' files and the zoo's own TFDS builders (a search's chief and workers start together)
     _write(
         tmp_path / "reviews.csv",
         "text,label\n" + "".join(f"good {i},pos\nbad {i},neg\n" for i in range(300)),

@@ -44,7 +44,6 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
-from filelock import FileLock
 
 from zoo.constants import FORMATS
 from zoo.data import loading
@@ -257,11 +256,8 @@ def _building(name: str, checksum: str) -> Iterator[bool]:
     """Hold the lock of one prepared dataset while it is built; yields whether it still
     needs building. Other processes preparing the same files wait, then find it built. A
     build that fails leaves nothing behind."""
-    root = Path(loading.data_dir())
-    config_dir = root / name / checksum[:16]
-    locks = root / ".zoo-locks"
-    locks.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(locks / f"{name}-{checksum[:16]}.lock")):
+    config_dir = Path(loading.data_dir()) / name / checksum[:16]
+    with loading.preparation_lock(f"{name}/{checksum[:16]}"):
         done = (config_dir / VERSION / "dataset_info.json").exists()
         try:
             yield not done
