@@ -127,6 +127,15 @@ class Translation(EncoderDecoderTask):
     max_vocabulary = 12000
 
     # data --------------------------------------------------------------
+    def features_read(self, spec: DatasetSpec) -> list[str]:
+        """The source and target language features: the fitted preprocessing's, else the
+        spec's `fields` (a model translates only the languages it was trained on).
+        """
+        prep = self.preprocessing
+        if prep is not None:
+            return [prep.source_language, prep.target_language]
+        return [spec.fields[role] for role in ("source", "target") if role in spec.fields]
+
     def _vocabulary(self, sentences: tf.data.Dataset, reserved: tuple[str, ...] = ()) -> list[str]:
         normalized = sentences.map(lambda s: text.normalize(s, max_tokens=self.max_tokens)).batch(
             1024
