@@ -138,15 +138,14 @@ class Task(abc.ABC):
             directory=directory,
             offline_alternative=self.datasets["embedded"].tfds_name,
         )
-        features = self.features(spec)
-        missing = [f for f in self.features_read(spec) if f not in features]
-        if (
-            missing
-        ):  # checked before any example is read (`raw` is lazy): data of another task's kind
+        # data of another task's kind is refused before any example is read (`raw` is lazy)
+        features, read = self.features(spec), self.features_read(spec)
+        missing = [f for f in read if f not in features]
+        if missing:
             raise BadInputError(
                 f"{spec.tfds_name} has no {', '.join(missing)} (it has {', '.join(sorted(features))}): "
-                f"a {self.name} model reads {', '.join(self.features_read(spec))}; give data of "
-                f"its kind (see `zoo tasks` and the README's table of formats)."
+                f"a {self.name} model reads {', '.join(read)}; give data of its kind (see `zoo "
+                "tasks` and the README's table of formats)."
             )
         if spec.rename:
             raw = raw.map(

@@ -117,7 +117,8 @@ def dataset(args: argparse.Namespace) -> Any:
         args: the parsed command line.
 
     Returns:
-        The `--dataset` key, or the `DatasetSpec` of `--data` (`zoo.data.formats.prepare`).
+        The `--dataset` key (None where the command's default is None), or the
+        `DatasetSpec` of `--data` (`zoo.data.formats.prepare`).
 
     Raises:
         ZooError: `--format` without `--data`, or `--data` without `--format`.

@@ -166,14 +166,12 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     if args.dataset and args.data:
         raise ZooError("give --dataset KEY or --data PATH --format FORMAT, not both.")
     model = registry.load(args.model, root=args.registry)
-    spec = model.task.dataset(
-        dataset(args) if args.data else args.dataset or model.training_dataset()
-    )
+    # the files of --data, else --dataset, else the data the model was trained on
+    spec = model.task.dataset(dataset(args) or model.training_dataset())
     split, why = (args.split, "") if args.split else model.evaluation_split(spec)
     metrics = model.evaluate(spec, split)
-    print(
-        f"{model.name}@{model.version} on {spec.tfds_name} ({split}{': ' + why if split != 'test' and why else ''}):"
-    )
+    shown = f"{split}: {why}" if why and split != "test" else split
+    print(f"{model.name}@{model.version} on {spec.tfds_name} ({shown}):")
     print_metrics({split: metrics})
     if any(name in metrics for name in COUNT_METRICS):  # some examples carry unknown names
         for feature, (unknown, known) in model.task.unknown_labels(spec).items():
