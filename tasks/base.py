@@ -20,11 +20,11 @@ import keras_tuner as kt
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from zoo.constants import CELLS, SPLITS
+from zoo.constants import ALL_EXAMPLES, CELLS, SPLITS
 from zoo.data import loading, pipeline
 from zoo.data.preprocessing import Preprocessing
 from zoo.data.spec import DatasetSpec
-from zoo.errors import UnknownNameError
+from zoo.errors import BadInputError, UnknownNameError
 from zoo.models import seq2seq
 
 
@@ -72,6 +72,8 @@ class Task(abc.ABC):
     #: label fields of the preprocessing -> the dataset feature (a ClassLabel, or a sequence
     #: of them) holding them; `load` adds their names as `<feature>_name`
     label_features: ClassVar[dict[str, str]] = {}
+    #: the dataset features the task reads besides `label_features` (e.g. `text`, `image`)
+    input_features: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, preprocessing: Preprocessing | None = None):
         #: None until `adapt` fits it (or a saved model's is loaded)
@@ -107,7 +109,8 @@ class Task(abc.ABC):
 
         Args:
             dataset: a key of `datasets` or a spec (e.g. from `zoo.prepare`).
-            split: a role: `train`, `validation` or `test`.
+            split: a role: `train`, `validation` or `test`, or `all` (`ALL_EXAMPLES`): every
+                split the dataset has, together.
             directory: TFDS data folder (default: `zoo.data.loading.data_dir()`).
 
         Returns:
@@ -117,29 +120,75 @@ class Task(abc.ABC):
 
         Raises:
             UnknownNameError: an unknown dataset or split.
+            BadInputError: the dataset lacks a feature the task reads (`features_read`), e.g.
+                files of another task's format.
             DatasetUnavailableError: a real TFDS dataset that cannot be prepared here.
         """
         spec = self.dataset(dataset)
-        tfds_split = getattr(spec, split) if split in SPLITS else None
-        if tfds_split is None:
-            raise UnknownNameError(
-                f"split of {spec.tfds_name}", split, [s for s in SPLITS if getattr(spec, s, None)]
-            )
+        roles = [s for s in SPLITS if getattr(spec, s, None)]
+        if split == ALL_EXAMPLES:
+            tfds_split = "+".join(getattr(spec, s) for s in roles)
+        elif split in roles:
+            tfds_split = getattr(spec, split)
+        else:
+            raise UnknownNameError(f"split of {spec.tfds_name}", split, [*roles, ALL_EXAMPLES])
         raw = loading.load_tfds(
             spec.tfds_name,
             tfds_split,
             directory=directory,
             offline_alternative=self.datasets["embedded"].tfds_name,
         )
+        # data of another task's kind is refused before any example is read (`raw` is lazy)
+        features, read = self.features(spec), self.features_read(spec)
+        missing = [f for f in read if f not in features]
+        if missing:
+            raise BadInputError(
+                f"{spec.tfds_name} has no {', '.join(missing)} (it has {', '.join(sorted(features))}): "
+                f"a {self.name} model reads {', '.join(read)}; give data of its kind (see `zoo "
+                "tasks` and the README's table of formats)."
+            )
         if spec.rename:
             raw = raw.map(
                 lambda ex: {**ex, **{mine: ex[theirs] for mine, theirs in spec.rename.items()}}
             )
-        features = self.features(spec)
         for feature in self.label_features.values():
             names = tf.constant(class_names(features[feature]))
             raw = raw.map(lambda ex, f=feature, n=names: {**ex, f"{f}_name": tf.gather(n, ex[f])})
         return raw
+
+    def features_read(self, spec: DatasetSpec) -> list[str]:
+        """The dataset features this task reads, under the task's names.
+
+        Args:
+            spec: the dataset (a task whose feature names vary, such as translation's
+                languages, reads them from it or from its fitted preprocessing).
+
+        Returns:
+            `input_features` and the features of `label_features`.
+        """
+        return [*self.input_features, *self.label_features.values()]
+
+    def unknown_labels(self, dataset: str | DatasetSpec) -> dict[str, tuple[list[str], list[str]]]:
+        """Label or tag names of a dataset that the fitted preprocessing does not know.
+
+        Reads the dataset's `DatasetInfo` only. Examples carrying such a name count as errors
+        in `evaluate` (they can never be predicted), which reports how many there were.
+
+        Args:
+            dataset: a key of `datasets` or a `DatasetSpec`.
+
+        Returns:
+            Dataset feature (e.g. `label`, `ner`) -> (its names the model does not know,
+            sorted; the names the model knows, in its order), for features that have some.
+        """
+        features = self.features(dataset)
+        known = self.preprocessing.label_sets()
+        unknown = {
+            feature: (sorted(set(class_names(features[feature])) - set(known[field])), known[field])
+            for field, feature in self.label_features.items()
+            if feature in features
+        }
+        return {feature: names for feature, names in unknown.items() if names[0]}
 
     def features(self, dataset: str | DatasetSpec) -> dict[str, tfds.features.FeatureConnector]:
         """The dataset's TFDS features, under the task's feature names.
@@ -381,6 +430,21 @@ def compiled_call(model: keras.Model, prepare: Any = None, decode: Any = None) -
 
         calls[key] = call
     return calls[key]
+
+
+def with_unknown(metrics: dict[str, float], name: str, count: int) -> dict[str, float]:
+    """Metrics plus the count of gold labels or tags the model does not know, when there are
+    any: they can never be predicted, so each counts wrong, and the count says why.
+
+    Args:
+        metrics: metric name -> value.
+        name: the count's name, one of `zoo.constants.COUNT_METRICS`.
+        count: examples (or tokens) whose gold label the model does not know.
+
+    Returns:
+        `metrics`, with `name` -> `float(count)` added when `count` > 0.
+    """
+    return {**metrics, name: float(count)} if count else metrics
 
 
 TASKS: dict[str, type[Task]] = {}

@@ -86,24 +86,6 @@ class TranslationPreprocessing(Preprocessing):
         """
         return self.source_ids(sentences).to_tensor(0)
 
-    def require_languages(self, raw: tf.data.Dataset) -> None:
-        """Checks that raw examples hold the two languages this preprocessing was fitted on.
-
-        Args:
-            raw: raw examples (a dict of features per element).
-
-        Raises:
-            BadInputError: a side is missing, e.g. a de->en model given pt->en data; without
-                this check the mismatch surfaced as a `KeyError` deep inside `tf.data`.
-        """
-        have = sorted(raw.element_spec)
-        if self.source_language not in have or self.target_language not in have:
-            raise BadInputError(
-                f"this model translates {self.source_language!r} to {self.target_language!r}, "
-                f"but the data has the features {', '.join(have)}: use data in those two "
-                "languages, or retrain the model on this data (zoo retrain)"
-            )
-
 
 @register_task
 class Translation(EncoderDecoderTask):
@@ -147,6 +129,15 @@ class Translation(EncoderDecoderTask):
     max_vocabulary = 12000
 
     # data --------------------------------------------------------------
+    def features_read(self, spec: DatasetSpec) -> list[str]:
+        """The source and target language features: the fitted preprocessing's, else the
+        spec's `fields` (a model translates only the languages it was trained on).
+        """
+        prep = self.preprocessing
+        if prep is not None:
+            return [prep.source_language, prep.target_language]
+        return [spec.fields[role] for role in ("source", "target") if role in spec.fields]
+
     def _vocabulary(self, sentences: tf.data.Dataset, reserved: tuple[str, ...] = ()) -> list[str]:
         normalized = sentences.map(lambda s: text.normalize(s, max_tokens=self.max_tokens)).batch(
             1024
@@ -186,7 +177,6 @@ class Translation(EncoderDecoderTask):
         `max_tokens` words, and float32 ones (n + 1,).
         """
         prep = self.preprocessing
-        prep.require_languages(raw)
 
         def to_example(ex):
             """One raw sentence pair -> its encoded element.
@@ -327,7 +317,6 @@ class Translation(EncoderDecoderTask):
 
     def references(self, raw: tf.data.Dataset) -> tuple[list[str], list[list[str]]]:
         """Raw source sentences and, for each, its one raw target sentence (BLEU is lowercased)."""
-        self.preprocessing.require_languages(raw)
         sources, references = [], []
         for ex in raw.as_numpy_iterator():
             sources.append(ex[self.preprocessing.source_language].decode())

@@ -31,7 +31,7 @@ from zoo.models.layers import (
     recurrent,
     sequence_summary,
 )
-from zoo.tasks.base import Task, class_names, compiled_call, register_task
+from zoo.tasks.base import Task, class_names, compiled_call, register_task, with_unknown
 
 
 @dataclass
@@ -110,6 +110,7 @@ class SentimentAnalysis(Task):
     head_layer = "classifier"
     preprocessing_class = SentimentPreprocessing
     label_features = {"labels": "label"}
+    input_features = ("text",)
     default_batch_size = 64
     max_tokens = 300  # reviews are truncated: memory and time grow with length
     max_vocabulary = 20000
@@ -208,17 +209,18 @@ class SentimentAnalysis(Task):
     def evaluate(
         self, model: keras.Model, raw: tf.data.Dataset, *, batch_size: int = 64, quick: bool = False
     ) -> dict[str, float]:
-        """`accuracy` of P(labels[1]) >= 0.5; an example whose label the model does not know
-        counts wrong.
+        """`accuracy` of P(labels[1]) >= 0.5, and `unknown_labels` when examples carry a label
+        the model does not know (each counts wrong).
         """
-        correct = total = 0
+        correct = total = unknown = 0
         for ids, labels in self.batches(raw, batch_size, training=False):
             predicted = np.asarray(compiled_call(model)(ids))[:, 0] >= 0.5
             correct += int(
                 (predicted.astype(np.int32) == labels.numpy()).sum()
             )  # an unknown label (-1) is wrong
+            unknown += int((labels.numpy() < 0).sum())
             total += len(labels)
-        return {"accuracy": correct / max(1, total)}
+        return with_unknown({"accuracy": correct / max(1, total)}, "unknown_labels", unknown)
 
     def raw_input(self, example: dict[str, Any]) -> str:
         """The example's text, decoded to `str`."""

@@ -73,6 +73,7 @@ class ImageCaptioning(EncoderDecoderTask):
     default_epochs = 10
     head_layer = "logits"
     preprocessing_class = CaptionPreprocessing
+    input_features = ("image", "captions")
     target_vocabulary = "vocabulary"
     output_key = "caption"
     bleu_orders = (4, 1)

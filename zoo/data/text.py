@@ -67,13 +67,14 @@ def require_words(texts: list[str]) -> list[str]:
 
     Raises:
         BadInputError: a text is empty, blank or only `<br>` line breaks (the message gives
-            the first such input's position, counting from 1).
+            the first such input's position, counting from 1, when there are several).
     """
     empty = [i for i, t in enumerate(texts) if not _BREAKS.sub(" ", t).strip()]
     if empty:
+        which = f"input {empty[0] + 1} of {len(texts)}" if len(texts) > 1 else "the input"
         raise BadInputError(
-            f"input {empty[0] + 1} of {len(texts)} has no words once normalised "
-            f"(it is empty or blank); give each input at least one word."
+            f"{which} has no words once normalised (it is empty or blank); give each input at "
+            "least one word."
         )
     return texts
 
