@@ -157,7 +157,8 @@ class Translation(EncoderDecoderTask):
     default_batch_size = 64
     max_tokens = 50
     max_vocabulary = 12000
-    #: a translation may run to this many times its source's tokens (at least `max_tokens`)
+    #: a translation may run to `max_tokens`, plus this many tokens for each source token
+    #: beyond `max_tokens` (a source within the trained length keeps the trained bound)
     output_ratio = 2
     #: and never beyond this many times `max_tokens`, however long the source: the bound
     #: keeps beam search short for any input
@@ -344,12 +345,14 @@ class Translation(EncoderDecoderTask):
         return self.preprocessing.source_cut(tf.convert_to_tensor(inputs, tf.string))
 
     def output_bounds(self, encoder_inputs: Any) -> tf.Tensor:
-        """int32 (batch,): a translation may run to `output_ratio` times its source's tokens,
-        at least `max_tokens` and at most `max_output_factor` * `max_tokens`, plus [end]."""
+        """int32 (batch,): a translation may run to `max_tokens` plus `output_ratio` tokens
+        for each source token beyond `max_tokens`, at most `max_output_factor` * `max_tokens`,
+        plus [end]."""
         max_tokens = self.preprocessing.max_tokens
         lengths = tf.reduce_sum(tf.cast(tf.not_equal(encoder_inputs, 0), tf.int32), axis=1)
-        bound = tf.clip_by_value(
-            self.output_ratio * lengths, max_tokens, self.max_output_factor * max_tokens
+        beyond = tf.maximum(lengths - max_tokens, 0)
+        bound = tf.minimum(
+            max_tokens + self.output_ratio * beyond, self.max_output_factor * max_tokens
         )
         return bound + 1
 
@@ -358,8 +361,9 @@ class Translation(EncoderDecoderTask):
         max_tokens = self.preprocessing.max_tokens
         return (
             f"a source is read up to {text.MAX_INPUT_TOKENS} tokens, and a translation stops at "
-            f"{self.output_ratio} times its source's tokens plus 1 (at least {max_tokens + 1}, "
-            f"at most {self.max_output_factor * max_tokens + 1}) unless it ends before"
+            f"{max_tokens + 1} tokens plus {self.output_ratio} for each source token beyond "
+            f"{max_tokens} (at most {self.max_output_factor * max_tokens + 1}) unless it ends "
+            "before"
         )
 
     def serving_inputs(self) -> tuple[tf.TensorSpec, Any]:

@@ -213,12 +213,17 @@ def test_an_output_that_never_ends_is_flagged_and_bounded_by_its_input(
     untrained_translation,
 ) -> None:
     task, model = untrained_translation
-    source = " ".join(["um"] * 40)  # 40 tokens: the bound is 2 x 40 + 1 = 81 tokens
+    # 70 tokens, 20 beyond the trained 50: the bound is 50 + 2 x 20 + 1 = 91 tokens
+    source = " ".join(["um"] * 70)
     with pytest.warns(ZooWarning):
         greedy, beam = (task.predict(model, [source], beam_width=w)[0] for w in (1, 4))
     for result in (greedy, beam):
         assert result["truncated"] is True
-        assert len(result["translation"].split()) == 81
+        assert len(result["translation"].split()) == 91
+    # within the trained length, the trained bound (max_tokens + 1) as before
+    with pytest.warns(ZooWarning):
+        (short,) = task.predict(model, [" ".join(["um"] * 40)], beam_width=1)
+    assert len(short["translation"].split()) == 51
 
 
 def test_a_caption_that_never_ends_is_flagged() -> None:
