@@ -13,6 +13,7 @@ import contextlib
 import os
 import sys
 import traceback
+import warnings
 
 from zoo.cli import diagnose, models, training
 from zoo.cli._quiet import quiet_stderr
@@ -70,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     Returns:
         The exit code: 0 on success, 2 for a `ZooError` (one line on stderr), 130 on
         Ctrl-C, 1 for anything else (a bug: the trace is printed). Bad arguments make
-        argparse exit with 2 before any command runs.
+        argparse exit with 2 before any command runs. Each `ZooWarning` prints one
+        `zoo: warning: ...` line on stderr.
     """
     args = build_parser().parse_args(argv)
     if verbose(args):
@@ -82,10 +84,19 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     """Run the parsed command; its exit code, as `main` describes."""
-    from zoo.errors import ZooError
+    from zoo.errors import ZooError, ZooWarning
 
     try:
-        args.func(args)
+        with warnings.catch_warnings():
+            # a caveat on a result (an output cut at a length limit): one line per occurrence
+            warnings.simplefilter("always", ZooWarning)
+            shown = warnings.showwarning
+            warnings.showwarning = lambda message, category, *rest: (
+                print(f"zoo: warning: {message}", file=sys.stderr)
+                if issubclass(category, ZooWarning)
+                else shown(message, category, *rest)
+            )
+            args.func(args)
     except ZooError as err:
         print(f"zoo: error: {err}", file=sys.stderr)
         return EXIT_USAGE
