@@ -12,6 +12,7 @@ from __future__ import annotations
 import abc
 import dataclasses
 import importlib
+import warnings
 from typing import Any, ClassVar
 
 import keras
@@ -19,11 +20,11 @@ import keras_tuner as kt
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from zoo.constants import CELLS, SPLITS
-from zoo.data import loading, pipeline
+from zoo.constants import ALL_EXAMPLES, CELLS, SPLITS
+from zoo.data import loading, pipeline, text
 from zoo.data.preprocessing import Preprocessing
 from zoo.data.spec import DatasetSpec
-from zoo.errors import UnknownNameError
+from zoo.errors import BadInputError, UnknownNameError, ZooWarning
 from zoo.models import seq2seq
 
 
@@ -71,6 +72,8 @@ class Task(abc.ABC):
     #: label fields of the preprocessing -> the dataset feature (a ClassLabel, or a sequence
     #: of them) holding them; `load` adds their names as `<feature>_name`
     label_features: ClassVar[dict[str, str]] = {}
+    #: the dataset features the task reads besides `label_features` (e.g. `text`, `image`)
+    input_features: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, preprocessing: Preprocessing | None = None):
         #: None until `adapt` fits it (or a saved model's is loaded)
@@ -106,7 +109,8 @@ class Task(abc.ABC):
 
         Args:
             dataset: a key of `datasets` or a spec (e.g. from `zoo.prepare`).
-            split: a role: `train`, `validation` or `test`.
+            split: a role: `train`, `validation` or `test`, or `all` (`ALL_EXAMPLES`): every
+                split the dataset has, together.
             directory: TFDS data folder (default: `zoo.data.loading.data_dir()`).
 
         Returns:
@@ -116,29 +120,75 @@ class Task(abc.ABC):
 
         Raises:
             UnknownNameError: an unknown dataset or split.
+            BadInputError: the dataset lacks a feature the task reads (`features_read`), e.g.
+                files of another task's format.
             DatasetUnavailableError: a real TFDS dataset that cannot be prepared here.
         """
         spec = self.dataset(dataset)
-        tfds_split = getattr(spec, split) if split in SPLITS else None
-        if tfds_split is None:
-            raise UnknownNameError(
-                f"split of {spec.tfds_name}", split, [s for s in SPLITS if getattr(spec, s, None)]
-            )
+        roles = [s for s in SPLITS if getattr(spec, s, None)]
+        if split == ALL_EXAMPLES:
+            tfds_split = "+".join(getattr(spec, s) for s in roles)
+        elif split in roles:
+            tfds_split = getattr(spec, split)
+        else:
+            raise UnknownNameError(f"split of {spec.tfds_name}", split, [*roles, ALL_EXAMPLES])
         raw = loading.load_tfds(
             spec.tfds_name,
             tfds_split,
             directory=directory,
             offline_alternative=self.datasets["embedded"].tfds_name,
         )
+        # data of another task's kind is refused before any example is read (`raw` is lazy)
+        features, read = self.features(spec), self.features_read(spec)
+        missing = [f for f in read if f not in features]
+        if missing:
+            raise BadInputError(
+                f"{spec.tfds_name} has no {', '.join(missing)} (it has {', '.join(sorted(features))}): "
+                f"a {self.name} model reads {', '.join(read)}; give data of its kind (see `zoo "
+                "tasks` and the README's table of formats)."
+            )
         if spec.rename:
             raw = raw.map(
                 lambda ex: {**ex, **{mine: ex[theirs] for mine, theirs in spec.rename.items()}}
             )
-        features = self.features(spec)
         for feature in self.label_features.values():
             names = tf.constant(class_names(features[feature]))
             raw = raw.map(lambda ex, f=feature, n=names: {**ex, f"{f}_name": tf.gather(n, ex[f])})
         return raw
+
+    def features_read(self, spec: DatasetSpec) -> list[str]:
+        """The dataset features this task reads, under the task's names.
+
+        Args:
+            spec: the dataset (a task whose feature names vary, such as translation's
+                languages, reads them from it or from its fitted preprocessing).
+
+        Returns:
+            `input_features` and the features of `label_features`.
+        """
+        return [*self.input_features, *self.label_features.values()]
+
+    def unknown_labels(self, dataset: str | DatasetSpec) -> dict[str, tuple[list[str], list[str]]]:
+        """Label or tag names of a dataset that the fitted preprocessing does not know.
+
+        Reads the dataset's `DatasetInfo` only. Examples carrying such a name count as errors
+        in `evaluate` (they can never be predicted), which reports how many there were.
+
+        Args:
+            dataset: a key of `datasets` or a `DatasetSpec`.
+
+        Returns:
+            Dataset feature (e.g. `label`, `ner`) -> (its names the model does not know,
+            sorted; the names the model knows, in its order), for features that have some.
+        """
+        features = self.features(dataset)
+        known = self.preprocessing.label_sets()
+        unknown = {
+            feature: (sorted(set(class_names(features[feature])) - set(known[field])), known[field])
+            for field, feature in self.label_features.items()
+            if feature in features
+        }
+        return {feature: names for feature, names in unknown.items() if names[0]}
 
     def features(self, dataset: str | DatasetSpec) -> dict[str, tfds.features.FeatureConnector]:
         """The dataset's TFDS features, under the task's feature names.
@@ -189,8 +239,8 @@ class Task(abc.ABC):
 
         Args:
             raw: raw examples, as `load` yields them.
-            training: True for the training split. The zoo's tasks encode every split alike;
-                the flag is there for a task that augments its training data.
+            training: True for the training split: a task may cut long training examples
+                to bound the cost of training (many-to-one), or augment them.
 
         Returns:
             Unbatched `(inputs, targets)` or `(inputs, targets, sample_weights)` elements.
@@ -330,6 +380,21 @@ class Task(abc.ABC):
         return text
 
 
+def with_unknown(metrics: dict[str, float], name: str, count: int) -> dict[str, float]:
+    """Metrics plus the count of gold labels or tags the model does not know, when there are
+    any: they can never be predicted, so each counts wrong, and the count says why.
+
+    Args:
+        metrics: metric name -> value.
+        name: the count's name, one of `zoo.constants.COUNT_METRICS`.
+        count: examples (or tokens) whose gold label the model does not know.
+
+    Returns:
+        `metrics`, with `name` -> `float(count)` added when `count` > 0.
+    """
+    return {**metrics, name: float(count)} if count else metrics
+
+
 TASKS: dict[str, type[Task]] = {}
 
 
@@ -461,7 +526,8 @@ class EncoderDecoderTask(Task):
         """Space-joined output tokens -> output text (string tensor of any shape).
 
         It runs eagerly (`generate`) and inside the serving signature, so it is TensorFlow ops.
-        This default returns the tokens as they are.
+        This default joins the characters of an unspaced script again when the preprocessing
+        cut the output text into `CHARACTERS` units (`zoo.data.text.join_units`).
 
         Args:
             sentences: string tensor of any shape, tokens joined by single spaces.
@@ -469,7 +535,7 @@ class EncoderDecoderTask(Task):
         Returns:
             String tensor of the same shape.
         """
-        return sentences
+        return text.join_units(sentences, self.preprocessing.target_units)
 
     def checked(self, inputs: list[Any]) -> list[Any]:
         """`predict`'s raw inputs, refused with a `BadInputError` where they cannot be read.
@@ -486,12 +552,46 @@ class EncoderDecoderTask(Task):
         """
         return inputs
 
-    def _max_length(self) -> int:
-        return self.preprocessing.max_tokens + 1  # the tokens and [end]
+    def inputs_cut(self, inputs: Any) -> tf.Tensor | None:
+        """Which raw inputs are longer than the encoder reads (`zoo.data.text.MAX_INPUT_TOKENS`).
+
+        Args:
+            inputs: checked raw inputs (a list), or the serving signature's input tensor.
+
+        Returns:
+            bool (batch,), True where an input is cut before the encoder reads it; None (this
+            default) where no input ever is (an image is read whole).
+        """
+        return None
+
+    def output_bounds(self, encoder_inputs: Any) -> tf.Tensor:
+        """Most tokens generated per input, [end] included: a bound keeps decoding short
+        whatever the input, and an output that reaches it is flagged as cut.
+
+        Args:
+            encoder_inputs: one batch, as `encoder_inputs` makes it (or the serving
+                signature's, as tensors).
+
+        Returns:
+            int32 (batch,); this default gives every input `max_tokens` + 1.
+        """
+        return tf.fill(tf.shape(encoder_inputs)[:1], self.preprocessing.max_tokens + 1)
+
+    def bound_rule(self) -> str:
+        """The length limits (`inputs_cut`, `output_bounds`) in words, for warnings.
+
+        Returns:
+            E.g. "a caption stops at 25 tokens unless it ends before" (`max_tokens` and a step
+            for [end]).
+        """
+        return (
+            f"a {self.output_key} stops at {self.preprocessing.max_tokens + 1} tokens "
+            "unless it ends before"
+        )
 
     def generate(
         self, model: keras.Model, encoder_inputs: Any, *, beam_width: int = 1
-    ) -> list[str]:
+    ) -> tuple[list[str], list[bool]]:
         """Decode a batch of encoder inputs; `beam_width=1` is greedy.
 
         Args:
@@ -500,18 +600,43 @@ class EncoderDecoderTask(Task):
             beam_width: hypotheses kept per input (`zoo.models.decoding.beam_search`).
 
         Returns:
-            One output text per input.
+            One output text per input, and per input whether the output reached its bound
+            (`output_bounds`) without an end token, cut there.
         """
-        tokens = seq2seq.decode(
+        decoded = seq2seq.decode(
             model,
             encoder_inputs,
             getattr(self.preprocessing, self.target_vocabulary),
-            max_length=self._max_length(),
+            max_length=self.output_bounds(encoder_inputs).numpy().tolist(),
             beam_width=beam_width,
         )
-        return [
-            s.decode() for s in self.detokenize(tf.constant([" ".join(t) for t in tokens])).numpy()
-        ]
+        texts = self.detokenize(tf.constant([" ".join(t) for t in decoded.tokens])).numpy()
+        return [s.decode() for s in texts], decoded.cut
+
+    def _cut(self, inputs: list[Any], outputs_cut: list[bool]) -> list[bool]:
+        """Per input: was it, or its output, cut at a length limit?"""
+        inputs_cut = self.inputs_cut(inputs)
+        read_whole = [False] * len(inputs) if inputs_cut is None else inputs_cut.numpy().tolist()
+        return [a or b for a, b in zip(read_whole, outputs_cut, strict=True)]
+
+    def _warn_cut(self, cut: list[bool], what: str) -> None:
+        """Say, as a `ZooWarning`, how many outputs are cut at a length limit.
+
+        Args:
+            cut: per input, whether it or its output was cut.
+            what: which inputs these are, e.g. "predict inputs".
+        """
+        if any(cut):
+            positions = [i + 1 for i, c in enumerate(cut) if c][:10]
+            warnings.warn(
+                ZooWarning(
+                    f"{sum(cut)} of {len(cut)} {what} (number {', '.join(map(str, positions))}"
+                    f"{', ...' if sum(cut) > len(positions) else ''}) were cut at a length limit: "
+                    f"{self.bound_rule()}. Their results say "
+                    '"truncated": true.'
+                ),
+                stacklevel=3,
+            )
 
     def evaluate(
         self,
@@ -537,24 +662,31 @@ class EncoderDecoderTask(Task):
 
         Returns:
             `bleu` (and `bleu<n>` for each other order in `bleu_orders`), plus the same names
-            with a `_beam` suffix unless `quick`: corpus scores in [0, 100]. Where inputs have
-            different numbers of references, only as many as every input has are used
-            (`zoo.models.seq2seq.corpus_bleu`).
+            with a `_beam` suffix unless `quick`: corpus scores in [0, 100], against every
+            reference of each input (`zoo.models.seq2seq.corpus_bleu`), with the sacrebleu
+            tokenizer the preprocessing records (`bleu_tokenize`). Unless `quick`, a
+            `ZooWarning` says how many inputs or outputs were cut at a length limit.
         """
         inputs, references = self.references(raw)
         metrics = {}
         for suffix, width in (("", 1),) if quick else (("", 1), ("_beam", beam_width)):
-            hypotheses = [
-                h
-                for i in range(0, len(inputs), batch_size)
-                for h in self.generate(
+            hypotheses, cut = [], []
+            for i in range(0, len(inputs), batch_size):
+                texts, outputs_cut = self.generate(
                     model, self.encoder_inputs(inputs[i : i + batch_size]), beam_width=width
                 )
-            ]
+                hypotheses += texts
+                cut += self._cut(inputs[i : i + batch_size], outputs_cut)
+            if not quick:  # after every epoch of training, it would only repeat itself
+                self._warn_cut(cut, f"evaluation inputs ({'greedy' if width == 1 else 'beam'})")
             for order in self.bleu_orders:
                 name = "bleu" if order == 4 else f"bleu{order}"
                 metrics[f"{name}{suffix}"] = seq2seq.corpus_bleu(
-                    hypotheses, references, max_ngram_order=order, lowercase=self.bleu_lowercase
+                    hypotheses,
+                    references,
+                    max_ngram_order=order,
+                    lowercase=self.bleu_lowercase,
+                    tokenize=self.preprocessing.bleu_tokenize,
                 )
         return metrics
 
@@ -566,8 +698,9 @@ class EncoderDecoderTask(Task):
 
         Returns:
             A `tf.function` over `serving_inputs()`'s spec, returning `{output_key: string
-            tensor of shape (batch,)}`: the greedy output after `detokenize`, at most
-            `max_tokens` + 1 steps long (no beam search in the graph).
+            tensor of shape (batch,), "truncated": bool tensor of shape (batch,)}`: the greedy
+            output after `detokenize` (no beam search in the graph), at most `output_bounds`
+            steps long, and whether the input or the output was cut at a length limit.
         """
         spec, prepare = self.serving_inputs()
         vocabulary = getattr(self.preprocessing, self.target_vocabulary)
@@ -581,18 +714,23 @@ class EncoderDecoderTask(Task):
                 inputs: a batch matching `serving_inputs()`'s spec.
 
             Returns:
-                `{output_key: string tensor of shape (batch,)}`.
+                `{output_key: string (batch,), "truncated": bool (batch,)}`.
             """
-            generated = seq2seq.greedy_in_graph(
-                parts, prepare(inputs), vocabulary, max_length=self._max_length()
+            encoder_inputs = prepare(inputs)
+            generated, cut = seq2seq.greedy_in_graph(
+                parts, encoder_inputs, vocabulary, max_length=self.output_bounds(encoder_inputs)
             )
-            return {self.output_key: self.detokenize(generated)}
+            inputs_cut = self.inputs_cut(inputs)
+            return {
+                self.output_key: self.detokenize(generated),
+                "truncated": cut if inputs_cut is None else cut | inputs_cut,
+            }
 
         return serve
 
     def predict(
         self, model: keras.Model, inputs: list[Any], *, beam_width: int = 4
-    ) -> list[dict[str, str]]:
+    ) -> list[dict[str, Any]]:
         """Decode raw inputs with beam search (greedy with `beam_width=1`).
 
         Args:
@@ -601,10 +739,20 @@ class EncoderDecoderTask(Task):
             beam_width: hypotheses kept per input.
 
         Returns:
-            One `{output_key: text}` per input, e.g. `{"caption": "a red circle on the left"}`.
+            One `{output_key: text}` per input, e.g. `{"caption": "a red circle on the left"}`,
+            with `"truncated": True` added where the input or the output was cut at a length
+            limit (`inputs_cut`, `output_bounds`); a `ZooWarning` then says so too.
 
         Raises:
             BadInputError: an input cannot be read (`checked`, `encoder_inputs`).
         """
-        batch = self.encoder_inputs(self.checked(inputs))
-        return [{self.output_key: s} for s in self.generate(model, batch, beam_width=beam_width)]
+        inputs = self.checked(inputs)
+        texts, outputs_cut = self.generate(
+            model, self.encoder_inputs(inputs), beam_width=beam_width
+        )
+        cut = self._cut(inputs, outputs_cut)
+        self._warn_cut(cut, "inputs")
+        return [
+            {self.output_key: s, **({"truncated": True} if c else {})}
+            for s, c in zip(texts, cut, strict=True)
+        ]

@@ -43,7 +43,7 @@ from zoo.models.layers import (
     output_layer,
     recurrent,
 )
-from zoo.tasks.base import Task, class_names, register_task
+from zoo.tasks.base import Task, class_names, register_task, with_unknown
 
 # Casing classes; 0 is padding. Lowercased words lose case, so the model gets it back here.
 _LOWER, _TITLE, _UPPER, _DIGIT, _OTHER = 1, 2, 3, 4, 5
@@ -175,6 +175,7 @@ class NamedEntityRecognition(Task):
     head_layer = "tagger"
     preprocessing_class = TaggerPreprocessing
     label_features = {"tags": "ner"}
+    input_features = ("tokens",)
     default_batch_size = 32
     max_vocabulary = 30000
     max_characters = 200  # distinct characters kept; rarer ones become [UNK]
@@ -365,9 +366,7 @@ class NamedEntityRecognition(Task):
             **entity_scores(truth, predicted, self.preprocessing.tag_scheme),
             "token_accuracy": correct / max(1, sum(map(len, truth))),
         }
-        if unknown:
-            metrics["unknown_tags"] = float(unknown)
-        return metrics
+        return with_unknown(metrics, "unknown_tags", unknown)
 
     def raw_input(self, example: dict[str, Any]) -> list[str]:
         """The example's tokens, decoded to `str`."""

@@ -36,47 +36,79 @@ class TranslationPreprocessing(Preprocessing):
     """Fitted preprocessing of the translation task.
 
     Attributes:
-        max_tokens: tokens read per source sentence and emitted per translation.
+        max_tokens: tokens per sentence of a training pair (longer ones are cut); a
+            translation may be longer (`Translation.output_bounds`), and `predict` reads up
+            to `zoo.data.text.MAX_INPUT_TOKENS` source tokens.
         source_language, target_language: the dataset's feature names of the two sides.
-        source_vocabulary: source words (ids from 2; 0 pads, 1 is unknown).
-        target_vocabulary: target words, after the reserved `[start]` and `[end]`.
+        source_units, target_units: how each side is cut into tokens, chosen by the script
+            of the training data (`zoo.data.text.writing_of`): `words`, or `characters`
+            for a language written without spaces (one token per Chinese character).
+        bleu_tokenize: sacrebleu's tokenizer for the target language (`13a`, `zh`,
+            `ja-mecab` or `char`; `zoo.models.seq2seq.bleu_tokenizer`).
+        source_vocabulary: source tokens (ids from 2; 0 pads, 1 is unknown).
+        target_vocabulary: target tokens, after the reserved `[start]` and `[end]`.
     """
 
     task = "many-to-many-unequal"
     max_tokens: int = 50
     source_language: str = "source"
     target_language: str = "target"
+    source_units: str = text.WORDS
+    target_units: str = text.WORDS
+    bleu_tokenize: str = seq2seq.DEFAULT_BLEU_TOKENIZER
     source_vocabulary: list[str] = vocabulary_field()
     target_vocabulary: list[str] = vocabulary_field()
 
     @graph_ops
-    def normalize(self, sentences: tf.Tensor) -> tf.Tensor:
-        """Normalised text of either side, cut to `max_tokens` tokens.
+    def normalize(
+        self, sentences: tf.Tensor, side: str, max_tokens: int | None = None
+    ) -> tf.Tensor:
+        """Normalised text of one side, in that side's units.
 
         Args:
             sentences: string tensor, a scalar or of shape (batch,).
+            side: `source` or `target`.
+            max_tokens: tokens kept per sentence; None keeps all.
 
         Returns:
             String tensor of the same shape (`zoo.data.text.normalize`).
         """
-        return text.normalize(sentences, max_tokens=self.max_tokens)
+        units = self.source_units if side == "source" else self.target_units
+        return text.normalize(sentences, max_tokens=max_tokens, units=units)
 
     @graph_ops
-    def source_ids(self, sentences: tf.Tensor) -> tf.Tensor:
+    def source_ids(
+        self, sentences: tf.Tensor, max_tokens: int = text.MAX_INPUT_TOKENS
+    ) -> tf.Tensor:
         """Raw source sentences -> ids of their normalised tokens.
 
         Args:
             sentences: string tensor, a scalar or of shape (batch,).
+            max_tokens: tokens read per sentence (training pairs: `self.max_tokens`).
 
         Returns:
             int32 ids: shape (tokens,) for a scalar, a ragged (batch, None) tensor otherwise;
             at most `max_tokens` per sentence, 1 for unknown words.
         """
-        return self.token_ids("source_vocabulary", tf.strings.split(self.normalize(sentences)))
+        tokens = tf.strings.split(self.normalize(sentences, "source", max_tokens))
+        return self.token_ids("source_vocabulary", tokens)
+
+    @graph_ops
+    def source_cut(self, sentences: tf.Tensor) -> tf.Tensor:
+        """Which source sentences `source_ids` cuts at `zoo.data.text.MAX_INPUT_TOKENS`.
+
+        Args:
+            sentences: string tensor of shape (batch,).
+
+        Returns:
+            bool tensor of shape (batch,).
+        """
+        return text.beyond_input_limit(sentences, units=self.source_units)
 
     @graph_ops
     def model_inputs(self, sentences: tf.Tensor) -> tf.Tensor:
-        """A batch of raw source sentences -> the encoder's input.
+        """A batch of raw source sentences -> the encoder's input, each read whole (up to
+        `zoo.data.text.MAX_INPUT_TOKENS` tokens).
 
         Args:
             sentences: string tensor of shape (batch,).
@@ -85,24 +117,6 @@ class TranslationPreprocessing(Preprocessing):
             int32 ids of shape (batch, time), right-padded with 0.
         """
         return self.source_ids(sentences).to_tensor(0)
-
-    def require_languages(self, raw: tf.data.Dataset) -> None:
-        """Checks that raw examples hold the two languages this preprocessing was fitted on.
-
-        Args:
-            raw: raw examples (a dict of features per element).
-
-        Raises:
-            BadInputError: a side is missing, e.g. a de->en model given pt->en data; without
-                this check the mismatch surfaced as a `KeyError` deep inside `tf.data`.
-        """
-        have = sorted(raw.element_spec)
-        if self.source_language not in have or self.target_language not in have:
-            raise BadInputError(
-                f"this model translates {self.source_language!r} to {self.target_language!r}, "
-                f"but the data has the features {', '.join(have)}: use data in those two "
-                "languages, or retrain the model on this data (zoo retrain)"
-            )
 
 
 @register_task
@@ -145,12 +159,29 @@ class Translation(EncoderDecoderTask):
     default_batch_size = 64
     max_tokens = 50
     max_vocabulary = 12000
+    #: a translation may run to `max_tokens`, plus this many tokens for each source token
+    #: beyond `max_tokens` (a source within the trained length keeps the trained bound)
+    output_ratio = 2
+    #: and never beyond this many times `max_tokens`, however long the source: the bound
+    #: keeps beam search short for any input
+    max_output_factor = 4
 
     # data --------------------------------------------------------------
-    def _vocabulary(self, sentences: tf.data.Dataset, reserved: tuple[str, ...] = ()) -> list[str]:
-        normalized = sentences.map(lambda s: text.normalize(s, max_tokens=self.max_tokens)).batch(
-            1024
-        )
+    def features_read(self, spec: DatasetSpec) -> list[str]:
+        """The source and target language features: the fitted preprocessing's, else the
+        spec's `fields` (a model translates only the languages it was trained on).
+        """
+        prep = self.preprocessing
+        if prep is not None:
+            return [prep.source_language, prep.target_language]
+        return [spec.fields[role] for role in ("source", "target") if role in spec.fields]
+
+    def _vocabulary(
+        self, sentences: tf.data.Dataset, units: str, reserved: tuple[str, ...] = ()
+    ) -> list[str]:
+        normalized = sentences.map(
+            lambda s: text.normalize(s, max_tokens=self.max_tokens, units=units)
+        ).batch(1024)
         words = (w for batch in normalized.as_numpy_iterator() for s in batch for w in s.split())
         return text.build_vocabulary(
             words, max_size=self.max_vocabulary, min_count=self.min_word_count, reserved=reserved
@@ -159,7 +190,9 @@ class Translation(EncoderDecoderTask):
     def adapt(self, train: tf.data.Dataset, spec: DatasetSpec) -> None:
         """Fits a source and a target vocabulary (the target's after `[start]` and `[end]`) on
         sentences cut to `max_tokens`; the languages are `spec.fields["source"]` and
-        `spec.fields["target"]`.
+        `spec.fields["target"]`. Each side is cut into words, or, written without spaces
+        (Chinese, Japanese, Thai...), into characters (`zoo.data.text.writing_of`); BLEU takes
+        the target language's sacrebleu tokenizer (`zoo.models.seq2seq.bleu_tokenizer`).
 
         Raises:
             BadInputError: the spec does not say which features are the two languages.
@@ -170,13 +203,20 @@ class Translation(EncoderDecoderTask):
                 "target language: give --source and --target"
             )
         source, target = spec.fields["source"], spec.fields["target"]
+        writing = {
+            side: text.writing_of(train.map(lambda ex, s=side: ex[s])) for side in (source, target)
+        }
+        units = {side: text.units_for(writing[side]) for side in (source, target)}
         self.preprocessing = TranslationPreprocessing(
             max_tokens=self.max_tokens,
             source_language=source,
             target_language=target,
-            source_vocabulary=self._vocabulary(train.map(lambda ex: ex[source])),
+            source_units=units[source],
+            target_units=units[target],
+            bleu_tokenize=seq2seq.bleu_tokenizer(target, writing[target]),
+            source_vocabulary=self._vocabulary(train.map(lambda ex: ex[source]), units[source]),
             target_vocabulary=self._vocabulary(
-                train.map(lambda ex: ex[target]), reserved=(text.START, text.END)
+                train.map(lambda ex: ex[target]), units[target], reserved=(text.START, text.END)
             ),
         )
 
@@ -186,7 +226,6 @@ class Translation(EncoderDecoderTask):
         `max_tokens` words, and float32 ones (n + 1,).
         """
         prep = self.preprocessing
-        prep.require_languages(raw)
 
         def to_example(ex):
             """One raw sentence pair -> its encoded element.
@@ -198,12 +237,13 @@ class Translation(EncoderDecoderTask):
                 `({"source", "target_in"}, target_out, weights)`, as `encode` describes.
             """
             target_in, target_out, weights = seq2seq.encode_target(
-                prep.normalize(ex[prep.target_language]),
+                prep.normalize(ex[prep.target_language], "target"),
                 lambda t: prep.token_ids("target_vocabulary", t),
                 prep.max_tokens,
             )
+            source = prep.source_ids(ex[prep.source_language], prep.max_tokens)
             return (
-                {"source": prep.source_ids(ex[prep.source_language]), "target_in": target_in},
+                {"source": source, "target_in": target_in},
                 target_out,
                 weights,
             )
@@ -314,20 +354,47 @@ class Translation(EncoderDecoderTask):
         return text.require_words([str(s) for s in inputs])
 
     def encoder_inputs(self, inputs: list[Any]) -> tf.Tensor:
-        """int32 source ids (batch, time), right-padded with 0 (`model_inputs`)."""
+        """int32 source ids (batch, time), right-padded with 0 (`model_inputs`): each source
+        read whole, up to `zoo.data.text.MAX_INPUT_TOKENS` tokens."""
         return self.preprocessing.model_inputs(tf.constant(inputs))
+
+    def inputs_cut(self, inputs: Any) -> tf.Tensor:
+        """bool (batch,): sources longer than `zoo.data.text.MAX_INPUT_TOKENS` tokens."""
+        return self.preprocessing.source_cut(tf.convert_to_tensor(inputs, tf.string))
+
+    def output_bounds(self, encoder_inputs: Any) -> tf.Tensor:
+        """int32 (batch,): a translation may run to `max_tokens` plus `output_ratio` tokens
+        for each source token beyond `max_tokens`, at most `max_output_factor` * `max_tokens`,
+        plus [end]."""
+        max_tokens = self.preprocessing.max_tokens
+        lengths = tf.reduce_sum(tf.cast(tf.not_equal(encoder_inputs, 0), tf.int32), axis=1)
+        beyond = tf.maximum(lengths - max_tokens, 0)
+        bound = tf.minimum(
+            max_tokens + self.output_ratio * beyond, self.max_output_factor * max_tokens
+        )
+        return bound + 1
+
+    def bound_rule(self) -> str:
+        """The length limits in words, for warnings."""
+        max_tokens = self.preprocessing.max_tokens
+        return (
+            f"a source is read up to {text.MAX_INPUT_TOKENS} tokens, and a translation stops at "
+            f"{max_tokens + 1} tokens plus {self.output_ratio} for each source token beyond "
+            f"{max_tokens} (at most {self.max_output_factor * max_tokens + 1}) unless it ends "
+            "before"
+        )
 
     def serving_inputs(self) -> tuple[tf.TensorSpec, Any]:
         """`source` string (batch,): raw sentences, made ids by `model_inputs` in the graph."""
         return tf.TensorSpec([None], tf.string, name="source"), self.preprocessing.model_inputs
 
     def detokenize(self, sentences: tf.Tensor) -> tf.Tensor:
-        """Re-attaches punctuation to the word before it (`zoo.data.text.attach_punctuation`)."""
-        return text.attach_punctuation(sentences)
+        """Re-attaches punctuation to the word before it (`zoo.data.text.attach_punctuation`)
+        and characters of an unspaced script to each other (`zoo.data.text.join_units`)."""
+        return text.join_units(text.attach_punctuation(sentences), self.preprocessing.target_units)
 
     def references(self, raw: tf.data.Dataset) -> tuple[list[str], list[list[str]]]:
         """Raw source sentences and, for each, its one raw target sentence (BLEU is lowercased)."""
-        self.preprocessing.require_languages(raw)
         sources, references = [], []
         for ex in raw.as_numpy_iterator():
             sources.append(ex[self.preprocessing.source_language].decode())

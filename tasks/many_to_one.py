@@ -8,6 +8,7 @@ predict function) -> embedding with masking -> recurrent layer (optionally bidir
 from __future__ import annotations
 
 import itertools
+import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +21,7 @@ import tensorflow as tf
 from zoo.data import text
 from zoo.data.preprocessing import Preprocessing, graph_ops, label_field, vocabulary_field
 from zoo.data.spec import GENERATED, DatasetSpec
-from zoo.errors import BadInputError
+from zoo.errors import BadInputError, ZooWarning
 from zoo.models import streaming
 from zoo.models.compiled import compiled_call, graph_call
 from zoo.models.custom_layers import WordDropout
@@ -32,7 +33,7 @@ from zoo.models.layers import (
     recurrent,
     sequence_summary,
 )
-from zoo.tasks.base import Task, class_names, register_task
+from zoo.tasks.base import Task, class_names, register_task, with_unknown
 
 
 @dataclass
@@ -40,7 +41,9 @@ class SentimentPreprocessing(Preprocessing):
     """Fitted preprocessing of the sentiment task.
 
     Attributes:
-        max_tokens: tokens read per text; longer texts are cut (`zoo stream` reads them whole).
+        max_tokens: tokens read per training text; longer ones are cut there. `predict`,
+            `evaluate` and serving read up to `zoo.data.text.MAX_INPUT_TOKENS` (and say so
+            when they cut); `zoo stream` reads any length.
         labels: the two class names, negative first: the model predicts P(labels[1]).
         vocabulary: normalised words, most frequent first (ids from 2; 0 pads, 1 is unknown).
     """
@@ -51,29 +54,31 @@ class SentimentPreprocessing(Preprocessing):
     vocabulary: list[str] = vocabulary_field()
 
     @graph_ops
-    def token_ids_of(self, texts: tf.Tensor) -> tf.Tensor:
+    def token_ids_of(self, texts: tf.Tensor, max_tokens: int = text.MAX_INPUT_TOKENS) -> tf.Tensor:
         """Raw texts -> ids of their normalised tokens.
 
         Args:
             texts: string tensor, a scalar (one text) or shape (batch,).
+            max_tokens: tokens read per text (training texts: `self.max_tokens`).
 
         Returns:
             int32 ids: shape (tokens,) for a scalar, a ragged (batch, None) tensor otherwise.
         """
         return self.token_ids(
-            "vocabulary", tf.strings.split(text.normalize(texts, max_tokens=self.max_tokens))
+            "vocabulary", tf.strings.split(text.normalize(texts, max_tokens=max_tokens))
         )
 
     @graph_ops
     def model_inputs(self, texts: tf.Tensor) -> tf.Tensor:
-        """A batch of raw texts -> the model's input: ids of their normalised tokens.
+        """A batch of raw texts -> the model's input: ids of their normalised tokens, each
+        text read whole up to `zoo.data.text.MAX_INPUT_TOKENS` tokens.
 
         Args:
             texts: string tensor of shape (batch,).
 
         Returns:
             int32 tensor of shape (batch, time), right-padded with 0; time is the batch's
-            longest token count, at most `max_tokens`.
+            longest token count, at most `zoo.data.text.MAX_INPUT_TOKENS`.
         """
         return self.token_ids_of(texts).to_tensor(0)
 
@@ -111,8 +116,9 @@ class SentimentAnalysis(Task):
     head_layer = "classifier"
     preprocessing_class = SentimentPreprocessing
     label_features = {"labels": "label"}
+    input_features = ("text",)
     default_batch_size = 64
-    max_tokens = 300  # reviews are truncated: memory and time grow with length
+    max_tokens = 300  # training reviews are cut: memory and time of training grow with length
     max_vocabulary = 20000
 
     # data --------------------------------------------------------------
@@ -147,12 +153,17 @@ class SentimentAnalysis(Task):
         )
 
     def encode(self, raw: tf.data.Dataset, *, training: bool) -> tf.data.Dataset:
-        """Elements `(ids, label)`: int32 token ids (tokens,), at most `max_tokens`, and an int32
-        scalar label id (-1 for a label the model does not know).
+        """Elements `(ids, label)`: int32 token ids (tokens,), at most `max_tokens` for
+        training and `zoo.data.text.MAX_INPUT_TOKENS` otherwise (as `predict` reads), and an
+        int32 scalar label id (-1 for a label the model does not know).
         """
         prep = self.preprocessing
+        limit = prep.max_tokens if training else text.MAX_INPUT_TOKENS
         return raw.map(
-            lambda ex: (prep.token_ids_of(ex["text"]), prep.label_ids("labels", ex["label_name"])),
+            lambda ex: (
+                prep.token_ids_of(ex["text"], limit),
+                prep.label_ids("labels", ex["label_name"]),
+            ),
             num_parallel_calls=tf.data.AUTOTUNE,
         )
 
@@ -209,25 +220,27 @@ class SentimentAnalysis(Task):
     def evaluate(
         self, model: keras.Model, raw: tf.data.Dataset, *, batch_size: int = 64, quick: bool = False
     ) -> dict[str, float]:
-        """`accuracy` of P(labels[1]) >= 0.5; an example whose label the model does not know
-        counts wrong.
+        """`accuracy` of P(labels[1]) >= 0.5, and `unknown_labels` when examples carry a label
+        the model does not know (each counts wrong).
         """
-        correct = total = 0
+        correct = total = unknown = 0
         for ids, labels in self.batches(raw, batch_size, training=False):
             predicted = np.asarray(compiled_call(model)(ids))[:, 0] >= 0.5
             correct += int(
                 (predicted.astype(np.int32) == labels.numpy()).sum()
             )  # an unknown label (-1) is wrong
+            unknown += int((labels.numpy() < 0).sum())
             total += len(labels)
-        return {"accuracy": correct / max(1, total)}
+        return with_unknown({"accuracy": correct / max(1, total)}, "unknown_labels", unknown)
 
     def raw_input(self, example: dict[str, Any]) -> str:
         """The example's text, decoded to `str`."""
         return example["text"].decode()
 
     def serving_function(self, model: keras.Model) -> tf.types.experimental.PolymorphicFunction:
-        """Signature: `text` string (batch,) -> `label` string (batch,) and
-        `probability_positive` float32 (batch,), the probability of `labels[1]`.
+        """Signature: `text` string (batch,) -> `label` string (batch,),
+        `probability_positive` float32 (batch,), the probability of `labels[1]`, and
+        `truncated` bool (batch,), True for a text cut at `zoo.data.text.MAX_INPUT_TOKENS`.
         """
         negative, positive = self.preprocessing.labels
         classify = graph_call(model)
@@ -240,12 +253,14 @@ class SentimentAnalysis(Task):
                 texts: string tensor of shape (batch,).
 
             Returns:
-                `{"label": string (batch,), "probability_positive": float32 (batch,)}`.
+                `{"label": string (batch,), "probability_positive": float32 (batch,),
+                "truncated": bool (batch,)}`.
             """
             prob = classify(self.preprocessing.model_inputs(texts))[:, 0]
             return {
                 "label": tf.where(prob >= 0.5, positive, negative),
                 "probability_positive": prob,
+                "truncated": text.beyond_input_limit(texts),
             }
 
         return serve
@@ -262,12 +277,27 @@ class SentimentAnalysis(Task):
 
     def predict(self, model: keras.Model, inputs: list[Any]) -> list[dict[str, Any]]:
         """`{"label": name, "probability": p}` per text, p the probability of that label rounded
-        to 4 decimals. Inputs are read as `str`; one with no words raises `BadInputError`.
+        to 4 decimals. Inputs are read as `str`; one with no words raises `BadInputError`. A
+        text longer than `zoo.data.text.MAX_INPUT_TOKENS` tokens is read up to there: its
+        result adds `"truncated": True`, and a `ZooWarning` says so (`stream` reads any length).
         """
         texts = text.require_words([str(t) for t in inputs])
-        return self._readable(
+        results = self._readable(
             compiled_call(model, self.preprocessing.model_inputs)(tf.constant(texts))
         )
+        cut = text.beyond_input_limit(tf.constant(texts)).numpy().tolist()
+        if any(cut):
+            warnings.warn(
+                ZooWarning(
+                    f"{sum(cut)} of {len(cut)} texts are longer than {text.MAX_INPUT_TOKENS} "
+                    'tokens and were read up to there (their results say "truncated": true); '
+                    "`zoo stream` reads a text of any length."
+                ),
+                stacklevel=2,
+            )
+        return [
+            {**r, **({"truncated": True} if c else {})} for r, c in zip(results, cut, strict=True)
+        ]
 
     def stream(
         self, model: keras.Model, text_chunks: Iterable[str], *, window: int | None = None

@@ -19,7 +19,7 @@ import tensorflow as tf
 
 from zoo.data import text
 from zoo.data.images import fit_to_shape, to_model_image
-from zoo.data.preprocessing import Preprocessing, vocabulary_field
+from zoo.data.preprocessing import Preprocessing, graph_ops, vocabulary_field
 from zoo.data.spec import GENERATED, DatasetSpec
 from zoo.models import seq2seq
 from zoo.models.layers import compile_model, output_layer, recurrent
@@ -33,13 +33,32 @@ class CaptionPreprocessing(Preprocessing):
     Attributes:
         image_shape: [height, width, 3] of the uint8 images the encoder reads.
         max_tokens: words per caption, trained and emitted.
+        target_units: how captions are cut into tokens, chosen by the script of the
+            training captions (`zoo.data.text.writing_of`): `words`, or `characters` for a
+            language written without spaces (one token per Chinese character).
+        bleu_tokenize: sacrebleu's tokenizer for the captions' language
+            (`zoo.models.seq2seq.bleu_tokenizer`, told by their script).
         vocabulary: caption words after the reserved `[start]` and `[end]` (ids from 2).
     """
 
     task = "one-to-many"
     image_shape: list[int] = dataclasses.field(default_factory=lambda: [128, 128, 3])
     max_tokens: int = 24
+    target_units: str = text.WORDS
+    bleu_tokenize: str = seq2seq.DEFAULT_BLEU_TOKENIZER
     vocabulary: list[str] = vocabulary_field()
+
+    @graph_ops
+    def normalize(self, captions: tf.Tensor) -> tf.Tensor:
+        """Normalised captions, in the preprocessing's units.
+
+        Args:
+            captions: string tensor of any shape.
+
+        Returns:
+            String tensor of the same shape (`zoo.data.text.normalize`).
+        """
+        return text.normalize(captions, units=self.target_units)
 
 
 @register_task
@@ -73,6 +92,7 @@ class ImageCaptioning(EncoderDecoderTask):
     default_epochs = 10
     head_layer = "logits"
     preprocessing_class = CaptionPreprocessing
+    input_features = ("image", "captions")
     target_vocabulary = "vocabulary"
     output_key = "caption"
     bleu_orders = (4, 1)
@@ -85,18 +105,22 @@ class ImageCaptioning(EncoderDecoderTask):
     def adapt(self, train: tf.data.Dataset, spec: DatasetSpec) -> None:
         """Fits the caption vocabulary (normalised words of every reference caption, after the
         reserved `[start]` and `[end]`) and takes the image shape from the dataset, or
-        `resize_to` (RGB) where its images vary in size.
+        `resize_to` (RGB) where its images vary in size. Captions written without spaces
+        (Chinese, Japanese, Thai...) are cut into characters (`zoo.data.text.writing_of`).
         """
         features = self.features(spec)
         height, width, _ = features["image"].shape
         shape = [height, width, 3] if height and width else [*self.resize_to, 3]
-        captions = (
-            train.map(lambda ex: ex["captions"]["text"]).unbatch().map(text.normalize).batch(1024)
-        )
+        raw_captions = train.map(lambda ex: ex["captions"]["text"]).unbatch()
+        writing = text.writing_of(raw_captions)
+        units = text.units_for(writing)
+        captions = raw_captions.map(lambda c: text.normalize(c, units=units)).batch(1024)
         words = (w for batch in captions.as_numpy_iterator() for s in batch for w in s.split())
         self.preprocessing = CaptionPreprocessing(
             image_shape=shape,
             max_tokens=self.max_tokens,
+            target_units=units,
+            bleu_tokenize=seq2seq.bleu_tokenizer(None, writing),
             vocabulary=text.build_vocabulary(
                 words,
                 max_size=self.max_vocabulary,
@@ -152,7 +176,7 @@ class ImageCaptioning(EncoderDecoderTask):
                     `({"image", "target_in"}, target_out, weights)`, as `encode` describes.
                 """
                 target_in, target_out, weights = seq2seq.encode_target(
-                    text.normalize(caption), lookup, max_tokens
+                    prep.normalize(caption), lookup, max_tokens
                 )
                 return {"image": image, "target_in": target_in}, target_out, weights
 
@@ -250,7 +274,10 @@ class ImageCaptioning(EncoderDecoderTask):
         """
         images, references = [], []
         for image, captions in raw.map(
-            lambda ex: (self._image(ex["image"]), text.normalize(ex["captions"]["text"]))
+            lambda ex: (
+                self._image(ex["image"]),
+                self.preprocessing.normalize(ex["captions"]["text"]),
+            )
         ).as_numpy_iterator():
             images.append(image)
             references.append([c.decode() for c in captions])

@@ -22,7 +22,7 @@ from zoo.data.preprocessing import Preprocessing, label_field
 from zoo.data.spec import DatasetSpec
 from zoo.models.compiled import compiled_call, graph_call
 from zoo.models.layers import compile_model, lower_layers, output_layer, recurrent
-from zoo.tasks.base import Task, class_names, register_task
+from zoo.tasks.base import Task, class_names, register_task, with_unknown
 
 
 @dataclass
@@ -76,6 +76,7 @@ class ImageClassification(Task):
     head_layer = "classifier"
     preprocessing_class = ImageClassifierPreprocessing
     label_features = {"labels": "label"}
+    input_features = ("image",)
     default_batch_size = 64
 
     # data --------------------------------------------------------------
@@ -133,14 +134,17 @@ class ImageClassification(Task):
     def evaluate(
         self, model: keras.Model, raw: tf.data.Dataset, *, batch_size: int = 64, quick: bool = False
     ) -> dict[str, float]:
-        """`accuracy`: top-1 accuracy; an example with a label the model does not know is wrong."""
-        correct = total = 0
+        """`accuracy`: top-1 accuracy, and `unknown_labels` when examples carry a label the
+        model does not know (each counts wrong).
+        """
+        correct = total = unknown = 0
         for images, labels in self.batches(raw, batch_size, training=False):
             correct += int(
                 (np.asarray(compiled_call(model)(images)).argmax(-1) == labels.numpy()).sum()
             )
+            unknown += int((labels.numpy() < 0).sum())
             total += len(labels)
-        return {"accuracy": correct / max(1, total)}
+        return with_unknown({"accuracy": correct / max(1, total)}, "unknown_labels", unknown)
 
     def raw_input(self, example: dict[str, Any]) -> np.ndarray:
         """The example's uint8 image array, (height, width, channels)."""

@@ -137,7 +137,7 @@ def test_backend_is_chosen_before_keras(monkeypatch: pytest.MonkeyPatch) -> None
 
     running = keras.config.backend()
     assert backend.select(None) == running
-    assert backend.select(running, training=True) == running
+    assert backend.select(running) == running
     other = next(b for b in backend.BACKENDS if b != running)
     with pytest.raises(ZooError, match="before Keras is imported"):
         backend.select(other)
@@ -150,13 +150,13 @@ def test_default_backend(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delitem(sys.modules, "keras")
     for variable in (backend.ENVIRONMENT, "KERAS_BACKEND"):
         monkeypatch.delenv(variable, raising=False)
-    fastest = backend.FASTEST if backend.available(backend.FASTEST) else "tensorflow"
-    assert backend.default(training=True) == fastest
+    # TensorFlow for every command, training ones too, even where JAX is installed: JAX is
+    # opt-in (--backend, ZOO_BACKEND, KERAS_BACKEND)
     assert backend.default() == "tensorflow"
     monkeypatch.setenv("KERAS_BACKEND", "jax")
     assert backend.default() == "jax"
     monkeypatch.setenv(backend.ENVIRONMENT, "tensorflow")
-    assert backend.default(training=True) == "tensorflow"
+    assert backend.default() == "tensorflow"
 
 
 @pytest.mark.skipif(not backend.available("jax"), reason="JAX is not installed (rnn-zoo[jax])")

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import io
+import json
 import os
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+
+import zoo
+from zoo.cli import main
 
 
 def zoo_cli(*args: str) -> subprocess.CompletedProcess:
@@ -136,6 +143,14 @@ def test_a_diverging_training_stops_with_a_clear_error_and_saves_nothing(tmp_pat
 
 
 NUMERIC_TYPES = ("int", "float", "positive_int", "non_negative_int")
+#: positional arguments that let each command's parser reach its options
+POSITIONAL = {
+    "train": ["many-to-one"],
+    "tune": ["many-to-one", "--directory", "d"],
+    "retrain": ["m"],
+    "stream": ["m", "-"],
+    "gradients": ["m"],
+}
 
 
 def _numeric_options() -> list[tuple[list[str], str, object]]:
@@ -170,14 +185,294 @@ def test_every_numeric_option_is_checked_with_exit_2_naming_it(
     for words, option, kind in options:
         assert kind.__name__ in ("positive_int", "non_negative_int"), (words, option)
         for bad in ("-3", "abc", "1.5") + (("0",) if kind.__name__ == "positive_int" else ()):
-            positional = {
-                "train": ["many-to-one"],
-                "tune": ["many-to-one", "--directory", "d"],
-                "retrain": ["m"],
-                "stream": ["m", "-"],
-                "gradients": ["m"],
-            }.get(words[-1], [])
             with pytest.raises(SystemExit) as exit_:
-                main([*words, *positional, option, bad])
+                main([*words, *POSITIONAL.get(words[-1], []), option, bad])
             assert exit_.value.code == 2, (words, option, bad)
             assert f"argument {option}" in capsys.readouterr().err.strip().splitlines()[-1]
+
+
+# --- users' own files: zoo evaluate --data, zoo predict --input ------------------------------
+
+SHIPPED = str(Path(__file__).resolve().parent.parent / "saved_models")
+REVIEWS = {
+    "pos": ["a fine and moving film", "wonderful acting and a clever script", "a joy to watch"],
+    "neg": ["a dull and tedious mess", "boring , predictable and far too long", "a waste of time"],
+}
+
+
+@pytest.fixture(scope="module")
+def sentiment():
+    import zoo
+
+    return zoo.load("sentiment-mr-lstm", root=SHIPPED)
+
+
+def _metrics(stdout: str, split: str) -> dict[str, float]:
+    """The metrics `zoo evaluate` printed for `split`."""
+    line = next(line for line in stdout.splitlines() if line.startswith(f"  {split}: "))
+    return {k: float(v) for k, v in (p.split("=") for p in line.split(": ", 1)[1].split(", "))}
+
+
+def test_evaluate_measures_a_model_on_a_folder_of_text_files(tmp_path, capsys, sentiment) -> None:
+    for label, texts in REVIEWS.items():
+        (tmp_path / f"{label}.txt").write_text("\n".join(texts) + "\n")
+    expected = sum(
+        sentiment.predict(t)["label"] == label for label, texts in REVIEWS.items() for t in texts
+    ) / sum(map(len, REVIEWS.values()))
+    args = ["--data", str(tmp_path), "--format", "text-per-class", "--registry", SHIPPED]
+    assert main(["evaluate", "sentiment-mr-lstm", *args]) == 0
+    out = capsys.readouterr().out
+    # the files have no test split and the model never saw them: every example is measured
+    assert "(all: no test split, and the model was trained on other data):" in out
+    assert _metrics(out, "all") == {"accuracy": pytest.approx(expected, abs=1e-4)}
+    assert main(["evaluate", "sentiment-mr-lstm", *args, "--split", "validation"]) == 0
+    assert "(validation):" in capsys.readouterr().out
+
+    # the Python API measures the same, and says which split it chose
+    spec = zoo.prepare(tmp_path, "text-per-class")
+    assert sentiment.evaluation_split(spec)[0] == "all"
+    assert sentiment.evaluate(spec)["accuracy"] == pytest.approx(expected, abs=1e-4)
+    assert len(list(sentiment.task.load(spec, "all"))) == 6
+
+
+def test_evaluate_counts_and_names_labels_the_model_does_not_know(
+    tmp_path, capsys, sentiment
+) -> None:
+    rows = [("a fine film", "positive"), ("a dull mess", "negative"), ("boring and long", "neg")]
+    data = tmp_path / "reviews.csv"
+    data.write_text("review,sentiment\n" + "".join(f"{t},{label}\n" for t, label in rows))
+    args = ["--data", str(data), "--format", "csv", "--columns", "review,sentiment"]
+    assert main(["evaluate", "sentiment-mr-lstm", *args, "--registry", SHIPPED]) == 0
+    out = capsys.readouterr().out
+    # `positive` and `negative` are not the model's `pos` and `neg`: never right, and counted
+    expected = (sentiment.predict("boring and long")["label"] == "neg") / 3
+    assert _metrics(out, "all") == {
+        "accuracy": pytest.approx(expected, abs=1e-4),
+        "unknown_labels": 2,
+    }
+    assert "label: the model does not know negative, positive (it knows neg, pos)" in out
+
+
+def test_evaluate_a_tagger_on_conll_files_counts_unknown_tags(tmp_path, capsys) -> None:
+    sentences = [
+        [("John", "I-PER"), ("lives", "O"), ("in", "O"), ("Paris", "I-LOC"), (".", "O")],
+        [("The", "O"), ("Acme", "B-COMPANY"), ("deal", "O"), ("failed", "O")],
+        [("Mary", "B-PER"), ("visited", "O"), ("Berlin", "I-LOC")],
+    ]
+    data = tmp_path / "mine.conll"
+    data.write_text("\n\n".join("\n".join(f"{w} {t}" for w, t in s) for s in sentences) + "\n")
+    args = ["--data", str(data), "--format", "conll", "--columns", "tokens ner"]
+    assert main(["evaluate", "ner-conll2003-lstm", *args, "--registry", SHIPPED]) == 0
+    out = capsys.readouterr().out
+    assert _metrics(out, "all")["unknown_tags"] == 2  # B-COMPANY, and B-PER (an IOB1 model)
+    assert "ner: the model does not know B-COMPANY, B-PER (it knows O, B-LOC," in out
+
+
+def test_evaluate_an_image_classifier_on_image_folders(tmp_path, capsys) -> None:
+    import numpy as np
+    from PIL import Image
+    from sklearn.datasets import load_digits
+
+    import zoo
+
+    digits = load_digits()
+    paths = {}
+    for label in (3, 7):
+        (tmp_path / str(label)).mkdir()
+        for i in np.flatnonzero(digits.target == label)[-4:]:
+            path = tmp_path / str(label) / f"{i}.png"
+            Image.fromarray((digits.images[i] * 16).clip(0, 255).astype(np.uint8)).save(path)
+            paths[path] = str(label)
+    model = zoo.load("digits-lstm", root=SHIPPED)
+    expected = sum(model.predict(str(p))["label"] == label for p, label in paths.items()) / 8
+    args = ["--data", str(tmp_path), "--format", "image-folder", "--image-size", "8"]
+    assert main(["evaluate", "digits-lstm", *args, "--registry", SHIPPED]) == 0
+    assert _metrics(capsys.readouterr().out, "all") == {
+        "accuracy": pytest.approx(expected, abs=1e-4)
+    }
+
+
+def test_evaluate_refuses_data_of_another_task_with_a_clear_reason(tmp_path, capsys) -> None:
+    for label, texts in REVIEWS.items():
+        (tmp_path / f"{label}.txt").write_text("\n".join(texts) + "\n")
+    args = ["--data", str(tmp_path), "--format", "text-per-class", "--registry", SHIPPED]
+    assert main(["evaluate", "ner-conll2003-lstm", *args]) == 2
+    assert (
+        "has no tokens, ner (it has label, text): a many-to-many-equal model reads"
+        in (capsys.readouterr().err.strip().splitlines()[-1])
+    )
+    assert main(["evaluate", "ner-conll2003-lstm", *args, "--dataset", "embedded"]) == 2
+    assert "not both" in capsys.readouterr().err
+
+
+def test_predict_reads_a_file_in_batches_skips_blank_lines_and_writes_jsonl(
+    tmp_path, capsys, sentiment
+) -> None:
+    lines = ["a fine and moving film", "", "   ", "the plot was dull", "a joy to watch"]
+    source = tmp_path / "reviews.txt"
+    source.write_text("\n".join(lines) + "\n")
+    results = tmp_path / "results.jsonl"
+    args = ["--input", str(source), "--output", str(results), "--batch-size", "2"]
+    assert main(["predict", "sentiment-mr-lstm", *args, "--registry", SHIPPED]) == 0
+    assert capsys.readouterr().err == f"zoo: skipped 2 blank input(s) of {source}: line 2, 3\n"
+    assert [json.loads(r) for r in results.read_text().splitlines()] == [
+        {"line": n, "input": lines[n - 1], "output": sentiment.predict(lines[n - 1])}
+        for n in (1, 4, 5)
+    ]
+
+
+def test_predict_reads_jsonl_from_standard_input(monkeypatch, capsys, sentiment) -> None:
+    stdin = '{"id": 1, "review": "a fine film"}\n\n{"id": 2, "review": "a dull mess"}\n'
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin.encode())))
+    args = ["--input", "-", "--input-format", "jsonl", "--column", "review", "--output", "-"]
+    assert main(["predict", "sentiment-mr-lstm", *args, "--registry", SHIPPED]) == 0
+    assert [json.loads(line) for line in capsys.readouterr().out.splitlines()] == [
+        {"line": 1, "input": "a fine film", "output": sentiment.predict("a fine film")},
+        {"line": 3, "input": "a dull mess", "output": sentiment.predict("a dull mess")},
+    ]
+
+
+def test_predict_reads_a_csv_column_of_sentences_or_token_lists(tmp_path, capsys) -> None:
+    source = tmp_path / "sentences.csv"
+    source.write_text('id,sentence\n1,John lives in Paris\n2,"[""Mary"", ""works""]"\n')
+    assert main(["predict", "ner-conll2003-lstm", "--input", str(source), "--column", "sentence",
+                 "--registry", SHIPPED]) == 0  # fmt: skip
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(r["line"], [w for w, _ in r["output"]["tags"]]) for r in records] == [
+        (2, ["John", "lives", "in", "Paris"]),
+        (3, ["Mary", "works"]),
+    ]
+
+
+def test_predict_reads_image_paths_one_a_line(tmp_path, capsys) -> None:
+    import numpy as np
+    from PIL import Image
+    from sklearn.datasets import load_digits
+
+    import zoo
+
+    digits = load_digits()
+    paths = []
+    for i in (0, 1):
+        paths.append(tmp_path / f"digit{i}.png")
+        Image.fromarray((digits.images[i] * 16).clip(0, 255).astype(np.uint8)).save(paths[-1])
+    (tmp_path / "images.txt").write_text("".join(f"{p}\n" for p in paths))
+    args = ["--input", str(tmp_path / "images.txt"), "--registry", SHIPPED]
+    assert main(["predict", "digits-lstm", *args]) == 0
+    model = zoo.load("digits-lstm", root=SHIPPED)
+    assert [json.loads(line)["output"] for line in capsys.readouterr().out.splitlines()] == [
+        model.predict(str(p)) for p in paths
+    ]
+
+
+@pytest.mark.parametrize(
+    "content, options, message",
+    [
+        ("a fine film\n<br />\n", [], "reviews.txt, line 2: the input has no words"),
+        ('{"text": "a fine film"}\n{"review": "dull"}\n', ["--input-format", "jsonl"],
+         "reviews.txt, line 2: no field 'text' (fields: review); set --column NAME."),
+        ('{"text": "a fine film"}\n{"text": \n', ["--input-format", "jsonl"],
+         "reviews.txt, line 2: not JSON"),
+        ("review\na fine film\n", ["--input-format", "csv"],
+         "line 1: no column 'text' in the header (review); set --column NAME."),
+        ("\n \n", [], "reviews.txt: no inputs (nothing but blank lines)."),
+    ],
+)  # fmt: skip
+def test_predict_refuses_an_unreadable_input_by_its_line_and_writes_nothing(
+    tmp_path, capsys, content: str, options: list[str], message: str
+) -> None:
+    source, results = tmp_path / "reviews.txt", tmp_path / "results.jsonl"
+    source.write_text(content)
+    args = ["--input", str(source), "--output", str(results), *options, "--registry", SHIPPED]
+    assert main(["predict", "sentiment-mr-lstm", *args]) == 2
+    assert message in capsys.readouterr().err.strip().splitlines()[-1]
+    assert list(tmp_path.iterdir()) == [source]  # no results file, complete or partial
+
+
+def test_predict_takes_arguments_or_a_file_not_both(tmp_path, capsys) -> None:
+    (tmp_path / "in.txt").write_text("a fine film\n")
+    for args in (["a fine film", "--input", str(tmp_path / "in.txt")], []):
+        assert main(["predict", "sentiment-mr-lstm", *args, "--registry", SHIPPED]) == 2
+        assert "one of the two" in capsys.readouterr().err
+
+
+# --- a quiet command line -------------------------------------------------------------------
+
+#: what TensorFlow 2.21 prints on start-up, whatever TF_CPP_MIN_LOG_LEVEL says
+TF_LINES = re.compile(
+    r"^([IWE]\d{4} [\d:.]+ +\d+ \S+:\d+\]|WARNING: All log messages before absl)", re.M
+)
+
+
+def _zoo_quietly(*args: str, **env: str) -> subprocess.CompletedProcess:
+    """`zoo` in a subprocess as a user runs it: no TF_CPP_MIN_LOG_LEVEL, no ZOO_VERBOSE."""
+    clean = {
+        k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "ZOO_VERBOSE")
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "zoo", *args],
+        capture_output=True,
+        text=True,
+        env={**clean, **env},
+        timeout=300,
+    )
+
+
+def test_commands_print_none_of_tensorflows_start_up_lines_unless_verbose() -> None:
+    predict = ["predict", "sentiment-mr-lstm", "a fine film", "--registry", SHIPPED]
+    quiet = _zoo_quietly(*predict)
+    assert quiet.returncode == 0 and '"label": "pos"' in quiet.stdout
+    assert TF_LINES.search(quiet.stderr) is None, quiet.stderr
+    assert quiet.stderr == ""
+    verbose = _zoo_quietly(*predict, ZOO_VERBOSE="1")
+    assert verbose.stdout == quiet.stdout
+    if not TF_LINES.search(verbose.stderr):
+        pytest.skip("TensorFlow prints no start-up lines on this machine")
+    flag = _zoo_quietly("--verbose", "tasks")
+    assert flag.returncode == 0 and TF_LINES.search(flag.stderr)
+    error = _zoo_quietly("predict", "no-such-model", "hello", "--registry", SHIPPED)
+    assert error.returncode == 2
+    assert error.stderr.startswith("zoo: error: unknown model 'no-such-model'")
+    assert error.stderr.count("\n") == 1  # the reason, and nothing of TensorFlow's
+
+
+def test_an_import_error_still_reaches_the_user(tmp_path) -> None:
+    """A broken TensorFlow install: its own error lines and the traceback are shown, only
+    the informational record goes."""
+    broken = tmp_path / "tensorflow"
+    broken.mkdir()
+    (broken / "__init__.py").write_text(
+        "import os\n"
+        "os.write(2, b'I0000 00:00:1796041396.172688   27953 port.cc:153] oneDNN custom operations are on.\\n')\n"
+        "os.write(2, b'F0000 00:00:1796041396.172688   27953 loader.cc:1] Check failed: libtensorflow_framework.so.2\\n')\n"
+        "raise ImportError('libtensorflow_cc.so.2: cannot open shared object file')\n"
+    )
+    done = _zoo_quietly("tasks", PYTHONPATH=str(tmp_path))
+    assert done.returncode == 1
+    assert "ImportError: libtensorflow_cc.so.2: cannot open shared object file" in done.stderr
+    assert "F0000 00:00:1796041396.172688   27953 loader.cc:1] Check failed" in done.stderr
+    assert "oneDNN custom operations" not in done.stderr
+
+
+def test_the_log_filter_drops_tensorflow_records_and_keeps_everything_else() -> None:
+    from zoo.cli._quiet import LogFilter
+
+    preamble = (
+        b"WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
+    )
+    info = b"I0000 00:00:1796041396.172688   27953 cpu_feature_guard.cc:227] This TensorFlow binary is optimized\n"
+    continued = b"To enable the following instructions: AVX2 FMA, in other operations, rebuild TensorFlow.\n"
+    cuinit = b"E0000 00:00:1796041404.747633   27953 cuda_platform.cc:52] failed call to cuInit: UNKNOWN ERROR (303)\n"
+    other_error = (
+        b"E0000 00:00:1796041404.747633   27953 op.cc:1] OP_REQUIRES failed: out of memory\n"
+    )
+    fatal = b"F0000 00:00:1796041404.747633   27953 check.cc:9] Check failed: x == y\n"
+    crash = b"Fatal Python error: Segmentation fault\n"
+    log = LogFilter()
+    assert log.feed(preamble + info + continued) == b""  # one record, with its second line
+    assert log.feed(cuinit + other_error + fatal) == other_error + fatal
+    assert log.feed(continued) == continued  # arriving later: not a continuation
+    assert log.feed(crash[:10]) == b"" and log.feed(crash[10:]) == crash  # judged when whole
+    # a line written in the same chunk as a dropped record reads as its continuation
+    assert log.feed(info + crash) == b""
+    assert log.feed(b"no line break") == b"" and log.flush() == b"no line break"

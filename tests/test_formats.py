@@ -321,3 +321,22 @@ def test_any_tfds_dataset_with_renamed_features(tmp_path, monkeypatch) -> None:
     assert result.metrics["validation"]["accuracy"] >= 0.9
     with pytest.raises(BadInputError, match="--rename must be TASK_FEATURE=DATASET_FEATURE pairs"):
         formats.prepare("my_polarity", "tfds", rename="text=review")
+
+
+def test_files_of_another_tasks_kind_are_refused_before_any_example_is_read(tmp_path) -> None:
+    """Training a sentiment model on CoNLL files, or evaluating a de->en translator on fr-en
+    pairs, ended in a `KeyError` (a bug's exit code): the task now names what it reads."""
+    conll = formats.prepare(_write(tmp_path / "ner" / "train.txt", CONLL_TRAIN), "conll")
+    with pytest.raises(
+        BadInputError, match=r"has no text, label \(it has chunks, ner, pos, tokens\): "
+    ):
+        zoo.train("many-to-one", dataset=conll, epochs=1)
+    _write(tmp_path / "mt" / "train.tsv", "".join(f"un {i}\tone {i}\n" for i in range(4)))
+    pairs = formats.prepare(tmp_path / "mt", "parallel", source="fr", target="en")
+    shipped = Path(__file__).resolve().parent.parent / "saved_models"
+    translator = zoo.load("translation-multi30k-de-en-lstm", root=shipped)
+    with pytest.raises(
+        BadInputError,
+        match=r"has no de \(it has en, fr\): a many-to-many-unequal model reads de, en",
+    ):
+        translator.evaluate(pairs)

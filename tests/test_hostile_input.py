@@ -469,15 +469,6 @@ def test_every_image_path_shows_the_photo_upright(
 
 # --- numbers on the command line (issue 15, class 18), generated ---------------------------------
 
-#: positional arguments that let each command's parser reach its options
-POSITIONAL = {
-    "train": ["many-to-one"],
-    "tune": ["many-to-one", "--directory", "d"],
-    "retrain": ["m"],
-    "stream": ["m", "-"],
-    "gradients": ["m"],
-}
-
 
 @settings(CALLS, max_examples=60)
 @given(
@@ -487,7 +478,7 @@ POSITIONAL = {
     | UNICODE,
 )
 def test_numeric_options_take_numbers_of_their_kind_only(hostile, data, value) -> None:
-    from test_cli import _numeric_options
+    from test_cli import POSITIONAL, _numeric_options
 
     from zoo.cli import build_parser
 

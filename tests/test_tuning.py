@@ -13,6 +13,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -123,27 +124,6 @@ def test_a_diverging_trial_is_recorded_as_failed_and_the_search_goes_on(
         any(t["status"] == "COMPLETED" for t in trials[first_failure:]) and len(trials) == 4
     )  # it went on
     assert result.saved is not None
-
-
-def test_a_search_whose_trials_all_fail_stops_with_a_clear_error(
-    tmp_path: Path, tiny_dataset
-) -> None:
-    from zoo.errors import ZooError
-    from zoo.tuning import tune
-
-    with pytest.raises(
-        ZooError, match="3 trials in a row failed, the last with: .*training diverged"
-    ):
-        tune(
-            TASK,
-            directory=tmp_path,
-            max_trials=5,
-            epochs=1,
-            fixed={**SMALL, "learning_rate": 1e38},
-            tensorboard=False,
-            dataset=tiny_dataset(TASK, train=DIVERGES),
-            verbose=0,
-        )
 
 
 def test_search_report_prints_a_table_and_writes_a_plot(tmp_path: Path, tiny_dataset) -> None:
@@ -277,6 +257,43 @@ def test_a_chief_and_two_workers_share_one_search(tmp_path: Path, keras_backend:
     assert "best model saved to" in outputs[-1]
 
 
+# slow: a chief and two workers, one of them started with other settings
+@pytest.mark.slow
+def test_a_worker_with_other_settings_than_its_chief_is_refused(tmp_path: Path) -> None:
+    command = [
+        "tune",
+        TASK,
+        "--directory",
+        str(tmp_path),
+        "--max-trials",
+        "2",
+        "--epochs",
+        "1",
+        "--set",
+        "units=32",
+        "--no-tensorboard",
+        "--name",
+        "distributed",
+    ]
+    network = {"KERASTUNER_ORACLE_IP": "127.0.0.1", "KERASTUNER_ORACLE_PORT": str(_free_port())}
+    chief = _zoo(*command, env={**network, "KERASTUNER_TUNER_ID": "chief"})
+    deadline = time.monotonic() + 240
+    while not (tmp_path / TASK / "oracle.json").is_file():  # the chief has its data and serves
+        assert chief.poll() is None and time.monotonic() < deadline, chief.stdout.read()
+        time.sleep(0.2)
+    odd = _zoo(*command, "--set", "units=64", env={**network, "KERASTUNER_TUNER_ID": "tuner1"})
+    output, _ = odd.communicate(timeout=300)
+    assert odd.returncode == 2, output
+    last = output.strip().splitlines()[-1]
+    assert last.startswith("zoo: error: this worker's settings differ") and "'units': 64" in last
+    worker = _zoo(*command, env={**network, "KERASTUNER_TUNER_ID": "tuner0"})
+    outputs = [p.communicate(timeout=300)[0] for p in (worker, chief)]
+    assert [worker.returncode, chief.returncode] == [0, 0], "\n\n".join(o[-3000:] for o in outputs)
+    trials = records.load(tmp_path)["trials"]
+    assert {t["tuner_id"] for t in trials} == {"tuner0"}
+    assert all(t["hyperparameters"]["units"] == 32 for t in trials)
+
+
 # slow: real training to beat chance, in a fresh process
 @pytest.mark.slow
 def test_mirrored_strategy_trains_on_two_logical_devices(tmp_path: Path) -> None:
@@ -324,3 +341,182 @@ def test_the_same_seed_proposes_the_same_trials(tmp_path: Path, tiny_dataset) ->
             ]
         )
     assert proposed[0] == proposed[1]
+
+
+def _snapshot(folder: Path) -> dict[str, tuple[int, int]]:
+    """Every file under `folder` with its size and modification time: what a refused
+    command must leave exactly as it was."""
+    return {
+        str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def test_a_resumed_search_refuses_changed_settings_and_resumes_unchanged_ones(
+    tmp_path: Path, tiny_dataset
+) -> None:
+    from zoo.errors import ZooError
+    from zoo.tuning import make_tuner, tune
+
+    settings = dict(
+        directory=tmp_path,
+        max_trials=1,
+        epochs=1,
+        seed=0,
+        fixed=SMALL,
+        tensorboard=False,
+        registry_root=tmp_path / "registry",
+        dataset=tiny_dataset(TASK),
+        verbose=0,
+    )
+    tune(TASK, **settings)
+    project = tmp_path / TASK
+    before = _snapshot(project)
+    changes = {
+        "the space": dict(choices={"cell": ["simple_rnn"]}),
+        "a fixed value": dict(fixed={**SMALL, "units": 64}),
+        "the dataset": dict(dataset=tiny_dataset(TASK, train=32)),
+        "the tuner": dict(tuner="bayesian"),
+        "the epochs per trial": dict(epochs=2),
+        "the seed": dict(seed=1),
+    }
+    for change, options in changes.items():
+        with pytest.raises(ZooError, match="--overwrite") as refused:
+            tune(TASK, **{**settings, **options})
+        assert "\n" not in str(refused.value), change
+        assert _snapshot(project) == before, f"{change}: the search folder was written"
+    # another task in the same search folder (a project name given through the Python API)
+    with pytest.raises(ZooError, match=r"task: 'one-to-one' → 'many-to-one'"):
+        make_tuner("many-to-one", directory=tmp_path, project_name=TASK, epochs=1)
+    assert _snapshot(project) == before
+
+    # the same settings resume: the finished trial is kept, a second one is added
+    trial_0 = (project / "trial_0" / "trial.json").read_text()
+    result = tune(TASK, **{**settings, "max_trials": 2})
+    trials = records.load(result.directory)["trials"]
+    assert [t["trial_id"] for t in trials] == ["0", "1"]
+    assert all(t["status"] == "COMPLETED" for t in trials)
+    assert (project / "trial_0" / "trial.json").read_text() == trial_0
+
+    # --overwrite starts afresh with the new settings, which a later resume then keeps
+    tune(TASK, **{**settings, "fixed": {**SMALL, "units": 64}, "overwrite": True})
+    trials = records.load(project)["trials"]
+    assert [t["hyperparameters"]["units"] for t in trials] == [64]
+    with pytest.raises(ZooError, match="--overwrite"):
+        tune(TASK, **settings)
+    # a search that records no settings (started by an older zoo) cannot be checked
+    (project / records.SETTINGS_FILE).unlink()
+    with pytest.raises(ZooError, match="does not record the settings.*--overwrite"):
+        tune(TASK, **{**settings, "fixed": {**SMALL, "units": 64}})
+
+
+def test_zoo_tune_refuses_to_resume_a_search_with_new_options(tmp_path: Path, capsys) -> None:
+    from zoo.cli import main
+
+    command = [
+        "tune",
+        TASK,
+        "--directory",
+        str(tmp_path / "search"),
+        "--max-trials",
+        "1",
+        "--epochs",
+        "1",
+        "--set",
+        "units=32",
+        "--set",
+        "layers=1",
+        "--no-tensorboard",
+        "--registry",
+        str(tmp_path / "registry"),
+        "--name",
+        "tuned",
+    ]
+    assert main(command) == 0
+    before = _snapshot(tmp_path)
+    capsys.readouterr()
+    # the issue's example: a new choice of cell and a new fixed number of units
+    assert main([*command, "--choice", "cell=simple_rnn", "--set", "units=64"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("zoo: error: ")
+    assert "--overwrite" in err[0] and "new --directory" in err[0]
+    assert "choices" in err[0] and "fixed" in err[0]
+    assert _snapshot(tmp_path) == before  # no new trial, no new model in the registry
+
+
+def test_a_search_whose_trials_all_fail_stops_with_a_clear_error_and_records_them_failed(
+    tmp_path: Path, tiny_dataset, capsys
+) -> None:
+    from zoo.cli.training import cmd_search_report
+    from zoo.errors import ZooError
+    from zoo.tuning import tune
+
+    settings = dict(
+        directory=tmp_path,
+        max_trials=5,
+        epochs=1,
+        fixed={**SMALL, "learning_rate": 1e38},
+        tensorboard=False,
+        dataset=tiny_dataset(TASK, train=DIVERGES),
+        verbose=0,
+    )
+    with pytest.raises(
+        ZooError, match="3 trials in a row failed, the last with: .*training diverged"
+    ):
+        tune(TASK, **settings)
+    project = tmp_path / TASK
+    trials = records.load(project)["trials"]
+    assert [t["status"] for t in trials] == ["FAILED"] * 3
+    assert all("training diverged" in t["message"][0] for t in trials)
+    oracle = json.loads((project / "oracle.json").read_text())
+    assert oracle["ongoing_trials"] == {} and sorted(oracle["end_order"]) == ["0", "1", "2"]
+    capsys.readouterr()
+    cmd_search_report(SimpleNamespace(directory=str(tmp_path), plot=str(tmp_path / "r.png")))
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ")][1:]
+    assert len(rows) == 3 and all(row.split(" | ")[1] == "FAILED" for row in rows)
+
+    # the same command again stops at once, with the same reason, and runs no new trial
+    with pytest.raises(ZooError, match="3 trials in a row failed, the last with: .*diverged"):
+        tune(TASK, **settings)
+    assert [t["status"] for t in records.load(project)["trials"]] == ["FAILED"] * 3
+
+
+#: a seed whose random search over units {32, 0} builds units=32 first, then units=0
+SEED_BUILD_FAILS_SECOND = 0
+
+
+def test_a_trial_whose_model_cannot_be_built_keeps_no_earlier_trials_record(
+    tmp_path: Path, tiny_dataset
+) -> None:
+    from zoo.tuning import tune
+
+    tune(
+        TASK,
+        directory=tmp_path,
+        max_trials=2,
+        epochs=1,
+        seed=SEED_BUILD_FAILS_SECOND,
+        # everything fixed but the units, so the two trials are units 32 and units 0, which
+        # Keras refuses when it builds the recurrent layer
+        fixed={
+            "layers": 1,
+            "steps": 1,
+            "cell": "lstm",
+            "dropout": 0.0,
+            "learning_rate": 3e-3,
+            "clipnorm": 1.0,
+            "batch_size": 64,
+        },
+        choices={"units": [32, 0]},
+        tensorboard=False,
+        registry_root=tmp_path / "registry",
+        dataset=tiny_dataset(TASK),
+        verbose=0,
+    )
+    first, second = sorted(records.load(tmp_path)["trials"], key=lambda t: t["trial_id"])
+    assert (first["hyperparameters"]["units"], first["status"]) == (32, "COMPLETED")
+    assert first["history"]["loss"] and first["seconds"] > 0
+    assert second["hyperparameters"]["units"] == 0 and second["status"] in ("FAILED", "INVALID")
+    assert "units" in second["message"][0]
+    assert second["history"] == {} and second["seconds"] == 0.0

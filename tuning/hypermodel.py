@@ -14,10 +14,22 @@ import keras
 import keras_tuner as kt
 
 from zoo.errors import DivergedError
-from zoo.tasks.base import DatasetSpec, get_task
+from zoo.tasks.base import DatasetSpec, Task, get_task
 from zoo.training.fit import fit_model, load_and_adapt
 
 BATCH_SIZES = (16, 32, 64, 128)
+
+
+def objective(task: Task) -> kt.Objective:
+    """A search's objective: the task's headline metric on validation, maximised.
+
+    Args:
+        task: the task searched.
+
+    Returns:
+        `keras_tuner.Objective("val_<headline_metric>", direction="max")`.
+    """
+    return kt.Objective(f"val_{task.headline_metric}", direction="max")
 
 
 class TaskHyperModel(kt.HyperModel):
@@ -58,12 +70,12 @@ class TaskHyperModel(kt.HyperModel):
 
     @property
     def objective(self) -> kt.Objective:
-        """The search objective: the task's headline metric on validation, maximised.
+        """The search objective (`objective` of this hypermodel's task).
 
         Returns:
             `keras_tuner.Objective("val_<headline_metric>", direction="max")`.
         """
-        return kt.Objective(f"val_{self.task.headline_metric}", direction="max")
+        return objective(self.task)
 
     def build(self, hp: kt.HyperParameters) -> keras.Model:
         """keras-tuner's `build`: the task's `build_model(hp)`, from the same initial weights

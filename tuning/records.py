@@ -1,8 +1,9 @@
 """The record of a search, read from its keras-tuner folder: the space and every trial.
 
 It reads files only (keras-tuner's `oracle.json` and `trial_*/trial.json`, plus the zoo's
-`trial_*/zoo_trial.json` with epoch logs, duration and memory), so a report needs neither
-the data nor a model, and works while the search is still running.
+`trial_*/zoo_trial.json` with epoch logs, duration and memory, and `zoo_search.json` with
+the settings the search was started with), so a report needs neither the data nor a
+model, and works while the search is still running.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 from zoo.errors import ZooError  # noqa: E402
 
 TRIAL_RECORD = "zoo_trial.json"
+#: the settings that define a search (task, dataset, tuner, space...), written when it starts
+SETTINGS_FILE = "zoo_search.json"
 SEARCH_FILE = "search.json"
 PLOT_FILE = "search.png"
 _INTERNAL = "tuner/"  # Hyperband's bookkeeping values, not hyperparameters
@@ -57,6 +60,23 @@ def _read(path: Path) -> dict[str, Any]:
         return json.loads(path.read_text())
     except (OSError, ValueError) as err:
         raise ZooError(f"{path} is unreadable ({err}); the search folder is damaged.") from err
+
+
+def started_with(project: Path) -> dict[str, Any] | None:
+    """The settings a search was started with, as `zoo.tuning.search.settings` made them.
+
+    Args:
+        project: the search folder.
+
+    Returns:
+        The settings; None when the folder holds none (no search started there, or one
+        started by a zoo that did not record them).
+
+    Raises:
+        ZooError: the settings file cannot be read.
+    """
+    path = project / SETTINGS_FILE
+    return _read(path) if path.is_file() else None
 
 
 def load(directory: str | Path) -> dict[str, Any]:

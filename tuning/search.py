@@ -4,12 +4,21 @@ Resume: the search directory holds the oracle's state and one folder per trial, 
 by keras-tuner when a trial starts and ends. Rerunning the same command reloads them:
 completed and failed trials are kept as they are, and a trial that was running when the
 process died (SIGINT, kill -9) is run again from its first epoch with the same trial id
-and hyperparameters, so no trial is lost or counted twice.
+and hyperparameters, so no trial is lost or counted twice. keras-tuner reloads the saved
+space and ignores new options, so the settings that define a search (`settings`) are
+recorded when it starts, and a rerun with other settings is refused before anything is
+written; `overwrite` starts afresh.
+
+Failures: keras-tuner ends a search after 3 failed trials in a row. It checks that while
+it ends the third trial, before saving it, so that trial stayed RUNNING on disk; here the
+trial is saved as FAILED with its reason first, and the search then stops
+(`_stop_at_failure_limit`).
 
 Distribution: with `KERASTUNER_TUNER_ID`, `KERASTUNER_ORACLE_IP` and
 `KERASTUNER_ORACLE_PORT` set, the process whose id contains `chief` serves the oracle
 and the others (`tuner0`, `tuner1`, ...) run trials in parallel against it, sharing
-`directory`. The chief registers the best model once every worker is done.
+`directory`. The chief registers the best model once every worker is done. Workers record
+no settings: each checks its own against those its chief recorded.
 """
 
 from __future__ import annotations
@@ -27,8 +36,9 @@ import keras_tuner as kt
 
 from zoo import registry
 from zoo.constants import TUNERS
+from zoo.data import loading
 from zoo.errors import UnknownNameError, ZooError
-from zoo.tasks.base import DatasetSpec
+from zoo.tasks.base import DatasetSpec, Task, get_task
 from zoo.training.fit import (
     configure_devices,
     distribution_strategy,
@@ -37,7 +47,7 @@ from zoo.training.fit import (
     raise_if_interrupted,
 )
 from zoo.tuning import records
-from zoo.tuning.hypermodel import TaskHyperModel
+from zoo.tuning.hypermodel import TaskHyperModel, objective
 
 #: the keras-tuner class of each of `zoo.constants.TUNERS`
 TUNER_CLASSES: dict[str, type[kt.Tuner]] = {
@@ -93,10 +103,13 @@ def _recording(base: type[kt.Tuner]) -> type[kt.Tuner]:
         def run_trial(self, trial: kt.engine.trial.Trial, *args: Any, **kwargs: Any) -> Any:
             """keras-tuner's `run_trial`; then the trial's epoch logs, seconds and memory go to
             `zoo_trial.json` in its folder, whether it succeeded or not."""
+            hypermodel: TaskHyperModel = self.hypermodel
+            # a trial that fails before `fit` (its model cannot be built) trained for no time:
+            # its record must not be the previous trial's
+            hypermodel.last_history, hypermodel.last_seconds = {}, 0.0
             try:
                 return super().run_trial(trial, *args, **kwargs)
             finally:
-                hypermodel: TaskHyperModel = self.hypermodel
                 record = {
                     "history": hypermodel.last_history,
                     "seconds": round(hypermodel.last_seconds, 2),
@@ -112,6 +125,164 @@ def _recording(base: type[kt.Tuner]) -> type[kt.Tuner]:
 
     Recording.__name__ = base.__name__
     return Recording
+
+
+def failure_limit_reached(oracle: kt.Oracle) -> str | None:
+    """Whether keras-tuner's limit of consecutive failed trials is reached, and why.
+
+    Args:
+        oracle: a search's oracle (the chief's or a single process's, not a worker's proxy).
+
+    Returns:
+        The last line of the last failed trial's message once `max_consecutive_failed_trials`
+        trials in a row failed; None otherwise.
+    """
+    try:
+        type(oracle)._check_consecutive_failures(oracle)  # keras-tuner's own rule
+    except RuntimeError as err:
+        return str(err).strip().splitlines()[-1]
+    return None
+
+
+def _stop_at_failure_limit(oracle: kt.Oracle) -> None:
+    """Make keras-tuner's limit of consecutive failed trials end a search as `max_trials` does.
+
+    keras-tuner checks the limit inside `Oracle.end_trial` and raises before it saves the
+    trial that reached it: that trial stayed RUNNING in `trial.json` and `oracle.json`, and
+    on a chief the error went back to the worker instead of stopping the search. Here
+    `end_trial` records every trial in full, and the limit is checked when the next trial
+    is asked for: the oracle then proposes none (STOPPED), so a single process, a chief and
+    its workers all end their search; `tune` reports why (`failure_limit_reached`).
+
+    Args:
+        oracle: the oracle of a new or reloaded tuner, changed in place.
+    """
+    populate = oracle.populate_space
+
+    def populate_space(trial_id: str) -> dict[str, Any]:
+        if failure_limit_reached(oracle):
+            return {"status": kt.engine.trial.TrialStatus.STOPPED}
+        return populate(trial_id)
+
+    oracle._check_consecutive_failures = lambda: None  # checked in `populate_space` instead
+    oracle.populate_space = populate_space
+
+
+def settings(
+    task: Task,
+    spec: DatasetSpec,
+    *,
+    tuner: str,
+    epochs: int,
+    seed: int,
+    fixed: dict[str, Any] | None,
+    choices: dict[str, list[Any]] | None,
+) -> dict[str, Any]:
+    """What defines a search: a search resumed with other values would mix trials that
+    differ in more than their hyperparameters, or silently keep the old ones.
+
+    The number of trials, the strategy and the output options are not part of it: a
+    search can be resumed with more trials, or on other devices.
+
+    Args:
+        task: the task searched.
+        spec: its dataset.
+        tuner: the tuner's name.
+        epochs: epochs per trial (Hyperband: the most).
+        seed: the search's seed.
+        fixed: hyperparameters not searched.
+        choices: hyperparameters searched over a given list.
+
+    Returns:
+        Plain JSON data (as it reads back from `records.SETTINGS_FILE`): `task`, `dataset`
+        (TFDS name and version, splits, fields, renamed features, and the checksum of a
+        dataset made from files), `tuner`, `objective`, `fixed`, `choices`, `epochs`, `seed`.
+    """
+    goal = objective(task)
+    return json.loads(
+        json.dumps(
+            {
+                "task": task.name,
+                "dataset": {
+                    "name": spec.tfds_name,
+                    "version": str(loading.info(spec.tfds_name).version),
+                    "train": spec.train,
+                    "validation": spec.validation,
+                    "test": spec.test,
+                    "fields": spec.fields,
+                    "rename": spec.rename,
+                    "sha256": (spec.source or {}).get("sha256"),
+                },
+                "tuner": tuner,
+                "objective": f"{goal.name} ({goal.direction})",
+                "fixed": fixed or {},
+                "choices": choices or {},
+                "epochs": epochs,
+                "seed": seed,
+            }
+        )
+    )
+
+
+def _changes(started: dict[str, Any], now: dict[str, Any]) -> list[str]:
+    """`name: old → new` for each setting that differs, the dataset's one by one."""
+
+    def flat(values: dict[str, Any]) -> dict[str, Any]:
+        out = {}
+        for key, value in values.items():
+            if key == "dataset" and isinstance(value, dict):
+                out.update({f"dataset {k}": v for k, v in value.items()})
+            else:
+                out[key] = value
+        return out
+
+    before, after = flat(started), flat(now)
+    return [
+        f"{key}: {before.get(key)!r} → {after.get(key)!r}"
+        for key in dict.fromkeys([*after, *before])
+        if before.get(key) != after.get(key)
+    ]
+
+
+def _record_settings(project: Path, defined: dict[str, Any]) -> None:
+    """Write a new search's `settings` into its folder, whole or not at all (a process killed
+    while writing leaves none, and a folder without a search), with the permissions of any
+    other file there, for workers on other machines."""
+    partial = project / f"{records.SETTINGS_FILE}.partial"
+    partial.write_text(json.dumps(defined, indent=1))
+    os.replace(partial, project / records.SETTINGS_FILE)
+
+
+def _refuse_other_settings(project: Path, now: dict[str, Any], *, worker: bool) -> None:
+    """Refuse to resume (or, on a worker, to join) the search in `project` with settings
+    other than those it was started with.
+
+    Raises:
+        ZooError: the settings differ, or a search there recorded none (a chief's or a
+            single process's only: a worker's chief may be an older zoo).
+    """
+    started = records.started_with(project)
+    if started is None:
+        if worker:
+            return
+        raise ZooError(
+            f"{project} holds a search that does not record the settings it was started with "
+            "(made by an older zoo), so resuming it could silently mix them with these: "
+            "add --overwrite to start it afresh, or use a new --directory."
+        )
+    changes = _changes(started, now)
+    if not changes:
+        return
+    if worker:
+        raise ZooError(
+            f"this worker's settings differ from those of its chief's search in {project} "
+            f"({'; '.join(changes)}): start every worker with the chief's command."
+        )
+    raise ZooError(
+        f"{project} holds a search started with other settings ({'; '.join(changes)}), which "
+        "a resumed search would ignore: add --overwrite to start it afresh, or use a new "
+        "--directory."
+    )
 
 
 def space(
@@ -171,7 +342,9 @@ def make_tuner(
     """A tuner over `task`, reloaded from `directory` when a search is already there.
 
     The data is loaded and the preprocessing fitted here (`TaskHyperModel`); the search
-    seed is `seed + 1`, since keras-tuner reads 0 as "draw one".
+    seed is `seed + 1`, since keras-tuner reads 0 as "draw one". A new search records its
+    `settings` in its folder; a search there is resumed only with the same ones, checked
+    before anything is loaded or written (a worker checks after its chief has started).
 
     Args:
         task: the task's name.
@@ -194,19 +367,36 @@ def make_tuner(
     Raises:
         UnknownNameError: an unknown tuner, task, dataset or strategy.
         DatasetUnavailableError: the dataset cannot be prepared here.
-        ZooError: `directory` holds a search that these settings cannot resume.
+        ZooError: `directory` holds a search started with other settings, or one that does
+            not record its settings.
     """
     if tuner not in TUNERS:
         raise UnknownNameError("tuner", tuner, TUNERS)
+    searched = get_task(task)()
+    spec = searched.dataset(dataset)
+    project = Path(directory) / (project_name or searched.name)
+    defined = settings(
+        searched,
+        spec,
+        tuner=tuner,
+        epochs=epochs or searched.default_epochs,
+        seed=seed,
+        fixed=fixed,
+        choices=choices,
+    )
+    worker = role() == "worker"
+    resuming = not overwrite and (project / "oracle.json").is_file()
+    if resuming and not worker:
+        _refuse_other_settings(project, defined, worker=False)
     configure_devices()
-    hypermodel = TaskHyperModel(task, dataset, epochs=epochs, seed=seed)
+    hypermodel = TaskHyperModel(searched.name, spec, epochs=epochs, seed=seed)
     options: dict[str, Any] = dict(
         hypermodel=hypermodel,
         objective=hypermodel.objective,
         seed=seed + 1,  # keras-tuner takes seed 0 to mean "draw one at random"
         hyperparameters=space(fixed, choices),
         directory=str(directory),
-        project_name=project_name or hypermodel.task.name,
+        project_name=project.name,
         overwrite=overwrite,
         distribution_strategy=None
         if strategy in (None, "default")
@@ -224,6 +414,15 @@ def make_tuner(
             "Use another --directory or add --overwrite."
         ) from err
     built.oracle.max_trials = max_trials  # Hyperband has no such argument; cap it the same way
+    if worker:
+        built.oracle.get_space()  # waits for the chief, which recorded its settings before serving
+        _refuse_other_settings(project, defined, worker=True)
+    else:
+        # a new search (keras-tuner has emptied the folder for `overwrite`; `project_dir`
+        # makes it again) records its settings before its first trial
+        if not resuming:
+            _record_settings(Path(built.project_dir), defined)
+        _stop_at_failure_limit(built.oracle)
     return built
 
 
@@ -275,8 +474,8 @@ def tune(
     Raises:
         UnknownNameError: an unknown tuner, task, dataset or strategy.
         DatasetUnavailableError: the dataset cannot be prepared here.
-        ZooError: the search cannot be resumed with these settings, too many trials in a
-            row failed, or the registry cannot be written.
+        ZooError: `directory` holds a search started with other settings, too many trials
+            in a row failed, or the registry cannot be written.
         KeyboardInterrupt: Ctrl-C; rerun the same call to resume.
     """
     built = make_tuner(
@@ -296,22 +495,17 @@ def tune(
     callbacks: list[keras.callbacks.Callback] = []  # fit_model adds the interrupt check itself
     if tensorboard:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(project / "tensorboard")))
-    try:
-        with interruptible():
-            built.search(callbacks=callbacks, verbose=verbose)
-    except RuntimeError as err:  # keras-tuner gives up after max_consecutive_failed_trials
-        if "consecutive failures" not in str(err):
-            raise
-        reason = str(err).strip().splitlines()[-1]
+    with interruptible():
+        built.search(callbacks=callbacks, verbose=verbose)
+    if role() == "worker":
+        return SearchResult(tuner=built, directory=project, saved=None)
+    reason = failure_limit_reached(built.oracle)
+    if reason:
         raise ZooError(
             f"the search stopped: {built.oracle.max_consecutive_failed_trials} trials in a row failed, the last "
             f"with: {reason} Narrow the space (--choice, --set) and start again with --overwrite."
-        ) from err
-    saved = (
-        None
-        if role() == "worker"
-        else register_best(built, tuner_name=tuner, name=name, root=registry_root)
-    )
+        )
+    saved = register_best(built, tuner_name=tuner, name=name, root=registry_root)
     return SearchResult(tuner=built, directory=project, saved=saved)
 
 

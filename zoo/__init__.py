@@ -25,6 +25,7 @@ _API = {
     "UnknownNameError": "zoo.errors",
     "DatasetUnavailableError": "zoo.errors",
     "BadInputError": "zoo.errors",
+    "ZooWarning": "zoo.errors",
     # from the package, whose import registers all five tasks: zoo.TASKS is never empty
     "Task": "zoo.tasks",
     "TASKS": "zoo.tasks",

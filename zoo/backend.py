@@ -17,11 +17,7 @@ import sys
 from zoo.errors import UnknownNameError, ZooError
 
 BACKENDS = ("tensorflow", "jax")
-#: the backend training uses when neither `--backend`, `ZOO_BACKEND` nor `KERAS_BACKEND`
-#: names one: JAX where it is installed. Measured on this project's 2-core CPU machines (NOTES, issue
-#: 17): a masked BiLSTM classifier trains 1.1x as fast on JAX (3,058-3,283 against
-#: 2,784-2,968 examples/s) and a BiSimpleRNN 1.7-3x (10,214-10,399 against 3,350-5,902).
-FASTEST = "jax"
+#: the variable naming the backend, read before Keras's own `KERAS_BACKEND`
 ENVIRONMENT = "ZOO_BACKEND"
 
 
@@ -37,36 +33,32 @@ def available(name: str) -> bool:
     return importlib.util.find_spec(name) is not None
 
 
-def default(*, training: bool = False) -> str:
+def default() -> str:
     """The backend to use when the caller names none.
 
-    Args:
-        training: for a command that trains (train, retrain, tune): the fastest installed
-            backend is the default. Other commands (predict, export, diagnose) default to
-            TensorFlow, which every installation has and every command supports.
+    TensorFlow, which every installation has and every command supports, for every command
+    (training ones too): JAX is opt-in until the whole test suite runs on it.
 
     Returns:
         The backend Keras already runs if it is imported; else `ZOO_BACKEND` if set, else
-        `KERAS_BACKEND` if set, else `FASTEST` for training where it is installed
-        (`pip install "rnn-zoo[jax]"`), else `tensorflow`.
+        `KERAS_BACKEND` if set, else `tensorflow`.
     """
     if "keras" in sys.modules:
         return sys.modules["keras"].config.backend()
     for variable in (ENVIRONMENT, "KERAS_BACKEND"):
         if os.environ.get(variable):
             return os.environ[variable]
-    return FASTEST if training and available(FASTEST) else "tensorflow"
+    return "tensorflow"
 
 
-def select(name: str | None = None, *, training: bool = False) -> str:
+def select(name: str | None = None) -> str:
     """Make `name` (or `default()`) the Keras backend of this process.
 
     Must run before Keras is imported; once it is, only the backend it already runs can be
     selected.
 
     Args:
-        name: `tensorflow` or `jax`; None for `default(training=training)`.
-        training: passed to `default`.
+        name: `tensorflow` or `jax`; None for `default()`.
 
     Returns:
         The selected backend's name.
@@ -75,7 +67,7 @@ def select(name: str | None = None, *, training: bool = False) -> str:
         UnknownNameError: not one of `BACKENDS`.
         ZooError: its library is not installed, or Keras already runs another backend.
     """
-    name = name or default(training=training)
+    name = name or default()
     if name not in BACKENDS:
         raise UnknownNameError("backend", name, BACKENDS)
     if not available(name):

@@ -24,5 +24,12 @@ FORMATS: tuple[str, ...] = (
 )
 #: split roles a task's dataset maps onto TFDS splits
 SPLITS: tuple[str, ...] = ("train", "validation", "test")
+#: the split role of every example of a dataset, its splits together (`zoo evaluate --split all`)
+ALL_EXAMPLES = "all"
+#: formats of `zoo predict --input FILE`: one input a line, a JSONL field, a CSV/TSV column
+INPUT_FORMATS: tuple[str, ...] = ("lines", "jsonl", "csv")
+#: metrics that count examples or tokens whose gold label or tag the model does not know
+#: (`evaluate` adds them only when there are any); shown as whole numbers
+COUNT_METRICS: tuple[str, ...] = ("unknown_labels", "unknown_tags")
 #: export formats of `zoo export`
 EXPORT_FORMATS: tuple[str, ...] = ("savedmodel",)

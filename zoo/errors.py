@@ -1,7 +1,8 @@
 """The zoo's typed errors: every expected failure says what went wrong and what to do next.
 
 The command line turns a `ZooError` into a one-line message and exit code 2; anything
-else is a bug and exits with code 1.
+else is a bug and exits with code 1. A `ZooWarning` (Python `warnings`) flags a result
+given with a caveat, such as an output cut at a length limit.
 """
 
 from __future__ import annotations
@@ -12,6 +13,11 @@ from collections.abc import Iterable
 
 class ZooError(Exception):
     """Base of every error the zoo raises on purpose (bad input, missing data, ...)."""
+
+
+class ZooWarning(UserWarning):
+    """A result the zoo gives with a caveat the user must hear: e.g. an output cut at a
+    length limit. The command line prints it as one `zoo: warning: ...` line on stderr."""
 
 
 class UnknownNameError(ZooError, KeyError):

@@ -68,13 +68,14 @@ def assert_serving_matches(served: dict[str, Any], predicted: list[dict[str, Any
     assert all(len(value) == len(predicted) for value in served.values()), {
         k: v.shape for k, v in served.items()
     }
-    shared = set(served) & set(predicted[0])
-    assert shared, (
+    # `truncated` is in predict's result only where it is true: absent reads as False
+    shared = set(served) & ({"truncated"} | {key for p in predicted for key in p})
+    assert shared - {"truncated"}, (
         f"serving outputs {sorted(served)} share nothing with predict's {sorted(predicted[0])}"
     )
     for key in sorted(shared):
         for row, prediction in zip(served[key], predicted, strict=True):
-            expected = prediction[key]
+            expected = prediction.get(key, False) if key == "truncated" else prediction[key]
             if isinstance(expected, list):  # one output per token, e.g. (token, tag) pairs
                 expected = [item[-1] for item in expected]
                 assert [t.decode() for t in row[: len(expected)]] == expected, key

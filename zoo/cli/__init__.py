@@ -2,18 +2,24 @@
 
 Expected failures (`ZooError`: unknown names, unreachable datasets, bad input) print a
 one-line reason and exit with code 2; anything else is a bug and exits with code 1.
+TensorFlow's C++ start-up and log lines are kept off standard error unless `--verbose` or
+`ZOO_VERBOSE=1` asks for them (`zoo.cli._quiet`).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import traceback
+import warnings
 
 from zoo.cli import diagnose, models, training
+from zoo.cli._quiet import quiet_stderr
 
 EXIT_USAGE, EXIT_BUG = 2, 1
+VERBOSE_HELP = "show TensorFlow's start-up and C++ log lines on stderr (also: ZOO_VERBOSE=1)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,14 +33,34 @@ def build_parser() -> argparse.ArgumentParser:
         description="A Keras model zoo for recurrent sequence models (SimpleRNN and LSTM) in five input/output shapes.",
         epilog="Tasks: one-to-one, one-to-many, many-to-one, many-to-many-equal, many-to-many-unequal. "
         "Environment: ZOO_REGISTRY (registry folder), ZOO_HUB (hubs to download catalogue models from), "
-        "ZOO_OFFLINE=1 (no downloads), ZOO_DATA_DIR (TFDS data folder), "
+        "ZOO_OFFLINE=1 (no downloads), ZOO_DATA_DIR (TFDS data folder), ZOO_VERBOSE=1 (TensorFlow's log lines), "
         "ZOO_BACKEND (tensorflow or jax; the default of --backend, and the backend of every other command).",
     )
+    parser.add_argument("--verbose", action="store_true", help=VERBOSE_HELP)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     for group in (training, models, diagnose):
         group.add_commands(sub)
+    for command in sub.choices.values():
+        # after the command too; its absence leaves the value before the command alone
+        with contextlib.suppress(argparse.ArgumentError):  # `zoo models` has its own -v/--verbose
+            command.add_argument(
+                "--verbose", action="store_true", default=argparse.SUPPRESS, help=VERBOSE_HELP
+            )
     return parser
+
+
+def verbose(args: argparse.Namespace) -> bool:
+    """Whether TensorFlow's log lines are shown: `--verbose`, or `ZOO_VERBOSE` set to
+    anything but empty or `0`.
+
+    Args:
+        args: the parsed command line.
+
+    Returns:
+        True to show them.
+    """
+    return args.verbose or os.environ.get("ZOO_VERBOSE", "") not in ("", "0")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,18 +72,35 @@ def main(argv: list[str] | None = None) -> int:
     Returns:
         The exit code: 0 on success, 2 for a `ZooError` (one line on stderr), 130 on
         Ctrl-C, 1 for anything else (a bug: the trace is printed). Bad arguments make
-        argparse exit with 2 before any command runs.
+        argparse exit with 2 before any command runs. Each `ZooWarning` prints one
+        `zoo: warning: ...` line on stderr.
     """
     args = build_parser().parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if verbose(args):
+        return _run(args)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # fewer records reach the filter
+    with quiet_stderr():
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Run the parsed command; its exit code, as `main` describes."""
     from zoo import backend
-    from zoo.errors import ZooError
+    from zoo.errors import ZooError, ZooWarning
 
     try:
-        # before any command imports Keras, which reads the backend once; commands that
-        # train (those with --backend) default to the fastest installed backend
-        backend.select(getattr(args, "backend", None), training=hasattr(args, "backend"))
-        args.func(args)
+        # before any command imports Keras, which reads the backend once
+        backend.select(getattr(args, "backend", None))
+        with warnings.catch_warnings():
+            # a caveat on a result (an output cut at a length limit): one line per occurrence
+            warnings.simplefilter("always", ZooWarning)
+            shown = warnings.showwarning
+            warnings.showwarning = lambda message, category, *rest: (
+                print(f"zoo: warning: {message}", file=sys.stderr)
+                if issubclass(category, ZooWarning)
+                else shown(message, category, *rest)
+            )
+            args.func(args)
     except ZooError as err:
         print(f"zoo: error: {err}", file=sys.stderr)
         return EXIT_USAGE

@@ -8,8 +8,8 @@ import json
 import sys
 from typing import Any
 
-from zoo.backend import BACKENDS, ENVIRONMENT, FASTEST
-from zoo.constants import CELLS, FORMATS, STRATEGIES
+from zoo.backend import BACKENDS, ENVIRONMENT
+from zoo.constants import CELLS, COUNT_METRICS, FORMATS, STRATEGIES
 
 
 def positive_int(text: str) -> int:
@@ -81,13 +81,18 @@ def choice(text: str) -> tuple[str, list[Any]]:
 
 
 def print_metrics(metrics: dict[str, dict[str, float]]) -> None:
-    """Print one line of metrics per split, 4 decimals (only float values).
+    """Print one line of metrics per split, 4 decimals (only float values); counts
+    (`COUNT_METRICS`) as whole numbers.
 
     Args:
         metrics: split role -> metric name -> value.
     """
     for split, values in metrics.items():
-        shown = ", ".join(f"{k}={v:.4f}" for k, v in values.items() if isinstance(v, float))
+        shown = ", ".join(
+            f"{k}={v:.0f}" if k in COUNT_METRICS else f"{k}={v:.4f}"
+            for k, v in values.items()
+            if isinstance(v, float)
+        )
         print(f"  {split}: {shown}")
 
 
@@ -113,7 +118,8 @@ def dataset(args: argparse.Namespace) -> Any:
         args: the parsed command line.
 
     Returns:
-        The `--dataset` key, or the `DatasetSpec` of `--data` (`zoo.data.formats.prepare`).
+        The `--dataset` key (None where the command's default is None), or the
+        `DatasetSpec` of `--data` (`zoo.data.formats.prepare`).
 
     Raises:
         ZooError: `--format` without `--data`, or `--data` without `--format`.
@@ -137,8 +143,9 @@ def dataset(args: argparse.Namespace) -> Any:
             target=args.target,
             image_size=args.image_size,
             rename=args.rename,
-            seed=args.seed,
-            licence=args.data_licence,
+            # commands that only read data (`zoo evaluate`) have no --seed or --data-licence
+            seed=getattr(args, "seed", None),
+            licence=getattr(args, "data_licence", None),
         )
         if spec.source and "split_files" in spec.source:  # which file went where
             print(f"data: {formats.split_summary(spec.source)}", file=sys.stderr)
@@ -191,9 +198,23 @@ def data_options(p: argparse.ArgumentParser, *, task: bool = True) -> None:
         default="embedded",
         help="'embedded' (offline, default) or the task's real TFDS dataset",
     )
-    files = p.add_argument_group(
-        "training on files instead of a TFDS dataset (see zoo.data.formats)"
+    files = file_options(p, "training on files instead of a TFDS dataset (see zoo.data.formats)")
+    files.add_argument(
+        "--data-licence", metavar="TEXT", help="the data's terms of use, recorded in the model card"
     )
+
+
+def file_options(p: argparse.ArgumentParser, title: str) -> argparse._ArgumentGroup:
+    """Add `--data` with `--format` and the formats' options, in a group of their own.
+
+    Args:
+        p: a sub-command's parser.
+        title: the group's title in `--help`.
+
+    Returns:
+        The group, for options only some commands take.
+    """
+    files = p.add_argument_group(title)
     files.add_argument(
         "--data",
         metavar="PATH",
@@ -228,9 +249,7 @@ def data_options(p: argparse.ArgumentParser, *, task: bool = True) -> None:
         metavar="MINE=THEIRS,...",
         help="tfds: map the task's feature names to the dataset's, e.g. text=sentence,label=label",
     )
-    files.add_argument(
-        "--data-licence", metavar="TEXT", help="the data's terms of use, recorded in the model card"
-    )
+    return files
 
 
 def backend_option(p: argparse.ArgumentParser) -> None:
@@ -243,8 +262,8 @@ def backend_option(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--backend",
         choices=BACKENDS,
-        help=f"Keras backend that trains the model (default: {ENVIRONMENT} or KERAS_BACKEND if set, else "
-        f"{FASTEST} where installed, measured fastest here, else tensorflow)",
+        help=f"Keras backend that trains the model (default: {ENVIRONMENT} or KERAS_BACKEND if set, "
+        "else tensorflow)",
     )
 
 

@@ -8,23 +8,107 @@ import json
 import sys
 from fnmatch import fnmatch
 from pathlib import Path
+from typing import Any
 
-from zoo.cli._common import hub_option, positive_int, print_metrics, registry_option
-from zoo.constants import EXPORT_FORMATS, SPLITS
+from zoo.cli import _inputs
+from zoo.cli._common import (
+    dataset,
+    file_options,
+    hub_option,
+    positive_int,
+    print_metrics,
+    registry_option,
+)
+from zoo.constants import ALL_EXAMPLES, COUNT_METRICS, EXPORT_FORMATS, INPUT_FORMATS, SPLITS
+
+#: inputs predicted at once by `zoo predict` unless --batch-size says otherwise
+PREDICT_BATCH_SIZE = 64
+
+
+def _predict_batch(model: Any, batch: list[tuple[int | None, Any]], where: str) -> list[Any]:
+    """Results for one batch of `(line, input)`; an input that cannot be read is named by
+    its line (or its position among the arguments)."""
+    from zoo.errors import BadInputError
+
+    def place(line: int | None, position: int) -> str:
+        return f"{where}, line {line}" if line is not None else f"input {position}"
+
+    raw = []
+    for position, (line, value) in enumerate(batch, 1):
+        try:  # a string is read as on the command line (e.g. a JSON token list)
+            raw.append(model.task.parse_cli_input(value) if isinstance(value, str) else value)
+        except BadInputError as err:
+            raise BadInputError(f"{place(line, position)}: {err}") from err
+    try:
+        return model.predict_batch(raw)
+    except BadInputError:
+        for position, (item, (line, _)) in enumerate(zip(raw, batch, strict=True), 1):
+            try:  # find which input it was, one at a time: only ever on the way to an error
+                model.predict(item)
+            except BadInputError as err:
+                raise BadInputError(f"{place(line, position)}: {err}") from err
+        raise
 
 
 def cmd_predict(args: argparse.Namespace) -> None:
-    """`zoo predict`: one JSON line per input, `{"input", "output"}`.
+    """`zoo predict`: one JSON line per input, `{"input", "output"}` (with `"line"` for
+    inputs read from `--input`), in batches, with a progress bar on a terminal.
 
     Args:
         args: the parsed command line.
-    """
-    from zoo import registry
 
+    Raises:
+        ZooError: both or neither of INPUT arguments and `--input`; input-file options without
+            `--input`.
+        BadInputError: an input that cannot be read (its line named), or a file with no input.
+    """
+    from tqdm import tqdm
+
+    from zoo import registry
+    from zoo.errors import BadInputError, ZooError
+
+    if bool(args.inputs) == bool(args.input):
+        raise ZooError(
+            "give the inputs as arguments or in a file with --input FILE (one of the two)."
+        )
+    if not args.input and (args.input_format or args.column or args.encoding):
+        raise ZooError("--input-format, --column and --encoding read an --input FILE.")
+    if args.input:
+        fmt = _inputs.input_format(args.input, args.input_format)
+        inputs = _inputs.read_inputs(
+            args.input, fmt, column=args.column, encoding=args.encoding or "utf-8"
+        )
+        if inputs.blank:
+            shown = ", ".join(map(str, inputs.blank[:10])) + (
+                ", ..." if len(inputs.blank) > 10 else ""
+            )
+            print(
+                f"zoo: skipped {len(inputs.blank)} blank input(s) of {inputs.where}: line {shown}",
+                file=sys.stderr,
+            )
+        if not inputs.records:
+            raise BadInputError(f"{inputs.where}: no inputs (nothing but blank lines).")
+    else:
+        inputs = _inputs.Inputs("the arguments", [(None, text) for text in args.inputs])
     model = registry.load(args.model, root=args.registry, hub=args.hub)
-    inputs = [model.task.parse_cli_input(text) for text in args.inputs]
-    for text, output in zip(args.inputs, model.predict_batch(inputs), strict=True):
-        print(json.dumps({"input": text, "output": output}, ensure_ascii=False))
+    size = args.batch_size or PREDICT_BATCH_SIZE
+    with (
+        _inputs.output(args.output) as out,
+        tqdm(
+            total=len(inputs.records),
+            unit="input",
+            # on a terminal only (None), and only for a file: a few arguments need no bar
+            disable=None if args.input else True,
+            file=sys.stderr,
+        ) as progress,
+    ):
+        for start in range(0, len(inputs.records), size):
+            batch = inputs.records[start : start + size]
+            for (line, value), result in zip(
+                batch, _predict_batch(model, batch, inputs.where), strict=True
+            ):
+                out.write(_inputs.result_line(line, value, result) + "\n")
+            progress.update(len(batch))
 
 
 def cmd_stream(args: argparse.Namespace) -> None:
@@ -143,18 +227,34 @@ def cmd_info(args: argparse.Namespace) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
-    """`zoo evaluate`: measure a registry model on a split of a dataset.
+    """`zoo evaluate`: measure a registry model on a split of a dataset, or on the user's
+    files (`--data`, `--format`), and name the gold labels or tags the model does not know.
 
     Args:
         args: the parsed command line.
+
+    Raises:
+        ZooError: both `--dataset` and `--data`.
     """
     from zoo import registry
+    from zoo.errors import ZooError
 
+    if args.dataset and args.data:
+        raise ZooError("give --dataset KEY or --data PATH --format FORMAT, not both.")
     model = registry.load(args.model, root=args.registry)
-    dataset = model.task.dataset(args.dataset or model.training_dataset())
-    metrics = model.evaluate(dataset, args.split)
-    print(f"{model.name}@{model.version} on {dataset.tfds_name} ({args.split}):")
-    print_metrics({args.split: metrics})
+    # the files of --data, else --dataset, else the data the model was trained on
+    spec = model.task.dataset(dataset(args) or model.training_dataset())
+    split, why = (args.split, "") if args.split else model.evaluation_split(spec)
+    metrics = model.evaluate(spec, split)
+    shown = f"{split}: {why}" if why and split != "test" else split
+    print(f"{model.name}@{model.version} on {spec.tfds_name} ({shown}):")
+    print_metrics({split: metrics})
+    if any(name in metrics for name in COUNT_METRICS):  # some examples carry unknown names
+        for feature, (unknown, known) in model.task.unknown_labels(spec).items():
+            print(
+                f"  {feature}: the model does not know {', '.join(unknown)} (it knows "
+                f"{', '.join(known)}); each one counts wrong: rename them to compare"
+            )
 
 
 def cmd_alias(args: argparse.Namespace) -> None:
@@ -208,13 +308,48 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     Args:
         sub: the `zoo` parser's sub-parsers.
     """
-    p = sub.add_parser("predict", help="predict with a registry model on raw inputs")
+    p = sub.add_parser(
+        "predict",
+        help="predict with a registry model on raw inputs, or on every input of a file",
+        description="Predict on INPUT arguments, or on the inputs of a file (--input): one JSON line of results "
+        "per input. From a file, blank inputs are skipped and counted on stderr, each result carries its line, "
+        "and an --output file appears only once every input has been predicted.",
+    )
     p.add_argument("model", help="NAME, NAME@VERSION or NAME:ALIAS")
     p.add_argument(
         "inputs",
-        nargs="+",
+        nargs="*",
         metavar="INPUT",
         help="a sentence, a JSON token list, or an image path, depending on the task",
+    )
+    files = p.add_argument_group("inputs from a file")
+    files.add_argument(
+        "--input",
+        metavar="FILE",
+        help="read the inputs from FILE (- for standard input): one a line, a JSONL field or a CSV column; "
+        "image tasks read image paths",
+    )
+    files.add_argument(
+        "--input-format",
+        choices=INPUT_FORMATS,
+        help="lines, jsonl or csv (default: by the file's ending: .jsonl/.ndjson, .csv/.tsv, else lines)",
+    )
+    files.add_argument(
+        "--column",
+        metavar="NAME",
+        help=f"the JSONL field or CSV column holding the input (default: {_inputs.DEFAULT_COLUMN})",
+    )
+    files.add_argument("--encoding", help="text encoding of FILE (default: utf-8)")
+    p.add_argument(
+        "--output",
+        metavar="FILE",
+        help="write the JSON lines to FILE instead of standard output (- for standard output)",
+    )
+    p.add_argument(
+        "--batch-size",
+        type=positive_int,
+        metavar="N",
+        help=f"inputs predicted at once (default: {PREDICT_BATCH_SIZE})",
     )
     registry_option(p)
     hub_option(p)
@@ -245,7 +380,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("pattern", nargs="?", default="*", help="shell-style wildcard, e.g. '*lstm*'")
     p.add_argument(
-        "-v", "--verbose", action="store_true", help="show version, task, cell and headline metric"
+        "-v",
+        "--verbose",
+        action="store_true",
+        # unset, it leaves `zoo --verbose models` alone (the same flag before the command)
+        default=argparse.SUPPRESS,
+        help="show version, task, cell and headline metric (and TensorFlow's log lines)",
     )
     registry_option(p)
     p.set_defaults(func=cmd_models)
@@ -255,12 +395,24 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     registry_option(p)
     p.set_defaults(func=cmd_info)
 
-    p = sub.add_parser("evaluate", help="measure a registry model on a dataset split")
+    p = sub.add_parser(
+        "evaluate",
+        help="measure a registry model on a dataset split, or on your own labelled files",
+        description="Measure a model on a split of a TFDS dataset, or on your files (--data, --format: the formats "
+        "of `zoo train`). Labels and tags are matched by name: examples whose label the model does not know count "
+        "wrong, and are counted and named.",
+    )
     p.add_argument("model", help="NAME, NAME@VERSION or NAME:ALIAS")
     p.add_argument(
         "--dataset", help="one of the task's datasets (default: the one it was trained on)"
     )
-    p.add_argument("--split", choices=SPLITS, default="test", help="split role (default: test)")
+    file_options(p, "evaluating on files instead of a TFDS dataset (see zoo.data.formats)")
+    p.add_argument(
+        "--split",
+        choices=(*SPLITS, ALL_EXAMPLES),
+        help="split role, or all of them (default: test where the data has one; else validation of "
+        "the data the model was trained on, or all of other data)",
+    )
     registry_option(p)
     p.set_defaults(func=cmd_evaluate)
 

@@ -258,7 +258,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         help="hyperparameter search with keras-tuner; the best model goes into the registry",
         description="Search a task's hyperparameters (its model builder declares the space; the batch size is "
         "searched too). The objective is the task's headline metric on validation. Rerun the same command to "
-        "resume an interrupted search: finished trials are kept and the interrupted one runs again. Run the same "
+        "resume an interrupted search: finished trials are kept and the interrupted one runs again; a search resumes only "
+        "with the task, data, tuner, --set, --choice, --epochs and --seed it was started with. Run the same "
         "command as a chief plus workers (KERASTUNER_TUNER_ID=chief|tuner0|tuner1..., KERASTUNER_ORACLE_IP, "
         "KERASTUNER_ORACLE_PORT, a shared --directory) to run trials in parallel.",
     )
@@ -295,7 +296,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--overwrite",
         action="store_true",
-        help="start afresh instead of resuming the search in --directory",
+        help="start afresh instead of resuming the search in --directory (to change its settings)",
     )
     p.add_argument(
         "--no-tensorboard",

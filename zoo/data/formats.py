@@ -44,7 +44,6 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
-from filelock import FileLock
 
 from zoo.constants import FORMATS
 from zoo.data import loading
@@ -138,10 +137,23 @@ def _checksum(files: Iterable[Path], options: dict[str, Any], root: Path | None 
     return digest.hexdigest()
 
 
-def _text(path: Path, encoding: str, newline: str | None = None) -> str:
+def read_text(path: Path, encoding: str = "utf-8", newline: str | None = None) -> str:
     """A file's text (gzip too), without a byte-order mark: editors and spreadsheets write
-    one, and it must not become part of a header name or of the first token. With
-    `newline=None`, CRLF and CR line ends read as LF."""
+    one, and it must not become part of a header name or of the first token.
+
+    Args:
+        path: the file; a `.gz` file is decompressed.
+        encoding: its text encoding.
+        newline: as `open` takes it: with None, CRLF and CR line ends read as LF; `""` keeps
+            them (for the `csv` module).
+
+    Returns:
+        The text.
+
+    Raises:
+        BadInputError: the file cannot be read, or is not valid `encoding` text (the message
+            names the line).
+    """
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rt", encoding=encoding, newline=newline) as handle:
@@ -157,9 +169,22 @@ def _text(path: Path, encoding: str, newline: str | None = None) -> str:
 
 
 def _lines(path: Path, encoding: str) -> list[str]:
-    """A file's lines. Only a line break ends a line: U+2028, NEL (latin-1's byte 0x85) or
-    a form feed inside a sentence stay text, as in every line-based tool."""
-    lines = _text(path, encoding).split("\n")
+    """A file's lines (`split_lines`)."""
+    return split_lines(read_text(path, encoding))
+
+
+def split_lines(text: str) -> list[str]:
+    """Text cut into lines. Only a line break ends a line: U+2028, NEL (latin-1's byte 0x85)
+    or a form feed inside a sentence stay text, as in every line-based tool.
+
+    Args:
+        text: text whose line ends are LF (`read_text` turns CRLF and CR into LF).
+
+    Returns:
+        The lines, without their line breaks; a final line break ends the last line rather
+        than starting an empty one.
+    """
+    lines = text.split("\n")
     return lines[:-1] if lines[-1] == "" else lines
 
 
@@ -257,11 +282,8 @@ def _building(name: str, checksum: str) -> Iterator[bool]:
     """Hold the lock of one prepared dataset while it is built; yields whether it still
     needs building. Other processes preparing the same files wait, then find it built. A
     build that fails leaves nothing behind."""
-    root = Path(loading.data_dir())
-    config_dir = root / name / checksum[:16]
-    locks = root / ".zoo-locks"
-    locks.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(locks / f"{name}-{checksum[:16]}.lock")):
+    config_dir = Path(loading.data_dir()) / name / checksum[:16]
+    with loading.preparation_lock(f"{name}/{checksum[:16]}"):
         done = (config_dir / VERSION / "dataset_info.json").exists()
         try:
             yield not done
@@ -582,13 +604,34 @@ def text_per_class(
 
 
 def _records(file: Path, encoding: str) -> list[tuple[int, list[str]]]:
-    """The records of a CSV (RFC 4180: the `csv` module reads the records, so a quoted field
-    may hold commas, quotes and line breaks, kept as written) or of a TSV file (no quoting:
-    one line is one record, split at tabs, and quotes are text), with their first line
-    numbers."""
-    if ".tsv" in file.suffixes:
-        return [(n, line.split("\t")) for n, line in enumerate(_lines(file, encoding), 1)]
-    reader = csv.reader(io.StringIO(_text(file, encoding, newline=""), newline=""))
+    """The records of a CSV or TSV file (by extension), with their first line numbers."""
+    tsv = ".tsv" in file.suffixes
+    return parse_records(
+        read_text(file, encoding, newline=None if tsv else ""), tsv=tsv, where=str(file)
+    )
+
+
+def parse_records(text: str, *, tsv: bool, where: str) -> list[tuple[int, list[str]]]:
+    """The records of CSV or TSV text, with their first line numbers.
+
+    Args:
+        text: the text. CSV follows RFC 4180: the `csv` module reads the records, so a quoted
+            field may hold commas, quotes and line breaks, kept as written (read the text with
+            `newline=""` to keep CRLF inside fields). TSV has no quoting: one line is one
+            record, split at tabs, and quotes are text.
+        tsv: read `text` as TSV rather than CSV.
+        where: the file's name, for error messages.
+
+    Returns:
+        `(first line number, fields)` per record, blank records included.
+
+    Raises:
+        BadInputError: CSV the `csv` module cannot read (an unbalanced quote); the message
+            names the line.
+    """
+    if tsv:
+        return [(n, line.split("\t")) for n, line in enumerate(split_lines(text), 1)]
+    reader = csv.reader(io.StringIO(text, newline=""))
     records, line = [], 1
     try:
         for row in reader:
@@ -596,7 +639,7 @@ def _records(file: Path, encoding: str) -> list[tuple[int, list[str]]]:
             line = reader.line_num + 1
     except csv.Error as err:
         raise BadInputError(
-            f'{file}, line {line}: {err}. An unbalanced quote (") makes the rest of the '
+            f'{where}, line {line}: {err}. An unbalanced quote (") makes the rest of the '
             "file one field: close or escape it; a text field longer than that must be shortened."
         ) from err
     return records

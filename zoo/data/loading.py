@@ -11,6 +11,7 @@ from pathlib import Path
 
 import tensorflow as tf
 import tensorflow_datasets as tfds
+from filelock import FileLock
 
 from zoo.errors import DatasetUnavailableError, UnknownNameError
 
@@ -72,6 +73,24 @@ def _unavailable(name: str, cause: str, offline: str | None) -> DatasetUnavailab
     )
 
 
+def preparation_lock(name: str, directory: str | None = None) -> FileLock:
+    """The lock that one process holds while it prepares a dataset, so that any number of
+    processes (a search's chief and workers, parallel test runs) may ask for the same data at
+    once: one builds it, the others wait and then read it. TFDS alone lets them race, and all
+    but one fail with `FileExistsError: Cannot rename …/incomplete…`.
+
+    Args:
+        name: the dataset's TFDS name with config (`zoo_reviews`, `zoo_csv_text/1e43…`).
+        directory: the TFDS data folder (default: `data_dir()`).
+
+    Returns:
+        A `filelock.FileLock` (re-entrant in one process), under `<data dir>/.zoo-locks/`.
+    """
+    locks = Path(directory or data_dir()) / ".zoo-locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    return FileLock(str(locks / f"{name.replace('/', '-')}.lock"))
+
+
 def _unknown_dataset(name: str) -> UnknownNameError:
     return UnknownNameError(
         "TFDS dataset",
@@ -119,7 +138,12 @@ def load_tfds(
             offline_alternative,
         )
     try:
-        return tfds.load(name, split=split, data_dir=directory, download=True, shuffle_files=False)
+        # download=True prepares only what is missing: a process that waited for the lock
+        # finds the data another one built, and reads it
+        with preparation_lock(name, directory):
+            return tfds.load(
+                name, split=split, data_dir=directory, download=True, shuffle_files=False
+            )
     except (OSError, tfds.download.DownloadError) as err:  # network and disk failures
         first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise _unavailable(

@@ -17,12 +17,38 @@ from zoo.errors import BadInputError, ZooError
 
 PAD, UNK, START, END = "", "[UNK]", "[start]", "[end]"
 
+#: how text is cut into tokens: at spaces and punctuation (`WORDS`), or, in addition, one
+#: token per character of a script written without spaces between words (`CHARACTERS`)
+WORDS, CHARACTERS = "words", "characters"
+#: the characters `CHARACTERS` cuts one by one (RE2 classes): Chinese, Japanese, Thai, Lao,
+#: Khmer and Burmese letters, and CJK and full-width punctuation
+UNSPACED = (
+    r"\p{Han}\p{Hiragana}\p{Katakana}\x{30FC}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}"
+    r"\x{3000}-\x{303F}\x{FF00}-\x{FFEF}"
+)
+#: CJK punctuation that closes a clause or a bracket: written without a space before it
+_CJK_CLOSING = r"、。，！？；：）」』】〕〉》"
+#: most tokens of one input that `predict`, `evaluate` and serving signatures read: a
+#: recurrent layer reads any length, but time and memory of a batch grow with its longest
+#: input; a longer input is cut here, and the result says so (`truncated`)
+MAX_INPUT_TOKENS = 2000
+#: the writing systems `writing_of` tells apart
+SPACED, CHINESE, JAPANESE, OTHER_UNSPACED = "spaced", "chinese", "japanese", "unspaced"
+#: a corpus is written without spaces when at least this share of its characters is
+_UNSPACED_SHARE = 0.1
+
 
 def normalize(
-    text: tf.Tensor, *, lowercase: bool = True, max_tokens: int | None = None
+    text: tf.Tensor,
+    *,
+    lowercase: bool = True,
+    max_tokens: int | None = None,
+    units: str = WORDS,
 ) -> tf.Tensor:
     """Lowercase, drop HTML line breaks, split punctuation into tokens (apostrophes stay
-    inside words, so "don't" and "'s" survive), collapse whitespace, optionally truncate.
+    inside words, so "don't" and "'s" survive), with `CHARACTERS` units split every
+    character of an unspaced script (`UNSPACED`) into a token of its own, collapse
+    whitespace, optionally truncate.
 
     TensorFlow ops only, so that `tf.data`, traced predict functions and exported serving
     signatures run the same code. `tf.strings.lower` is called without an encoding, so only
@@ -34,6 +60,8 @@ def normalize(
         text: string tensor, a scalar or of shape (batch,).
         lowercase: lowercase first.
         max_tokens: keep at most this many tokens per text; None keeps all.
+        units: `WORDS` or `CHARACTERS` (`writing_of` tells which a corpus needs); other
+            scripts are cut into words either way ("我爱 Paris" -> "我 爱 paris").
 
     Returns:
         String tensor of the same shape: tokens joined by single spaces, no leading or
@@ -43,12 +71,28 @@ def normalize(
         text = tf.strings.lower(text)
     text = tf.strings.regex_replace(text, r"<br\s*/?>", " ")
     text = tf.strings.regex_replace(text, r"([.,!?;:()\"])", r" \1 ")
+    if units == CHARACTERS:
+        text = tf.strings.regex_replace(text, f"([{UNSPACED}])", r" \1 ")
     text = tf.strings.strip(tf.strings.regex_replace(text, r"\s+", " "))
     if max_tokens is not None:
         tokens = tf.strings.split(text)
         tokens = tokens[:max_tokens] if text.shape.rank == 0 else tokens[:, :max_tokens]
         text = tf.strings.reduce_join(tokens, axis=-1, separator=" ")
     return text
+
+
+def beyond_input_limit(texts: tf.Tensor, *, units: str = WORDS) -> tf.Tensor:
+    """Which texts have more normalised tokens than inference reads (`MAX_INPUT_TOKENS`).
+
+    Args:
+        texts: string tensor of shape (batch,), raw texts.
+        units: the units `normalize` cuts them into.
+
+    Returns:
+        bool tensor of shape (batch,).
+    """
+    lengths = tf.strings.split(normalize(texts, units=units)).row_lengths()
+    return lengths > MAX_INPUT_TOKENS
 
 
 _BREAKS = re.compile(r"<br\s*/?>", re.IGNORECASE)
@@ -67,13 +111,14 @@ def require_words(texts: list[str]) -> list[str]:
 
     Raises:
         BadInputError: a text is empty, blank or only `<br>` line breaks (the message gives
-            the first such input's position, counting from 1).
+            the first such input's position, counting from 1, when there are several).
     """
     empty = [i for i, t in enumerate(texts) if not _BREAKS.sub(" ", t).strip()]
     if empty:
+        which = f"input {empty[0] + 1} of {len(texts)}" if len(texts) > 1 else "the input"
         raise BadInputError(
-            f"input {empty[0] + 1} of {len(texts)} has no words once normalised "
-            f"(it is empty or blank); give each input at least one word."
+            f"{which} has no words once normalised (it is empty or blank); give each input at "
+            "least one word."
         )
     return texts
 
@@ -168,3 +213,80 @@ def attach_punctuation(sentences: tf.Tensor) -> tf.Tensor:
         brackets and quotes keep their spacing.
     """
     return tf.strings.regex_replace(sentences, r" ([.,!?;:)])", r"\1")
+
+
+def join_units(sentences: tf.Tensor, units: str) -> tf.Tensor:
+    """Undo `normalize`'s spacing of `CHARACTERS` units: no space between two characters of
+    an unspaced script ("我 爱 北 京 。" -> "我爱北京。"), nor before CJK closing punctuation,
+    spaces elsewhere kept ("我 爱 paris" -> "我爱 paris"). TensorFlow ops, for `predict` and serving signatures.
+
+    Args:
+        sentences: string tensor of any shape, tokens joined by single spaces.
+        units: the units the tokens were cut into; `WORDS` returns `sentences` unchanged.
+
+    Returns:
+        String tensor of the same shape.
+    """
+    if units != CHARACTERS:
+        return sentences
+    pair = f"([{UNSPACED}]) ([{UNSPACED}])"
+    # RE2 has no lookahead: a pass joins every other gap of a run, the second pass the rest
+    for _ in range(2):
+        sentences = tf.strings.regex_replace(sentences, pair, r"\1\2")
+    # CJK closing punctuation attaches to any word before it ("paris ，" -> "paris，")
+    return tf.strings.regex_replace(sentences, f" ([{_CJK_CLOSING}])", r"\1")
+
+
+def units_for(writing: str) -> str:
+    """The units a writing system is cut into.
+
+    Args:
+        writing: one of `writing_of`'s answers.
+
+    Returns:
+        `WORDS` for `SPACED` text, `CHARACTERS` for any other.
+    """
+    return WORDS if writing == SPACED else CHARACTERS
+
+
+def writing_of(sentences: tf.data.Dataset) -> str:
+    """The writing system of a corpus, told by the Unicode script of its characters.
+
+    Args:
+        sentences: scalar string elements (raw sentences of one language).
+
+    Returns:
+        `SPACED` unless at least a tenth of the non-space characters are of an unspaced
+        script (`UNSPACED`); then `JAPANESE` where kana make up at least a twentieth of
+        those, `CHINESE` where Chinese characters make up most of them, `OTHER_UNSPACED`
+        (Thai, Lao, Khmer, Burmese) otherwise.
+    """
+
+    def count(texts: tf.Tensor, keep: str) -> tf.Tensor:
+        """Characters of `texts` that match the RE2 class body `keep`.
+
+        Args:
+            texts: string tensor of shape (batch,).
+            keep: the inside of an RE2 character class, e.g. `\\p{Han}`.
+
+        Returns:
+            int64 scalar.
+        """
+        kept = tf.strings.regex_replace(texts, f"[^{keep}]", "")
+        return tf.reduce_sum(tf.cast(tf.strings.length(kept, unit="UTF8_CHAR"), tf.int64))
+
+    classes = {
+        "all": r"\S",
+        "unspaced": UNSPACED,
+        "kana": r"\p{Hiragana}\p{Katakana}\x{30FC}",
+        "han": r"\p{Han}",
+    }
+    totals = dict.fromkeys(classes, 0)
+    for batch in sentences.batch(1024):
+        for name, keep in classes.items():
+            totals[name] += int(count(batch, keep))
+    if totals["unspaced"] < _UNSPACED_SHARE * max(1, totals["all"]):
+        return SPACED
+    if totals["kana"] >= 0.05 * totals["unspaced"]:
+        return JAPANESE
+    return CHINESE if totals["han"] * 2 >= totals["unspaced"] else OTHER_UNSPACED

@@ -23,7 +23,7 @@ def beam_search(
     *,
     start_id: int,
     end_id: int,
-    max_length: int,
+    max_length: int | Sequence[int],
     beam_width: int = 4,
     length_penalty: float = 0.6,
 ) -> list[list[int]]:
@@ -42,7 +42,10 @@ def beam_search(
             (its size known); each is repeated k times, row by row.
         start_id: the token fed at the first step.
         end_id: the token that finishes a hypothesis.
-        max_length: most steps; decoding stops early once every hypothesis has finished.
+        max_length: most steps, [end] included: one bound for every row, or one per row. A
+            row's hypotheses stop at its bound, so its output can be cut there (then it holds
+            `max_length` tokens and no `end_id`); decoding stops early once every hypothesis
+            has finished.
         beam_width: k, the hypotheses kept per input.
         length_penalty: alpha; 0 compares summed log-probabilities as they are.
 
@@ -50,6 +53,7 @@ def beam_search(
         One list of int token ids per row of `states`, cut before the first `end_id`.
     """
     batch = int(states[0].shape[0])
+    limits = np.broadcast_to(np.asarray(max_length, dtype=np.int64), (batch,))
     k = beam_width
     states = [keras.ops.repeat(s, k, axis=0) for s in states]
     tokens = np.full(batch * k, start_id, dtype=np.int32)
@@ -59,7 +63,7 @@ def beam_search(
     lengths = np.zeros((batch, k), dtype=np.int32)
     finished = np.zeros((batch, k), dtype=bool)
     rows = np.arange(batch)[:, None]
-    for _ in range(max_length):
+    for t in range(int(limits.max(initial=0))):
         log_probs, new_states = step(tokens, states)
         log_probs = np.asarray(log_probs, dtype=np.float64).reshape(batch, k, -1)
         vocab = log_probs.shape[-1]
@@ -73,6 +77,7 @@ def beam_search(
         was_finished = finished[rows, beam]
         lengths = lengths[rows, beam] + ~was_finished
         finished = was_finished | (token == end_id)
+        finished[limits <= t + 1] = True  # rows at their bound stop, their outputs cut there
         gather = (rows * k + beam).reshape(-1)
         states = [keras.ops.take(s, gather, axis=0) for s in new_states]
         tokens = token.reshape(-1)

@@ -8,7 +8,10 @@ greedy or beam-search decoding.
 
 from __future__ import annotations
 
-from typing import Any
+import re
+import warnings
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 import keras
 import keras_tuner as kt
@@ -16,9 +19,20 @@ import tensorflow as tf
 from sacrebleu.metrics import BLEU
 
 from zoo.data import text
+from zoo.errors import ZooWarning
 from zoo.models.compiled import compiled_call, graph_call
 from zoo.models.decoding import beam_search
 from zoo.models.layers import cell_type
+
+#: sacrebleu's default tokenizer, for languages written with spaces between words
+DEFAULT_BLEU_TOKENIZER = "13a"
+#: language codes (ISO 639-1, 639-2 and 639-3; the first part of a BCP 47 tag such as
+#: `zh-Hans`) of languages written without spaces, by `zoo.data.text.writing_of`'s names
+_UNSPACED_LANGUAGES = {
+    text.CHINESE: {"zh", "zho", "chi", "cmn", "yue", "wuu", "nan", "hak"},
+    text.JAPANESE: {"ja", "jpn"},
+    text.OTHER_UNSPACED: {"th", "tha", "lo", "lao", "km", "khm", "my", "mya", "bur"},
+}
 
 
 def state_count(hp: kt.HyperParameters) -> int:
@@ -75,18 +89,28 @@ def _next_token_scores(inputs: list[Any], outputs: list[Any]) -> tuple[Any, list
     return keras.ops.log(probs[:, -1] + 1e-9), [*context, *new_states]
 
 
+class Decoded(NamedTuple):
+    """What `decode` gives: per input, its output tokens and whether its bound cut them."""
+
+    #: one token list per input, without [start], [end] and padding
+    tokens: list[list[str]]
+    #: per input, True where decoding reached the input's bound without emitting [end]
+    cut: list[bool]
+
+
 def decode(
     model: keras.Model,
     encoder_inputs,
     vocabulary: list[str],
     *,
-    max_length: int,
+    max_length: int | Sequence[int],
     beam_width: int = 1,
-) -> list[list[str]]:
+) -> Decoded:
     """Run `model`'s encoder once and its decoder step by step; tokens out, per input.
 
     Encoder and step are compiled once per model for the backend
-    (`zoo.models.compiled.compiled_call`) and kept while the model lives.
+    (`zoo.models.compiled.compiled_call`) and kept while the model lives: eager, a long
+    input would cost seconds per thousand encoder steps.
 
     Args:
         model: a model with `encoder` and `decoder` sub-models. The decoder maps `[tokens
@@ -96,13 +120,14 @@ def decode(
         encoder_inputs: one batch for the encoder (images, or source ids (batch, time)).
         vocabulary: the decoder's vocabulary (id i >= 2 is `vocabulary[i - 2]`), holding
             `[start]` and `[end]`.
-        max_length: most tokens generated per input, [end] included.
+        max_length: most tokens generated per input, [end] included: one bound for all, or
+            one per input.
         beam_width: hypotheses kept per input (`zoo.models.decoding.beam_search`); 1 is
             greedy.
 
     Returns:
-        One token list per input, without [start], [end] and padding; unknown ids read as
-        `[UNK]`.
+        `Decoded`: per input its tokens (unknown ids read as `[UNK]`) and whether they were
+        cut at its bound.
     """
     call_decoder = compiled_call(model.get_layer("decoder"), decode=_next_token_scores)
     states = compiled_call(model.get_layer("encoder"))(encoder_inputs)
@@ -116,7 +141,12 @@ def decode(
         max_length=max_length,
         beam_width=beam_width,
     )
-    return [text.ids_to_tokens(row, vocabulary) for row in ids]
+    # `beam_search` cuts a row before its [end]: a row as long as its bound never emitted one
+    bounds = [max_length] * len(ids) if isinstance(max_length, int) else list(max_length)
+    return Decoded(
+        [text.ids_to_tokens(row, vocabulary) for row in ids],
+        [len(row) >= int(bound) for row, bound in zip(ids, bounds, strict=True)],
+    )
 
 
 def graph_parts(model: keras.Model) -> tuple[Any, Any]:
@@ -138,33 +168,42 @@ def graph_parts(model: keras.Model) -> tuple[Any, Any]:
 
 
 def greedy_in_graph(
-    parts: tuple[Any, Any], encoder_inputs, vocabulary: list[str], *, max_length: int
-) -> tf.Tensor:
+    parts: tuple[Any, Any],
+    encoder_inputs,
+    vocabulary: list[str],
+    *,
+    max_length: int | tf.Tensor,
+) -> tuple[tf.Tensor, tf.Tensor]:
     """Greedy decoding as TensorFlow ops (for exported serving signatures): one string per input.
 
     Args:
         parts: the model's `(encoder, decoder)` as TensorFlow functions (`graph_parts`).
         encoder_inputs: one batch for the encoder, as tensors.
         vocabulary: the decoder's vocabulary, holding `[start]` and `[end]`.
-        max_length: decoding steps; every input runs all of them.
+        max_length: most tokens generated per input, [end] included: an int, or an int32
+            tensor of shape (batch,), one bound per input.
 
     Returns:
-        String tensor of shape (batch,): the tokens before the first [end], joined by
-        spaces. Unlike `decode`, ids 0 and 1 are dropped, so an unknown token the decoder
-        emits does not appear as `[UNK]`.
+        `(text, cut)`: a string tensor of shape (batch,), the tokens before the first [end]
+        joined by spaces, and a bool tensor of shape (batch,), True where an input reached
+        its bound without [end] (as `decode` flags it). Unknown tokens read `[UNK]`, as
+        `decode` gives them.
     """
     encoder, decoder = parts
     states = encoder(encoder_inputs)
     states = list(states) if isinstance(states, (list, tuple)) else [states]
     start, end = vocabulary.index(text.START) + 2, vocabulary.index(text.END) + 2
     tokens = tf.fill(tf.shape(states[0])[:1], start)
+    bounds = tf.broadcast_to(tf.cast(max_length, tf.int32), tf.shape(tokens))
     finished = tf.zeros_like(tokens, dtype=tf.bool)
-    steps = tf.TensorArray(tf.int32, size=max_length)
-    for t in tf.range(max_length):
+    ended = tf.zeros_like(tokens, dtype=tf.bool)  # emitted [end] within its bound
+    steps = tf.TensorArray(tf.int32, size=tf.reduce_max(bounds))
+    for t in tf.range(tf.reduce_max(bounds)):
         probs, *new_states = decoder([tokens[:, None], *states])
         states = [*states[: len(states) - len(new_states)], *new_states]
         tokens = tf.where(finished, end, tf.cast(tf.argmax(probs[:, -1], axis=-1), tf.int32))
-        finished = finished | (tokens == end)
+        ended = ended | (~finished & (tokens == end))
+        finished = finished | (tokens == end) | (bounds <= t + 1)
         steps = steps.write(t, tokens)
     ids = tf.transpose(steps.stack())
     words = tf.gather(tf.constant([text.PAD, text.UNK, *vocabulary]), ids)
@@ -172,7 +211,41 @@ def greedy_in_graph(
     # [start], and with [UNK] kept, so the exported signature says what predict says
     before_end = tf.cumsum(tf.cast(ids == end, tf.int32), axis=1) == 0
     keep = before_end & (ids != 0) & (ids != start)
-    return tf.strings.reduce_join(tf.ragged.boolean_mask(words, keep), axis=1, separator=" ")
+    joined = tf.strings.reduce_join(tf.ragged.boolean_mask(words, keep), axis=1, separator=" ")
+    return joined, ~ended
+
+
+def bleu_tokenizer(language: str | None, writing: str) -> str:
+    """sacrebleu's tokenizer for a target language: `zh` for Chinese, `ja-mecab` for
+    Japanese (`char` where MeCab is not installed: a `ZooWarning` says so), `char` for the
+    other languages written without spaces (Thai, Lao, Khmer, Burmese), `13a` otherwise.
+
+    Args:
+        language: the target's language code where the dataset names one (`zh`, `ja-JP`,
+            `pt`); a name that is no known code (`target`, `en`) leaves it to `writing`.
+        writing: the target text's writing system (`zoo.data.text.writing_of`).
+
+    Returns:
+        A value of sacrebleu's `tokenize` option.
+    """
+    code = re.split(r"[-_]", (language or "").lower())[0]
+    kind = next((w for w, codes in _UNSPACED_LANGUAGES.items() if code in codes), writing)
+    if kind == text.CHINESE:
+        return "zh"
+    if kind == text.JAPANESE:
+        try:
+            BLEU(tokenize="ja-mecab")
+            return "ja-mecab"
+        except RuntimeError:  # sacrebleu's message: MeCab and its dictionary are not installed
+            warnings.warn(
+                ZooWarning(
+                    "Japanese BLEU is scored per character (sacrebleu's `char` tokenizer): "
+                    "`ja-mecab` needs MeCab (pip install 'sacrebleu[ja]')."
+                ),
+                stacklevel=2,
+            )
+            return "char"
+    return "char" if kind == text.OTHER_UNSPACED else DEFAULT_BLEU_TOKENIZER
 
 
 def corpus_bleu(hypotheses: list[str], references: list[list[str]], **kwargs) -> float:
@@ -186,10 +259,11 @@ def corpus_bleu(hypotheses: list[str], references: list[list[str]], **kwargs) ->
     Args:
         hypotheses: one output text per input.
         references: per input, its reference texts (at least one each). Must not be empty.
-        **kwargs: options of `sacrebleu.metrics.BLEU` (`max_ngram_order`, `lowercase`, ...).
+        **kwargs: options of `sacrebleu.metrics.BLEU` (`max_ngram_order`, `lowercase`,
+            `tokenize` (`bleu_tokenizer`), ...).
 
     Returns:
-        The corpus score in [0, 100], with sacrebleu's default `13a` tokenisation.
+        The corpus score in [0, 100], by default with sacrebleu's `13a` tokenisation.
     """
     n_refs = max(map(len, references))
     streams = [[refs[i] if i < len(refs) else None for refs in references] for i in range(n_refs)]

@@ -27,6 +27,7 @@ import numpy as np
 import tensorflow as tf
 from filelock import FileLock
 
+from zoo.constants import ALL_EXAMPLES
 from zoo.errors import ZooError
 from zoo.registry import cards, layout
 from zoo.registry.hub import list_models, resolve
@@ -214,21 +215,47 @@ class ZooModel:
             source["path"], source["format"], licence=recorded.licence, **source["options"]
         )
 
+    def evaluation_split(self, dataset: str | DatasetSpec) -> tuple[str, str]:
+        """The split `evaluate` measures when none is given, and why.
+
+        Args:
+            dataset: a key of the task's datasets or a `DatasetSpec` (e.g. `zoo.prepare`'s).
+
+        Returns:
+            `(split, reason)`: `test` where the dataset has one; else `validation` of the
+            dataset the model was trained on (its training split was learned from); else
+            `all` (`ALL_EXAMPLES`): every example of data the model was not trained on, such
+            as a user's own files.
+
+        Raises:
+            UnknownNameError: an unknown dataset key.
+        """
+        spec = self.task.dataset(dataset)
+        if spec.test:
+            return "test", "its test split"
+        if spec.tfds_name == self.card.dataset.tfds_name:
+            return "validation", "no test split; the model learned from its training split"
+        return ALL_EXAMPLES, "no test split, and the model was trained on other data"
+
     def evaluate(
         self,
         dataset: str | DatasetSpec | None = None,
-        split: str = "test",
+        split: str | None = None,
         *,
         batch_size: int | None = None,
     ) -> dict[str, float]:
-        """Metrics on a split of the training dataset (default) or of another dataset. The
-        default batch size is the training one: padding differs with batching, and float
-        round-off then moves a few borderline decisions.
+        """Metrics on a split of the training dataset (default) or of another dataset, such
+        as a user's files (`zoo.prepare`). Labels and tags are matched by name: an example
+        whose gold label the model does not know counts wrong, and their number is reported
+        (`unknown_labels`, `unknown_tags`; `Task.unknown_labels` names them). The default
+        batch size is the training one: padding differs with batching, and float round-off
+        then moves a few borderline decisions.
 
         Args:
             dataset: a key of the task's datasets or a `DatasetSpec`; default: the training
                 dataset (`training_dataset`).
-            split: the split role: `train`, `validation` or `test`.
+            split: the split role: `train`, `validation`, `test` or `all` (every split
+                together); default: `evaluation_split`'s.
             batch_size: default: the training batch size.
 
         Returns:
@@ -237,9 +264,11 @@ class ZooModel:
         Raises:
             UnknownNameError: an unknown dataset, or a split it does not have.
             DatasetUnavailableError: the dataset cannot be prepared here.
-            BadInputError: the recorded training files are gone.
+            BadInputError: the recorded training files are gone, or the dataset lacks a
+                feature the task reads (data of another task's kind).
         """
         dataset = dataset or self.training_dataset()
+        split = split or self.evaluation_split(dataset)[0]
         batch_size = batch_size or self.card.training.batch_size
         return self.task.evaluate(self.model, self.task.load(dataset, split), batch_size=batch_size)
 
