@@ -84,6 +84,23 @@ def test_a_pretrained_ner_model_with_a_new_tag_set_beats_training_from_scratch(
     assert "Fine-tuned from" in (path / "README.md").read_text()
 
 
+def test_a_crf_tagger_takes_a_new_tag_set(tiny_dataset, small_conll: Path) -> None:
+    # training the new head alone recompiles the model: the CRF's loss must keep its layer
+    hp = {**NER_HP, "units": 8, "crf": True}
+    parent = zoo.train(
+        "many-to-many-equal",
+        dataset=tiny_dataset("many-to-many-equal"),
+        epochs=1,
+        hparams=hp,
+        verbose=0,
+    )
+    path = registry.save(parent, "crf-parent")
+    spec = zoo.prepare(small_conll, "conll", columns="tokens ner")
+    tuned = zoo.retrain(f"crf-parent@{path.name}", spec, epochs=1, head_epochs=1, verbose=0)
+    assert tuned.retrain["head_replaced"] and "B-PERSON" in tuned.task.preprocessing.tags
+    assert len(tuned.history["loss"]) == 2  # the head's epoch, then the whole model's
+
+
 def test_vocabulary_grows_and_known_words_keep_their_ids_and_embeddings(tmp_path: Path) -> None:
     parent = zoo.train(
         "many-to-one", epochs=1, hparams={"units": 16, "embedding_dim": 16}, verbose=0
