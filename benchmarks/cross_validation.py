@@ -2,7 +2,7 @@
 sentence-polarity results are reported in the literature (Kim 2014, "Convolutional Neural
 Networks for Sentence Classification", https://arxiv.org/abs/1408.5882: 10-fold CV).
 
-For each model: every example of the card's training data (its train and validation splits)
+For each model: every example of the card's training data (all its splits)
 is shuffled with `--seed` and cut into `--folds` folds. Fold k is the test set; the rest is
 split again, 90/10 with the same seed, into training and the development set that early
 stopping watches (as the card's `--patience` did). Each fold trains the card's exact
@@ -28,6 +28,7 @@ from typing import Any
 import zoo
 from report import publish
 from zoo import registry
+from zoo.constants import ALL_EXAMPLES
 
 #: published MR results (10-fold CV accuracy, %), with what each used
 ANCHORS = (
@@ -37,13 +38,9 @@ ANCHORS = (
 
 
 def _examples(model: registry.ZooModel) -> list[tuple[str, str]]:
-    """Every (text, label name) of the model's training data, train and validation splits."""
-    spec = model.training_dataset()
-    return [
-        (ex["text"].decode(), ex["label_name"].decode())
-        for split in ("train", "validation")
-        for ex in model.task.load(spec, split).as_numpy_iterator()
-    ]
+    """Every (text, label name) of the model's training data, all its splits."""
+    raw = model.task.load(model.training_dataset(), ALL_EXAMPLES)
+    return [(ex["text"].decode(), ex["label_name"].decode()) for ex in raw.as_numpy_iterator()]
 
 
 def _write(path: Path, rows: list[tuple[str, str]]) -> None:

@@ -188,8 +188,9 @@ class NamedEntityRecognition(Task):
         tag names from the dataset's `ner` feature.
         """
         examples = list(train.as_numpy_iterator())
-        tokens = [t for ex in examples for t in ex["tokens"].astype(str)]
-        sequences = [ex["ner_name"].astype(str).tolist() for ex in examples]
+        # TFDS text is UTF-8 bytes (numpy's `astype(str)` would decode it as ASCII)
+        tokens = [t.decode() for ex in examples for t in ex["tokens"]]
+        sequences = [[tag.decode() for tag in ex["ner_name"]] for ex in examples]
         self.preprocessing = TaggerPreprocessing(
             vocabulary=text.build_vocabulary(
                 (t.lower() for t in tokens),

@@ -150,6 +150,8 @@ POSITIONAL = {
     "retrain": ["m"],
     "stream": ["m", "-"],
     "gradients": ["m"],
+    "predict": ["m", "x"],
+    "evaluate": ["m"],
 }
 
 

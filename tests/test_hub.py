@@ -163,7 +163,11 @@ def test_push_writes_the_static_layout_and_the_catalogue_entry(server, tmp_path)
     assert {f.name for f in (folder / NAME / str(VERSION)).iterdir()} == set(FILES)
     assert layout.aliases(folder / NAME) == {"latest": VERSION, "best": VERSION}
     index = json.loads((folder / hub.HUB_CATALOGUE).read_text())
-    assert index["models"] == {NAME: catalogue.models()[NAME]}  # the same pinned hashes
+    # the same pinned hashes, for the versions the hub holds (the pushed one)
+    pinned = catalogue.models()[NAME]
+    assert index["models"] == {
+        NAME: {**pinned, "versions": {str(VERSION): pinned["versions"][str(VERSION)]}}
+    }
     assert hub.push(NAME, folder, root=SHIPPED) == folder / NAME / str(VERSION)  # again: a no-op
     (folder / NAME / str(VERSION) / "README.md").write_text("changed")
     with pytest.raises(zoo.IntegrityError, match="README.md does not match"):

@@ -111,6 +111,17 @@ def test_editor_whitespace_and_byte_order_marks_are_read(tmp_path) -> None:
     assert formats.prepare(tmp_path / "caps", "captions", image_size=8)
 
 
+def test_a_tagger_learns_words_and_tags_beyond_ascii(tmp_path) -> None:
+    # "Müller" made the tagger's vocabulary step fail with a UnicodeDecodeError (exit 1)
+    _write(tmp_path / "ner" / "train.conll", "Jürgen B-PÉR\nMüller I-PÉR\nfährt O\n\n" * 4)
+    spec = formats.prepare(tmp_path / "ner", "conll", columns="tokens ner")
+    task = zoo.get_task("many-to-many-equal")()
+    task.adapt(task.load(spec, "train"), spec)
+    assert {"jürgen", "müller", "fährt"} <= set(task.preprocessing.vocabulary)
+    assert set(task.preprocessing.tags) == {"O", "B-PÉR", "I-PÉR"}
+    assert "ü" in task.preprocessing.characters
+
+
 # --- 3. files and folders that are not data --------------------------------------------------------
 
 

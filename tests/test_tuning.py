@@ -217,23 +217,22 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-# slow: three `zoo tune` processes searching together
-@pytest.mark.slow
-@pytest.mark.parametrize("keras_backend", BACKENDS)
-def test_a_chief_and_two_workers_share_one_search(tmp_path: Path, keras_backend: str) -> None:
-    if not available(keras_backend):
-        pytest.skip(f"{keras_backend} is not installed")
+def _distributed_search(
+    directory: Path, *, trials: int, epochs: int, keras_backend: str = "tensorflow"
+) -> tuple[list, dict]:
+    """The `zoo tune` arguments of a small search run by a chief and workers on one
+    backend, and the oracle's address that they all share."""
     command = [
         "tune",
         TASK,
         "--backend",
         keras_backend,
         "--directory",
-        str(tmp_path),
+        str(directory),
         "--max-trials",
-        "4",
+        str(trials),
         "--epochs",
-        "2",
+        str(epochs),
         "--set",
         "units=32",
         "--no-tensorboard",
@@ -241,6 +240,18 @@ def test_a_chief_and_two_workers_share_one_search(tmp_path: Path, keras_backend:
         "distributed",
     ]
     network = {"KERASTUNER_ORACLE_IP": "127.0.0.1", "KERASTUNER_ORACLE_PORT": str(_free_port())}
+    return command, network
+
+
+# slow: three `zoo tune` processes searching together
+@pytest.mark.slow
+@pytest.mark.parametrize("keras_backend", BACKENDS)
+def test_a_chief_and_two_workers_share_one_search(tmp_path: Path, keras_backend: str) -> None:
+    if not available(keras_backend):
+        pytest.skip(f"{keras_backend} is not installed")
+    command, network = _distributed_search(
+        tmp_path, trials=4, epochs=2, keras_backend=keras_backend
+    )
     chief = _zoo(*command, env={**network, "KERASTUNER_TUNER_ID": "chief"})
     time.sleep(3)  # the workers need the chief's server; they retry, but not for long
     workers = [
@@ -260,22 +271,7 @@ def test_a_chief_and_two_workers_share_one_search(tmp_path: Path, keras_backend:
 # slow: a chief and two workers, one of them started with other settings
 @pytest.mark.slow
 def test_a_worker_with_other_settings_than_its_chief_is_refused(tmp_path: Path) -> None:
-    command = [
-        "tune",
-        TASK,
-        "--directory",
-        str(tmp_path),
-        "--max-trials",
-        "2",
-        "--epochs",
-        "1",
-        "--set",
-        "units=32",
-        "--no-tensorboard",
-        "--name",
-        "distributed",
-    ]
-    network = {"KERASTUNER_ORACLE_IP": "127.0.0.1", "KERASTUNER_ORACLE_PORT": str(_free_port())}
+    command, network = _distributed_search(tmp_path, trials=2, epochs=1)
     chief = _zoo(*command, env={**network, "KERASTUNER_TUNER_ID": "chief"})
     deadline = time.monotonic() + 240
     while not (tmp_path / TASK / "oracle.json").is_file():  # the chief has its data and serves

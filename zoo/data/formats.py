@@ -1195,12 +1195,14 @@ def tfds_dataset(
         )
     if isinstance(info.features, tfds.features.Translation) and info.supervised_keys:
         source, target = source or info.supervised_keys[0], target or info.supervised_keys[1]
-    languages = {"source": source, "target": target} if source or target else {}
-    if not {v for v in languages.values() if v} <= features or None in languages.values():
-        raise BadInputError(
-            f"--source and --target must both name features of {name} ({', '.join(sorted(features))}); "
-            f"got {source!r} and {target!r}."
-        )
+    languages = {}
+    if source or target:
+        if source not in features or target not in features:
+            raise BadInputError(
+                f"--source and --target must both name features of {name} ({', '.join(sorted(features))}); "
+                f"got {source!r} and {target!r}."
+            )
+        languages = {"source": source, "target": target}
     splits = set(info.splits.keys())
     has_validation = "validation" in splits
     return DatasetSpec(

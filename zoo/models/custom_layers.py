@@ -344,9 +344,6 @@ class CRFNegativeLogLikelihood(keras.losses.Loss):
         tokens = keras.ops.maximum(keras.ops.sum(keras.ops.cast(real, "float32")), 1.0)
         return -keras.ops.sum(self.crf.log_likelihood(y_pred, y_true, mask)) / tokens
 
-    def call(self, y_true, y_pred):
-        return -self.crf.log_likelihood(y_pred, y_true)
-
 
 @keras.saving.register_keras_serializable(package="zoo")
 class WordDropout(keras.layers.Layer):

@@ -35,7 +35,14 @@ from zoo.training.fit import TrainResult, configure_devices, finish, fit_model, 
 def _set_trainable(model: keras.Model, head: str, *, head_only: bool) -> None:
     for layer in weighted_layers(model).values():
         layer.trainable = not head_only or layer.name == head
-    model.compile_from_config(model.get_compile_config())  # trainability takes effect on compile
+    # trainability takes effect on compile; the loss object stays the model's own (a CRF's
+    # loss holds its layer, which a loss rebuilt from the config would lack)
+    settings = {
+        key: keras.saving.deserialize_keras_object(value)
+        for key, value in model.get_compile_config().items()
+        if key != "loss"
+    }
+    model.compile(loss=model.loss, **settings)
 
 
 def retrain(
