@@ -187,6 +187,9 @@ class _JaxGraphCall(tf.Module):
                 keras.tree.map_structure(polymorphic, model.input),
             ],
             polymorphic_constraints=constraints,
+            # serving is inference only: no gradient to trace (the SavedModel writer would
+            # trace one for every output, and Viterbi's int32 path has none)
+            with_gradient=False,
         )
 
     def __call__(self, x: Any) -> Any:
