@@ -499,17 +499,25 @@ def train(
         DatasetUnavailableError: the dataset cannot be prepared here.
         DivergedError: the loss became NaN or infinite.
         ZooError: a bad `ZOO_LOGICAL_CPUS`, `unroll=true` on variable-length inputs, no
-            vocabulary to learn from the training split, or a disk error while training.
+            vocabulary to learn from the training split, a disk error while training, or
+            `data-parallel` off JAX or without its process group.
     """
     keras.utils.set_random_seed(seed)
     configure_devices()
     distribution = distribution_strategy(strategy)
+    replicas = distribution.num_replicas_in_sync
+    if strategy == "data-parallel":
+        processes = processes or process_group()
+        replicas = start_data_parallel(processes)
     task = get_task(task_name)()
     spec = task.dataset(
         dataset
     )  # resolved once; an unknown name fails here, before anything is loaded
     hp = hyperparameters(hparams)  # checks the values before any data is touched
     train_raw, val_raw = load_and_adapt(task, spec)
+    # seeded again: preparing the dataset (only in the process that finds it unprepared)
+    # draws random numbers, which must not change the initial weights
+    keras.utils.set_random_seed(seed)
     with distribution.scope():
         model = task.build_model(hp)
     epochs = epochs or task.default_epochs
