@@ -10,8 +10,9 @@ from __future__ import annotations
 CELLS: tuple[str, ...] = ("simple_rnn", "lstm")
 #: keras-tuner search algorithms of `zoo tune --tuner`
 TUNERS: tuple[str, ...] = ("random", "hyperband", "bayesian")
-#: `tf.distribute` strategies of `--strategy`
-STRATEGIES: tuple[str, ...] = ("default", "mirrored")
+#: how `--strategy` spreads training: one device, `tf.distribute.MirroredStrategy` over one
+#: machine's GPUs (TensorFlow), or `keras.distribution.DataParallel` across processes (JAX)
+STRATEGIES: tuple[str, ...] = ("default", "mirrored", "data-parallel")
 #: layouts of users' files that `zoo.prepare` turns into TFDS datasets (`--format`)
 FORMATS: tuple[str, ...] = (
     "conll",

@@ -267,12 +267,17 @@ def backend_option(p: argparse.ArgumentParser) -> None:
     )
 
 
-def model_options(p: argparse.ArgumentParser, verb: str) -> None:
-    """Add `--cell`, `--set`, `--seed`, `--backend`, `--strategy`, `--name` and `--registry`.
+def model_options(
+    p: argparse.ArgumentParser, verb: str, strategies: tuple[str, ...] = STRATEGIES
+) -> None:
+    """Add `--cell`, `--set`, `--seed`, `--backend`, `--strategy`, `--name` and `--registry`;
+    with the `data-parallel` strategy, also `--distribute` (its other name) and the process
+    group's `--coordinator`, `--num-processes` and `--process-id`.
 
     Args:
         p: a sub-command's parser.
         verb: what an unset `--cell` means, for its help (e.g. `default: lstm`).
+        strategies: the `--strategy` choices the command supports.
     """
     p.add_argument("--cell", choices=CELLS, help=f"recurrent cell ({verb})")
     p.add_argument(
@@ -291,10 +296,38 @@ def model_options(p: argparse.ArgumentParser, verb: str) -> None:
     backend_option(p)
     p.add_argument(
         "--strategy",
-        choices=STRATEGIES,
+        choices=strategies,
         default="default",
-        help="'mirrored': tf.distribute.MirroredStrategy over this machine's GPUs, TensorFlow backend only "
-        "(default: one device)",
+        help="'mirrored': tf.distribute.MirroredStrategy over this machine's GPUs, TensorFlow backend only"
+        + (
+            "; 'data-parallel' (also --distribute): one model trained by several processes or hosts, "
+            "JAX backend only, see --coordinator"
+            if "data-parallel" in strategies
+            else ""
+        )
+        + " (default: one device)",
     )
+    if "data-parallel" in strategies:
+        p.add_argument(
+            "--distribute", dest="strategy", choices=("data-parallel",), help=argparse.SUPPRESS
+        )
+        cluster = p.add_argument_group(
+            "data-parallel processes (default: KERAS_DISTRIBUTION_JOB_ADDRESSES, "
+            "KERAS_DISTRIBUTION_NUM_PROCESSES, KERAS_DISTRIBUTION_PROCESS_ID; none: JAX detects "
+            "Slurm/Open MPI/TPU clusters, else one process)"
+        )
+        cluster.add_argument(
+            "--coordinator",
+            metavar="HOST:PORT",
+            help="process 0's address, the same for every process",
+        )
+        cluster.add_argument(
+            "--num-processes", type=positive_int, help="processes training together"
+        )
+        cluster.add_argument(
+            "--process-id",
+            type=non_negative_int,
+            help="this process's index, 0 to --num-processes - 1",
+        )
     p.add_argument("--name", help="registry name of the saved model (default: TASK-CELL-DATASET)")
     registry_option(p)

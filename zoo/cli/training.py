@@ -19,7 +19,7 @@ from zoo.cli._common import (
     print_metrics,
     registry_option,
 )
-from zoo.constants import CELLS, TUNERS
+from zoo.constants import CELLS, STRATEGIES, TUNERS
 
 
 def cmd_tasks(args: argparse.Namespace) -> None:
@@ -80,8 +80,14 @@ def cmd_train(args: argparse.Namespace) -> None:
         args: the parsed command line.
     """
     from zoo import registry
+    from zoo.training.distributed import process_group
     from zoo.training.fit import train
 
+    processes = (
+        process_group(args.coordinator, args.num_processes, args.process_id)
+        if args.strategy == "data-parallel"
+        else None
+    )
     result = train(
         args.task,
         dataset=dataset(args),
@@ -93,7 +99,14 @@ def cmd_train(args: argparse.Namespace) -> None:
         checkpoint_dir=_checkpoint_dir(args),
         patience=args.patience,
         strategy=args.strategy,
+        processes=processes,
     )
+    if not result.processes.is_chief:
+        print(
+            f"process {result.processes.process_id} of {result.processes.num_processes} done; "
+            "process 0 saves the model"
+        )
+        return
     path = registry.save(result, args.name, root=args.registry)
     print(
         f"\n{result.task.name} ({result.hyperparameters['cell']}) on {result.spec.tfds_name}: "
@@ -264,7 +277,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "KERASTUNER_ORACLE_PORT, a shared --directory) to run trials in parallel.",
     )
     data_options(p)
-    model_options(p, "default: searched")
+    # trials run in parallel through keras-tuner's chief and workers, not data-parallel
+    model_options(p, "default: searched", tuple(s for s in STRATEGIES if s != "data-parallel"))
     p.add_argument(
         "--tuner", choices=TUNERS, default="random", help="search algorithm (default: random)"
     )

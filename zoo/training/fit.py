@@ -20,6 +20,13 @@ import tensorflow as tf
 from zoo.constants import STRATEGIES
 from zoo.errors import DivergedError, UnknownNameError, ZooError
 from zoo.tasks.base import DatasetSpec, Task, get_task, hyperparameters
+from zoo.training.distributed import (
+    ProcessGroup,
+    process_group,
+    shard_batches,
+    start_data_parallel,
+    stop_data_parallel,
+)
 
 REFERENCE_EXAMPLES = 2
 
@@ -45,6 +52,9 @@ class TrainResult:
     backend: str = "tensorflow"
     strategy: str = "default"
     replicas: int = 1
+    #: the processes that trained it together (`--strategy data-parallel`); only process 0
+    #: saves the model
+    processes: ProcessGroup = field(default_factory=ProcessGroup)
     #: for a model found by `zoo tune`: the tuner, objective and trial counts
     search: dict[str, Any] | None = None
     #: for a fine-tuned model (`zoo retrain`): its parent `name@version` and what changed
@@ -115,13 +125,14 @@ class HeadlineMetric(keras.callbacks.Callback):
 
 def distribution_strategy(name: str | None) -> tf.distribute.Strategy:
     """`mirrored` copies the model onto every GPU of this machine (or every logical device)
-    and splits each batch between them; `default` (None) is one device. Multi-worker
-    training is left out on purpose: `MultiWorkerMirroredStrategy` fails in `fit` under
-    Keras 3.15 / TF 2.21 (keras-team/keras#20585); across machines, run search trials in
-    parallel instead (`zoo tune` with keras-tuner workers).
+    and splits each batch between them; `default` (None) is one device, and so is
+    `data-parallel` as far as `tf.distribute` is concerned (Keras's own distribution
+    spreads it, `zoo.training.distributed`). `MultiWorkerMirroredStrategy` is left out on
+    purpose: it fails in `fit` under Keras 3.15 / TF 2.21 (keras-team/keras#20585); across
+    processes and machines, train with `data-parallel` on JAX.
 
     Args:
-        name: `default` or None, or `mirrored`.
+        name: `default` or None, `mirrored` or `data-parallel`.
 
     Returns:
         The strategy; build the model under its `scope()`.
@@ -130,7 +141,7 @@ def distribution_strategy(name: str | None) -> tf.distribute.Strategy:
         UnknownNameError: any other name.
         ZooError: `mirrored` under a backend other than TensorFlow.
     """
-    if name in (None, "default"):
+    if name in (None, "default", "data-parallel"):
         return tf.distribute.get_strategy()
     if name == "mirrored":
         if keras.config.backend() != "tensorflow":
@@ -365,6 +376,7 @@ def fit_model(
     callbacks: list[keras.callbacks.Callback] | None = None,
     initial_epoch: int = 0,
     verbose: int | str = "auto",
+    processes: ProcessGroup | None = None,
 ) -> dict[str, list[float]]:
     """Fit a compiled model on raw examples; returns the history. Raises `DivergedError`
     when the loss became NaN or infinite. Extra `callbacks` run after the zoo's, so they
@@ -388,6 +400,9 @@ def fit_model(
         callbacks: more Keras callbacks (e.g. a tuner's).
         initial_epoch: the epoch to start at (keras-tuner's Hyperband sets it).
         verbose: Keras' `verbose`: `"auto"`, 0, 1 or 2.
+        processes: the process group of a data-parallel run (`start_data_parallel` done):
+            each process fits on its slice of every batch and backs up into its own
+            `process-<id>` folder of `checkpoint_dir`; only process 0 writes TensorBoard logs.
 
     Returns:
         Metric name -> one float per epoch (`loss`, `val_loss`, Keras metrics,
@@ -406,8 +421,11 @@ def fit_model(
         keras.callbacks.TerminateOnNaN(),
         *(callbacks or []),
     ]
-    if tensorboard:
+    processes = processes or ProcessGroup()
+    if tensorboard and processes.is_chief:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=tensorboard))
+    if checkpoint_dir and processes.num_processes > 1:
+        checkpoint_dir = os.path.join(checkpoint_dir, f"process-{processes.process_id}")
     if patience:
         callbacks.append(
             keras.callbacks.EarlyStopping(
@@ -424,8 +442,12 @@ def fit_model(
     try:
         with interruptible():
             history = model.fit(
-                task.batches(train_raw, batch_size, training=True, seed=seed),
-                validation_data=task.batches(val_raw, batch_size, training=False),
+                shard_batches(
+                    task.batches(train_raw, batch_size, training=True, seed=seed), processes
+                ),
+                validation_data=shard_batches(
+                    task.batches(val_raw, batch_size, training=False), processes
+                ),
                 epochs=epochs,
                 initial_epoch=initial_epoch,
                 callbacks=callbacks,
@@ -461,6 +483,8 @@ def train(
     checkpoint_dir: str | None = None,
     patience: int | None = None,
     strategy: str | None = None,
+    processes: ProcessGroup | None = None,
+    callbacks: list[keras.callbacks.Callback] | None = None,
     verbose: int | str = "auto",
 ) -> TrainResult:
     """Train one task on one dataset; measure it on the validation and test splits.
@@ -469,7 +493,9 @@ def train(
     started again with the same arguments resumes from its last finished epoch. With
     `patience`, training stops once the validation headline metric has not improved for
     that many epochs, and the best epoch's weights are kept. `strategy="mirrored"` trains
-    on all local GPUs (see `distribution_strategy`).
+    on all local GPUs (see `distribution_strategy`); `strategy="data-parallel"` trains one
+    model across the processes of `processes` on JAX (`zoo.training.distributed`), each
+    process running this same call.
 
     It sets the global Keras dtype policy: `mixed_float16` when a GPU is present, else
     `float32` (`configure_devices`).
@@ -487,7 +513,10 @@ def train(
         tensorboard: a folder for TensorBoard logs.
         checkpoint_dir: a folder for the per-epoch backups.
         patience: early-stopping patience, in epochs.
-        strategy: `default` (or None) or `mirrored`.
+        strategy: `default` (or None), `mirrored` or `data-parallel`.
+        processes: for `data-parallel`, the process group; default: from Keras's
+            environment variables (`zoo.training.distributed.process_group`).
+        callbacks: more Keras callbacks, run after the zoo's (`fit_model`).
         verbose: Keras' progress output (`"auto"`, 0, 1 or 2).
 
     Returns:
@@ -534,9 +563,13 @@ def train(
         patience=patience,
         tensorboard=tensorboard,
         checkpoint_dir=checkpoint_dir,
+        callbacks=callbacks,
         verbose=verbose,
+        processes=processes,
     )
     seconds = time.perf_counter() - started
+    if strategy == "data-parallel":
+        model = stop_data_parallel(model)
     return finish(
         task,
         model,
@@ -549,5 +582,6 @@ def train(
         seconds=seconds,
         patience=patience,
         strategy=strategy or "default",
-        replicas=distribution.num_replicas_in_sync,
+        replicas=replicas,
+        processes=processes or ProcessGroup(),
     )
