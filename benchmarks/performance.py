@@ -1,6 +1,11 @@
-"""Performance, measured side by side in one run: training throughput against the TensorFlow
-tutorial pipeline, inference latency and throughput, cost as sequences grow, and which
-LSTM kernel runs (GPU readiness).
+"""Performance, measured side by side in one run on both Keras backends (TensorFlow and JAX):
+training throughput against the TensorFlow tutorial pipeline, training speed of every task,
+inference latency and throughput, cost as sequences grow, and which LSTM kernel runs (GPU
+readiness).
+
+Keras reads its backend once per process, so every part runs in one fresh process per
+backend (`--backend both`, the default) and the parent writes one table with the backends
+side by side; `--backend tensorflow|jax` measures one.
 
 - `throughput`: many-to-one and many-to-many-equal, the zoo's pipeline and model against a
   reference implementation of the tutorial "Text classification with an RNN"
@@ -10,17 +15,22 @@ LSTM kernel runs (GPU readiness).
   examples and tokens per second, the best validation score, and the time to reach 98 %
   of the reference's best. The real data (`../shared/data`) is used when present,
   otherwise the embedded datasets.
+- `training`: every task with both cells on its embedded data, the zoo's default model:
+  training examples per second, the best validation headline metric, and the time to reach
+  98 % of the lower of the two backends' best.
 - `inference`: every shipped model, one raw input: zoo `predict` (traced graphs) against
   Keras `model.predict` on the same model and the same already-prepared input, p50 and p99;
   batch throughput; for the decoders, greedy and beam-search time per output token.
 - `scaling`: one epoch of Embedding -> SimpleRNN|LSTM(64) -> Dense at lengths 50 ... 800,
   time and peak memory (each in a fresh process), and the FLOP/s of the LSTM training step
-  as a share of this machine's measured float32 matmul peak.
+  (whole step, and the recurrent layer alone on random vectors) as a share of this
+  machine's float32 matmul peak measured on the same backend.
 - `kernels`: one training step of every task's LSTM model, reporting the kernel that ran
   (cuDNN or generic) and whether the settings are cuDNN-eligible; `--mixed-precision`
   builds the models under `mixed_float16` and checks that the outputs stay float32.
 
-    python benchmarks/performance.py [throughput] [inference] [scaling] [kernels] [--epochs 5] [--mixed-precision]
+    python benchmarks/performance.py [throughput] [training] [inference] [scaling] [kernels]
+        [--backend both|tensorflow|jax] [--epochs 5] [--mixed-precision]
 
 Results go to benchmarks/results/perf-*.json and the README's `perf-*-table` markers.
 """
@@ -35,7 +45,9 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -51,6 +63,7 @@ from zoo.errors import ZooError  # noqa: E402
 from zoo.tasks.base import Task, get_task, hyperparameters  # noqa: E402
 from zoo.training.fit import load_and_adapt  # noqa: E402
 
+BACKENDS = ("tensorflow", "jax")
 BATCH, WIDTH = 64, 64
 SHIPPED = {"many-to-one": "sentiment-mr-lstm", "many-to-many-equal": "ner-conll2003-lstm"}
 ZOO_HP = {
@@ -105,15 +118,25 @@ def _tokens_per_example(task: Task, raw: tf.data.Dataset) -> float:
     return float(np.mean(lengths))
 
 
-def _word_tagger(task: Task, train_raw: tf.data.Dataset | None) -> keras.Model:
+def _in_model() -> bool:
+    """Whether the reference keeps its string preprocessing inside the model, as the
+    tutorial does: on TensorFlow. Other backends cannot run string ops in a model, so there
+    the same layer runs in `tf.data` (Keras's guidance for preprocessing layers)."""
+    return keras.config.backend() == "tensorflow"
+
+
+def _word_tagger(task: Task, lookup: keras.layers.StringLookup | None) -> keras.Model:
     """The tutorial's recipe applied per token: lookup -> Embedding -> BiLSTM -> softmax. With
-    `train_raw`, the lookup is adapted on its tokens inside the model (the reference side);
-    without, the model reads the zoo pipeline's word ids (the zoo side)."""
-    if train_raw is not None:
-        lookup = keras.layers.StringLookup(mask_token="")
-        lookup.adapt(train_raw.map(lambda ex: ex["tokens"]).unbatch().batch(4096))
-        front = [keras.Input(shape=(None,), dtype="string"), lookup]
+    `lookup` (the reference side, adapted on the training tokens), the model starts with it
+    where `_in_model()`, else reads its ids; without, the model reads the zoo pipeline's
+    word ids (the zoo side)."""
+    if lookup is not None:
         size = lookup.vocabulary_size()
+        front = (
+            [keras.Input(shape=(None,), dtype="string"), lookup]
+            if _in_model()
+            else [keras.Input(shape=(None,), dtype="int64")]
+        )
     else:
         front = [keras.Input(shape=(None,), dtype="int32")]
         size = len(task.preprocessing.vocabulary) + 2  # with the padding and [UNK] ids
@@ -153,10 +176,14 @@ def reference_side(
     if task.name == "many-to-one":
         encoder = keras.layers.TextVectorization(max_tokens=20000)
         encoder.adapt(train_raw.map(lambda ex: ex["text"]).batch(1024))
+        front = (
+            [keras.Input(shape=(), dtype="string"), encoder]
+            if _in_model()
+            else [keras.Input(shape=(None,), dtype="int64")]
+        )
         model = keras.Sequential(
             [
-                keras.Input(shape=(), dtype="string"),
-                encoder,
+                *front,
                 keras.layers.Embedding(encoder.vocabulary_size(), WIDTH, mask_zero=True),
                 keras.layers.Bidirectional(keras.layers.LSTM(WIDTH)),
                 keras.layers.Dense(WIDTH, activation="relu"),
@@ -171,11 +198,10 @@ def reference_side(
 
         def batches(raw, training):
             ds = raw.map(lambda ex: (ex["text"], ex["label"]))
-            return (
-                (ds.shuffle(10000, seed=0) if training else ds)
-                .batch(BATCH)
-                .prefetch(tf.data.AUTOTUNE)
-            )
+            ds = (ds.shuffle(10000, seed=0) if training else ds).batch(BATCH)
+            if not _in_model():
+                ds = ds.map(lambda text, label: (encoder(text), label))
+            return ds.prefetch(tf.data.AUTOTUNE)
 
         return (
             model,
@@ -184,15 +210,19 @@ def reference_side(
             lambda model, logs: logs["val_accuracy"],
         )
 
+    lookup = keras.layers.StringLookup(mask_token="")
+    lookup.adapt(train_raw.map(lambda ex: ex["tokens"]).unbatch().batch(4096))
+
     def tagged(raw, training):  # padded to the longest in the batch; padding weighs nothing
         ds = raw.map(lambda ex: (ex["tokens"], ex["ner"], tf.ones(tf.shape(ex["ner"]))))
         ds = ds.shuffle(10000, seed=0) if training else ds
-        return ds.padded_batch(BATCH, padding_values=("", np.int64(0), 0.0)).prefetch(
-            tf.data.AUTOTUNE
-        )
+        ds = ds.padded_batch(BATCH, padding_values=("", np.int64(0), 0.0))
+        if not _in_model():
+            ds = ds.map(lambda tokens, tags, weights: (lookup(tokens), tags, weights))
+        return ds.prefetch(tf.data.AUTOTUNE)
 
     val = tagged(val_raw, False)
-    return _word_tagger(task, train_raw), tagged(train_raw, True), val, _entity_f1(task, val)
+    return _word_tagger(task, lookup), tagged(train_raw, True), val, _entity_f1(task, val)
 
 
 def zoo_side(
@@ -223,6 +253,8 @@ def zoo_side(
     # the zoo's word ids are of lowercased words (case is a feature of its own, which this model does not read)
     return _word_tagger(task, None), train.map(words), val, _entity_f1(task, val)
 
+
+TASKS = ("one-to-one", "one-to-many", "many-to-one", "many-to-many-equal", "many-to-many-unequal")
 
 #: per task: the zoo variants measured against the reference (label, own model?, batch size)
 VARIANTS = {
@@ -270,7 +302,8 @@ def _seconds_to(run: dict[str, Any], target: float) -> float | None:
     )
 
 
-def throughput(args: argparse.Namespace) -> None:
+def throughput(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """The zoo's variants against the reference, trained in turn on this process's backend."""
     rows = []
     for name, variants in VARIANTS.items():
         task = get_task(name)()
@@ -306,34 +339,110 @@ def throughput(args: argparse.Namespace) -> None:
                     "zoo_seconds_to_target": _seconds_to(zoo, target),
                 }
             )
+    return rows
+
+
+def throughput_table(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
+    # the tutorial is TensorFlow's: every row is also compared with the TensorFlow reference
+    tf_reference = {
+        r["task"]: r["reference"]["examples_per_s"] for r in rows if r["backend"] == "tensorflow"
+    }
     lines = [
-        "| task (data, tokens/example) | zoo side | reference examples/s | zoo examples/s | ratio | best validation: reference / zoo "
+        "| task (data, tokens/example) | zoo side | backend | reference examples/s | zoo examples/s | ratio "
+        "| ratio to the TensorFlow reference | best validation: reference / zoo "
         "| time to 98 % of the reference's best: reference / zoo |",
-        "|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
-    for r in rows:
+    for r in sorted(rows, key=lambda r: (r["task"], r["variant"], r["backend"])):
         to_target = " / ".join(
             f"{r[f'{s}_seconds_to_target']:.0f} s"
             if r[f"{s}_seconds_to_target"] is not None
             else "not reached"
             for s in ("reference", "zoo")
         )
+        to_tf = (
+            f"{r['zoo']['examples_per_s'] / tf_reference[r['task']]:.2f}x"
+            if r["task"] in tf_reference
+            else "—"
+        )
         lines.append(
-            f"| {r['task']} ({r['data']}, {r['tokens_per_example']:.0f}) | {r['variant']} | {r['reference']['examples_per_s']:,.0f} "
-            f"| {r['zoo']['examples_per_s']:,.0f} | {r['ratio']:.2f}x | {r['reference']['best']:.4f} / {r['zoo']['best']:.4f} | {to_target} |"
+            f"| {r['task']} ({r['data']}, {r['tokens_per_example']:.0f}) | {r['variant']} | {r['backend']} "
+            f"| {r['reference']['examples_per_s']:,.0f} | {r['zoo']['examples_per_s']:,.0f} | {r['ratio']:.2f}x | {to_tf} "
+            f"| {r['reference']['best']:.4f} / {r['zoo']['best']:.4f} | {to_target} |"
         )
     lines.append(
         f"\n{args.epochs} epochs each; embedding and LSTM {WIDTH}; the reference at batch {BATCH} with Adam 1e-3, the zoo "
         "with its own learning rate (3e-3 for many-to-one); examples/s is the median over epochs 2 onwards (the first "
-        "also traces and fills the zoo's cache), validation excluded; the sides train an epoch each in turn."
+        "also traces and fills the zoo's cache), validation excluded; within a backend the sides train an epoch each in "
+        "turn; `ratio` is against the reference on the same backend (on JAX its `TextVectorization`/`StringLookup` runs "
+        "in `tf.data`: JAX models cannot hold string ops), the next column against the tutorial as written, on "
+        "TensorFlow, measured in the other process."
     )
-    publish("perf-throughput", rows, "\n".join(lines))
+    return "\n".join(lines)
+
+
+# --- training speed of every task, both cells -------------------------------------------
+
+
+def training(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Every task and cell, the zoo's default model on the embedded data, on this backend."""
+    rows = []
+    for name in TASKS:
+        for cell in ("simple_rnn", "lstm"):
+            task = get_task(name)()
+            train_raw, val_raw = load_and_adapt(task, task.dataset("embedded"))
+            keras.utils.set_random_seed(0)
+            model = task.build_model(hyperparameters({"cell": cell}))
+            batch = task.default_batch_size
+            side = (
+                model,
+                task.batches(train_raw, batch, training=True),
+                task.batches(val_raw, batch, training=False),
+                lambda m, logs, t=task, v=val_raw, b=batch: t.evaluate(
+                    m, v, batch_size=b, quick=True
+                )[t.headline_metric],
+            )
+            print(f"\n== {name} {cell}")
+            run = _interleaved({cell: side}, args.epochs, sum(1 for _ in train_raw))[cell]
+            rows.append({"task": name, "cell": cell, "metric": task.headline_metric, **run})
+    return rows
+
+
+def training_table(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
+    by = {(r["task"], r["cell"], r["backend"]): r for r in rows}
+    lines = [
+        "| task | cell | examples/s TensorFlow / JAX | JAX ÷ TensorFlow | best validation (metric) TensorFlow / JAX "
+        "| time to 98 % of the lower best: TensorFlow / JAX |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name in TASKS:
+        for cell in ("simple_rnn", "lstm"):
+            pair = [by.get((name, cell, b)) for b in BACKENDS]
+            if None in pair:
+                continue
+            target = 0.98 * min(r["best"] for r in pair)
+            to_target = " / ".join(
+                f"{t:.0f} s" if (t := _seconds_to(r, target)) is not None else "not reached"
+                for r in pair
+            )
+            lines.append(
+                f"| {name} | {cell} | {pair[0]['examples_per_s']:,.0f} / {pair[1]['examples_per_s']:,.0f} "
+                f"| {pair[1]['examples_per_s'] / pair[0]['examples_per_s']:.2f}x "
+                f"| {pair[0]['best']:.4f} / {pair[1]['best']:.4f} ({pair[0]['metric']}) | {to_target} |"
+            )
+    lines.append(
+        f"\nThe zoo's default model of each task and cell on its embedded dataset, {args.epochs} epochs at the task's "
+        "default batch size, seed 0; examples/s is the median over epochs 2 onwards (the first also compiles: "
+        "once per input shape on JAX), validation excluded; each backend in its own process, one after the other."
+    )
+    return "\n".join(lines)
 
 
 # --- inference ---------------------------------------------------------------------------
 
 
-def inference(args: argparse.Namespace) -> None:
+def inference(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Every shipped model, loaded and timed on this process's backend."""
     rows = []
     for name in registry.list_models(root=ROOT / "saved_models"):
         loaded = registry.load(name, root=ROOT / "saved_models")
@@ -364,11 +473,15 @@ def inference(args: argparse.Namespace) -> None:
                 )
                 row[f"{label}_ms_per_token"] = p50 / words
         rows.append(row)
+    return rows
+
+
+def inference_table(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
     lines = [
-        "| model | zoo predict p50 / p99 | Keras `model.predict` p50 / p99 | batch of 256, inputs/s | greedy / beam ms per token |",
-        "|---|---|---|---|---|",
+        "| model | backend | zoo predict p50 / p99 | Keras `model.predict` p50 / p99 | batch of 256, inputs/s | greedy / beam ms per token |",
+        "|---|---|---|---|---|---|",
     ]
-    for r in rows:
+    for r in sorted(rows, key=lambda r: (r["name"], BACKENDS.index(r["backend"]))):
         keras_cell = (
             f"{r['keras_p50_ms']:.1f} / {r['keras_p99_ms']:.1f} ms"
             if "keras_p50_ms" in r
@@ -380,9 +493,9 @@ def inference(args: argparse.Namespace) -> None:
             else "—"
         )
         lines.append(
-            f"| {r['name']} | {r['zoo_p50_ms']:.2f} / {r['zoo_p99_ms']:.2f} ms | {keras_cell} | {r['batch_per_s']:,.0f} | {tokens} |"
+            f"| {r['name']} | {r['backend']} | {r['zoo_p50_ms']:.2f} / {r['zoo_p99_ms']:.2f} ms | {keras_cell} | {r['batch_per_s']:,.0f} | {tokens} |"
         )
-    publish("perf-inference", rows, "\n".join(lines))
+    return "\n".join(lines)
 
 
 def _prepared(task: Task, raw: Any) -> Any:
@@ -408,26 +521,31 @@ from pathlib import Path
 import keras, numpy as np
 def status(key):  # kB -> MB, from this process's own accounting (a fresh exec starts its own)
     return int(re.search(rf"{key}:\\s+(\\d+)", Path("/proc/self/status").read_text()).group(1)) / 1024
-length, cell, batches = int(sys.argv[1]), sys.argv[2], 16
+length, cell, alone, batches = int(sys.argv[1]), sys.argv[2], sys.argv[3] == "layer", 16
 layer = keras.layers.LSTM if cell == "lstm" else keras.layers.SimpleRNN
-x = np.random.default_rng(0).integers(1, 10000, (batches * 32, length)); y = np.random.default_rng(1).random((batches * 32, 1))
-model = keras.Sequential([keras.Input((length,)), keras.layers.Embedding(10000, 64), layer(64), keras.layers.Dense(1)])
+y = np.random.default_rng(1).random((batches * 32, 1))
+if alone:  # the recurrent layer on random vectors, with only a Dense(1) after it
+    x = np.random.default_rng(0).standard_normal((batches * 32, length, 64)).astype("float32")
+    model = keras.Sequential([keras.Input((length, 64)), layer(64), keras.layers.Dense(1)])
+else:
+    x = np.random.default_rng(0).integers(1, 10000, (batches * 32, length))
+    model = keras.Sequential([keras.Input((length,)), keras.layers.Embedding(10000, 64), layer(64), keras.layers.Dense(1)])
 model.compile("adam", "mse")
 model.fit(x[:64], y[:64], batch_size=32, verbose=0)
 before = status("VmRSS")
 Path("/proc/self/clear_refs").write_text("5")  # restart the peak (VmHWM) here
 started = time.perf_counter(); model.fit(x, y, batch_size=32, verbose=0); seconds = time.perf_counter() - started
 peak = status("VmHWM")
-print(json.dumps({"length": length, "cell": cell, "seconds": seconds, "tokens_per_s": x.size / seconds,
+print(json.dumps({"length": length, "cell": cell, "alone": alone, "seconds": seconds, "tokens_per_s": batches * 32 * length / seconds,
                   "peak_mb": peak, "growth_mb": peak - before}))
 """
 
 
 def matmul_peak() -> float:
-    """Float32 FLOP/s of a large square matmul on this machine (best of five)."""
-    a = tf.random.normal((1024, 1024))
-    tf.linalg.matmul(a, a).numpy()
-    best = min(_timed(lambda: tf.linalg.matmul(a, a).numpy()) for _ in range(5))
+    """Float32 FLOP/s of a large square matmul on this process's backend (best of five)."""
+    a = keras.random.normal((1024, 1024), seed=0)
+    keras.ops.convert_to_numpy(keras.ops.matmul(a, a))
+    best = min(_timed(lambda: keras.ops.convert_to_numpy(keras.ops.matmul(a, a))) for _ in range(5))
     return 2 * 1024**3 / best
 
 
@@ -437,46 +555,70 @@ def _timed(fn) -> float:
     return time.perf_counter() - started
 
 
-def scaling(args: argparse.Namespace) -> None:
+# LSTM: 4 gates of (input 64 + state 64) x 64 per step, 2 FLOPs per multiply-add, backward ~2x forward
+LSTM_FLOPS_PER_TOKEN = 3 * 2 * 4 * (64 + 64) * 64
+
+
+def scaling(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Each length and cell in a fresh process of this backend; the LSTM's share of the
+    matmul peak, for the whole model and for the recurrent layer alone."""
     rows = []
-    for length in (50, 100, 200, 400, 800):
-        for cell in ("simple_rnn", "lstm"):
-            done = subprocess.run(
-                [sys.executable, "-c", _SCALING_CHILD, str(length), cell],
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
-            print(rows[-1])
-    peak = matmul_peak()
-    # LSTM: 4 gates of (input 64 + state 64) x 64 per step, 2 FLOPs per multiply-add, backward ~2x forward
-    flops_per_token = 3 * 2 * 4 * (64 + 64) * 64
-    for row in rows:
-        if row["cell"] == "lstm":
-            row["flops_share_of_peak"] = row["tokens_per_s"] * flops_per_token / peak
-    lines = [
-        "| length | SimpleRNN s/epoch | LSTM s/epoch | SimpleRNN peak / growth MB | LSTM peak / growth MB "
-        "| LSTM tokens/s | LSTM FLOP/s share of matmul peak |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    by = {(r["length"], r["cell"]): r for r in rows}
-    for length in sorted({r["length"] for r in rows}):
-        s, lstm = by[(length, "simple_rnn")], by[(length, "lstm")]
-        lines.append(
-            f"| {length} | {s['seconds']:.2f} | {lstm['seconds']:.2f} | {s['peak_mb']:.0f} / {s['growth_mb']:.0f} "
-            f"| {lstm['peak_mb']:.0f} / {lstm['growth_mb']:.0f} | {lstm['tokens_per_s']:,.0f} | {lstm['flops_share_of_peak']:.1%} |"
+    runs = [(n, cell, "model") for n in (50, 100, 200, 400, 800) for cell in ("simple_rnn", "lstm")]
+    runs += [(n, "lstm", "layer") for n in (50, 200, 800)]
+    for length, cell, what in runs:
+        done = subprocess.run(
+            [sys.executable, "-c", _SCALING_CHILD, str(length), cell, what],
+            capture_output=True,
+            text=True,
+            check=True,
         )
+        rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        print(rows[-1])
+    peak = matmul_peak()
+    for row in rows:
+        row["matmul_peak_flops"] = peak
+        if row["cell"] == "lstm":
+            row["flops_share_of_peak"] = row["tokens_per_s"] * LSTM_FLOPS_PER_TOKEN / peak
+    return rows
+
+
+def scaling_table(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
+    lines = [
+        "| length | backend | SimpleRNN s/epoch | LSTM s/epoch | SimpleRNN peak / growth MB | LSTM peak / growth MB "
+        "| LSTM tokens/s | LSTM FLOP/s share of matmul peak: whole model / recurrent layer alone |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    by = {(r["length"], r["cell"], r.get("alone", False), r["backend"]): r for r in rows}
+    for length in sorted({r["length"] for r in rows}):
+        for backend in BACKENDS:
+            if (length, "lstm", False, backend) not in by:
+                continue
+            s, lstm = (
+                by[(length, "simple_rnn", False, backend)],
+                by[(length, "lstm", False, backend)],
+            )
+            alone = by.get((length, "lstm", True, backend))
+            layer_share = f"{alone['flops_share_of_peak']:.1%}" if alone else "—"
+            lines.append(
+                f"| {length} | {backend} | {s['seconds']:.2f} | {lstm['seconds']:.2f} | {s['peak_mb']:.0f} / {s['growth_mb']:.0f} "
+                f"| {lstm['peak_mb']:.0f} / {lstm['growth_mb']:.0f} | {lstm['tokens_per_s']:,.0f} "
+                f"| {lstm['flops_share_of_peak']:.1%} / {layer_share} |"
+            )
+    peaks = {r["backend"]: r["matmul_peak_flops"] for r in rows}
     lines.append(
-        f"\nOne epoch = 512 sequences in batches of 32; matmul peak measured here: {peak / 1e9:.1f} GFLOP/s (float32, 1024x1024)."
+        "\nOne epoch = 512 sequences in batches of 32; the recurrent layer alone reads random 64-wide vectors "
+        "(no embedding) at three lengths; matmul peak measured here (float32, 1024x1024): "
+        + ", ".join(f"{b} {p / 1e9:.1f} GFLOP/s" for b, p in peaks.items())
+        + "."
     )
-    publish("perf-scaling", {"rows": rows, "matmul_peak_flops": peak}, "\n".join(lines))
+    return "\n".join(lines)
 
 
 # --- kernels -----------------------------------------------------------------------------
 
 
-def kernels(args: argparse.Namespace) -> None:
+def kernels(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """One training step of every task's LSTM model on this backend: the kernel that ran."""
     import kernels as zoo_kernels
 
     if args.mixed_precision:
@@ -492,7 +634,7 @@ def kernels(args: argparse.Namespace) -> None:
         task = get_task(name)()
         train_raw, _ = load_and_adapt(task, task.dataset("embedded"))
         model = task.build_model(hyperparameters({"cell": "lstm"}))
-        batch = next(iter(task.batches(train_raw, 8, training=True)))
+        batch = next(task.batches(train_raw, 8, training=True).as_numpy_iterator())
         with zoo_kernels.record() as ran:
             model.train_on_batch(*batch)
         outputs = model(batch[0], training=False)
@@ -508,16 +650,46 @@ def kernels(args: argparse.Namespace) -> None:
                 ),
             }
         )
+    return rows
+
+
+def kernels_table(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
     lines = [
-        "| task | policy | GPU | LSTM settings cuDNN-eligible | kernel that ran | output dtype |",
-        "|---|---|---|---|---|---|",
+        "| task | backend | policy | GPU | LSTM settings cuDNN-eligible | kernel that ran | output dtype |",
+        "|---|---|---|---|---|---|---|",
     ]
     lines += [
-        f"| {r['task']} | {r['policy']} | {'yes' if r['gpu'] else 'no'} | {'all' if all(r['eligible'].values()) else r['eligible']} "
-        f"| {', '.join(r['ran'])} | {r['output_dtype']} |"
-        for r in rows
+        f"| {r['task']} | {r['backend']} | {r['policy']} | {'yes' if r['gpu'] else 'no'} "
+        f"| {'all' if all(r['eligible'].values()) else r['eligible']} | {', '.join(r['ran'])} | {r['output_dtype']} |"
+        for r in sorted(rows, key=lambda r: (TASKS.index(r["task"]), BACKENDS.index(r["backend"])))
     ]
-    publish("perf-kernels" + ("-mixed" if args.mixed_precision else ""), rows, "\n".join(lines))
+    return "\n".join(lines)
+
+
+#: part -> (measure on this process's backend, table of both backends' rows); timing-sensitive parts first
+PARTS = {
+    "inference": (inference, inference_table),
+    "kernels": (kernels, kernels_table),
+    "scaling": (scaling, scaling_table),
+    "training": (training, training_table),
+    "throughput": (throughput, throughput_table),
+}
+
+
+def _measured_on(backend: str, part: str, args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Run one part in a fresh process of `backend` (Keras reads the backend once per
+    process); its rows, each marked with the backend."""
+    options = ["--epochs", str(args.epochs), "--data", args.data, "--repeats", str(args.repeats)]
+    options += ["--mixed-precision"] if args.mixed_precision else []
+    with tempfile.TemporaryDirectory() as scratch:
+        rows_file = Path(scratch) / "rows.json"
+        subprocess.run(
+            [sys.executable, __file__, part, "--backend", backend, "--rows", str(rows_file)]
+            + options,
+            env={**os.environ, "KERAS_BACKEND": backend},
+            check=True,
+        )
+        return json.loads(rows_file.read_text())
 
 
 def main() -> None:
@@ -525,11 +697,20 @@ def main() -> None:
     parser.add_argument(
         "parts",
         nargs="*",
-        choices=("throughput", "inference", "scaling", "kernels"),
-        help="what to measure (default: all four)",
+        choices=tuple(PARTS),
+        help="what to measure (default: all five)",
     )
     parser.add_argument(
-        "--epochs", type=int, default=5, help="epochs per training run in `throughput` (default: 5)"
+        "--backend",
+        choices=(*BACKENDS, "both"),
+        default="both",
+        help="the Keras backends to measure, each in its own process (default: both)",
+    )
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        default=5,
+        help="epochs per training run in `throughput` and `training` (default: 5)",
     )
     parser.add_argument(
         "--data",
@@ -543,17 +724,22 @@ def main() -> None:
     parser.add_argument(
         "--mixed-precision", action="store_true", help="`kernels`: build under mixed_float16"
     )
+    # a child process: measure one part on the backend Keras runs, write its rows to this file
+    parser.add_argument("--rows", help=argparse.SUPPRESS)
     args = parser.parse_args()
     os.chdir(ROOT)  # cards record data paths relative to the checkout
-    for part in args.parts or (
-        "inference",
-        "kernels",
-        "scaling",
-        "throughput",
-    ):  # timing-sensitive parts before training
-        {"throughput": throughput, "inference": inference, "scaling": scaling, "kernels": kernels}[
-            part
-        ](args)
+    if args.rows:
+        (part,) = args.parts
+        rows = PARTS[part][0](args)
+        for row in rows:
+            row["backend"] = keras.config.backend()
+        Path(args.rows).write_text(json.dumps(rows))
+        return
+    backends = BACKENDS if args.backend == "both" else (args.backend,)
+    for part in args.parts or tuple(PARTS):
+        rows = [row for backend in backends for row in _measured_on(backend, part, args)]
+        name = f"perf-{part}" + ("-mixed" if part == "kernels" and args.mixed_precision else "")
+        publish(name, rows, PARTS[part][1](rows, args))
     print(
         f"peak resident memory of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
     )
