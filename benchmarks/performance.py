@@ -697,8 +697,8 @@ def main() -> None:
     parser.add_argument(
         "parts",
         nargs="*",
-        choices=tuple(PARTS),
-        help="what to measure (default: all five)",
+        metavar="PART",
+        help=f"what to measure, of {', '.join(PARTS)} (default: all five)",
     )
     parser.add_argument(
         "--backend",
@@ -727,6 +727,10 @@ def main() -> None:
     # a child process: measure one part on the backend Keras runs, write its rows to this file
     parser.add_argument("--rows", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if unknown := set(args.parts) - set(PARTS):
+        parser.error(
+            f"unknown part(s) {', '.join(sorted(unknown))}: choose from {', '.join(PARTS)}"
+        )
     os.chdir(ROOT)  # cards record data paths relative to the checkout
     if args.rows:
         (part,) = args.parts
