@@ -160,7 +160,8 @@ def _entity_f1(task: Task, batches: tf.data.Dataset):
         truth, predicted = [], []
         for tokens, gold, weights in batches:
             lengths = np.asarray(weights).sum(axis=1).astype(int)
-            predicted += task._tags(model(tokens, training=False), lengths)
+            ids = keras.ops.argmax(model(tokens, training=False), axis=-1)  # a softmax head
+            predicted += task._tags(keras.ops.convert_to_numpy(ids), lengths)
             truth += [
                 [tags[i] for i in row[:n]] for row, n in zip(np.asarray(gold), lengths, strict=True)
             ]
