@@ -30,18 +30,11 @@ from zoo.models.compiled import compiled_call
 from zoo.tasks.base import Task, hyperparameters
 from zoo.training.fit import finish
 
+sys.path.insert(0, str(Path(__file__).parent / "tasks"))  # run as a script, not by pytest
+from test_task_harness import serving_batch  # noqa: E402
+
 TINY = {"units": 8, "embedding_dim": 8, "char_embedding_dim": 8, "char_units": 8}
 TINY |= {"cnn_filters": 8, "cnn_blocks": 2}
-
-
-def serving_batch(examples: list[Any]) -> tf.Tensor:
-    """Raw inputs as a serving signature takes them (images stacked, token lists padded)."""
-    if isinstance(examples[0], np.ndarray):
-        return tf.constant(np.stack(examples))
-    if isinstance(examples[0], list):
-        longest = max(map(len, examples))
-        return tf.constant([tokens + [""] * (longest - len(tokens)) for tokens in examples])
-    return tf.constant(examples)
 
 
 def greedy(task: Task, model: keras.Model, examples: list[Any]) -> list[Any]:
