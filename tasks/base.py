@@ -67,6 +67,9 @@ class Task(abc.ABC):
     min_word_count: ClassVar[int] = 2
     #: name of the output layer: `zoo retrain` replaces it when the label set changes
     head_layer: ClassVar[str]
+    #: hyperparameters declared after some of the task's models were trained -> the value
+    #: those models were built with (`card_hyperparameters`)
+    hyperparameters_before: ClassVar[dict[str, Any]] = {}
     #: the task's fitted preprocessing type (vocabularies, label names, shapes)
     preprocessing_class: ClassVar[type[Preprocessing]]
     #: label fields of the preprocessing -> the dataset feature (a ClassLabel, or a sequence
@@ -273,10 +276,29 @@ class Task(abc.ABC):
             training=training,
             seed=seed,
             length_fn=self.length_fn,
+            per_epoch=self.per_epoch if training else None,
         )
+
+    @classmethod
+    def card_hyperparameters(cls, recorded: dict[str, Any]) -> dict[str, Any]:
+        """The hyperparameters that rebuild a model from its card's record: a card written
+        before a hyperparameter existed was built with its `hyperparameters_before` value,
+        not with today's default.
+
+        Args:
+            recorded: the card's hyperparameters.
+
+        Returns:
+            `recorded`, completed from `hyperparameters_before`.
+        """
+        return {**cls.hyperparameters_before, **recorded}
 
     #: length of an encoded example, for bucketing; None for fixed-size inputs
     length_fn: ClassVar[Any] = None
+    #: `(encoded training element, seed) -> the element trained on this epoch`, applied after
+    #: the cache, anew every epoch (`zoo.data.pipeline.batch_pipeline`); None where `encode`
+    #: gives the training elements as they are trained
+    per_epoch: ClassVar[Any] = None
 
     # model -------------------------------------------------------------
     @abc.abstractmethod
@@ -647,8 +669,10 @@ class EncoderDecoderTask(Task):
         quick: bool = False,
         beam_width: int = 4,
     ) -> dict[str, float]:
-        """sacrebleu corpus BLEU of greedy decoding (`bleu`, `bleu<n>`) and, unless `quick`,
-        of beam search (`bleu_beam`, `bleu<n>_beam`) against every reference of an input.
+        """sacrebleu corpus BLEU of greedy decoding (`bleu`, `bleu<n>`) and, unless `quick`
+        (or where the headline metric is a beam-search score, which then chooses the best
+        epoch), of beam search (`bleu_beam`, `bleu<n>_beam`) against every reference of an
+        input.
 
         BLEU: Papineni et al. 2002 (https://aclanthology.org/P02-1040); sacrebleu, its
         reproducible implementation: Post 2018 (https://aclanthology.org/W18-6319).
@@ -657,7 +681,8 @@ class EncoderDecoderTask(Task):
             model: the task's model (with `encoder` and `decoder` sub-models).
             raw: raw examples of one split, as `load` yields them.
             batch_size: inputs decoded per batch.
-            quick: greedy BLEU only (no beam search), for use after every epoch.
+            quick: for use after every epoch: greedy BLEU only, plus beam search where
+                `headline_metric` ends in `_beam`.
             beam_width: hypotheses kept per input in the beam-search pass.
 
         Returns:
@@ -669,7 +694,8 @@ class EncoderDecoderTask(Task):
         """
         inputs, references = self.references(raw)
         metrics = {}
-        for suffix, width in (("", 1),) if quick else (("", 1), ("_beam", beam_width)):
+        beam = not quick or self.headline_metric.endswith("_beam")
+        for suffix, width in (("", 1), ("_beam", beam_width)) if beam else (("", 1),):
             hypotheses, cut = [], []
             for i in range(0, len(inputs), batch_size):
                 texts, outputs_cut = self.generate(

@@ -99,7 +99,7 @@ def retrain(
     spec = task.dataset(dataset)
     train_raw, val_raw = load_and_adapt(task, spec)
     task.preprocessing, changes = parent.task.preprocessing.merged_with(task.preprocessing)
-    hp = dict(parent.card.hyperparameters)
+    hp = task.card_hyperparameters(parent.card.hyperparameters)
     model = task.build_model(hyperparameters(hp))
     head = task.head_layer
     copied = transfer_weights(
