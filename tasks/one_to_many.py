@@ -21,6 +21,7 @@ from zoo.data import text
 from zoo.data.images import augment, fit_to_shape, to_model_image
 from zoo.data.preprocessing import Preprocessing, graph_ops, vocabulary_field
 from zoo.data.spec import GENERATED, DatasetSpec
+from zoo.errors import BadInputError
 from zoo.models import seq2seq
 from zoo.models.custom_layers import SpatialAttention
 from zoo.models.layers import compile_model, output_layer, recurrent
@@ -373,3 +374,49 @@ class ImageCaptioning(EncoderDecoderTask):
     def raw_input(self, example: dict[str, Any]) -> np.ndarray:
         """The example's uint8 image array, (height, width, 3)."""
         return example["image"]
+
+    def attention(
+        self, model: keras.Model, encoder_inputs: np.ndarray, tokens: list[list[str]]
+    ) -> list[dict[str, Any]]:
+        """Where the decoder looked on the image while it wrote each word of a caption: the
+        caption is fed back to the decoder (teacher forcing), which reproduces the weights of
+        the steps that emitted it.
+
+        Args:
+            model: a model with `attention=soft`.
+            encoder_inputs: uint8 images (batch, height, width, 3), as `encoder_inputs` makes.
+            tokens: per image, the words of its caption (`generate`).
+
+        Returns:
+            Per image `{"tokens": its words, "weights": float32 (words, grid height, grid
+            width), each word's weights summing to 1 over the grid, "image": the uint8 image
+            the model read}`.
+
+        Raises:
+            BadInputError: the model does not attend (`attention=none`, e.g. version 1 models).
+        """
+        encoder, decoder = model.get_layer("encoder"), model.get_layer("decoder")
+        if "attention" not in {layer.name for layer in decoder.layers}:
+            raise BadInputError(
+                "this captioning model has no attention (it was built with attention=none): "
+                "train one with --set attention=soft to see where it looks."
+            )
+        weights_of = keras.Model(decoder.inputs, decoder.get_layer("attention").output[1])
+        grid, *states = encoder(encoder_inputs, training=False)
+        start = self.preprocessing.vocabulary.index(text.START) + 2
+        steps = max(map(len, tokens))
+        ids = np.zeros((len(tokens), steps + 1), dtype=np.int32)  # right-padded with 0
+        for row, words in enumerate(tokens):
+            ids[row, : len(words) + 1] = [start, *self._lookup(tf.constant(words, tf.string))]
+        weights = keras.ops.convert_to_numpy(
+            weights_of([keras.ops.convert_to_tensor(ids), grid, *states], training=False)
+        )
+        _, grid_height, grid_width, _ = encoder.get_layer("grid").input.shape
+        return [
+            {
+                "tokens": words,
+                "weights": weights[row, : len(words)].reshape(len(words), grid_height, grid_width),
+                "image": encoder_inputs[row],
+            }
+            for row, words in enumerate(tokens)
+        ]
