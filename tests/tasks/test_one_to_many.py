@@ -183,9 +183,13 @@ def test_each_epoch_trains_one_caption_per_image_with_mirrored_sides(captioner) 
     task, _, _ = captioner
     image = np.zeros((32, 32, 3), dtype="uint8")
     image[:, :16] = 255  # white on the left
-    captions = tf.constant(["a circle on the left", "a square on the right", "two shapes"])
-    element = {"image": tf.constant(image), "captions": captions}
     vocabulary = ["[PAD]", "[UNK]", *task.preprocessing.vocabulary]
+    words = ["a", "circle", "square", "on", "in", "the", "left", "right", "center"]
+    assert set(words) <= set(vocabulary), sorted(vocabulary)
+    captions = tf.constant(
+        ["a circle on the left", "the square on the right", "a circle in the center"]
+    )
+    element = {"image": tf.constant(image), "captions": captions}
     seen = set()
     for seed in range(40):
         inputs, target_out, weights = task.per_epoch(element, tf.constant([seed, 7], tf.int64))
