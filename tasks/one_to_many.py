@@ -21,7 +21,7 @@ from zoo.data import text
 from zoo.data.images import augment, fit_to_shape, to_model_image
 from zoo.data.preprocessing import Preprocessing, graph_ops, vocabulary_field
 from zoo.data.spec import GENERATED, DatasetSpec
-from zoo.errors import BadInputError
+from zoo.errors import BadInputError, UnknownNameError
 from zoo.models import seq2seq
 from zoo.models.custom_layers import SpatialAttention
 from zoo.models.layers import compile_model, output_layer, recurrent
@@ -66,6 +66,16 @@ class CaptionPreprocessing(Preprocessing):
 #: `attention` hyperparameter: `soft` attends over the image's feature grid at every word,
 #: `none` reads the image only through the decoder's initial state
 ATTENTION_KINDS = ["soft", "none"]
+
+
+#: `encoder` hyperparameter values besides `cnn`: `keras.applications` backbones that take
+#: 0-255 pixels (their preprocessing is part of the model, so it travels with it)
+BACKBONES = {
+    "efficientnet_b0": "EfficientNetB0",
+    "mobilenet_v3_small": "MobileNetV3Small",
+    "mobilenet_v3_large": "MobileNetV3Large",
+    "convnext_tiny": "ConvNeXtTiny",
+}
 
 
 def _swap_sides(caption: tf.Tensor) -> tf.Tensor:
@@ -280,22 +290,7 @@ class ImageCaptioning(EncoderDecoderTask):
         image = keras.Input(
             shape=tuple(self.preprocessing.image_shape), dtype="uint8", name="image"
         )
-        x = keras.layers.Rescaling(1.0 / 255.0, name="rescale")(image)
-        filters = hp.Int("cnn_filters", 16, 128, step=16, default=32)
-        convs = hp.Int("cnn_convs", 1, 3, default=2)
-        for block in range(hp.Int("cnn_blocks", 2, 5, default=4)):
-            for conv in range(convs):
-                # the first convolution of a block keeps the old single-convolution name
-                suffix = f"{block}" if conv == 0 else f"{block}_{conv}"
-                x = keras.layers.Conv2D(
-                    filters * 2**block,
-                    3,
-                    padding="same",
-                    activation="relu",
-                    name=f"conv_{suffix}",
-                )(x)
-                x = keras.layers.BatchNormalization(name=f"bn_{suffix}")(x)
-            x = keras.layers.MaxPooling2D(name=f"pool_{block}")(x)
+        x = self._image_features(hp, image)
         pooled = keras.layers.GlobalAveragePooling2D(name="pool")(x)
         pooled = keras.layers.Dropout(dropout, name="image_dropout")(pooled)
         states = [
@@ -343,6 +338,52 @@ class ImageCaptioning(EncoderDecoderTask):
             weighted_metrics=["accuracy"],
             learning_rate=3e-3,
         )
+
+    @staticmethod
+    def _image_features(hp: kt.HyperParameters, image: keras.KerasTensor) -> keras.KerasTensor:
+        """The encoder's grid of image features: the zoo's CNN trained from scratch, or, with
+        `encoder` set, a `keras.applications` backbone (ImageNet weights with
+        `encoder_weights=imagenet`, downloaded by Keras: a network is needed).
+
+        Args:
+            hp: the model's hyperparameters; reads (and declares) `encoder`,
+                `encoder_weights`, and for the CNN `cnn_filters`, `cnn_convs`, `cnn_blocks`.
+            image: the uint8 image input (batch, height, width, 3).
+
+        Returns:
+            float (batch, grid height, grid width, channels).
+        """
+        # fixed, not searched: a tuner trying backbones would mostly measure their size
+        backbone = hp.Fixed("encoder", "cnn")
+        weights = hp.Fixed("encoder_weights", "none")
+        if backbone != "cnn":
+            if backbone not in BACKBONES:
+                raise UnknownNameError("encoder", backbone, ["cnn", *BACKBONES])
+            # these backbones scale and normalise 0-255 pixels themselves
+            x = keras.layers.Rescaling(1.0, name="to_float")(image)
+            net = getattr(keras.applications, BACKBONES[backbone])(
+                include_top=False,
+                weights=None if weights == "none" else weights,
+                input_shape=tuple(image.shape[1:]),
+            )
+            return net(x)
+        x = keras.layers.Rescaling(1.0 / 255.0, name="rescale")(image)
+        filters = hp.Int("cnn_filters", 16, 128, step=16, default=32)
+        convs = hp.Int("cnn_convs", 1, 3, default=1)
+        for block in range(hp.Int("cnn_blocks", 2, 5, default=4)):
+            for conv in range(convs):
+                # the first convolution of a block keeps the old single-convolution name
+                suffix = f"{block}" if conv == 0 else f"{block}_{conv}"
+                x = keras.layers.Conv2D(
+                    filters * 2**block,
+                    3,
+                    padding="same",
+                    activation="relu",
+                    name=f"conv_{suffix}",
+                )(x)
+                x = keras.layers.BatchNormalization(name=f"bn_{suffix}")(x)
+            x = keras.layers.MaxPooling2D(name=f"pool_{block}")(x)
+        return x
 
     # decoding and metrics ---------------------------------------------
     def encoder_inputs(self, inputs: list[Any]) -> np.ndarray:

@@ -15,7 +15,7 @@ from PIL import Image
 import zoo
 from zoo import registry
 from zoo.cli import main
-from zoo.errors import BadInputError
+from zoo.errors import BadInputError, UnknownNameError
 from zoo.models.custom_layers import SpatialAttention
 from zoo.models.plots import PANELS_PER_ROW, plot_attention
 from zoo.tasks.base import hyperparameters
@@ -228,3 +228,27 @@ def test_version_1_cards_rebuild_show_and_tell() -> None:
         "units": 256,
     }
     assert task.card_hyperparameters({"attention": "soft"})["attention"] == "soft"
+
+
+def test_a_keras_applications_backbone_trains_and_loads_in_safe_mode(
+    captioner, tmp_path: Path
+) -> None:
+    # random weights: ImageNet's cannot be downloaded here; a 32x32 image gives a 1x1 grid
+    task, spec, _ = captioner
+    model = task.build_model(
+        hyperparameters({**TINY, "encoder": "mobilenet_v3_small", "encoder_weights": "none"})
+    )
+    batch = next(task.batches(task.load(spec, "train"), 8, training=True).as_numpy_iterator())
+    assert np.isfinite(model.train_on_batch(*batch)[0])
+    model.save(tmp_path / "model.keras")
+    loaded = keras.saving.load_model(tmp_path / "model.keras", safe_mode=True)
+    images = validation_images(task, spec, 2)
+    assert task.predict(loaded, images) == task.predict(model, images)
+    (result,) = task.predict(loaded, images[:1], return_attention=True)
+    assert result["attention"]["weights"].shape[1:] == (1, 1)
+
+
+def test_an_unknown_backbone_is_named(captioner) -> None:
+    task, _, _ = captioner
+    with pytest.raises(UnknownNameError, match="efficientnet_b0"):
+        task.build_model(hyperparameters({**TINY, "encoder": "resnet"}))
