@@ -128,7 +128,7 @@ class ImageCaptioning(EncoderDecoderTask):
     input_features = ("image", "captions")
     target_vocabulary = "vocabulary"
     output_key = "caption"
-    bleu_orders = (4, 1)
+    bleu_orders = (4, 1, 2, 3)  # BLEU-1..4, as captioning papers report them
     default_batch_size = 64
     max_tokens = 24
     max_vocabulary = 8000
