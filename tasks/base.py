@@ -67,6 +67,9 @@ class Task(abc.ABC):
     min_word_count: ClassVar[int] = 2
     #: name of the output layer: `zoo retrain` replaces it when the label set changes
     head_layer: ClassVar[str]
+    #: hyperparameters declared after some of the task's models were trained -> the value
+    #: those models were built with (`card_hyperparameters`)
+    hyperparameters_before: ClassVar[dict[str, Any]] = {}
     #: the task's fitted preprocessing type (vocabularies, label names, shapes)
     preprocessing_class: ClassVar[type[Preprocessing]]
     #: label fields of the preprocessing -> the dataset feature (a ClassLabel, or a sequence
@@ -273,10 +276,29 @@ class Task(abc.ABC):
             training=training,
             seed=seed,
             length_fn=self.length_fn,
+            per_epoch=self.per_epoch if training else None,
         )
+
+    @classmethod
+    def card_hyperparameters(cls, recorded: dict[str, Any]) -> dict[str, Any]:
+        """The hyperparameters that rebuild a model from its card's record: a card written
+        before a hyperparameter existed was built with its `hyperparameters_before` value,
+        not with today's default.
+
+        Args:
+            recorded: the card's hyperparameters.
+
+        Returns:
+            `recorded`, completed from `hyperparameters_before`.
+        """
+        return {**cls.hyperparameters_before, **recorded}
 
     #: length of an encoded example, for bucketing; None for fixed-size inputs
     length_fn: ClassVar[Any] = None
+    #: `(encoded training element, seed) -> the element trained on this epoch`, applied after
+    #: the cache, anew every epoch (`zoo.data.pipeline.batch_pipeline`); None where `encode`
+    #: gives the training elements as they are trained
+    per_epoch: ClassVar[Any] = None
 
     # model -------------------------------------------------------------
     @abc.abstractmethod
@@ -591,7 +613,7 @@ class EncoderDecoderTask(Task):
 
     def generate(
         self, model: keras.Model, encoder_inputs: Any, *, beam_width: int = 1
-    ) -> tuple[list[str], list[bool]]:
+    ) -> tuple[list[str], list[bool], list[list[str]]]:
         """Decode a batch of encoder inputs; `beam_width=1` is greedy.
 
         Args:
@@ -600,8 +622,9 @@ class EncoderDecoderTask(Task):
             beam_width: hypotheses kept per input (`zoo.models.decoding.beam_search`).
 
         Returns:
-            One output text per input, and per input whether the output reached its bound
-            (`output_bounds`) without an end token, cut there.
+            One output text per input; per input whether the output reached its bound
+            (`output_bounds`) without an end token, cut there; and per input the output's
+            tokens as the decoder emitted them (before `detokenize`).
         """
         decoded = seq2seq.decode(
             model,
@@ -611,7 +634,7 @@ class EncoderDecoderTask(Task):
             beam_width=beam_width,
         )
         texts = self.detokenize(tf.constant([" ".join(t) for t in decoded.tokens])).numpy()
-        return [s.decode() for s in texts], decoded.cut
+        return [s.decode() for s in texts], decoded.cut, decoded.tokens
 
     def _cut(self, inputs: list[Any], outputs_cut: list[bool]) -> list[bool]:
         """Per input: was it, or its output, cut at a length limit?"""
@@ -647,8 +670,10 @@ class EncoderDecoderTask(Task):
         quick: bool = False,
         beam_width: int = 4,
     ) -> dict[str, float]:
-        """sacrebleu corpus BLEU of greedy decoding (`bleu`, `bleu<n>`) and, unless `quick`,
-        of beam search (`bleu_beam`, `bleu<n>_beam`) against every reference of an input.
+        """sacrebleu corpus BLEU of greedy decoding (`bleu`, `bleu<n>`) and, unless `quick`
+        (or where the headline metric is a beam-search score, which then chooses the best
+        epoch), of beam search (`bleu_beam`, `bleu<n>_beam`) against every reference of an
+        input.
 
         BLEU: Papineni et al. 2002 (https://aclanthology.org/P02-1040); sacrebleu, its
         reproducible implementation: Post 2018 (https://aclanthology.org/W18-6319).
@@ -657,7 +682,8 @@ class EncoderDecoderTask(Task):
             model: the task's model (with `encoder` and `decoder` sub-models).
             raw: raw examples of one split, as `load` yields them.
             batch_size: inputs decoded per batch.
-            quick: greedy BLEU only (no beam search), for use after every epoch.
+            quick: for use after every epoch: greedy BLEU only, plus beam search where
+                `headline_metric` ends in `_beam`.
             beam_width: hypotheses kept per input in the beam-search pass.
 
         Returns:
@@ -669,10 +695,11 @@ class EncoderDecoderTask(Task):
         """
         inputs, references = self.references(raw)
         metrics = {}
-        for suffix, width in (("", 1),) if quick else (("", 1), ("_beam", beam_width)):
+        beam = not quick or self.headline_metric.endswith("_beam")
+        for suffix, width in (("", 1), ("_beam", beam_width)) if beam else (("", 1),):
             hypotheses, cut = [], []
             for i in range(0, len(inputs), batch_size):
-                texts, outputs_cut = self.generate(
+                texts, outputs_cut, _ = self.generate(
                     model, self.encoder_inputs(inputs[i : i + batch_size]), beam_width=width
                 )
                 hypotheses += texts
@@ -729,7 +756,12 @@ class EncoderDecoderTask(Task):
         return serve
 
     def predict(
-        self, model: keras.Model, inputs: list[Any], *, beam_width: int = 4
+        self,
+        model: keras.Model,
+        inputs: list[Any],
+        *,
+        beam_width: int = 4,
+        return_attention: bool = False,
     ) -> list[dict[str, Any]]:
         """Decode raw inputs with beam search (greedy with `beam_width=1`).
 
@@ -737,6 +769,8 @@ class EncoderDecoderTask(Task):
             model: the task's model.
             inputs: raw inputs, of the kind `input_description` names.
             beam_width: hypotheses kept per input.
+            return_attention: add each output's attention weights under `"attention"`
+                (`attention`), for models that attend.
 
         Returns:
             One `{output_key: text}` per input, e.g. `{"caption": "a red circle on the left"}`,
@@ -744,15 +778,41 @@ class EncoderDecoderTask(Task):
             limit (`inputs_cut`, `output_bounds`); a `ZooWarning` then says so too.
 
         Raises:
-            BadInputError: an input cannot be read (`checked`, `encoder_inputs`).
+            BadInputError: an input cannot be read (`checked`, `encoder_inputs`), or
+                `return_attention` for a model that does not attend.
         """
         inputs = self.checked(inputs)
-        texts, outputs_cut = self.generate(
-            model, self.encoder_inputs(inputs), beam_width=beam_width
-        )
+        encoder_inputs = self.encoder_inputs(inputs)
+        texts, outputs_cut, tokens = self.generate(model, encoder_inputs, beam_width=beam_width)
         cut = self._cut(inputs, outputs_cut)
         self._warn_cut(cut, "inputs")
-        return [
+        results = [
             {self.output_key: s, **({"truncated": True} if c else {})}
             for s, c in zip(texts, cut, strict=True)
         ]
+        if return_attention:
+            for result, attention in zip(
+                results, self.attention(model, encoder_inputs, tokens), strict=True
+            ):
+                result["attention"] = attention
+        return results
+
+    def attention(
+        self, model: keras.Model, encoder_inputs: Any, tokens: list[list[str]]
+    ) -> list[dict[str, Any]]:
+        """Where the decoder looked while it emitted each output token.
+
+        Args:
+            model: the task's model.
+            encoder_inputs: one batch, as `encoder_inputs` makes it.
+            tokens: per input, the output tokens it was decoded to (`generate`).
+
+        Returns:
+            Per input, `{"tokens": its tokens, "weights": float32 array (tokens, ...)}`:
+            each token's weights over what the encoder gave, summing to 1; an override may
+            add what the weights are drawn over.
+
+        Raises:
+            BadInputError: always, in this default: the task's models do not attend.
+        """
+        raise BadInputError(f"{self.name} models have no attention weights to return.")

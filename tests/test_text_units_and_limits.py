@@ -122,7 +122,9 @@ def test_chinese_targets_train_on_characters_and_score_with_the_zh_tokenizer(
 
     # evaluate scores with the recorded tokenizer: the one-character error is 70.7
     monkeypatch.setattr(task, "references", lambda raw: (["x"], [[REFERENCE]]))
-    monkeypatch.setattr(task, "generate", lambda *a, **k: ([ONE_CHARACTER_OFF], [False]))
+    monkeypatch.setattr(
+        task, "generate", lambda *a, **k: ([ONE_CHARACTER_OFF], [False], [list(ONE_CHARACTER_OFF)])
+    )
     metrics = task.evaluate(model, task.load(spec, "validation"), quick=True)
     assert metrics["bleu"] == pytest.approx(70.7107, abs=1e-4)
 

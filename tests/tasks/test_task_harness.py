@@ -85,7 +85,10 @@ def assert_serving_matches(served: dict[str, Any], predicted: list[dict[str, Any
 
 
 #: heads a task can swap in by a hyperparameter, each run through the harness too
-VARIANTS = [("many-to-many-equal", "lstm", {"crf": True})]
+VARIANTS = [
+    ("many-to-many-equal", "lstm", {"crf": True}),
+    ("one-to-many", "lstm", {"attention": "none"}),  # Show and Tell, as version 1 models
+]
 
 
 # the card's training curves have no validation points after one step: matplotlib says so

@@ -73,6 +73,9 @@ def cmd_predict(args: argparse.Namespace) -> None:
         )
     if not args.input and (args.input_format or args.column or args.encoding):
         raise ZooError("--input-format, --column and --encoding read an --input FILE.")
+    if args.attention_plot:
+        _predict_with_attention_plot(args)
+        return
     if args.input:
         fmt = _inputs.input_format(args.input, args.input_format)
         inputs = _inputs.read_inputs(
@@ -109,6 +112,34 @@ def cmd_predict(args: argparse.Namespace) -> None:
             ):
                 out.write(_inputs.result_line(line, value, result) + "\n")
             progress.update(len(batch))
+
+
+def _predict_with_attention_plot(args: argparse.Namespace) -> None:
+    """`zoo predict MODEL INPUT --attention-plot PNG`: the result line, and the output's
+    attention drawn over the input into PNG (`zoo.models.plots.plot_attention`).
+
+    Args:
+        args: the parsed command line.
+
+    Raises:
+        ZooError: not exactly one INPUT argument.
+        BadInputError: the input cannot be read, or the model does not attend.
+    """
+    from zoo import registry
+    from zoo.errors import ZooError
+    from zoo.models.plots import plot_attention
+
+    if args.input or len(args.inputs) != 1:
+        raise ZooError("--attention-plot draws one input: give exactly one INPUT argument.")
+    plot = Path(args.attention_plot)
+    if plot.is_dir() or not plot.resolve().parent.is_dir():
+        raise ZooError(f"--attention-plot {plot}: give a file in an existing folder.")
+    model = registry.load(args.model, root=args.registry, hub=args.hub)
+    (value,) = args.inputs
+    result = model.predict(model.task.parse_cli_input(value), return_attention=True)
+    plot_attention(result.pop("attention"), args.attention_plot)
+    with _inputs.output(args.output) as out:
+        out.write(_inputs.result_line(None, value, result) + "\n")
 
 
 def cmd_stream(args: argparse.Namespace) -> None:
@@ -350,6 +381,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         type=positive_int,
         metavar="N",
         help=f"inputs predicted at once (default: {PREDICT_BATCH_SIZE})",
+    )
+    p.add_argument(
+        "--attention-plot",
+        metavar="PNG",
+        help="draw where the model looked for each output word, one panel per word, into PNG "
+        "(captioning models with attention; one INPUT)",
     )
     registry_option(p)
     hub_option(p)

@@ -163,3 +163,49 @@ def fit_to_shape(image: tf.Tensor, shape: tuple[int, int, int]) -> tf.Tensor:
         resized = tf.image.resize(image, (height, width), antialias=True)
         image = tf.cast(tf.clip_by_value(tf.round(resized), 0, 255), tf.uint8)
     return image
+
+
+def augment(
+    image: tf.Tensor,
+    seed: tf.Tensor,
+    *,
+    min_crop: float = 0.8,
+    brightness: float = 0.15,
+    contrast: float = 0.2,
+    saturation: float = 0.2,
+) -> tuple[tf.Tensor, tf.Tensor]:
+    """In a `tf.data` pipeline: one random variant of a training image, the same for the
+    same seed: a crop of `min_crop` to all of each side at a random place, resized back,
+    mirrored left to right half the time, and its brightness, contrast and saturation
+    jittered (stateless random ops, so an epoch's variants follow from its seeds).
+
+    Args:
+        image: uint8 tensor of shape (height, width, 3), height and width known when traced.
+        seed: int64 tensor of shape (2,), this image's seed for this epoch.
+        min_crop: the smallest crop side, as a fraction of the image's side.
+        brightness: largest change of brightness, on a [0, 1] scale.
+        contrast: contrast multiplied by a factor in [1 - contrast, 1 + contrast].
+        saturation: saturation multiplied by a factor in [1 - saturation, 1 + saturation].
+
+    Returns:
+        `(image, mirrored)`: uint8 tensor of the input's shape, and a bool scalar, True where
+        the image was mirrored (so text about it can swap left and right).
+    """
+    height, width, channels = image.shape
+    seeds = tf.random.experimental.stateless_split(seed, 6)
+    side = tf.random.stateless_uniform([], seeds[0], min_crop, 1.0)
+    crop_shape = tf.stack(
+        [
+            tf.cast(side * height, tf.int32),
+            tf.cast(side * width, tf.int32),
+            channels,
+        ]
+    )
+    crop = tf.image.stateless_random_crop(image, crop_shape, seeds[1])
+    x = tf.image.resize(tf.cast(crop, tf.float32) / 255.0, (height, width))
+    mirrored = tf.random.stateless_uniform([], seeds[2]) < 0.5
+    x = tf.where(mirrored, x[:, ::-1], x)
+    x = tf.image.stateless_random_brightness(x, brightness, seeds[3])
+    x = tf.image.stateless_random_contrast(x, 1 - contrast, 1 + contrast, seeds[4])
+    x = tf.image.stateless_random_saturation(x, 1 - saturation, 1 + saturation, seeds[5])
+    return tf.cast(tf.round(tf.clip_by_value(x, 0.0, 1.0) * 255.0), tf.uint8), mirrored

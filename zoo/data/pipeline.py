@@ -7,6 +7,7 @@ padding (the padding side cuDNN needs) and prefetches.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import tensorflow as tf
 
@@ -20,6 +21,7 @@ def batch_pipeline(
     length_fn: Callable[..., tf.Tensor] | None = None,
     bucket_boundaries: Sequence[int] = (8, 16, 32, 64, 128),
     cache: bool = True,
+    per_epoch: Callable[..., tuple[Any, ...]] | None = None,
 ) -> tf.data.Dataset:
     """Batch encoded `(inputs, targets)` examples the same way for every task.
 
@@ -37,6 +39,10 @@ def batch_pipeline(
             batches with `Dataset.batch`, so elements must all have one shape.
         bucket_boundaries: the length limits between buckets.
         cache: keep the encoded elements in memory after the first pass.
+        per_epoch: `(element, seed) -> (inputs, targets[, sample_weights])`, applied after
+            the cache and the shuffle, anew every epoch (a caption sampled per image, an
+            augmented image): `seed` is an int64 tensor (2,), another for every element and
+            every epoch, drawn from `seed`. None: the elements are trained as they are.
 
     Returns:
         Prefetched batches; the last one of each bucket may be smaller. With `length_fn`,
@@ -47,6 +53,9 @@ def batch_pipeline(
         ds = ds.cache()
     if training:
         ds = ds.shuffle(4096, seed=seed, reshuffle_each_iteration=True)
+    if per_epoch is not None:
+        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+        ds = tf.data.Dataset.zip(ds, seeds).map(per_epoch, num_parallel_calls=tf.data.AUTOTUNE)
     if length_fn is None:
         ds = ds.batch(batch_size)
     else:

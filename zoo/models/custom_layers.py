@@ -390,3 +390,67 @@ class WordDropout(keras.layers.Layer):
             "unknown_id": self.unknown_id,
             "seed": self.seed,
         }
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class SpatialAttention(keras.layers.Layer):
+    """Soft attention of every decoder step over the positions of an image's feature grid,
+    scored the additive (Bahdanau) way: `score(h, f) = v . tanh(W_h h + W_f f + b)`, softmax
+    over the positions, and the context is the weighted mean of the features.
+
+    Soft attention over a CNN's spatial grid is Show, Attend and Tell's (Xu et al. 2015,
+    https://arxiv.org/abs/1502.03044); the additive score is Bahdanau et al.'s
+    (https://arxiv.org/abs/1409.0473). The query is the decoder's current hidden state, as
+    in Lu et al.'s spatial attention (2017, https://arxiv.org/abs/1612.01887), so the
+    recurrent layer runs over the whole caption as one fused layer.
+
+    Args:
+        units: size of the space where queries and features are added.
+        **kwargs: `keras.layers.Layer` arguments (`name`, ...).
+
+    Call arguments:
+        inputs: `[query, features]`: float (batch, time, query size), one query per decoder
+            step, and float (batch, positions, feature size), the flattened grid.
+
+    Returns:
+        `[context, weights]`: float (batch, time, feature size), and float (batch, time,
+        positions), each step's weights, summing to 1 over the positions. Both carry the
+        query's mask.
+    """
+
+    def __init__(self, units: int, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+        self.query_projection = keras.layers.Dense(units, use_bias=False, name="query_projection")
+        self.feature_projection = keras.layers.Dense(units, name="feature_projection")
+        self.score = keras.layers.Dense(1, use_bias=False, name="score")
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        query_shape, features_shape = input_shape
+        self.query_projection.build(query_shape)
+        self.feature_projection.build(features_shape)
+        self.score.build((None, None, None, self.units))
+        super().build(input_shape)
+
+    def call(self, inputs):
+        query, features = inputs
+        keys = self.feature_projection(features)[:, None]  # (batch, 1, positions, units)
+        queries = self.query_projection(query)[:, :, None]  # (batch, time, 1, units)
+        scores = keras.ops.squeeze(self.score(keras.ops.tanh(queries + keys)), axis=-1)
+        weights = keras.ops.softmax(scores, axis=-1)
+        return [keras.ops.einsum("btn,bnd->btd", weights, features), weights]
+
+    def compute_mask(self, inputs, mask=None):
+        query_mask = None if mask is None else mask[0]
+        return [query_mask, query_mask]
+
+    def compute_output_shape(self, input_shape):
+        query_shape, features_shape = input_shape
+        return [
+            (query_shape[0], query_shape[1], features_shape[2]),
+            (query_shape[0], query_shape[1], features_shape[1]),
+        ]
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units}

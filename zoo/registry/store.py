@@ -144,19 +144,22 @@ class ZooModel:
     model: keras.Model
     card: cards.ModelCard
 
-    def predict(self, raw: Any) -> Any:
+    def predict(self, raw: Any, **options: Any) -> Any:
         """One raw input (a string, a token list, an image path or array) -> one readable result.
 
         Args:
             raw: one input of the kind `task.input_description` names.
+            **options: options of the task's `predict`, e.g. `beam_width=1` or
+                `return_attention=True` for the decoder tasks.
 
         Returns:
             The task's readable result for it, e.g. `{"label": "pos", "probability": 0.97}`.
 
         Raises:
-            BadInputError: the task cannot read the input.
+            BadInputError: the task cannot read the input (or, with `return_attention`, its
+                model does not attend).
         """
-        return self.task.predict(self.model, [raw])[0]
+        return self.task.predict(self.model, [raw], **options)[0]
 
     def predict_batch(self, inputs: list[Any]) -> list[Any]:
         """Raw inputs -> readable results, in one batch.

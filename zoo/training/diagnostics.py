@@ -476,7 +476,9 @@ def _registry_profile(
 
     loaded = registry.load(ref, root=root)
     # rebuilt from the card, so that the model is compiled with its training loss
-    model = loaded.task.build_model(hyperparameters(loaded.card.hyperparameters))
+    model = loaded.task.build_model(
+        hyperparameters(loaded.task.card_hyperparameters(loaded.card.hyperparameters))
+    )
     model.set_weights(loaded.model.get_weights())
     try:
         raw = loaded.task.load(dataset or loaded.training_dataset(), split)

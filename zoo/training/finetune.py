@@ -99,7 +99,7 @@ def retrain(
     spec = task.dataset(dataset)
     train_raw, val_raw = load_and_adapt(task, spec)
     task.preprocessing, changes = parent.task.preprocessing.merged_with(task.preprocessing)
-    hp = dict(parent.card.hyperparameters)
+    hp = task.card_hyperparameters(parent.card.hyperparameters)
     # seeded again: preparing the dataset draws random numbers only where it was not prepared
     keras.utils.set_random_seed(seed)
     model = task.build_model(hyperparameters(hp))
