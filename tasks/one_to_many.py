@@ -102,7 +102,9 @@ class ImageCaptioning(EncoderDecoderTask):
     resize_to = (128, 128)  # for datasets whose images vary in size
 
     # data --------------------------------------------------------------
-    def adapt(self, train: tf.data.Dataset, spec: DatasetSpec) -> None:
+    def adapt(
+        self, train: tf.data.Dataset, spec: DatasetSpec, hp: kt.HyperParameters | None = None
+    ) -> None:
         """Fits the caption vocabulary (normalised words of every reference caption, after the
         reserved `[start]` and `[end]`) and takes the image shape from the dataset, or
         `resize_to` (RGB) where its images vary in size. Captions written without spaces

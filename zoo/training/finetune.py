@@ -97,9 +97,11 @@ def retrain(
     task = type(parent.task)()
     task.min_word_count = 1  # fine-tuning data is small: a new word seen once is still worth adding
     spec = task.dataset(dataset)
-    train_raw, val_raw = load_and_adapt(task, spec)
+    # the new data is cut into units as the parent's was (a card older than an option
+    # lacks it: the parent's preprocessing says which it used)
+    hp = {**parent.task.preprocessing.fitting_options(), **parent.card.hyperparameters}
+    train_raw, val_raw = load_and_adapt(task, spec, hyperparameters(hp))
     task.preprocessing, changes = parent.task.preprocessing.merged_with(task.preprocessing)
-    hp = dict(parent.card.hyperparameters)
     model = task.build_model(hyperparameters(hp))
     head = task.head_layer
     copied = transfer_weights(
