@@ -68,13 +68,13 @@ class TranslationPreprocessing(Preprocessing):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        self._tokenizers: dict[str, tf.Module] = {}
+        self._models: dict[str, bytes] = {}
 
-    def _tokenizer(self, side: str) -> tf.Module:
-        """The SentencePiece ops of a side cut into subwords, made once and kept."""
-        if side not in self._tokenizers:
-            self._tokenizers[side] = subwords.tokenizer(getattr(self, f"{side}_subwords"))
-        return self._tokenizers[side]
+    def _model(self, side: str) -> bytes:
+        """The serialised SentencePiece model of a side cut into subwords, decoded once."""
+        if side not in self._models:
+            self._models[side] = subwords.serialised(getattr(self, f"{side}_subwords"))
+        return self._models[side]
 
     @graph_ops
     def normalize(
@@ -97,7 +97,7 @@ class TranslationPreprocessing(Preprocessing):
         # HTML line breaks are spaces, as `text.normalize` reads them; SentencePiece
         # collapses whitespace itself
         sentences = tf.strings.regex_replace(sentences, r"<[bB][rR]\s*/?>", " ")
-        pieces = self._tokenizer(side).tokenize(sentences)
+        pieces = subwords.tokenize(self._model(side), sentences)
         if max_tokens is not None:
             pieces = pieces[:max_tokens] if sentences.shape.rank == 0 else pieces[:, :max_tokens]
         return tf.strings.reduce_join(pieces, axis=-1, separator=" ")
@@ -153,14 +153,6 @@ class TranslationPreprocessing(Preprocessing):
                 setattr(merged, f"{side}_vocabulary", getattr(self, f"{side}_vocabulary"))
                 changes["vocabulary_added"][f"{side}_vocabulary"] = 0
         return merged, changes
-
-    def resources(self) -> list[tf.Module]:
-        """The lookup tables and SentencePiece tokenizers made so far, for an export.
-
-        Returns:
-            The tables (`Preprocessing.resources`), then the tokenizers `normalize` made.
-        """
-        return [*super().resources(), *self._tokenizers.values()]
 
     @graph_ops
     def model_inputs(self, sentences: tf.Tensor) -> tf.Tensor:

@@ -5,7 +5,9 @@ Kudo 2018, https://arxiv.org/abs/1804.10959).
 
 The `sentencepiece` library trains the model (Python, once, in `adapt`); TensorFlow Text's
 `SentencepieceTokenizer` applies it as TensorFlow ops, so the `tf.data` pipeline,
-`predict` and exported serving signatures cut text the same way. The serialised model
+`predict` and exported serving signatures cut text the same way (a server loading the
+export needs TensorFlow Text's ops: `import tensorflow_text`, or TensorFlow Serving, which
+links them). The serialised model
 travels inside the task's `preprocessing.json` (base64), hashed with it by the registry.
 
 A piece is a string without spaces (SentencePiece writes a space as `▁`, U+2581): the
@@ -94,24 +96,39 @@ def pieces(model: str) -> list[str]:
     ]
 
 
-def tokenizer(model: str) -> tf.Module:
-    """The TensorFlow ops that apply a model.
-
-    Make it eagerly (outside a trace), so that every `tf.function` and dataset can capture
-    it; an exported SavedModel must track it (it holds the model as a resource).
+def serialised(model: str) -> bytes:
+    """The model's bytes, as `tokenize` takes them.
 
     Args:
         model: a base64 model from `train`.
 
     Returns:
-        A `tensorflow_text.SentencepieceTokenizer` emitting piece strings.
+        The serialised SentencePiece model proto.
+    """
+    return base64.b64decode(model)
+
+
+def tokenize(model: bytes, sentences: tf.Tensor) -> tf.RaggedTensor:
+    """Cut sentences into pieces with TensorFlow ops.
+
+    The SentencePiece op is made where this is called: inside a `tf.function`, a `tf.data`
+    map or an exported signature it is a node of that graph, holding the model, so the
+    graph needs no resource tracked beside it; eagerly, TensorFlow caches the op. (Made
+    once and kept eagerly, its resource would vanish whenever TensorFlow clears its eager
+    kernel cache, as `tf.random.set_seed` does.)
+
+    Args:
+        model: a serialised model (`serialised`).
+        sentences: string tensor, a scalar or of shape (batch,).
+
+    Returns:
+        The piece strings: shape (pieces,) for a scalar, ragged (batch, None) otherwise.
     """
     import tensorflow_text  # registers the SentencePiece ops with TensorFlow
 
-    with tf.init_scope():
-        return tensorflow_text.SentencepieceTokenizer(
-            model=base64.b64decode(model), out_type=tf.string
-        )
+    return tensorflow_text.SentencepieceTokenizer(model=model, out_type=tf.string).tokenize(
+        sentences
+    )
 
 
 def join_pieces(sentences: tf.Tensor) -> tf.Tensor:
