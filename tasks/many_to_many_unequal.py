@@ -436,11 +436,11 @@ class Translation(EncoderDecoderTask):
     def encoder_inputs(self, inputs: list[Any]) -> tf.Tensor:
         """int32 source ids (batch, time), right-padded with 0 (`model_inputs`): each source
         read whole, up to `zoo.data.text.MAX_INPUT_TOKENS` tokens."""
-        return self.preprocessing.model_inputs(tf.constant(inputs))
+        return self.preprocessing.traced("model_inputs")(tf.constant(inputs))
 
     def inputs_cut(self, inputs: Any) -> tf.Tensor:
         """bool (batch,): sources longer than `zoo.data.text.MAX_INPUT_TOKENS` tokens."""
-        return self.preprocessing.source_cut(tf.convert_to_tensor(inputs, tf.string))
+        return self.preprocessing.traced("source_cut")(tf.convert_to_tensor(inputs, tf.string))
 
     def output_bounds(self, encoder_inputs: Any) -> tf.Tensor:
         """int32 (batch,): a translation may run to `max_tokens` plus `output_ratio` tokens

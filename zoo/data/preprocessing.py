@@ -85,6 +85,22 @@ class Preprocessing:
 
     def __post_init__(self) -> None:
         self._tables: dict[tuple[str, str], tf.lookup.StaticHashTable] = {}
+        self._traced: dict[str, tf.types.experimental.PolymorphicFunction] = {}
+
+    def traced(self, method: str) -> tf.types.experimental.PolymorphicFunction:
+        """One of the preprocessing's TensorFlow methods as a `tf.function` (traced
+        shape-generic, made once): for single inputs at inference, where running its ops
+        eagerly costs more than the model.
+
+        Args:
+            method: the name of a method of TensorFlow ops, e.g. `model_inputs`.
+
+        Returns:
+            The traced method, taking and returning what the method does.
+        """
+        if method not in self._traced:
+            self._traced[method] = tf.function(getattr(self, method), reduce_retracing=True)
+        return self._traced[method]
 
     # serialisation -----------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
