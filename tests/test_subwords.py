@@ -174,3 +174,40 @@ def test_label_smoothing_spreads_mass_over_the_vocabulary() -> None:
     assert SmoothedSparseCrossentropy.from_config(
         SmoothedSparseCrossentropy(0.2).get_config()
     ).smoothing == pytest.approx(0.2)
+
+
+def test_a_search_fits_the_preprocessing_with_its_fixed_values(tiny_dataset) -> None:
+    from zoo.tuning.hypermodel import TaskHyperModel
+
+    spec = tiny_dataset("many-to-many-unequal")
+    words = TaskHyperModel("many-to-many-unequal", spec, fixed={"units_kind": "words"})
+    assert words.task.preprocessing.source_units == text.WORDS
+    default = TaskHyperModel("many-to-many-unequal", spec)
+    assert default.task.preprocessing.source_units == text.SUBWORDS
+
+
+def test_retraining_a_model_of_word_units_cuts_the_new_data_into_words(
+    parallel, tmp_path: Path
+) -> None:
+    # a parent whose card predates `units_kind`, as the shipped translation models' do
+    parent = zoo.train(
+        "many-to-many-unequal",
+        dataset=parallel,
+        epochs=1,
+        hparams={**TINY, "units_kind": "words"},
+        verbose=0,
+    )
+    del parent.hyperparameters["units_kind"]
+    registry.save(parent, "word-parent", root=tmp_path)
+    folder = tmp_path / "new"
+    folder.mkdir()
+    rows = "Eine Katze schläft.\tA cat sleeps.\nZwei Katzen schlafen.\tTwo cats sleep.\n" * 4
+    for split in ("train", "validation"):
+        (folder / f"{split}.tsv").write_text(rows, encoding="utf-8")
+    new = zoo.prepare(folder, "parallel", source="de", target="en")
+    child = zoo.retrain("word-parent", new, epochs=1, head_epochs=0, root=tmp_path, verbose=0)
+    prep = child.task.preprocessing
+    assert (prep.source_units, prep.target_units) == (text.WORDS, text.WORDS)
+    # the new German words are added as words, not as SentencePiece pieces
+    added = prep.source_vocabulary[len(parent.task.preprocessing.source_vocabulary) :]
+    assert "katze" in added and not any(t.startswith(subwords.SPACE) for t in added)
