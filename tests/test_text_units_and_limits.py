@@ -12,6 +12,7 @@ import json
 import warnings
 from pathlib import Path
 
+import keras
 import pytest
 import tensorflow as tf
 from sacrebleu.metrics import BLEU
@@ -198,7 +199,7 @@ def test_each_row_stops_at_its_own_bound() -> None:
         return tf.math.log(tf.tile([[1e-9, 1e-9, 1.0, 1e-9]], [len(tokens), 1])), states
 
     out = beam_search(
-        loop, [tf.zeros((2, 1))], start_id=0, end_id=1, max_length=[2, 4], beam_width=2
+        loop, [keras.ops.zeros((2, 1))], start_id=0, end_id=1, max_length=[2, 4], beam_width=2
     )
     assert out == [[2, 2], [2, 2, 2, 2]]
 
