@@ -216,7 +216,9 @@ class Task(abc.ABC):
         }
 
     @abc.abstractmethod
-    def adapt(self, train: tf.data.Dataset, spec: DatasetSpec) -> None:
+    def adapt(
+        self, train: tf.data.Dataset, spec: DatasetSpec, hp: kt.HyperParameters | None = None
+    ) -> None:
         """Fit the preprocessing (vocabularies, label names, shapes) on raw training examples
         of the dataset `spec` describes.
 
@@ -227,6 +229,9 @@ class Task(abc.ABC):
             train: raw training examples, as `load(spec, "train")` yields them.
             spec: the dataset, for its TFDS features (label names, image shape) and `fields`
                 (e.g. the source and target languages of a translation pair).
+            hp: the hyperparameters the model will be built with, for a task whose
+                preprocessing has options (translation's `units_kind`); a task declares them
+                here with their defaults, as `build_model` does. None: every default.
 
         Raises:
             ZooError: for a task with a vocabulary, no token of the training split is frequent

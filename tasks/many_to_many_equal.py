@@ -182,7 +182,9 @@ class NamedEntityRecognition(Task):
     max_word_length = 20  # characters read per word
 
     # data --------------------------------------------------------------
-    def adapt(self, train: tf.data.Dataset, spec: DatasetSpec) -> None:
+    def adapt(
+        self, train: tf.data.Dataset, spec: DatasetSpec, hp: kt.HyperParameters | None = None
+    ) -> None:
         """Fits the word vocabulary (lowercased tokens seen at least `min_word_count` times) and
         the character vocabulary (every character, at most `max_characters`), and takes the
         tag names from the dataset's `ner` feature.

@@ -9,18 +9,18 @@ teacher forcing; inference uses greedy or beam-search decoding; the metric is sa
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 import keras
 import keras_tuner as kt
 import tensorflow as tf
 
-from zoo.data import text
-from zoo.data.preprocessing import Preprocessing, graph_ops, vocabulary_field
+from zoo.data import subwords, text
+from zoo.data.preprocessing import Preprocessing, graph_ops, model_field, vocabulary_field
 from zoo.data.spec import GENERATED, DatasetSpec
 from zoo.errors import BadInputError
 from zoo.models import seq2seq
-from zoo.models.custom_layers import PaddingMask
+from zoo.models.custom_layers import PaddingMask, SmoothedSparseCrossentropy
 from zoo.models.layers import (
     compile_model,
     lower_layers,
@@ -40,13 +40,18 @@ class TranslationPreprocessing(Preprocessing):
             translation may be longer (`Translation.output_bounds`), and `predict` reads up
             to `zoo.data.text.MAX_INPUT_TOKENS` source tokens.
         source_language, target_language: the dataset's feature names of the two sides.
-        source_units, target_units: how each side is cut into tokens, chosen by the script
-            of the training data (`zoo.data.text.writing_of`): `words`, or `characters`
-            for a language written without spaces (one token per Chinese character).
+        source_units, target_units: how each side is cut into tokens: `subwords`, the
+            pieces of a SentencePiece model learnt on the training split (`source_subwords`,
+            `target_subwords`; any script, case kept), or, in models saved before subwords,
+            lowercased `words`, or `characters` for a language written without spaces (one
+            token per Chinese character), chosen by the script of the training data
+            (`zoo.data.text.writing_of`).
         bleu_tokenize: sacrebleu's tokenizer for the target language (`13a`, `zh`,
             `ja-mecab` or `char`; `zoo.models.seq2seq.bleu_tokenizer`).
         source_vocabulary: source tokens (ids from 2; 0 pads, 1 is unknown).
         target_vocabulary: target tokens, after the reserved `[start]` and `[end]`.
+        source_subwords, target_subwords: the base64 SentencePiece model of a side cut into
+            `subwords` (`zoo.data.subwords`), "" for the other units.
     """
 
     task = "many-to-many-unequal"
@@ -58,6 +63,18 @@ class TranslationPreprocessing(Preprocessing):
     bleu_tokenize: str = seq2seq.DEFAULT_BLEU_TOKENIZER
     source_vocabulary: list[str] = vocabulary_field()
     target_vocabulary: list[str] = vocabulary_field()
+    source_subwords: str = model_field()
+    target_subwords: str = model_field()
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._models: dict[str, bytes] = {}
+
+    def _model(self, side: str) -> bytes:
+        """The serialised SentencePiece model of a side cut into subwords, decoded once."""
+        if side not in self._models:
+            self._models[side] = subwords.serialised(getattr(self, f"{side}_subwords"))
+        return self._models[side]
 
     @graph_ops
     def normalize(
@@ -71,10 +88,19 @@ class TranslationPreprocessing(Preprocessing):
             max_tokens: tokens kept per sentence; None keeps all.
 
         Returns:
-            String tensor of the same shape (`zoo.data.text.normalize`).
+            String tensor of the same shape, tokens joined by single spaces: the side's
+            SentencePiece pieces for `subwords`, else `zoo.data.text.normalize`'s tokens.
         """
         units = self.source_units if side == "source" else self.target_units
-        return text.normalize(sentences, max_tokens=max_tokens, units=units)
+        if units != text.SUBWORDS:
+            return text.normalize(sentences, max_tokens=max_tokens, units=units)
+        # HTML line breaks are spaces, as `text.normalize` reads them; SentencePiece
+        # collapses whitespace itself
+        sentences = tf.strings.regex_replace(sentences, r"<[bB][rR]\s*/?>", " ")
+        pieces = subwords.tokenize(self._model(side), sentences)
+        if max_tokens is not None:
+            pieces = pieces[:max_tokens] if sentences.shape.rank == 0 else pieces[:, :max_tokens]
+        return tf.strings.reduce_join(pieces, axis=-1, separator=" ")
 
     @graph_ops
     def source_ids(
@@ -103,7 +129,30 @@ class TranslationPreprocessing(Preprocessing):
         Returns:
             bool tensor of shape (batch,).
         """
-        return text.beyond_input_limit(sentences, units=self.source_units)
+        if self.source_units != text.SUBWORDS:
+            return text.beyond_input_limit(sentences, units=self.source_units)
+        pieces = tf.strings.split(self.normalize(sentences, "source"))
+        return pieces.row_lengths() > text.MAX_INPUT_TOKENS
+
+    def fitting_options(self) -> dict[str, Any]:
+        """`units_kind`: `subwords` or `words` (also `characters`, which `words` picks for
+        a side written without spaces), as this preprocessing cuts its sides.
+
+        Returns:
+            `{"units_kind": ...}`.
+        """
+        return {"units_kind": text.SUBWORDS if self.source_units == text.SUBWORDS else text.WORDS}
+
+    def merged_with(self, new: Self) -> tuple[Self, dict[str, Any]]:
+        """As `Preprocessing.merged_with`, except that a side cut into subwords keeps its
+        vocabulary: its SentencePiece model (kept) emits no other pieces.
+        """
+        merged, changes = super().merged_with(new)
+        for side in ("source", "target"):
+            if getattr(self, f"{side}_units") == text.SUBWORDS:
+                setattr(merged, f"{side}_vocabulary", getattr(self, f"{side}_vocabulary"))
+                changes["vocabulary_added"][f"{side}_vocabulary"] = 0
+        return merged, changes
 
     @graph_ops
     def model_inputs(self, sentences: tf.Tensor) -> tf.Tensor:
@@ -187,26 +236,53 @@ class Translation(EncoderDecoderTask):
             words, max_size=self.max_vocabulary, min_count=self.min_word_count, reserved=reserved
         )
 
-    def adapt(self, train: tf.data.Dataset, spec: DatasetSpec) -> None:
-        """Fits a source and a target vocabulary (the target's after `[start]` and `[end]`) on
-        sentences cut to `max_tokens`; the languages are `spec.fields["source"]` and
-        `spec.fields["target"]`. Each side is cut into words, or, written without spaces
-        (Chinese, Japanese, Thai...), into characters (`zoo.data.text.writing_of`); BLEU takes
+    def _side(
+        self, sentences: tf.data.Dataset, units: str, size: int, reserved: tuple[str, ...] = ()
+    ) -> tuple[list[str], str]:
+        """One side's vocabulary and, for subwords, its base64 SentencePiece model."""
+        if units != text.SUBWORDS:
+            return self._vocabulary(sentences, units, reserved), ""
+        model = subwords.train((s.decode() for s in sentences.as_numpy_iterator()), size)
+        return [*reserved, *subwords.pieces(model)], model
+
+    def adapt(
+        self, train: tf.data.Dataset, spec: DatasetSpec, hp: kt.HyperParameters | None = None
+    ) -> None:
+        """Fits each side's units on the training split: by default (`units_kind=subwords`) a
+        SentencePiece model of about `subword_vocabulary` pieces per side
+        (`zoo.data.subwords`), whose pieces are the vocabulary; with `units_kind=words`, a
+        vocabulary of lowercased words (sentences cut to `max_tokens`), or of characters
+        for a side written without spaces (Chinese, Japanese, Thai...;
+        `zoo.data.text.writing_of`). The target vocabulary starts with `[start]` and `[end]`.
+        The languages are `spec.fields["source"]` and `spec.fields["target"]`; BLEU takes
         the target language's sacrebleu tokenizer (`zoo.models.seq2seq.bleu_tokenizer`).
 
         Raises:
             BadInputError: the spec does not say which features are the two languages.
+            ZooError: no units can be learnt from a side (an empty training split).
         """
         if not {"source", "target"} <= spec.fields.keys():
             raise BadInputError(
                 f"dataset {spec.tfds_name} does not say which features are the source and the "
                 "target language: give --source and --target"
             )
+        hp = hp or kt.HyperParameters()
+        kind = hp.Choice("units_kind", [text.SUBWORDS, text.WORDS], default=text.SUBWORDS)
+        size = hp.Int("subword_vocabulary", 1000, 32000, step=1000, default=8000)
         source, target = spec.fields["source"], spec.fields["target"]
         writing = {
             side: text.writing_of(train.map(lambda ex, s=side: ex[s])) for side in (source, target)
         }
-        units = {side: text.units_for(writing[side]) for side in (source, target)}
+        units = {
+            side: text.units_for(writing[side]) if kind == text.WORDS else text.SUBWORDS
+            for side in (source, target)
+        }
+        source_vocabulary, source_model = self._side(
+            train.map(lambda ex: ex[source]), units[source], size
+        )
+        target_vocabulary, target_model = self._side(
+            train.map(lambda ex: ex[target]), units[target], size, (text.START, text.END)
+        )
         self.preprocessing = TranslationPreprocessing(
             max_tokens=self.max_tokens,
             source_language=source,
@@ -214,10 +290,10 @@ class Translation(EncoderDecoderTask):
             source_units=units[source],
             target_units=units[target],
             bleu_tokenize=seq2seq.bleu_tokenizer(target, writing[target]),
-            source_vocabulary=self._vocabulary(train.map(lambda ex: ex[source]), units[source]),
-            target_vocabulary=self._vocabulary(
-                train.map(lambda ex: ex[target]), units[target], reserved=(text.START, text.END)
-            ),
+            source_vocabulary=source_vocabulary,
+            target_vocabulary=target_vocabulary,
+            source_subwords=source_model,
+            target_subwords=target_model,
         )
 
     def encode(self, raw: tf.data.Dataset, *, training: bool) -> tf.data.Dataset:
@@ -272,7 +348,8 @@ class Translation(EncoderDecoderTask):
         (Luong et al. 2015, https://arxiv.org/abs/1508.04025) or Bahdanau additive (Bahdanau et
         al. 2014, https://arxiv.org/abs/1409.0473) -> tanh combination -> softmax over the target
         vocabulary. Training inputs `source` and `target_in` int32 (batch, time); output
-        float32 next-token probabilities (batch, target time, vocabulary + 2).
+        float32 next-token probabilities (batch, target time, vocabulary + 2). The loss is
+        cross-entropy with `label_smoothing` (default 0.1; 0 is plain cross-entropy).
         """
         source_vocab, target_vocab = (
             self.preprocessing.source_vocabulary,
@@ -340,10 +417,13 @@ class Translation(EncoderDecoderTask):
         )
 
         model = seq2seq.teacher_forcing_model(encoder, decoder, source, name="many_to_many_unequal")
+        smoothing = hp.Float("label_smoothing", 0.0, 0.3, step=0.05, default=0.1)
         return compile_model(
             model,
             hp,
-            loss="sparse_categorical_crossentropy",
+            loss=SmoothedSparseCrossentropy(smoothing)
+            if smoothing
+            else "sparse_categorical_crossentropy",
             weighted_metrics=["accuracy"],
             learning_rate=3e-3,
         )
@@ -356,11 +436,11 @@ class Translation(EncoderDecoderTask):
     def encoder_inputs(self, inputs: list[Any]) -> tf.Tensor:
         """int32 source ids (batch, time), right-padded with 0 (`model_inputs`): each source
         read whole, up to `zoo.data.text.MAX_INPUT_TOKENS` tokens."""
-        return self.preprocessing.model_inputs(tf.constant(inputs))
+        return self.preprocessing.traced("model_inputs")(tf.constant(inputs))
 
     def inputs_cut(self, inputs: Any) -> tf.Tensor:
         """bool (batch,): sources longer than `zoo.data.text.MAX_INPUT_TOKENS` tokens."""
-        return self.preprocessing.source_cut(tf.convert_to_tensor(inputs, tf.string))
+        return self.preprocessing.traced("source_cut")(tf.convert_to_tensor(inputs, tf.string))
 
     def output_bounds(self, encoder_inputs: Any) -> tf.Tensor:
         """int32 (batch,): a translation may run to `max_tokens` plus `output_ratio` tokens
@@ -389,8 +469,11 @@ class Translation(EncoderDecoderTask):
         return tf.TensorSpec([None], tf.string, name="source"), self.preprocessing.model_inputs
 
     def detokenize(self, sentences: tf.Tensor) -> tf.Tensor:
-        """Re-attaches punctuation to the word before it (`zoo.data.text.attach_punctuation`)
+        """Joins subword pieces into text (`zoo.data.subwords.join_pieces`); for words,
+        re-attaches punctuation to the word before it (`zoo.data.text.attach_punctuation`)
         and characters of an unspaced script to each other (`zoo.data.text.join_units`)."""
+        if self.preprocessing.target_units == text.SUBWORDS:
+            return subwords.join_pieces(sentences)
         return text.join_units(text.attach_punctuation(sentences), self.preprocessing.target_units)
 
     def references(self, raw: tf.data.Dataset) -> tuple[list[str], list[list[str]]]:

@@ -122,7 +122,9 @@ class SentimentAnalysis(Task):
     max_vocabulary = 20000
 
     # data --------------------------------------------------------------
-    def adapt(self, train: tf.data.Dataset, spec: DatasetSpec) -> None:
+    def adapt(
+        self, train: tf.data.Dataset, spec: DatasetSpec, hp: kt.HyperParameters | None = None
+    ) -> None:
         """Fits the vocabulary (at most `max_vocabulary` normalised words seen at least
         `min_word_count` times, in texts cut to `max_tokens`) and takes the two label names
         from the dataset's `label` feature, in its order (negative first).

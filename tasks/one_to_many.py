@@ -137,7 +137,9 @@ class ImageCaptioning(EncoderDecoderTask):
     hyperparameters_before = {"attention": "none", "cnn_convs": 1}
 
     # data --------------------------------------------------------------
-    def adapt(self, train: tf.data.Dataset, spec: DatasetSpec) -> None:
+    def adapt(
+        self, train: tf.data.Dataset, spec: DatasetSpec, hp: kt.HyperParameters | None = None
+    ) -> None:
         """Fits the caption vocabulary (normalised words of every reference caption, after the
         reserved `[start]` and `[end]`) and takes the image shape from the dataset, or
         `resize_to` (RGB) where its images vary in size. Captions written without spaces

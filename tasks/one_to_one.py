@@ -80,7 +80,9 @@ class ImageClassification(Task):
     default_batch_size = 64
 
     # data --------------------------------------------------------------
-    def adapt(self, train: tf.data.Dataset, spec: DatasetSpec) -> None:
+    def adapt(
+        self, train: tf.data.Dataset, spec: DatasetSpec, hp: kt.HyperParameters | None = None
+    ) -> None:
         """Takes the image shape and class names from the dataset's `image` and `label` features;
         nothing is fitted on the examples. A dataset whose images vary in size (a shape with
         None) is not resized here, unlike the captioner's.

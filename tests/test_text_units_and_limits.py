@@ -12,6 +12,7 @@ import json
 import warnings
 from pathlib import Path
 
+import keras
 import pytest
 import tensorflow as tf
 from sacrebleu.metrics import BLEU
@@ -39,8 +40,11 @@ PAIRS = [
 ] * 4
 
 
-def _chinese_task(tmp_path: Path) -> tuple[zoo.Task, zoo.data.spec.DatasetSpec]:
-    """English -> Chinese parallel text, as a user's TSV, fitted by the translation task."""
+def _chinese_task(
+    tmp_path: Path, units_kind: str = text.WORDS
+) -> tuple[zoo.Task, zoo.data.spec.DatasetSpec]:
+    """English -> Chinese parallel text, as a user's TSV, fitted by the translation task in
+    `units_kind` (`words`, as models before subwords were, or `subwords`)."""
     folder = tmp_path / "en-zh"
     folder.mkdir()
     rows = "".join(f"{en}\t{zh}\n" for en, zh in PAIRS)
@@ -48,7 +52,11 @@ def _chinese_task(tmp_path: Path) -> tuple[zoo.Task, zoo.data.spec.DatasetSpec]:
     (folder / "validation.tsv").write_text(rows[: rows.index("\n") + 1], encoding="utf-8")
     spec = zoo.prepare(folder, "parallel", source="en", target="zh")
     task = zoo.get_task("many-to-many-unequal")()
-    task.adapt(task.load(spec, "train"), spec)
+    task.adapt(
+        task.load(spec, "train"),
+        spec,
+        hyperparameters({"units_kind": units_kind, "subword_vocabulary": 40}),
+    )
     return task, spec
 
 
@@ -129,10 +137,23 @@ def test_chinese_targets_train_on_characters_and_score_with_the_zh_tokenizer(
     assert metrics["bleu"] == pytest.approx(70.7107, abs=1e-4)
 
 
+def test_subwords_of_chinese_join_without_spaces_and_score_with_zh(tmp_path: Path) -> None:
+    task, _ = _chinese_task(tmp_path, text.SUBWORDS)
+    prep = task.preprocessing
+    assert (prep.source_units, prep.target_units, prep.bleu_tokenize) == (
+        text.SUBWORDS,
+        text.SUBWORDS,
+        "zh",
+    )
+    for _, chinese in PAIRS[:6]:
+        pieces = prep.normalize(tf.constant(chinese), "target").numpy().decode()
+        assert task.detokenize(tf.constant(pieces)).numpy().decode() == chinese
+
+
 def test_english_keeps_words_and_13a(tmp_path: Path) -> None:
     task = zoo.get_task("many-to-many-unequal")()
     spec = task.dataset("embedded")
-    task.adapt(task.load(spec, "train"), spec)
+    task.adapt(task.load(spec, "train"), spec, hyperparameters({"units_kind": text.WORDS}))
     prep = task.preprocessing
     assert (prep.source_units, prep.target_units, prep.bleu_tokenize) == (
         text.WORDS,
@@ -180,7 +201,7 @@ def test_each_row_stops_at_its_own_bound() -> None:
         return tf.math.log(tf.tile([[1e-9, 1e-9, 1.0, 1e-9]], [len(tokens), 1])), states
 
     out = beam_search(
-        loop, [tf.zeros((2, 1))], start_id=0, end_id=1, max_length=[2, 4], beam_width=2
+        loop, [keras.ops.zeros((2, 1))], start_id=0, end_id=1, max_length=[2, 4], beam_width=2
     )
     assert out == [[2, 2], [2, 2, 2, 2]]
 

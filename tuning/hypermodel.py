@@ -14,7 +14,7 @@ import keras
 import keras_tuner as kt
 
 from zoo.errors import DivergedError
-from zoo.tasks.base import DatasetSpec, Task, get_task
+from zoo.tasks.base import DatasetSpec, Task, get_task, hyperparameters
 from zoo.training.fit import fit_model, load_and_adapt
 
 BATCH_SIZES = (16, 32, 64, 128)
@@ -44,6 +44,8 @@ class TaskHyperModel(kt.HyperModel):
         dataset: a key of the task's datasets (default `embedded`) or a `DatasetSpec`.
         epochs: epochs per trial (default: the task's `default_epochs`); Hyperband's most.
         seed: seeds every trial's initial weights and the shuffle.
+        fixed: hyperparameters not searched; the preprocessing is fitted with them (e.g.
+            translation's `units_kind`), once for every trial.
 
     Raises:
         UnknownNameError: an unknown task, dataset or split.
@@ -58,12 +60,13 @@ class TaskHyperModel(kt.HyperModel):
         *,
         epochs: int | None = None,
         seed: int = 0,
+        fixed: dict[str, Any] | None = None,
     ):
         task = get_task(task_name)()
         super().__init__(name=task.name)
         self.task, self.dataset, self.seed = task, task.dataset(dataset), seed
         self.epochs = epochs or task.default_epochs
-        self.train_raw, self.val_raw = load_and_adapt(task, self.dataset)
+        self.train_raw, self.val_raw = load_and_adapt(task, self.dataset, hyperparameters(fixed))
         #: the last trial's per-epoch logs and duration, for the search record
         self.last_history: dict[str, list[float]] = {}
         self.last_seconds = 0.0

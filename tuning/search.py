@@ -389,7 +389,7 @@ def make_tuner(
     if resuming and not worker:
         _refuse_other_settings(project, defined, worker=False)
     configure_devices()
-    hypermodel = TaskHyperModel(searched.name, spec, epochs=epochs, seed=seed)
+    hypermodel = TaskHyperModel(searched.name, spec, epochs=epochs, seed=seed, fixed=fixed)
     options: dict[str, Any] = dict(
         hypermodel=hypermodel,
         objective=hypermodel.objective,

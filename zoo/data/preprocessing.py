@@ -11,6 +11,8 @@ never guessed from their names:
 - `label_field()`: the names the output head predicts, in the head's order. Data reaches
   the model through these names (`label_ids`), never through a dataset's own id order, so
   data whose labels come in another order is remapped instead of silently mislabelled.
+- `model_field()`: a serialised model the preprocessing applies (e.g. a SentencePiece
+  model, base64): kept on fine-tuning, and summarised on the card by its size and hash.
 - every other field is a fixed contract (shapes, lengths, languages) kept on fine-tuning.
 
 The object is saved as `preprocessing.json` beside the model (`to_json` / `from_json`).
@@ -19,6 +21,7 @@ The object is saved as `preprocessing.json` beside the model (`to_json` / `from_
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Self
 
@@ -31,7 +34,7 @@ _KIND = "zoo_kind"
 #: need not convert them (and cannot read a dataclass's source: it warns, printing the
 #: whole object, vocabularies and all)
 graph_ops = tf.autograph.experimental.do_not_convert
-VOCABULARY, LABELS = "vocabulary", "labels"
+VOCABULARY, LABELS, MODEL = "vocabulary", "labels", "model"
 #: ids every vocabulary reserves before its tokens
 PAD_ID, UNK_ID = 0, 1
 #: the id `label_ids` gives a name the model does not know
@@ -58,6 +61,16 @@ def label_field() -> Any:
     return field(default_factory=list, metadata={_KIND: LABELS})
 
 
+def model_field() -> Any:
+    """A dataclass field holding a serialised model as text (e.g. base64), "" when unused.
+
+    Returns:
+        A `dataclasses.field` (default "") marked as a model: the card shows its size and
+        SHA-256 instead of its content (`summary`); fine-tuning keeps it.
+    """
+    return field(default="", metadata={_KIND: MODEL})
+
+
 @dataclass
 class Preprocessing:
     """Base of every task's fitted preprocessing; subclasses are dataclasses.
@@ -72,6 +85,22 @@ class Preprocessing:
 
     def __post_init__(self) -> None:
         self._tables: dict[tuple[str, str], tf.lookup.StaticHashTable] = {}
+        self._traced: dict[str, tf.types.experimental.PolymorphicFunction] = {}
+
+    def traced(self, method: str) -> tf.types.experimental.PolymorphicFunction:
+        """One of the preprocessing's TensorFlow methods as a `tf.function` (traced
+        shape-generic, made once): for single inputs at inference, where running its ops
+        eagerly costs more than the model.
+
+        Args:
+            method: the name of a method of TensorFlow ops, e.g. `model_inputs`.
+
+        Returns:
+            The traced method, taking and returning what the method does.
+        """
+        if method not in self._traced:
+            self._traced[method] = tf.function(getattr(self, method), reduce_retracing=True)
+        return self._traced[method]
 
     # serialisation -----------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
@@ -136,18 +165,34 @@ class Preprocessing:
         return self._fields_of(LABELS)
 
     def summary(self) -> dict[str, Any]:
-        """For the model card: vocabularies by their size (with the 2 reserved ids), the rest as is.
+        """For the model card: vocabularies by their size (with the 2 reserved ids), models
+        by size and hash, the rest as is.
 
         Returns:
             Field name -> value, where a vocabulary field `x` appears as `x_size` -> its number
-            of ids (tokens + 2).
+            of ids (tokens + 2), and a used model field `m` as `m` -> `{"chars", "sha256"}`
+            of its text (an unused one, "", is left out).
         """
-        return {
-            (f"{name}_size" if name in self.vocabularies() else name): (
-                len(value) + 2 if name in self.vocabularies() else value
-            )
-            for name, value in self.to_json().items()
-        }
+        summary: dict[str, Any] = {}
+        models = self._fields_of(MODEL)
+        for name, value in self.to_json().items():
+            if name in self.vocabularies():
+                summary[f"{name}_size"] = len(value) + 2
+            elif name not in models:
+                summary[name] = value
+            elif value:
+                digest = hashlib.sha256(value.encode()).hexdigest()
+                summary[name] = {"chars": len(value), "sha256": digest}
+        return summary
+
+    def fitting_options(self) -> dict[str, Any]:
+        """The hyperparameters with which `Task.adapt` fits a preprocessing like this one,
+        for fine-tuning data the parent's way whatever its card records.
+
+        Returns:
+            Hyperparameter name -> value; this default: none.
+        """
+        return {}
 
     # lookups -----------------------------------------------------------------------------
     def _table(self, kind: str, name: str) -> tf.lookup.StaticHashTable:

@@ -20,6 +20,9 @@ PAD, UNK, START, END = "", "[UNK]", "[start]", "[end]"
 #: how text is cut into tokens: at spaces and punctuation (`WORDS`), or, in addition, one
 #: token per character of a script written without spaces between words (`CHARACTERS`)
 WORDS, CHARACTERS = "words", "characters"
+#: pieces of a SentencePiece model learnt from the training text (`zoo.data.subwords`): any
+#: script, no unknown words
+SUBWORDS = "subwords"
 #: the characters `CHARACTERS` cuts one by one (RE2 classes): Chinese, Japanese, Thai, Lao,
 #: Khmer and Burmese letters, and CJK and full-width punctuation
 UNSPACED = (

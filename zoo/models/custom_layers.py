@@ -454,3 +454,39 @@ class SpatialAttention(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "units": self.units}
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class SmoothedSparseCrossentropy(keras.losses.Loss):
+    """Cross-entropy of probabilities against integer targets smoothed over the whole
+    vocabulary: the target keeps 1 - `smoothing` and every id gets `smoothing` / vocabulary
+    (Szegedy et al. 2016, https://arxiv.org/abs/1512.00567; for translation, Vaswani et al.
+    2017). Keras' `SparseCategoricalCrossentropy` has no smoothing option.
+
+    Args:
+        smoothing: the probability mass spread over the vocabulary, in [0, 1).
+        **kwargs: `keras.losses.Loss` arguments (`name`, `reduction`, ...).
+
+    Call arguments:
+        y_true: int ids of shape (batch, time).
+        y_pred: probabilities of shape (batch, time, vocabulary).
+
+    Returns:
+        float32 loss per step (batch, time), reduced by Keras with the sample weights.
+    """
+
+    def __init__(
+        self, smoothing: float = 0.1, name: str = "smoothed_sparse_crossentropy", **kwargs
+    ):
+        super().__init__(name=name, **kwargs)
+        self.smoothing = smoothing
+
+    def call(self, y_true, y_pred):
+        log_probs = keras.ops.log(keras.ops.clip(y_pred, 1e-7, 1.0))
+        ids = keras.ops.expand_dims(keras.ops.cast(y_true, "int32"), -1)
+        target = -keras.ops.take_along_axis(log_probs, ids, axis=-1)[..., 0]
+        uniform = -keras.ops.mean(log_probs, axis=-1)
+        return (1.0 - self.smoothing) * target + self.smoothing * uniform
+
+    def get_config(self):
+        return {**super().get_config(), "smoothing": self.smoothing}

@@ -8,13 +8,52 @@ with the beams, which is harmless for tensors that do not change.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import keras
 import numpy as np
 
+from zoo.models.compiled import compiled_function
+
 Step = Callable[[np.ndarray, list[Any]], tuple[Any, list[Any]]]
+
+
+@functools.cache
+def _reorder() -> Callable[[list[Any], Any], list[Any]]:
+    """Every state's rows gathered in one compiled call (per backend, made on first use)."""
+    return compiled_function(lambda states, rows: [keras.ops.take(s, rows, axis=0) for s in states])
+
+
+@functools.cache
+def _repeat(k: int) -> Callable[[list[Any]], list[Any]]:
+    """Every state's rows repeated `k` times, row by row, in one compiled call."""
+    return compiled_function(lambda states: [keras.ops.repeat(s, k, axis=0) for s in states])
+
+
+def top_k(candidates: np.ndarray, k: int) -> np.ndarray:
+    """Column indices of the `k` largest values of each row, best first, ties to the lower
+    index: what a stable descending `argsort` cut to `k` gives, without sorting every
+    column (beam search ranks beams x vocabulary candidates at every step).
+
+    Args:
+        candidates: float array (rows, columns), columns >= `k`.
+        k: how many to keep per row.
+
+    Returns:
+        int array (rows, k).
+    """
+    part = np.argpartition(-candidates, k - 1, axis=1)[:, :k]  # unordered; ties cut anyhow
+    values = np.take_along_axis(candidates, part, axis=1)
+    kth = values.min(axis=1, keepdims=True)
+    # a row whose k-th value recurs beyond the kept ones must choose by index: sort it whole
+    tied = (candidates == kth).sum(axis=1) != (values == kth).sum(axis=1)
+    order = np.lexsort((part, -values), axis=1)
+    best = np.take_along_axis(part, order, axis=1)
+    if tied.any():
+        best[tied] = np.argsort(-candidates[tied], axis=1, kind="stable")[:, :k]
+    return best
 
 
 def beam_search(
@@ -55,7 +94,7 @@ def beam_search(
     batch = int(states[0].shape[0])
     limits = np.broadcast_to(np.asarray(max_length, dtype=np.int64), (batch,))
     k = beam_width
-    states = [keras.ops.repeat(s, k, axis=0) for s in states]
+    states = list(states) if k == 1 else _repeat(k)(list(states))
     tokens = np.full(batch * k, start_id, dtype=np.int32)
     scores = np.full((batch, k), -np.inf)
     scores[:, 0] = 0.0  # all beams start identical: keep one so the first step fans out
@@ -70,7 +109,7 @@ def beam_search(
         log_probs[finished] = -np.inf
         log_probs[finished, end_id] = 0.0  # a finished hypothesis only "extends" by end, for free
         candidates = (scores[:, :, None] + log_probs).reshape(batch, k * vocab)
-        top = np.argsort(-candidates, axis=1, kind="stable")[:, :k]
+        top = top_k(candidates, k)
         beam, token = top // vocab, (top % vocab).astype(np.int32)
         scores = np.take_along_axis(candidates, top, axis=1)
         sequences = np.concatenate([sequences[rows, beam], token[:, :, None]], axis=2)
@@ -78,8 +117,9 @@ def beam_search(
         lengths = lengths[rows, beam] + ~was_finished
         finished = was_finished | (token == end_id)
         finished[limits <= t + 1] = True  # rows at their bound stop, their outputs cut there
-        gather = (rows * k + beam).reshape(-1)
-        states = [keras.ops.take(s, gather, axis=0) for s in new_states]
+        gather = (rows * k + beam).reshape(-1).astype(np.int32)
+        # greedy keeps every row where it is; beams follow the hypotheses they extend
+        states = list(new_states) if k == 1 else _reorder()(list(new_states), gather)
         tokens = token.reshape(-1)
         if finished.all():
             break

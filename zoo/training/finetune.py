@@ -97,9 +97,14 @@ def retrain(
     task = type(parent.task)()
     task.min_word_count = 1  # fine-tuning data is small: a new word seen once is still worth adding
     spec = task.dataset(dataset)
-    train_raw, val_raw = load_and_adapt(task, spec)
+    # the new data is cut into units as the parent's was (a card older than an option
+    # lacks it: the parent's preprocessing says which it used)
+    hp = {
+        **parent.task.preprocessing.fitting_options(),
+        **task.card_hyperparameters(parent.card.hyperparameters),
+    }
+    train_raw, val_raw = load_and_adapt(task, spec, hyperparameters(hp))
     task.preprocessing, changes = parent.task.preprocessing.merged_with(task.preprocessing)
-    hp = task.card_hyperparameters(parent.card.hyperparameters)
     # seeded again: preparing the dataset draws random numbers only where it was not prepared
     keras.utils.set_random_seed(seed)
     model = task.build_model(hyperparameters(hp))

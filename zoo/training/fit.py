@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import keras
+import keras_tuner as kt
 import tensorflow as tf
 
 from zoo.constants import STRATEGIES
@@ -152,19 +153,22 @@ def distribution_strategy(name: str | None) -> tf.distribute.Strategy:
     raise UnknownNameError("distribution strategy", name, STRATEGIES)
 
 
-def load_and_adapt(task: Task, spec: DatasetSpec) -> tuple[tf.data.Dataset, tf.data.Dataset]:
+def load_and_adapt(
+    task: Task, spec: DatasetSpec, hp: kt.HyperParameters | None = None
+) -> tuple[tf.data.Dataset, tf.data.Dataset]:
     """The dataset's raw training and validation splits, with the task's preprocessing
     (vocabularies, label names) fitted on the training split.
 
     Args:
         task: a task instance; its `preprocessing` is replaced.
         spec: the dataset, resolved once where the command starts (`Task.dataset`).
+        hp: the model's hyperparameters, for the preprocessing's options (`Task.adapt`).
 
     Returns:
         The raw `train` and `validation` examples.
     """
     train_raw, val_raw = task.load(spec, "train"), task.load(spec, "validation")
-    task.adapt(train_raw, spec)
+    task.adapt(train_raw, spec, hp)
     return train_raw, val_raw
 
 
@@ -543,7 +547,7 @@ def train(
         dataset
     )  # resolved once; an unknown name fails here, before anything is loaded
     hp = hyperparameters(hparams)  # checks the values before any data is touched
-    train_raw, val_raw = load_and_adapt(task, spec)
+    train_raw, val_raw = load_and_adapt(task, spec, hp)
     # seeded again: preparing the dataset (only in the process that finds it unprepared)
     # draws random numbers, which must not change the initial weights
     keras.utils.set_random_seed(seed)
