@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from zoo import registry
-from zoo.training.fit import HistoryBackup
+from zoo.training.fit import HistoryBackup, ResumableEarlyStopping
 
 # small batches keep each epoch long enough (about a second) to be interrupted in the middle of the run
 COMMAND = [
@@ -115,3 +115,102 @@ def test_the_saved_history_is_cut_to_the_epochs_training_resumes_after(tmp_path:
     assert len(backup.history["loss"]) == 5 and backup.history["loss"][:3] == saved["loss"]
     assert -1.0 not in backup.history["loss"]
     assert not (tmp_path / "history.json").exists()
+
+
+class _Score(keras.callbacks.Callback):
+    """Log a scripted validation score per epoch, as `HeadlineMetric` logs the real one."""
+
+    def __init__(self, scores: list[float]):
+        super().__init__()
+        self.scores = scores
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        logs["val_score"] = self.scores[epoch]
+
+
+@pytest.mark.parametrize("interrupt_at", [2, 3, 4])
+def test_a_resumed_run_stops_at_the_same_epoch_with_the_same_best_weights(
+    interrupt_at: int, tmp_path: Path
+) -> None:
+    """Early stopping's best score, wait and best weights survive the interruption: the
+    resumed run ends exactly as the uninterrupted one (plain EarlyStopping, started afresh,
+    took epoch 5's weights, the best of the epochs after the resume)."""
+    scores = [0.1, 0.9, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7]  # best at epoch 1; patience 3 stops at 4
+    rng = np.random.default_rng(0)
+    x, y = rng.random((32, 3)).astype("float32"), rng.random((32, 1)).astype("float32")
+
+    def fit(folder: Path, *extra: keras.callbacks.Callback) -> tuple[keras.Model, list]:
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+        model.compile(optimizer="sgd", loss="mse")
+        stopping = ResumableEarlyStopping(
+            str(folder), monitor="val_score", mode="max", patience=3, restore_best_weights=True
+        )
+        history = HistoryBackup(str(folder))
+        callbacks = [_Score(scores), stopping, keras.callbacks.BackupAndRestore(str(folder))]
+        model.fit(
+            x,
+            y,
+            batch_size=32,
+            epochs=len(scores),
+            shuffle=False,
+            verbose=0,
+            callbacks=[*callbacks, history, *extra],
+        )
+        return model, history.history["loss"]
+
+    expected, expected_losses = fit(tmp_path / "whole")
+    assert len(expected_losses) == 5  # stopped at epoch 4 (0-based)
+    with pytest.raises(KeyboardInterrupt):
+        fit(tmp_path / "interrupted", _StopAt(interrupt_at))
+    resumed, losses = fit(tmp_path / "interrupted")
+    assert losses == pytest.approx(expected_losses)  # stopped at the same epoch
+    for got, want in zip(resumed.get_weights(), expected.get_weights(), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-6)  # epoch 1's weights, restored
+    assert not (tmp_path / "interrupted").exists()  # finished: the backup is gone
+
+
+class _Snapshot(keras.callbacks.Callback):
+    """Keep the weights after every epoch."""
+
+    def __init__(self):
+        super().__init__()
+        self.weights: list[list[np.ndarray]] = []
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        self.weights.append(self.model.get_weights())
+
+
+class _KillAtEnd(keras.callbacks.Callback):
+    """Interrupt as a kill would after the last epoch's backup, before training ends."""
+
+    def on_train_end(self, logs=None) -> None:
+        raise KeyboardInterrupt
+
+
+def test_a_run_killed_after_its_last_epoch_still_keeps_the_best_weights(tmp_path: Path) -> None:
+    """Every epoch was backed up but training did not end: the resumed call runs no epoch
+    and must still end on the best epoch's weights, not the last one's."""
+    scores = [0.1, 0.9, 0.2]
+    rng = np.random.default_rng(0)
+    x, y = rng.random((8, 3)).astype("float32"), rng.random((8, 1)).astype("float32")
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+
+    def fit(*first: keras.callbacks.Callback) -> None:
+        stopping = ResumableEarlyStopping(
+            str(tmp_path), monitor="val_score", mode="max", patience=5, restore_best_weights=True
+        )
+        callbacks = [_Score(scores), stopping, keras.callbacks.BackupAndRestore(str(tmp_path))]
+        model.fit(x, y, epochs=3, verbose=0, callbacks=[*first, *callbacks])
+
+    snapshot = _Snapshot()
+    with pytest.raises(KeyboardInterrupt):
+        fit(snapshot, _KillAtEnd())
+    assert len(snapshot.weights) == 3
+    np.testing.assert_allclose(model.get_weights()[0], snapshot.weights[2][0])  # the last epoch's
+    fit()  # resumed: no epoch left to run
+    for got, want in zip(model.get_weights(), snapshot.weights[1], strict=True):
+        np.testing.assert_allclose(got, want)  # the best epoch's
+    assert not tmp_path.joinpath("early-stopping").exists()

@@ -6,6 +6,7 @@ import contextlib
 import json
 import math
 import os
+import shutil
 import signal
 import threading
 import time
@@ -16,6 +17,7 @@ from typing import Any
 
 import keras
 import keras_tuner as kt
+import numpy as np
 import tensorflow as tf
 
 from zoo.constants import STRATEGIES
@@ -211,6 +213,84 @@ class HistoryBackup(keras.callbacks.Callback):
         self.path.unlink(
             missing_ok=True
         )  # finished: the next run starts afresh, as BackupAndRestore does
+
+
+class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
+    """Keras's `EarlyStopping` whose state survives an interruption: the best score, its
+    epoch, the epochs waited and the best epoch's weights are backed up beside
+    `BackupAndRestore`'s checkpoint, so a resumed run stops where an uninterrupted one
+    would and keeps the same best weights (plain `EarlyStopping` starts again from nothing:
+    a run interrupted after its best epoch would silently keep a worse one).
+
+    Put it before `BackupAndRestore` in the callbacks: its state for an epoch is then
+    written before the checkpoint of that epoch, so whatever epoch the checkpoint restores,
+    the state of that epoch is on disk. The state of the last two epochs is kept
+    (`<directory>/early-stopping/state.json`, and the best weights they name as
+    `best-<epoch>.npz`); it is deleted when training ends.
+
+    Args:
+        directory: the checkpoint folder `BackupAndRestore` uses.
+        **kwargs: `keras.callbacks.EarlyStopping`'s arguments.
+    """
+
+    def __init__(self, directory: str, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.folder = Path(directory) / "early-stopping"
+        self._saved: dict[str, dict[str, Any]] = {}  # epoch (str, for JSON) -> state after it
+        self._resumed = False
+
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        super().on_train_begin(logs)
+        state = self.folder / "state.json"
+        self._saved = json.loads(state.read_text()) if state.exists() else {}
+        self._resumed = False
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        # the first epoch of this call follows the last one the checkpoint restored
+        if not self._resumed:
+            self._resumed = True
+            self._restore(epoch - 1)
+
+    def _restore(self, epoch: int) -> None:
+        # forget what was saved after `epoch` (a run killed between this state and the
+        # checkpoint runs that epoch again)
+        self._saved = {k: v for k, v in self._saved.items() if int(k) <= epoch}
+        state = self._saved.get(str(epoch))
+        if state is None:
+            return
+        self.best, self.best_epoch, self.wait = state["best"], state["best_epoch"], state["wait"]
+        if self.restore_best_weights and state["has_weights"]:
+            with np.load(self.folder / f"best-{self.best_epoch}.npz") as arrays:
+                self.best_weights = [arrays[f"arr_{i}"] for i in range(len(arrays.files))]
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        super().on_epoch_end(epoch, logs)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        has_weights = self.best_weights is not None
+        if has_weights and self.best_epoch == epoch:
+            np.savez(self.folder / f"best-{epoch}.npz", *self.best_weights)
+        self._saved = {k: v for k, v in self._saved.items() if int(k) >= epoch - 1}
+        self._saved[str(epoch)] = {
+            "best": None if self.best is None else float(self.best),
+            "best_epoch": self.best_epoch,
+            "wait": self.wait,
+            "has_weights": has_weights,
+        }
+        partial = self.folder / "state.tmp"
+        partial.write_text(json.dumps(self._saved))
+        os.replace(partial, self.folder / "state.json")
+        named = {f"best-{s['best_epoch']}.npz" for s in self._saved.values() if s["has_weights"]}
+        for path in self.folder.glob("best-*.npz"):
+            if path.name not in named:
+                path.unlink()
+
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
+        if not self._resumed and self._saved:
+            # the checkpoint restored every epoch, so none ran in this call: the state after
+            # the last one holds
+            self._restore(max(map(int, self._saved)))
+        super().on_train_end(logs)
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 #: set by SIGINT during training. Python can lose the KeyboardInterrupt (raised inside a
@@ -431,13 +511,16 @@ def fit_model(
     if checkpoint_dir and processes.num_processes > 1:
         checkpoint_dir = os.path.join(checkpoint_dir, f"process-{processes.process_id}")
     if patience:
+        stopping = dict(
+            monitor=f"val_{task.headline_metric}",
+            mode="max",
+            patience=patience,
+            restore_best_weights=True,
+        )
         callbacks.append(
-            keras.callbacks.EarlyStopping(
-                monitor=f"val_{task.headline_metric}",
-                mode="max",
-                patience=patience,
-                restore_best_weights=True,
-            )
+            ResumableEarlyStopping(checkpoint_dir, **stopping)
+            if checkpoint_dir
+            else keras.callbacks.EarlyStopping(**stopping)
         )
     backup = HistoryBackup(checkpoint_dir) if checkpoint_dir else None
     if checkpoint_dir:
