@@ -331,7 +331,7 @@ class Task(abc.ABC):
     @abc.abstractmethod
     def evaluate(
         self, model: keras.Model, raw: tf.data.Dataset, *, batch_size: int = 64, quick: bool = False
-    ) -> dict[str, float]:
+    ) -> dict[str, float | str]:
         """Metrics on raw examples; always includes `headline_metric`. `quick` computes only
         what the headline needs (decoders skip beam search), for use after every epoch.
 
@@ -343,7 +343,8 @@ class Task(abc.ABC):
             quick: measure only what the headline metric needs, cheaply.
 
         Returns:
-            Metric name -> Python float: accuracy and F1 in [0, 1], BLEU in [0, 100].
+            Metric name -> Python float: accuracy and F1 in [0, 1], BLEU in [0, 100]; the
+            decoder tasks add sacrebleu's signatures as strings (never when `quick`).
         """
 
     @abc.abstractmethod
@@ -674,7 +675,7 @@ class EncoderDecoderTask(Task):
         batch_size: int = 64,
         quick: bool = False,
         beam_width: int = 4,
-    ) -> dict[str, float]:
+    ) -> dict[str, float | str]:
         """sacrebleu corpus BLEU of greedy decoding (`bleu`, `bleu<n>`) and, unless `quick`
         (or where the headline metric is a beam-search score, which then chooses the best
         epoch), of beam search (`bleu_beam`, `bleu<n>_beam`) against every reference of an
@@ -694,8 +695,11 @@ class EncoderDecoderTask(Task):
         Returns:
             `bleu` (and `bleu<n>` for each other order in `bleu_orders`), plus the same names
             with a `_beam` suffix unless `quick`: corpus scores in [0, 100], against every
-            reference of each input (`zoo.models.seq2seq.corpus_bleu`), with the sacrebleu
-            tokenizer the preprocessing records (`bleu_tokenize`). Unless `quick`, a
+            reference of each input (`zoo.models.seq2seq.scored_bleu`), with the sacrebleu
+            tokenizer the preprocessing records (`bleu_tokenize`), lowercased where
+            `bleu_lowercase`. Unless `quick`, also the string `bleu_signature` (sacrebleu's
+            signature of those scores) and, where `bleu_lowercase`, the cased scores
+            `bleu_cased` and `bleu_cased_beam` with their `bleu_cased_signature`; and a
             `ZooWarning` says how many inputs or outputs were cut at a length limit.
         """
         inputs, references = self.references(raw)
@@ -713,12 +717,21 @@ class EncoderDecoderTask(Task):
                 self._warn_cut(cut, f"evaluation inputs ({'greedy' if width == 1 else 'beam'})")
             for order in self.bleu_orders:
                 name = "bleu" if order == 4 else f"bleu{order}"
-                metrics[f"{name}{suffix}"] = seq2seq.corpus_bleu(
+                metrics[f"{name}{suffix}"], signature = seq2seq.scored_bleu(
                     hypotheses,
                     references,
                     max_ngram_order=order,
                     lowercase=self.bleu_lowercase,
                     tokenize=self.preprocessing.bleu_tokenize,
+                )
+            if quick:
+                continue
+            metrics["bleu_signature"] = signature
+            if self.bleu_lowercase:  # the cased score too: published numbers use either
+                metrics[f"bleu_cased{suffix}"], metrics["bleu_cased_signature"] = (
+                    seq2seq.scored_bleu(
+                        hypotheses, references, tokenize=self.preprocessing.bleu_tokenize
+                    )
                 )
         return metrics
 

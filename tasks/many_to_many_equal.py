@@ -1,6 +1,6 @@
 """Many-to-many with equal lengths: named-entity recognition.
 
-Tokens -> ids (the preprocessing: lowercased word ids, casing classes, character ids) ->
+Tokens -> ids (the preprocessing: word ids, lowercased by default, casing classes, character ids) ->
 word embedding (with masking) plus a small casing embedding plus a character-level
 bidirectional recurrent encoding of each word (Lample et al. 2016) -> recurrent layer with
 `return_sequences` (optionally bidirectional) -> one tag per token. Padding carries zero
@@ -79,7 +79,7 @@ class TaggerPreprocessing(Preprocessing):
     """Fitted preprocessing of the tagger.
 
     Attributes:
-        vocabulary: lowercased words, most frequent first (ids from 2; 0 pads, 1 is unknown).
+        vocabulary: words, most frequent first (ids from 2; 0 pads, 1 is unknown).
         characters: characters, most frequent first (same id layout).
         max_word_length: characters read per word.
         tags: the tag names, in the output layer's order.
@@ -93,6 +93,18 @@ class TaggerPreprocessing(Preprocessing):
     #: how the training data marks entities: `IOB1` (CoNLL-2003), `IOB2` or `BIOES`; it
     #: decides how entity F1 reads tag sequences (`entity_scores`)
     tag_scheme: str = "IOB1"
+    #: words are lowercased before the vocabulary lookup (case then reaches the model only
+    #: through the casing classes and the characters); False keeps `US` and `us` apart.
+    #: Files written before the option existed lowercased.
+    lowercase: bool = True
+
+    def fitting_options(self) -> dict[str, Any]:
+        """`lowercase`: fine-tuning data is looked up the way the parent's was.
+
+        Returns:
+            `{"lowercase": ...}`.
+        """
+        return {"lowercase": self.lowercase}
 
     @graph_ops
     def model_inputs(self, tokens: tf.Tensor) -> dict[str, tf.Tensor]:
@@ -109,7 +121,9 @@ class TaggerPreprocessing(Preprocessing):
             default_value=""
         )
         return {
-            "words": self.token_ids("vocabulary", tf.strings.lower(tokens)),
+            "words": self.token_ids(
+                "vocabulary", tf.strings.lower(tokens) if self.lowercase else tokens
+            ),
             "casing": casing(tokens),
             "chars": self.token_ids("characters", chars[..., : self.max_word_length]),
         }
@@ -185,17 +199,20 @@ class NamedEntityRecognition(Task):
     def adapt(
         self, train: tf.data.Dataset, spec: DatasetSpec, hp: kt.HyperParameters | None = None
     ) -> None:
-        """Fits the word vocabulary (lowercased tokens seen at least `min_word_count` times) and
-        the character vocabulary (every character, at most `max_characters`), and takes the
-        tag names from the dataset's `ner` feature.
+        """Fits the word vocabulary (tokens seen at least `min_word_count` times, lowercased
+        first unless the hyperparameter `lowercase` is false) and the character vocabulary
+        (every character, at most `max_characters`), and takes the tag names from the
+        dataset's `ner` feature.
         """
+        hp = hp or kt.HyperParameters()
+        lowercase = hp.Boolean("lowercase", default=True)
         examples = list(train.as_numpy_iterator())
         # TFDS text is UTF-8 bytes (numpy's `astype(str)` would decode it as ASCII)
         tokens = [t.decode() for ex in examples for t in ex["tokens"]]
         sequences = [[tag.decode() for tag in ex["ner_name"]] for ex in examples]
         self.preprocessing = TaggerPreprocessing(
             vocabulary=text.build_vocabulary(
-                (t.lower() for t in tokens),
+                (t.lower() if lowercase else t for t in tokens),
                 max_size=self.max_vocabulary,
                 min_count=self.min_word_count,
             ),
@@ -205,6 +222,7 @@ class NamedEntityRecognition(Task):
             max_word_length=self.max_word_length,
             tags=class_names(self.features(spec)["ner"]),
             tag_scheme=tag_scheme(sequences, Path(spec.tfds_name)),
+            lowercase=lowercase,
         )
 
     def encode(self, raw: tf.data.Dataset, *, training: bool) -> tf.data.Dataset:

@@ -83,3 +83,31 @@ def test_bleu_uses_every_reference_when_inputs_have_different_numbers() -> None:
     # the same as sacrebleu given the missing references as None
     streams = [[refs[i] if i < len(refs) else None for refs in references] for i in range(3)]
     assert corpus_bleu(hypotheses, references) == BLEU().corpus_score(hypotheses, streams).score
+
+
+def test_translation_reports_cased_and_lowercased_bleu_with_sacrebleus_signatures(
+    tiny_dataset, monkeypatch
+) -> None:
+    """Published translation scores are cased or lowercased; the card must say which, with
+    sacrebleu's signature (issue 19 asked for both, only the lowercased score was reported)."""
+    import zoo
+    from zoo.tasks.base import hyperparameters
+
+    task = zoo.get_task("many-to-many-unequal")()
+    spec = tiny_dataset("many-to-many-unequal")
+    task.adapt(task.load(spec, "train"), spec, hyperparameters({"units_kind": "words"}))
+    model = task.build_model(hyperparameters({"units": 8, "embedding_dim": 8}))
+    reference = "Two young men play football in the park ."
+    monkeypatch.setattr(task, "references", lambda raw: (["x"], [[reference]]))
+    monkeypatch.setattr(  # right words, wrong case at "two" and "park"
+        task,
+        "generate",
+        lambda *a, **k: (["two young men play football in the Park ."], [False], [[]]),
+    )
+    metrics = task.evaluate(model, task.load(spec, "validation"))
+    assert metrics["bleu"] == metrics["bleu_beam"] == pytest.approx(100.0)
+    assert metrics["bleu_cased"] == metrics["bleu_cased_beam"] == pytest.approx(61.0474, abs=1e-3)
+    assert metrics["bleu_signature"].startswith("nrefs:1|case:lc|eff:no|tok:13a|smooth:exp")
+    assert metrics["bleu_cased_signature"].startswith("nrefs:1|case:mixed|eff:no|tok:13a")
+    quick = task.evaluate(model, task.load(spec, "validation"), quick=True)
+    assert set(quick) == {"bleu"}  # after every epoch: the headline only, all floats

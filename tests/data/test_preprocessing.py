@@ -11,6 +11,7 @@ import tensorflow as tf
 import zoo
 from zoo.data.preprocessing import Preprocessing
 from zoo.errors import ZooError
+from zoo.tasks.base import hyperparameters
 from zoo.tasks.many_to_many_equal import TaggerPreprocessing
 
 
@@ -52,6 +53,35 @@ def test_ids_of_ragged_and_padded_tokens() -> None:
         0,
         -1,
     ]
+
+
+def test_the_tagger_keeps_case_in_its_word_ids_when_asked(tiny_dataset) -> None:
+    """`lowercase=false` keeps `US` and `us` apart in the vocabulary and the lookup; the
+    default, and every file written before the option, lowercase."""
+    cased = TaggerPreprocessing(
+        vocabulary=["US", "us"], characters=["u"], tags=["O"], lowercase=False
+    )
+    assert cased.model_inputs(tf.constant(["US", "us", "Us"]))["words"].numpy().tolist() == [
+        2,
+        3,
+        1,
+    ]
+    older = TaggerPreprocessing.from_json(
+        {"vocabulary": ["us"], "characters": ["u"], "tags": ["O"]}
+    )
+    assert older.lowercase and older.fitting_options() == {"lowercase": True}
+    assert older.model_inputs(tf.constant(["US", "us"]))["words"].numpy().tolist() == [2, 2]
+    task = zoo.get_task("many-to-many-equal")()
+    spec = tiny_dataset("many-to-many-equal", train=40)
+    train = task.load(spec, "train")
+    words = {t.decode() for ex in train.as_numpy_iterator() for t in ex["tokens"]}
+    task.adapt(train, spec, hyperparameters({"lowercase": False}))
+    assert not task.preprocessing.lowercase
+    assert any(w != w.lower() for w in task.preprocessing.vocabulary)
+    assert set(task.preprocessing.vocabulary) <= words
+    task.adapt(train, spec)
+    assert task.preprocessing.lowercase
+    assert all(w == w.lower() for w in task.preprocessing.vocabulary)
 
 
 def test_entity_f1_reads_each_tag_scheme_by_its_own_rules() -> None:

@@ -80,9 +80,10 @@ def choice(text: str) -> tuple[str, list[Any]]:
     return key, [hparam(f"{key}={v}")[1] for v in values.split(",")]
 
 
-def print_metrics(metrics: dict[str, dict[str, float]]) -> None:
+def print_metrics(metrics: dict[str, dict[str, float | str]]) -> None:
     """Print one line of metrics per split, 4 decimals (only float values); counts
-    (`COUNT_METRICS`) as whole numbers.
+    (`COUNT_METRICS`) as whole numbers; then a line per string value (sacrebleu's
+    signatures), as `name: value`.
 
     Args:
         metrics: split role -> metric name -> value.
@@ -94,6 +95,9 @@ def print_metrics(metrics: dict[str, dict[str, float]]) -> None:
             if isinstance(v, float)
         )
         print(f"  {split}: {shown}")
+        for name, value in values.items():
+            if isinstance(value, str):
+                print(f"    {name}: {value}")
 
 
 def hparams(args: argparse.Namespace) -> dict[str, Any]:

@@ -249,12 +249,30 @@ def bleu_tokenizer(language: str | None, writing: str) -> str:
 
 
 def corpus_bleu(hypotheses: list[str], references: list[list[str]], **kwargs) -> float:
+    """sacrebleu's corpus BLEU against every reference of each hypothesis (`scored_bleu`'s
+    score alone).
+
+    Args:
+        hypotheses: one output text per input.
+        references: per input, its reference texts (at least one each). Must not be empty.
+        **kwargs: options of `sacrebleu.metrics.BLEU`.
+
+    Returns:
+        The corpus score in [0, 100].
+    """
+    return scored_bleu(hypotheses, references, **kwargs)[0]
+
+
+def scored_bleu(hypotheses: list[str], references: list[list[str]], **kwargs) -> tuple[float, str]:
     """sacrebleu's corpus BLEU against every reference of each hypothesis, however many each
     has (an image with five captions beside one with three): sacrebleu skips a `None`
-    reference, so shorter reference lists are padded with it.
+    reference, so shorter reference lists are padded with it. With the score comes
+    sacrebleu's signature, which says how it was computed (reference count, casing,
+    tokenizer, smoothing, sacrebleu version), so that a reader can compare it with
+    published numbers.
 
-    BLEU: Papineni et al. 2002 (https://aclanthology.org/P02-1040); sacrebleu: Post 2018
-    (https://aclanthology.org/W18-6319).
+    BLEU: Papineni et al. 2002 (https://aclanthology.org/P02-1040); sacrebleu and its
+    signatures: Post 2018 (https://aclanthology.org/W18-6319).
 
     Args:
         hypotheses: one output text per input.
@@ -263,11 +281,15 @@ def corpus_bleu(hypotheses: list[str], references: list[list[str]], **kwargs) ->
             `tokenize` (`bleu_tokenizer`), ...).
 
     Returns:
-        The corpus score in [0, 100], by default with sacrebleu's `13a` tokenisation.
+        `(score, signature)`: the corpus score in [0, 100] (by default with sacrebleu's `13a`
+        tokenisation) and its signature, e.g.
+        `nrefs:1|case:lc|eff:no|tok:13a|smooth:exp|version:2.6.0`.
     """
     n_refs = max(map(len, references))
     streams = [[refs[i] if i < len(refs) else None for refs in references] for i in range(n_refs)]
-    return float(BLEU(**kwargs).corpus_score(hypotheses, streams).score)
+    bleu = BLEU(**kwargs)
+    score = float(bleu.corpus_score(hypotheses, streams).score)
+    return score, str(bleu.get_signature())
 
 
 def teacher_forcing_model(
