@@ -193,6 +193,20 @@ def test_every_numeric_option_is_checked_with_exit_2_naming_it(
             assert f"argument {option}" in capsys.readouterr().err.strip().splitlines()[-1]
 
 
+@pytest.mark.parametrize("command", ["train", "tune", "retrain"])
+def test_a_bad_model_name_is_refused_before_any_training(
+    command: str, capsys: pytest.CaptureFixture
+) -> None:
+    """`zoo train --name "My Model"` trained for the whole run, then failed to save."""
+    from zoo.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main([command, *POSITIONAL[command], "--name", "My Model"])
+    assert exit_.value.code == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "argument --name: invalid model name 'My Model'" in last
+
+
 # --- users' own files: zoo evaluate --data, zoo predict --input ------------------------------
 
 SHIPPED = str(Path(__file__).resolve().parent.parent / "saved_models")

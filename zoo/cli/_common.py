@@ -40,6 +40,23 @@ def _whole(text: str, *, minimum: int, what: str) -> int:
     return value
 
 
+def model_name(text: str) -> str:
+    """`--name`: checked before any training, so that a bad name cannot throw away an
+    hour of it at the end.
+
+    Raises:
+        argparse.ArgumentTypeError: a name the registry refuses
+            (`zoo.registry.layout.checked_name`); argparse names the option and exits 2.
+    """
+    from zoo.errors import ZooError
+    from zoo.registry.layout import checked_name
+
+    try:
+        return checked_name(text)
+    except ZooError as err:
+        raise argparse.ArgumentTypeError(str(err)) from err
+
+
 def hparam(text: str) -> tuple[str, Any]:
     """Parse `--set KEY=VALUE`: the value as JSON where it parses (numbers, `true`, `false`,
     `null`, lists), else as the string it is.
@@ -333,5 +350,9 @@ def model_options(
             type=non_negative_int,
             help="this process's index, 0 to --num-processes - 1",
         )
-    p.add_argument("--name", help="registry name of the saved model (default: TASK-CELL-DATASET)")
+    p.add_argument(
+        "--name",
+        type=model_name,
+        help="registry name of the saved model (default: TASK-CELL-DATASET)",
+    )
     registry_option(p)

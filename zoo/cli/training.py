@@ -13,6 +13,7 @@ from zoo.cli._common import (
     data_options,
     dataset,
     hparams,
+    model_name,
     model_options,
     non_negative_int,
     positive_int,
@@ -373,7 +374,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         help="early stopping on the validation headline metric",
     )
     p.add_argument(
-        "--name", help="registry name of the fine-tuned model (default: PARENT-retrained)"
+        "--name",
+        type=model_name,
+        help="registry name of the fine-tuned model (default: PARENT-retrained)",
     )
     backend_option(p)
     registry_option(p)

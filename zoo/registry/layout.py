@@ -48,6 +48,27 @@ class IntegrityError(ZooError):
     """A registry file that is missing, altered or unsafe to load."""
 
 
+def checked_name(name: str) -> str:
+    """A model name the registry accepts, as a folder name on every file system.
+
+    Args:
+        name: a proposed registry name.
+
+    Returns:
+        `name`, unchanged.
+
+    Raises:
+        ZooError: anything but lowercase letters, digits, `.`, `_` and `-`, starting with a
+            letter or digit.
+    """
+    if not NAME.match(name):
+        raise ZooError(
+            f"invalid model name {name!r}: use lowercase letters, digits, '.', '_' and '-', "
+            "starting with a letter or digit"
+        )
+    return name
+
+
 #: the repository root when the zoo runs from a source checkout (zoo/registry/ -> root)
 _SOURCE = Path(__file__).resolve().parents[2]
 

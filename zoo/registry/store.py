@@ -311,11 +311,7 @@ def save(
             "/", "-"
         ).lower()
     )
-    if not layout.NAME.match(name):
-        raise ZooError(
-            f"invalid model name {name!r}: use lowercase letters, digits, '.', '_' and '-'."
-        )
-    folder = root / name
+    folder = root / layout.checked_name(name)
     staging = staging_folder(folder)
     try:
         # the same layers without the optimizer: a third of the size, and all that inference needs
