@@ -221,9 +221,11 @@ def _distributed_search(
     directory: Path, *, trials: int, epochs: int, keras_backend: str = "tensorflow"
 ) -> tuple[list, dict]:
     """The `zoo tune` arguments of a small search run by a chief and workers on one
-    backend, and the oracle's address that they all share."""
+    backend, and the oracle's address that they all share. They include `--overwrite`: a
+    worker given the chief's command emptied the chief's folder under the running search."""
     command = [
         "tune",
+        "--overwrite",
         TASK,
         "--backend",
         keras_backend,

@@ -358,7 +358,8 @@ def make_tuner(
         fixed: hyperparameters not searched (`space`).
         choices: hyperparameters searched over a given list (`space`).
         strategy: `default` (or None) or `mirrored`, for every trial.
-        overwrite: start afresh instead of reloading the search in `directory`.
+        overwrite: start afresh instead of reloading the search in `directory` (ignored by
+            a worker: the chief owns the folder).
 
     Returns:
         The tuner, wrapped to record each trial (`zoo_trial.json`) and to rerun an
@@ -397,7 +398,9 @@ def make_tuner(
         hyperparameters=space(fixed, choices),
         directory=str(directory),
         project_name=project.name,
-        overwrite=overwrite,
+        # the folder is the chief's: a worker started with the chief's command (as told)
+        # would otherwise empty it under the running search
+        overwrite=overwrite and not worker,
         distribution_strategy=None
         if strategy in (None, "default")
         else distribution_strategy(strategy),
