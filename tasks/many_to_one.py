@@ -69,6 +69,19 @@ class SentimentPreprocessing(Preprocessing):
         )
 
     @graph_ops
+    def texts_cut(self, texts: tf.Tensor) -> tf.Tensor:
+        """Which texts `model_inputs` reads only up to `zoo.data.text.MAX_INPUT_TOKENS`
+        tokens (`zoo.data.text.beyond_input_limit`).
+
+        Args:
+            texts: string tensor of shape (batch,).
+
+        Returns:
+            bool tensor of shape (batch,).
+        """
+        return text.beyond_input_limit(texts)
+
+    @graph_ops
     def model_inputs(self, texts: tf.Tensor) -> tf.Tensor:
         """A batch of raw texts -> the model's input: ids of their normalised tokens, each
         text read whole up to `zoo.data.text.MAX_INPUT_TOKENS` tokens.
@@ -262,7 +275,7 @@ class SentimentAnalysis(Task):
             return {
                 "label": tf.where(prob >= 0.5, positive, negative),
                 "probability_positive": prob,
-                "truncated": text.beyond_input_limit(texts),
+                "truncated": self.preprocessing.texts_cut(texts),
             }
 
         return serve
@@ -287,7 +300,8 @@ class SentimentAnalysis(Task):
         results = self._readable(
             compiled_call(model, self.preprocessing.model_inputs)(tf.constant(texts))
         )
-        cut = text.beyond_input_limit(tf.constant(texts)).numpy().tolist()
+        # traced: its string ops run eagerly cost about a millisecond, as much as the model
+        cut = self.preprocessing.traced("texts_cut")(tf.constant(texts)).numpy().tolist()
         if any(cut):
             warnings.warn(
                 ZooWarning(
