@@ -60,7 +60,7 @@ from seqeval.metrics import f1_score  # noqa: E402
 from report import ROOT, latency_ms, publish  # noqa: E402
 from zoo import registry  # noqa: E402
 from zoo.constants import CELLS  # noqa: E402
-from zoo.data.pipeline import default_shape_multiple, pad_to_multiple  # noqa: E402
+from zoo.data.pipeline import rounded_shapes  # noqa: E402
 from zoo.errors import ZooError  # noqa: E402
 from zoo.tasks.base import Task, get_task, hyperparameters  # noqa: E402
 from zoo.training.fit import load_and_adapt  # noqa: E402
@@ -172,15 +172,6 @@ def _entity_f1(task: Task, batches: tf.data.Dataset):
     return score
 
 
-def _rounded(batches: tf.data.Dataset) -> tf.data.Dataset:
-    """The reference's id batches with their lengths rounded up as the zoo's are on JAX
-    (`zoo.data.pipeline.default_shape_multiple`; unchanged on TensorFlow): padded only to
-    their longest, every new length compiles JAX's step anew, and after a few epochs of
-    CoNLL-2003 the process ran out of memory for compiled code and crashed."""
-    multiple = default_shape_multiple()
-    return batches.map(lambda *parts: tuple(pad_to_multiple(t, multiple) for t in parts))
-
-
 def reference_side(
     task: Task, train_raw: tf.data.Dataset, val_raw: tf.data.Dataset
 ) -> tuple[keras.Model, Any, Any, Any]:
@@ -212,7 +203,9 @@ def reference_side(
             ds = raw.map(lambda ex: (ex["text"], ex["label"]))
             ds = (ds.shuffle(10000, seed=0) if training else ds).batch(BATCH)
             if not _in_model():
-                ds = _rounded(ds.map(lambda text, label: (encoder(text), label)))
+                # rounded as the zoo's batches are on JAX (unchanged on TensorFlow): padded only to
+                # their longest, every new length compiled JAX's step anew until it ran out of memory
+                ds = rounded_shapes(ds.map(lambda text, label: (encoder(text), label)))
             return ds.prefetch(tf.data.AUTOTUNE)
 
         return (
@@ -230,7 +223,9 @@ def reference_side(
         ds = ds.shuffle(10000, seed=0) if training else ds
         ds = ds.padded_batch(BATCH, padding_values=("", np.int64(0), 0.0))
         if not _in_model():
-            ds = _rounded(ds.map(lambda tokens, tags, weights: (lookup(tokens), tags, weights)))
+            ds = rounded_shapes(
+                ds.map(lambda tokens, tags, weights: (lookup(tokens), tags, weights))
+            )
         return ds.prefetch(tf.data.AUTOTUNE)
 
     val = tagged(val_raw, False)

@@ -52,6 +52,26 @@ def pad_to_multiple(tensor: tf.Tensor, multiple: int) -> tf.Tensor:
     return tf.pad(tensor, paddings, constant_values=tf.zeros((), tensor.dtype))
 
 
+def rounded_shapes(batches: tf.data.Dataset, multiple: int | None = None) -> tf.data.Dataset:
+    """Batches whose every component has its variable dimensions padded up to a multiple
+    (`pad_to_multiple`).
+
+    Args:
+        batches: batched elements, tuples of tensors or of dicts of them.
+        multiple: the multiple; None: `default_shape_multiple()` (8 on JAX, else 1).
+
+    Returns:
+        The batches, unchanged where the multiple is 1.
+    """
+    multiple = default_shape_multiple() if multiple is None else multiple
+    if multiple <= 1:
+        return batches
+    return batches.map(
+        lambda *parts: tf.nest.map_structure(lambda t: pad_to_multiple(t, multiple), parts),
+        num_parallel_calls=tf.data.AUTOTUNE,
+    )
+
+
 def batch_pipeline(
     ds: tf.data.Dataset,
     batch_size: int,
@@ -108,10 +128,5 @@ def batch_pipeline(
             bucket_boundaries=list(bucket_boundaries),
             bucket_batch_sizes=[batch_size] * (len(bucket_boundaries) + 1),
         )
-        multiple = default_shape_multiple() if shape_multiple is None else shape_multiple
-        if multiple > 1:
-            ds = ds.map(
-                lambda *parts: tf.nest.map_structure(lambda t: pad_to_multiple(t, multiple), parts),
-                num_parallel_calls=tf.data.AUTOTUNE,
-            )
+        ds = rounded_shapes(ds, shape_multiple)
     return ds.prefetch(tf.data.AUTOTUNE)

@@ -22,6 +22,7 @@ import tensorflow as tf
 
 from zoo.constants import STRATEGIES
 from zoo.errors import DivergedError, UnknownNameError, ZooError
+from zoo.registry.layout import write_json_atomic
 from zoo.tasks.base import DatasetSpec, Task, get_task, hyperparameters
 from zoo.training.distributed import (
     ProcessGroup,
@@ -205,9 +206,7 @@ class HistoryBackup(keras.callbacks.Callback):
         for key, value in (logs or {}).items():
             self.history.setdefault(key, []).append(float(value))
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        partial = self.path.with_suffix(".tmp")
-        partial.write_text(json.dumps(self.history))
-        os.replace(partial, self.path)
+        write_json_atomic(self.path, self.history)
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
         self.path.unlink(
@@ -276,9 +275,7 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
             "wait": self.wait,
             "has_weights": has_weights,
         }
-        partial = self.folder / "state.tmp"
-        partial.write_text(json.dumps(self._saved))
-        os.replace(partial, self.folder / "state.json")
+        write_json_atomic(self.folder / "state.json", self._saved)
         named = {f"best-{s['best_epoch']}.npz" for s in self._saved.values() if s["has_weights"]}
         for path in self.folder.glob("best-*.npz"):
             if path.name not in named:
