@@ -79,6 +79,15 @@ def tiny_dataset():
 
 
 @pytest.fixture
+def umask_022():
+    """The usual umask (group and others may read) while the test runs: files the zoo writes
+    must get the permissions of any other new file, not private ones."""
+    previous = os.umask(0o022)
+    yield
+    os.umask(previous)
+
+
+@pytest.fixture
 def first_examples_only(request: pytest.FixtureRequest):
     """For a `tfds.testing.DatasetBuilderTestCase` of an embedded builder: the builder writes
     only the first `FIRST_EXAMPLES` examples of each split (of its full, deterministic

@@ -6,6 +6,7 @@ import io
 import json
 import os
 import re
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -322,7 +323,7 @@ def test_evaluate_refuses_data_of_another_task_with_a_clear_reason(tmp_path, cap
 
 
 def test_predict_reads_a_file_in_batches_skips_blank_lines_and_writes_jsonl(
-    tmp_path, capsys, sentiment
+    tmp_path, capsys, sentiment, umask_022
 ) -> None:
     lines = ["a fine and moving film", "", "   ", "the plot was dull", "a joy to watch"]
     source = tmp_path / "reviews.txt"
@@ -335,6 +336,8 @@ def test_predict_reads_a_file_in_batches_skips_blank_lines_and_writes_jsonl(
         {"line": n, "input": lines[n - 1], "output": sentiment.predict(lines[n - 1])}
         for n in (1, 4, 5)
     ]
+    assert stat.S_IMODE(results.stat().st_mode) == 0o644
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results.jsonl", "reviews.txt"]
 
 
 def test_predict_reads_jsonl_from_standard_input(monkeypatch, capsys, sentiment) -> None:

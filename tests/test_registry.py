@@ -7,6 +7,7 @@ import dataclasses
 import errno
 import json
 import signal
+import stat
 import subprocess
 import sys
 import textwrap
@@ -379,6 +380,34 @@ def test_kill_9_during_a_save_leaves_the_registry_consistent(tmp_path) -> None:
         root=tmp_path,
     )
     assert second.name == "2" and not list(tmp_path.glob(".tmp-*"))  # the next save cleans up
+
+
+def test_a_saved_version_and_its_aliases_get_the_permissions_of_any_new_file(
+    tmp_path, trained, umask_022
+) -> None:
+    version = registry.save(trained, "digits", root=tmp_path)
+
+    def mode(path: Path) -> int:
+        return stat.S_IMODE(path.stat().st_mode)
+
+    assert mode(version) == 0o755  # not private: a registry can be shared
+    assert {p.name: mode(p) for p in version.iterdir()} == {
+        p.name: 0o644 for p in version.iterdir()
+    }
+    assert mode(tmp_path / "digits" / "aliases.json") == 0o644
+
+
+def test_an_atomic_json_write_that_fails_leaves_the_old_file_and_no_partial_one(
+    tmp_path,
+) -> None:
+    from zoo.registry.layout import write_json_atomic
+
+    target = tmp_path / "aliases.json"
+    write_json_atomic(target, {"latest": 1})
+    with pytest.raises(TypeError):  # fails after part of the new content was written
+        write_json_atomic(target, {"latest": 2, "zz": object()})
+    assert json.loads(target.read_text()) == {"latest": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["aliases.json"]
 
 
 def test_a_model_file_replaced_by_one_with_another_input_contract_is_refused(

@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import textwrap
@@ -339,6 +340,42 @@ def test_the_same_seed_proposes_the_same_trials(tmp_path: Path, tiny_dataset) ->
             ]
         )
     assert proposed[0] == proposed[1]
+
+
+def test_the_search_state_files_are_replaced_whole_never_rewritten_in_place(
+    tmp_path: Path, tiny_dataset, umask_022
+) -> None:
+    """A file rewritten in place (truncated, then written) is empty for a moment, and a search
+    stopped then could not be resumed; a file replaced by a rename gets a new inode."""
+    from zoo.tuning import tune
+
+    options = dict(
+        directory=tmp_path,
+        epochs=1,
+        seed=0,
+        fixed=SMALL,
+        tensorboard=False,
+        registry_root=tmp_path / "registry",
+        dataset=tiny_dataset(TASK),
+        verbose=0,
+    )
+    project = tune(TASK, max_trials=1, **options).directory
+    state = ["oracle.json", "tuner0.json", records.SETTINGS_FILE, "trial_0/trial.json"]
+    inodes = {name: (project / name).stat().st_ino for name in state}
+    tune(TASK, max_trials=2, **options)  # resumed: one more trial rewrites the search's state
+    for name in ("oracle.json", "tuner0.json"):
+        assert (project / name).stat().st_ino != inodes[name], name
+    written = sorted(project.rglob("*.json"))
+    assert {p.name for p in written} >= {
+        "oracle.json",
+        "tuner0.json",
+        "trial.json",
+        "zoo_trial.json",
+    }
+    for path in written:
+        json.loads(path.read_text())
+        assert stat.S_IMODE(path.stat().st_mode) == 0o644, path
+    assert not list(project.rglob("*.partial"))
 
 
 def _snapshot(folder: Path) -> dict[str, tuple[int, int]]:

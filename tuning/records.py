@@ -19,6 +19,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from zoo.errors import ZooError  # noqa: E402
+from zoo.registry.layout import write_json_atomic  # noqa: E402
 
 TRIAL_RECORD = "zoo_trial.json"
 #: the settings that define a search (task, dataset, tuner, space...), written when it starts
@@ -153,7 +154,7 @@ def write(search: dict[str, Any], path: Path) -> None:
         search: the record from `load`.
         path: the file to write.
     """
-    path.write_text(json.dumps(search, indent=1, sort_keys=True))
+    write_json_atomic(path, search, indent=1)
 
 
 def _cell(value: Any) -> str:

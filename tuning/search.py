@@ -38,6 +38,7 @@ from zoo import registry
 from zoo.constants import TUNERS
 from zoo.data import loading
 from zoo.errors import UnknownNameError, ZooError
+from zoo.registry.layout import write_json_atomic
 from zoo.tasks.base import DatasetSpec, Task, get_task
 from zoo.training.fit import (
     configure_devices,
@@ -84,8 +85,9 @@ def resident_mb() -> float | None:
 
 def _recording(base: type[kt.Tuner]) -> type[kt.Tuner]:
     """`base` that also writes each trial's epoch logs, duration and peak memory into the
-    trial's folder, for the search record and `zoo search-report`, and that never marks
-    an interrupted trial as ended (so a resumed search runs it again)."""
+    trial's folder, for the search record and `zoo search-report`, that never marks an
+    interrupted trial as ended (so a resumed search runs it again), and that writes its
+    state files atomically."""
 
     class Recording(base):  # type: ignore[misc, valid-type]
         def on_trial_begin(self, trial: kt.engine.trial.Trial) -> None:
@@ -119,9 +121,16 @@ def _recording(base: type[kt.Tuner]) -> type[kt.Tuner]:
                     ),
                     "tuner_id": self.tuner_id,
                 }
-                Path(self.get_trial_dir(trial.trial_id), records.TRIAL_RECORD).write_text(
-                    json.dumps(record)
+                write_json_atomic(
+                    Path(self.get_trial_dir(trial.trial_id), records.TRIAL_RECORD), record
                 )
+
+        def save(self) -> None:
+            """keras-tuner's `save` (the oracle's state, then this tuner's), each file
+            written whole or not at all (see `_save_state_atomically`)."""
+            if not self._is_worker():
+                self.oracle.save()
+            write_json_atomic(Path(self._get_tuner_fname()), self.get_state(), indent=None)
 
     Recording.__name__ = base.__name__
     return Recording
@@ -248,9 +257,7 @@ def _record_settings(project: Path, defined: dict[str, Any]) -> None:
     """Write a new search's `settings` into its folder, whole or not at all (a process killed
     while writing leaves none, and a folder without a search), with the permissions of any
     other file there, for workers on other machines."""
-    partial = project / f"{records.SETTINGS_FILE}.partial"
-    partial.write_text(json.dumps(defined, indent=1))
-    os.replace(partial, project / records.SETTINGS_FILE)
+    write_json_atomic(project / records.SETTINGS_FILE, defined, indent=1)
 
 
 def _refuse_other_settings(project: Path, now: dict[str, Any], *, worker: bool) -> None:
@@ -322,6 +329,30 @@ class SearchResult:
     directory: Path
     #: the registry version of the best model (None on a worker, or when nothing completed)
     saved: Path | None
+
+
+def _save_state_atomically(oracle: kt.Oracle) -> None:
+    """Make the oracle write its state files (`oracle.json`, each `trial_*/trial.json`) whole
+    or not at all, as `_recording`'s tuner writes its own.
+
+    keras-tuner rewrites these files in place after every epoch; a search stopped by Ctrl-C
+    or a kill while one is being written left it empty, and the search could then not be
+    resumed (`JSONDecodeError` on reload). Here each goes through a partial file and one
+    rename (`zoo.registry.layout.write_json_atomic`), with keras-tuner's own content.
+
+    Args:
+        oracle: the oracle of a new or reloaded tuner (not a worker's proxy), changed in place.
+    """
+
+    def save() -> None:
+        write_json_atomic(Path(oracle._get_oracle_fname()), oracle.get_state(), indent=None)
+
+    def save_trial(trial: kt.engine.trial.Trial) -> None:
+        folder = Path(oracle._get_trial_dir(trial.trial_id))
+        write_json_atomic(folder / "trial.json", trial.get_state(), indent=None)
+
+    oracle.save = save
+    oracle._save_trial = save_trial
 
 
 def make_tuner(
@@ -426,6 +457,7 @@ def make_tuner(
         if not resuming:
             _record_settings(Path(built.project_dir), defined)
         _stop_at_failure_limit(built.oracle)
+        _save_state_atomically(built.oracle)
     return built
 
 

@@ -15,13 +15,13 @@ import io
 import json
 import os
 import sys
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
 from zoo.errors import BadInputError
+from zoo.registry.layout import partial_path
 
 STDIO = "-"
 #: file name endings that choose `--input-format` when it is not given
@@ -175,18 +175,17 @@ def output(path: str | None) -> Iterator[TextIO]:
         yield sys.stdout
         return
     target = Path(path)
+    temporary = partial_path(target)
     try:
-        handle, temporary = tempfile.mkstemp(
-            dir=target.parent, prefix=f".{target.name}.", suffix=".part"
-        )
+        stream = temporary.open("w", encoding="utf-8")
     except OSError as err:
         raise BadInputError(f"cannot write {target}: {err}") from err
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+        with stream:
             yield stream
         os.replace(temporary, target)
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
         raise
 
 

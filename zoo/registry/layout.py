@@ -23,8 +23,9 @@ import hashlib
 import json
 import os
 import re
+import secrets
 import shutil
-import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -156,16 +157,43 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def write_json_atomic(path: Path, payload: Any) -> None:
-    """Write `payload` as JSON into `path` through a temporary file and one rename.
+def partial_path(path: Path) -> Path:
+    """Where to write `path` before renaming it into place: a hidden sibling that only this
+    process and thread use. Opened with `open`, it gets the umask's permissions (`tempfile`
+    makes private files, which a rename would carry onto a shared registry or hub).
+
+    Args:
+        path: the file to be written.
+
+    Returns:
+        `.<name>.<pid>.<thread>.partial` beside `path`.
+    """
+    return path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.partial")
+
+
+def write_json_atomic(path: Path, payload: Any, *, indent: int | None = 2) -> None:
+    """Write `payload` as JSON into `path` whole or not at all: into a partial file beside
+    it, then one rename. A process killed or interrupted (Ctrl-C) in the middle leaves the
+    previous file as it was and no partial file; the new file gets the permissions of any
+    other new file (the umask's), so a registry or hub folder stays readable by others.
 
     Args:
         path: the file; its folder must exist.
         payload: JSON-serialisable data.
+        indent: JSON indentation; None for one line.
+
+    Raises:
+        TypeError: `payload` is not JSON-serialisable (`path` is left as it was).
+        OSError: the folder cannot be written.
     """
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as handle:
-        json.dump(payload, handle, indent=2, sort_keys=True)
-    os.replace(handle.name, path)
+    partial = partial_path(path)
+    try:
+        with partial.open("w") as handle:
+            json.dump(payload, handle, indent=indent, sort_keys=True)
+        os.replace(partial, path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
 
 
 def versions(folder: Path) -> list[int]:
@@ -231,7 +259,10 @@ def staging_folder(folder: Path) -> Path:
         _remove_abandoned_staging(folder.parent)
         if folder.is_dir():  # where earlier versions of the zoo staged
             _remove_abandoned_staging(folder)
-        return Path(tempfile.mkdtemp(prefix=f".tmp-{os.getpid()}-", dir=folder.parent))
+        # `os.mkdir` applies the umask; `tempfile.mkdtemp` would make the version private (0700)
+        staging = folder.parent / f".tmp-{os.getpid()}-{secrets.token_hex(6)}"
+        staging.mkdir()
+        return staging
     except OSError as err:
         raise ZooError(
             f"cannot write to the registry at {folder}: {err.strerror}. Choose another with --registry or ZOO_REGISTRY."
