@@ -291,6 +291,37 @@ def test_gradient_clipping_is_on_by_default_for_both_cells(task: str) -> None:
         )
 
 
+def test_sgd_with_momentum_and_a_decaying_rate_trains_saves_and_loads(
+    tmp_path, tiny_dataset
+) -> None:
+    hparams = {"cell": "lstm", "units": 16, "optimizer": "sgd", "learning_rate": 0.05}
+    result = zoo.train(
+        "one-to-one",
+        epochs=3,
+        hparams={**hparams, "lr_decay": 500.0},
+        dataset=tiny_dataset("one-to-one", train=256),
+        verbose=0,
+    )
+    optimizer = result.model.optimizer
+    assert isinstance(optimizer, keras.optimizers.SGD)
+    assert (optimizer.momentum, optimizer.clipnorm) == (0.9, 1.0)
+    updates = int(optimizer.iterations)  # 3 epochs of 256 examples in batches of the default size
+    assert updates > 0
+    # Keras' InverseTimeDecay: learning_rate / (1 + lr_decay * updates / 1000)
+    assert float(optimizer.learning_rate) == pytest.approx(0.05 / (1 + 0.5 * updates), rel=1e-5)
+    assert result.history["loss"][-1] < result.history["loss"][0]
+    saved = registry.save(result, "digits-sgd", root=tmp_path)
+    loaded = registry.load("digits-sgd", root=tmp_path)  # safe mode; reference outputs hold
+    assert loaded.card.hyperparameters["optimizer"] == "sgd"
+    assert loaded.card.hyperparameters["momentum"] == 0.9
+    assert loaded.card.hyperparameters["lr_decay"] == 500.0 and saved.name == "1"
+
+
+def test_an_unknown_optimizer_is_refused_before_any_data_is_read() -> None:
+    with pytest.raises(zoo.UnknownNameError, match="optimizer"):
+        zoo.train("one-to-one", epochs=1, hparams={"optimizer": "adamw"}, verbose=0)
+
+
 _SAVER = textwrap.dedent(
     """
     import sys, time, pathlib

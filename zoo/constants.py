@@ -8,6 +8,8 @@ from __future__ import annotations
 
 #: recurrent cells, the hyperparameter `cell` of every task
 CELLS: tuple[str, ...] = ("simple_rnn", "lstm")
+#: optimizers of every task's model, the hyperparameter `optimizer` (`zoo.models.layers.compile_model`)
+OPTIMIZERS: tuple[str, ...] = ("adam", "sgd")
 #: keras-tuner search algorithms of `zoo tune --tuner`
 TUNERS: tuple[str, ...] = ("random", "hyperband", "bayesian")
 #: how `--strategy` spreads training: one device, `tf.distribute.MirroredStrategy` over one

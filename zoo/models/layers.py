@@ -12,8 +12,8 @@ import keras
 import keras_tuner as kt
 import numpy as np
 
-from zoo.constants import CELLS
-from zoo.errors import ZooError
+from zoo.constants import CELLS, OPTIMIZERS
+from zoo.errors import UnknownNameError, ZooError
 from zoo.models.custom_layers import MaskedGlobalMaxPooling1D
 
 
@@ -207,16 +207,25 @@ def compile_model(
     weighted_metrics: list | None = None,
     learning_rate: float = 1e-3,
 ) -> keras.Model:
-    """Adam with gradient clipping by norm, on by default: SimpleRNNs explode without it.
+    """Adam (or SGD with momentum) with gradient clipping by norm, on by default: SimpleRNNs
+    explode without it.
 
     Clipping by global norm follows Pascanu et al. 2013, "On the difficulty of training
     recurrent neural networks" (https://arxiv.org/abs/1211.5063); `zoo diagnose gradients`
-    recommends a value.
+    recommends a value. SGD with momentum and an inverse-time learning-rate decay is the
+    recipe of the sequence-labelling literature (Ma & Hovy 2016, https://arxiv.org/abs/1603.01354:
+    momentum 0.9, rate / (1 + 0.05 * epoch); Lample et al. 2016 used plain SGD): set
+    `optimizer=sgd` with a larger `learning_rate` than Adam's, e.g. 0.01-0.05.
 
     Args:
         model: the built model.
         hp: the model's hyperparameters; declares `learning_rate` (1e-4 to 3e-2, log) and
-            `clipnorm` (0.1 to 10, log, default 1.0), and reads `unroll`.
+            `clipnorm` (0.1 to 10, log, default 1.0), which are searched, and `optimizer`
+            (`adam` or `sgd`, default `adam`), `lr_decay` (default 0: a constant rate) and,
+            for SGD, `momentum` (default 0.9), which are not searched unless a search asks
+            (`--choice`). `lr_decay` is Keras' `InverseTimeDecay` rate per 1,000 updates:
+            the rate after `t` updates is `learning_rate / (1 + lr_decay * t / 1000)`. Reads
+            `unroll`.
         loss: the Keras loss.
         metrics: Keras metrics, unweighted.
         weighted_metrics: Keras metrics weighted by the sample weights (padding weighs 0).
@@ -226,13 +235,31 @@ def compile_model(
         `model`, compiled.
 
     Raises:
-        ZooError: `unroll` is true and a recurrent layer reads a variable number of steps.
+        UnknownNameError: `optimizer` is not one of `zoo.constants.OPTIMIZERS`.
+        ZooError: `unroll` is true and a recurrent layer reads a variable number of steps,
+            or `lr_decay` is negative.
     """
     _check_unroll(model, hp)
-    optimizer = keras.optimizers.Adam(
-        learning_rate=hp.Float("learning_rate", 1e-4, 3e-2, sampling="log", default=learning_rate),
-        clipnorm=hp.Float("clipnorm", 0.1, 10.0, sampling="log", default=1.0),
+    # searched ones first: declaring these two before the others keeps earlier searches' draws
+    rate: float | keras.optimizers.schedules.LearningRateSchedule = hp.Float(
+        "learning_rate", 1e-4, 3e-2, sampling="log", default=learning_rate
     )
+    clipnorm = hp.Float("clipnorm", 0.1, 10.0, sampling="log", default=1.0)
+    name = hp.Fixed("optimizer", "adam")
+    if name not in OPTIMIZERS:
+        raise UnknownNameError("optimizer", name, OPTIMIZERS)
+    decay = hp.Fixed("lr_decay", 0.0)
+    if decay < 0:
+        raise ZooError(
+            f"lr_decay must be 0 or more, not {decay}: --set lr_decay=0.05, for example."
+        )
+    if decay:
+        rate = keras.optimizers.schedules.InverseTimeDecay(rate, decay_steps=1000, decay_rate=decay)
+    if name == "sgd":
+        momentum = hp.Fixed("momentum", 0.9)
+        optimizer = keras.optimizers.SGD(learning_rate=rate, momentum=momentum, clipnorm=clipnorm)
+    else:
+        optimizer = keras.optimizers.Adam(learning_rate=rate, clipnorm=clipnorm)
     model.compile(
         optimizer=optimizer, loss=loss, metrics=metrics, weighted_metrics=weighted_metrics
     )
