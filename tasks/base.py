@@ -20,7 +20,7 @@ import keras_tuner as kt
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from zoo.constants import ALL_EXAMPLES, CELLS, OPTIMIZERS, SPLITS
+from zoo.constants import ALL_EXAMPLES, CELLS, CHARACTER_ENCODERS, OPTIMIZERS, SPLITS
 from zoo.data import loading, pipeline, text
 from zoo.data.preprocessing import Preprocessing
 from zoo.data.spec import DatasetSpec
@@ -482,11 +482,12 @@ def hyperparameters(values: dict[str, Any] | None = None) -> kt.HyperParameters:
         A `keras_tuner.HyperParameters` with each value declared `Fixed`.
 
     Raises:
-        UnknownNameError: `cell` or `optimizer` is not one of `zoo.constants.CELLS` or
-            `OPTIMIZERS`.
+        UnknownNameError: `cell`, `optimizer` or `char_encoder` is not one of
+            `zoo.constants.CELLS`, `OPTIMIZERS` or `CHARACTER_ENCODERS`.
     """
     hp = kt.HyperParameters()
-    named = {"cell": CELLS, "optimizer": OPTIMIZERS}  # checked before any data is loaded
+    # checked before any data is loaded
+    named = {"cell": CELLS, "optimizer": OPTIMIZERS, "char_encoder": CHARACTER_ENCODERS}
     for key, value in (values or {}).items():
         if key in named and value not in named[key]:
             raise UnknownNameError(key, value, named[key])

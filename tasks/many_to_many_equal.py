@@ -301,6 +301,8 @@ class NamedEntityRecognition(Task):
             embedding_dim=hp.Int("char_embedding_dim", 8, 64, step=8, default=24),
             units=hp.Int("char_units", 8, 64, step=8, default=24),
             cell=cell_type(hp),
+            # not searched unless asked (--choice char_encoder=rnn,cnn)
+            kind=hp.Fixed("char_encoder", "rnn"),
             name="char_encoder",
         )
         x = keras.layers.Concatenate(name="features")([w, c, char_encoder(char_ids)])

@@ -1,5 +1,6 @@
 """The zoo's own layers (`zoo.models.custom_layers`): the linear-chain CRF, checked exactly
-against enumeration of every tag sequence on tiny inputs, and word dropout."""
+against enumeration of every tag sequence on tiny inputs, word dropout, and the character
+encoders (recurrent, and a CNN checked by hand)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import keras
 import numpy as np
 import pytest
 
-from zoo.models.custom_layers import CRFNegativeLogLikelihood, LinearChainCRF
+from zoo.models.custom_layers import CharacterEncoder, CRFNegativeLogLikelihood, LinearChainCRF
 
 TAGS, STEPS = 3, 4
 
@@ -111,3 +112,45 @@ def test_word_dropout_replaces_words_by_unknown_in_training_only() -> None:
     words = dropped[:, [0, 1, 3]]
     assert set(np.unique(words)) <= {1, 5, 6, 7}
     assert (words == 1).mean() == pytest.approx(0.25, abs=0.02)
+
+
+def _character_encoder(kind: str) -> CharacterEncoder:
+    layer = CharacterEncoder(12, embedding_dim=4, units=3, kind=kind, name="chars")
+    layer.build((None, None, None))
+    return layer
+
+
+def test_the_character_cnn_is_the_max_over_a_words_own_characters() -> None:
+    layer = _character_encoder("cnn")
+    word = np.array([[[4, 7, 2]]], "int32")  # one sentence of one three-character word
+    # the same word padded to 6 characters, beside a longer word and a padding word
+    batch = np.array([[[4, 7, 2, 0, 0, 0], [3, 3, 5, 8, 9, 10], [0, 0, 0, 0, 0, 0]]], "int32")
+    alone, padded = np.asarray(layer(word)), np.asarray(layer(batch))
+    assert padded.shape == (1, 3, 6)
+    np.testing.assert_allclose(padded[0, 0], alone[0, 0], atol=1e-6)  # padding changes nothing
+    assert (padded[0, 2] == 0).all()  # a padding word
+    np.testing.assert_array_equal(np.asarray(layer.compute_mask(batch)), [[True, True, False]])
+    # by hand: the convolution of the embedded characters (zeros beyond the word), then max
+    embedded = np.asarray(layer.embedding(word[0]))
+    kernel, bias = (np.asarray(w) for w in layer.cnn.weights)
+    edged = np.pad(embedded[0], ((1, 1), (0, 0)))
+    conv = np.tanh(
+        np.stack([np.einsum("wc,wcf->f", edged[i : i + 3], kernel) for i in range(3)]) + bias
+    )
+    np.testing.assert_allclose(alone[0, 0], conv.max(axis=0), atol=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["rnn", "cnn"])
+def test_both_character_encoders_round_trip_in_safe_mode(tmp_path, kind: str) -> None:
+    inputs = keras.Input((None, None), dtype="int32")
+    model = keras.Model(inputs, _character_encoder(kind)(inputs))
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True, compile=False)
+    ids = np.array([[[4, 7, 2, 0], [3, 3, 5, 8]]], "int32")
+    np.testing.assert_allclose(np.asarray(loaded(ids)), np.asarray(model(ids)), atol=1e-6)
+    assert loaded.layers[-1].kind == kind
+
+
+def test_an_unknown_character_encoder_is_refused() -> None:
+    with pytest.raises(ValueError, match="rnn"):
+        CharacterEncoder(12, embedding_dim=4, units=3, kind="transformer")

@@ -10,6 +10,9 @@ from __future__ import annotations
 CELLS: tuple[str, ...] = ("simple_rnn", "lstm")
 #: optimizers of every task's model, the hyperparameter `optimizer` (`zoo.models.layers.compile_model`)
 OPTIMIZERS: tuple[str, ...] = ("adam", "sgd")
+#: how the tagger reads a word's characters (`char_encoder`): a bidirectional recurrent
+#: layer or a convolution with max pooling (`zoo.models.custom_layers.CharacterEncoder`)
+CHARACTER_ENCODERS: tuple[str, ...] = ("rnn", "cnn")
 #: keras-tuner search algorithms of `zoo tune --tuner`
 TUNERS: tuple[str, ...] = ("random", "hyperband", "bayesian")
 #: how `--strategy` spreads training: one device, `tf.distribute.MirroredStrategy` over one

@@ -2,7 +2,7 @@
 
 A saved zoo model refers to these classes by their registered names (`zoo>CharacterEncoder`),
 and Keras' safe mode loads only registered or built-in classes. This module imports nothing
-but Keras, so that `import zoo` can register them the moment Keras is imported (see
+but Keras (and the zoo's plain-Python constants), so that `import zoo` can register them the moment Keras is imported (see
 `zoo/__init__.py`): `keras.saving.load_model("…/model.keras")` then works after `import zoo`.
 """
 
@@ -10,62 +10,107 @@ from __future__ import annotations
 
 import keras
 
+from zoo.constants import CHARACTER_ENCODERS
+
 
 @keras.saving.register_keras_serializable(package="zoo")
 class CharacterEncoder(keras.layers.Layer):
-    """Characters of every word -> one vector per word, from a bidirectional recurrent layer.
+    """Characters of every word -> one vector per word, from a bidirectional recurrent layer
+    or a convolution with max pooling.
 
     Input `(batch, time, characters)` ids (0 = padding); output `(batch, time, 2 * units)`.
     Words are folded into the batch axis ((B, T, W) -> (B*T, W)) rather than wrapped in
     `TimeDistributed`, which falls back to a slow `vectorized_map` over an unknown time axis.
-    The character-level word representation of Lample et al. 2016, "Neural Architectures for
-    Named Entity Recognition" (https://arxiv.org/abs/1603.01360).
+    `kind="rnn"`: the final forward and backward states over the characters, the
+    character-level word representation of Lample et al. 2016, "Neural Architectures for
+    Named Entity Recognition" (https://arxiv.org/abs/1603.01360). `kind="cnn"`: a
+    convolution of `width` characters with `2 * units` filters and tanh, max-pooled over
+    the word's characters, as in Ma & Hovy 2016, "End-to-end Sequence Labeling via
+    Bi-directional LSTM-CNNs-CRF" (https://arxiv.org/abs/1603.01354), which runs every
+    position of a word at once instead of one step per character.
 
     Args:
         vocabulary_size: character ids, the 2 reserved ones included.
         embedding_dim: size of a character's embedding.
-        units: units of each direction.
-        cell: `lstm`, else a SimpleRNN.
+        units: units of each direction (`rnn`); half the filters (`cnn`).
+        cell: `lstm`, else a SimpleRNN (`rnn` only).
+        kind: `rnn` or `cnn` (`CHARACTER_ENCODERS`).
+        width: characters per convolution window (`cnn` only).
         **kwargs: `keras.layers.Layer` arguments (`name`, `dtype`, ...).
 
     Call arguments:
         ids: int tensor of shape (batch, time, characters), 0 for padding.
 
     Returns:
-        float tensor of shape (batch, time, 2 * units): the final forward and backward states
-        over each word's characters, concatenated. Its mask, (batch, time), is False for
-        padding words (no characters).
+        float tensor of shape (batch, time, 2 * units). Its mask, (batch, time), is False
+        for padding words (no characters); their vectors are zeros for `cnn`.
+
+    Raises:
+        ValueError: `kind` is not one of `CHARACTER_ENCODERS`.
     """
 
     def __init__(
-        self, vocabulary_size: int, embedding_dim: int, units: int, cell: str = "lstm", **kwargs
+        self,
+        vocabulary_size: int,
+        embedding_dim: int,
+        units: int,
+        cell: str = "lstm",
+        kind: str = "rnn",
+        width: int = 3,
+        **kwargs,
     ):
         super().__init__(**kwargs)
+        if kind not in CHARACTER_ENCODERS:
+            raise ValueError(f"kind must be one of {CHARACTER_ENCODERS}, not {kind!r}")
         self.vocabulary_size, self.embedding_dim, self.units, self.cell = (
             vocabulary_size,
             embedding_dim,
             units,
             cell,
         )
+        self.kind, self.width = kind, width
         self.embedding = keras.layers.Embedding(
             vocabulary_size, embedding_dim, name="char_embedding"
         )
-        layer = keras.layers.LSTM if cell == "lstm" else keras.layers.SimpleRNN
-        self.rnn = keras.layers.Bidirectional(layer(units), name="char_rnn")
+        # the attribute's name is where a `.keras` file keeps the layer's weights: one
+        # attribute per kind, so models saved before `cnn` existed still load
+        if kind == "cnn":
+            self.cnn = keras.layers.Conv1D(
+                2 * units, width, padding="same", activation="tanh", name="char_cnn"
+            )
+        else:
+            layer = keras.layers.LSTM if cell == "lstm" else keras.layers.SimpleRNN
+            self.rnn = keras.layers.Bidirectional(layer(units), name="char_rnn")
 
     def build(self, input_shape):
         self.embedding.build((None, None))
-        self.rnn.build((None, None, self.embedding_dim))
+        (self.cnn if self.kind == "cnn" else self.rnn).build((None, None, self.embedding_dim))
         super().build(input_shape)
 
     def call(self, ids):
         shape = keras.ops.shape(ids)
         words = keras.ops.reshape(keras.ops.cast(ids, "int32"), (-1, shape[2]))
-        # Padding words have no characters; a fully masked row would take cuDNN off its fast
-        # path, so the first position always counts (their vectors are masked downstream).
-        first = keras.ops.arange(shape[2]) == 0
-        mask = keras.ops.logical_or(keras.ops.not_equal(words, 0), first[None, :])
-        vectors = self.rnn(self.embedding(words), mask=mask)
+        real = keras.ops.not_equal(words, 0)
+        if self.kind == "cnn":
+            # padding characters embed as zeros, as the convolution's own edge padding: a
+            # word's vector does not depend on how far its batch is padded
+            embedded = self.embedding(words) * keras.ops.cast(real[..., None], self.compute_dtype)
+            features = self.cnn(embedded)  # (words, characters, filters)
+            # tanh is at least -1, so -1 at padded positions never wins the max; words with no
+            # characters (padding) get zeros
+            floor = keras.ops.cast(-1.0, features.dtype)
+            pooled = keras.ops.max(keras.ops.where(real[..., None], features, floor), axis=1)
+            vectors = keras.ops.where(
+                keras.ops.any(real, axis=1)[:, None], pooled, keras.ops.zeros_like(pooled)
+            )
+        else:
+            # Padding words have no characters; a fully masked row would take cuDNN off its
+            # fast path, so the first position always counts (their vectors are masked
+            # downstream).
+            first = keras.ops.arange(shape[2]) == 0
+            vectors = self.rnn(
+                self.embedding(words), mask=keras.ops.logical_or(real, first[None, :])
+            )
         return keras.ops.reshape(vectors, (shape[0], shape[1], 2 * self.units))
 
     def compute_mask(self, ids, mask=None):
@@ -83,6 +128,8 @@ class CharacterEncoder(keras.layers.Layer):
             "embedding_dim": self.embedding_dim,
             "units": self.units,
             "cell": self.cell,
+            "kind": self.kind,
+            "width": self.width,
         }
 
 
