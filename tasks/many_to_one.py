@@ -24,7 +24,7 @@ from zoo.data.spec import GENERATED, DatasetSpec
 from zoo.errors import BadInputError, ZooWarning
 from zoo.models import streaming
 from zoo.models.compiled import compiled_call, graph_call
-from zoo.models.custom_layers import WordDropout
+from zoo.models.custom_layers import BigramBag, WordDropout
 from zoo.models.layers import (
     compile_model,
     lower_layers,
@@ -198,7 +198,8 @@ class SentimentAnalysis(Task):
     # model -------------------------------------------------------------
     def build_model(self, hp: kt.HyperParameters) -> keras.Model:
         """Word dropout (training only) -> masked embedding -> recurrent layers (bidirectional by default) summarised by `pooling`
-        (`last` state, `max` or `mean` over steps) -> dropout -> sigmoid P(labels[1]). Input
+        (`last` state, `max` or `mean` over steps), joined with a bag of hashed word bigrams
+        when `bigram_buckets` > 0 -> dropout -> sigmoid P(labels[1]). Input
         `token_ids` int32 (batch, time), 0 for padding; output float32 (batch, 1).
         """
         vocabulary = self.preprocessing.vocabulary
@@ -207,9 +208,10 @@ class SentimentAnalysis(Task):
         dropped = WordDropout(
             hp.Float("word_dropout", 0.0, 0.3, step=0.05, default=0.0), name="word_dropout"
         )(ids)
+        embedding_dim = hp.Int("embedding_dim", 16, 256, step=16, default=64)
         x = keras.layers.Embedding(
             text.vocabulary_size(vocabulary),
-            hp.Int("embedding_dim", 16, 256, step=16, default=64),
+            embedding_dim,
             mask_zero=True,
             name="embedding",
         )(dropped)
@@ -222,6 +224,12 @@ class SentimentAnalysis(Task):
         x = lower_layers(hp, x, units, name="rnn", bidirectional=True)
         rnn = recurrent(hp, units, name="rnn", return_sequences=pooling != "last")
         x = sequence_summary(pooling, maybe_bidirectional(hp, rnn, default=True)(x))
+        # a bag of hashed word bigrams beside the recurrent summary (0: none); not searched
+        # unless asked (--choice bigram_buckets=0,100000)
+        buckets = hp.Fixed("bigram_buckets", 0)
+        if buckets:
+            bag = BigramBag(buckets, embedding_dim, name="bigram_bag")(dropped)
+            x = keras.layers.Concatenate(name="summary_and_bigrams")([x, bag])
         x = keras.layers.Dropout(
             hp.Float("dropout", 0.0, 0.5, step=0.1, default=0.3), name="dropout"
         )(x)

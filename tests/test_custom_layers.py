@@ -154,3 +154,27 @@ def test_both_character_encoders_round_trip_in_safe_mode(tmp_path, kind: str) ->
 def test_an_unknown_character_encoder_is_refused() -> None:
     with pytest.raises(ValueError, match="rnn"):
         CharacterEncoder(12, embedding_dim=4, units=3, kind="transformer")
+
+
+def test_the_bigram_bag_is_the_mean_vector_of_each_texts_hashed_bigrams() -> None:
+    from zoo.models.custom_layers import BigramBag
+
+    bag = BigramBag(1000, 4, name="bag")
+    ids = np.array([[5, 9, 5, 9, 0, 0], [40000, 3, 0, 0, 0, 0], [7, 0, 0, 0, 0, 0]], "int32")
+    buckets = np.asarray(bag.bucket_ids(ids))
+
+    def bucket(a: int, b: int) -> int:  # the documented hash, in Python integers
+        return 1 + ((a % 32749) * 32719 + (b % 32749) * 32717) % 999
+
+    assert buckets.tolist() == [
+        [bucket(5, 9), bucket(9, 5), bucket(5, 9), 0, 0, 0],  # no bigram reaches padding
+        [bucket(40000, 3), 0, 0, 0, 0, 0],  # an id above the prime wraps, no overflow
+        [0] * 6,
+    ]
+    vectors = np.asarray(bag(ids))
+    table = np.asarray(bag.embedding.embeddings)
+    np.testing.assert_allclose(
+        vectors[0], (2 * table[bucket(5, 9)] + table[bucket(9, 5)]) / 3, atol=1e-6
+    )
+    np.testing.assert_allclose(vectors[1], table[bucket(40000, 3)], atol=1e-6)
+    assert (vectors[2] == 0).all()  # one word: no bigram, and no division by zero

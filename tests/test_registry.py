@@ -317,6 +317,25 @@ def test_sgd_with_momentum_and_a_decaying_rate_trains_saves_and_loads(
     assert loaded.card.hyperparameters["lr_decay"] == 500.0 and saved.name == "1"
 
 
+@pytest.mark.parametrize(
+    "task, hparams",
+    [
+        ("many-to-one", {"bigram_buckets": 512, "units": 16}),
+        ("many-to-many-equal", {"char_encoder": "cnn", "units": 16}),
+    ],
+)
+def test_models_with_optional_layers_save_and_load_in_safe_mode(
+    tmp_path, tiny_dataset, task: str, hparams: dict
+) -> None:
+    result = zoo.train(task, epochs=1, hparams=hparams, dataset=tiny_dataset(task), verbose=0)
+    registry.save(result, "optional", root=tmp_path)
+    loaded = registry.load("optional", root=tmp_path)  # safe mode; reference outputs checked
+    layers = {layer.name for layer in loaded.model.layers}
+    assert ("bigram_bag" in layers) == (task == "many-to-one")
+    if task == "many-to-many-equal":
+        assert loaded.model.get_layer("char_encoder").kind == "cnn"
+
+
 def test_an_unknown_optimizer_is_refused_before_any_data_is_read() -> None:
     with pytest.raises(zoo.UnknownNameError, match="optimizer"):
         zoo.train("one-to-one", epochs=1, hparams={"optimizer": "adamw"}, verbose=0)

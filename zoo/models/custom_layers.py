@@ -440,6 +440,73 @@ class WordDropout(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="zoo")
+class BigramBag(keras.layers.Layer):
+    """A text's word bigrams, hashed into `buckets` learned vectors and averaged: the bag of
+    n-grams with the hashing trick of fastText (Joulin et al. 2017, "Bag of Tricks for
+    Efficient Text Classification", https://arxiv.org/abs/1607.01759), beside a recurrent
+    layer that reads the words in order. The hash is arithmetic on the word ids, so it runs
+    inside the model on every backend: `(a mod P) * 32719 + (b mod P) * 32717` (P = 32749,
+    a prime; below 2**31, so int32 never overflows), then `1 + h mod (buckets - 1)`; bucket
+    0 is padding.
+
+    Args:
+        buckets: hashed bigram vectors, padding's included (at least 2).
+        dim: size of each vector.
+        **kwargs: `keras.layers.Layer` arguments (`name`, ...).
+
+    Call arguments:
+        ids: int tensor (batch, time) of word ids, 0 for padding.
+
+    Returns:
+        float tensor (batch, dim): the mean vector of the bigrams of two real words; zeros
+        for a text of fewer than two words.
+
+    Raises:
+        ValueError: fewer than 2 buckets.
+    """
+
+    PRIME, LEFT, RIGHT = 32749, 32719, 32717
+
+    def __init__(self, buckets: int, dim: int, **kwargs):
+        super().__init__(**kwargs)
+        if buckets < 2:
+            raise ValueError(f"a bigram bag needs at least 2 buckets, not {buckets}")
+        self.buckets, self.dim = buckets, dim
+        self.embedding = keras.layers.Embedding(buckets, dim, name="bigram_embedding")
+
+    def build(self, input_shape):
+        self.embedding.build((None, None))
+        super().build(input_shape)
+
+    def bucket_ids(self, ids):
+        """The bucket of the bigram starting at each position (0: no bigram there).
+
+        Args:
+            ids: int tensor (batch, time), 0 for padding.
+
+        Returns:
+            int32 tensor (batch, time).
+        """
+        ids = keras.ops.cast(ids, "int32")
+        following = keras.ops.pad(ids[:, 1:], [[0, 0], [0, 1]])
+        hashed = (ids % self.PRIME) * self.LEFT + (following % self.PRIME) * self.RIGHT
+        real = keras.ops.logical_and(keras.ops.not_equal(ids, 0), keras.ops.not_equal(following, 0))
+        return keras.ops.where(real, 1 + hashed % (self.buckets - 1), 0)
+
+    def call(self, ids):
+        buckets = self.bucket_ids(ids)
+        real = keras.ops.cast(keras.ops.not_equal(buckets, 0), self.compute_dtype)[..., None]
+        total = keras.ops.sum(self.embedding(buckets) * real, axis=1)
+        return total / keras.ops.maximum(keras.ops.sum(real, axis=1), 1.0)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.dim)
+
+    def get_config(self):
+        return {**super().get_config(), "buckets": self.buckets, "dim": self.dim}
+
+
+@keras.saving.register_keras_serializable(package="zoo")
 class SpatialAttention(keras.layers.Layer):
     """Soft attention of every decoder step over the positions of an image's feature grid,
     scored the additive (Bahdanau) way: `score(h, f) = v . tanh(W_h h + W_f f + b)`, softmax
