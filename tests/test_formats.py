@@ -164,6 +164,40 @@ def test_training_on_files_records_lineage(tmp_path) -> None:
     )
 
 
+def test_a_models_own_files_are_measured_on_its_own_validation_split(tmp_path, capsys) -> None:
+    """A validation split drawn with another seed than the model's holds examples it trained
+    on: `zoo evaluate --data` draws it with the model's seed, the API refuses another one."""
+    from zoo.cli import main
+
+    folder, registry = tmp_path / "reviews", tmp_path / "registry"
+    _write(folder / "pos.txt", "".join(f"a wonderful moving film {i}\n" for i in range(40)))
+    _write(folder / "neg.txt", "".join(f"a boring tedious film {i}\n" for i in range(40)))
+    spec = formats.prepare(folder, "text-per-class", seed=1)
+    result = zoo.train(
+        "many-to-one",
+        dataset=spec,
+        seed=1,
+        epochs=1,
+        hparams={"cell": "simple_rnn", "units": 8},
+        verbose=0,
+    )
+    zoo.save(result, "seeded", root=registry)
+    model = zoo.load("seeded", root=registry)
+    own = model.evaluate()  # the files recorded on its card, split as they were for it
+    args = ["--data", str(folder), "--format", "text-per-class", "--registry", str(registry)]
+    assert main(["evaluate", "seeded", *args]) == 0
+    out = capsys.readouterr().out
+    assert "(validation: no test split; the model learned from its training split):" in out
+    line = next(line for line in out.splitlines() if line.startswith("  validation: "))
+    assert float(line.split("accuracy=")[1]) == pytest.approx(own["accuracy"], abs=1e-4)
+    # the same files split with seed 0: their held-out examples include training ones
+    other = formats.prepare(folder, "text-per-class")
+    for split in (None, "validation", "all"):
+        with pytest.raises(BadInputError, match="seed 0 \\(it was trained with 1\\)"):
+            model.evaluate(other, split)
+    assert 0 <= model.evaluate(other, "train")["accuracy"] <= 1  # nothing held out: allowed
+
+
 def test_unknown_format_and_option(tmp_path) -> None:
     with pytest.raises(
         zoo.UnknownNameError, match="unknown data format 'conl'. Did you mean 'conll'"

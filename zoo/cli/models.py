@@ -266,6 +266,8 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
     Raises:
         ZooError: both `--dataset` and `--data`.
+        BadInputError: `--data` is the model's own training files read with other options
+            (`Model.evaluate`).
     """
     from zoo import registry
     from zoo.errors import ZooError
@@ -273,6 +275,11 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     if args.dataset and args.data:
         raise ZooError("give --dataset KEY or --data PATH --format FORMAT, not both.")
     model = registry.load(args.model, root=args.registry)
+    # a validation split of --data is made with the model's own seed: given its own training
+    # files, it is then the model's own validation split (another seed would mix training
+    # examples into it)
+    seeded = (model.card.dataset.source or {}).get("seeded_split")
+    args.seed = seeded["seed"] if seeded else None
     # the files of --data, else --dataset, else the data the model was trained on
     spec = model.task.dataset(dataset(args) or model.training_dataset())
     split, why = (args.split, "") if args.split else model.evaluation_split(spec)

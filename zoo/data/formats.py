@@ -127,14 +127,26 @@ def _assign(items: Iterable[Path]) -> tuple[dict[str, list[Path]], list[Path]]:
     return by_split, unused
 
 
-def _checksum(files: Iterable[Path], options: dict[str, Any], root: Path | None = None) -> str:
-    """SHA-256 over the reader version, the options and each file's name and content: what
-    decides the stored examples."""
+def _checksum(
+    files: Iterable[Path], options: dict[str, Any], root: Path | None = None
+) -> tuple[str, str]:
+    """Two SHA-256 digests, each file read once: over the reader version, the options and
+    each file's name and content (what decides the stored examples), and over the files'
+    names and contents alone (which files these are, however they are read or split: a card
+    compares it to tell a model's own training files read with other options).
+
+    Returns:
+        `(checksum, content_checksum)`, hex.
+    """
     digest = hashlib.sha256(f"{VERSION} {sorted(options.items())!r}".encode())
+    content = hashlib.sha256()
     for path in sorted(files):
-        digest.update(str(path.relative_to(root) if root else path.name).encode())
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
-    return digest.hexdigest()
+        name = str(path.relative_to(root) if root else path.name).encode()
+        data = hashlib.sha256(path.read_bytes()).digest()
+        for each in (digest, content):
+            each.update(name)
+            each.update(data)
+    return digest.hexdigest(), content.hexdigest()
 
 
 def read_text(path: Path, encoding: str = "utf-8", newline: str | None = None) -> str:
@@ -222,11 +234,13 @@ def _source(
     sizes: dict[str, int],
     options: dict[str, Any],
     *,
+    content: str,
     seeded: int | None = None,
     unused: Iterable[Path] = (),
 ) -> dict[str, Any]:
-    """The card's record of a dataset built from files: which file went to which split, and
-    the seed of a validation split made here (`seeded`, None when the files had one)."""
+    """The card's record of a dataset built from files: which file went to which split, the
+    checksums of the examples (`checksum`) and of the files alone (`content`), and the seed
+    of a validation split made here (`seeded`, None when the files had one)."""
     names = {
         split: sorted(str(f.relative_to(path)) if f != path else f.name for f in group)
         for split, group in files.items()
@@ -238,6 +252,7 @@ def _source(
         "files": sorted({n for group in names.values() for n in group}),
         "split_files": names,
         "sha256": checksum,
+        "content_sha256": content,
         "examples": sizes,
         "options": options,
     }
@@ -473,7 +488,7 @@ def conll(
     scheme = tag_scheme(sequences, path)
     options = {"columns": columns, "encoding": encoding, "seed": seed}
     used = [f for group in by_split.values() for f in group]
-    checksum = _checksum(used, options)
+    checksum, content = _checksum(used, options)
     tag_names = ["O", *sorted({t for tags in sequences for t in tags} - {"O"})]
     features = collections.OrderedDict(
         (
@@ -493,7 +508,15 @@ def conll(
             builder.download_and_prepare()
     sizes = {split: len(group) for split, group in sentences.items()}
     source = _source(
-        path, "conll", by_split, checksum, sizes, options, seeded=seeded, unused=unused
+        path,
+        "conll",
+        by_split,
+        checksum,
+        sizes,
+        options,
+        content=content,
+        seeded=seeded,
+        unused=unused,
     )
     source["tag_scheme"] = scheme
     return _spec(f"zoo_conll_files/{checksum[:16]}", sentences, source, licence)
@@ -571,7 +594,7 @@ def text_per_class(
         ]
     splits = _seeded_split(examples, seed)
     options = {"encoding": encoding, "seed": seed}
-    checksum = _checksum(files, options)
+    checksum, content = _checksum(files, options)
     features = tfds.features.FeaturesDict(
         {"text": tfds.features.Text(), "label": tfds.features.ClassLabel(names=labels)}
     )
@@ -593,6 +616,7 @@ def text_per_class(
             checksum,
             sizes,
             options,
+            content=content,
             seeded=seed,
             unused=notes,
         ),
@@ -742,7 +766,7 @@ def csv_text(
         seeded = seed
     options = {"columns": columns, "encoding": encoding, "seed": seed}
     used = [f for group in by_split.values() for f in group]
-    checksum = _checksum(used, options)
+    checksum, content = _checksum(used, options)
     features = tfds.features.FeaturesDict(
         {"text": tfds.features.Text(), "label": tfds.features.ClassLabel(names=labels)}
     )
@@ -757,7 +781,17 @@ def csv_text(
     return _spec(
         f"zoo_csv_text/{checksum[:16]}",
         splits,
-        _source(path, "csv", by_split, checksum, sizes, options, seeded=seeded, unused=unused),
+        _source(
+            path,
+            "csv",
+            by_split,
+            checksum,
+            sizes,
+            options,
+            content=content,
+            seeded=seeded,
+            unused=unused,
+        ),
         licence,
     )
 
@@ -849,7 +883,7 @@ def parallel(
     }
     files = [f for group in by_split.values() for f in group]
     options = {"source": source, "target": target, "encoding": encoding, "seed": seed}
-    checksum = _checksum(files, options)
+    checksum, content = _checksum(files, options)
     _store(
         "zoo_parallel_text",
         checksum,
@@ -861,7 +895,17 @@ def parallel(
     return _spec(
         f"zoo_parallel_text/{checksum[:16]}",
         splits,
-        _source(path, "parallel", by_split, checksum, sizes, options, seeded=seeded, unused=unused),
+        _source(
+            path,
+            "parallel",
+            by_split,
+            checksum,
+            sizes,
+            options,
+            content=content,
+            seeded=seeded,
+            unused=unused,
+        ),
         licence,
         {"source": source, "target": target},
     )
@@ -967,7 +1011,7 @@ def captions(
     images = sorted(path / "images" / n for names in splits.values() for n in names)
     options = {"image_size": image_size, "encoding": encoding, "seed": seed}
     list_files = [f for group in lists.values() for f in group]
-    checksum = _checksum([table, *list_files, *images], options)
+    checksum, content = _checksum([table, *list_files, *images], options)
 
     def examples(names: list[str]) -> Iterator[dict[str, Any]]:
         """The examples of one split.
@@ -1008,6 +1052,7 @@ def captions(
             checksum,
             sizes,
             options,
+            content=content,
             seeded=seeded,
             unused=unused,
         ),
@@ -1118,7 +1163,7 @@ def image_folder(
 
     options = {"image_size": image_size, "seed": seed}
     files = sorted(f for split in examples.values() for f, _ in split)
-    checksum = _checksum(files, options, root=path)
+    checksum, content = _checksum(files, options, root=path)
     features = tfds.features.FeaturesDict(
         {
             "image": tfds.features.Image(shape=(image_size, image_size, 3)),
@@ -1139,6 +1184,7 @@ def image_folder(
             checksum,
             sizes,
             options,
+            content=content,
             seeded=seeded,
             unused=unused,
         ),

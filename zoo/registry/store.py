@@ -28,7 +28,7 @@ import tensorflow as tf
 from filelock import FileLock
 
 from zoo.constants import ALL_EXAMPLES
-from zoo.errors import ZooError
+from zoo.errors import BadInputError, ZooError
 from zoo.registry import cards, layout
 from zoo.registry.hub import list_models, resolve
 from zoo.registry.layout import (
@@ -240,6 +240,38 @@ class ZooModel:
             return "validation", "no test split; the model learned from its training split"
         return ALL_EXAMPLES, "no test split, and the model was trained on other data"
 
+    def _refuse_own_files_split_otherwise(self, spec: DatasetSpec, split: str) -> None:
+        """Refuse to measure a split of the model's own training files when the model's
+        validation split was drawn from them by a seed (`seeded_split`) and they are now read
+        with other options (another seed, encoding, columns): the examples are split
+        otherwise, so any split but `train` holds examples the model trained on, and its
+        score would be silently too high. (Splits given by file names stay apart however the
+        files are read.) Cards older than the files' checksum (`content_sha256`) cannot tell.
+
+        Raises:
+            BadInputError: `spec` is that case and `split` is not `train`.
+        """
+        mine, theirs = self.card.dataset.source or {}, spec.source or {}
+        own = mine.get("content_sha256")
+        if split == "train" or spec.tfds_name == self.card.dataset.tfds_name or not own:
+            return
+        if "seeded_split" not in mine:
+            return
+        if own != theirs.get("content_sha256"):
+            return
+        read = theirs.get("options", {})
+        differ = ", ".join(
+            f"{key} {read.get(key)!r} (it was trained with {value!r})"
+            for key, value in sorted(mine.get("options", {}).items())
+            if read.get(key) != value
+        )
+        raise BadInputError(
+            f"{theirs.get('path')} holds the files {self.name}@{self.version} was trained on, "
+            f"read with other options: {differ or 'another reader version'}; their {split!r} "
+            f"split would hold examples it trained on. Evaluate without --data (its own "
+            f"split), or read the files with its options: {mine.get('options')}."
+        )
+
     def evaluate(
         self,
         dataset: str | DatasetSpec | None = None,
@@ -267,11 +299,13 @@ class ZooModel:
         Raises:
             UnknownNameError: an unknown dataset, or a split it does not have.
             DatasetUnavailableError: the dataset cannot be prepared here.
-            BadInputError: the recorded training files are gone, or the dataset lacks a
-                feature the task reads (data of another task's kind).
+            BadInputError: the recorded training files are gone, the dataset lacks a
+                feature the task reads (data of another task's kind), or it is the model's
+                own training files read with other options (`_refuse_own_files_split_otherwise`).
         """
         dataset = dataset or self.training_dataset()
         split = split or self.evaluation_split(dataset)[0]
+        self._refuse_own_files_split_otherwise(self.task.dataset(dataset), split)
         batch_size = batch_size or self.card.training.batch_size
         return self.task.evaluate(self.model, self.task.load(dataset, split), batch_size=batch_size)
 
