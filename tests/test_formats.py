@@ -159,9 +159,25 @@ def test_training_on_files_records_lineage(tmp_path) -> None:
     )
     assert card.dataset.source["examples"] == {"train": 72, "validation": 8}
     assert (
-        f"--data {folder} --format text-per-class --encoding utf-8 --data-licence 'made by the test'"
-        in card.training.command
+        f"--data {folder} --format text-per-class --encoding utf-8 --split-seed 0 "
+        "--data-licence 'made by the test'" in card.training.command
     )
+
+
+def test_a_model_trained_with_another_seed_than_its_split_records_both(tmp_path) -> None:
+    from zoo.cli import main
+
+    folder, registry = tmp_path / "reviews", tmp_path / "registry"
+    _write(folder / "pos.txt", "".join(f"a wonderful moving film {i}\n" for i in range(40)))
+    _write(folder / "neg.txt", "".join(f"a boring tedious film {i}\n" for i in range(40)))
+    args = ["--data", str(folder), "--format", "text-per-class", "--epochs", "1"]
+    args += ["--set", "units=8", "--registry", str(registry), "--name", "m"]
+    assert main(["train", "many-to-one", *args, "--seed", "3", "--split-seed", "5"]) == 0
+    card = zoo.load("m", root=registry).card
+    assert card.dataset.source["seeded_split"]["seed"] == 5 and card.training.seed == 3
+    assert " --split-seed 5 " in card.training.command and " --seed 3 " in card.training.command
+    # the same split as the files prepared with seed 5, not the training seed's
+    assert card.dataset.tfds_name == formats.prepare(folder, "text-per-class", seed=5).tfds_name
 
 
 def test_a_models_own_files_are_measured_on_its_own_validation_split(tmp_path, capsys) -> None:

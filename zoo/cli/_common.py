@@ -132,6 +132,12 @@ def hparams(args: argparse.Namespace) -> dict[str, Any]:
     return hparams
 
 
+def _split_seed(args: argparse.Namespace) -> int | None:
+    """`--split-seed`, else `--seed`; None where the command has neither."""
+    split_seed = getattr(args, "split_seed", None)
+    return split_seed if split_seed is not None else getattr(args, "seed", None)
+
+
 def dataset(args: argparse.Namespace) -> Any:
     """`--dataset KEY`, or the files of `--data` stored as a TFDS dataset.
 
@@ -165,7 +171,7 @@ def dataset(args: argparse.Namespace) -> Any:
             image_size=args.image_size,
             rename=args.rename,
             # commands that only read data (`zoo evaluate`) have no --seed or --data-licence
-            seed=getattr(args, "seed", None),
+            seed=_split_seed(args),
             licence=getattr(args, "data_licence", None),
         )
         if spec.source and "split_files" in spec.source:  # which file went where
@@ -222,6 +228,13 @@ def data_options(p: argparse.ArgumentParser, *, task: bool = True) -> None:
     files = file_options(p, "training on files instead of a TFDS dataset (see zoo.data.formats)")
     files.add_argument(
         "--data-licence", metavar="TEXT", help="the data's terms of use, recorded in the model card"
+    )
+    files.add_argument(
+        "--split-seed",
+        type=non_negative_int,
+        metavar="N",
+        help="seed of the 90/10 validation split drawn from files that have none (default: "
+        "--seed); keep it fixed to train several seeds on one split",
     )
 
 

@@ -617,6 +617,7 @@ _FORMAT_FLAGS = {
     "target": "--target",
     "image_size": "--image-size",
     "rename": "--rename",
+    "seed": "--split-seed",  # the data's own seed: a model may be trained with another
 }
 
 
