@@ -486,13 +486,33 @@ def hyperparameters(values: dict[str, Any] | None = None) -> kt.HyperParameters:
             `zoo.constants.CELLS`, `OPTIMIZERS` or `CHARACTER_ENCODERS`.
     """
     hp = kt.HyperParameters()
-    # checked before any data is loaded
-    named = {"cell": CELLS, "optimizer": OPTIMIZERS, "char_encoder": CHARACTER_ENCODERS}
     for key, value in (values or {}).items():
-        if key in named and value not in named[key]:
-            raise UnknownNameError(key, value, named[key])
+        check_named_value(key, value)
         hp.Fixed(key, value)
     return hp
+
+
+#: hyperparameters whose values are names from a fixed list
+NAMED_VALUES: dict[str, tuple[str, ...]] = {
+    "cell": CELLS,
+    "optimizer": OPTIMIZERS,
+    "char_encoder": CHARACTER_ENCODERS,
+}
+
+
+def check_named_value(key: str, value: Any) -> None:
+    """Refuse an unknown name for a hyperparameter that takes one of a list (`NAMED_VALUES`),
+    before any data is loaded.
+
+    Args:
+        key: the hyperparameter's name.
+        value: its value.
+
+    Raises:
+        UnknownNameError: `key` is in `NAMED_VALUES` and `value` is not one of its names.
+    """
+    if key in NAMED_VALUES and value not in NAMED_VALUES[key]:
+        raise UnknownNameError(key, value, NAMED_VALUES[key])
 
 
 class EncoderDecoderTask(Task):

@@ -555,3 +555,22 @@ def test_a_trial_whose_model_cannot_be_built_keeps_no_earlier_trials_record(
     assert second["hyperparameters"]["units"] == 0 and second["status"] in ("FAILED", "INVALID")
     assert "units" in second["message"][0]
     assert second["history"] == {} and second["seconds"] == 0.0
+
+
+@pytest.mark.parametrize(
+    "narrowed",
+    [{"fixed": {"optimizer": "adamw"}}, {"choices": {"char_encoder": ["rnn", "transformer"]}}],
+)
+def test_an_unknown_named_value_is_refused_before_anything_is_loaded_or_written(
+    tmp_path: Path, monkeypatch, narrowed: dict
+) -> None:
+    import zoo
+    from zoo.tuning import tune
+
+    def no_data(*args, **kwargs):
+        raise AssertionError("data was loaded")
+
+    monkeypatch.setattr("zoo.tasks.base.Task.dataset", no_data)
+    with pytest.raises(zoo.UnknownNameError, match="Known: "):
+        tune(TASK, directory=tmp_path / "search", **narrowed)
+    assert not (tmp_path / "search").exists()

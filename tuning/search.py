@@ -39,7 +39,7 @@ from zoo.constants import TUNERS
 from zoo.data import loading
 from zoo.errors import UnknownNameError, ZooError
 from zoo.registry.layout import write_json_atomic
-from zoo.tasks.base import DatasetSpec, Task, get_task
+from zoo.tasks.base import DatasetSpec, Task, check_named_value, get_task
 from zoo.training.fit import (
     configure_devices,
     distribution_strategy,
@@ -305,11 +305,18 @@ def space(
     Returns:
         The `keras_tuner.HyperParameters` to pass as a tuner's `hyperparameters`: the task's
         builder then declares the rest.
+
+    Raises:
+        UnknownNameError: an unknown name for a hyperparameter that takes one
+            (`zoo.tasks.base.NAMED_VALUES`: `cell`, `optimizer`, `char_encoder`).
     """
     hp = kt.HyperParameters()
     for key, values in (choices or {}).items():
+        for value in values:
+            check_named_value(key, value)
         hp.Choice(key, list(values))
     for key, value in (fixed or {}).items():
+        check_named_value(key, value)
         hp.Fixed(key, value)
     return hp
 
@@ -397,13 +404,15 @@ def make_tuner(
         interrupted trial on resume.
 
     Raises:
-        UnknownNameError: an unknown tuner, task, dataset or strategy.
+        UnknownNameError: an unknown tuner, task, dataset or strategy, or an unknown name
+            for a hyperparameter that takes one (`space`).
         DatasetUnavailableError: the dataset cannot be prepared here.
         ZooError: `directory` holds a search started with other settings, or one that does
             not record its settings.
     """
     if tuner not in TUNERS:
         raise UnknownNameError("tuner", tuner, TUNERS)
+    narrowed = space(fixed, choices)  # checks named values before any data is loaded
     searched = get_task(task)()
     spec = searched.dataset(dataset)
     project = Path(directory) / (project_name or searched.name)
@@ -426,7 +435,7 @@ def make_tuner(
         hypermodel=hypermodel,
         objective=hypermodel.objective,
         seed=seed + 1,  # keras-tuner takes seed 0 to mean "draw one at random"
-        hyperparameters=space(fixed, choices),
+        hyperparameters=narrowed,
         directory=str(directory),
         project_name=project.name,
         # the folder is the chief's: a worker started with the chief's command (as told)
