@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import json
 import shutil
+import stat
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -68,12 +69,19 @@ def registry_entries(tmp_path: Path) -> list[str]:
     return sorted(str(p.relative_to(root)) for p in root.rglob("*")) if root.exists() else []
 
 
-def test_pull_and_predict_then_loading_again_makes_no_request(server, tmp_path: Path) -> None:
+def test_pull_and_predict_then_loading_again_makes_no_request(
+    server, tmp_path: Path, umask_022
+) -> None:
     _, handler = server
     model = zoo.load(NAME)
     assert sorted(handler.requests) == [f"/{NAME}/{VERSION}/{f}" for f in FILES]
     assert model.predict("a fine film")["label"] in ("pos", "neg")
-    assert (tmp_path / "user" / NAME / str(VERSION) / "model.keras").is_file()
+    version = tmp_path / "user" / NAME / str(VERSION)
+    assert (version / "model.keras").is_file()
+    # readable by others, as any other new file (downloads arrive in private temporary files)
+    assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in version.iterdir()} == {
+        f: 0o644 for f in FILES
+    }
     assert not list((tmp_path / "user").glob(".tmp-*"))
 
     handler.requests.clear()

@@ -231,6 +231,8 @@ def _fetch(source: str, version_path: str, filename: str, record: dict, staging:
         )
     except ValueError as err:  # pooch's hash mismatch, after its retries
         raise IntegrityError(_tampered(source, version_path, filename)) from err
+    # pooch downloads into a private temporary file; a registry's files are the umask's
+    os.chmod(staging / filename, layout.default_file_mode())
 
 
 def _tampered(source: str, version_path: str, filename: str) -> str:

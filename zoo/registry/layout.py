@@ -171,6 +171,19 @@ def partial_path(path: Path) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.partial")
 
 
+def default_file_mode() -> int:
+    """The permissions `open` gives a new file in this process: 0o666 less the umask. For
+    files that a library writes private (`tempfile`, e.g. pooch's downloads) before they
+    become a registry's.
+
+    Returns:
+        The mode bits, e.g. 0o644 under the usual umask 022.
+    """
+    mask = os.umask(0)  # reading the umask means setting it; set it straight back
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def write_json_atomic(path: Path, payload: Any, *, indent: int | None = 2) -> None:
     """Write `payload` as JSON into `path` whole or not at all: into a partial file beside
     it, then one rename. A process killed or interrupted (Ctrl-C) in the middle leaves the
