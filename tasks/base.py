@@ -24,7 +24,7 @@ from zoo.constants import ALL_EXAMPLES, CELLS, CHARACTER_ENCODERS, OPTIMIZERS, S
 from zoo.data import loading, pipeline, text
 from zoo.data.preprocessing import Preprocessing
 from zoo.data.spec import DatasetSpec
-from zoo.errors import BadInputError, UnknownNameError, ZooWarning
+from zoo.errors import BadInputError, UnknownNameError, ZooError, ZooWarning
 from zoo.models import seq2seq
 
 
@@ -326,6 +326,33 @@ class Task(abc.ABC):
         Raises:
             ZooError: `unroll=true` for a model that reads variable-length sequences.
         """
+
+    def build_checked(self, hp: kt.HyperParameters) -> keras.Model:
+        """`build_model`, with a hyperparameter value that Keras or a zoo layer refuses
+        (`units=0`, `bigram_buckets=1`, `momentum=2`) reported as the user's error, in one
+        line, instead of as a bug with a trace.
+
+        Args:
+            hp: as `build_model`'s.
+
+        Returns:
+            The compiled model.
+
+        Raises:
+            ZooError: the model cannot be built with these values (the refusal's first line,
+                and the values set); or as `build_model`.
+        """
+        try:
+            return self.build_model(hp)
+        except (ValueError, TypeError) as err:
+            if isinstance(err, ZooError):
+                raise
+            reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
+            values = ", ".join(f"{k}={v}" for k, v in sorted(hp.values.items()))
+            raise ZooError(
+                f"the {self.name} model cannot be built with these hyperparameters ({values}): "
+                f"{reason} Change the --set value it names."
+            ) from err
 
     # decoding and metrics ---------------------------------------------
     @abc.abstractmethod

@@ -495,3 +495,21 @@ def test_the_log_filter_drops_tensorflow_records_and_keeps_everything_else() -> 
     # a line written in the same chunk as a dropped record reads as its continuation
     assert log.feed(info + crash) == b""
     assert log.feed(b"no line break") == b"" and log.flush() == b"no line break"
+
+
+@pytest.mark.parametrize(
+    "value, named",
+    [("units=0", "units"), ("bigram_buckets=1", "buckets"), ("momentum=2", "momentum")],
+)
+def test_a_hyperparameter_value_the_model_refuses_is_a_one_line_error(
+    tmp_path, capsys, value: str, named: str
+) -> None:
+    args = ["train", "many-to-one", "--set", value, "--epochs", "1"]
+    if named == "momentum":
+        args += ["--set", "optimizer=sgd"]
+    assert main([*args, "--registry", str(tmp_path / "registry")]) == 2
+    err = capsys.readouterr().err  # progress bars of the first preparation come before
+    line = err.strip().splitlines()[-1]
+    assert line.startswith("zoo: error: ") and "cannot be built" in line and named in line
+    assert "Traceback" not in err and "a bug" not in err
+    assert not (tmp_path / "registry").exists()  # nothing saved

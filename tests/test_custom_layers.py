@@ -67,6 +67,7 @@ def test_the_loss_is_the_mean_negative_log_likelihood_per_real_token(crf) -> Non
 def test_the_crf_learns_a_transition_rule_a_softmax_cannot_see() -> None:
     # tag 1 may only follow tag 1 or start a sentence on a "B" token; the emissions alone
     # (one feature: is this token marked) cannot tell B from I, the transitions can
+    keras.utils.set_random_seed(0)  # initial weights: the test was flaky without it
     rng = np.random.default_rng(0)
     x = (rng.random((256, 6, 1)) < 0.4).astype("float32")
     tags = np.zeros((256, 6), "int32")
@@ -84,8 +85,9 @@ def test_the_crf_learns_a_transition_rule_a_softmax_cannot_see() -> None:
     model.compile(keras.optimizers.Adam(0.1), loss=CRFNegativeLogLikelihood(crf))
     model.fit(x, tags, epochs=60, batch_size=64, verbose=0)
     decoded = np.asarray(crf.decode(model(x[:64])))
+    emissions_alone = (np.asarray(model(x[:64])).argmax(-1) == tags[:64]).mean()
     assert (decoded == tags[:64]).mean() > 0.99
-    assert (np.asarray(model(x[:64])).argmax(-1) == tags[:64]).mean() < 0.9  # emissions alone
+    assert emissions_alone < 0.9
 
 
 def test_the_layer_round_trips_through_a_saved_model_in_safe_mode(tmp_path, crf) -> None:

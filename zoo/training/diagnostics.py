@@ -514,7 +514,7 @@ def _fresh_profiles(
     profiles = []
     for cell in CELLS:
         keras.utils.set_random_seed(seed)
-        model = task.build_model(hyperparameters({**hparams, "cell": cell}))
+        model = task.build_checked(hyperparameters({**hparams, "cell": cell}))
         label = f"{task.name} {cell} (initial weights)"
         profiles.append(
             gradient_profile(

@@ -107,7 +107,7 @@ def retrain(
     task.preprocessing, changes = parent.task.preprocessing.merged_with(task.preprocessing)
     # seeded again: preparing the dataset draws random numbers only where it was not prepared
     keras.utils.set_random_seed(seed)
-    model = task.build_model(hyperparameters(hp))
+    model = task.build_checked(hyperparameters(hp))
     head = task.head_layer
     copied = transfer_weights(
         parent.model, model, skip={head} if changes["labels_replaced"] else set()

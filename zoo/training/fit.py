@@ -611,7 +611,8 @@ def train(
         UnknownNameError: an unknown task, dataset, split, cell or strategy.
         DatasetUnavailableError: the dataset cannot be prepared here.
         DivergedError: the loss became NaN or infinite.
-        ZooError: a bad `ZOO_LOGICAL_CPUS`, `unroll=true` on variable-length inputs, no
+        ZooError: a bad `ZOO_LOGICAL_CPUS`, `unroll=true` on variable-length inputs, a
+            hyperparameter value the model cannot be built with (`Task.build_checked`), no
             vocabulary to learn from the training split, a disk error while training, or
             `data-parallel` off JAX or without its process group.
     """
@@ -632,7 +633,7 @@ def train(
     # draws random numbers, which must not change the initial weights
     keras.utils.set_random_seed(seed)
     with distribution.scope():
-        model = task.build_model(hp)
+        model = task.build_checked(hp)
     epochs = epochs or task.default_epochs
     batch_size = batch_size or task.default_batch_size
     started = time.perf_counter()
