@@ -336,6 +336,32 @@ def test_models_with_optional_layers_save_and_load_in_safe_mode(
         assert loaded.model.get_layer("char_encoder").kind == "cnn"
 
 
+def test_loading_does_not_depend_on_which_addresses_objects_get(
+    tmp_path, tiny_dataset, monkeypatch
+) -> None:
+    """`keras.saving.load_model` keys the objects it serializes while loading by `id()`; a
+    dropped object's address reused by a later one gave a `Bidirectional` the wrong layer
+    (seen once in CI). The worst case of address reuse, every object at one address, makes
+    that certain; the registry's loader must not depend on it."""
+    from keras.src.saving import serialization_lib  # the fault is injected where it arises
+
+    hparams = {"char_encoder": "rnn", "units": 8, "char_units": 8}
+    task = "many-to-many-equal"
+    result = zoo.train(task, epochs=1, hparams=hparams, dataset=tiny_dataset(task), verbose=0)
+    registry.save(result, "addresses", root=tmp_path)
+    monkeypatch.setattr(serialization_lib, "id", lambda obj: 1, raising=False)
+    loaded = registry.load("addresses", root=tmp_path)  # reference outputs checked
+    model = loaded.model
+    wrappers = [model.get_layer("char_encoder").rnn] + [
+        layer for layer in model.layers if isinstance(layer, keras.layers.Bidirectional)
+    ]
+    assert [(w.forward_layer.go_backwards, w.backward_layer.go_backwards) for w in wrappers] == [
+        (False, True),
+        (False, True),
+    ]
+    assert len({id(w) for w in model.weights}) == len(model.weights)
+
+
 def test_an_unknown_optimizer_is_refused_before_any_data_is_read() -> None:
     with pytest.raises(zoo.UnknownNameError, match="optimizer"):
         zoo.train("one-to-one", epochs=1, hparams={"optimizer": "adamw"}, verbose=0)

@@ -80,7 +80,13 @@ class CharacterEncoder(keras.layers.Layer):
             )
         else:
             layer = keras.layers.LSTM if cell == "lstm" else keras.layers.SimpleRNN
-            self.rnn = keras.layers.Bidirectional(layer(units), name="char_rnn")
+            forward = layer(units)
+            # The backward layer is given, not derived: deriving it serializes `forward`
+            # twice, and inside `keras.saving.load_model`'s object-sharing scope that
+            # records the backward layer under `forward`'s address, which a later layer
+            # can reuse once `forward` is dropped (see `zoo.registry.store.load_keras_file`).
+            backward = layer(units, go_backwards=True, name=f"backward_{forward.name}")
+            self.rnn = keras.layers.Bidirectional(forward, backward_layer=backward, name="char_rnn")
 
     def build(self, input_shape):
         self.embedding.build((None, None))

@@ -138,7 +138,7 @@ def migrate(ref: str, *, root: Path | str | None = None) -> Path | None:
     """
     path = store.resolve(ref, root=root)
     card = store.verify(path)
-    old = keras.saving.load_model(path / store.MODEL_FILE, compile=False, safe_mode=True)
+    old = store.load_keras_file(path / store.MODEL_FILE)
     if not store.holds_string_ops(old):
         return None
     task_cls = get_task(card.task)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import zipfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -463,6 +464,51 @@ def verify(path: Path) -> cards.ModelCard:
     return card
 
 
+# What a `.keras` file of a model without assets holds besides its metadata
+_CONFIG_MEMBER, _WEIGHTS_MEMBER = "config.json", "model.weights.h5"
+
+
+def load_keras_file(path: Path) -> keras.Model:
+    """Load a `.keras` file in Keras safe mode, without compiling it, so that no two of its
+    objects can be mistaken for one another.
+
+    `keras.saving.load_model` deserializes inside Keras's object-sharing scope, which keys
+    the objects it has serialized by `id()`. Loading serializes short-lived objects (every
+    `Bidirectional` rebuilds its forward layer from the config of a layer it then drops), so
+    a later object that CPython places at a freed address is taken for the dead one and
+    replaced by whatever was recorded under that address: a `Bidirectional` got another
+    one's backward layer as its forward layer ("Forward layer and backward layer should have
+    different `go_backwards` value", seen once in CI loading an NER model), or two layers
+    silently share one. It depends on memory addresses, so it is rare and unrepeatable.
+    The zoo's models share no object between layers, so their config is deserialized
+    outside that scope (`keras.saving.deserialize_keras_object`, public) and the weights are
+    read with `Model.load_weights`, which reads the same archive. A file with assets (the
+    vocabularies of models saved before rnn-zoo 0.2) needs Keras's own loader, which reads
+    them; those are only read by `zoo migrate`, whose result is checked against the
+    reference outputs.
+
+    Args:
+        path: a `.keras` archive.
+
+    Returns:
+        The model, uncompiled, with its weights.
+
+    Raises:
+        ValueError, TypeError: the configuration names an unknown or unsafe object (e.g. a
+            `Lambda` layer, refused in safe mode), or the weights do not fit the model.
+        OSError, zipfile.BadZipFile: the file is not a readable `.keras` archive.
+    """
+    with zipfile.ZipFile(path) as archive:
+        members = set(archive.namelist())
+        if not members <= {_CONFIG_MEMBER, _WEIGHTS_MEMBER, "metadata.json"}:
+            return keras.saving.load_model(path, compile=False, safe_mode=True)
+        config = json.loads(archive.read(_CONFIG_MEMBER))
+    config["compile_config"] = None
+    model = keras.saving.deserialize_keras_object(config, safe_mode=True)
+    model.load_weights(path)
+    return model
+
+
 def holds_string_ops(model: keras.Model) -> bool:
     """True for a model of the layout before rnn-zoo 0.2, whose text processing ran inside
     the Keras model (one of its inputs is a string tensor).
@@ -537,8 +583,8 @@ def load(ref: str, *, root: Path | str | None = None, hub: str | None = None) ->
         task_cls.preprocessing_class.from_json(json.loads((path / PREPROCESSING_FILE).read_text()))
     )
     try:
-        model = keras.saving.load_model(path / MODEL_FILE, compile=False, safe_mode=True)
-    except (ValueError, TypeError, OSError) as err:
+        model = load_keras_file(path / MODEL_FILE)
+    except (ValueError, TypeError, OSError, zipfile.BadZipFile) as err:
         raise IntegrityError(f"{path / MODEL_FILE} cannot be loaded safely: {err}") from err
     if holds_string_ops(model):
         raise ZooError(
