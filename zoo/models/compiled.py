@@ -32,6 +32,9 @@ Decode = Callable[[Any, Any], Any]
 
 
 def _key(function: Any) -> tuple[str | None, int]:
+    # An id is safe as a key here (unlike in Keras's object-sharing scope, see
+    # `zoo.registry.store.load_keras_file`): the cached call holds the bound method, so its
+    # object stays alive and no other object can take its address while the entry exists.
     return getattr(function, "__qualname__", None), id(getattr(function, "__self__", None))
 
 
