@@ -23,9 +23,9 @@ TRANSITIONS = np.array(
 )
 
 
-def step(tokens: np.ndarray, states: list):
+def step(tokens: np.ndarray, states: list, rows: np.ndarray):
     probs = TRANSITIONS[tokens]  # beam search passes the previous tokens as a numpy array
-    return np.log(probs + 1e-12), [s + 1 for s in states]
+    return np.log(probs + 1e-12), [keras.ops.take(s, rows, axis=0) + 1 for s in states]
 
 
 def test_beam_finds_the_more_probable_sequence_greedy_misses() -> None:
@@ -37,8 +37,10 @@ def test_beam_finds_the_more_probable_sequence_greedy_misses() -> None:
 
 
 def test_stops_at_max_length_without_end() -> None:
-    def loop(tokens, states):
-        return np.log(np.tile([1e-9, 1e-9, 1.0, 1e-9], (len(tokens), 1))), states
+    def loop(tokens, states, rows):
+        return np.log(np.tile([1e-9, 1e-9, 1.0, 1e-9], (len(tokens), 1))), [
+            keras.ops.take(s, rows, axis=0) for s in states
+        ]
 
     out = beam_search(
         loop, [keras.ops.zeros((1, 1))], start_id=START, end_id=END, max_length=4, beam_width=2

@@ -198,8 +198,10 @@ def test_a_62_token_sentence_is_translated_whole(shipped_translation) -> None:
 
 
 def test_each_row_stops_at_its_own_bound() -> None:
-    def loop(tokens, states):  # never emits [end] (id 1)
-        return tf.math.log(tf.tile([[1e-9, 1e-9, 1.0, 1e-9]], [len(tokens), 1])), states
+    def loop(tokens, states, rows):  # never emits [end] (id 1)
+        return tf.math.log(tf.tile([[1e-9, 1e-9, 1.0, 1e-9]], [len(tokens), 1])), [
+            keras.ops.take(s, rows, axis=0) for s in states
+        ]
 
     out = beam_search(
         loop, [keras.ops.zeros((2, 1))], start_id=0, end_id=1, max_length=[2, 4], beam_width=2

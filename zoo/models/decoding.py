@@ -1,35 +1,21 @@
 """Autoregressive decoding shared by the decoder tasks (captioning, translation).
 
-A task supplies a `step` function: the previous token of every hypothesis plus the
-decoder's state tensors in, next-token log-probabilities plus new states out. States
-include whatever the decoder attends to (encoder outputs, masks): they are reordered
-with the beams, which is harmless for tensors that do not change.
+A task supplies a `step` function: the previous token of every hypothesis, the decoder's
+state tensors and the row of them each hypothesis continues from in; next-token
+log-probabilities plus the hypotheses' new states out. States include whatever the decoder
+attends to (encoder outputs, masks): they follow the beams, which is harmless for tensors
+that do not change. The step takes the rows itself, so that taking them and running the
+decoder are one compiled call (`zoo.models.seq2seq`).
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import keras
 import numpy as np
 
-from zoo.models.compiled import compiled_function
-
-Step = Callable[[np.ndarray, list[Any]], tuple[Any, list[Any]]]
-
-
-@functools.cache
-def _reorder() -> Callable[[list[Any], Any], list[Any]]:
-    """Every state's rows gathered in one compiled call (per backend, made on first use)."""
-    return compiled_function(lambda states, rows: [keras.ops.take(s, rows, axis=0) for s in states])
-
-
-@functools.cache
-def _repeat(k: int) -> Callable[[list[Any]], list[Any]]:
-    """Every state's rows repeated `k` times, row by row, in one compiled call."""
-    return compiled_function(lambda states: [keras.ops.repeat(s, k, axis=0) for s in states])
+Step = Callable[[np.ndarray, list[Any], np.ndarray], tuple[Any, list[Any]]]
 
 
 def top_k(candidates: np.ndarray, k: int) -> np.ndarray:
@@ -74,11 +60,13 @@ def beam_search(
     Translation System", https://arxiv.org/abs/1609.08144).
 
     Args:
-        step: `(tokens, states) -> (log_probs, new_states)`: tokens an int32 numpy array
-            (batch * k,), log-probabilities (batch * k, vocabulary); states are tensors of
-            the backend and keep their leading axis.
+        step: `(tokens, states, rows) -> (log_probs, new_states)`: tokens and rows int32
+            numpy arrays (batch * k,), hypothesis i extending token `tokens[i]` from row
+            `rows[i]` of every state; log-probabilities (batch * k, vocabulary) and new
+            states with one row per hypothesis (tensors of the backend).
         states: the decoder's initial states (tensors of the backend), leading axis batch
-            (its size known); each is repeated k times, row by row.
+            (its size known); the first step reads each input's row for all its k
+            hypotheses.
         start_id: the token fed at the first step.
         end_id: the token that finishes a hypothesis.
         max_length: most steps, [end] included: one bound for every row, or one per row. A
@@ -94,8 +82,9 @@ def beam_search(
     batch = int(states[0].shape[0])
     limits = np.broadcast_to(np.asarray(max_length, dtype=np.int64), (batch,))
     k = beam_width
-    states = list(states) if k == 1 else _repeat(k)(list(states))
+    states = list(states)
     tokens = np.full(batch * k, start_id, dtype=np.int32)
+    gather = np.repeat(np.arange(batch, dtype=np.int32), k)  # each input's row, k times
     scores = np.full((batch, k), -np.inf)
     scores[:, 0] = 0.0  # all beams start identical: keep one so the first step fans out
     sequences = np.zeros((batch, k, 0), dtype=np.int32)
@@ -103,7 +92,7 @@ def beam_search(
     finished = np.zeros((batch, k), dtype=bool)
     rows = np.arange(batch)[:, None]
     for t in range(int(limits.max(initial=0))):
-        log_probs, new_states = step(tokens, states)
+        log_probs, states = step(tokens, states, gather)
         log_probs = np.asarray(log_probs, dtype=np.float64).reshape(batch, k, -1)
         vocab = log_probs.shape[-1]
         log_probs[finished] = -np.inf
@@ -117,9 +106,8 @@ def beam_search(
         lengths = lengths[rows, beam] + ~was_finished
         finished = was_finished | (token == end_id)
         finished[limits <= t + 1] = True  # rows at their bound stop, their outputs cut there
+        # each hypothesis continues from the state of the one it extends (greedy: its own)
         gather = (rows * k + beam).reshape(-1).astype(np.int32)
-        # greedy keeps every row where it is; beams follow the hypotheses they extend
-        states = list(new_states) if k == 1 else _reorder()(list(new_states), gather)
         tokens = token.reshape(-1)
         if finished.all():
             break
