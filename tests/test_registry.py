@@ -362,6 +362,21 @@ def test_loading_does_not_depend_on_which_addresses_objects_get(
     assert len({id(w) for w in model.weights}) == len(model.weights)
 
 
+def test_a_decompression_bomb_is_refused_before_it_is_read(tmp_path, monkeypatch) -> None:
+    """Keras's `load_model` refuses archive members that expand far beyond their size; the
+    zoo's loader must too. The bound is lowered to 1 MiB so the test needs no 4 GiB file."""
+    import zipfile
+
+    from zoo.registry import store
+
+    monkeypatch.setattr(store, "_BOMB_FLOOR_BYTES", 1 << 20)
+    path = tmp_path / "model.keras"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("config.json", json.dumps({"class_name": "Model", "pad": "0" * 4_000_000}))
+    with pytest.raises(ValueError, match="decompression bomb"):
+        store.load_keras_file(path)
+
+
 def test_an_unknown_optimizer_is_refused_before_any_data_is_read() -> None:
     with pytest.raises(zoo.UnknownNameError, match="optimizer"):
         zoo.train("one-to-one", epochs=1, hparams={"optimizer": "adamw"}, verbose=0)

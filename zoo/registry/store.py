@@ -466,6 +466,10 @@ def verify(path: Path) -> cards.ModelCard:
 
 # What a `.keras` file of a model without assets holds besides its metadata
 _CONFIG_MEMBER, _WEIGHTS_MEMBER = "config.json", "model.weights.h5"
+# A member that would expand past this size, to more than this many times what it takes
+# in the archive, is a decompression bomb (CWE-409): Keras's own loader refuses it with the
+# same bounds (a stored member is about 1:1, DEFLATE cannot exceed about 1032:1)
+_BOMB_FLOOR_BYTES, _BOMB_EXPANSION = 1 << 32, 100
 
 
 def load_keras_file(path: Path) -> keras.Model:
@@ -495,10 +499,18 @@ def load_keras_file(path: Path) -> keras.Model:
 
     Raises:
         ValueError, TypeError: the configuration names an unknown or unsafe object (e.g. a
-            `Lambda` layer, refused in safe mode), or the weights do not fit the model.
+            `Lambda` layer, refused in safe mode), the weights do not fit the model, or a
+            member of the archive would expand more than 100-fold past 4 GiB (a
+            decompression bomb, refused before anything is read, as Keras's loader does).
         OSError, zipfile.BadZipFile: the file is not a readable `.keras` archive.
     """
     with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            if info.file_size > max(_BOMB_FLOOR_BYTES, _BOMB_EXPANSION * info.compress_size):
+                raise ValueError(
+                    f"{info.filename} in {path} would expand from {info.compress_size:,} to "
+                    f"{info.file_size:,} bytes: refused as a decompression bomb"
+                )
         members = set(archive.namelist())
         if not members <= {_CONFIG_MEMBER, _WEIGHTS_MEMBER, "metadata.json"}:
             return keras.saving.load_model(path, compile=False, safe_mode=True)
