@@ -377,6 +377,20 @@ def test_a_decompression_bomb_is_refused_before_it_is_read(tmp_path, monkeypatch
         store.load_keras_file(path)
 
 
+def test_a_model_file_whose_config_is_no_model_is_refused(tmp_path) -> None:
+    """`deserialize_keras_object` returns a plain dict for a config that names no class; it
+    ended in an AttributeError (reported as a bug) instead of a refused file."""
+    import zipfile
+
+    from zoo.registry import store
+
+    path = tmp_path / "model.keras"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("config.json", json.dumps({"layers": []}))
+    with pytest.raises(ValueError, match="not a Keras model"):
+        store.load_keras_file(path)
+
+
 def test_an_unknown_optimizer_is_refused_before_any_data_is_read() -> None:
     with pytest.raises(zoo.UnknownNameError, match="optimizer"):
         zoo.train("one-to-one", epochs=1, hparams={"optimizer": "adamw"}, verbose=0)

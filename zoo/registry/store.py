@@ -499,7 +499,7 @@ def load_keras_file(path: Path) -> keras.Model:
 
     Raises:
         ValueError, TypeError: the configuration names an unknown or unsafe object (e.g. a
-            `Lambda` layer, refused in safe mode), the weights do not fit the model, or a
+            `Lambda` layer, refused in safe mode) or no model, the weights do not fit, or a
             member of the archive would expand more than 100-fold past 4 GiB (a
             decompression bomb, refused before anything is read, as Keras's loader does).
         OSError, zipfile.BadZipFile: the file is not a readable `.keras` archive.
@@ -517,6 +517,8 @@ def load_keras_file(path: Path) -> keras.Model:
         config = json.loads(archive.read(_CONFIG_MEMBER))
     config["compile_config"] = None
     model = keras.saving.deserialize_keras_object(config, safe_mode=True)
+    if not isinstance(model, keras.Model):  # a config of something else deserializes too
+        raise ValueError(f"{path} holds a {type(model).__name__}, not a Keras model")
     model.load_weights(path)
     return model
 
