@@ -214,3 +214,34 @@ def test_a_run_killed_after_its_last_epoch_still_keeps_the_best_weights(tmp_path
     for got, want in zip(model.get_weights(), snapshot.weights[1], strict=True):
         np.testing.assert_allclose(got, want)  # the best epoch's
     assert not tmp_path.joinpath("early-stopping").exists()
+
+
+class _Sleep(keras.callbacks.Callback):
+    """Make every epoch last at least `seconds`."""
+
+    def __init__(self, seconds: float):
+        super().__init__()
+        self.seconds = seconds
+
+    def on_epoch_begin(self, epoch: int, logs=None) -> None:
+        time.sleep(self.seconds)
+
+
+def test_a_resumed_run_records_the_training_time_of_all_its_epochs(tmp_path: Path) -> None:
+    """The card's `training.seconds` of a resumed run covers the epochs before the
+    interruption (it was the time since the resume: 2 of 4 epochs here)."""
+    import zoo
+
+    run = dict(
+        epochs=4,
+        hparams={"cell": "simple_rnn", "units": 16},
+        checkpoint_dir=str(tmp_path),
+        verbose=0,
+    )
+    with pytest.raises(KeyboardInterrupt):
+        zoo.train("one-to-one", **run, callbacks=[_StopAt(2), _Sleep(0.5)])
+    result = zoo.train("one-to-one", **run, callbacks=[_Sleep(0.5)])
+    per_epoch = result.history["epoch_seconds"]
+    assert len(per_epoch) == 4 and min(per_epoch) >= 0.5
+    assert result.seconds == pytest.approx(sum(per_epoch))
+    assert result.seconds >= 2.0  # four epochs of at least half a second, two before the resume

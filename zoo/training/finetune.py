@@ -21,7 +21,6 @@ vocabulary keeps the parent's values in its leading rows (or columns).
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import keras
@@ -29,7 +28,14 @@ import keras
 from zoo import registry
 from zoo.models.layers import transfer_weights, weighted_layers
 from zoo.tasks.base import DatasetSpec, hyperparameters
-from zoo.training.fit import TrainResult, configure_devices, finish, fit_model, load_and_adapt
+from zoo.training.fit import (
+    TrainResult,
+    configure_devices,
+    finish,
+    fit_model,
+    load_and_adapt,
+    training_seconds,
+)
 
 
 def _set_trainable(model: keras.Model, head: str, *, head_only: bool) -> None:
@@ -115,7 +121,6 @@ def retrain(
     epochs = epochs or task.default_epochs
     batch_size = batch_size or parent.card.training.batch_size
     history: dict[str, list[float]] = {}
-    started = time.perf_counter()
     fit = dict(batch_size=batch_size, seed=seed, verbose=verbose)
     if changes["labels_replaced"] and head_epochs > 0 and not freeze_encoder:
         _set_trainable(
@@ -127,7 +132,7 @@ def retrain(
         _set_trainable(model, head, head_only=True)
     more = fit_model(task, model, train_raw, val_raw, epochs=epochs, patience=patience, **fit)
     history = {k: history.get(k, []) + v for k, v in more.items()}
-    seconds = time.perf_counter() - started
+    seconds = training_seconds(history)
     details = {
         "parent": f"{parent.name}@{parent.version}",
         "head_replaced": changes["labels_replaced"],

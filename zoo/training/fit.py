@@ -127,6 +127,35 @@ class HeadlineMetric(keras.callbacks.Callback):
             logs.update({f"val_{k}": v for k, v in scores.items() if f"val_{k}" not in logs})
 
 
+class EpochSeconds(keras.callbacks.Callback):
+    """Log each epoch's wall time, its validation measurements included, as
+    `epoch_seconds`, so that it is in the history: `HistoryBackup` keeps it across an
+    interruption, and a resumed run's training time (`TrainResult.seconds`, the card's
+    `training.seconds`) is the sum over all its epochs rather than the time since the resume.
+
+    Put it after `HeadlineMetric`, whose validation decoding belongs to the epoch's time.
+    """
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self.started = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        if logs is not None:
+            logs["epoch_seconds"] = time.perf_counter() - self.started
+
+
+def training_seconds(history: dict[str, list[float]]) -> float:
+    """Training wall time of a `fit_model` history: the sum of its `epoch_seconds`.
+
+    Args:
+        history: per-epoch logs, as `fit_model` returns them.
+
+    Returns:
+        Seconds (float); 0.0 for a history of no epochs.
+    """
+    return float(sum(history.get("epoch_seconds", [])))
+
+
 def distribution_strategy(name: str | None) -> tf.distribute.Strategy:
     """`mirrored` copies the model onto every GPU of this machine (or every logical device)
     and splits each batch between them; `default` (None) is one device, and so is
@@ -487,7 +516,7 @@ def fit_model(
 
     Returns:
         Metric name -> one float per epoch (`loss`, `val_loss`, Keras metrics,
-        `val_<headline_metric>`); with `checkpoint_dir`, including the epochs an interrupted
+        `val_<headline_metric>`, `epoch_seconds`); with `checkpoint_dir`, including the epochs an interrupted
         earlier run finished.
 
     Raises:
@@ -499,6 +528,7 @@ def fit_model(
     # the headline metric in the logs and a stop on NaN loss come first, for the callbacks after them
     callbacks = [
         HeadlineMetric(task, val_raw, batch_size),
+        EpochSeconds(),
         keras.callbacks.TerminateOnNaN(),
         *(callbacks or []),
     ]
@@ -636,7 +666,6 @@ def train(
         model = task.build_checked(hp)
     epochs = epochs or task.default_epochs
     batch_size = batch_size or task.default_batch_size
-    started = time.perf_counter()
     history = fit_model(
         task,
         model,
@@ -652,7 +681,6 @@ def train(
         verbose=verbose,
         processes=processes,
     )
-    seconds = time.perf_counter() - started
     if strategy == "data-parallel":
         model = stop_data_parallel(model)
     return finish(
@@ -664,7 +692,7 @@ def train(
         epochs=epochs,
         batch_size=batch_size,
         history=history,
-        seconds=seconds,
+        seconds=training_seconds(history),
         patience=patience,
         strategy=strategy or "default",
         replicas=replicas,
