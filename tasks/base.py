@@ -20,7 +20,14 @@ import keras_tuner as kt
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from zoo.constants import ALL_EXAMPLES, CELLS, CHARACTER_ENCODERS, OPTIMIZERS, SPLITS
+from zoo.constants import (
+    ALL_EXAMPLES,
+    CELLS,
+    CHARACTER_ENCODERS,
+    CLASS_WEIGHTS,
+    OPTIMIZERS,
+    SPLITS,
+)
 from zoo.data import loading, pipeline, text
 from zoo.data.preprocessing import Preprocessing
 from zoo.data.spec import DatasetSpec
@@ -298,6 +305,22 @@ class Task(abc.ABC):
         """
         return {**cls.hyperparameters_before, **recorded}
 
+    def calibrate(
+        self, model: keras.Model, validation: tf.data.Dataset, *, batch_size: int
+    ) -> None:
+        """Choose, after training, the decisions the model's outputs need that are fitted on
+        held-out data (e.g. a multi-label classifier's per-label thresholds), into the
+        preprocessing. Called by `zoo.training.fit.finish` before the final metrics.
+
+        Args:
+            model: the trained model.
+            validation: raw validation examples, as `load` yields them.
+            batch_size: examples per batch.
+
+        This default chooses nothing.
+        """
+        return None
+
     #: length of an encoded example, for bucketing; None for fixed-size inputs
     length_fn: ClassVar[Any] = None
     #: `(encoded training element, seed) -> the element trained on this epoch`, applied after
@@ -509,8 +532,8 @@ def hyperparameters(values: dict[str, Any] | None = None) -> kt.HyperParameters:
         A `keras_tuner.HyperParameters` with each value declared `Fixed`.
 
     Raises:
-        UnknownNameError: `cell`, `optimizer` or `char_encoder` is not one of
-            `zoo.constants.CELLS`, `OPTIMIZERS` or `CHARACTER_ENCODERS`.
+        UnknownNameError: `cell`, `optimizer`, `char_encoder` or `class_weight` is not one
+            of `zoo.constants.CELLS`, `OPTIMIZERS`, `CHARACTER_ENCODERS` or `CLASS_WEIGHTS`.
     """
     hp = kt.HyperParameters()
     for key, value in (values or {}).items():
@@ -524,6 +547,7 @@ NAMED_VALUES: dict[str, tuple[str, ...]] = {
     "cell": CELLS,
     "optimizer": OPTIMIZERS,
     "char_encoder": CHARACTER_ENCODERS,
+    "class_weight": CLASS_WEIGHTS,
 }
 
 

@@ -1,8 +1,14 @@
-"""Many-to-one: sentiment analysis.
+"""Many-to-one: text classification (sentiment, questions, topics, intents, tags).
 
 Text -> normalised tokens -> ids (the preprocessing, in `tf.data` and in the traced
 predict function) -> embedding with masking -> recurrent layer (optionally bidirectional)
--> probability of the positive class.
+-> a head for the label set:
+
+| label set | head | loss | decision |
+|---|---|---|---|
+| two labels, one per text (binary) | 1 sigmoid: P(labels[1]) | binary cross-entropy | P >= 0.5 |
+| three or more, one per text (multi-class) | softmax over the labels | sparse categorical cross-entropy | the most probable |
+| any number per text (multi-label) | one sigmoid per label | binary cross-entropy | P >= the label's threshold, chosen on validation |
 """
 
 from __future__ import annotations
@@ -17,9 +23,18 @@ import keras
 import keras_tuner as kt
 import numpy as np
 import tensorflow as tf
+import tensorflow_datasets as tfds
 
+from zoo.constants import CLASS_WEIGHTS
 from zoo.data import text
-from zoo.data.preprocessing import Preprocessing, graph_ops, label_field, vocabulary_field
+from zoo.data.preprocessing import (
+    Preprocessing,
+    calibration_field,
+    graph_ops,
+    label_field,
+    label_option_field,
+    vocabulary_field,
+)
 from zoo.data.spec import GENERATED, DatasetSpec
 from zoo.errors import BadInputError, ZooWarning
 from zoo.models import streaming
@@ -34,24 +49,45 @@ from zoo.models.layers import (
     sequence_summary,
 )
 from zoo.tasks.base import Task, class_names, register_task, with_unknown
+from zoo.training import classification
+
+#: the three heads of the module docstring's table
+BINARY, MULTI_CLASS, MULTI_LABEL = "binary", "multi-class", "multi-label"
 
 
 @dataclass
-class SentimentPreprocessing(Preprocessing):
-    """Fitted preprocessing of the sentiment task.
+class TextClassificationPreprocessing(Preprocessing):
+    """Fitted preprocessing of the text classifier.
 
     Attributes:
         max_tokens: tokens read per training text; longer ones are cut there. `predict`,
             `evaluate` and serving read up to `zoo.data.text.MAX_INPUT_TOKENS` (and say so
             when they cut); `zoo stream` reads any length.
-        labels: the two class names, negative first: the model predicts P(labels[1]).
+        labels: the class names in the head's order (the dataset's `ClassLabel` order: natural
+            order for users' files). Binary: the model predicts P(labels[1]).
+        multi_label: a text has any number of labels (one sigmoid each) rather than one.
+        thresholds: multi-label only: per label, the probability from which it is predicted,
+            chosen on the validation split after training (`calibrate`); empty: 0.5 each.
         vocabulary: normalised words, most frequent first (ids from 2; 0 pads, 1 is unknown).
     """
 
     task = "many-to-one"
     max_tokens: int = 300
     labels: list[str] = label_field()
+    multi_label: bool = label_option_field(False)
+    thresholds: list[float] = calibration_field()
     vocabulary: list[str] = vocabulary_field()
+
+    @property
+    def head(self) -> str:
+        """`BINARY`, `MULTI_CLASS` or `MULTI_LABEL`: which head the label set takes."""
+        if self.multi_label:
+            return MULTI_LABEL
+        return BINARY if len(self.labels) == 2 else MULTI_CLASS
+
+    def decision_thresholds(self) -> np.ndarray:
+        """float (labels,): `thresholds`, or 0.5 for every label while none are chosen."""
+        return np.asarray(self.thresholds or [0.5] * len(self.labels), dtype=np.float64)
 
     @graph_ops
     def token_ids_of(self, texts: tf.Tensor, max_tokens: int = text.MAX_INPUT_TOKENS) -> tf.Tensor:
@@ -97,16 +133,18 @@ class SentimentPreprocessing(Preprocessing):
 
 
 @register_task
-class SentimentAnalysis(Task):
-    """Many-to-one: a text in, a binary sentiment label out.
+class TextClassification(Task):
+    """Many-to-one: a text in, its label (or labels) out.
 
-    Datasets: `embedded` (`zoo_reviews`) and `imdb_reviews`. `predict` takes one string per
-    input and returns `{"label", "probability"}`; `stream` reads texts of any length. The
-    model has one sigmoid output, so the dataset must have exactly two labels.
+    Datasets: `embedded` (`zoo_reviews`, binary sentiment), `imdb_reviews` and `trec`
+    (question classification, 6 coarse classes), and users' files of any label set: a
+    `ClassLabel` feature `label` is single-label (two labels: binary; more: multi-class), a
+    `Sequence` of `ClassLabel` multi-label. `predict` takes one string per input; `stream`
+    reads texts of any length.
     """
 
     name = "many-to-one"
-    example = "sentiment analysis"
+    example = "text classification"
     headline_metric = "accuracy"
     input_description = "a sentence or review, as one string"
     datasets = {
@@ -124,10 +162,20 @@ class SentimentAnalysis(Task):
             test="test",
             licence="Large Movie Review Dataset (Maas et al. 2011): research use; cite the paper",
         ),
+        # TFDS's `trec`: `text`, `label-coarse` (6 classes) and `label-fine` (50)
+        "trec": DatasetSpec(
+            "trec",
+            train="train[:90%]",
+            validation="train[90%:]",
+            test="test",
+            licence="TREC question classification (Li & Roth 2002): freely available for "
+            "research; cite the paper",
+            rename={"label": "label-coarse"},
+        ),
     }
     default_epochs = 8
     head_layer = "classifier"
-    preprocessing_class = SentimentPreprocessing
+    preprocessing_class = TextClassificationPreprocessing
     label_features = {"labels": "label"}
     input_features = ("text",)
     default_batch_size = 64
@@ -139,9 +187,33 @@ class SentimentAnalysis(Task):
         self, train: tf.data.Dataset, spec: DatasetSpec, hp: kt.HyperParameters | None = None
     ) -> None:
         """Fits the vocabulary (at most `max_vocabulary` normalised words seen at least
-        `min_word_count` times, in texts cut to `max_tokens`) and takes the two label names
-        from the dataset's `label` feature, in its order (negative first).
+        `min_word_count` times, in texts cut to `max_tokens`) and takes the label names from
+        the dataset's `label` feature, in its order; a `Sequence` of labels makes the model
+        multi-label. Declares `class_weight` (`none` or `balanced`, not searched) and, for
+        `balanced`, weighs each training example by its class
+        (`zoo.training.classification.class_weights`).
+
+        Raises:
+            BadInputError: a single-label dataset with fewer than two labels, or
+                `class_weight=balanced` on multi-label data or with a class that has no
+                training example.
         """
+        hp = hp or kt.HyperParameters()
+        weighting = hp.Choice("class_weight", list(CLASS_WEIGHTS), default="none")
+        feature = self.features(spec)["label"]
+        labels = class_names(feature)
+        multi_label = isinstance(feature, tfds.features.Sequence)
+        if len(labels) < 2 and not multi_label:  # refused before a vocabulary is built
+            raise BadInputError(
+                f"{spec.tfds_name}: {len(labels)} label ({', '.join(labels)}); a classifier "
+                "needs at least two: add examples of another class (a README or notes file is "
+                "not a class)."
+            )
+        if multi_label and weighting != "none":
+            raise BadInputError(
+                f"class_weight={weighting} weighs single-label data; {spec.tfds_name} is "
+                "multi-label: leave class_weight unset."
+            )
         tokens = (
             word
             for batch in train.map(
@@ -152,43 +224,71 @@ class SentimentAnalysis(Task):
             for sentence in batch
             for word in sentence.split()
         )
-        labels = class_names(self.features(spec)["label"])
-        if len(labels) != 2:  # refused before a vocabulary is built or an epoch is run
-            raise BadInputError(
-                f"{spec.tfds_name}: {len(labels)} labels ({', '.join(labels)}), but the "
-                "many-to-one model is a binary classifier and learns exactly two: keep the "
-                "files or rows of two classes (a README or notes file is not a class)."
-            )
-        self.preprocessing = SentimentPreprocessing(
+        self.preprocessing = TextClassificationPreprocessing(
             max_tokens=self.max_tokens,
             labels=labels,
+            multi_label=multi_label,
             vocabulary=text.build_vocabulary(
                 tokens, max_size=self.max_vocabulary, min_count=self.min_word_count
             ),
         )
+        self.class_weights = None
+        if weighting != "none":
+            ids = np.concatenate(
+                [
+                    batch
+                    for batch in train.map(
+                        lambda ex: self.preprocessing.label_ids("labels", ex["label_name"])
+                    )
+                    .batch(4096)
+                    .as_numpy_iterator()
+                ]
+            )
+            self.class_weights = classification.class_weights(ids, labels, weighting)
 
     def encode(self, raw: tf.data.Dataset, *, training: bool) -> tf.data.Dataset:
-        """Elements `(ids, label)`: int32 token ids (tokens,), at most `max_tokens` for
-        training and `zoo.data.text.MAX_INPUT_TOKENS` otherwise (as `predict` reads), and an
-        int32 scalar label id (-1 for a label the model does not know).
+        """Elements `(ids, target)`, or `(ids, target, weight)` for training with class
+        weights: int32 token ids (tokens,), at most `max_tokens` for training and
+        `zoo.data.text.MAX_INPUT_TOKENS` otherwise (as `predict` reads); the target is an
+        int32 scalar label id (-1 for a label the model does not know) for single-label
+        data, a float32 0/1 vector (labels,) for multi-label data (labels the model does
+        not know are left out); the weight a float32 scalar.
         """
         prep = self.preprocessing
         limit = prep.max_tokens if training else text.MAX_INPUT_TOKENS
+        count = len(prep.labels)
+
+        def target(names: tf.Tensor) -> tf.Tensor:
+            """Label names -> the head's target (see above)."""
+            ids = prep.label_ids("labels", names)
+            if not prep.multi_label:
+                return ids
+            # one_hot of -1 (unknown) is all zeros: an unknown label adds nothing; no label
+            # at all sums to zeros
+            return tf.minimum(tf.reduce_sum(tf.one_hot(ids, count, dtype=tf.float32), axis=0), 1.0)
+
+        weights = getattr(self, "class_weights", None) if training else None
+        table = None if weights is None else tf.constant(weights, tf.float32)
         return raw.map(
             lambda ex: (
                 prep.token_ids_of(ex["text"], limit),
-                prep.label_ids("labels", ex["label_name"]),
+                target(ex["label_name"]),
+                *(
+                    ()
+                    if table is None
+                    else (tf.gather(table, prep.label_ids("labels", ex["label_name"])),)
+                ),
             ),
             num_parallel_calls=tf.data.AUTOTUNE,
         )
 
     @staticmethod
-    def length_fn(ids: tf.Tensor, label: tf.Tensor) -> tf.Tensor:
+    def length_fn(ids: tf.Tensor, *target: tf.Tensor) -> tf.Tensor:
         """The bucketing length of an encoded element: its token count.
 
         Args:
             ids: int32 token ids of shape (tokens,).
-            label: the label id (unused).
+            *target: the target (and weight) of the element (unused).
 
         Returns:
             int32 scalar.
@@ -199,8 +299,9 @@ class SentimentAnalysis(Task):
     def build_model(self, hp: kt.HyperParameters) -> keras.Model:
         """Word dropout (training only) -> masked embedding -> recurrent layers (bidirectional by default) summarised by `pooling`
         (`last` state, `max` or `mean` over steps), joined with a bag of hashed word bigrams
-        when `bigram_buckets` > 0 -> dropout -> sigmoid P(labels[1]). Input
-        `token_ids` int32 (batch, time), 0 for padding; output float32 (batch, 1).
+        when `bigram_buckets` > 0 -> dropout -> the label set's head (the module docstring's
+        table). Input `token_ids` int32 (batch, time), 0 for padding; output float32
+        (batch, 1) for a binary model, (batch, labels) otherwise.
         """
         vocabulary = self.preprocessing.vocabulary
         ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
@@ -233,39 +334,115 @@ class SentimentAnalysis(Task):
         x = keras.layers.Dropout(
             hp.Float("dropout", 0.0, 0.5, step=0.1, default=0.3), name="dropout"
         )(x)
-        prob = output_layer(1, "sigmoid", name="classifier")(x)
+        head = self.preprocessing.head
+        count = len(self.preprocessing.labels)
+        units_out, activation, loss, metrics = {
+            BINARY: (1, "sigmoid", "binary_crossentropy", ["accuracy"]),
+            MULTI_CLASS: (count, "softmax", "sparse_categorical_crossentropy", ["accuracy"]),
+            # Keras's accuracy here is per label; the zoo logs subset accuracy as `accuracy`
+            MULTI_LABEL: (
+                count,
+                "sigmoid",
+                "binary_crossentropy",
+                [keras.metrics.BinaryAccuracy(name="binary_accuracy")],
+            ),
+        }[head]
+        prob = output_layer(units_out, activation, name="classifier")(x)
         model = keras.Model(ids, prob, name="many_to_one")
-        return compile_model(
-            model, hp, loss="binary_crossentropy", metrics=["accuracy"], learning_rate=3e-3
-        )
+        return compile_model(model, hp, loss=loss, metrics=metrics, learning_rate=3e-3)
 
     # decoding and metrics ---------------------------------------------
+    def _probabilities(
+        self, model: keras.Model, raw: tf.data.Dataset, batch_size: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The model's outputs and the gold targets of every example, in batches.
+
+        Returns:
+            `(probabilities, gold)`: float (examples, 1 or labels), and the targets as
+            `encode` gives them (int ids, or 0/1 rows for multi-label data).
+        """
+        outputs, gold = [], []
+        for ids, targets in self.batches(raw, batch_size, training=False):
+            outputs.append(np.asarray(compiled_call(model)(ids), dtype=np.float64))
+            gold.append(targets.numpy())
+        width = 1 if self.preprocessing.head == BINARY else len(self.preprocessing.labels)
+        if not outputs:
+            return np.zeros((0, width)), np.zeros((0, width) if width > 1 else (0,))
+        return np.concatenate(outputs), np.concatenate(gold)
+
+    def decide(self, probabilities: np.ndarray) -> np.ndarray:
+        """The model's outputs -> its decisions.
+
+        Args:
+            probabilities: float (examples, 1) for a binary model, (examples, labels)
+                otherwise.
+
+        Returns:
+            int label ids (examples,) for single-label models (binary: P(labels[1]) >= 0.5),
+            0/1 int (examples, labels) for multi-label ones (each label's threshold).
+        """
+        head = self.preprocessing.head
+        if head == BINARY:
+            return (probabilities[:, 0] >= 0.5).astype(np.int64)
+        if head == MULTI_CLASS:
+            return probabilities.argmax(axis=1)
+        return (probabilities >= self.preprocessing.decision_thresholds()).astype(np.int64)
+
     def evaluate(
         self, model: keras.Model, raw: tf.data.Dataset, *, batch_size: int = 64, quick: bool = False
-    ) -> dict[str, float]:
-        """`accuracy` of P(labels[1]) >= 0.5, and `unknown_labels` when examples carry a label
-        the model does not know (each counts wrong).
+    ) -> dict[str, Any]:
+        """Scores of the model's decisions (`decide`) on raw examples
+        (`zoo.training.classification`).
+
+        Single-label: `accuracy` and `macro_f1`; multi-label: `accuracy` (subset accuracy),
+        `micro_f1` and `macro_f1`. Unless `quick`, also `per_class` (name -> precision,
+        recall, F1, support) and, single-label, the `confusion_matrix`. `unknown_labels`
+        counts the examples carrying a label the model does not know (single-label: each
+        counts wrong; multi-label: that label is left out of the gold set).
         """
-        correct = total = unknown = 0
-        for ids, labels in self.batches(raw, batch_size, training=False):
-            predicted = np.asarray(compiled_call(model)(ids))[:, 0] >= 0.5
-            correct += int(
-                (predicted.astype(np.int32) == labels.numpy()).sum()
-            )  # an unknown label (-1) is wrong
-            unknown += int((labels.numpy() < 0).sum())
-            total += len(labels)
-        return with_unknown({"accuracy": correct / max(1, total)}, "unknown_labels", unknown)
+        probabilities, gold = self._probabilities(model, raw, batch_size)
+        decided, labels = self.decide(probabilities), self.preprocessing.labels
+        if self.preprocessing.multi_label:
+            scores = classification.multi_label_scores(gold, decided, labels, details=not quick)
+            known = self.preprocessing.label_ids
+            unknown = sum(
+                int(np.any(row < 0))
+                for row in raw.map(lambda ex: known("labels", ex["label_name"])).as_numpy_iterator()
+            )
+        else:
+            scores = classification.single_label_scores(gold, decided, labels, details=not quick)
+            unknown = int((gold < 0).sum())
+        return with_unknown(scores, "unknown_labels", unknown)
+
+    def calibrate(
+        self, model: keras.Model, validation: tf.data.Dataset, *, batch_size: int
+    ) -> None:
+        """Multi-label models: choose each label's decision threshold on the validation
+        split (`zoo.training.classification.choose_thresholds`) and keep them in the
+        preprocessing; single-label models decide without thresholds.
+        """
+        if self.preprocessing.multi_label:
+            probabilities, gold = self._probabilities(model, validation, batch_size)
+            self.preprocessing.thresholds = classification.choose_thresholds(gold, probabilities)
 
     def raw_input(self, example: dict[str, Any]) -> str:
         """The example's text, decoded to `str`."""
         return example["text"].decode()
 
     def serving_function(self, model: keras.Model) -> tf.types.experimental.PolymorphicFunction:
-        """Signature: `text` string (batch,) -> `label` string (batch,),
-        `probability_positive` float32 (batch,), the probability of `labels[1]`, and
-        `truncated` bool (batch,), True for a text cut at `zoo.data.text.MAX_INPUT_TOKENS`.
+        """Signature `text` string (batch,) -> `truncated` bool (batch,), True for a text cut
+        at `zoo.data.text.MAX_INPUT_TOKENS`, and by head:
+
+        - binary: `label` string (batch,) and `probability_positive` float32 (batch,), the
+          probability of `labels[1]`;
+        - multi-class: `label` string (batch,), `probability` float32 (batch,), the top
+          label's, and `probabilities` float32 (batch, labels), in `labels` order;
+        - multi-label: `predicted` bool (batch, labels), each label's decision at its
+          threshold, and `probabilities` float32 (batch, labels).
         """
-        negative, positive = self.preprocessing.labels
+        prep = self.preprocessing
+        head, names = prep.head, tf.constant(prep.labels)
+        thresholds = tf.constant(prep.decision_thresholds(), tf.float32)
         classify = graph_call(model)
 
         @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
@@ -276,37 +453,93 @@ class SentimentAnalysis(Task):
                 texts: string tensor of shape (batch,).
 
             Returns:
-                `{"label": string (batch,), "probability_positive": float32 (batch,),
-                "truncated": bool (batch,)}`.
+                The outputs the enclosing docstring lists for the model's head.
             """
-            prob = classify(self.preprocessing.model_inputs(texts))[:, 0]
-            return {
-                "label": tf.where(prob >= 0.5, positive, negative),
-                "probability_positive": prob,
-                "truncated": self.preprocessing.texts_cut(texts),
-            }
+            prob = classify(prep.model_inputs(texts))
+            cut = {"truncated": prep.texts_cut(texts)}
+            if head == BINARY:
+                positive = prob[:, 0]
+                return {
+                    "label": tf.where(positive >= 0.5, names[1], names[0]),
+                    "probability_positive": positive,
+                    **cut,
+                }
+            if head == MULTI_CLASS:
+                return {
+                    "label": tf.gather(names, tf.argmax(prob, axis=1)),
+                    "probability": tf.reduce_max(prob, axis=1),
+                    "probabilities": prob,
+                    **cut,
+                }
+            return {"predicted": prob >= thresholds, "probabilities": prob, **cut}
 
         return serve
 
-    def _readable(self, probs: Any) -> list[dict[str, Any]]:
-        negative, positive = self.preprocessing.labels
-        return [
-            {
-                "label": positive if p >= 0.5 else negative,
-                "probability": round(float(p if p >= 0.5 else 1 - p), 4),
-            }
-            for p in np.asarray(probs).reshape(-1)
-        ]
+    def _readable(self, probabilities: Any, top_k: int | None = None) -> list[dict[str, Any]]:
+        """Model outputs -> `predict`'s results (see `predict`)."""
+        prep = self.preprocessing
+        probabilities = np.asarray(probabilities, dtype=np.float64)
+        if prep.head == BINARY:
+            negative, positive = prep.labels
+            return [
+                {
+                    "label": positive if p >= 0.5 else negative,
+                    "probability": round(float(p if p >= 0.5 else 1 - p), 4),
+                    **(
+                        {"probabilities": _top({negative: 1 - p, positive: p}, top_k)}
+                        if top_k
+                        else {}
+                    ),
+                }
+                for p in probabilities[:, 0]
+            ]
+        results = []
+        for row, decided in zip(probabilities, self.decide(probabilities), strict=True):
+            every = dict(zip(prep.labels, row.tolist(), strict=True))
+            if prep.multi_label:
+                chosen = [name for name, d in zip(prep.labels, decided, strict=True) if d]
+                results.append({"labels": sorted(chosen, key=lambda n: -every[n])})
+            else:
+                results.append(
+                    {
+                        "label": prep.labels[decided],
+                        "probability": round(every[prep.labels[decided]], 4),
+                    }
+                )
+            results[-1]["probabilities"] = _top(every, top_k)
+        return results
 
-    def predict(self, model: keras.Model, inputs: list[Any]) -> list[dict[str, Any]]:
-        """`{"label": name, "probability": p}` per text, p the probability of that label rounded
-        to 4 decimals. Inputs are read as `str`; one with no words raises `BadInputError`. A
-        text longer than `zoo.data.text.MAX_INPUT_TOKENS` tokens is read up to there: its
-        result adds `"truncated": True`, and a `ZooWarning` says so (`stream` reads any length).
+    def predict(
+        self, model: keras.Model, inputs: list[Any], *, top_k: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Classify texts.
+
+        Args:
+            model: the task's model.
+            inputs: texts, read as `str`.
+            top_k: keep the `top_k` most probable labels under `"probabilities"` (default:
+                every label; binary models add `"probabilities"` only when it is given).
+
+        Returns:
+            Per text, by head:
+            - binary: `{"label": name, "probability": p}`, p that label's probability;
+            - multi-class: `{"label", "probability", "probabilities": {name: p, ...}}`, the
+              top label, its probability, and the labels' probabilities, most probable
+              first;
+            - multi-label: `{"labels": [names], "probabilities": {...}}`, the labels whose
+              probability reaches their threshold (possibly none), most probable first.
+            Probabilities are rounded to 4 decimals. A text longer than
+            `zoo.data.text.MAX_INPUT_TOKENS` tokens is read up to there: its result adds
+            `"truncated": True`, and a `ZooWarning` says so (`stream` reads any length).
+
+        Raises:
+            BadInputError: a text with no words, or `top_k` below 1.
         """
+        if top_k is not None and top_k < 1:
+            raise BadInputError(f"--top-k must be at least 1; got {top_k}.")
         texts = text.require_words([str(t) for t in inputs])
         results = self._readable(
-            compiled_call(model, self.preprocessing.model_inputs)(tf.constant(texts))
+            compiled_call(model, self.preprocessing.model_inputs)(tf.constant(texts)), top_k
         )
         # traced: its string ops run eagerly cost about a millisecond, as much as the model
         cut = self.preprocessing.traced("texts_cut")(tf.constant(texts)).numpy().tolist()
@@ -344,8 +577,7 @@ class SentimentAnalysis(Task):
                 across chunk boundaries; the last one may be shorter.
 
         Returns:
-            A generator of `{"label", "probability"}` results, as `predict` gives them, one per
-            window.
+            A generator of results, as `predict` gives them, one per window.
 
         Raises:
             BadInputError: the model pools with `max` or `mean`.
@@ -373,3 +605,10 @@ class SentimentAnalysis(Task):
             raise BadInputError(
                 "the input has no words once normalised (it is empty or blank); give it at least one word."
             )
+
+
+def _top(probabilities: dict[str, float], k: int | None) -> dict[str, float]:
+    """The `k` (default: all) most probable labels, most probable first, rounded to 4
+    decimals."""
+    ranked = sorted(probabilities.items(), key=lambda item: -item[1])[:k]
+    return {name: round(float(p), 4) for name, p in ranked}

@@ -10,7 +10,7 @@ import pytest
 import zoo
 from zoo import registry
 from zoo.tasks.many_to_many_equal import TaggerPreprocessing
-from zoo.tasks.many_to_one import SentimentPreprocessing
+from zoo.tasks.many_to_one import TextClassificationPreprocessing
 
 # the new data renames the entity types and drops MISC: a new tag set for the same entities
 RENAME = {"PER": "PERSON", "ORG": "COMPANY", "LOC": "PLACE"}
@@ -130,12 +130,12 @@ def test_vocabulary_grows_and_known_words_keep_their_ids_and_embeddings(tmp_path
 
 
 def test_merge_policy() -> None:
-    merged, changes = SentimentPreprocessing(
+    merged, changes = TextClassificationPreprocessing(
         vocabulary=["a", "b"], labels=["neg", "pos"], max_tokens=300
     ).merged_with(
-        SentimentPreprocessing(vocabulary=["c", "a"], labels=["pos", "neg"], max_tokens=50)
+        TextClassificationPreprocessing(vocabulary=["c", "a"], labels=["pos", "neg"], max_tokens=50)
     )
-    assert merged == SentimentPreprocessing(
+    assert merged == TextClassificationPreprocessing(
         vocabulary=["a", "b", "c"], labels=["neg", "pos"], max_tokens=300
     )
     assert changes["vocabulary_added"] == {"vocabulary": 1} and not changes["labels_replaced"]
@@ -151,13 +151,13 @@ def test_data_reaches_a_model_by_label_name_whatever_its_own_id_order() -> None:
     task = zoo.get_task("many-to-one")()
     raw = task.load("embedded", "validation").take(64)
     assert task.features("embedded")["label"].names == ["neg", "pos"]
-    task.preprocessing = SentimentPreprocessing(
+    task.preprocessing = TextClassificationPreprocessing(
         vocabulary=["good"], labels=["pos", "neg"]
     )  # the parent's order
     encoded = [int(label) for _, label in task.encode(raw, training=False).as_numpy_iterator()]
     assert encoded == [1 - int(ex["label"]) for ex in raw.as_numpy_iterator()]
     # a name the model does not know never becomes another label
-    task.preprocessing = SentimentPreprocessing(vocabulary=["good"], labels=["pos", "mixed"])
+    task.preprocessing = TextClassificationPreprocessing(vocabulary=["good"], labels=["pos", "mixed"])
     encoded = [int(label) for _, label in task.encode(raw, training=False).as_numpy_iterator()]
     assert encoded == [0 if ex["label"] == 1 else -1 for ex in raw.as_numpy_iterator()]
 

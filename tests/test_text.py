@@ -3,7 +3,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from zoo.data import text
-from zoo.tasks.many_to_one import SentimentPreprocessing
+from zoo.tasks.many_to_one import TextClassificationPreprocessing
 
 
 def test_normalize_keeps_apostrophes_and_splits_punctuation() -> None:
@@ -23,7 +23,7 @@ def test_vocabulary_is_frequency_then_alphabet_with_reserved_first() -> None:
     vocab = text.build_vocabulary(["b", "a", "c", "b", "a", "d"], max_size=4, reserved=[text.START])
     assert vocab == [text.START, "a", "b", "c"]
     ids = (
-        SentimentPreprocessing(vocabulary=vocab)
+        TextClassificationPreprocessing(vocabulary=vocab)
         .token_ids("vocabulary", tf.constant(["a", "zzz", ""]))
         .numpy()
         .tolist()

@@ -13,6 +13,9 @@ OPTIMIZERS: tuple[str, ...] = ("adam", "sgd")
 #: how the tagger reads a word's characters (`char_encoder`): a bidirectional recurrent
 #: layer or a convolution with max pooling (`zoo.models.custom_layers.CharacterEncoder`)
 CHARACTER_ENCODERS: tuple[str, ...] = ("rnn", "cnn")
+#: the classifier's `class_weight` hyperparameter: no weights, or scikit-learn's "balanced"
+#: weights (`zoo.training.classification.class_weights`)
+CLASS_WEIGHTS: tuple[str, ...] = ("none", "balanced")
 #: keras-tuner search algorithms of `zoo tune --tuner`
 TUNERS: tuple[str, ...] = ("random", "hyperband", "bayesian")
 #: how `--strategy` spreads training: one device, `tf.distribute.MirroredStrategy` over one

@@ -9,7 +9,7 @@ import sys
 from typing import Any
 
 from zoo.backend import BACKENDS, ENVIRONMENT
-from zoo.constants import CELLS, COUNT_METRICS, FORMATS, STRATEGIES
+from zoo.constants import CELLS, CLASS_WEIGHTS, COUNT_METRICS, FORMATS, STRATEGIES
 
 
 def positive_int(text: str) -> int:
@@ -97,10 +97,11 @@ def choice(text: str) -> tuple[str, list[Any]]:
     return key, [hparam(f"{key}={v}")[1] for v in values.split(",")]
 
 
-def print_metrics(metrics: dict[str, dict[str, float | str]]) -> None:
+def print_metrics(metrics: dict[str, dict[str, Any]]) -> None:
     """Print one line of metrics per split, 4 decimals (only float values); counts
     (`COUNT_METRICS`) as whole numbers; then a line per string value (sacrebleu's
-    signatures), as `name: value`.
+    signatures), as `name: value`; then, where a classifier's metrics have them, a table of
+    per-class precision, recall, F1 and support (`per_class`).
 
     Args:
         metrics: split role -> metric name -> value.
@@ -115,10 +116,29 @@ def print_metrics(metrics: dict[str, dict[str, float | str]]) -> None:
         for name, value in values.items():
             if isinstance(value, str):
                 print(f"    {name}: {value}")
+        if values.get("per_class"):
+            print_per_class(values["per_class"])
+
+
+def print_per_class(per_class: dict[str, dict[str, float]]) -> None:
+    """Print a classifier's per-class scores as an aligned table, one class a row.
+
+    Args:
+        per_class: class name -> `{"precision", "recall", "f1", "support"}`, as
+            `zoo.training.classification` scores them.
+    """
+    width = max(5, *(len(name) for name in per_class))
+    print(f"    {'class':<{width}}  precision  recall      f1  support")
+    for name, s in per_class.items():
+        print(
+            f"    {name:<{width}}  {s['precision']:9.4f}  {s['recall']:6.4f}  {s['f1']:6.4f}  "
+            f"{s['support']:7.0f}"
+        )
 
 
 def hparams(args: argparse.Namespace) -> dict[str, Any]:
-    """The hyperparameters a command fixes: `--set` values, and `--cell` over them.
+    """The hyperparameters a command fixes: `--set` values, and `--cell` and
+    `--class-weight` over them.
 
     Args:
         args: the parsed command line.
@@ -129,6 +149,8 @@ def hparams(args: argparse.Namespace) -> dict[str, Any]:
     hparams = dict(args.set or [])
     if args.cell:
         hparams["cell"] = args.cell
+    if getattr(args, "class_weight", None):
+        hparams["class_weight"] = args.class_weight
     return hparams
 
 
@@ -314,6 +336,13 @@ def model_options(
         strategies: the `--strategy` choices the command supports.
     """
     p.add_argument("--cell", choices=CELLS, help=f"recurrent cell ({verb})")
+    p.add_argument(
+        "--class-weight",
+        choices=CLASS_WEIGHTS,
+        help="many-to-one, single-label data: weigh each class's examples by n / (classes x "
+        "its count) (balanced) or not (none, default); recorded as the hyperparameter "
+        "class_weight",
+    )
     p.add_argument(
         "--set",
         type=hparam,

@@ -11,6 +11,7 @@ input that is not blank but cannot be read stops the run with its line named, an
 from __future__ import annotations
 
 import contextlib
+import csv
 import io
 import json
 import os
@@ -203,3 +204,59 @@ def result_line(line: int | None, value: Any, result: Any) -> str:
     """
     record = {"input": value, "output": result}
     return json.dumps({"line": line, **record} if line is not None else record, ensure_ascii=False)
+
+
+def writes_csv(path: str | None) -> bool:
+    """Whether `zoo predict --output PATH` writes a CSV table rather than JSON lines.
+
+    Args:
+        path: the `--output` value, or None.
+
+    Returns:
+        True for a file name ending in `.csv` (any case).
+    """
+    return path not in (None, STDIO) and str(path).lower().endswith(".csv")
+
+
+class ResultTable:
+    """`zoo predict`'s results as one CSV table: a row per input, a column per result field.
+
+    A nested mapping (a classifier's `probabilities`) becomes a column per key
+    (`probabilities.pos`), a list of names (a multi-label classifier's `labels`) one cell
+    joined by `|`, anything else non-text a JSON cell. Columns appear in the order first
+    met; a row without one leaves it empty (e.g. `truncated`, or labels beyond `--top-k`).
+    """
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, Any]] = []
+        self.columns: dict[str, None] = {}
+
+    def add(self, line: int | None, value: Any, result: Any) -> None:
+        """Add one input's row.
+
+        Args:
+            line: the input's line in its file, or None for a command-line argument.
+            value: the input as given.
+            result: the model's readable result for it.
+        """
+        row: dict[str, Any] = {} if line is None else {"line": line}
+        row["input"] = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        for key, cell in (result if isinstance(result, dict) else {"output": result}).items():
+            if isinstance(cell, dict):
+                row.update({f"{key}.{name}": v for name, v in cell.items()})
+            elif isinstance(cell, list) and all(isinstance(v, str) for v in cell):
+                row[key] = "|".join(cell)
+            else:
+                row[key] = cell if isinstance(cell, str | int | float) else json.dumps(cell)
+        self.columns.update(dict.fromkeys(row))
+        self.rows.append(row)
+
+    def write(self, stream: TextIO) -> None:
+        """Write the header and every row (RFC 4180, `csv` module).
+
+        Args:
+            stream: a text stream opened with `newline=""` or standard output.
+        """
+        writer = csv.DictWriter(stream, fieldnames=list(self.columns), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(self.rows)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import sys
 from fnmatch import fnmatch
@@ -25,9 +26,11 @@ from zoo.constants import ALL_EXAMPLES, COUNT_METRICS, EXPORT_FORMATS, INPUT_FOR
 PREDICT_BATCH_SIZE = 64
 
 
-def _predict_batch(model: Any, batch: list[tuple[int | None, Any]], where: str) -> list[Any]:
-    """Results for one batch of `(line, input)`; an input that cannot be read is named by
-    its line (or its position among the arguments)."""
+def _predict_batch(
+    model: Any, batch: list[tuple[int | None, Any]], where: str, **options: Any
+) -> list[Any]:
+    """Results for one batch of `(line, input)` (`options` for the task's `predict`); an
+    input that cannot be read is named by its line (or its position among the arguments)."""
     from zoo.errors import BadInputError
 
     def place(line: int | None, position: int) -> str:
@@ -40,14 +43,19 @@ def _predict_batch(model: Any, batch: list[tuple[int | None, Any]], where: str) 
         except BadInputError as err:
             raise BadInputError(f"{place(line, position)}: {err}") from err
     try:
-        return model.predict_batch(raw)
+        return model.predict_batch(raw, **options)
     except BadInputError:
         for position, (item, (line, _)) in enumerate(zip(raw, batch, strict=True), 1):
             try:  # find which input it was, one at a time: only ever on the way to an error
-                model.predict(item)
+                model.predict(item, **options)
             except BadInputError as err:
                 raise BadInputError(f"{place(line, position)}: {err}") from err
         raise
+
+
+def _writable_png(path: str) -> bool:
+    """Whether a plot can be written at `path`: its folder exists."""
+    return Path(path).expanduser().resolve().parent.is_dir()
 
 
 def cmd_predict(args: argparse.Namespace) -> None:
@@ -67,6 +75,8 @@ def cmd_predict(args: argparse.Namespace) -> None:
     from zoo import registry
     from zoo.errors import BadInputError, ZooError
 
+    if args.top_k is not None and args.top_k < 1:
+        raise BadInputError(f"--top-k must be at least 1 (the labels kept); got {args.top_k}.")
     if bool(args.inputs) == bool(args.input):
         raise ZooError(
             "give the inputs as arguments or in a file with --input FILE (one of the two)."
@@ -94,7 +104,15 @@ def cmd_predict(args: argparse.Namespace) -> None:
     else:
         inputs = _inputs.Inputs("the arguments", [(None, text) for text in args.inputs])
     model = registry.load(args.model, root=args.registry, hub=args.hub)
+    options = {}
+    if args.top_k is not None:
+        if "top_k" not in inspect.signature(model.task.predict).parameters:
+            raise ZooError(
+                f"--top-k ranks a classifier's labels; {model.name} is a {model.task.name} model: drop --top-k."
+            )
+        options["top_k"] = args.top_k
     size = args.batch_size or PREDICT_BATCH_SIZE
+    table = _inputs.ResultTable() if _inputs.writes_csv(args.output) else None
     with (
         _inputs.output(args.output) as out,
         tqdm(
@@ -108,10 +126,15 @@ def cmd_predict(args: argparse.Namespace) -> None:
         for start in range(0, len(inputs.records), size):
             batch = inputs.records[start : start + size]
             for (line, value), result in zip(
-                batch, _predict_batch(model, batch, inputs.where), strict=True
+                batch, _predict_batch(model, batch, inputs.where, **options), strict=True
             ):
-                out.write(_inputs.result_line(line, value, result) + "\n")
+                if table is not None:
+                    table.add(line, value, result)
+                else:
+                    out.write(_inputs.result_line(line, value, result) + "\n")
             progress.update(len(batch))
+        if table is not None:
+            table.write(out)
 
 
 def _predict_with_attention_plot(args: argparse.Namespace) -> None:
@@ -270,7 +293,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
             (`Model.evaluate`).
     """
     from zoo import registry
-    from zoo.errors import ZooError
+    from zoo.errors import BadInputError, ZooError
 
     if args.dataset and args.data:
         raise ZooError("give --dataset KEY or --data PATH --format FORMAT, not both.")
@@ -283,10 +306,26 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     # the files of --data, else --dataset, else the data the model was trained on
     spec = model.task.dataset(dataset(args) or model.training_dataset())
     split, why = (args.split, "") if args.split else model.evaluation_split(spec)
+    if args.plot and not _writable_png(args.plot):
+        raise BadInputError(
+            f"--plot {args.plot}: its folder does not exist; create it or choose another path."
+        )
     metrics = model.evaluate(spec, split)
     shown = f"{split}: {why}" if why and split != "test" else split
     print(f"{model.name}@{model.version} on {spec.tfds_name} ({shown}):")
     print_metrics({split: metrics})
+    if args.plot:
+        if "confusion_matrix" not in metrics:
+            raise BadInputError(
+                f"--plot draws a single-label classifier's confusion matrix; {model.name} "
+                f"({model.task.name}) has none: drop --plot."
+            )
+        from zoo.models.plots import plot_confusion_matrix
+
+        title = f"{model.name}@{model.version}\n{spec.tfds_name} ({split})"
+        print(
+            f"  confusion matrix: {plot_confusion_matrix(metrics['confusion_matrix'], args.plot, title)}"
+        )
     if any(name in metrics for name in COUNT_METRICS):  # some examples carry unknown names
         for feature, (unknown, known) in model.task.unknown_labels(spec).items():
             print(
@@ -381,7 +420,16 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--output",
         metavar="FILE",
-        help="write the JSON lines to FILE instead of standard output (- for standard output)",
+        help="write the JSON lines to FILE instead of standard output (- for standard output); "
+        "a FILE ending in .csv gets a CSV table instead: a column per result field, one per "
+        "label's probability (probabilities.NAME)",
+    )
+    p.add_argument(
+        "--top-k",
+        type=int,
+        metavar="N",
+        help="classifiers (many-to-one): keep the N most probable labels' probabilities "
+        "(default: every label; binary models give them only with --top-k)",
     )
     p.add_argument(
         "--batch-size",
@@ -456,6 +504,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         choices=(*SPLITS, ALL_EXAMPLES),
         help="split role, or all of them (default: test where the data has one; else validation of "
         "the data the model was trained on, or all of other data)",
+    )
+    p.add_argument(
+        "--plot",
+        metavar="PNG",
+        help="single-label classifiers: draw the confusion matrix, normalised by true class, into PNG",
     )
     registry_option(p)
     p.set_defaults(func=cmd_evaluate)

@@ -198,6 +198,17 @@ def cmd_retrain(args: argparse.Namespace) -> None:
         f"\n{parent} fine-tuned on {result.spec.tfds_name} in {result.seconds:.1f} s "
         f"({'new output head' if result.retrain['head_replaced'] else 'output head kept'}; words added: {result.retrain['vocabulary_added']})"
     )
+    if result.retrain.get("labels"):
+        labels = result.retrain["labels"]
+        print(
+            f"  labels: {', '.join(labels['parent'])} -> {', '.join(labels['new'])}"
+            + (
+                f" ({labels['parent_options']} -> {labels['new_options']})"
+                if "new_options" in labels
+                else ""
+            )
+            + ": the embedding and recurrent layers are the parent's, the head is new"
+        )
     print_metrics(result.metrics)
     print(f"saved to {path}")
 

@@ -11,6 +11,11 @@ never guessed from their names:
 - `label_field()`: the names the output head predicts, in the head's order. Data reaches
   the model through these names (`label_ids`), never through a dataset's own id order, so
   data whose labels come in another order is remapped instead of silently mislabelled.
+- `label_option_field()`: how the label names are read out (e.g. multi-label or not): it
+  shapes the output head as the names do, so fine-tuning on data with other options
+  replaces the head.
+- `calibration_field()`: decisions chosen on held-out data after training (e.g. per-class
+  thresholds): fine-tuning takes the new data's (empty) value until it is chosen again.
 - `model_field()`: a serialised model the preprocessing applies (e.g. a SentencePiece
   model, base64): kept on fine-tuning, and summarised on the card by its size and hash.
 - every other field is a fixed contract (shapes, lengths, languages) kept on fine-tuning.
@@ -35,6 +40,7 @@ _KIND = "zoo_kind"
 #: whole object, vocabularies and all)
 graph_ops = tf.autograph.experimental.do_not_convert
 VOCABULARY, LABELS, MODEL = "vocabulary", "labels", "model"
+LABEL_OPTION, CALIBRATION = "label_option", "calibration"
 #: ids every vocabulary reserves before its tokens
 PAD_ID, UNK_ID = 0, 1
 #: the id `label_ids` gives a name the model does not know
@@ -59,6 +65,30 @@ def label_field() -> Any:
         i (`label_ids`), and fine-tuning on another set replaces it (`merged_with`).
     """
     return field(default_factory=list, metadata={_KIND: LABELS})
+
+
+def label_option_field(default: Any) -> Any:
+    """A dataclass field saying how label names are read out (e.g. `multi_label`).
+
+    Args:
+        default: its value for data that does not set it (immutable: a bool, str or number).
+
+    Returns:
+        A `dataclasses.field` marked as a label option: fine-tuning on data whose options
+        differ replaces the output head, as another label set does (`merged_with`).
+    """
+    return field(default=default, metadata={_KIND: LABEL_OPTION})
+
+
+def calibration_field() -> Any:
+    """A dataclass field holding decisions chosen on held-out data after training (e.g.
+    per-class thresholds), a list, empty until chosen.
+
+    Returns:
+        A `dataclasses.field` (default: an empty list) marked as calibration: fine-tuning
+        starts from the new data's (empty) value (`merged_with`).
+    """
+    return field(default_factory=list, metadata={_KIND: CALIBRATION})
 
 
 def model_field() -> Any:
@@ -141,7 +171,7 @@ class Preprocessing:
         return cls(**{name: data[name] for name in declared if name in data})
 
     # what each field is ------------------------------------------------------------------
-    def _fields_of(self, kind: str) -> dict[str, list[str]]:
+    def _fields_of(self, kind: str) -> dict[str, Any]:
         return {
             f.name: getattr(self, f.name)
             for f in dataclasses.fields(self)
@@ -270,14 +300,17 @@ class Preprocessing:
         Vocabularies grow: tokens this one does not know are appended after its own, so
         known ids keep their trained embeddings. Label names: the same set in any order
         keeps this one's order (the data is remapped by name when it is encoded); another
-        set replaces it, and the output head must be replaced. Fixed fields stay this one's.
+        set, or other label options (`label_option_field`), replaces them, and the output
+        head must be replaced. Calibration (`calibration_field`) is the new one's, to be
+        chosen again after training. Fixed fields stay this one's.
 
         Args:
             new: the same task's preprocessing, fitted on the new data.
 
         Returns:
             The merged preprocessing, and what changed: `vocabulary_added` (field -> count),
-            `labels_replaced` (bool) and, when replaced, `labels` (`parent` and `new` names).
+            `labels_replaced` (bool) and, when replaced, `labels` (`parent` and `new` names,
+            and, where they differ, `parent_options` and `new_options`).
         """
         values = self.to_json()
         changes: dict[str, Any] = {"vocabulary_added": {}, "labels_replaced": False}
@@ -291,4 +324,16 @@ class Preprocessing:
                 changes["labels_replaced"] = True
                 changes["labels"] = {"parent": values[name], "new": labels}
                 values[name] = labels
+        options, new_options = self._fields_of(LABEL_OPTION), new._fields_of(LABEL_OPTION)
+        if options != new_options:
+            # the same names read out otherwise (e.g. now multi-label) need a new head too
+            changes["labels_replaced"] = True
+            changes["labels"] = {
+                "parent": next(iter(self.label_sets().values()), []),
+                "new": next(iter(new.label_sets().values()), []),
+                "parent_options": options,
+                "new_options": new_options,
+            }
+            values.update(new_options)
+        values.update(new._fields_of(CALIBRATION))
         return type(self)(**values), changes

@@ -66,7 +66,7 @@ def compiled_call(model: keras.Model, prepare: Any = None, decode: Decode | None
     Args:
         model: a Keras model. The cache holds it weakly: its functions go with it.
         prepare: TensorFlow ops from one batch of raw inputs to the model's inputs (e.g.
-            `SentimentPreprocessing.model_inputs`), or None to feed the inputs as they are.
+            `TextClassificationPreprocessing.model_inputs`), or None to feed the inputs as they are.
         decode: `keras.ops` from `(model inputs, model outputs)` to the result (e.g. Viterbi
             over a CRF's scores), or None for the outputs as they are. Functions are cached
             per model, `prepare` and `decode` (their qualified names and the objects they are

@@ -1,4 +1,5 @@
-"""Pictures of what a model does with one input: where a captioner looked for each word."""
+"""Pictures of what a model does: where a captioner looked for each word, and which
+classes a classifier confuses."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only: no display is needed or wanted
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 
 #: panels per row of an attention plot
 PANELS_PER_ROW = 5
@@ -50,5 +52,51 @@ def plot_attention(attention: dict[str, Any], path: str | Path) -> Path:
             ax.set_title(tokens[index], fontsize=11)
     fig.tight_layout()
     fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return Path(path)
+
+
+def plot_confusion_matrix(confusion: dict[str, Any], path: str | Path, title: str = "") -> Path:
+    """Draw a classifier's confusion matrix normalised by true class: row i holds the share
+    of class i's examples predicted as each class, so the diagonal is each class's recall
+    whatever its size; each cell also prints its count.
+
+    Args:
+        confusion: `{"labels": n names, "counts": n x n ints}`, row = gold class, column =
+            predicted class (`zoo.training.classification.single_label_scores`).
+        path: the PNG file to write (its folder must exist).
+        title: a title above the matrix (e.g. the model and split).
+
+    Returns:
+        The path written.
+    """
+    labels = confusion["labels"]
+    counts = np.asarray(confusion["counts"], dtype=np.float64)
+    shares = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    size = min(max(5.0, 0.45 * len(labels) + 2.5), 24.0)
+    fig, ax = plt.subplots(figsize=(size, size * 0.9))
+    image = ax.imshow(shares, cmap="Blues", vmin=0.0, vmax=1.0)
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="share of the true class")
+    ticks = range(len(labels))
+    ax.set_xticks(ticks, labels, rotation=90 if len(labels) > 6 else 0)
+    ax.set_yticks(ticks, labels)
+    ax.set_xlabel("predicted label")
+    ax.set_ylabel("true label")
+    if len(labels) <= 20:  # beyond that the numbers would not fit their cells
+        for i in ticks:
+            for j in ticks:
+                ax.text(
+                    j,
+                    i,
+                    f"{counts[i, j]:.0f}",
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="white" if shares[i, j] > 0.5 else "black",
+                )
+    if title:
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
     plt.close(fig)
     return Path(path)

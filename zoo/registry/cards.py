@@ -232,6 +232,9 @@ class RetrainRecord(_Record):
         freeze_encoder: whether only the head was trained.
         vocabulary_added: new entries per vocabulary.
         layers_copied: layers whose weights came from the parent.
+        labels: for a replaced head, the parent's label names and the new ones (`parent`,
+            `new`), with their label options where those differ (`parent_options`,
+            `new_options`, e.g. multi-label); None for a kept head (or a card older than it).
     """
 
     parent: str
@@ -240,6 +243,7 @@ class RetrainRecord(_Record):
     freeze_encoder: bool
     vocabulary_added: dict[str, int]
     layers_copied: int
+    labels: dict[str, Any] | None = dataclasses.field(default=None, metadata=_ADDED_LATER)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -384,11 +388,25 @@ class ModelCard(_Record):
             """
             return f"{value:.4f}" if isinstance(value, float) else str(value)
 
+        # per-class scores and a confusion matrix get a table of their own below
         metrics = "\n".join(
             f"| {split} | `{values['split']}` | "
-            + ", ".join(f"{k} {fmt(v)}" for k, v in values.items() if k != "split")
+            + ", ".join(
+                f"{k} {fmt(v)}"
+                for k, v in values.items()
+                if k != "split" and not isinstance(v, dict)
+            )
             + " |"
             for split, values in self.metrics.items()
+        )
+        metrics += "".join(
+            f"\n\nPer class, {split}:\n\n| class | precision | recall | F1 | support |\n|---|---|---|---|---|\n"
+            + "\n".join(
+                f"| {name} | {s['precision']:.4f} | {s['recall']:.4f} | {s['f1']:.4f} | {s['support']:.0f} |"
+                for name, s in values["per_class"].items()
+            )
+            for split, values in self.metrics.items()
+            if values.get("per_class")
         )
         hp = "\n".join(f"| {k} | {v} |" for k, v in sorted(self.hyperparameters.items()))
         files = "\n".join(f"| {f} | {v.bytes:,} | `{v.sha256}` |" for f, v in self.files.items())
@@ -409,7 +427,12 @@ class ModelCard(_Record):
             lineage = (
                 f"\nFine-tuned from `{retrain.parent}`: "
                 + (
-                    "a new output head for a new label set, "
+                    (
+                        f"a new output head for the labels {', '.join(retrain.labels['new'])} "
+                        f"(the parent's: {', '.join(retrain.labels['parent'])}), "
+                        if retrain.labels
+                        else "a new output head for a new label set, "
+                    )
                     if retrain.head_replaced
                     else "same labels, "
                 )

@@ -162,11 +162,12 @@ class ZooModel:
         """
         return self.task.predict(self.model, [raw], **options)[0]
 
-    def predict_batch(self, inputs: list[Any]) -> list[Any]:
+    def predict_batch(self, inputs: list[Any], **options: Any) -> list[Any]:
         """Raw inputs -> readable results, in one batch.
 
         Args:
             inputs: inputs of the kind `task.input_description` names.
+            **options: options of the task's `predict`, as for `predict`.
 
         Returns:
             One result per input, in order.
@@ -174,7 +175,7 @@ class ZooModel:
         Raises:
             BadInputError: the task cannot read an input.
         """
-        return self.task.predict(self.model, inputs)
+        return self.task.predict(self.model, inputs, **options)
 
     def stream(self, chunks: Any, *, window: int | None = None) -> Any:
         """Read a long or live input chunk by chunk, carrying the hidden state (see
@@ -185,7 +186,7 @@ class ZooModel:
             window: tokens per window (default: the preprocessing's `max_tokens`).
 
         Returns:
-            A generator of results, one per window (`SentimentAnalysis.stream`).
+            A generator of results, one per window (`TextClassification.stream`).
 
         Raises:
             ZooError: the task does not stream (only many-to-one does); a model with a

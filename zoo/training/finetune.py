@@ -140,6 +140,7 @@ def retrain(
         "freeze_encoder": freeze_encoder,
         "vocabulary_added": changes["vocabulary_added"],
         "layers_copied": len(copied),
+        "labels": changes.get("labels"),
     }
     return finish(
         task,

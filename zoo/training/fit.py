@@ -436,6 +436,8 @@ def finish(
             backend from Keras, so every way of training (train, retrain, tune) records
             those it ran under.
 
+    Decisions fitted on held-out data (`Task.calibrate`) are chosen on `validation` first.
+
     Returns:
         The `TrainResult`, with full (not quick) metrics on `validation` and, where the
         dataset has one, `test`, and as reference inputs the first `REFERENCE_EXAMPLES` raw
@@ -444,9 +446,9 @@ def finish(
     Raises:
         DatasetUnavailableError: a split cannot be loaded.
     """
-    metrics = {
-        "validation": task.evaluate(model, task.load(spec, "validation"), batch_size=batch_size)
-    }
+    validation = task.load(spec, "validation")
+    task.calibrate(model, validation, batch_size=batch_size)
+    metrics = {"validation": task.evaluate(model, validation, batch_size=batch_size)}
     held_out = task.load(spec, "test" if spec.test is not None else "validation")
     if spec.test is not None:
         metrics["test"] = task.evaluate(model, held_out, batch_size=batch_size)
