@@ -63,6 +63,9 @@ class Task(abc.ABC):
     name: ClassVar[str]  # command-line name, e.g. "many-to-one"
     example: ClassVar[str]  # the example task, e.g. "sentiment analysis"
     headline_metric: ClassVar[str]
+    #: validation metrics besides the headline one that a search may maximise (`zoo tune
+    #: --objective`): `evaluate(quick=True)` reports them after every epoch
+    objective_metrics: ClassVar[tuple[str, ...]] = ()
     datasets: ClassVar[dict[str, DatasetSpec]]  # "embedded" plus the real TFDS dataset
     #: what `predict` takes, in words, for --help and error messages
     input_description: ClassVar[str]

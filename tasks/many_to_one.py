@@ -146,6 +146,7 @@ class TextClassification(Task):
     name = "many-to-one"
     example = "text classification"
     headline_metric = "accuracy"
+    objective_metrics = ("macro_f1", "micro_f1")  # micro_f1: multi-label models only
     input_description = "a sentence or review, as one string"
     datasets = {
         "embedded": DatasetSpec(

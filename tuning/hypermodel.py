@@ -13,23 +13,32 @@ from typing import Any
 import keras
 import keras_tuner as kt
 
-from zoo.errors import DivergedError
+from zoo.errors import DivergedError, UnknownNameError
 from zoo.tasks.base import DatasetSpec, Task, get_task, hyperparameters
 from zoo.training.fit import fit_model, load_and_adapt
 
 BATCH_SIZES = (16, 32, 64, 128)
 
 
-def objective(task: Task) -> kt.Objective:
-    """A search's objective: the task's headline metric on validation, maximised.
+def objective(task: Task, metric: str | None = None) -> kt.Objective:
+    """A search's objective: a validation metric of the task, maximised.
 
     Args:
         task: the task searched.
+        metric: its headline metric (default) or one of its `objective_metrics` (e.g.
+            `macro_f1` for a classifier with imbalanced classes), with or without `val_`.
 
     Returns:
-        `keras_tuner.Objective("val_<headline_metric>", direction="max")`.
+        `keras_tuner.Objective("val_<metric>", direction="max")`.
+
+    Raises:
+        UnknownNameError: a metric the task does not measure after every epoch.
     """
-    return kt.Objective(f"val_{task.headline_metric}", direction="max")
+    metric = (metric or task.headline_metric).removeprefix("val_")
+    allowed = (task.headline_metric, *task.objective_metrics)
+    if metric not in allowed:
+        raise UnknownNameError(f"search objective of {task.name}", metric, allowed)
+    return kt.Objective(f"val_{metric}", direction="max")
 
 
 class TaskHyperModel(kt.HyperModel):
@@ -46,6 +55,7 @@ class TaskHyperModel(kt.HyperModel):
         seed: seeds every trial's initial weights and the shuffle.
         fixed: hyperparameters not searched; the preprocessing is fitted with them (e.g.
             translation's `units_kind`), once for every trial.
+        metric: the validation metric maximised (`objective`); default the headline one.
 
     Raises:
         UnknownNameError: an unknown task, dataset or split.
@@ -61,10 +71,12 @@ class TaskHyperModel(kt.HyperModel):
         epochs: int | None = None,
         seed: int = 0,
         fixed: dict[str, Any] | None = None,
+        metric: str | None = None,
     ):
         task = get_task(task_name)()
         super().__init__(name=task.name)
         self.task, self.dataset, self.seed = task, task.dataset(dataset), seed
+        self.metric = metric
         self.epochs = epochs or task.default_epochs
         self.train_raw, self.val_raw = load_and_adapt(task, self.dataset, hyperparameters(fixed))
         #: the last trial's per-epoch logs and duration, for the search record
@@ -73,12 +85,12 @@ class TaskHyperModel(kt.HyperModel):
 
     @property
     def objective(self) -> kt.Objective:
-        """The search objective (`objective` of this hypermodel's task).
+        """The search objective (`objective` of this hypermodel's task and metric).
 
         Returns:
-            `keras_tuner.Objective("val_<headline_metric>", direction="max")`.
+            `keras_tuner.Objective("val_<metric>", direction="max")`.
         """
-        return objective(self.task)
+        return objective(self.task, self.metric)
 
     def build(self, hp: kt.HyperParameters) -> keras.Model:
         """keras-tuner's `build`: the task's `build_model(hp)`, from the same initial weights

@@ -186,6 +186,7 @@ def settings(
     seed: int,
     fixed: dict[str, Any] | None,
     choices: dict[str, list[Any]] | None,
+    metric: str | None = None,
 ) -> dict[str, Any]:
     """What defines a search: a search resumed with other values would mix trials that
     differ in more than their hyperparameters, or silently keep the old ones.
@@ -201,13 +202,14 @@ def settings(
         seed: the search's seed.
         fixed: hyperparameters not searched.
         choices: hyperparameters searched over a given list.
+        metric: the validation metric maximised (default: the headline one).
 
     Returns:
         Plain JSON data (as it reads back from `records.SETTINGS_FILE`): `task`, `dataset`
         (TFDS name and version, splits, fields, renamed features, and the checksum of a
         dataset made from files), `tuner`, `objective`, `fixed`, `choices`, `epochs`, `seed`.
     """
-    goal = objective(task)
+    goal = objective(task, metric)
     return json.loads(
         json.dumps(
             {
@@ -374,6 +376,7 @@ def make_tuner(
     seed: int = 0,
     fixed: dict[str, Any] | None = None,
     choices: dict[str, list[Any]] | None = None,
+    metric: str | None = None,
     strategy: str | None = None,
     overwrite: bool = False,
 ) -> kt.Tuner:
@@ -395,6 +398,8 @@ def make_tuner(
         seed: seeds the trials' initial weights, the shuffle and the search.
         fixed: hyperparameters not searched (`space`).
         choices: hyperparameters searched over a given list (`space`).
+        metric: the validation metric maximised (`zoo.tuning.hypermodel.objective`;
+            default: the task's headline metric).
         strategy: `default` (or None) or `mirrored`, for every trial.
         overwrite: start afresh instead of reloading the search in `directory` (ignored by
             a worker: the chief owns the folder).
@@ -424,13 +429,16 @@ def make_tuner(
         seed=seed,
         fixed=fixed,
         choices=choices,
+        metric=metric,
     )
     worker = role() == "worker"
     resuming = not overwrite and (project / "oracle.json").is_file()
     if resuming and not worker:
         _refuse_other_settings(project, defined, worker=False)
     configure_devices()
-    hypermodel = TaskHyperModel(searched.name, spec, epochs=epochs, seed=seed, fixed=fixed)
+    hypermodel = TaskHyperModel(
+        searched.name, spec, epochs=epochs, seed=seed, fixed=fixed, metric=metric
+    )
     options: dict[str, Any] = dict(
         hypermodel=hypermodel,
         objective=hypermodel.objective,
@@ -481,6 +489,7 @@ def tune(
     seed: int = 0,
     fixed: dict[str, Any] | None = None,
     choices: dict[str, list[Any]] | None = None,
+    objective: str | None = None,
     strategy: str | None = None,
     tensorboard: bool = True,
     overwrite: bool = False,
@@ -505,6 +514,8 @@ def tune(
         seed: seeds the trials and the search.
         fixed: hyperparameters not searched.
         choices: hyperparameters searched over a given list.
+        objective: the validation metric maximised, e.g. `macro_f1` (default: the task's
+            headline metric); part of the search's settings.
         strategy: `default` (or None) or `mirrored`, for every trial.
         tensorboard: write TensorBoard logs.
         overwrite: start afresh instead of resuming.
@@ -516,7 +527,7 @@ def tune(
         The `SearchResult`.
 
     Raises:
-        UnknownNameError: an unknown tuner, task, dataset or strategy.
+        UnknownNameError: an unknown tuner, task, dataset, strategy or objective.
         DatasetUnavailableError: the dataset cannot be prepared here.
         ZooError: `directory` holds a search started with other settings, too many trials
             in a row failed, or the registry cannot be written.
@@ -532,6 +543,7 @@ def tune(
         seed=seed,
         fixed=fixed,
         choices=choices,
+        metric=objective,
         strategy=strategy,
         overwrite=overwrite,
     )

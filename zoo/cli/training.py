@@ -135,6 +135,7 @@ def cmd_tune(args: argparse.Namespace) -> None:
         seed=args.seed,
         fixed=hparams(args),
         choices=dict(args.choice or []),
+        objective=args.objective,
         strategy=args.strategy,
         tensorboard=not args.no_tensorboard,
         overwrite=args.overwrite,
@@ -282,7 +283,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "tune",
         help="hyperparameter search with keras-tuner; the best model goes into the registry",
         description="Search a task's hyperparameters (its model builder declares the space; the batch size is "
-        "searched too). The objective is the task's headline metric on validation. Rerun the same command to "
+        "searched too). The objective is the task's headline metric on validation (--objective to choose another). Rerun the same command to "
         "resume an interrupted search: finished trials are kept and the interrupted one runs again; a search resumes only "
         "with the task, data, tuner, --set, --choice, --epochs and --seed it was started with. Run the same "
         "command as a chief plus workers (KERASTUNER_TUNER_ID=chief|tuner0|tuner1..., KERASTUNER_ORACLE_IP, "
@@ -318,6 +319,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         action="append",
         metavar="KEY=V1,V2",
         help="search only these values, e.g. --choice units=64,128 (repeatable)",
+    )
+    p.add_argument(
+        "--objective",
+        metavar="METRIC",
+        help="validation metric to maximise (default: the task's headline metric); "
+        "many-to-one also val_macro_f1, and val_micro_f1 for multi-label data",
     )
     p.add_argument(
         "--overwrite",
