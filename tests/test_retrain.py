@@ -157,7 +157,9 @@ def test_data_reaches_a_model_by_label_name_whatever_its_own_id_order() -> None:
     encoded = [int(label) for _, label in task.encode(raw, training=False).as_numpy_iterator()]
     assert encoded == [1 - int(ex["label"]) for ex in raw.as_numpy_iterator()]
     # a name the model does not know never becomes another label
-    task.preprocessing = TextClassificationPreprocessing(vocabulary=["good"], labels=["pos", "mixed"])
+    task.preprocessing = TextClassificationPreprocessing(
+        vocabulary=["good"], labels=["pos", "mixed"]
+    )
     encoded = [int(label) for _, label in task.encode(raw, training=False).as_numpy_iterator()]
     assert encoded == [0 if ex["label"] == 1 else -1 for ex in raw.as_numpy_iterator()]
 
