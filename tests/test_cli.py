@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from sklearn.metrics import f1_score
 
 import zoo
 from zoo.cli import main
@@ -233,15 +234,19 @@ def _metrics(stdout: str, split: str) -> dict[str, float]:
 def test_evaluate_measures_a_model_on_a_folder_of_text_files(tmp_path, capsys, sentiment) -> None:
     for label, texts in REVIEWS.items():
         (tmp_path / f"{label}.txt").write_text("\n".join(texts) + "\n")
-    expected = sum(
-        sentiment.predict(t)["label"] == label for label, texts in REVIEWS.items() for t in texts
-    ) / sum(map(len, REVIEWS.values()))
+    gold = [label for label, texts in REVIEWS.items() for _ in texts]
+    predicted = [sentiment.predict(t)["label"] for texts in REVIEWS.values() for t in texts]
+    expected = sum(g == p for g, p in zip(gold, predicted, strict=True)) / len(gold)
+    macro_f1 = f1_score(gold, predicted, labels=["neg", "pos"], average="macro", zero_division=0)
     args = ["--data", str(tmp_path), "--format", "text-per-class", "--registry", SHIPPED]
     assert main(["evaluate", "sentiment-mr-lstm", *args]) == 0
     out = capsys.readouterr().out
     # the files have no test split and the model never saw them: every example is measured
     assert "(all: no test split, and the model was trained on other data):" in out
-    assert _metrics(out, "all") == {"accuracy": pytest.approx(expected, abs=1e-4)}
+    assert _metrics(out, "all") == {
+        "accuracy": pytest.approx(expected, abs=1e-4),
+        "macro_f1": pytest.approx(macro_f1, abs=1e-4),
+    }
     assert main(["evaluate", "sentiment-mr-lstm", *args, "--split", "validation"]) == 0
     assert "(validation):" in capsys.readouterr().out
 
@@ -263,8 +268,18 @@ def test_evaluate_counts_and_names_labels_the_model_does_not_know(
     out = capsys.readouterr().out
     # `positive` and `negative` are not the model's `pos` and `neg`: never right, and counted
     expected = (sentiment.predict("boring and long")["label"] == "neg") / 3
+    # the unknown gold labels count against whatever the model predicted for them
+    predicted = [sentiment.predict(t)["label"] for t, _ in rows]
+    macro_f1 = f1_score(
+        [label for _, label in rows],
+        predicted,
+        labels=["neg", "pos"],
+        average="macro",
+        zero_division=0,
+    )
     assert _metrics(out, "all") == {
         "accuracy": pytest.approx(expected, abs=1e-4),
+        "macro_f1": pytest.approx(macro_f1, abs=1e-4),
         "unknown_labels": 2,
     }
     assert "label: the model does not know negative, positive (it knows neg, pos)" in out

@@ -75,8 +75,6 @@ def cmd_predict(args: argparse.Namespace) -> None:
     from zoo import registry
     from zoo.errors import BadInputError, ZooError
 
-    if args.top_k is not None and args.top_k < 1:
-        raise BadInputError(f"--top-k must be at least 1 (the labels kept); got {args.top_k}.")
     if bool(args.inputs) == bool(args.input):
         raise ZooError(
             "give the inputs as arguments or in a file with --input FILE (one of the two)."
@@ -426,7 +424,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--top-k",
-        type=int,
+        type=positive_int,
         metavar="N",
         help="classifiers (many-to-one): keep the N most probable labels' probabilities "
         "(default: every label; binary models give them only with --top-k)",
