@@ -180,3 +180,27 @@ def test_the_bigram_bag_is_the_mean_vector_of_each_texts_hashed_bigrams() -> Non
     )
     np.testing.assert_allclose(vectors[1], table[bucket(40000, 3)], atol=1e-6)
     assert (vectors[2] == 0).all()  # one word: no bigram, and no division by zero
+
+
+@pytest.mark.parametrize("traced", [False, True])
+def test_a_batch_of_one_token_sentences_is_scored_and_decoded(crf, traced) -> None:
+    """A one-token sentence (a headline, a name) made every scan over steps 1.. empty, which
+    TensorFlow cannot stack in a traced call: predict, evaluate and training crashed."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(7)
+    emissions = rng.normal(0, 2, (2, 1, TAGS)).astype("float32")
+    gold = np.array([[1], [2]])
+    # traced as predict traces it: batch and time unknown
+    spec = [tf.TensorSpec([None, None, TAGS], tf.float32)]
+    tags = [tf.TensorSpec([None, None], tf.int64)]
+    run = (lambda f, s: tf.function(f, input_signature=s)) if traced else (lambda f, s: f)
+    log_z = np.asarray(run(crf.log_partition, spec)(emissions))
+    likelihood = np.asarray(run(crf.log_likelihood, spec + tags)(emissions, gold))
+    best = np.asarray(run(crf.decode, spec)(emissions))
+    assert best.shape == (2, 1)
+    for b in range(2):
+        scores = np.array([_score(crf, emissions[b], (tag,)) for tag in range(TAGS)])
+        assert log_z[b] == pytest.approx(np.logaddexp.reduce(scores), abs=1e-4)
+        assert likelihood[b] == pytest.approx(scores[gold[b, 0]] - log_z[b], abs=1e-4)
+        assert best[b, 0] == scores.argmax()

@@ -250,13 +250,18 @@ class LinearChainCRF(keras.layers.Layer):
 
     @staticmethod
     def _time_major(emissions, mask):
-        """(time, batch, K + 1): the emissions, then the mask as 0/1 in the last channel.
-        One tensor, because Keras' TensorFlow `scan` fails on several inputs of unknown length."""
+        """(time + 1, batch, K + 1): the emissions, then the mask as 0/1 in the last channel,
+        and one padding step at the end. One tensor, because Keras' TensorFlow `scan` fails
+        on several inputs of unknown length; the padding step changes no score (padding
+        carries every state through) and keeps the scans over steps 1.. from being empty
+        for a one-token sentence (TensorFlow cannot stack an empty scan's outputs)."""
         emissions = keras.ops.cast(emissions, "float32")
         if mask is None:
             mask = keras.ops.ones(keras.ops.shape(emissions)[:2], dtype="bool")
         real = keras.ops.cast(mask, "float32")[..., None]
-        return keras.ops.transpose(keras.ops.concatenate([emissions, real], axis=-1), (1, 0, 2))
+        steps = keras.ops.concatenate([emissions, real], axis=-1)
+        steps = keras.ops.concatenate([steps, keras.ops.zeros_like(steps[:, :1])], axis=1)
+        return keras.ops.transpose(steps, (1, 0, 2))
 
     @staticmethod
     def _split(step):
@@ -365,7 +370,8 @@ class LinearChainCRF(keras.layers.Layer):
 
         first, later = keras.ops.scan(backward, last, pointers, reverse=True)
         tags = keras.ops.concatenate([first[None], later], axis=0)
-        return keras.ops.transpose(tags * keras.ops.cast(steps[:, :, -1], "int32"), (1, 0))
+        # without the padding step `_time_major` appended
+        return keras.ops.transpose(tags * keras.ops.cast(steps[:, :, -1], "int32"), (1, 0))[:, :-1]
 
 
 @keras.saving.register_keras_serializable(package="zoo")
