@@ -305,18 +305,26 @@ def push(ref: str, to: Path | str, *, root: Path | str | None = None) -> Path:
     """
     path = resolve(ref, root=root)
     card = json.loads((path / layout.CARD_FILE).read_text())
-    layout.check_files(path, {n: f["sha256"] for n, f in card["files"].items()}, "its card")
+    listed = {n: f["sha256"] for n, f in card["files"].items()}
+    layout.check_files(path, listed, "its card")
+    # only what the card lists (plain files, checked above), the card and its README: never
+    # a link or a stray file of the folder
+    published = [*listed, layout.CARD_FILE, layout.README_FILE]
+    links = [name for name in published[-2:] if (path / name).is_symlink()]
+    if links:
+        raise IntegrityError(
+            f"{path / links[0]} is a link; a registry version holds plain files only."
+        )
     hub_folder = Path(to)
     target = hub_folder / path.parent.name / path.name
     if target.is_dir():
-        mine = {f.name: layout.sha256(f) for f in path.iterdir() if f.is_file()}
+        mine = {name: layout.sha256(path / name) for name in published}
         layout.check_files(target, mine, f"the version in {path.parent}")
     else:
         staging = layout.staging_folder(target.parent)
         try:
-            for file in path.iterdir():
-                if file.is_file():
-                    shutil.copyfile(file, staging / file.name)
+            for name in published:
+                shutil.copyfile(path / name, staging / name)
             _install(staging, target.parent, int(path.name))
         except OSError as err:
             raise ZooError(f"pushing {ref} into {hub_folder} failed: {err}") from err

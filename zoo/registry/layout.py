@@ -42,7 +42,13 @@ MODEL_FILE, PREPROCESSING_FILE, CARD_FILE, README_FILE, ALIASES_FILE = (
 )
 NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 ALIAS = re.compile(r"^[A-Za-z][A-Za-z0-9._-]*$")
-_REF = re.compile(r"^(?P<name>[^@:]+)(?:@(?P<version>\d+)|:(?P<alias>[A-Za-z0-9._-]+))?$")
+#: a reference is a name, a version and an alias, nothing else: no path (`../x`, `/etc`)
+#: can be one, so nothing outside a registry folder is ever read through a reference
+_REF = re.compile(
+    r"^(?P<name>[a-z0-9][a-z0-9._-]*)(?:@(?P<version>\d+)|:(?P<alias>[A-Za-z][A-Za-z0-9._-]*))?$"
+)
+#: a file of a version folder, as a card or the catalogue lists it: a plain name, no path
+FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
 class IntegrityError(ZooError):
@@ -135,8 +141,10 @@ def parse_ref(ref: str, known: list[str]) -> tuple[str, int | None, str | None]:
         UnknownNameError: a malformed reference.
     """
     match = _REF.match(ref)
-    if not match:
-        raise UnknownNameError("model reference", ref, known)
+    if not match or ".." in match["name"]:
+        raise UnknownNameError(
+            "model reference (NAME, NAME@VERSION or NAME:ALIAS; not a path)", ref, known
+        )
     version = match["version"]
     return match["name"], int(version) if version else None, match["alias"]
 
@@ -229,9 +237,26 @@ def aliases(folder: Path) -> dict[str, int]:
 
     Returns:
         Alias -> version; empty when it has no `aliases.json` (e.g. a downloaded copy).
+
+    Raises:
+        IntegrityError: `aliases.json` is not an object of aliases (`ALIAS`) to version
+            numbers, or is a link.
     """
     path = folder / ALIASES_FILE
-    return json.loads(path.read_text()) if path.exists() else {}
+    if not path.exists() and not path.is_symlink():
+        return {}
+    try:
+        known = None if path.is_symlink() else json.loads(path.read_text())
+    except (OSError, ValueError):
+        known = None
+    if not isinstance(known, dict) or not all(
+        isinstance(a, str) and ALIAS.match(a) and type(v) is int and v > 0 for a, v in known.items()
+    ):
+        raise IntegrityError(
+            f"{path} is not a map of aliases to version numbers (or is a link): restore it "
+            f"or delete it and set the aliases again with `zoo alias`."
+        )
+    return known
 
 
 def _remove_abandoned_staging(folder: Path) -> None:
@@ -291,10 +316,18 @@ def check_files(path: Path, digests: dict[str, str], recorded_in: str) -> None:
         recorded_in: where the digests come from, for the message (e.g. `its card`).
 
     Raises:
-        IntegrityError: a file is missing or does not match.
+        IntegrityError: a file is missing or does not match, or a listed name is not a plain
+            file name (`FILE_NAME`) or is a link.
     """
     for filename, digest in digests.items():
         file = path / filename
+        if not FILE_NAME.match(filename) or file.is_symlink():
+            # a listed name that is a path (`../x`) or a link would read outside the folder
+            raise IntegrityError(
+                f"{path}: {recorded_in} lists {filename!r}, which is "
+                f"{'a link' if FILE_NAME.match(filename) else 'not a plain file name'}; a "
+                "registry version holds plain files only. Re-download or retrain this model version."
+            )
         if not file.is_file():
             raise IntegrityError(f"{file} is missing; reinstall or re-download this model version.")
         if sha256(file) != digest:
@@ -348,4 +381,9 @@ def resolve_in(ref: str, root: Path) -> Path:
     path = folder / str(version)
     if not path.is_dir():
         raise UnknownNameError(f"version of {name}", str(version), map(str, versions(folder)))
+    if not path.resolve().is_relative_to(root.resolve()):
+        raise IntegrityError(
+            f"{path} is a link out of the registry folder {root}: a registry holds its models "
+            "itself; copy the model in (or save it there) instead of linking it."
+        )
     return path

@@ -110,7 +110,16 @@ def reference_inputs(card: cards.ModelCard, folder: Path) -> list[Any]:
 
     Returns:
         One raw `predict` input per reference.
+
+    Raises:
+        IntegrityError: a reference image is not a plain file name of the folder.
     """
+    for raw in card.reference.inputs:
+        if isinstance(raw, dict) and not layout.FILE_NAME.match(str(raw.get("image"))):
+            raise IntegrityError(
+                f"{folder / CARD_FILE}: reference image {raw.get('image')!r} is not a file of "
+                "the version folder; the version cannot be trusted."
+            )
     return [
         str(folder / raw["image"]) if isinstance(raw, dict) else raw
         for raw in card.reference.inputs
@@ -118,7 +127,11 @@ def reference_inputs(card: cards.ModelCard, folder: Path) -> list[Any]:
 
 
 def _read_card(path: Path) -> cards.ModelCard:
-    """The card of version folder `path`."""
+    """The card of version folder `path` (a plain file: a link could read outside it)."""
+    if (path / CARD_FILE).is_symlink():
+        raise IntegrityError(
+            f"{path / CARD_FILE} is a link; a registry version holds plain files only."
+        )
     try:
         return cards.ModelCard.from_json(json.loads((path / CARD_FILE).read_text()))
     except (OSError, ValueError) as err:  # ValueError: not JSON, or a CardError
