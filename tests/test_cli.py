@@ -6,6 +6,7 @@ import io
 import json
 import os
 import re
+import shutil
 import stat
 import subprocess
 import sys
@@ -207,6 +208,20 @@ def test_a_bad_model_name_is_refused_before_any_training(
     assert exit_.value.code == 2
     last = capsys.readouterr().err.strip().splitlines()[-1]
     assert "argument --name: invalid model name 'My Model'" in last
+
+
+def test_retrain_without_data_is_refused_instead_of_fine_tuning_on_generated_data(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """`zoo retrain NAME` silently fine-tuned on the embedded synthetic data (issue 28, 11)."""
+    from zoo.cli import main
+
+    registry_root = tmp_path / "registry"
+    shutil.copytree(Path(SHIPPED) / "digits-simple-rnn", registry_root / "digits-simple-rnn")
+    assert main(["retrain", "digits-simple-rnn", "--registry", str(registry_root)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--data PATH --format FORMAT" in err[0] and "--dataset" in err[0]
+    assert sorted(p.name for p in registry_root.iterdir()) == ["digits-simple-rnn"]
 
 
 # --- users' own files: zoo evaluate --data, zoo predict --input ------------------------------

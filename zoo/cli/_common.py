@@ -232,20 +232,24 @@ def hub_option(p: argparse.ArgumentParser) -> None:
     )
 
 
-def data_options(p: argparse.ArgumentParser, *, task: bool = True) -> None:
+def data_options(p: argparse.ArgumentParser, *, task: bool = True, default: bool = True) -> None:
     """Add the task argument and the dataset flags: `--dataset`, or `--data` with `--format`
     and the format's options.
 
     Args:
         p: a sub-command's parser.
         task: also add the positional `task` argument.
+        default: `--dataset` defaults to `embedded`; without, the command must be told its
+            data (`zoo retrain`: fine-tuning on the embedded data by mistake would be silent).
     """
     if task:
         p.add_argument("task", help="one of the five tasks (see `zoo tasks`)")
     p.add_argument(
         "--dataset",
-        default="embedded",
-        help="'embedded' (offline, default) or the task's real TFDS dataset",
+        default="embedded" if default else None,
+        help="'embedded' (offline"
+        + (", default" if default else "")
+        + ") or the task's real TFDS dataset",
     )
     files = file_options(p, "training on files instead of a TFDS dataset (see zoo.data.formats)")
     files.add_argument(

@@ -178,11 +178,18 @@ def cmd_retrain(args: argparse.Namespace) -> None:
         args: the parsed command line.
     """
     from zoo import registry
+    from zoo.errors import ZooError
     from zoo.training.finetune import retrain
 
+    data = dataset(args)
+    if data is None:
+        raise ZooError(
+            "zoo retrain needs the data to fine-tune on: --data PATH --format FORMAT (your files), "
+            "or --dataset NAME (e.g. --dataset embedded for the task's generated data)."
+        )
     result = retrain(
         args.model,
-        dataset(args),
+        data,
         epochs=args.epochs,
         head_epochs=args.head_epochs,
         freeze_encoder=args.freeze_encoder,
@@ -362,7 +369,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "validation split in the data, a seeded one is made.",
     )
     p.add_argument("model", help="the parent: NAME, NAME@VERSION or NAME:ALIAS")
-    data_options(p, task=False)
+    data_options(p, task=False, default=False)
     p.add_argument(
         "--epochs", type=positive_int, help="epochs of fine-tuning (default: the task's own)"
     )
