@@ -202,3 +202,16 @@ def test_the_user_registry_is_the_platforms_data_folder(monkeypatch) -> None:
     expected = platformdirs.user_data_path("rnn-zoo", appauthor=False) / "models"
     assert layout.user_root() == layout.default_root() == expected
     assert Path(zoo.__file__).parent.parent not in expected.parents  # never beside the package
+
+
+def test_a_source_checkout_saves_users_models_in_the_user_registry(monkeypatch, tmp_path) -> None:
+    """After the README's walkthroughs, `git status` showed users' models in the tracked
+    `saved_models/` (issue 28, item 10): it holds only the shipped models."""
+    import platformdirs
+
+    monkeypatch.delenv("ZOO_REGISTRY")
+    monkeypatch.setattr(layout, "checkout_models", lambda: tmp_path / "saved_models")
+    expected = platformdirs.user_data_path("rnn-zoo", appauthor=False) / "models"
+    assert layout.default_root() == expected
+    # and the checkout's shipped models are still found by name
+    assert layout.search_roots() == [expected, tmp_path / "saved_models"]

@@ -11,9 +11,10 @@ Roots:
   data folder (`platformdirs`, e.g. `~/.local/share/rnn-zoo/models` on Linux);
 - the `saved_models/` of a source checkout, when the zoo runs from one (an editable
   install); it holds the shipped models;
-- the default root that `zoo train`, `retrain`, `tune` and `save` write to: `ZOO_REGISTRY`,
-  else a source checkout's `saved_models/` (as a maintainer trains shipped models), else
-  the user registry. An installed zoo never writes beside its package.
+- `zoo train`, `retrain`, `tune` and `save` write to the user registry unless told another
+  folder (`--registry`, `root=`), in a source checkout too: its `saved_models/` holds only
+  the shipped models, which maintainers save there with `--registry saved_models`. Nothing
+  is written beside an installed package.
 """
 
 from __future__ import annotations
@@ -103,15 +104,15 @@ def user_root() -> Path:
 
 
 def default_root() -> Path:
-    """Where a trained model is saved by default: `ZOO_REGISTRY`, else the `saved_models/`
-    of a source checkout, else the user registry.
+    """Where a trained model is saved unless told another folder: the user registry
+    (`user_root`), in a source checkout too, so that a user's models never land among the
+    shipped ones in its tracked `saved_models/` (maintainers ship with `--registry
+    saved_models`).
 
     Returns:
         The registry folder; it need not exist yet.
     """
-    if os.environ.get("ZOO_REGISTRY"):
-        return user_root()
-    return checkout_models() or user_root()
+    return user_root()
 
 
 def search_roots() -> list[Path]:

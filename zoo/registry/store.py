@@ -344,7 +344,8 @@ def save(
         name: the registry name: lowercase letters, digits, `.`, `_` and `-`, starting with
             a letter or digit. Default `<task>-<cell>-<dataset>` (e.g.
             `many-to-one-lstm-embedded`).
-        root: the registry folder (default `default_root()`).
+        root: the registry folder (default `default_root()`: the user registry, in a source
+            checkout too).
         artifacts: file name -> path of extra files to copy into the version.
 
     Returns:
