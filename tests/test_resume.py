@@ -245,3 +245,52 @@ def test_a_resumed_run_records_the_training_time_of_all_its_epochs(tmp_path: Pat
     assert len(per_epoch) == 4 and min(per_epoch) >= 0.5
     assert result.seconds == pytest.approx(sum(per_epoch))
     assert result.seconds >= 2.0  # four epochs of at least half a second, two before the resume
+
+
+def test_a_failed_save_keeps_the_trained_model_and_resume_saves_it_without_training(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """A full or read-only registry after the last epoch: the checkpoint was already deleted
+    and `--resume` said "nothing to resume" (issue 28, item 7)."""
+    from zoo.cli import main
+    from zoo.errors import ZooError
+
+    monkeypatch.setenv("ZOO_CHECKPOINTS", str(tmp_path / "checkpoints"))
+    command = ["train", "many-to-one", "--epochs", "2", "--set", "units=8", "--name", "kept"]
+    real_save = registry.save
+
+    def disk_full(*args, **kwargs):
+        raise ZooError(f"saving into {tmp_path} failed (No space left on device).")
+
+    monkeypatch.setattr(registry, "save", disk_full)
+    assert main(command) == 2
+    error = [line for line in capsys.readouterr().err.splitlines() if "zoo: error" in line]
+    kept = list((tmp_path / "checkpoints").iterdir())
+    assert len(error) == 1 and len(kept) == 1
+    assert str(kept[0]) in error[0] and "--resume" in error[0] and "--registry" in error[0]
+
+    monkeypatch.setattr(registry, "save", real_save)
+    epochs_run = []
+    monkeypatch.setattr(
+        HistoryBackup, "on_epoch_begin", lambda self, epoch, logs=None: epochs_run.append(epoch)
+    )
+    other = tmp_path / "other"
+    assert main([*command, "--resume", "--registry", str(other)]) == 0
+    assert epochs_run == []  # both epochs were done: nothing trained again
+    card = json.loads((other / "kept" / "1" / "card.json").read_text())
+    assert len(card["training"]["history"]["loss"]) == 2
+    assert not kept[0].exists()  # saved: the checkpoint goes
+
+
+def test_a_registry_that_cannot_be_written_is_refused_before_training(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    from zoo.cli import main
+
+    monkeypatch.setenv("ZOO_CHECKPOINTS", str(tmp_path / "checkpoints"))
+    (tmp_path / "a-file").write_text("not a folder")
+    registry_root = tmp_path / "a-file" / "registry"
+    assert main(["train", "many-to-one", "--epochs", "1", "--registry", str(registry_root)]) == 2
+    error = [line for line in capsys.readouterr().err.splitlines() if "zoo: error" in line]
+    assert len(error) == 1 and "nothing was trained" in error[0] and "--registry" in error[0]
+    assert not (tmp_path / "checkpoints").exists()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 from pathlib import Path
 
 from zoo.cli._common import (
@@ -42,7 +43,6 @@ def cmd_tasks(args: argparse.Namespace) -> None:
 def _checkpoint_dir(args: argparse.Namespace) -> str:
     """The checkpoint folder of this exact training command: the same command finds it again."""
     import hashlib
-    import shutil
 
     settings = {
         k: v
@@ -77,13 +77,25 @@ def _checkpoint_dir(args: argparse.Namespace) -> str:
 def cmd_train(args: argparse.Namespace) -> None:
     """`zoo train`: train a task, save the model into the registry, print its metrics.
 
+    The registry is checked writable before training; the per-epoch checkpoint is deleted
+    only once the model is saved, so a save that fails loses no training.
+
     Args:
         args: the parsed command line.
+
+    Raises:
+        ZooError: the registry cannot be written (before training), or the save failed
+            (after it: the message names the checkpoint and how to save it again).
     """
     from zoo import registry
+    from zoo.errors import ZooError
+    from zoo.registry import layout
     from zoo.training.distributed import process_group
     from zoo.training.fit import train
 
+    # a registry the model cannot go into is found now, not after the last epoch
+    layout.check_writable(Path(args.registry) if args.registry else layout.default_root())
+    checkpoint = _checkpoint_dir(args)
     processes = (
         process_group(args.coordinator, args.num_processes, args.process_id)
         if args.strategy == "data-parallel"
@@ -97,10 +109,11 @@ def cmd_train(args: argparse.Namespace) -> None:
         seed=args.seed,
         hparams=hparams(args),
         tensorboard=args.tensorboard,
-        checkpoint_dir=_checkpoint_dir(args),
+        checkpoint_dir=checkpoint,
         patience=args.patience,
         strategy=args.strategy,
         processes=processes,
+        keep_checkpoint=True,  # until the model is saved
     )
     if not result.processes.is_chief:
         print(
@@ -108,7 +121,15 @@ def cmd_train(args: argparse.Namespace) -> None:
             "process 0 saves the model"
         )
         return
-    path = registry.save(result, args.name, root=args.registry)
+    try:
+        path = registry.save(result, args.name, root=args.registry)
+    except ZooError as err:
+        raise ZooError(
+            f"{err} The trained model is kept in its checkpoint, {checkpoint}: make space (or "
+            "make the registry writable) and run the same command with --resume, or add "
+            "--registry OTHER_DIR --resume; no epoch is trained again."
+        ) from err
+    shutil.rmtree(checkpoint, ignore_errors=True)
     print(
         f"\n{result.task.name} ({result.hyperparameters['cell']}) on {result.spec.tfds_name}: "
         f"{len(result.history['loss'])} of {result.epochs} epochs in {result.seconds:.1f} s"
@@ -123,8 +144,10 @@ def cmd_tune(args: argparse.Namespace) -> None:
     Args:
         args: the parsed command line.
     """
+    from zoo.registry import layout
     from zoo.tuning import records, search
 
+    layout.check_writable(Path(args.registry) if args.registry else layout.default_root())
     result = search.tune(
         args.task,
         tuner=args.tuner,
@@ -179,8 +202,10 @@ def cmd_retrain(args: argparse.Namespace) -> None:
     """
     from zoo import registry
     from zoo.errors import ZooError
+    from zoo.registry import layout
     from zoo.training.finetune import retrain
 
+    layout.check_writable(Path(args.registry) if args.registry else layout.default_root())
     data = dataset(args)
     if data is None:
         raise ZooError(

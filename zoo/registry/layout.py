@@ -278,6 +278,29 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def check_writable(root: Path) -> None:
+    """Refuse, before hours of training, a registry folder a model could not be saved into
+    (read-only, not a folder, no permission): a staging folder is made and removed there,
+    as a save does.
+
+    Args:
+        root: the registry folder; it and its parents are created if missing.
+
+    Raises:
+        ZooError: the folder cannot be written; the message names it and `--registry`.
+    """
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        probe = root / f".tmp-{os.getpid()}-{secrets.token_hex(6)}"
+        probe.mkdir()
+        probe.rmdir()
+    except OSError as err:
+        raise ZooError(
+            f"cannot save models into {root}: {err.strerror or err}; make it writable or "
+            "choose another folder with --registry DIR (nothing was trained)."
+        ) from err
+
+
 def staging_folder(folder: Path) -> Path:
     """A fresh temporary folder beside a model's registry folder (hidden, in the registry's
     root), where a version is written before it is renamed into place; abandoned ones are

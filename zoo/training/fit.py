@@ -209,15 +209,18 @@ class HistoryBackup(keras.callbacks.Callback):
     (and its card and training curves) covers the epochs before the interruption too.
 
     The logs are written to `<directory>/history.json` after every epoch and deleted when
-    training ends; `history` holds them, for the caller to read after `fit`.
+    training ends (unless `keep`); `history` holds them, for the caller to read after `fit`.
 
     Args:
         directory: the checkpoint folder `BackupAndRestore` uses.
+        keep: leave the logs when training ends (the caller deletes the folder once the
+            model is saved).
     """
 
-    def __init__(self, directory: str):
+    def __init__(self, directory: str, *, keep: bool = False):
         super().__init__()
         self.path = Path(directory) / "history.json"
+        self.keep = keep
         self.history: dict[str, list[float]] = {}
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
@@ -238,9 +241,8 @@ class HistoryBackup(keras.callbacks.Callback):
         write_json_atomic(self.path, self.history)
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
-        self.path.unlink(
-            missing_ok=True
-        )  # finished: the next run starts afresh, as BackupAndRestore does
+        if not self.keep:  # finished: the next run starts afresh, as BackupAndRestore does
+            self.path.unlink(missing_ok=True)
 
 
 class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
@@ -254,16 +256,19 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
     written before the checkpoint of that epoch, so whatever epoch the checkpoint restores,
     the state of that epoch is on disk. The state of the last two epochs is kept
     (`<directory>/early-stopping/state.json`, and the best weights they name as
-    `best-<epoch>.npz`); it is deleted when training ends.
+    `best-<epoch>.npz`); it is deleted when training ends, unless `keep`.
 
     Args:
         directory: the checkpoint folder `BackupAndRestore` uses.
+        keep: leave the state when training ends (the caller deletes the folder once the
+            model is saved; a run resumed with no epoch left restores the same weights).
         **kwargs: `keras.callbacks.EarlyStopping`'s arguments.
     """
 
-    def __init__(self, directory: str, **kwargs: Any):
+    def __init__(self, directory: str, *, keep: bool = False, **kwargs: Any):
         super().__init__(**kwargs)
         self.folder = Path(directory) / "early-stopping"
+        self.keep = keep
         self._saved: dict[str, dict[str, Any]] = {}  # epoch (str, for JSON) -> state after it
         self._resumed = False
 
@@ -316,7 +321,8 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
             # the last one holds
             self._restore(max(map(int, self._saved)))
         super().on_train_end(logs)
-        shutil.rmtree(self.folder, ignore_errors=True)
+        if not self.keep:
+            shutil.rmtree(self.folder, ignore_errors=True)
 
 
 #: set by SIGINT during training. Python can lose the KeyboardInterrupt (raised inside a
@@ -489,6 +495,7 @@ def fit_model(
     initial_epoch: int = 0,
     verbose: int | str = "auto",
     processes: ProcessGroup | None = None,
+    keep_checkpoint: bool = False,
 ) -> dict[str, list[float]]:
     """Fit a compiled model on raw examples; returns the history. Raises `DivergedError`
     when the loss became NaN or infinite. Extra `callbacks` run after the zoo's, so they
@@ -515,6 +522,10 @@ def fit_model(
         processes: the process group of a data-parallel run (`start_data_parallel` done):
             each process fits on its slice of every batch and backs up into its own
             `process-<id>` folder of `checkpoint_dir`; only process 0 writes TensorBoard logs.
+        keep_checkpoint: leave the backup of the last epoch in `checkpoint_dir` when training
+            ends, for the caller to delete once the model is saved: a save that fails (a
+            full or read-only registry) then loses no training, and the same call resumed
+            finds every epoch done.
 
     Returns:
         Metric name -> one float per epoch (`loss`, `val_loss`, Keras metrics,
@@ -547,13 +558,16 @@ def fit_model(
             restore_best_weights=True,
         )
         callbacks.append(
-            ResumableEarlyStopping(checkpoint_dir, **stopping)
+            ResumableEarlyStopping(checkpoint_dir, keep=keep_checkpoint, **stopping)
             if checkpoint_dir
             else keras.callbacks.EarlyStopping(**stopping)
         )
-    backup = HistoryBackup(checkpoint_dir) if checkpoint_dir else None
+    backup = HistoryBackup(checkpoint_dir, keep=keep_checkpoint) if checkpoint_dir else None
     if checkpoint_dir:
-        callbacks += [keras.callbacks.BackupAndRestore(checkpoint_dir), backup]
+        callbacks += [
+            keras.callbacks.BackupAndRestore(checkpoint_dir, delete_checkpoint=not keep_checkpoint),
+            backup,
+        ]
     callbacks.append(StopOnInterrupt())
     try:
         with interruptible():
@@ -602,6 +616,7 @@ def train(
     processes: ProcessGroup | None = None,
     callbacks: list[keras.callbacks.Callback] | None = None,
     verbose: int | str = "auto",
+    keep_checkpoint: bool = False,
 ) -> TrainResult:
     """Train one task on one dataset; measure it on the validation and test splits.
 
@@ -634,6 +649,8 @@ def train(
             environment variables (`zoo.training.distributed.process_group`).
         callbacks: more Keras callbacks, run after the zoo's (`fit_model`).
         verbose: Keras' progress output (`"auto"`, 0, 1 or 2).
+        keep_checkpoint: leave the last epoch's backup in `checkpoint_dir` for the caller to
+            delete once the model is saved (`fit_model`).
 
     Returns:
         The `TrainResult` (model, fitted task, metrics per split, history), for
@@ -682,6 +699,7 @@ def train(
         callbacks=callbacks,
         verbose=verbose,
         processes=processes,
+        keep_checkpoint=keep_checkpoint,
     )
     if strategy == "data-parallel":
         model = stop_data_parallel(model)
