@@ -215,3 +215,45 @@ def test_a_source_checkout_saves_users_models_in_the_user_registry(monkeypatch, 
     assert layout.default_root() == expected
     # and the checkout's shipped models are still found by name
     assert layout.search_roots() == [expected, tmp_path / "saved_models"]
+
+
+def _truncate(path: Path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def test_a_damaged_download_is_fetched_again_by_pull(server, tmp_path: Path, capsys) -> None:
+    """A truncated cached `model.keras`: `zoo predict` said it failed its SHA-256 and
+    `zoo pull` exited 0 without downloading anything (issue 28, item 5)."""
+    _, handler = server
+    version = hub.pull(NAME)
+    good = (version / "model.keras").read_bytes()
+    _truncate(version / "model.keras")
+    handler.requests.clear()
+    assert main(["pull", NAME]) == 0
+    assert (version / "model.keras").read_bytes() == good
+    assert sorted(handler.requests) == [f"/{NAME}/{VERSION}/{f}" for f in FILES]
+    assert not list((tmp_path / "user").glob(".tmp-*"))
+    handler.requests.clear()
+    assert main(["pull", NAME]) == 0 and handler.requests == []  # intact: nothing fetched
+
+
+def test_loading_a_damaged_download_fetches_it_again_once(server, tmp_path: Path) -> None:
+    _, handler = server
+    version = hub.pull(NAME)
+    expected = zoo.load(NAME).predict("a fine film")
+    _truncate(version / "model.keras")
+    handler.requests.clear()
+    assert zoo.load(NAME).predict("a fine film") == expected
+    assert f"/{NAME}/{VERSION}/model.keras" in handler.requests
+
+
+def test_a_damaged_download_without_a_hub_names_the_command_that_repairs_it(
+    server, monkeypatch, capsys
+) -> None:
+    version = hub.pull(NAME)
+    _truncate(version / "preprocessing.json")
+    monkeypatch.delenv("ZOO_HUB")
+    assert main(["predict", NAME, "a fine film"]) == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert f"zoo pull {NAME}@{VERSION}" in error and "damaged" in error

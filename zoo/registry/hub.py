@@ -144,6 +144,9 @@ def pull(ref: str, *, root: Path | str | None = None, hub: str | None = None) ->
         root: the registry folder to download into (default: `layout.user_root()`).
         hub: hub sources before those of `ZOO_HUB` (see `hubs`).
 
+    A copy already in `root` that fails the catalogue's hashes (a truncated download, a
+    disk error) is downloaded again and replaced.
+
     Returns:
         The version folder.
 
@@ -156,22 +159,30 @@ def pull(ref: str, *, root: Path | str | None = None, hub: str | None = None) ->
     name, version = catalogue.pin(ref)
     root = Path(root) if root is not None else layout.user_root()
     present = root / name / str(version)
-    if present.is_dir():
+    damaged = present.is_dir() and not intact(present, name, version)
+    if present.is_dir() and not damaged:
         return present
-    if root == layout.user_root() and (found := local_version(name, version)):
+    if not damaged and root == layout.user_root() and (found := local_version(name, version)):
         return found
     sources = hubs(hub)
     where = (
         f"from {' or '.join(sources)}" if sources else "with ZOO_HUB set to a hub that serves it"
     )
+    state = "is damaged (it fails the catalogue's SHA-256)" if damaged else "is not downloaded"
     if offline():
         raise ZooError(
-            f"{name}@{version} is not downloaded and ZOO_OFFLINE is set: run `zoo pull {name}@{version}` {where}."
+            f"{name}@{version} {state} and ZOO_OFFLINE is set: run `zoo pull {name}@{version}` {where}."
         )
     if not sources:
         raise ZooError(
-            f"{name}@{version} is not downloaded and no hub is configured: set ZOO_HUB (or --hub) to a URL or "
-            f"folder that serves the zoo's models, e.g. a clone's saved_models/."
+            f"{name}@{version} {state} and no hub is configured: "
+            + (
+                f"run `zoo pull {name}@{version} --hub URL|DIR` to download it again, or "
+                if damaged
+                else ""
+            )
+            + "set ZOO_HUB (or --hub) to a URL or folder that serves the zoo's models, e.g. a clone's "
+            "saved_models/."
         )
     failures = []
     for source in sources:
@@ -179,7 +190,7 @@ def pull(ref: str, *, root: Path | str | None = None, hub: str | None = None) ->
         try:
             for filename, record in catalogue.files(name, version).items():
                 _fetch(source, f"{name}/{version}", filename, record, staging)
-            return _install(staging, root / name, version)
+            return _install(staging, root / name, version, replace=damaged)
         except (requests.exceptions.RequestException, OSError) as err:
             failures.append(f"{source}: {_reason(err)}")
         finally:
@@ -242,14 +253,38 @@ def _tampered(source: str, version_path: str, filename: str) -> str:
     )
 
 
-def _install(staging: Path, folder: Path, version: int) -> Path:
-    """Rename a checked version into place (unless another process just did)."""
+def _install(staging: Path, folder: Path, version: int, *, replace: bool = False) -> Path:
+    """Rename a checked version into place (unless another process just did); with
+    `replace`, a damaged copy there is renamed out first and deleted."""
     folder.mkdir(exist_ok=True)
     target = folder / str(version)
     with FileLock(str(folder / ".lock")):
+        if replace and target.is_dir() and not intact(target, folder.name, version):
+            damaged = layout.staging_folder(folder)
+            os.rename(target, damaged / target.name)
+            shutil.rmtree(damaged, ignore_errors=True)
         if not target.is_dir():
             os.rename(staging, target)
     return target
+
+
+def intact(path: Path, name: str, version: int) -> bool:
+    """Whether a downloaded version folder holds every file the catalogue pins, unaltered.
+
+    Args:
+        path: the version folder.
+        name: the model's catalogue name.
+        version: its version.
+
+    Returns:
+        False where a file is missing, altered (e.g. a truncated download) or a link.
+    """
+    pinned = {f: r["sha256"] for f, r in catalogue.files(name, version).items()}
+    try:
+        layout.check_files(path, pinned, "the zoo's catalogue")
+    except IntegrityError:
+        return False
+    return True
 
 
 def downloaded() -> list[Path]:

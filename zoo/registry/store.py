@@ -30,8 +30,9 @@ from filelock import FileLock
 
 from zoo.constants import ALL_EXAMPLES
 from zoo.errors import BadInputError, ZooError
-from zoo.registry import cards, layout
+from zoo.registry import cards, catalogue, layout
 from zoo.registry.hub import list_models, resolve
+from zoo.registry.hub import pull as hub_pull
 from zoo.registry.layout import (
     ALIASES_FILE,
     CARD_FILE,
@@ -585,6 +586,34 @@ def reproduces_reference(
     return outputs
 
 
+def _download_again(
+    path: Path, damage: IntegrityError, *, root: Path | str | None, hub: str | None
+) -> Path:
+    """A downloaded catalogue version that fails its hashes, fetched once more from the
+    hubs; anything else damaged is the user's to repair.
+
+    Raises:
+        IntegrityError: `damage`, where the version is not a download (another registry, a
+            model the user trained) or cannot be downloaded again; the message names the
+            command that repairs it.
+    """
+    name, version = path.parent.name, int(path.name)
+    is_download = (
+        root is None
+        and path.parent.parent == layout.user_root()
+        and str(version) in catalogue.models().get(name, {}).get("versions", {})
+    )
+    if not is_download:
+        raise damage
+    try:
+        return hub_pull(f"{name}@{version}", hub=hub)
+    except ZooError as err:
+        raise IntegrityError(
+            f"{damage} It is a damaged download, and downloading it again failed ({err}); "
+            f"run `zoo pull {name}@{version} --hub URL|DIR` to repair it."
+        ) from err
+
+
 def load(ref: str, *, root: Path | str | None = None, hub: str | None = None) -> ZooModel:
     """Load a registry model by reference: hashes checked, Keras safe mode, reference
     inputs re-run and compared with the outputs recorded at save time.
@@ -601,12 +630,17 @@ def load(ref: str, *, root: Path | str | None = None, hub: str | None = None) ->
     Raises:
         UnknownNameError: no such model, version or alias, or a card naming an unknown task.
         ZooError: a catalogue model that is not on disk and cannot be downloaded.
-        IntegrityError: a file is missing, altered, unsafe, or does not reproduce its outputs.
+        IntegrityError: a file is missing, altered, unsafe, or does not reproduce its outputs
+            (a damaged download is fetched again once first, where a hub is configured).
         ZooError: the version was saved in the layout before 0.2 (`zoo migrate` converts it),
             or its preprocessing file lacks a field.
     """
     path = resolve(ref, root=root, hub=hub)
-    card = verify(path)
+    try:
+        card = verify(path)
+    except IntegrityError as err:
+        path = _download_again(path, err, root=root, hub=hub)
+        card = verify(path)
     task_cls = get_task(card.task)
     task = task_cls(
         task_cls.preprocessing_class.from_json(json.loads((path / PREPROCESSING_FILE).read_text()))
