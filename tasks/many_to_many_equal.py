@@ -27,6 +27,7 @@ from zoo.data import text
 from zoo.data.formats import tag_scheme
 from zoo.data.preprocessing import Preprocessing, graph_ops, label_field, vocabulary_field
 from zoo.data.spec import GENERATED, DatasetSpec
+from zoo.data.visible import is_blank
 from zoo.errors import BadInputError
 from zoo.models.compiled import compiled_call, graph_call
 from zoo.models.custom_layers import (
@@ -440,11 +441,17 @@ class NamedEntityRecognition(Task):
         sentence is a string (split on whitespace) or a list of tokens. An empty sentence, or a
         token that is not a non-blank string, raises `BadInputError`.
         """
-        sentences = [s.split() if isinstance(s, str) else list(s) for s in inputs]
+        # a sentence given as text loses its invisible-only "words" (a stray zero-width
+        # space); a token list keeps its positions, so such a token is refused below
+        sentences = [
+            [t for t in s.split() if not is_blank(t)] if isinstance(s, str) else list(s)
+            for s in inputs
+        ]
         for tokens in sentences:
-            if not tokens or not all(isinstance(t, str) and t and not t.isspace() for t in tokens):
+            if not tokens or not all(isinstance(t, str) and not is_blank(t) for t in tokens):
                 raise BadInputError(
-                    "each input must be a non-empty sentence or a list of non-empty string tokens."
+                    "each input must be a non-empty sentence or a list of non-empty string tokens "
+                    "(invisible characters such as zero-width spaces alone are no token)."
                 )
         longest = max(map(len, sentences))
         padded = tf.constant([s + [""] * (longest - len(s)) for s in sentences])

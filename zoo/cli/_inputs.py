@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from zoo.data.visible import is_blank
 from zoo.errors import BadInputError
 from zoo.registry.layout import partial_path
 
@@ -78,7 +79,9 @@ def _read(path: str, encoding: str, newline: str | None) -> str:
 
 
 def _blank(value: Any) -> bool:
-    return (isinstance(value, str) and not value.strip()) or value == []
+    """An input with nothing to read: blank or invisible text (`zoo.data.visible.is_blank`),
+    or an empty token list."""
+    return (isinstance(value, str) and is_blank(value)) or value == []
 
 
 def read_inputs(

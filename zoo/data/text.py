@@ -6,13 +6,13 @@ pipeline at training time and `predict` at inference time.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Iterable
 
 import numpy as np
 import tensorflow as tf
 
+from zoo.data.visible import FORMAT_CHARACTERS, is_blank
 from zoo.errors import BadInputError, ZooError
 
 PAD, UNK, START, END = "", "[UNK]", "[start]", "[end]"
@@ -48,7 +48,8 @@ def normalize(
     max_tokens: int | None = None,
     units: str = WORDS,
 ) -> tf.Tensor:
-    """Lowercase, drop HTML line breaks, split punctuation into tokens (apostrophes stay
+    """Lowercase, drop invisible format characters (`zoo.data.visible`) and HTML line
+    breaks, split punctuation into tokens (apostrophes stay
     inside words, so "don't" and "'s" survive), with `CHARACTERS` units split every
     character of an unspaced script (`UNSPACED`) into a token of its own, collapse
     whitespace, optionally truncate.
@@ -72,6 +73,9 @@ def normalize(
     """
     if lowercase:
         text = tf.strings.lower(text)
+    # invisible format characters (zero-width spaces, joiners, soft hyphens) are no text: a
+    # token of them alone would be a word of nothing (`zoo.data.visible`)
+    text = tf.strings.regex_replace(text, FORMAT_CHARACTERS, "")
     text = tf.strings.regex_replace(text, r"<br\s*/?>", " ")
     text = tf.strings.regex_replace(text, r"([.,!?;:()\"])", r" \1 ")
     if units == CHARACTERS:
@@ -98,13 +102,11 @@ def beyond_input_limit(texts: tf.Tensor, *, units: str = WORDS) -> tf.Tensor:
     return lengths > MAX_INPUT_TOKENS
 
 
-_BREAKS = re.compile(r"<br\s*/?>", re.IGNORECASE)
-
-
 def require_words(texts: list[str]) -> list[str]:
     """Raw inputs, checked before they reach a model: a recurrent layer cannot read zero
-    steps, so an input that normalises to nothing (empty, blank, only line breaks) is
-    refused by position. Python's notion of blank includes TensorFlow's.
+    steps, so an input that normalises to nothing (empty, blank, only line breaks or
+    invisible format characters such as zero-width spaces) is refused by position
+    (`zoo.data.visible.is_blank`, the rule `normalize` follows).
 
     Args:
         texts: raw input texts.
@@ -113,15 +115,15 @@ def require_words(texts: list[str]) -> list[str]:
         `texts`, unchanged.
 
     Raises:
-        BadInputError: a text is empty, blank or only `<br>` line breaks (the message gives
-            the first such input's position, counting from 1, when there are several).
+        BadInputError: a text has nothing visible (the message gives the first such input's
+            position, counting from 1, when there are several).
     """
-    empty = [i for i, t in enumerate(texts) if not _BREAKS.sub(" ", t).strip()]
+    empty = [i for i, t in enumerate(texts) if is_blank(t)]
     if empty:
         which = f"input {empty[0] + 1} of {len(texts)}" if len(texts) > 1 else "the input"
         raise BadInputError(
-            f"{which} has no words once normalised (it is empty or blank); give each input at "
-            "least one word."
+            f"{which} has no words once normalised (it is empty, blank or invisible characters "
+            "only); give each input at least one word."
         )
     return texts
 
