@@ -443,6 +443,12 @@ class NamedEntityRecognition(Task):
         """
         # a sentence given as text loses its invisible-only "words" (a stray zero-width
         # space); a token list keeps its positions, so such a token is refused below
+        for s in inputs:
+            if not isinstance(s, str | list | tuple):  # None, a number: never a word
+                raise BadInputError(
+                    f"an input is {type(s).__name__} {s!r:.40}; give a sentence (a string) or a "
+                    "list of string tokens."
+                )
         sentences = [
             [t for t in s.split() if not is_blank(t)] if isinstance(s, str) else list(s)
             for s in inputs

@@ -430,8 +430,9 @@ class Translation(EncoderDecoderTask):
 
     # decoding and metrics ---------------------------------------------
     def checked(self, inputs: list[Any]) -> list[str]:
-        """The inputs as `str`; one with no words raises `BadInputError` (`text.require_words`)."""
-        return text.require_words([str(s) for s in inputs])
+        """The inputs, each a `str` with words; anything else raises `BadInputError`
+        (`text.require_words`)."""
+        return text.require_words(list(inputs))
 
     def encoder_inputs(self, inputs: list[Any]) -> tf.Tensor:
         """int32 source ids (batch, time), right-padded with 0 (`model_inputs`): each source

@@ -517,7 +517,7 @@ class TextClassification(Task):
 
         Args:
             model: the task's model.
-            inputs: texts, read as `str`.
+            inputs: texts (`str`; anything else, such as None, is refused).
             top_k: keep the `top_k` most probable labels under `"probabilities"` (default:
                 every label; binary models add `"probabilities"` only when it is given).
 
@@ -534,11 +534,11 @@ class TextClassification(Task):
             `"truncated": True`, and a `ZooWarning` says so (`stream` reads any length).
 
         Raises:
-            BadInputError: a text with no words, or `top_k` below 1.
+            BadInputError: an input that is not text or has no words, or `top_k` below 1.
         """
         if top_k is not None and top_k < 1:
             raise BadInputError(f"--top-k must be at least 1; got {top_k}.")
-        texts = text.require_words([str(t) for t in inputs])
+        texts = text.require_words(list(inputs))
         results = self._readable(
             compiled_call(model, self.preprocessing.model_inputs)(tf.constant(texts)), top_k
         )

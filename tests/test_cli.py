@@ -543,3 +543,46 @@ def test_a_hyperparameter_value_the_model_refuses_is_a_one_line_error(
     assert line.startswith("zoo: error: ") and "cannot be built" in line and named in line
     assert "Traceback" not in err and "a bug" not in err
     assert not (tmp_path / "registry").exists()  # nothing saved
+
+
+@pytest.mark.parametrize("value", ["null", "NaN", "3.5", '{"a": 1}', "[1, 2]", "true"])
+def test_a_missing_or_non_text_jsonl_field_is_refused_by_line_not_predicted(
+    tmp_path: Path, capsys: pytest.CaptureFixture, value: str
+) -> None:
+    """`text: null` was predicted as the word "None" (neg 0.8461), exit 0 (issue 28, item 1)."""
+    data = tmp_path / "reviews.jsonl"
+    data.write_text(f'{{"text": "a fine film"}}\n{{"text": {value}}}\n')
+    out = tmp_path / "results.jsonl"
+    code = main(
+        [
+            "predict",
+            "sentiment-mr-lstm",
+            "--input",
+            str(data),
+            "--output",
+            str(out),
+            "--registry",
+            SHIPPED,
+        ]
+    )
+    assert code == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert f"{data}, line 2" in error and "not text" in error
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "sentiment-mr-lstm",
+        "ner-conll2003-lstm",
+        "translation-multi30k-de-en-lstm",
+        "digits-lstm",
+        "captioning-flickr8k-lstm",
+    ],
+)
+def test_the_python_api_refuses_a_missing_value_for_every_task(name: str) -> None:
+    model = zoo.load(name, root=SHIPPED)
+    for bad in (None, float("nan"), 3.5, {"a": 1}, True):
+        with pytest.raises(zoo.errors.BadInputError):
+            model.predict(bad)

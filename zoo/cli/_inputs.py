@@ -145,7 +145,27 @@ def _json_field(line: str, column: str, where: str) -> Any:
     if not isinstance(record, dict) or column not in record:
         fields = ", ".join(record) if isinstance(record, dict) else "none: not a JSON object"
         raise BadInputError(f"{where}: no field {column!r} (fields: {fields}); set --column NAME.")
-    return record[column]
+    value = record[column]
+    # a missing value (null) or a number, object or flag is no input: never a word
+    if not isinstance(value, str) and not (
+        isinstance(value, list) and all(isinstance(token, str) for token in value)
+    ):
+        raise BadInputError(
+            f"{where}: field {column!r} is {_kind(value)}, not text (or a list of tokens); "
+            "fill it in or remove the line."
+        )
+    return value
+
+
+def _kind(value: Any) -> str:
+    """A JSON value's kind, in words, for an error message."""
+    if value is None:
+        return "null (a missing value)"
+    if isinstance(value, bool):
+        return f"the flag {json.dumps(value)}"
+    if isinstance(value, int | float):
+        return f"the number {value}"
+    return "an object" if isinstance(value, dict) else "a list of non-text items"
 
 
 def _column(records: list[tuple[int, list[str]]], column: str, where: str) -> list[tuple[int, str]]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
@@ -102,28 +103,37 @@ def beyond_input_limit(texts: tf.Tensor, *, units: str = WORDS) -> tf.Tensor:
     return lengths > MAX_INPUT_TOKENS
 
 
-def require_words(texts: list[str]) -> list[str]:
-    """Raw inputs, checked before they reach a model: a recurrent layer cannot read zero
-    steps, so an input that normalises to nothing (empty, blank, only line breaks or
-    invisible format characters such as zero-width spaces) is refused by position
+def require_words(texts: list[Any]) -> list[str]:
+    """Raw inputs, checked before they reach a model: each must be text (a missing value,
+    a number or an object must never become a word such as "None"), and a recurrent layer
+    cannot read zero steps, so an input that normalises to nothing (empty, blank, only line
+    breaks or invisible format characters such as zero-width spaces) is refused by position
     (`zoo.data.visible.is_blank`, the rule `normalize` follows).
 
     Args:
-        texts: raw input texts.
+        texts: raw inputs.
 
     Returns:
         `texts`, unchanged.
 
     Raises:
-        BadInputError: a text has nothing visible (the message gives the first such input's
-            position, counting from 1, when there are several).
+        BadInputError: an input is not a `str`, or has nothing visible (the message gives
+            the first such input's position, counting from 1, when there are several).
     """
+
+    def which(i: int) -> str:
+        return f"input {i + 1} of {len(texts)}" if len(texts) > 1 else "the input"
+
+    for i, t in enumerate(texts):
+        if not isinstance(t, str):
+            raise BadInputError(
+                f"{which(i)} is {type(t).__name__} {t!r:.40}, not text; give each input as a string."
+            )
     empty = [i for i, t in enumerate(texts) if is_blank(t)]
     if empty:
-        which = f"input {empty[0] + 1} of {len(texts)}" if len(texts) > 1 else "the input"
         raise BadInputError(
-            f"{which} has no words once normalised (it is empty, blank or invisible characters "
-            "only); give each input at least one word."
+            f"{which(empty[0])} has no words once normalised (it is empty, blank or invisible "
+            "characters only); give each input at least one word."
         )
     return texts
 
