@@ -91,7 +91,7 @@ def test_train_predict_and_registry_commands(tmp_path) -> None:
     lines = done.stdout.strip().splitlines()
     assert len(lines) == 2 and all('"label": "' in line for line in lines)
 
-    done = zoo_cli("models", "cli-*", "-v", "--registry", registry)
+    done = zoo_cli("models", "cli-*", "-l", "--registry", registry)
     assert done.stdout.startswith("cli-test@1  many-to-one  simple_rnn  accuracy=")
     done = zoo_cli("info", "cli-test", "--registry", registry)
     assert (
@@ -586,3 +586,23 @@ def test_the_python_api_refuses_a_missing_value_for_every_task(name: str) -> Non
     for bad in (None, float("nan"), 3.5, {"a": 1}, True):
         with pytest.raises(zoo.errors.BadInputError):
             model.predict(bad)
+
+
+def test_zoo_version_models_that_match_nothing_and_an_export_under_a_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """Smaller first-hour faults (issue 28, item 16): no `zoo --version`; `zoo models
+    'nomatch*'` printed nothing; `zoo export --output` under a file gave a traceback."""
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as stop:
+        main(["--version"])
+    assert stop.value.code == 0
+    assert capsys.readouterr().out.strip() == f"zoo (rnn-zoo) {version('rnn-zoo')}"
+    assert main(["models", "nomatch*", "--registry", SHIPPED]) == 0
+    assert capsys.readouterr().out.startswith("no model matches 'nomatch*'")
+    (tmp_path / "a-file").write_text("x")
+    out = tmp_path / "a-file" / "export"
+    assert main(["export", "digits-lstm", "--output", str(out), "--registry", SHIPPED]) == 2
+    error = capsys.readouterr().err.strip().splitlines()
+    assert len(error) == 1 and "is a file, not a folder" in error[0]

@@ -9,7 +9,6 @@ TensorFlow's C++ start-up and log lines are kept off standard error unless `--ve
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import sys
 import traceback
@@ -37,17 +36,29 @@ def build_parser() -> argparse.ArgumentParser:
         "ZOO_BACKEND (tensorflow or jax; the default of --backend, and the backend of every other command).",
     )
     parser.add_argument("--verbose", action="store_true", help=VERBOSE_HELP)
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s (rnn-zoo) {_installed_version()}"
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     for group in (training, models, diagnose):
         group.add_commands(sub)
     for command in sub.choices.values():
         # after the command too; its absence leaves the value before the command alone
-        with contextlib.suppress(argparse.ArgumentError):  # `zoo models` has its own -v/--verbose
-            command.add_argument(
-                "--verbose", action="store_true", default=argparse.SUPPRESS, help=VERBOSE_HELP
-            )
+        command.add_argument(
+            "--verbose", action="store_true", default=argparse.SUPPRESS, help=VERBOSE_HELP
+        )
     return parser
+
+
+def _installed_version() -> str:
+    """The installed distribution's version (`pyproject.toml`'s, as pip recorded it)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("rnn-zoo")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
 
 
 def verbose(args: argparse.Namespace) -> bool:

@@ -184,7 +184,8 @@ def cmd_stream(args: argparse.Namespace) -> None:
 
 def cmd_models(args: argparse.Namespace) -> None:
     """`zoo models`: list local models and the catalogue's, marking which catalogue models
-    are downloaded; with `-v` their version, task, cell and metric.
+    are downloaded; with `-l/--long` their version, task, cell and metric. A pattern that
+    matches nothing says so.
 
     Args:
         args: the parsed command line.
@@ -194,6 +195,11 @@ def cmd_models(args: argparse.Namespace) -> None:
     shipped = catalogue.models()
     local = hub.list_models(args.pattern, root=args.registry)
     names = sorted(set(local) | {n for n in shipped if fnmatch(n, args.pattern)})
+    if not names:
+        print(
+            f"no model matches {args.pattern!r} (local or in the catalogue); `zoo models` lists them all"
+        )
+        return
     width = max(map(len, names), default=0)
     for name in names:
         status = "local"
@@ -205,7 +211,7 @@ def cmd_models(args: argparse.Namespace) -> None:
                 else hub.local_version(name, pinned)
             )
             status = "downloaded" if here else "not downloaded"
-        if not args.verbose:
+        if not args.long:
             print(f"{name:<{width}}  {status}")
         elif status == "not downloaded":  # from the catalogue: no download to list it
             entry = shipped[name]
@@ -470,12 +476,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("pattern", nargs="?", default="*", help="shell-style wildcard, e.g. '*lstm*'")
     p.add_argument(
-        "-v",
-        "--verbose",
+        "-l",
+        "--long",
         action="store_true",
-        # unset, it leaves `zoo --verbose models` alone (the same flag before the command)
-        default=argparse.SUPPRESS,
-        help="show version, task, cell and headline metric (and TensorFlow's log lines)",
+        help="show version, task, cell and headline metric (--verbose shows TensorFlow's log lines, "
+        "as for every command)",
     )
     registry_option(p)
     p.set_defaults(func=cmd_models)

@@ -272,7 +272,13 @@ def cmd_demo(args: argparse.Namespace) -> None:
             shown = (
                 raw if isinstance(raw, (str, list)) else f"<image {'x'.join(map(str, raw.shape))}>"
             )
-            print(f"  predict({shown!r}) -> {loaded.predict(raw)}")
+            # a classifier's example carries its true label (`Task.load` adds `label_name`)
+            truth = (
+                f"  (true label: {example['label_name'].decode()})"
+                if isinstance(example.get("label_name"), bytes)
+                else ""
+            )
+            print(f"  predict({shown!r}) -> {loaded.predict(raw)}{truth}")
         print(f"  saved to {path}")
 
 

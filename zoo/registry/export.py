@@ -38,7 +38,7 @@ def export(model: ZooModel, directory: Path | str, *, format: str = "savedmodel"
         lookup tables.
 
     Raises:
-        ZooError: an unknown format, or `directory` exists already.
+        ZooError: an unknown format, `directory` exists already, or it lies under a file.
     """
     if format not in FORMATS:
         raise ZooError(f"unknown export format {format!r}; available: {', '.join(FORMATS)}.")
@@ -46,6 +46,12 @@ def export(model: ZooModel, directory: Path | str, *, format: str = "savedmodel"
     if directory.exists():
         raise ZooError(
             f"{directory} already exists: choose a new folder, an export never overwrites."
+        )
+    # a parent that is a file (or cannot be made) is the user's path, found before any work
+    parent = next((p for p in directory.parents if p.exists()), Path("."))
+    if not parent.is_dir():
+        raise ZooError(
+            f"cannot export into {directory}: {parent} is a file, not a folder; choose another --output."
         )
     serve = model.task.serving_function(model.model)
     archive = keras.export.ExportArchive()
