@@ -155,6 +155,10 @@ def test_one_label_value_and_an_empty_label_are_refused(tmp_path) -> None:
         match=r"gap.csv, line 6: empty label; every row needs a label \(or drop the row\)",
     ):
         formats.prepare(tmp_path / "gap.csv", "csv")
+    # TFDS keeps label names one a line: a quoted label with a line break would split in two
+    _write(tmp_path / "wrapped.csv", "text,label\n" + "good,pos\nbad,neg\n" * 2 + 'ok,"a\nb"\n')
+    with pytest.raises(BadInputError, match=r"wrapped.csv, line 6: the label 'a\\nb' holds a line"):
+        formats.prepare(tmp_path / "wrapped.csv", "csv")
 
 
 # --- multi-label --------------------------------------------------------------------------------------
@@ -371,3 +375,24 @@ def test_the_new_flags_reach_the_readers(tmp_path) -> None:
     assert dataset(args).source["options"]["labels"] == "fine"
     with pytest.raises(BadInputError, match="option\\(s\\) labels do not apply to format 'csv'"):
         formats.prepare(tmp_path / "m.csv", "csv", labels="fine")
+
+
+def test_the_classification_formats_are_those_whose_readers_stratify() -> None:
+    import inspect
+
+    from zoo.constants import CLASSIFICATION_FORMATS
+
+    stratifying = tuple(
+        name
+        for name, read in formats.READERS.items()
+        if "stratify" in inspect.signature(read).parameters
+    )
+    assert stratifying == CLASSIFICATION_FORMATS
+
+
+def test_a_jsonl_lone_surrogate_is_refused_naming_the_line(tmp_path) -> None:
+    _write(
+        tmp_path / "s.jsonl", '{"text": "a", "label": "x"}\n{"text": "b\\ud800", "label": "y"}\n'
+    )
+    with pytest.raises(BadInputError, match=r"s.jsonl, line 2: the text 'text' holds '\\ud800'"):
+        formats.prepare(tmp_path / "s.jsonl", "jsonl")

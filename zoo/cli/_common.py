@@ -9,7 +9,7 @@ import sys
 from typing import Any
 
 from zoo.backend import BACKENDS, ENVIRONMENT
-from zoo.constants import CELLS, COUNT_METRICS, FORMATS, STRATEGIES
+from zoo.constants import CELLS, CLASSIFICATION_FORMATS, COUNT_METRICS, FORMATS, STRATEGIES
 
 
 def positive_int(text: str) -> int:
@@ -288,9 +288,9 @@ def file_options(p: argparse.ArgumentParser, title: str) -> argparse._ArgumentGr
     files.add_argument(
         "--stratify",
         action=argparse.BooleanOptionalAction,
-        help="text-per-class, csv, jsonl, text-folder, trec, fasttext: draw the validation split "
-        "made where the files have none per class, 10 %% of each (default); --no-stratify "
-        "draws 10 %% of all examples, as the zoo did before",
+        help=f"{', '.join(CLASSIFICATION_FORMATS)}: where the files have no validation split, "
+        "draw it per class, 10 %% of each (default: every class in both splits); --no-stratify: "
+        "10 %% of all examples, the zoo's split before",
     )
     files.add_argument(
         "--source",

@@ -59,8 +59,14 @@ def natural_order(names: Iterable[str]) -> list[str]:
 
 def _clean(row: Row, multi_label: bool) -> tuple[str, ...]:
     """A row's labels stripped and without repeats; in multi-label data an empty label is
-    no label, in single-label data it is refused."""
+    no label, in single-label data it is refused, as is a label holding a line break."""
     labels = tuple(dict.fromkeys(label.strip() for label in row.labels if label.strip()))
+    for label in labels:  # TFDS keeps the names in a file, one a line
+        if "\n" in label or "\r" in label:
+            raise BadInputError(
+                f"{row.where}: the label {label!r} holds a line break; a label is one line: "
+                "fix the row."
+            )
     if not multi_label and len(labels) != 1:
         raise BadInputError(f"{row.where}: empty label; every row needs a label (or drop the row).")
     return labels

@@ -30,11 +30,24 @@ def _what(value: Any) -> str:
     return "a list" if isinstance(value, list) else "a string"
 
 
+def _text(value: str, where: str, what: str) -> str:
+    """A JSON string that is text: JSON may escape half a surrogate pair (`"\\ud800"`), which
+    no text encoding can store."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as err:
+        raise BadInputError(
+            f"{where}: {what} holds {value[err.start]!r}, half of a UTF-16 surrogate pair and no "
+            "character: fix or drop the line."
+        ) from err
+    return value
+
+
 def _name(value: Any, where: str, what: str) -> str:
     """A label name from a JSON string or whole number (stars `5` -> `"5"`); anything else
     is refused, so that a missing value never becomes a label."""
     if isinstance(value, str):
-        return value
+        return _text(value, where, what)
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     raise BadInputError(
@@ -67,7 +80,7 @@ def _record(line: str, where: str, text_name: str, label_name: str) -> tuple[str
             f"{where}: the text {text_name!r} is {_what(text)}; every text must be a JSON "
             "string: fix or drop the line."
         )
-    return text, record[label_name]
+    return _text(text, where, f"the text {text_name!r}"), record[label_name]
 
 
 @reader("jsonl")
