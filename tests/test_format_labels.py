@@ -229,6 +229,8 @@ def test_jsonl_with_labels_lists_and_numbers(tmp_path) -> None:
         ('{"text": "x"}', "no key 'label' \\(keys: text\\); set --columns TEXT,LABEL"),
         ('["x", "pos"]', "expected a JSON object"),
         ('{"text": "x", "label": "pos"', "not valid JSON"),
+        ('{"text": "x", "label": ' + "9" * 5000 + "}", "JSON that Python does not read"),
+        ('{"text": "x", "label": ' + "[" * 100_000 + "]" * 100_000 + "}", "JSON that Python"),
         ('{"text": "x", "label": ["pos"]}', "the label is a list, but at .*line 1 it is a single"),
     ],
 )
@@ -396,3 +398,17 @@ def test_a_jsonl_lone_surrogate_is_refused_naming_the_line(tmp_path) -> None:
     )
     with pytest.raises(BadInputError, match=r"s.jsonl, line 2: the text 'text' holds '\\ud800'"):
         formats.prepare(tmp_path / "s.jsonl", "jsonl")
+
+
+def test_a_cards_command_reproduces_the_new_options(tmp_path) -> None:
+    from types import SimpleNamespace
+
+    from zoo.registry.cards import _dataset_arguments
+
+    rows = "".join(f"t{i},a|b\nu{i},b\n" for i in range(5))
+    _write(tmp_path / "m.csv", "text,label\n" + rows)
+    for stratify, flag in ((True, ""), (False, " --no-stratify")):
+        spec = formats.prepare(tmp_path / "m.csv", "csv", label_delimiter="|", stratify=stratify)
+        command = _dataset_arguments(SimpleNamespace(spec=spec, dataset=None))
+        assert command.startswith(f"--data {tmp_path / 'm.csv'} --format csv --encoding utf-8 ")
+        assert f" --label-delimiter '|' --split-seed 0{flag} --data-licence " in command

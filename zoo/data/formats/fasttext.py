@@ -17,10 +17,11 @@ _TOKEN = re.compile(r"([^ \t\v\f\r]+)[ \t\v\f\r]*")
 
 def _labelled(line: str, prefix: str, where: str) -> _labels.Row:
     """The labels at the start of a line, and the text after them."""
-    rest, found = line.lstrip(" \t\v\f\r"), []
-    while (token := _TOKEN.match(rest)) and token[1].startswith(prefix):
+    rest, found, at = line.lstrip(" \t\v\f\r"), [], 0
+    while (token := _TOKEN.match(rest, at)) and token[1].startswith(prefix):
         found.append(token[1][len(prefix) :])
-        rest = rest[token.end() :]
+        at = token.end()
+    rest = rest[at:]
     if not found:
         raise BadInputError(
             f"{where}: no label: a fastText line starts with {prefix}NAME (e.g. "

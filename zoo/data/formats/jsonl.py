@@ -64,6 +64,11 @@ def _record(line: str, where: str, text_name: str, label_name: str) -> tuple[str
         raise BadInputError(
             f"{where}: not valid JSON ({err.msg}, column {err.colno}); write one JSON object a line."
         ) from err
+    except (ValueError, RecursionError) as err:  # a number of 4,301 digits, lists 1,000 deep
+        raise BadInputError(
+            f"{where}: JSON that Python does not read ({type(err).__name__}: {str(err)[:80]}); "
+            "write one plain JSON object a line."
+        ) from err
     if not isinstance(record, dict):
         raise BadInputError(
             f'{where}: expected a JSON object such as {{"{text_name}": "...", "{label_name}": "..."}}, '
