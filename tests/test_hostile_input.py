@@ -8,6 +8,7 @@ bad-input table (the tests themselves write nothing)."""
 from __future__ import annotations
 
 import gzip
+import json
 from pathlib import Path
 
 import numpy as np
@@ -109,6 +110,48 @@ def test_csv_and_tsv(hostile, tmp_path_factory, table, header, delimiter) -> Non
     head = f"text{delimiter}label\n".encode() if header else b""
     _write(folder / ("train.tsv" if delimiter == "\t" else "train.csv"), head + table[1])
     hostile(f"CSV/TSV file: {table[0]}", formats.prepare, folder, "csv")
+
+
+def _in_one_line(fn, *args, **kwargs):
+    """`fn`'s result; its error, when it is one line (a message names file and line)."""
+    from zoo.errors import ZooError
+
+    try:
+        return fn(*args, **kwargs)
+    except ZooError as err:
+        assert "\n" not in str(err), err
+        raise
+
+
+@FILES
+@given(
+    payload=FILE_BYTES,
+    fmt=st.sampled_from(
+        [("jsonl", "train.jsonl"), ("trec", "train.label"), ("fasttext", "a.train")]
+    ),
+)
+def test_line_based_classification_files(hostile, tmp_path_factory, payload, fmt) -> None:
+    folder = tmp_path_factory.mktemp(fmt[0])
+    _write(folder / fmt[1], payload[1])
+    hostile(f"{fmt[0]} file: {payload[0]}", _in_one_line, formats.prepare, folder, fmt[0])
+
+
+#: any JSON value: what a JSONL text or label field may hold
+JSON_VALUE = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | UNICODE,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(UNICODE, inner, max_size=3),
+    max_leaves=6,
+)
+
+
+@FILES
+@given(records=st.lists(st.tuples(JSON_VALUE, JSON_VALUE), min_size=1, max_size=8))
+def test_jsonl_field_values(hostile, tmp_path_factory, records) -> None:
+    # a value that is no text or label is refused naming its line, never stored as a word
+    folder = tmp_path_factory.mktemp("jsonl")
+    lines = "".join(json.dumps({"text": t, "label": lab}) + "\n" for t, lab in records)
+    _write(folder / "train.jsonl", lines.encode("utf-8", "surrogatepass"))
+    hostile("JSONL field values", _in_one_line, formats.prepare, folder, "jsonl")
 
 
 @FILES

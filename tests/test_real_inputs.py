@@ -422,7 +422,7 @@ def test_data_prepared_by_an_older_reader_is_not_reused(tmp_path, monkeypatch) -
     _write(tmp_path / "train.csv", "text,label\n" + '"good, truly",pos\nbad,neg\n' * 10)
     current = formats.prepare(tmp_path, "csv")
     assert formats.prepare(tmp_path, "csv").tfds_name == current.tfds_name  # same reader: reused
-    monkeypatch.setattr(formats, "VERSION", "0.9.0")
+    monkeypatch.setattr(formats._files, "VERSION", "0.9.0")  # the readers read it there
     older = formats.prepare(tmp_path, "csv")
     assert older.tfds_name != current.tfds_name
     assert str(loading.info(current.tfds_name).version) == "1.1.0"

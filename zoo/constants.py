@@ -21,11 +21,20 @@ TUNERS: tuple[str, ...] = ("random", "hyperband", "bayesian")
 #: how `--strategy` spreads training: one device, `tf.distribute.MirroredStrategy` over one
 #: machine's GPUs (TensorFlow), or `keras.distribution.DataParallel` across processes (JAX)
 STRATEGIES: tuple[str, ...] = ("default", "mirrored", "data-parallel")
+#: the layouts of users' files whose files hold a text and its class label(s)
+#: (`zoo.data.formats._labels`); their readers take `stratify`
+CLASSIFICATION_FORMATS: tuple[str, ...] = (
+    "text-per-class",
+    "csv",
+    "jsonl",
+    "text-folder",
+    "trec",
+    "fasttext",
+)
 #: layouts of users' files that `zoo.prepare` turns into TFDS datasets (`--format`)
 FORMATS: tuple[str, ...] = (
     "conll",
-    "text-per-class",
-    "csv",
+    *CLASSIFICATION_FORMATS,
     "parallel",
     "captions",
     "image-folder",

@@ -9,7 +9,14 @@ import sys
 from typing import Any
 
 from zoo.backend import BACKENDS, ENVIRONMENT
-from zoo.constants import CELLS, CLASS_WEIGHTS, COUNT_METRICS, FORMATS, STRATEGIES
+from zoo.constants import (
+    CELLS,
+    CLASS_WEIGHTS,
+    CLASSIFICATION_FORMATS,
+    COUNT_METRICS,
+    FORMATS,
+    STRATEGIES,
+)
 
 
 def positive_int(text: str) -> int:
@@ -192,6 +199,10 @@ def dataset(args: argparse.Namespace) -> Any:
             target=args.target,
             image_size=args.image_size,
             rename=args.rename,
+            label_delimiter=args.label_delimiter,
+            labels=args.labels,
+            label_prefix=args.label_prefix,
+            stratify=args.stratify,
             # commands that only read data (`zoo evaluate`) have no --seed or --data-licence
             seed=_split_seed(args),
             licence=getattr(args, "data_licence", None),
@@ -289,7 +300,30 @@ def file_options(p: argparse.ArgumentParser, title: str) -> argparse._ArgumentGr
     files.add_argument(
         "--columns",
         help="conll: column names in order (default: 'tokens pos chunks ner'); "
-        "csv: the text and label columns (default: 'text,label')",
+        "csv, jsonl: the text and label columns or keys (default: 'text,label')",
+    )
+    files.add_argument(
+        "--label-delimiter",
+        metavar="SEP",
+        help="csv: the label column is multi-label, its cells split at SEP (e.g. '|': 'a|b' has "
+        "two labels, an empty cell none); default: one label a cell",
+    )
+    files.add_argument(
+        "--labels",
+        choices=("coarse", "fine"),
+        help="trec: the 6 coarse classes (DESC, default) or the 50 fine ones (DESC:manner)",
+    )
+    files.add_argument(
+        "--label-prefix",
+        metavar="PREFIX",
+        help="fasttext: what starts a label token, as fastText's -label (default: __label__)",
+    )
+    files.add_argument(
+        "--stratify",
+        action=argparse.BooleanOptionalAction,
+        help=f"{', '.join(CLASSIFICATION_FORMATS)}: where the files have no validation split, "
+        "draw it per class, 10 %% of each (default: every class in both splits); --no-stratify: "
+        "10 %% of all examples, the zoo's split before",
     )
     files.add_argument(
         "--source",

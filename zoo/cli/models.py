@@ -20,7 +20,14 @@ from zoo.cli._common import (
     print_metrics,
     registry_option,
 )
-from zoo.constants import ALL_EXAMPLES, COUNT_METRICS, EXPORT_FORMATS, INPUT_FORMATS, SPLITS
+from zoo.constants import (
+    ALL_EXAMPLES,
+    CLASSIFICATION_FORMATS,
+    COUNT_METRICS,
+    EXPORT_FORMATS,
+    INPUT_FORMATS,
+    SPLITS,
+)
 
 #: inputs predicted at once by `zoo predict` unless --batch-size says otherwise
 PREDICT_BATCH_SIZE = 64
@@ -305,8 +312,12 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     # a validation split of --data is made with the model's own seed: given its own training
     # files, it is then the model's own validation split (another seed would mix training
     # examples into it)
-    seeded = (model.card.dataset.source or {}).get("seeded_split")
+    source = model.card.dataset.source or {}
+    seeded = source.get("seeded_split")
     args.seed = seeded["seed"] if seeded else None
+    # and per class or not, as the model's was (cards from before the option: not)
+    if seeded and args.stratify is None and args.format in CLASSIFICATION_FORMATS:
+        args.stratify = source.get("options", {}).get("stratify", False)
     # the files of --data, else --dataset, else the data the model was trained on
     spec = model.task.dataset(dataset(args) or model.training_dataset())
     split, why = (args.split, "") if args.split else model.evaluation_split(spec)

@@ -640,6 +640,9 @@ _FORMAT_FLAGS = {
     "target": "--target",
     "image_size": "--image-size",
     "rename": "--rename",
+    "label_delimiter": "--label-delimiter",
+    "labels": "--labels",
+    "label_prefix": "--label-prefix",
     "seed": "--split-seed",  # the data's own seed: a model may be trained with another
 }
 
@@ -657,6 +660,8 @@ def _dataset_arguments(result: TrainResult) -> str:
         for k, flag in _FORMAT_FLAGS.items()
         if k in source["options"]
     )
+    if source["options"].get("stratify") is False:  # stratified is the default
+        options += " --no-stratify"
     return f"--data {_quote(source['path'])} --format {source['format']}{options} --data-licence {_quote(result.spec.licence)}"
 
 

@@ -228,10 +228,15 @@ class ZooModel:
         source = recorded.source
         if source is None:
             return recorded.key
+        from zoo.constants import CLASSIFICATION_FORMATS
         from zoo.data import formats
 
+        options = dict(source["options"])
+        if source["format"] in CLASSIFICATION_FORMATS:
+            # a card older than stratified splits drew its validation split at random
+            options.setdefault("stratify", False)
         return formats.prepare(
-            source["path"], source["format"], licence=recorded.licence, **source["options"]
+            source["path"], source["format"], licence=recorded.licence, **options
         )
 
     def evaluation_split(self, dataset: str | DatasetSpec) -> tuple[str, str]:
