@@ -169,18 +169,25 @@ def test_hidden_files_notes_and_unlearnable_label_sets(tmp_path, monkeypatch) ->
     _write(tmp_path / "conll" / "train.txt", "Anna B-PER\n\n" * 10)
     _write(tmp_path / "conll" / ".train.txt.swp", "\x00 binary swap")
     assert formats.prepare(tmp_path / "conll", "conll", columns="tokens ner")
-    # three labels for the binary many-to-one model: refused before any training
-    three = tmp_path / "three"
-    for label in ("pos", "neg", "meh"):
-        _write(three / f"{label}.txt", "".join(f"a {label} film {i}\n" for i in range(10)))
-    spec = formats.prepare(three, "text-per-class")
+    # one label is nothing to learn: refused before any training. (Three labels were refused
+    # too while the many-to-one model was binary; since issue 27 they make a 3-class model.)
+    one = tmp_path / "one"
+    _write(one / "train.csv", "text,label\n" + "".join(f"a film {i},pos\n" for i in range(10)))
 
     def no_fit(*args, **kwargs):
         raise AssertionError("training started")
 
     monkeypatch.setattr("zoo.training.fit.fit_model", no_fit)
-    with pytest.raises(BadInputError, match=r"3 labels \(meh, neg, pos\).*two"):
-        zoo.train("many-to-one", dataset=spec, epochs=1, verbose=0)
+    with pytest.raises(BadInputError, match=r"only the label 'pos'.*at least two"):
+        zoo.train("many-to-one", dataset=formats.prepare(one, "csv"), epochs=1, verbose=0)
+    three = tmp_path / "three"
+    for label in ("pos", "neg", "meh"):
+        _write(three / f"{label}.txt", "".join(f"a {label} film {i}\n" for i in range(10)))
+    task = zoo.get_task("many-to-one")()
+    spec = formats.prepare(three, "text-per-class")
+    task.adapt(task.load(spec, "train"), spec)
+    assert task.preprocessing.head == "multi-class"
+    assert task.preprocessing.labels == ["meh", "neg", "pos"]
 
 
 def test_a_failed_save_leaves_no_registry_folder(tmp_path, tiny_dataset, monkeypatch) -> None:

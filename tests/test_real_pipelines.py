@@ -65,6 +65,18 @@ def test_imdb_reviews(mocked) -> None:
     assert model(ids).shape == (4, 1)
 
 
+def test_trec_reads_its_coarse_labels_as_a_six_class_softmax(mocked) -> None:
+    task = zoo.get_task("many-to-one")()
+    task.min_word_count = 1
+    raw = task.load("trec", "train")
+    task.adapt(raw, task.dataset("trec"))
+    assert task.preprocessing.head == "multi-class" and len(task.preprocessing.labels) == 6
+    ids, labels = next(iter(task.batches(raw, 4, training=True)))
+    assert labels.dtype == tf.int32 and set(labels.numpy()) <= set(range(6))
+    model = task.build_model(hyperparameters())
+    assert model(ids).shape == (4, 6)
+
+
 def test_conll2003(mocked) -> None:
     task, (inputs, tags, weights) = _first_batch("many-to-many-equal")
     words, casing = inputs["words"].numpy(), inputs["casing"].numpy()

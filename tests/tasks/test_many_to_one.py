@@ -242,3 +242,89 @@ def test_balanced_class_weights_are_recorded_in_the_hyperparameters(tmp_path: Pa
     )
     assert result.hyperparameters["class_weight"] == "balanced"
     assert len(result.task.class_weights) == 5
+
+
+# --- multi-label ----------------------------------------------------------------------------
+
+TOPICS = {"sport": "goal match", "money": "bank price", "film": "actor scene"}
+
+
+def _multi_label_rows(n: int, seed: int = 0) -> list[tuple[str, str]]:
+    rng = random.Random(seed)
+    rows = []
+    for _ in range(n):
+        chosen = sorted(rng.sample(list(TOPICS), rng.choice([0, 1, 1, 2])))
+        words = [rng.choice(TOPICS[t].split()) for t in chosen] or ["nothing", "here"]
+        rows.append((f"the news says {' and '.join(words)} today", "|".join(chosen)))
+    return rows
+
+
+@pytest.fixture(scope="module")
+def multi_label(tmp_path_factory: pytest.TempPathFactory) -> str:
+    path = _write_csv(tmp_path_factory.mktemp("topics") / "topics.csv", _multi_label_rows(400))
+    spec = zoo.prepare(path, "csv", label_delimiter="|")
+    result = zoo.train("many-to-one", dataset=spec, epochs=6, hparams=HP, verbose=0)
+    saved = zoo.save(result, "topics-test")
+    return f"topics-test@{saved.name}"
+
+
+def test_a_multi_label_csv_trains_and_predicts_label_sets_with_thresholds(multi_label: str) -> None:
+    model = registry.load(multi_label)
+    prep = model.task.preprocessing
+    assert prep.multi_label and prep.labels == ["film", "money", "sport"]
+    assert len(prep.thresholds) == 3 and all(0.05 <= t <= 0.95 for t in prep.thresholds)
+    assert model.card.metrics["validation"].keys() >= {"accuracy", "micro_f1", "macro_f1"}
+    both, nothing = model.predict_batch(["the news says goal and bank today", "the weather"])
+    assert set(both["probabilities"]) == set(TOPICS)
+    assert both["labels"] == [  # the labels whose probability reaches their threshold
+        name
+        for name in both["probabilities"]
+        if both["probabilities"][name] >= prep.thresholds[prep.labels.index(name)]
+    ]
+    assert isinstance(nothing["labels"], list)  # possibly empty: a text may get no label
+
+
+def test_evaluate_prints_micro_and_macro_f1_for_multi_label_data(
+    multi_label: str, capsys: pytest.CaptureFixture
+) -> None:
+    assert main(["evaluate", multi_label]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("  validation:"))
+    assert "micro_f1=" in line and "macro_f1=" in line and "accuracy=" in line
+
+
+def test_a_fasttext_file_trains_a_multi_label_model(tmp_path: Path) -> None:
+    lines = [
+        " ".join(f"__label__{label}" for label in labels.split("|") if label) + f" {text}"
+        for text, labels in _multi_label_rows(300, seed=2)
+        if labels
+    ]
+    (tmp_path / "train.txt").write_text("\n".join(lines) + "\n")
+    spec = zoo.prepare(tmp_path / "train.txt", "fasttext")
+    result = zoo.train("many-to-one", dataset=spec, epochs=2, hparams=HP, verbose=0)
+    assert result.task.preprocessing.multi_label
+    assert result.model.get_layer("classifier").units == 3
+    assert 0.0 <= result.metrics["validation"]["micro_f1"] <= 1.0
+
+
+def test_balanced_class_weights_are_refused_for_multi_label_data(tmp_path: Path) -> None:
+    path = _write_csv(tmp_path / "topics.csv", _multi_label_rows(100))
+    spec = zoo.prepare(path, "csv", label_delimiter="|")
+    with pytest.raises(BadInputError, match="multi-label"):
+        zoo.train("many-to-one", dataset=spec, epochs=1, hparams={**HP, "class_weight": "balanced"})
+
+
+def test_retraining_a_multi_class_model_on_multi_label_data_and_back(
+    five_classes: str, tmp_path: Path
+) -> None:
+    path = _write_csv(tmp_path / "topics.csv", _multi_label_rows(150))
+    spec = zoo.prepare(path, "csv", label_delimiter="|")
+    result = zoo.retrain(five_classes, spec, epochs=1, head_epochs=1, verbose=0)
+    assert result.retrain["head_replaced"] and result.task.preprocessing.multi_label
+    assert result.retrain["labels"]["new_options"] == {"multi_label": True}
+    saved = zoo.save(result, "topics-from-stars")
+    back = _write_csv(tmp_path / "stars.csv", _stars(100, seed=5))
+    again = zoo.retrain(
+        f"topics-from-stars@{saved.name}", zoo.prepare(back, "csv"), epochs=1, verbose=0
+    )
+    assert not again.task.preprocessing.multi_label
+    assert again.model.get_layer("classifier").units == 5

@@ -6,6 +6,7 @@ pipeline at training time and `predict` at inference time.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterable
 from typing import Any
@@ -103,6 +104,9 @@ def beyond_input_limit(texts: tf.Tensor, *, units: str = WORDS) -> tf.Tensor:
     return lengths > MAX_INPUT_TOKENS
 
 
+_BREAKS = re.compile(r"<br\s*/?>", re.IGNORECASE)
+
+
 def require_words(texts: list[Any]) -> list[str]:
     """Raw inputs, checked before they reach a model: each must be text (a missing value,
     a number or an object must never become a word such as "None"), and a recurrent layer
@@ -129,7 +133,7 @@ def require_words(texts: list[Any]) -> list[str]:
             raise BadInputError(
                 f"{which(i)} is {type(t).__name__} {t!r:.40}, not text; give each input as a string."
             )
-    empty = [i for i, t in enumerate(texts) if is_blank(t)]
+    empty = [i for i, t in enumerate(texts) if is_blank(_BREAKS.sub(" ", t))]
     if empty:
         raise BadInputError(
             f"{which(empty[0])} has no words once normalised (it is empty, blank or invisible "

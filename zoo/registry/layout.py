@@ -280,18 +280,21 @@ def _alive(pid: int) -> bool:
 
 def check_writable(root: Path) -> None:
     """Refuse, before hours of training, a registry folder a model could not be saved into
-    (read-only, not a folder, no permission): a staging folder is made and removed there,
-    as a save does.
+    (read-only, under a file, no permission): a staging folder is made and removed in it,
+    or, while it does not exist yet, in the nearest folder above it, which a save would
+    create it in. Nothing is left behind.
 
     Args:
-        root: the registry folder; it and its parents are created if missing.
+        root: the registry folder.
 
     Raises:
         ZooError: the folder cannot be written; the message names it and `--registry`.
     """
+    existing = next((p for p in (root, *root.parents) if p.exists()), Path("."))
     try:
-        root.mkdir(parents=True, exist_ok=True)
-        probe = root / f".tmp-{os.getpid()}-{secrets.token_hex(6)}"
+        if not existing.is_dir():
+            raise NotADirectoryError(20, "a file stands in its path", str(existing))
+        probe = existing / f".tmp-{os.getpid()}-{secrets.token_hex(6)}"
         probe.mkdir()
         probe.rmdir()
     except OSError as err:
