@@ -46,7 +46,7 @@ def test_shipped_model_loads_and_predicts_offline(name: str) -> None:
     reason="the real training data (../shared/data) is not on this machine",
 )
 @pytest.mark.parametrize(
-    "name", [n for n in NAMES if n.startswith(("ner-", "sentiment-", "digits-"))]
+    "name", [n for n in NAMES if n.startswith(("ner-", "sentiment-", "digits-", "questions-"))]
 )
 def test_shipped_model_reproduces_its_validation_metric(name: str, monkeypatch) -> None:
     """Re-evaluating on the real data gives the card's number (same files, same split)."""
@@ -57,3 +57,31 @@ def test_shipped_model_reproduces_its_validation_metric(name: str, monkeypatch) 
     assert model.evaluate(spec, "validation")[headline] == pytest.approx(
         model.card.headline_value("validation"), abs=1e-4
     )
+
+
+def test_the_trec_model_scores_any_file_in_the_published_format(tmp_path: Path, capsys) -> None:
+    """`zoo evaluate questions-trec-lstm --data FILE --format trec`: a file of questions the
+    model never saw, in the published `COARSE:fine question` format (issue 27)."""
+    from zoo.cli import main
+
+    model = zoo.load("questions-trec-lstm", root=SHIPPED)
+    questions = {
+        "HUM:ind Who wrote Hamlet ?": "HUM",
+        "LOC:city What is the capital of Peru ?": "LOC",
+        "NUM:date When did the Berlin Wall fall ?": "NUM",
+        "DESC:def What is photosynthesis ?": "DESC",
+        "HUM:ind Who invented the telephone ?": "HUM",
+        "LOC:country Where is Timbuktu ?": "LOC",
+        "NUM:count How many legs does a spider have ?": "NUM",
+        "DESC:reason Why is the sky blue ?": "DESC",
+    }
+    (tmp_path / "test.label").write_text("\n".join(questions) + "\n")
+    expected = sum(
+        model.predict(line.split(" ", 1)[1])["label"] == label for line, label in questions.items()
+    ) / len(questions)
+    args = ["--data", str(tmp_path / "test.label"), "--format", "trec", "--registry", str(SHIPPED)]
+    assert main(["evaluate", "questions-trec-lstm", *args]) == 0
+    out = capsys.readouterr().out
+    line = next(x for x in out.splitlines() if x.startswith("  test: ") or x.startswith("  all: "))
+    assert float(line.split("accuracy=")[1].split(",")[0]) == pytest.approx(expected, abs=1e-4)
+    assert "macro_f1=" in line and "    class  " in out
