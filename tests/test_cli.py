@@ -606,3 +606,12 @@ def test_zoo_version_models_that_match_nothing_and_an_export_under_a_file(
     assert main(["export", "digits-lstm", "--output", str(out), "--registry", SHIPPED]) == 2
     error = capsys.readouterr().err.strip().splitlines()
     assert len(error) == 1 and "is a file, not a folder" in error[0]
+
+
+def test_an_argument_refusal_is_one_line_naming_the_option(capsys: pytest.CaptureFixture) -> None:
+    """argparse printed the whole usage before its message; every refusal is one line."""
+    with pytest.raises(SystemExit) as stop:
+        main(["predict", "sentiment-mr-lstm", "x", "--top-k", "0"])
+    assert stop.value.code == 2
+    error = capsys.readouterr().err.strip().splitlines()
+    assert len(error) == 1 and "--top-k" in error[0] and "zoo predict --help" in error[0]

@@ -13,6 +13,7 @@ import os
 import sys
 import traceback
 import warnings
+from typing import NoReturn
 
 from zoo.cli import diagnose, models, training
 from zoo.cli._quiet import quiet_stderr
@@ -21,13 +22,27 @@ EXIT_USAGE, EXIT_BUG = 2, 1
 VERBOSE_HELP = "show TensorFlow's start-up and C++ log lines on stderr (also: ZOO_VERBOSE=1)"
 
 
+class OneLineErrors(argparse.ArgumentParser):
+    """An argument parser whose refusals are one line, like every other refusal of the zoo
+    (argparse prints the whole usage before its message); sub-command parsers inherit it."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print `PROG: error: MESSAGE (see PROG --help)` on standard error and exit with 2.
+
+        Args:
+            message: argparse's message, e.g. "argument --top-k: must be a positive whole
+                number, got '0'".
+        """
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The `zoo` argument parser, with every command group's sub-commands.
 
     Returns:
         The parser; each sub-command sets `func`, its handler.
     """
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrors(
         prog="zoo",
         description="A Keras model zoo for recurrent sequence models (SimpleRNN and LSTM) in five input/output shapes.",
         epilog="Tasks: one-to-one, one-to-many, many-to-one, many-to-many-equal, many-to-many-unequal. "
