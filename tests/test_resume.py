@@ -294,3 +294,38 @@ def test_a_registry_that_cannot_be_written_is_refused_before_training(
     error = [line for line in capsys.readouterr().err.splitlines() if "zoo: error" in line]
     assert len(error) == 1 and "nothing was trained" in error[0] and "--registry" in error[0]
     assert not (tmp_path / "checkpoints").exists()
+
+
+def test_resuming_on_changed_data_is_refused_naming_what_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """`r.csv` rewritten between a killed run and its `--resume`: with other labels the run
+    resumed silently and mixed both datasets' history; with new words it crashed (issue
+    28, item 4)."""
+    from zoo.cli import main
+
+    monkeypatch.setenv("ZOO_CHECKPOINTS", str(tmp_path / "checkpoints"))
+    data = tmp_path / "r.csv"
+    data.write_text("text,label\n" + "a good film,pos\na bad film,neg\n" * 10)
+    command = ["train", "many-to-one", "--data", str(data), "--format", "csv", "--epochs", "2"]
+    real_save = registry.save
+
+    def killed(*args, **kwargs):  # the run dies after its epochs: its checkpoint stays
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(registry, "save", killed)
+    assert main([*command, "--set", "units=8"]) == 130  # Ctrl-C
+    monkeypatch.setattr(registry, "save", real_save)
+    data.write_text("text,label\n" + "a good film,great\na bad film,awful\n" * 10)
+    assert main([*command, "--set", "units=8", "--resume"]) == 2
+    error = [line for line in capsys.readouterr().err.splitlines() if "zoo: error" in line]
+    assert len(error) == 1 and "the data changed" in error[0]
+    assert (
+        "labels (labels: neg, pos -> awful, great)" in error[0] and "without --resume" in error[0]
+    )
+    data.write_text("text,label\n" + "a fine movie,pos\na dull movie,neg\n" * 10)
+    assert main([*command, "--set", "units=8", "--resume"]) == 2
+    error = [line for line in capsys.readouterr().err.splitlines() if "zoo: error" in line]
+    assert "dataset (zoo_csv_text/" in error[0] and "vocabularies" in error[0]
+    # without --resume the old checkpoint is discarded and training starts afresh
+    assert main([*command, "--set", "units=8"]) == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import math
 import os
@@ -21,7 +22,8 @@ import numpy as np
 import tensorflow as tf
 
 from zoo.constants import STRATEGIES
-from zoo.errors import DivergedError, UnknownNameError, ZooError
+from zoo.data import loading
+from zoo.errors import BadInputError, DivergedError, UnknownNameError, ZooError
 from zoo.registry.layout import write_json_atomic
 from zoo.tasks.base import DatasetSpec, Task, get_task, hyperparameters
 from zoo.training.distributed import (
@@ -202,6 +204,84 @@ def load_and_adapt(
     train_raw, val_raw = task.load(spec, "train"), task.load(spec, "validation")
     task.adapt(train_raw, spec, hp)
     return train_raw, val_raw
+
+
+#: what a checkpoint folder records of the data its epochs were trained on
+TRAINING_DATA_FILE = "training-data.json"
+
+
+def data_fingerprint(task: Task, spec: DatasetSpec) -> dict[str, Any]:
+    """What a run's epochs were trained on, to tell a resumed run that its data changed.
+
+    Args:
+        task: the task, its preprocessing fitted on the training split.
+        spec: the dataset.
+
+    Returns:
+        `dataset` (the TFDS name: for users' files it holds their content checksum),
+        `version`, `splits`, the fitted `labels` (label-name fields) and the SHA-256 of
+        each vocabulary (`vocabularies`).
+    """
+    prep = task.preprocessing
+    return json.loads(
+        json.dumps(
+            {
+                "dataset": spec.tfds_name,
+                "version": str(loading.info(spec.tfds_name).version),
+                "splits": {"train": spec.train, "validation": spec.validation},
+                "labels": prep.label_sets(),
+                "vocabularies": {
+                    name: hashlib.sha256("\n".join(tokens).encode()).hexdigest()
+                    for name, tokens in prep.vocabularies().items()
+                },
+            }
+        )
+    )
+
+
+def check_same_data(directory: str, fingerprint: dict[str, Any]) -> None:
+    """Record the data a run trains on in its checkpoint folder, or, when the folder holds
+    an earlier run's record (`--resume`), refuse to continue on other data: its history
+    would mix two datasets under one name, and a changed vocabulary or label set would not
+    fit the saved weights.
+
+    Args:
+        directory: the checkpoint folder.
+        fingerprint: `data_fingerprint` of this run.
+
+    Raises:
+        BadInputError: the recorded data differs; the message names what changed.
+    """
+    path = Path(directory) / TRAINING_DATA_FILE
+    if path.exists():
+        before = json.loads(path.read_text())
+        changed = [
+            f"{key} ({_changed(before.get(key), value)})"
+            for key, value in fingerprint.items()
+            if before.get(key) != value
+        ]
+        if changed:
+            raise BadInputError(
+                f"cannot resume from {directory}: the data changed since its epochs were trained: "
+                f"{'; '.join(changed)}. Run the command without --resume to start afresh."
+            )
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(path, fingerprint)
+
+
+def _changed(before: Any, now: Any) -> str:
+    """What differs between two recorded values, briefly."""
+    if isinstance(before, dict) and isinstance(now, dict):
+        keys = sorted(k for k in {*before, *now} if before.get(k) != now.get(k))
+        if all(isinstance(before.get(k), list) for k in keys):
+            return ", ".join(
+                f"{k}: {', '.join(map(str, before.get(k) or []))[:60]} -> "
+                f"{', '.join(map(str, now.get(k) or []))[:60]}"
+                for k in keys
+            )
+        return f"{', '.join(keys)} differ"
+    return f"{before} -> {now}"
 
 
 class HistoryBackup(keras.callbacks.Callback):
@@ -660,6 +740,7 @@ def train(
         UnknownNameError: an unknown task, dataset, split, cell or strategy.
         DatasetUnavailableError: the dataset cannot be prepared here.
         DivergedError: the loss became NaN or infinite.
+        BadInputError: `checkpoint_dir` holds a run on other data (`check_same_data`).
         ZooError: a bad `ZOO_LOGICAL_CPUS`, `unroll=true` on variable-length inputs, a
             hyperparameter value the model cannot be built with (`Task.build_checked`), no
             vocabulary to learn from the training split, a disk error while training, or
@@ -678,6 +759,8 @@ def train(
     )  # resolved once; an unknown name fails here, before anything is loaded
     hp = hyperparameters(hparams)  # checks the values before any data is touched
     train_raw, val_raw = load_and_adapt(task, spec, hp)
+    if checkpoint_dir:  # a resumed run continues only on the data it was trained on
+        check_same_data(checkpoint_dir, data_fingerprint(task, spec))
     # seeded again: preparing the dataset (only in the process that finds it unprepared)
     # draws random numbers, which must not change the initial weights
     keras.utils.set_random_seed(seed)
