@@ -37,10 +37,11 @@ import tensorflow_datasets as tfds  # noqa: E402
 
 import zoo.data.builders  # noqa: E402, F401  (registers zoo_adding)
 from report import ROOT, publish  # noqa: E402
+from zoo.constants import CELLS  # noqa: E402
 from zoo.data import loading  # noqa: E402
 from zoo.data.builders.zoo_adding.zoo_adding import LENGTHS, TOLERANCE  # noqa: E402
 from zoo.models.layers import compile_model, output_layer, recurrent  # noqa: E402
-from zoo.tasks.base import CELLS, hyperparameters  # noqa: E402
+from zoo.tasks.base import hyperparameters  # noqa: E402
 from zoo.training import diagnostics
 
 RESULTS = ROOT / "benchmarks" / "results"

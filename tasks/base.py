@@ -20,18 +20,12 @@ import keras_tuner as kt
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from zoo.constants import (
-    ALL_EXAMPLES,
-    CELLS,
-    CHARACTER_ENCODERS,
-    CLASS_WEIGHTS,
-    OPTIMIZERS,
-    SPLITS,
-)
+from zoo.constants import ALL_EXAMPLES, SPLITS
 from zoo.data import loading, pipeline, text
 from zoo.data.preprocessing import Preprocessing
 from zoo.data.spec import DatasetSpec
 from zoo.errors import BadInputError, UnknownNameError, ZooError, ZooWarning
+from zoo.models import hyperparameters as limits
 from zoo.models import seq2seq
 
 
@@ -366,10 +360,11 @@ class Task(abc.ABC):
 
         Raises:
             ZooError: the model cannot be built with these values (the refusal's first line,
-                and the values set); or as `build_model`.
+                and the values set), it does not fit in memory, or a value set by the user
+                (a `SetHyperParameters`) is one the task does not read; or as `build_model`.
         """
         try:
-            return self.build_model(hp)
+            model = self.build_model(hp)
         except (ValueError, TypeError) as err:
             if isinstance(err, ZooError):
                 raise
@@ -379,6 +374,18 @@ class Task(abc.ABC):
                 f"the {self.name} model cannot be built with these hyperparameters ({values}): "
                 f"{reason} Change the --set value it names."
             ) from err
+        except Exception as err:  # out of memory: each backend has its own type
+            problem = out_of_memory(err, "building the model", hp.values)
+            if problem is err:
+                raise
+            raise problem from err
+        if isinstance(hp, SetHyperParameters) and (unread := hp.set_by_user - hp.declared):
+            raise ZooError(
+                f"the {self.name} model does not read {', '.join(sorted(unread))} (it reads "
+                f"{', '.join(sorted(hp.declared))}, as `zoo train {self.name} --list-hparams` "
+                "shows): remove that --set, or check its spelling."
+            )
+        return model
 
     # decoding and metrics ---------------------------------------------
     @abc.abstractmethod
@@ -522,51 +529,100 @@ def get_task(name: str) -> type[Task]:
     return tasks[key]
 
 
-def hyperparameters(values: dict[str, Any] | None = None) -> kt.HyperParameters:
+def out_of_memory(err: BaseException, doing: str, values: dict[str, Any]) -> BaseException:
+    """An error of the backends' out-of-memory kinds, as the user's one-line `ZooError`;
+    any other error as it is.
+
+    Args:
+        err: what building or training raised.
+        doing: what ran out, e.g. "building the model".
+        values: the hyperparameters (and batch size) it ran with; the sizes among them are
+            named in the message.
+
+    Returns:
+        A `ZooError` naming the allocation TensorFlow or JAX failed (its first line) and the
+        sizes set, or `err` itself.
+    """
+    text = str(err)
+    oom = isinstance(err, MemoryError | tf.errors.ResourceExhaustedError) or (
+        "RESOURCE_EXHAUSTED" in text or "Out of memory" in text
+    )
+    if not oom:
+        return err
+    sizes = ", ".join(
+        f"{k}={v}"
+        for k, v in sorted(values.items())
+        if k in ("units", "embedding_dim", "layers", "bigram_buckets", "batch_size")
+    )
+    first = (text.strip().splitlines() or [type(err).__name__])[0][:200]
+    return ZooError(
+        f"out of memory while {doing} ({first}); the sizes set: {sizes or 'the defaults'}. "
+        "Lower units, embedding_dim, bigram_buckets or --batch-size."
+    )
+
+
+class SetHyperParameters(kt.HyperParameters):
+    """keras-tuner's `HyperParameters` with the values a user set (`--set`, `hparams=`),
+    noting which names the task then declares (reads): a value no builder reads would be
+    recorded on the card and silently do nothing (`Task.build_checked` refuses it).
+
+    Attributes:
+        set_by_user: the names fixed when it was made.
+        declared: the names declared since (by `Task.adapt`, `build_model`, `compile_model`).
+    """
+
+    def __init__(self, values: dict[str, Any]):
+        super().__init__()
+        self.set_by_user = frozenset(values)
+        self.declared: set[str] = set()
+        for key, value in values.items():
+            super().Fixed(key, value)
+
+    def _read(self, name: str) -> None:
+        self.declared.add(name)
+
+    def Int(self, name, *args, **kwargs):  # noqa: N802  (keras-tuner's names)
+        self._read(name)
+        return super().Int(name, *args, **kwargs)
+
+    def Float(self, name, *args, **kwargs):  # noqa: N802
+        self._read(name)
+        return super().Float(name, *args, **kwargs)
+
+    def Choice(self, name, *args, **kwargs):  # noqa: N802
+        self._read(name)
+        return super().Choice(name, *args, **kwargs)
+
+    def Boolean(self, name, *args, **kwargs):  # noqa: N802
+        self._read(name)
+        return super().Boolean(name, *args, **kwargs)
+
+    def Fixed(self, name, *args, **kwargs):  # noqa: N802
+        self._read(name)
+        return super().Fixed(name, *args, **kwargs)
+
+
+def hyperparameters(values: dict[str, Any] | None = None) -> SetHyperParameters:
     """HyperParameters with `values` fixed; anything a model builder declares beyond them
     takes its declared default.
 
     Args:
         values: hyperparameter name -> value, e.g. `{"cell": "simple_rnn", "units": 32}`;
-            None for all defaults. A name the model builder does not declare is kept (and
-            recorded on the card) but read by nothing.
+            None for all defaults. Each is checked against `zoo.models.hyperparameters.
+            LIMITS` first; one the task's builder does not read is refused when the model
+            is built (`Task.build_checked`).
 
     Returns:
-        A `keras_tuner.HyperParameters` with each value declared `Fixed`.
+        A `SetHyperParameters` with each value declared `Fixed`.
 
     Raises:
-        UnknownNameError: `cell`, `optimizer`, `char_encoder` or `class_weight` is not one
-            of `zoo.constants.CELLS`, `OPTIMIZERS`, `CHARACTER_ENCODERS` or `CLASS_WEIGHTS`.
+        UnknownNameError: an unknown hyperparameter (the closest suggested), or an unknown
+            name for one that takes names (`cell`, `optimizer`, ...).
+        ZooError: a value of the wrong type or out of its range.
     """
-    hp = kt.HyperParameters()
     for key, value in (values or {}).items():
-        check_named_value(key, value)
-        hp.Fixed(key, value)
-    return hp
-
-
-#: hyperparameters whose values are names from a fixed list
-NAMED_VALUES: dict[str, tuple[str, ...]] = {
-    "cell": CELLS,
-    "optimizer": OPTIMIZERS,
-    "char_encoder": CHARACTER_ENCODERS,
-    "class_weight": CLASS_WEIGHTS,
-}
-
-
-def check_named_value(key: str, value: Any) -> None:
-    """Refuse an unknown name for a hyperparameter that takes one of a list (`NAMED_VALUES`),
-    before any data is loaded.
-
-    Args:
-        key: the hyperparameter's name.
-        value: its value.
-
-    Raises:
-        UnknownNameError: `key` is in `NAMED_VALUES` and `value` is not one of its names.
-    """
-    if key in NAMED_VALUES and value not in NAMED_VALUES[key]:
-        raise UnknownNameError(key, value, NAMED_VALUES[key])
+        limits.check(key, value)
+    return SetHyperParameters(values or {})
 
 
 class EncoderDecoderTask(Task):

@@ -38,8 +38,9 @@ from zoo import registry
 from zoo.constants import TUNERS
 from zoo.data import loading
 from zoo.errors import UnknownNameError, ZooError
+from zoo.models import hyperparameters as limits
 from zoo.registry.layout import write_json_atomic
-from zoo.tasks.base import DatasetSpec, Task, check_named_value, get_task
+from zoo.tasks.base import DatasetSpec, Task, get_task
 from zoo.training.fit import (
     configure_devices,
     distribution_strategy,
@@ -309,16 +310,17 @@ def space(
         builder then declares the rest.
 
     Raises:
-        UnknownNameError: an unknown name for a hyperparameter that takes one
-            (`zoo.tasks.base.NAMED_VALUES`: `cell`, `optimizer`, `char_encoder`).
+        UnknownNameError: an unknown hyperparameter, or an unknown name for one that takes
+            names (`zoo.models.hyperparameters.check`).
+        ZooError: a value of the wrong type or out of its range.
     """
     hp = kt.HyperParameters()
     for key, values in (choices or {}).items():
         for value in values:
-            check_named_value(key, value)
+            limits.check(key, value)
         hp.Choice(key, list(values))
     for key, value in (fixed or {}).items():
-        check_named_value(key, value)
+        limits.check(key, value)
         hp.Fixed(key, value)
     return hp
 

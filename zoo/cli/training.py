@@ -91,7 +91,14 @@ def cmd_train(args: argparse.Namespace) -> None:
     from zoo.errors import ZooError
     from zoo.registry import layout
     from zoo.training.distributed import process_group
-    from zoo.training.fit import train
+    from zoo.training.fit import hyperparameter_table, train
+
+    if args.list_hparams:
+        rows = hyperparameter_table(args.task, hparams(args))
+        widths = {k: max(len(k), *(len(str(r[k])) for r in rows)) for k in rows[0]}
+        for row in [{k: k for k in rows[0]}, *rows]:
+            print("  ".join(f"{row[k]!s:<{widths[k]}}" for k in rows[0]).rstrip())
+        return
 
     # a registry the model cannot go into is found now, not after the last epoch
     layout.check_writable(Path(args.registry) if args.registry else layout.default_root())
@@ -294,6 +301,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a task and save the model into the registry")
     data_options(p)
     model_options(p, "default: lstm")
+    p.add_argument(
+        "--list-hparams",
+        action="store_true",
+        help="list every hyperparameter the task's model reads, with its type, value (default "
+        "or set), search range and the values --set allows, then exit (builds the model on "
+        "the embedded data; add --set optimizer=sgd to see momentum)",
+    )
     p.add_argument("--epochs", type=positive_int, help="epochs (default: the task's own)")
     p.add_argument("--batch-size", type=positive_int, help="batch size (default: the task's own)")
     p.add_argument("--tensorboard", metavar="DIR", help="write TensorBoard logs to DIR")

@@ -505,16 +505,20 @@ def _fresh_profiles(
     hparams: dict[str, Any],
     seed: int,
 ) -> list[GradientProfile]:
-    from zoo.tasks.base import CELLS, get_task, hyperparameters
+    from zoo.constants import CELLS
+    from zoo.tasks.base import get_task, hyperparameters
     from zoo.training.fit import load_and_adapt
 
     task = get_task(task_name)()
-    load_and_adapt(task, task.dataset(dataset or "embedded"))
+    fitted = hyperparameters(hparams)
+    load_and_adapt(task, task.dataset(dataset or "embedded"), fitted)
     raw = task.load(dataset or "embedded", split)
     profiles = []
     for cell in CELLS:
         keras.utils.set_random_seed(seed)
-        model = task.build_checked(hyperparameters({**hparams, "cell": cell}))
+        chosen = hyperparameters({**hparams, "cell": cell})
+        chosen.declared |= fitted.declared  # what fitting the preprocessing read counts
+        model = task.build_checked(chosen)
         label = f"{task.name} {cell} (initial weights)"
         profiles.append(
             gradient_profile(

@@ -109,11 +109,12 @@ def retrain(
         **parent.task.preprocessing.fitting_options(),
         **task.card_hyperparameters(parent.card.hyperparameters),
     }
-    train_raw, val_raw = load_and_adapt(task, spec, hyperparameters(hp))
+    chosen = hyperparameters(hp)  # one object: adapt and the builder both declare in it
+    train_raw, val_raw = load_and_adapt(task, spec, chosen)
     task.preprocessing, changes = parent.task.preprocessing.merged_with(task.preprocessing)
     # seeded again: preparing the dataset draws random numbers only where it was not prepared
     keras.utils.set_random_seed(seed)
-    model = task.build_checked(hyperparameters(hp))
+    model = task.build_checked(chosen)
     head = task.head_layer
     copied = transfer_weights(
         parent.model, model, skip={head} if changes["labels_replaced"] else set()

@@ -25,7 +25,7 @@ from zoo.constants import STRATEGIES
 from zoo.data import loading
 from zoo.errors import BadInputError, DivergedError, UnknownNameError, ZooError
 from zoo.registry.layout import write_json_atomic
-from zoo.tasks.base import DatasetSpec, Task, get_task, hyperparameters
+from zoo.tasks.base import DatasetSpec, Task, get_task, hyperparameters, out_of_memory
 from zoo.training.distributed import (
     ProcessGroup,
     process_group,
@@ -185,6 +185,59 @@ def distribution_strategy(name: str | None) -> tf.distribute.Strategy:
             )
         return tf.distribute.MirroredStrategy()
     raise UnknownNameError("distribution strategy", name, STRATEGIES)
+
+
+def hyperparameter_table(
+    task_name: str, values: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """Every hyperparameter a task's model reads, as it builds on its embedded data: the
+    value it takes, its search range (`zoo tune`) and the values allowed (`--set`).
+
+    Hyperparameters read only under another's value (SGD's `momentum`, the tagger's
+    character encoder sizes) appear when `values` sets that one (`optimizer=sgd`).
+
+    Args:
+        task_name: e.g. `many-to-one`.
+        values: hyperparameters to fix first, as `--set` gives them.
+
+    Returns:
+        One row per hyperparameter, by name: `name`, `type`, `value` (the default, or the
+        value set), `searched` (the search range or choices, in words) and `allowed`
+        (`zoo.models.hyperparameters.LIMITS`).
+
+    Raises:
+        UnknownNameError, ZooError: as `train` for the values and the model.
+    """
+    from zoo.models import hyperparameters as limits
+
+    task = get_task(task_name)()
+    hp = hyperparameters(values)
+    load_and_adapt(task, task.dataset("embedded"), hp)
+    task.build_checked(hp)
+    rows = []
+    for entry in sorted(hp.space, key=lambda e: e.name):
+        config = entry.get_config()
+        if "values" in config:
+            searched = ", ".join(map(str, config["values"]))
+        elif "min_value" in config:
+            searched = f"{config['min_value']:g} to {config['max_value']:g}"
+        elif "value" in config:
+            searched = "not searched unless asked (--choice)"
+        else:
+            searched = "true, false"
+        if entry.name in (values or {}):
+            searched = "set"
+        limit = limits.LIMITS.get(entry.name)
+        rows.append(
+            {
+                "name": entry.name,
+                "type": limit.kind if limit else type(hp.values[entry.name]).__name__,
+                "value": hp.values[entry.name],
+                "searched": searched,
+                "allowed": limit.describe() if limit else "",
+            }
+        )
+    return rows
 
 
 def load_and_adapt(
@@ -672,6 +725,11 @@ def fit_model(
             "Free some space or choose another --checkpoint-dir / --tensorboard folder, then run the same command "
             "with --resume: it continues from the last finished epoch."
         ) from err
+    except Exception as err:  # out of memory in a training step: each backend has its own type
+        problem = out_of_memory(err, "training", {"batch_size": batch_size})
+        if problem is err:
+            raise
+        raise problem from err
     logs = (
         backup.history
         if backup
