@@ -45,6 +45,7 @@ def test_the_declared_limits_are_exactly_what_the_builders_read() -> None:
         ("units", 64.5, "is not a whole number"),
         ("dropout", 1.5, "dropout=1.5 is out of range"),
         ("learning_rate", 0.0, "learning_rate=0.0 is out of range"),
+        ("learning_rate", float("nan"), "learning_rate=nan is out of range"),
         ("bidirectional", "yes", "true or false"),
     ],
 )

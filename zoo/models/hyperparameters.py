@@ -46,13 +46,15 @@ class Limit:
         if self.kind == "str":
             return f"one of {', '.join(self.choices)}" if self.choices else "a name"
         opening = "(" if self.low_open else "["
-        return f"{self.kind} in {opening}{self.low:g}, {self.high:g}]"
+        closing = ")" if math.isinf(self.high) else "]"
+        return f"{self.kind} in {opening}{self.low:g}, {self.high:g}{closing}"
 
 
 _SIZE = 4096  # widths beyond this do not fit a 2-core machine's memory, nor most GPUs'
 LIMITS: dict[str, Limit] = {
     "cell": Limit("str", choices=CELLS, what="recurrent cell"),
-    "units": Limit("int", 1, _SIZE, what="recurrent units per layer (per direction)"),
+    # 0 reaches the builder, whose refusal is one line (and a failed trial in a search)
+    "units": Limit("int", 0, _SIZE, what="recurrent units per layer (per direction)"),
     "layers": Limit("int", 1, 16, what="stacked recurrent layers"),
     "bidirectional": Limit("bool", what="read the sequence both ways"),
     "unroll": Limit("bool", what="unroll the recurrent loop (fixed-length inputs only)"),
@@ -60,7 +62,8 @@ LIMITS: dict[str, Limit] = {
     "dropout": Limit("float", 0.0, 0.95, what="dropout before the output layer"),
     "embedding_dropout": Limit("float", 0.0, 0.95, what="dropout of embedding channels"),
     "word_dropout": Limit("float", 0.0, 0.95, what="share of words replaced by [UNK] in training"),
-    "learning_rate": Limit("float", 0.0, 10.0, low_open=True, what="optimizer step size"),
+    # any finite rate: one too large diverges, which training reports in one line
+    "learning_rate": Limit("float", 0.0, math.inf, low_open=True, what="optimizer step size"),
     "clipnorm": Limit("float", 0.0, 1e6, low_open=True, what="gradient clipping by global norm"),
     "optimizer": Limit("str", choices=OPTIMIZERS, what="optimizer"),
     "momentum": Limit("float", 0.0, 0.999, what="SGD momentum"),
@@ -130,7 +133,7 @@ def check(key: str, value: Any) -> None:
             f"{key} ({limit.what}) takes {limit.describe()}."
         )
     low_ok = value > limit.low if limit.low_open else value >= limit.low
-    if not (math.isfinite(value) and low_ok and value <= limit.high):
+    if not (math.isfinite(value) and low_ok and value <= limit.high):  # inf, nan: never
         raise ZooError(
             f"{key}={value!r} is out of range: {key} ({limit.what}) takes {limit.describe()}."
         )
