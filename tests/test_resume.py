@@ -329,3 +329,13 @@ def test_resuming_on_changed_data_is_refused_naming_what_changed(
     assert "dataset (zoo_csv_text/" in error[0] and "vocabularies" in error[0]
     # without --resume the old checkpoint is discarded and training starts afresh
     assert main([*command, "--set", "units=8"]) == 0
+
+
+def test_training_does_not_warn_that_its_input_ran_out_of_data(recwarn) -> None:
+    """Keras's "Your input ran out of data ... use .repeat()" warned at the end of every
+    epoch of every training (issue 28, item 13): an epoch of a dataset of unknown length
+    ends that way."""
+    import zoo
+
+    zoo.train("many-to-one", epochs=2, hparams={"units": 8}, verbose=0)  # bucketed: length unknown
+    assert not [w for w in recwarn if "ran out of data" in str(w.message)]

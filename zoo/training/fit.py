@@ -11,6 +11,7 @@ import shutil
 import signal
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -703,7 +704,10 @@ def fit_model(
         ]
     callbacks.append(StopOnInterrupt())
     try:
-        with interruptible():
+        with interruptible(), warnings.catch_warnings():
+            # Keras warns at the end of every epoch of a dataset of unknown length that it
+            # "ran out of data" and should be repeated: that is how an epoch ends here
+            warnings.filterwarnings("ignore", message="Your input ran out of data")
             history = model.fit(
                 shard_batches(
                     task.batches(train_raw, batch_size, training=True, seed=seed), processes
