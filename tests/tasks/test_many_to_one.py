@@ -273,6 +273,8 @@ def test_a_multi_label_csv_trains_and_predicts_label_sets_with_thresholds(multi_
     prep = model.task.preprocessing
     assert prep.multi_label and prep.labels == ["film", "money", "sport"]
     assert len(prep.thresholds) == 3 and all(0.05 <= t <= 0.95 for t in prep.thresholds)
+    # the card records them with the rest of the preprocessing
+    assert model.card.sequence_contract.preprocessing["thresholds"] == prep.thresholds
     assert model.card.metrics["validation"].keys() >= {"accuracy", "micro_f1", "macro_f1"}
     both, nothing = model.predict_batch(["the news says goal and bank today", "the weather"])
     assert set(both["probabilities"]) == set(TOPICS)
