@@ -571,8 +571,9 @@ class SetHyperParameters(kt.HyperParameters):
         declared: the names declared since (by `Task.adapt`, `build_model`, `compile_model`).
     """
 
-    def __init__(self, values: dict[str, Any]):
+    def __init__(self, values: dict[str, Any] | None = None):
         super().__init__()
+        values = values or {}
         self.set_by_user = frozenset(values)
         self.declared: set[str] = set()
         for key, value in values.items():

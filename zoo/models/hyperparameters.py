@@ -66,7 +66,8 @@ LIMITS: dict[str, Limit] = {
     "learning_rate": Limit("float", 0.0, math.inf, low_open=True, what="optimizer step size"),
     "clipnorm": Limit("float", 0.0, 1e6, low_open=True, what="gradient clipping by global norm"),
     "optimizer": Limit("str", choices=OPTIMIZERS, what="optimizer"),
-    "momentum": Limit("float", 0.0, 0.999, what="SGD momentum"),
+    # Keras's SGD refuses momentum outside [0, 1] when the model is built, in one line
+    "momentum": Limit("float", 0.0, 1e6, what="SGD momentum"),
     "lr_decay": Limit("float", 0.0, 1e3, what="inverse-time decay per 1,000 updates"),
     # many-to-one
     "pooling": Limit("str", choices=("last", "max", "mean"), what="summary of the steps"),
@@ -85,7 +86,7 @@ LIMITS: dict[str, Limit] = {
         "str", choices=("luong", "bahdanau", "soft", "none"), what="attention of the decoder"
     ),
     "units_kind": Limit("str", choices=("subwords", "words"), what="translation units"),
-    "subword_vocabulary": Limit("int", 100, 200_000, what="SentencePiece vocabulary size"),
+    "subword_vocabulary": Limit("int", 1, 1_000_000, what="SentencePiece vocabulary size"),
     "label_smoothing": Limit("float", 0.0, 0.9, what="label smoothing of the loss"),
     # one-to-one, one-to-many
     "steps": Limit("int", 1, 64, what="time steps the image summary is repeated over"),
