@@ -40,6 +40,14 @@ def cmd_tasks(args: argparse.Namespace) -> None:
         print(f"{name:<22} {task.example:<26} {task.headline_metric:<10} {datasets}")
 
 
+def _check_registry(args: argparse.Namespace) -> None:
+    """Refuse, before training, a registry (`--registry`, else the default) that the model
+    could not be saved into (`zoo.registry.layout.check_writable`)."""
+    from zoo.registry import layout
+
+    layout.check_writable(Path(args.registry) if args.registry else layout.default_root())
+
+
 def _checkpoint_dir(args: argparse.Namespace) -> str:
     """The checkpoint folder of this exact training command: the same command finds it again."""
     import hashlib
@@ -89,7 +97,6 @@ def cmd_train(args: argparse.Namespace) -> None:
     """
     from zoo import registry
     from zoo.errors import ZooError
-    from zoo.registry import layout
     from zoo.training.distributed import process_group
     from zoo.training.fit import hyperparameter_table, train
 
@@ -101,7 +108,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         return
 
     # a registry the model cannot go into is found now, not after the last epoch
-    layout.check_writable(Path(args.registry) if args.registry else layout.default_root())
+    _check_registry(args)
     checkpoint = _checkpoint_dir(args)
     processes = (
         process_group(args.coordinator, args.num_processes, args.process_id)
@@ -151,10 +158,9 @@ def cmd_tune(args: argparse.Namespace) -> None:
     Args:
         args: the parsed command line.
     """
-    from zoo.registry import layout
     from zoo.tuning import records, search
 
-    layout.check_writable(Path(args.registry) if args.registry else layout.default_root())
+    _check_registry(args)
     result = search.tune(
         args.task,
         tuner=args.tuner,
@@ -209,10 +215,9 @@ def cmd_retrain(args: argparse.Namespace) -> None:
     """
     from zoo import registry
     from zoo.errors import ZooError
-    from zoo.registry import layout
     from zoo.training.finetune import retrain
 
-    layout.check_writable(Path(args.registry) if args.registry else layout.default_root())
+    _check_registry(args)
     data = dataset(args)
     if data is None:
         raise ZooError(
