@@ -51,5 +51,21 @@ class BadInputError(ZooError, ValueError):
     """Raw input to `predict` (or a data file) that the task cannot read."""
 
 
+class BadRowError(BadInputError):
+    """One row of a user's data file (a line, a record) that cannot be an example: a missing
+    or non-text field, an empty label, a line of another form. Reading refuses it, naming
+    the row; training may skip such rows instead where the user asks (`--skip-bad-rows`,
+    `zoo.data.formats._files.BadRows`).
+
+    Args:
+        where: the row, as messages name it (`reviews.csv, line 7`).
+        message: what is wrong with it and what to do.
+    """
+
+    def __init__(self, where: str, message: str):
+        super().__init__(f"{where}: {message}")
+        self.where = where
+
+
 class DivergedError(ZooError):
     """Training produced a NaN or infinite loss; the model is not kept."""

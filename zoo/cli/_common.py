@@ -203,12 +203,22 @@ def dataset(args: argparse.Namespace) -> Any:
             labels=args.labels,
             label_prefix=args.label_prefix,
             stratify=args.stratify,
-            # commands that only read data (`zoo evaluate`) have no --seed or --data-licence
+            # commands that only read data (`zoo evaluate`) have no --seed, --data-licence
+            # or --skip-bad-rows: they refuse every bad row
             seed=_split_seed(args),
             licence=getattr(args, "data_licence", None),
+            skip_bad_rows=getattr(args, "skip_bad_rows", None),
         )
         if spec.source and "split_files" in spec.source:  # which file went where
             print(f"data: {formats.split_summary(spec.source)}", file=sys.stderr)
+        if spec.source and "skipped_rows" in spec.source:
+            skipped = spec.source["skipped_rows"]
+            more = ", ..." if skipped["count"] > len(skipped["first"]) else ""
+            print(
+                f"data: skipped {skipped['count']} bad row(s) (--skip-bad-rows; the card records "
+                f"it): {'; '.join(skipped['first'])}{more}",
+                file=sys.stderr,
+            )
         return spec
     if args.format:
         raise ZooError("--format needs --data PATH.")
@@ -272,6 +282,15 @@ def data_options(p: argparse.ArgumentParser, *, task: bool = True, default: bool
         metavar="N",
         help="seed of the 90/10 validation split drawn from files that have none (default: "
         "--seed); keep it fixed to train several seeds on one split",
+    )
+    files.add_argument(
+        "--skip-bad-rows",
+        action="store_true",
+        default=None,  # unset: not passed to formats without the option
+        help="csv, jsonl, fasttext, trec: skip rows refused by line (a missing or non-text "
+        "field, an empty label, a malformed line) instead of stopping; their count and the "
+        "first few are printed and recorded in the model card. A file of bad rows only is "
+        "still refused",
     )
 
 

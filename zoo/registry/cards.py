@@ -14,6 +14,7 @@ newer zoo added are ignored, and entries an older zoo did not write take their d
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import platform
 import shlex
@@ -31,6 +32,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from zoo.data import loading  # noqa: E402
+from zoo.data.formats import UNKNOWN_LICENCE  # noqa: E402
 from zoo.errors import ZooError  # noqa: E402
 from zoo.training.fit import TrainResult  # noqa: E402
 
@@ -503,7 +505,12 @@ def _source_line(dataset: DatasetRecord) -> str:
     source = dataset.source
     if not source or "sha256" not in source:
         return ""
-    return f", built from `{source['path']}` ({source['format']}, SHA-256 {source['sha256'][:16]}…)"
+    skipped = source.get("skipped_rows")
+    return (
+        f", built from `{source['path']}` ({source['format']}, SHA-256 {source['sha256'][:16]}…"
+        + (f"; {skipped['count']} bad rows skipped, e.g. {skipped['first'][0]}" if skipped else "")
+        + ")"
+    )
 
 
 def library_versions() -> dict[str, str]:
@@ -555,32 +562,38 @@ def sequence_contract(result: TrainResult) -> SequenceContract:
     )
 
 
-def _command(result: TrainResult) -> str:
-    """The one command that reproduces the model: `zoo train`, or `zoo retrain` from its parent."""
+def _command(result: TrainResult, name: str, registry: Path | None) -> str:
+    """The one command that reproduces the model: `zoo train`, or `zoo retrain` from its
+    parent, runnable as written from any folder: every argument shell-quoted
+    (`shlex.join`), the data's path absolute, the model's name, and its registry where it
+    is not the default one."""
     hp, retrain = result.hyperparameters, result.retrain
-    common = (
-        f"--epochs {result.epochs} --batch-size {result.batch_size} --seed {result.seed}"
-        f" --backend {result.backend}"
-        + (f" --patience {result.patience}" if result.patience else "")
-    )
+    args = ["zoo", "retrain", retrain["parent"]] if retrain else ["zoo", "train", result.task.name]
+    args += _dataset_arguments(result)
+    if not retrain:
+        args += ["--cell", str(hp.get("cell"))]
+    args += ["--epochs", str(result.epochs), "--batch-size", str(result.batch_size)]
+    args += ["--seed", str(result.seed), "--backend", result.backend]
+    args += ["--patience", str(result.patience)] if result.patience else []
     if retrain:
-        return (
-            f"zoo retrain {retrain['parent']} {_dataset_arguments(result)} {common} --head-epochs {retrain['head_epochs']}"
-            + (" --freeze-encoder" if retrain["freeze_encoder"] else "")
-        )
-    return (
-        f"zoo train {result.task.name} {_dataset_arguments(result)} --cell {hp.get('cell')} {common}"
-        + (f" --strategy {result.strategy}" if result.strategy != "default" else "")
-        + "".join(f" --set {k}={_cli_value(v)}" for k, v in sorted(hp.items()) if k != "cell")
-    )
+        args += ["--head-epochs", str(retrain["head_epochs"])]
+        args += ["--freeze-encoder"] if retrain["freeze_encoder"] else []
+    else:
+        args += ["--strategy", result.strategy] if result.strategy != "default" else []
+        for key, value in sorted(hp.items()):
+            args += ["--set", f"{key}={_cli_value(value)}"] if key != "cell" else []
+    args += ["--name", name] + (["--registry", str(registry)] if registry else [])
+    return shlex.join(args)
 
 
-def build(result: TrainResult, name: str) -> ModelCard:
+def build(result: TrainResult, name: str, registry: Path | None = None) -> ModelCard:
     """The card of a trained model, before the registry saves it.
 
     Args:
         result: the training result.
         name: the model's registry name.
+        registry: the registry folder it is saved in, absolute, where it is not the
+            default one (`zoo.registry.layout.default_root`): its command names it.
 
     Returns:
         The card, without version, files and reference outputs: `zoo.registry.store.save`
@@ -618,7 +631,7 @@ def build(result: TrainResult, name: str) -> ModelCard:
             seed=result.seed,
             seconds=round(result.seconds, 2),
             history=result.history,
-            command=_command(result),
+            command=_command(result, name, registry),
         ),
         metrics={
             split: {"split": getattr(spec, split), **values}
@@ -647,26 +660,32 @@ _FORMAT_FLAGS = {
 }
 
 
-def _quote(value: Any) -> str:
-    return shlex.quote(str(value))
-
-
-def _dataset_arguments(result: TrainResult) -> str:
+def _dataset_arguments(result: TrainResult) -> list[str]:
+    """`--dataset KEY`, or `--data PATH --format FORMAT` and the format's options as the
+    data was read, and its licence where one was given (not the placeholder of none)."""
     source = result.spec.source
     if source is None:
-        return f"--dataset {result.dataset}"
-    options = "".join(
-        f" {flag} {_quote(source['options'][k])}"
-        for k, flag in _FORMAT_FLAGS.items()
-        if k in source["options"]
-    )
-    if source["options"].get("stratify") is False:  # stratified is the default
-        options += " --no-stratify"
-    return f"--data {_quote(source['path'])} --format {source['format']}{options} --data-licence {_quote(result.spec.licence)}"
+        return ["--dataset", str(result.dataset)]
+    options = source["options"]
+    args = ["--data", source["path"], "--format", source["format"]]
+    for key, flag in _FORMAT_FLAGS.items():
+        args += [flag, str(options[key])] if key in options else []
+    args += ["--no-stratify"] if options.get("stratify") is False else []  # stratified: default
+    args += ["--skip-bad-rows"] if options.get("skip_bad_rows") else []
+    if result.spec.licence != UNKNOWN_LICENCE:
+        args += ["--data-licence", result.spec.licence]
+    return args
 
 
 def _cli_value(value: Any) -> str:
-    return str(value).lower() if isinstance(value, bool) else str(value)
+    """A hyperparameter as `--set KEY=VALUE` reads it back (`zoo.cli._common.hparam`):
+    JSON, except a string JSON would read as something else (`adam`, not `"adam"`)."""
+    if isinstance(value, str):
+        try:
+            json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return json.dumps(value)
 
 
 def plot_curves(history: dict[str, list[float]], headline: str, path: Path) -> None:

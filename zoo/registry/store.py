@@ -380,7 +380,9 @@ def save(
         cards.plot_curves(result.history, result.task.headline_metric, staging / cards.CURVES_FILE)
         for filename, path in (artifacts or {}).items():
             shutil.copyfile(path, staging / filename)
-        card = cards.build(result, name)
+        # a registry given otherwise than by default is named by the card's command
+        named = root.resolve() if root.resolve() != default_root().resolve() else None
+        card = cards.build(result, name, named)
         reference = cards.Reference(
             inputs=_store_reference_inputs(result.reference_inputs, staging),
             outputs=_as_json(result.task.predict(result.model, result.reference_inputs)),

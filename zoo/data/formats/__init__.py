@@ -38,6 +38,11 @@ class, at least one, so every class is in both splits; a class of one example is
 `stratify=False` draws 10 % of all examples, the split of the zoo before it, which models
 trained then are read with. Their labels are stripped and named in natural order ("2"
 before "10"); the stored features are `_labels`' contract.
+
+A row that cannot be an example (a missing or non-text field, an empty label, a malformed
+line) raises `BadRowError`, naming its file and line; csv, jsonl, fasttext and trec take
+`skip_bad_rows=True` (training's `--skip-bad-rows`) to skip such rows instead, counted in the
+source record (`skipped_rows`) through one collector, `_files.BadRows`.
 """
 
 from __future__ import annotations
@@ -115,14 +120,15 @@ def prepare(path: str | Path, format: str, **options: Any) -> DatasetSpec:
     lock lets one build it while the others wait, then read it.
 
     Args:
-        path: the data's file or folder (`~` is expanded), or, for `tfds`, a TFDS name.
+        path: the data's file or folder (`~` is expanded, a relative path made absolute), or,
+            for `tfds`, a TFDS name.
         format: one of `zoo.constants.FORMATS`: `conll`, `text-per-class`, `csv`, `jsonl`,
             `text-folder`, `trec`, `fasttext`, `parallel`, `captions`, `image-folder` or
             `tfds`.
         **options: keyword options of the format's reader (`columns`, `encoding`, `source`,
             `target`, `image_size`, `rename`, `label_delimiter`, `labels`, `label_prefix`,
-            `seed`, `stratify`, `licence`). None values are dropped, so unset command-line
-            flags take the reader's defaults.
+            `seed`, `stratify`, `skip_bad_rows`, `licence`). None values are dropped, so unset
+            command-line flags take the reader's defaults.
 
     Returns:
         The dataset's `DatasetSpec`; its `source` records where the data came from.
@@ -136,7 +142,8 @@ def prepare(path: str | Path, format: str, **options: Any) -> DatasetSpec:
         raise UnknownNameError("data format", format, FORMATS)
     reader = READERS[format]
     if format != "tfds":  # a TFDS dataset is named, not found on disk
-        path = Path(path).expanduser()
+        # absolute: the card records it, and its command must run from any folder
+        path = Path(path).expanduser().resolve()
         if not path.exists():
             raise BadInputError(f"{path} does not exist.")
     given = {k: v for k, v in options.items() if v is not None}

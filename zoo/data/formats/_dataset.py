@@ -98,10 +98,12 @@ def source_record(
     content: str,
     seeded: int | None = None,
     unused: Iterable[Path] = (),
+    skipped: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The card's record of a dataset built from files: which file went to which split, the
-    checksums of the examples (`checksum`) and of the files alone (`content`), and the seed
-    of a validation split made here (`seeded`, None when the files had one)."""
+    checksums of the examples (`checksum`) and of the files alone (`content`), the seed
+    of a validation split made here (`seeded`, None when the files had one), and the bad
+    rows skipped (`skipped`: `_files.BadRows.record`, None when none was)."""
     names = {
         split: sorted(str(f.relative_to(path)) if f != path else f.name for f in group)
         for split, group in files.items()
@@ -121,6 +123,8 @@ def source_record(
         source["seeded_split"] = {"fraction": VALIDATION_FRACTION, "seed": seeded, "of": "train"}
     if unused:
         source["not_used"] = sorted(f.name for f in unused)
+    if skipped:
+        source["skipped_rows"] = skipped
     return source
 
 
@@ -210,6 +214,7 @@ def stored(
     licence: str,
     description: str,
     fields: dict[str, str] | None = None,
+    skipped: dict[str, Any] | None = None,
 ) -> DatasetSpec:
     """Store a format's examples (`store`) and describe them (`spec`, `source_record`).
 
@@ -227,6 +232,7 @@ def stored(
         licence: the data's terms of use.
         description: the stored dataset's description.
         fields: the spec's `fields` (translation: source and target).
+        skipped: the bad rows skipped, as the card records them (`source_record`).
 
     Returns:
         The spec of `<name>/<checksum[:16]>`.
@@ -235,6 +241,15 @@ def stored(
     store(name, checksum, features, splits, description)
     sizes = {split: len(v) for split, v in splits.items()}
     record = source_record(
-        path, fmt, files, checksum, sizes, options, content=content, seeded=seeded, unused=unused
+        path,
+        fmt,
+        files,
+        checksum,
+        sizes,
+        options,
+        content=content,
+        seeded=seeded,
+        unused=unused,
+        skipped=skipped,
     )
     return spec(f"{name}/{checksum[:16]}", splits, record, licence, fields)

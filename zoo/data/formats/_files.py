@@ -5,15 +5,18 @@ that names a stored dataset."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import gzip
 import hashlib
 import io
 import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from zoo.errors import BadInputError
+from zoo.errors import BadInputError, BadRowError
+
+_T = TypeVar("_T")
 
 #: version of the readers' output. It is part of every stored dataset's checksum, so data
 #: prepared by older readers is never reused for the same files (1.1.0: the readers of issue
@@ -40,6 +43,78 @@ SPLIT_WORDS = {
 _SYSTEM_FILES = {"Thumbs.db", "desktop.ini", "__MACOSX"}
 #: notes that travel with data sets (the MR data's README): never a class or an example
 NOTES = re.compile(r"^(readme|licen[cs]e|copying|notice|changelog|citation)\b|\.md$", re.I)
+
+
+#: how many skipped rows the card and the command line name, of any number skipped
+SHOWN_SKIPPED = 5
+
+
+@dataclasses.dataclass
+class BadRows:
+    """The rows of one reading that cannot be examples (`BadRowError`): refused, the
+    default, or, where the user asks (`skip`, training's `--skip-bad-rows`), skipped and
+    counted. Every check of a row, in any reader and at any stage (a CSV row's width in
+    `table`, then its fields), goes through one `read`, so that skipping is decided once.
+
+    A row is named by `where`, the same at every stage (`reviews.csv, line 7`), so that a row
+    read well by one stage and refused by a later one counts as bad, once.
+    """
+
+    skip: bool = False
+    #: every row read, in the order first read (a file's rows in order), -> its file
+    _seen: dict[str, str] = dataclasses.field(default_factory=dict)
+    #: the bad ones, with why
+    _bad: dict[str, BadRowError] = dataclasses.field(default_factory=dict)
+
+    def read(
+        self, file: Path, where: str, parse: Callable[..., _T], *args: Any, **kwargs: Any
+    ) -> _T | None:
+        """`parse(*args, **kwargs)`, or None for a bad row when skipping.
+
+        Args:
+            file: the file the row is in.
+            where: the row, as messages name it.
+            parse: checks the row and returns what the reader keeps of it; raises
+                `BadRowError` for a bad one.
+            *args: its arguments.
+            **kwargs: its keyword arguments.
+
+        Returns:
+            What `parse` returns, or None where it refused the row and `skip` is set.
+
+        Raises:
+            BadRowError: the row is bad and `skip` is not set.
+        """
+        self._seen.setdefault(where, str(file))
+        try:
+            return parse(*args, **kwargs)
+        except BadRowError as err:
+            if not self.skip:
+                raise
+            self._bad.setdefault(where, err)
+            return None
+
+    def record(self) -> dict[str, Any] | None:
+        """What the card records of the rows skipped: their count and the first few.
+
+        Returns:
+            `{"count": N, "first": [where, ...]}`, in the files' order, or None where no row
+            was skipped.
+
+        Raises:
+            BadInputError: a file none of whose rows could be read: skipping would train on
+                nothing of it, so it is refused with its first bad row.
+        """
+        skipped = [where for where in self._seen if where in self._bad]
+        good = {file for where, file in self._seen.items() if where not in self._bad}
+        for file in dict.fromkeys(self._seen[where] for where in skipped):
+            if file not in good:
+                rows = [where for where in skipped if self._seen[where] == file]
+                raise BadInputError(
+                    f"{file}: none of its {len(rows)} rows can be read, so skipping them leaves "
+                    f"nothing; the first: {self._bad[rows[0]]}"
+                )
+        return {"count": len(skipped), "first": skipped[:SHOWN_SKIPPED]} if skipped else None
 
 
 def split_of(filename: str) -> str | None:
@@ -297,10 +372,11 @@ def parse_records(text: str, *, tsv: bool, where: str) -> list[tuple[int, list[s
 
 
 def table(
-    file: Path, encoding: str, width: int | None = None
+    file: Path, encoding: str, width: int | None = None, bad: BadRows | None = None
 ) -> tuple[list[str], list[tuple[int, list[str]]]]:
     """Rows of a CSV (comma) or TSV (tab, by extension) file with their line numbers;
-    the first row is the header unless `width` (a headerless table) is given."""
+    the first row is the header unless `width` (a headerless table) is given. A row of
+    another width is bad (`BadRowError`): refused, or skipped where `bad` skips."""
     rows = [(n, row) for n, row in _records(file, encoding) if any(cell.strip() for cell in row)]
     if len(rows) < (1 if width else 2):
         raise BadInputError(
@@ -308,10 +384,16 @@ def table(
         )
     header = [] if width else [cell.strip() for cell in rows.pop(0)[1]]
     expected = width or len(header)
-    for number, row in rows:
+
+    def fits(number: int, row: list[str]) -> tuple[int, list[str]]:
         if len(row) != expected:
-            raise BadInputError(
-                f"{file}, line {number}: {len(row)} columns, expected {expected}"
-                + (f" ({', '.join(header)})." if header else ".")
+            raise BadRowError(
+                f"{file}, line {number}",
+                f"{len(row)} columns, expected {expected}"
+                + (f" ({', '.join(header)})." if header else "."),
             )
-    return header, rows
+        return number, row
+
+    bad = bad or BadRows()
+    kept = [bad.read(file, f"{file}, line {n}", fits, n, row) for n, row in rows]
+    return header, [row for row in kept if row is not None]

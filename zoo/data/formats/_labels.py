@@ -26,12 +26,12 @@ import tensorflow_datasets as tfds
 from zoo.data.formats import _dataset, _files
 from zoo.data.spec import DatasetSpec
 from zoo.data.visible import is_blank
-from zoo.errors import BadInputError
+from zoo.errors import BadInputError, BadRowError
 
 
 @dataclasses.dataclass(frozen=True)
 class Row:
-    """One example as a reader found it: its text, its labels as written (one for
+    """One example as a reader found it, checked by `row`: its text, its labels (one for
     single-label data), and where it stands, for messages (`reviews.csv, line 7`)."""
 
     text: str
@@ -58,19 +58,38 @@ def natural_order(names: Iterable[str]) -> list[str]:
     return sorted(names, key=_natural_key)
 
 
-def _clean(row: Row, multi_label: bool) -> tuple[str, ...]:
-    """A row's labels stripped and without repeats; in multi-label data an empty label is
-    no label, in single-label data it is refused, as is a label holding a line break."""
-    labels = tuple(dict.fromkeys(label.strip() for label in row.labels if label.strip()))
-    for label in labels:  # TFDS keeps the names in a file, one a line
+def row(text: str, labels: Iterable[str], where: str, *, multi_label: bool) -> Row:
+    """One example, checked: its text is not empty, its labels are stripped and without
+    repeats; in multi-label data an empty label is no label, in single-label data it is
+    refused, as is a label holding a line break.
+
+    Args:
+        text: the example's text, as read.
+        labels: its labels, as written (one for single-label data).
+        where: where it stands, for messages (`reviews.csv, line 7`).
+        multi_label: the row may hold any number of labels, none included.
+
+    Returns:
+        The `Row`, labels cleaned.
+
+    Raises:
+        BadRowError: an empty text (`zoo.data.visible.is_blank`, the rule predict follows:
+            nothing a model could read), a label with a line break, or an empty label in
+            single-label data.
+    """
+    if is_blank(text):
+        raise BadRowError(
+            where, "the text is empty (or invisible characters only); fill it in or drop the row."
+        )
+    cleaned = tuple(dict.fromkeys(label.strip() for label in labels if label.strip()))
+    for label in cleaned:  # TFDS keeps the names in a file, one a line
         if "\n" in label or "\r" in label:
-            raise BadInputError(
-                f"{row.where}: the label {label!r} holds a line break; a label is one line: "
-                "fix the row."
+            raise BadRowError(
+                where, f"the label {label!r} holds a line break; a label is one line: fix the row."
             )
-    if not multi_label and len(labels) != 1:
-        raise BadInputError(f"{row.where}: empty label; every row needs a label (or drop the row).")
-    return labels
+    if not multi_label and len(cleaned) != 1:
+        raise BadRowError(where, "empty label; every row needs a label (or drop the row).")
+    return Row(text, cleaned, where)
 
 
 def _too_few(path: Path, counts: collections.Counter[str]) -> None:
@@ -159,6 +178,7 @@ def classification(
     description: str,
     read: Iterable[Path] | None = None,
     root: Path | None = None,
+    bad: _files.BadRows | None = None,
 ) -> DatasetSpec:
     """Check, encode, split and store the examples of a classification format.
 
@@ -166,7 +186,7 @@ def classification(
         name: the TFDS name of the format's datasets (`zoo_csv_text`).
         fmt: the format, as the card records it.
         path: the file or folder the user gave.
-        rows: the examples of each split found in the files.
+        rows: the examples of each split found in the files, each made by `row`.
         multi_label: store a sequence of labels per example rather than one label.
         files: the files of each split, as the card records them.
         unused: files found but not read.
@@ -179,28 +199,22 @@ def classification(
             those of `files`; class folders list the folders, not their files).
         root: name files by their path under `root` in the checksum (class folders hold
             files of one name).
+        bad: the rows the reader found bad, where it skips them (`skip_bad_rows`): the
+            option and their count go into the card's record of the data.
 
     Returns:
         The spec of `<name>/<checksum>`: `text` and `label` as this module's docstring says.
 
     Raises:
-        BadInputError: an empty text (`zoo.data.visible.is_blank`), an empty label in
-            single-label data, fewer than two labels, or (when the split is stratified) a
-            class with fewer than two training examples.
+        BadInputError: a file none of whose rows could be read (`BadRows.record`), fewer than
+            two labels, or (when the split is stratified) a class with fewer than two
+            training examples.
     """
-    for split_rows in rows.values():
-        for row in split_rows:
-            if is_blank(row.text):  # the rule predict follows: nothing a model could read
-                raise BadInputError(
-                    f"{row.where}: the text is empty (or invisible characters only); fill it in "
-                    "or drop the row."
-                )
-    cleaned = {
-        split: [(row.text, _clean(row, multi_label)) for row in split_rows]
-        for split, split_rows in rows.items()
-    }
+    skipped = bad.record() if bad else None
+    if bad and bad.skip:  # other stored examples: the checksum covers it
+        options = {**options, "skip_bad_rows": True}
     names = natural_order(
-        {label for found in cleaned.values() for _, labels in found for label in labels}
+        {label for split_rows in rows.values() for found in split_rows for label in found.labels}
     )
     if len(names) < 2:
         raise BadInputError(
@@ -212,12 +226,14 @@ def classification(
     splits = {
         split: [
             {
-                "text": text,
-                "label": sorted(index[x] for x in labels) if multi_label else index[labels[0]],
+                "text": found.text,
+                "label": sorted(index[x] for x in found.labels)
+                if multi_label
+                else index[found.labels[0]],
             }
-            for text, labels in found
+            for found in split_rows
         ]
-        for split, found in cleaned.items()
+        for split, split_rows in rows.items()
     }
     seeded = None
     if "validation" not in splits:
@@ -249,4 +265,5 @@ def classification(
         unused=unused,
         licence=licence,
         description=description,
+        skipped=skipped,
     )

@@ -41,6 +41,7 @@ def csv_text(
     encoding: str = "utf-8",
     seed: int = 0,
     stratify: bool = True,
+    skip_bad_rows: bool = False,
     licence: str = UNKNOWN_LICENCE,
 ) -> DatasetSpec:
     """CSV or TSV files with a text and a label column -> a TFDS dataset of `text` and `label`.
@@ -60,6 +61,8 @@ def csv_text(
         seed: seed of the validation split (10 %) made when no validation file is given.
         stratify: draw 10 % of each class for validation (`_labels.stratified_split`);
             False draws 10 % of all examples, as the zoo did before.
+        skip_bad_rows: skip the rows refused below by line, and count them, rather than
+            refuse the data (`_files.BadRows`; training's `--skip-bad-rows`).
         licence: the data's terms of use, for the model card.
 
     Returns:
@@ -69,9 +72,11 @@ def csv_text(
 
     Raises:
         BadInputError: `columns` does not name two columns, an empty `label_delimiter`, no
-            training file, a column missing from a header, a row of another width, an
-            unbalanced quote, an empty label (single-label), fewer than two labels, (stratified)
-            a class of one example, or a file that cannot be read or decoded.
+            training file, a column missing from a header, an unbalanced quote, fewer than
+            two labels, (stratified) a class of one example, a file that cannot be read or
+            decoded, or one none of whose rows can be read.
+        BadRowError: (without `skip_bad_rows`) a row of another width, an empty text or an
+            empty label (single-label), naming it.
     """
     text_name, label_name = text_and_label(columns, "csv")
     if label_delimiter == "":
@@ -83,25 +88,32 @@ def csv_text(
         "train.csv, reviews_train.csv",
     )
     rows: dict[str, list[_labels.Row]] = {}
+    bad = _files.BadRows(skip_bad_rows)
     for split, group in by_split.items():
         for file in group:
-            header, table = _files.table(file, encoding)
+            header, table = _files.table(file, encoding, bad=bad)
             missing = [n for n in (text_name, label_name) if n not in header]
             if missing:
                 raise BadInputError(
                     f"{file}, line 1: no column {missing[0]!r} in the header ({', '.join(header)}); set --columns TEXT,LABEL."
                 )
             text_at, label_at = header.index(text_name), header.index(label_name)
-            rows.setdefault(split, []).extend(
-                _labels.Row(
-                    row[text_at],
-                    tuple(row[label_at].split(label_delimiter))
-                    if label_delimiter
-                    else (row[label_at],),
-                    f"{file}, line {number}",
+            for number, row in table:
+                where = f"{file}, line {number}"
+                labels = (
+                    row[label_at].split(label_delimiter) if label_delimiter else [row[label_at]]
                 )
-                for number, row in table
-            )
+                found = bad.read(
+                    file,
+                    where,
+                    _labels.row,
+                    row[text_at],
+                    labels,
+                    where,
+                    multi_label=bool(label_delimiter),
+                )
+                if found is not None:
+                    rows.setdefault(split, []).append(found)
     options = {"columns": columns, "encoding": encoding, "seed": seed, "stratify": stratify}
     if label_delimiter:
         options["label_delimiter"] = label_delimiter
@@ -115,5 +127,6 @@ def csv_text(
         unused=unused,
         options=options,
         licence=licence,
+        bad=bad,
         description="Text and label columns of CSV/TSV files, prepared by the zoo.",
     )

@@ -69,7 +69,10 @@ def text_folder(
             "inside train/, val/ and test/, as Keras's text_dataset_from_directory reads them."
         )
     rows = {
-        split: [_labels.Row(_text(file, encoding), (label,), str(file)) for file, label in found]
+        split: [
+            _labels.row(_text(file, encoding), [label], str(file), multi_label=False)
+            for file, label in found
+        ]
         for split, found in examples.items()
     }
     return _labels.classification(

@@ -88,7 +88,9 @@ def text_per_class(
             raise BadInputError(f"{file}: empty file; each class file needs one example a line.")
         # a blank line (or one of invisible characters only) is no example
         rows += [
-            _labels.Row(line, (label_of(file),), str(file)) for line in lines if not is_blank(line)
+            _labels.row(line, [label_of(file)], str(file), multi_label=False)
+            for line in lines
+            if not is_blank(line)
         ]
     return _labels.classification(
         "zoo_text_per_class",

@@ -11,7 +11,7 @@ from pathlib import Path
 from zoo.data.formats import _files, _labels
 from zoo.data.formats._dataset import UNKNOWN_LICENCE, reader
 from zoo.data.spec import DatasetSpec
-from zoo.errors import BadInputError
+from zoo.errors import BadInputError, BadRowError
 
 #: `COARSE:fine question`: the label is one token, the question the rest of the line
 _LINE = re.compile(r"([^\s:]+):(\S+)\s+(\S.*)")
@@ -25,6 +25,7 @@ def trec(
     encoding: str = "utf-8",
     seed: int = 0,
     stratify: bool = True,
+    skip_bad_rows: bool = False,
     licence: str = UNKNOWN_LICENCE,
 ) -> DatasetSpec:
     """TREC question-classification files -> a TFDS dataset of `text` and `label`.
@@ -41,6 +42,8 @@ def trec(
         seed: seed of the validation split (10 %) made when no validation file is given.
         stratify: draw 10 % of each class for validation (`_labels.stratified_split`);
             False draws 10 % of all examples.
+        skip_bad_rows: skip the lines that are not `COARSE:fine question`, and count them,
+            rather than refuse the data (`_files.BadRows`; training's `--skip-bad-rows`).
         licence: the data's terms of use, for the model card.
 
     Returns:
@@ -48,9 +51,11 @@ def trec(
         names in natural order); splits train, validation and, with a test file, test.
 
     Raises:
-        BadInputError: `labels` is neither `coarse` nor `fine`, a line that is not
-            `COARSE:fine question` (naming it), no training file, (stratified) a class of one
-            example, or a file that cannot be read or decoded.
+        BadRowError: (without `skip_bad_rows`) a line that is not `COARSE:fine question`,
+            naming it.
+        BadInputError: `labels` is neither `coarse` nor `fine`, no training file,
+            (stratified) a class of one example, a file that cannot be read or decoded, or
+            one none of whose lines can be read.
     """
     if labels not in ("coarse", "fine"):
         raise BadInputError(
@@ -62,6 +67,20 @@ def trec(
         "a TREC file",
         "train_5500.label, test.label",
     )
+
+    def parse(line: str, where: str) -> _labels.Row:
+        match = _LINE.fullmatch(line.strip())
+        if not match:
+            raise BadRowError(
+                where,
+                "expected 'COARSE:fine question', e.g. 'DESC:manner How did serfdom develop ?'; "
+                f"got {line.strip()[:60]!r}: fix or drop the line.",
+            )
+        coarse, fine, question = match.groups()
+        label = coarse if labels == "coarse" else f"{coarse}:{fine}"
+        return _labels.row(question.strip(), [label], where, multi_label=False)
+
+    bad = _files.BadRows(skip_bad_rows)
     rows: dict[str, list[_labels.Row]] = {}
     for split, group in by_split.items():
         for file in group:
@@ -69,15 +88,8 @@ def trec(
                 file, encoding, "one 'COARSE:fine question' a line"
             ):
                 where = f"{file}, line {number}"
-                match = _LINE.fullmatch(line.strip())
-                if not match:
-                    raise BadInputError(
-                        f"{where}: expected 'COARSE:fine question', e.g. 'DESC:manner How did "
-                        f"serfdom develop ?'; got {line.strip()[:60]!r}: fix or drop the line."
-                    )
-                coarse, fine, question = match.groups()
-                label = coarse if labels == "coarse" else f"{coarse}:{fine}"
-                rows.setdefault(split, []).append(_labels.Row(question.strip(), (label,), where))
+                if (found := bad.read(file, where, parse, line, where)) is not None:
+                    rows.setdefault(split, []).append(found)
     return _labels.classification(
         "zoo_trec",
         "trec",
@@ -88,5 +100,6 @@ def trec(
         unused=unused,
         options={"labels": labels, "encoding": encoding, "seed": seed, "stratify": stratify},
         licence=licence,
+        bad=bad,
         description="TREC question classification, prepared by the zoo.",
     )
