@@ -31,7 +31,11 @@ def measure(ref: str, root: Path, repeats: int) -> dict[str, Any]:
         "version": card.version,
         "task": card.task,
         "cell": card.cell,
-        "dataset": card.dataset.source["path"] if card.dataset.source else card.dataset.tfds_name,
+        # cards record absolute data paths (older ones: relative to the checkout); the table
+        # shows them relative to the checkout, the way ANCHORS names them
+        "dataset": os.path.relpath(ROOT / card.dataset.source["path"], ROOT)
+        if card.dataset.source
+        else card.dataset.tfds_name,
         "metric": headline,
         "parameters": card.parameters,
         "bytes": card.files["model.keras"].bytes,
