@@ -5,12 +5,15 @@ word embedding (with masking) plus a small casing embedding plus a character-lev
 bidirectional recurrent encoding of each word (Lample et al. 2016) -> recurrent layer with
 `return_sequences` (optionally bidirectional) -> one tag per token. Padding carries zero
 sample weight, so loss and accuracy ignore it; the headline metric is entity-level F1 under
-the data's own tag scheme (`entity_scores`: conlleval's rules for IOB1).
+the training data's own tag scheme (`entity_scores`: conlleval's rules for IOB1), in which
+the model also predicts; data in another scheme is rewritten in the model's as it is loaded.
 """
 
 from __future__ import annotations
 
 import json
+import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,11 +27,17 @@ from seqeval.metrics.sequence_labeling import get_entities
 from seqeval.scheme import IOB2, IOBES
 
 from zoo.data import text
-from zoo.data.formats import tag_scheme
-from zoo.data.preprocessing import Preprocessing, graph_ops, label_field, vocabulary_field
+from zoo.data.formats import convert_tags, tag_scheme
+from zoo.data.preprocessing import (
+    Preprocessing,
+    graph_ops,
+    label_field,
+    label_scheme_field,
+    vocabulary_field,
+)
 from zoo.data.spec import GENERATED, DatasetSpec
 from zoo.data.visible import is_blank
-from zoo.errors import BadInputError
+from zoo.errors import BadInputError, ZooWarning
 from zoo.models.compiled import compiled_call, graph_call
 from zoo.models.custom_layers import (
     CharacterEncoder,
@@ -91,9 +100,10 @@ class TaggerPreprocessing(Preprocessing):
     characters: list[str] = vocabulary_field()
     max_word_length: int = 20
     tags: list[str] = label_field()
-    #: how the training data marks entities: `IOB1` (CoNLL-2003), `IOB2` or `BIOES`; it
-    #: decides how entity F1 reads tag sequences (`entity_scores`)
-    tag_scheme: str = "IOB1"
+    #: how the training data marks entities: `IOB1` (CoNLL-2003), `IOB2` or `BIOES`; the
+    #: model predicts in it, entity F1 reads tag sequences by its rules (`entity_scores`), and
+    #: fine-tuning takes the new data's. Files written before the field existed: IOB1.
+    tag_scheme: str = label_scheme_field("IOB1")
     #: words are lowercased before the vocabulary lookup (case then reaches the model only
     #: through the casing classes and the characters); False keeps `US` and `us` apart.
     #: Files written before the option existed lowercased.
@@ -162,6 +172,25 @@ def entity_scores(
     }
 
 
+def data_scheme(spec: DatasetSpec, sentences: Iterable[list[str]]) -> str:
+    """The tag scheme of a dataset: the one recorded when users' files were prepared (read
+    from all their splits), else the one its sentences show (`tag_scheme`).
+
+    Args:
+        spec: the dataset.
+        sentences: its tag sequences, one list per sentence; read only when no scheme is
+            recorded (a TFDS dataset).
+
+    Returns:
+        `IOB1`, `IOB2` or `BIOES`.
+
+    Raises:
+        BadInputError: a malformed tag (`tag_scheme`).
+    """
+    recorded = (spec.source or {}).get("tag_scheme")
+    return recorded or tag_scheme(sentences, Path(spec.tfds_name))
+
+
 @register_task
 class NamedEntityRecognition(Task):
     """Many-to-many with equal lengths: one tag per token.
@@ -210,7 +239,7 @@ class NamedEntityRecognition(Task):
         examples = list(train.as_numpy_iterator())
         # TFDS text is UTF-8 bytes (numpy's `astype(str)` would decode it as ASCII)
         tokens = [t.decode() for ex in examples for t in ex["tokens"]]
-        sequences = [[tag.decode() for tag in ex["ner_name"]] for ex in examples]
+        sequences = ([tag.decode() for tag in ex["ner_name"]] for ex in examples)
         self.preprocessing = TaggerPreprocessing(
             vocabulary=text.build_vocabulary(
                 (t.lower() if lowercase else t for t in tokens),
@@ -222,9 +251,66 @@ class NamedEntityRecognition(Task):
             ),
             max_word_length=self.max_word_length,
             tags=class_names(self.features(spec)["ner"]),
-            tag_scheme=tag_scheme(sequences, Path(spec.tfds_name)),
+            tag_scheme=data_scheme(spec, sequences),
             lowercase=lowercase,
         )
+
+    def load(
+        self, dataset: str | DatasetSpec, split: str, *, directory: str | None = None
+    ) -> tf.data.Dataset:
+        """As `Task.load`; for a fitted tagger, data whose tag scheme is not the model's has
+        its tags (`ner_name`) rewritten in the model's (`convert_tags`), which a `ZooWarning`
+        says once: the gold tags then mean what the model's do, so token accuracy and entity
+        F1 compare like with like (and BIOES data's `S-`, or IOB2 data's `B-PER`, is no tag
+        the model does not know). Before fitting (training, fine-tuning), tags are read as
+        written, and the model learns their scheme (`adapt`).
+
+        Args:
+            dataset: a key of `datasets` or a spec (e.g. from `zoo.prepare`).
+            split: a split role, or `all`.
+            directory: TFDS data folder (default: `zoo.data.loading.data_dir()`).
+
+        Returns:
+            The raw examples, `ner_name` in the model's scheme once it is fitted.
+
+        Raises:
+            BadInputError: as `Task.load`, or a malformed tag in a TFDS dataset whose scheme
+                is read from its tags (`data_scheme`).
+        """
+        raw = super().load(dataset, split, directory=directory)
+        if self.preprocessing is None:
+            return raw
+        spec, model_scheme = self.dataset(dataset), self.preprocessing.tag_scheme
+        scheme = data_scheme(
+            spec,
+            (
+                [t.decode() for t in tags]
+                for tags in raw.map(lambda ex: ex["ner_name"]).as_numpy_iterator()
+            ),
+        )
+        if scheme == model_scheme:
+            return raw
+        warnings.warn(
+            ZooWarning(
+                f"{spec.tfds_name} writes its tags in {scheme}: they are rewritten in the "
+                f"model's {model_scheme} to be compared with its predictions."
+            ),
+            stacklevel=2,
+        )
+
+        def rewrite(tags: np.ndarray) -> np.ndarray:
+            """One sentence's tags, UTF-8 bytes, in the model's scheme."""
+            return np.array(
+                [t.encode() for t in convert_tags([t.decode() for t in tags], model_scheme)],
+                dtype=object,
+            )
+
+        def rewritten(ex: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+            """The example with its `ner_name` rewritten (a string tensor of its shape)."""
+            tags = tf.numpy_function(rewrite, [ex["ner_name"]], tf.string, stateful=False)
+            return {**ex, "ner_name": tf.ensure_shape(tags, [None])}
+
+        return raw.map(rewritten, num_parallel_calls=tf.data.AUTOTUNE)
 
     def encode(self, raw: tf.data.Dataset, *, training: bool) -> tf.data.Dataset:
         """Elements `({"words", "casing", "chars"}, tags, weights)`: int32 (tokens,), (tokens,)
@@ -365,7 +451,7 @@ class NamedEntityRecognition(Task):
         self, model: keras.Model, raw: tf.data.Dataset, *, batch_size: int = 64, quick: bool = False
     ) -> dict[str, float]:
         """`entity_f1`, `entity_precision` and `entity_recall` under the preprocessing's tag
-        scheme (`entity_scores`: conlleval's rules for IOB1, as Tjong Kim Sang & De Meulder
+        scheme, the model's, in which `load` gives data of any scheme (`entity_scores`: conlleval's rules for IOB1, as Tjong Kim Sang & De Meulder
         2003, https://aclanthology.org/W03-0419; seqeval's strict mode for IOB2 and BIOES),
         `token_accuracy`, and `unknown_tags` when gold tags the model does not know occur
         (read as O for entities, wrong for token accuracy).

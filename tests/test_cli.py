@@ -315,6 +315,77 @@ def test_evaluate_a_tagger_on_conll_files_counts_unknown_tags(tmp_path, capsys) 
     assert "ner: the model does not know B-COMPANY, B-PER (it knows O, B-LOC," in out
 
 
+# three sentences in each tag scheme, written by hand: the shipped taggers are IOB1
+SCHEMES_OF_SENTENCES = {
+    "tokens": [
+        "John Smith visited Paris and Berlin .",
+        "The European Commission met Mary .",
+        "Talks between Germany France ended .",
+    ],
+    "IOB1": [
+        "I-PER I-PER O I-LOC O I-LOC O",
+        "O I-ORG I-ORG O I-PER O",
+        "O O I-LOC B-LOC O O",
+    ],
+    "IOB2": [
+        "B-PER I-PER O B-LOC O B-LOC O",
+        "O B-ORG I-ORG O B-PER O",
+        "O O B-LOC B-LOC O O",
+    ],
+    "BIOES": [
+        "B-PER E-PER O S-LOC O S-LOC O",
+        "O B-ORG E-ORG O S-PER O",
+        "O O S-LOC S-LOC O O",
+    ],
+}
+
+
+def _conll_file(path: Path, scheme: str) -> Path:
+    sentences = zip(SCHEMES_OF_SENTENCES["tokens"], SCHEMES_OF_SENTENCES[scheme], strict=True)
+    path.write_text(
+        "\n\n".join(
+            "\n".join(f"{w} {t}" for w, t in zip(words.split(), tags.split(), strict=True))
+            for words, tags in sentences
+        )
+        + "\n"
+    )
+    return path
+
+
+def test_evaluate_a_tagger_on_tags_of_another_scheme_rewrites_them_in_its_own(
+    tmp_path, capsys
+) -> None:
+    """IOB2 and BIOES files score as the IOB1 file of the same entities does on an IOB1
+    model: their tags are rewritten in its scheme. Before, IOB2's `B-PER` and BIOES's `S-`
+    and `E-` tags were tags the model does not know, and every IOB2 `B-` opening an entity a
+    wrong token."""
+    scores = {}
+    for scheme in ("IOB1", "IOB2", "BIOES"):
+        data = _conll_file(tmp_path / f"{scheme}.conll", scheme)
+        args = ["--data", str(data), "--format", "conll", "--columns", "tokens ner"]
+        assert main(["evaluate", "ner-conll2003-lstm", *args, "--registry", SHIPPED]) == 0
+        out, err = capsys.readouterr()
+        scores[scheme] = _metrics(out, "all")
+        rewritten = [line for line in err.splitlines() if "rewritten" in line]
+        assert rewritten == (
+            []
+            if scheme == "IOB1"
+            else [
+                f"zoo: warning: {zoo.prepare(data, 'conll', columns='tokens ner').tfds_name} "
+                f"writes its tags in {scheme}: they are rewritten in the model's IOB1 to be "
+                "compared with its predictions."
+            ]
+        )
+    assert "unknown_tags" not in scores["IOB1"] and scores["IOB1"]["token_accuracy"] > 0.8
+    assert scores["IOB2"] == scores["IOB1"] and scores["BIOES"] == scores["IOB1"]
+    # the Python API reads the data the same way
+    model = zoo.load("ner-conll2003-lstm", root=SHIPPED)
+    spec = zoo.prepare(tmp_path / "BIOES.conll", "conll", columns="tokens ner")
+    with pytest.warns(zoo.ZooWarning, match="writes its tags in BIOES"):
+        metrics = model.evaluate(spec, "all")
+    assert metrics == pytest.approx(scores["IOB1"], abs=1e-4)
+
+
 def test_evaluate_an_image_classifier_on_image_folders(tmp_path, capsys) -> None:
     import numpy as np
     from PIL import Image

@@ -244,6 +244,51 @@ def test_conll_tag_schemes_are_detected_and_any_column_layout_works(
     assert set(loading.info(spec.tfds_name).features["ner"].feature.names) == set(tags)
 
 
+# one sentence's entities, written by hand in each scheme: two adjacent PERs (where IOB1
+# writes B-), a three-token ORG, a one-token LOC, and a type with a hyphen in its name
+SAME_ENTITIES = {
+    "IOB1": ["I-PER", "I-PER", "B-PER", "O", "I-ORG", "I-ORG", "I-ORG", "I-LOC", "O", "I-NEW-CO"],
+    "IOB2": ["B-PER", "I-PER", "B-PER", "O", "B-ORG", "I-ORG", "I-ORG", "B-LOC", "O", "B-NEW-CO"],
+    "BIOES": ["B-PER", "E-PER", "S-PER", "O", "B-ORG", "I-ORG", "E-ORG", "S-LOC", "O", "S-NEW-CO"],
+}
+
+
+@pytest.mark.parametrize("source", formats.TAG_SCHEMES)
+@pytest.mark.parametrize("target", formats.TAG_SCHEMES)
+def test_tags_convert_between_schemes_and_round_trip(source: str, target: str) -> None:
+    tags = SAME_ENTITIES[source]
+    assert formats.tag_scheme([tags], Path("x")) == source  # the hand-made sequences are right
+    converted = formats.convert_tags(tags, target)
+    assert converted == SAME_ENTITIES[target]
+    assert formats.convert_tags(converted, source) == tags
+
+
+@pytest.mark.parametrize(
+    "tags, scheme, written",
+    [
+        ([], "IOB2", []),
+        (["O", "O"], "BIOES", ["O", "O"]),
+        # a different type right after an entity opens a new one, with no B- in IOB1
+        (["I-PER", "I-LOC"], "IOB1", ["I-PER", "I-LOC"]),
+        (["I-PER", "I-LOC"], "IOB2", ["B-PER", "B-LOC"]),
+        # ill-formed input is read by conlleval's rules: I- after O opens an entity, E- ends
+        # one, and I- after E- opens the next
+        (["O", "I-PER", "O", "B-LOC", "I-LOC"], "IOB2", ["O", "B-PER", "O", "B-LOC", "I-LOC"]),
+        (["B-PER", "I-PER", "O", "B-LOC"], "IOB1", ["I-PER", "I-PER", "O", "I-LOC"]),
+        (["B-PER", "E-PER", "I-PER"], "IOB1", ["I-PER", "I-PER", "B-PER"]),
+        (["B-PER", "I-PER"], "BIOES", ["B-PER", "E-PER"]),
+        (["I-PER", "B-PER", "I-PER"], "BIOES", ["S-PER", "B-PER", "E-PER"]),
+    ],
+)
+def test_tag_conversion_edge_cases(tags: list[str], scheme: str, written: list[str]) -> None:
+    assert formats.convert_tags(tags, scheme) == written
+
+
+def test_tag_conversion_refuses_an_unknown_scheme() -> None:
+    with pytest.raises(ValueError, match="unknown tag scheme 'IOBES': one of IOB1, IOB2, BIOES"):
+        formats.convert_tags(["O"], "IOBES")
+
+
 def test_conll_unknown_tag_scheme(tmp_path) -> None:
     _write(tmp_path / "ner" / "train.txt", "Paris X-LOC\n")
     _write(tmp_path / "ner" / "dev.txt", "Paris O\n")

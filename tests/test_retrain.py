@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
 import pytest
+from seqeval.metrics import f1_score
+from seqeval.scheme import IOB2
 
 import zoo
 from zoo import registry
+from zoo.data.formats import convert_tags
 from zoo.tasks.many_to_many_equal import TaggerPreprocessing
 from zoo.tasks.many_to_one import TextClassificationPreprocessing
 
@@ -143,25 +147,116 @@ def test_merge_policy() -> None:
         TaggerPreprocessing(tags=["O", "B-X"])
     )
     assert merged.tags == ["O", "B-X"] and changes["labels_replaced"]
+    assert "label_scheme" not in changes  # both IOB1, the default
 
 
-def test_data_reaches_a_model_by_label_name_whatever_its_own_id_order() -> None:
-    """A parent whose labels come in another order than the new data's keeps its head: the
-    data's ids are remapped by name (before, `pos` was silently trained as `neg`)."""
-    task = zoo.get_task("many-to-one")()
-    raw = task.load("embedded", "validation").take(64)
-    assert task.features("embedded")["label"].names == ["neg", "pos"]
-    task.preprocessing = TextClassificationPreprocessing(
-        vocabulary=["good"], labels=["pos", "neg"]
-    )  # the parent's order
-    encoded = [int(label) for _, label in task.encode(raw, training=False).as_numpy_iterator()]
-    assert encoded == [1 - int(ex["label"]) for ex in raw.as_numpy_iterator()]
-    # a name the model does not know never becomes another label
-    task.preprocessing = TextClassificationPreprocessing(
-        vocabulary=["good"], labels=["pos", "mixed"]
+def test_a_tagger_fine_tuned_on_another_tag_scheme_takes_the_datas_and_keeps_its_head() -> None:
+    parent = TaggerPreprocessing(tags=["O", "B-PER", "I-PER"], tag_scheme="IOB1")
+    merged, changes = parent.merged_with(
+        TaggerPreprocessing(tags=["I-PER", "O", "B-PER"], tag_scheme="IOB2")
     )
-    encoded = [int(label) for _, label in task.encode(raw, training=False).as_numpy_iterator()]
-    assert encoded == [0 if ex["label"] == 1 else -1 for ex in raw.as_numpy_iterator()]
+    assert merged.tag_scheme == "IOB2" and merged.tags == ["O", "B-PER", "I-PER"]
+    assert not changes["labels_replaced"]
+    assert changes["label_scheme"] == {
+        "parent": {"tag_scheme": "IOB1"},
+        "new": {"tag_scheme": "IOB2"},
+    }
+
+
+def _write_tagged(path: Path, sentences: list[tuple[list[str], list[str]]]) -> None:
+    path.write_text(
+        "\n\n".join(
+            "\n".join(f"{w} {t}" for w, t in zip(words, tags, strict=True))
+            for words, tags in sentences
+        )
+        + "\n"
+    )
+
+
+def _people_and_places() -> list[tuple[list[str], list[str]]]:
+    """Easy sentences in IOB2 (people, places, two places side by side), each six times."""
+    people = [["Anna", "Berg"], ["Ben"], ["Carla", "Maria", "Diaz"], ["Dan", "Smith"]]
+    places = [["Oslo"], ["New", "York"], ["Rome"], ["Lima"]]
+
+    def entity(words: list[str], kind: str) -> list[str]:
+        return [f"B-{kind}"] + [f"I-{kind}"] * (len(words) - 1)
+
+    sentences = []
+    for person, (place, other) in itertools.product(people, itertools.pairwise(places)):
+        sentences += [
+            (
+                [*person, "visited", *place, "."],
+                [*entity(person, "PER"), "O", *entity(place, "LOC"), "O"],
+            ),
+            (
+                ["talks", "in", *place, *other, "with", *person],
+                [
+                    "O",
+                    "O",
+                    *entity(place, "LOC"),
+                    *entity(other, "LOC"),
+                    "O",
+                    *entity(person, "PER"),
+                ],
+            ),
+        ]
+    return sentences * 6
+
+
+# slow: the model must learn to tag entities for its score to be compared
+@pytest.mark.slow
+def test_retraining_on_iob2_data_learns_records_and_scores_iob2(tmp_path: Path) -> None:
+    """An IOB1 parent fine-tuned on IOB2 files kept IOB1: its card said IOB1 and its entity
+    F1 read the IOB2 predictions by conlleval's lenient rules instead of strict IOB2's."""
+    sentences = _people_and_places()
+    written = {}
+    for scheme in ("IOB1", "IOB2"):
+        (tmp_path / scheme).mkdir()
+        written[scheme] = [(words, convert_tags(tags, scheme)) for words, tags in sentences]
+        _write_tagged(tmp_path / scheme / "train.txt", written[scheme][::2])
+        _write_tagged(tmp_path / scheme / "dev.txt", written[scheme][1::8])
+    hp = {
+        "units": 16,
+        "embedding_dim": 16,
+        "char_units": 8,
+        "char_embedding_dim": 8,
+        "learning_rate": 0.01,
+    }
+    iob1 = zoo.prepare(tmp_path / "IOB1", "conll", columns="tokens ner")
+    parent = zoo.train(
+        "many-to-many-equal", dataset=iob1, epochs=3, batch_size=8, hparams=hp, verbose=0
+    )
+    assert parent.task.preprocessing.tag_scheme == "IOB1"
+    path = zoo.save(parent, "iob1-parent", root=tmp_path / "registry")
+
+    iob2 = zoo.prepare(tmp_path / "IOB2", "conll", columns="tokens ner")
+    tuned = zoo.retrain(
+        f"iob1-parent@{path.name}",
+        iob2,
+        epochs=5,
+        batch_size=8,
+        head_epochs=1,
+        root=tmp_path / "registry",
+        verbose=0,
+    )
+    assert tuned.task.preprocessing.tag_scheme == "IOB2"
+    assert tuned.retrain["label_scheme"] == {
+        "parent": {"tag_scheme": "IOB1"},
+        "new": {"tag_scheme": "IOB2"},
+    }
+    gold = [tags for _, tags in written["IOB2"][1::8]]
+    predicted = [
+        [tag for _, tag in sentence["tags"]]
+        for sentence in tuned.task.predict(
+            tuned.model, [words for words, _ in written["IOB2"][1::8]]
+        )
+    ]
+    strict = f1_score(gold, predicted, mode="strict", scheme=IOB2)
+    assert strict > 0.1  # the model tags entities: the comparison means something
+    assert tuned.metrics["validation"]["entity_f1"] == pytest.approx(strict, abs=1e-6)
+    saved = registry.save(tuned, "iob2-child", root=tmp_path / "registry")
+    card = zoo.load(f"iob2-child@{saved.name}", root=tmp_path / "registry").card
+    assert card.retrain.label_scheme["new"] == {"tag_scheme": "IOB2"}
 
 
 def _snapshot(root: Path) -> dict[str, float]:

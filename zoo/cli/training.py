@@ -254,6 +254,16 @@ def cmd_retrain(args: argparse.Namespace) -> None:
             )
             + ": the embedding and recurrent layers are the parent's, the head is new"
         )
+    if result.retrain.get("label_scheme"):
+        schemes = result.retrain["label_scheme"]
+        print(
+            "  "
+            + ", ".join(
+                f"{name}: {schemes['parent'][name]} -> {value}"
+                for name, value in schemes["new"].items()
+            )
+            + ": the data's scheme, in which the model now predicts and is scored"
+        )
     print_metrics(result.metrics)
     print(f"saved to {path}")
 

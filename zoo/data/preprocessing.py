@@ -14,6 +14,9 @@ never guessed from their names:
 - `label_option_field()`: how the label names are read out (e.g. multi-label or not): it
   shapes the output head as the names do, so fine-tuning on data with other options
   replaces the head.
+- `label_scheme_field()`: how the data writes its labels (a tag scheme: IOB1, IOB2): the
+  model learns and predicts in it, so fine-tuning takes the new data's, keeping the head
+  when the names are the same.
 - `calibration_field()`: decisions chosen on held-out data after training (e.g. per-class
   thresholds): fine-tuning takes the new data's (empty) value until it is chosen again.
 - `model_field()`: a serialised model the preprocessing applies (e.g. a SentencePiece
@@ -40,7 +43,7 @@ _KIND = "zoo_kind"
 #: whole object, vocabularies and all)
 graph_ops = tf.autograph.experimental.do_not_convert
 VOCABULARY, LABELS, MODEL = "vocabulary", "labels", "model"
-LABEL_OPTION, CALIBRATION = "label_option", "calibration"
+LABEL_OPTION, LABEL_SCHEME, CALIBRATION = "label_option", "label_scheme", "calibration"
 #: ids every vocabulary reserves before its tokens
 PAD_ID, UNK_ID = 0, 1
 #: the id `label_ids` gives a name the model does not know
@@ -78,6 +81,21 @@ def label_option_field(default: Any) -> Any:
         differ replaces the output head, as another label set does (`merged_with`).
     """
     return field(default=default, metadata={_KIND: LABEL_OPTION})
+
+
+def label_scheme_field(default: str) -> Any:
+    """A dataclass field saying how the data writes its label names (e.g. a tag scheme:
+    the same `B-PER` opens every entity in IOB2, only one after another PER in IOB1).
+
+    Args:
+        default: its value for files written before the field existed.
+
+    Returns:
+        A `dataclasses.field` marked as a label scheme: the model learns and predicts in it,
+        and fine-tuning takes the new data's (`merged_with`); unlike a label option it keeps
+        the output head when the names are the same, which then learns the new scheme.
+    """
+    return field(default=default, metadata={_KIND: LABEL_SCHEME})
 
 
 def calibration_field() -> Any:
@@ -301,8 +319,9 @@ class Preprocessing:
         known ids keep their trained embeddings. Label names: the same set in any order
         keeps this one's order (the data is remapped by name when it is encoded); another
         set, or other label options (`label_option_field`), replaces them, and the output
-        head must be replaced. Calibration (`calibration_field`) is the new one's, to be
-        chosen again after training. Fixed fields stay this one's.
+        head must be replaced. Label schemes (`label_scheme_field`) are the new one's: the
+        model learns the data as it is written. Calibration (`calibration_field`) is the
+        new one's, to be chosen again after training. Fixed fields stay this one's.
 
         Args:
             new: the same task's preprocessing, fitted on the new data.
@@ -310,7 +329,8 @@ class Preprocessing:
         Returns:
             The merged preprocessing, and what changed: `vocabulary_added` (field -> count),
             `labels_replaced` (bool) and, when replaced, `labels` (`parent` and `new` names,
-            and, where they differ, `parent_options` and `new_options`).
+            and, where they differ, `parent_options` and `new_options`); where the label
+            schemes differ, `label_scheme` (`parent` and `new`, field -> scheme).
         """
         values = self.to_json()
         changes: dict[str, Any] = {"vocabulary_added": {}, "labels_replaced": False}
@@ -335,5 +355,9 @@ class Preprocessing:
                 "new_options": new_options,
             }
             values.update(new_options)
+        schemes, new_schemes = self._fields_of(LABEL_SCHEME), new._fields_of(LABEL_SCHEME)
+        if schemes != new_schemes:
+            changes["label_scheme"] = {"parent": schemes, "new": new_schemes}
+        values.update(new_schemes)
         values.update(new._fields_of(CALIBRATION))
         return type(self)(**values), changes

@@ -237,6 +237,9 @@ class RetrainRecord(_Record):
         labels: for a replaced head, the parent's label names and the new ones (`parent`,
             `new`), with their label options where those differ (`parent_options`,
             `new_options`, e.g. multi-label); None for a kept head (or a card older than it).
+        label_scheme: where the new data writes its labels in another scheme than the
+            parent's (a tagger's IOB1, IOB2, BIOES), each one's (`parent`, `new`: field ->
+            scheme); the model learned the new one. None where they agree (or older cards).
     """
 
     parent: str
@@ -246,6 +249,7 @@ class RetrainRecord(_Record):
     vocabulary_added: dict[str, int]
     layers_copied: int
     labels: dict[str, Any] | None = dataclasses.field(default=None, metadata=_ADDED_LATER)
+    label_scheme: dict[str, Any] | None = dataclasses.field(default=None, metadata=_ADDED_LATER)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -440,6 +444,10 @@ class ModelCard(_Record):
                 )
                 + (f"{added} added" if added else "no new vocabulary")
                 + (", encoder frozen" if retrain.freeze_encoder else "")
+                + "".join(
+                    f", {name} {retrain.label_scheme['parent'][name]} -> {value} (the data's)"
+                    for name, value in (retrain.label_scheme or {"new": {}})["new"].items()
+                )
                 + ".\n"
             )
         if self.search:

@@ -12,6 +12,9 @@ Policy, the same for every task:
   label name, so its own id order does not matter. Otherwise the head (the task's
   `head_layer`) is replaced by a new one for the new labels: it is trained alone for
   `head_epochs` while everything else is frozen, then everything is trained together.
+- **Label schemes** (a tagger's IOB1, IOB2 or BIOES) are the new data's: the model learns
+  the tags as the data writes them, predicts them so, and is scored by that scheme's rules;
+  a kept head learns where the new scheme puts its `B-` tags.
 - **Freezing.** `freeze_encoder=True` keeps every layer except the head frozen throughout.
 - **Fixed contracts** (image shape, maximum lengths, languages) stay the parent's.
 
@@ -87,7 +90,8 @@ def retrain(
     Returns:
         The `TrainResult`: the parent's hyperparameters, the merged preprocessing, the
         history of both phases, and `retrain` (parent `name@version`, whether the head was
-        replaced, vocabulary added, layers copied).
+        replaced, vocabulary added, layers copied, and the parent's and the new label
+        scheme where they differ).
 
     Raises:
         UnknownNameError: an unknown model, version, alias, dataset or split.
@@ -142,6 +146,7 @@ def retrain(
         "vocabulary_added": changes["vocabulary_added"],
         "layers_copied": len(copied),
         "labels": changes.get("labels"),
+        "label_scheme": changes.get("label_scheme"),
     }
     return finish(
         task,

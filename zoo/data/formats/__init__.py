@@ -82,7 +82,7 @@ from zoo.data.formats._files import (
     split_of,
 )
 from zoo.data.formats._labels import natural_order
-from zoo.data.formats.conll import tag_scheme
+from zoo.data.formats.conll import TAG_SCHEMES, convert_tags, tag_scheme
 from zoo.data.formats.image_folder import IMAGE_SUFFIXES
 from zoo.data.spec import DatasetSpec
 from zoo.errors import BadInputError, UnknownNameError
@@ -98,9 +98,11 @@ __all__ = [
     "IMAGE_SUFFIXES",
     "READERS",
     "SPLIT_WORDS",
+    "TAG_SCHEMES",
     "UNKNOWN_LICENCE",
     "VALIDATION_FRACTION",
     "VERSION",
+    "convert_tags",
     "natural_order",
     "parse_records",
     "prepare",

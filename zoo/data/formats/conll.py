@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import collections
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import tensorflow_datasets as tfds
+from seqeval.metrics.sequence_labeling import get_entities
 
 from zoo.data import loading
 from zoo.data.formats import _dataset, _files
@@ -44,9 +45,14 @@ def _conll_sentences(
         yield sentence
 
 
+#: the tag schemes that `tag_scheme` tells apart and `convert_tags` writes
+TAG_SCHEMES = ("IOB1", "IOB2", "BIOES")
+
+
 def tag_scheme(sentences: Iterable[list[str]], path: Path) -> str:
-    """IOB1, IOB2 or BIOES, from the tag sequences. Entity F1 (seqeval's conlleval mode)
-    reads all three, so tags are kept as they are and the scheme is recorded on the card.
+    """IOB1, IOB2 or BIOES, from the tag sequences. Tags are kept as they are and the
+    scheme is recorded: a tagger learns, predicts and is scored in its data's scheme, and
+    data in another scheme is rewritten in the model's (`convert_tags`).
 
     Args:
         sentences: tag sequences, one list of tags per sentence.
@@ -76,6 +82,44 @@ def tag_scheme(sentences: Iterable[list[str]], path: Path) -> str:
     if prefixes & {"E", "S"}:
         return "BIOES"
     return "IOB1" if chunk_starts_with_i else "IOB2"
+
+
+def convert_tags(tags: Sequence[str], scheme: str) -> list[str]:
+    """The entities of one tag sequence, written in `scheme`.
+
+    Entities are read by conlleval's rules, which read all three schemes alike (seqeval's
+    `get_entities`): an entity opens at `B-` or `S-`, and at `I-` or `E-` after `O`, after a
+    tag of another type or after an entity closed by `E-` or `S-`. They are written as
+    `scheme` writes them: IOB2 opens every entity with `B-`; IOB1 writes `I-` throughout
+    and opens with `B-` only an entity that directly follows one of the same type
+    (CoNLL-2003); BIOES writes a one-token entity `S-` and a longer one `B-`, `I-`..., `E-`.
+    A well-formed sequence converted to its own scheme comes back unchanged, so conversions
+    between the schemes round-trip.
+
+    Args:
+        tags: one sentence's tags, each `O` or a prefix, `-` and a type.
+        scheme: the scheme to write: `IOB1`, `IOB2` or `BIOES`.
+
+    Returns:
+        A new list of the same length.
+
+    Raises:
+        ValueError: a scheme other than those three.
+    """
+    if scheme not in TAG_SCHEMES:
+        raise ValueError(f"unknown tag scheme {scheme!r}: one of {', '.join(TAG_SCHEMES)}.")
+    written = ["O"] * len(tags)
+    previous: tuple[str, int] | None = None  # the last entity's type and end
+    for kind, start, end in get_entities(list(tags)):
+        written[start : end + 1] = [f"I-{kind}"] * (end - start + 1)
+        if scheme == "BIOES" and start == end:
+            written[start] = f"S-{kind}"
+        elif scheme == "BIOES":
+            written[start], written[end] = f"B-{kind}", f"E-{kind}"
+        elif scheme == "IOB2" or previous == (kind, start - 1):
+            written[start] = f"B-{kind}"
+        previous = (kind, end)
+    return written
 
 
 class _ConllFiles(tfds.dataset_builders.ConllDatasetBuilder, skip_registration=True):
