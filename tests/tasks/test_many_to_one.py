@@ -140,9 +140,9 @@ def test_a_search_objective_must_be_a_metric_the_task_reports() -> None:
 @pytest.fixture(scope="module")
 def five_classes(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A 5-class model trained on a CSV of star ratings, saved in the test registry."""
-    path = _write_csv(tmp_path_factory.mktemp("stars") / "stars.csv", _stars(400))
+    path = _write_csv(tmp_path_factory.mktemp("stars") / "stars.csv", _stars(200))
     spec = zoo.prepare(path, "csv")
-    result = zoo.train("many-to-one", dataset=spec, epochs=4, hparams=HP, verbose=0)
+    result = zoo.train("many-to-one", dataset=spec, epochs=3, hparams=HP, verbose=0)
     saved = zoo.save(result, "stars-test")
     return f"stars-test@{saved.name}"
 
@@ -203,10 +203,11 @@ def test_top_k_below_one_is_refused_naming_it(
 
 
 def test_retraining_a_binary_model_on_three_classes_swaps_the_head_and_records_both_label_sets(
-    tmp_path: Path,
+    tmp_path: Path, tiny_dataset
 ) -> None:
+    binary = tiny_dataset("many-to-one", train=64)
     parent = zoo.save(
-        zoo.train("many-to-one", epochs=1, hparams=HP, verbose=0), "binary-parent"
+        zoo.train("many-to-one", dataset=binary, epochs=1, hparams=HP, verbose=0), "binary-parent"
     ).name
     rng = random.Random(3)
     words = {"neg": "awful dull", "neutral": "okay plain", "pos": "superb lovely"}
@@ -235,7 +236,7 @@ def test_retraining_a_binary_model_on_three_classes_swaps_the_head_and_records_b
 
 
 def test_balanced_class_weights_are_recorded_in_the_hyperparameters(tmp_path: Path) -> None:
-    rows = _stars(200)
+    rows = _stars(60)
     spec = zoo.prepare(_write_csv(tmp_path / "s.csv", rows), "csv")
     result = zoo.train(
         "many-to-one", dataset=spec, epochs=1, hparams={**HP, "class_weight": "balanced"}, verbose=0
@@ -261,9 +262,9 @@ def _multi_label_rows(n: int, seed: int = 0) -> list[tuple[str, str]]:
 
 @pytest.fixture(scope="module")
 def multi_label(tmp_path_factory: pytest.TempPathFactory) -> str:
-    path = _write_csv(tmp_path_factory.mktemp("topics") / "topics.csv", _multi_label_rows(400))
+    path = _write_csv(tmp_path_factory.mktemp("topics") / "topics.csv", _multi_label_rows(200))
     spec = zoo.prepare(path, "csv", label_delimiter="|")
-    result = zoo.train("many-to-one", dataset=spec, epochs=6, hparams=HP, verbose=0)
+    result = zoo.train("many-to-one", dataset=spec, epochs=4, hparams=HP, verbose=0)
     saved = zoo.save(result, "topics-test")
     return f"topics-test@{saved.name}"
 
@@ -297,12 +298,12 @@ def test_evaluate_prints_micro_and_macro_f1_for_multi_label_data(
 def test_a_fasttext_file_trains_a_multi_label_model(tmp_path: Path) -> None:
     lines = [
         " ".join(f"__label__{label}" for label in labels.split("|") if label) + f" {text}"
-        for text, labels in _multi_label_rows(300, seed=2)
+        for text, labels in _multi_label_rows(120, seed=2)
         if labels
     ]
     (tmp_path / "train.txt").write_text("\n".join(lines) + "\n")
     spec = zoo.prepare(tmp_path / "train.txt", "fasttext")
-    result = zoo.train("many-to-one", dataset=spec, epochs=2, hparams=HP, verbose=0)
+    result = zoo.train("many-to-one", dataset=spec, epochs=1, hparams=HP, verbose=0)
     assert result.task.preprocessing.multi_label
     assert result.model.get_layer("classifier").units == 3
     assert 0.0 <= result.metrics["validation"]["micro_f1"] <= 1.0
@@ -318,13 +319,13 @@ def test_balanced_class_weights_are_refused_for_multi_label_data(tmp_path: Path)
 def test_retraining_a_multi_class_model_on_multi_label_data_and_back(
     five_classes: str, tmp_path: Path
 ) -> None:
-    path = _write_csv(tmp_path / "topics.csv", _multi_label_rows(150))
+    path = _write_csv(tmp_path / "topics.csv", _multi_label_rows(60))
     spec = zoo.prepare(path, "csv", label_delimiter="|")
     result = zoo.retrain(five_classes, spec, epochs=1, head_epochs=1, verbose=0)
     assert result.retrain["head_replaced"] and result.task.preprocessing.multi_label
     assert result.retrain["labels"]["new_options"] == {"multi_label": True}
     saved = zoo.save(result, "topics-from-stars")
-    back = _write_csv(tmp_path / "stars.csv", _stars(100, seed=5))
+    back = _write_csv(tmp_path / "stars.csv", _stars(50, seed=5))
     again = zoo.retrain(
         f"topics-from-stars@{saved.name}", zoo.prepare(back, "csv"), epochs=1, verbose=0
     )

@@ -230,6 +230,7 @@ def test_version_1_cards_rebuild_show_and_tell() -> None:
     assert task.card_hyperparameters({"attention": "soft"})["attention"] == "soft"
 
 
+@pytest.mark.slow  # builds MobileNetV3 (about a minute on 2 cores)
 def test_a_keras_applications_backbone_trains_and_loads_in_safe_mode(
     captioner, tmp_path: Path
 ) -> None:
