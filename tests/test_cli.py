@@ -496,6 +496,24 @@ def test_a_script_that_loads_a_model_prints_none_of_tensorflows_start_up_lines()
     assert TF_LINES.search(_python_quietly("-c", SCRIPT, ZOO_VERBOSE="1").stderr)
 
 
+def test_a_script_that_trains_on_its_files_prints_nothing_but_what_it_prints(tmp_path) -> None:
+    """TFDS's banner for the user's own file on stdout, absl's `Variant folder ... has no
+    dataset_info.json` and TensorFlow's C++ records while reading the data (`The default
+    buffer size ...`) on stderr (issue 28, item 13)."""
+    rows = [f"a fine film number {i},pos\nthe dull plot number {i},neg" for i in range(12)]
+    (tmp_path / "script.csv").write_text("text,label\n" + "\n".join(rows) + "\n")
+    script = (
+        "import zoo; "
+        f"spec = zoo.prepare({str(tmp_path / 'script.csv')!r}, 'csv'); "
+        "result = zoo.train('many-to-one', dataset=spec, epochs=1, hparams={'units': 4}, verbose=0); "
+        "print(sorted(result.metrics))"
+    )
+    done = _python_quietly("-c", script, ZOO_DATA_DIR=str(tmp_path / "data"))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "['validation']\n"
+    assert done.stderr == ""
+
+
 def test_list_hparams_prints_only_the_table_even_while_tfds_prepares_data(tmp_path) -> None:
     """TFDS's `Downloading and preparing dataset Unknown size` of the embedded data came
     before the table on stdout, and its progress bars drew escape codes into a file
