@@ -336,8 +336,9 @@ def quiet_tensorflow_start() -> None:
     """Have TensorFlow start quietly when it is first imported, in this process, by the zoo
     or by anyone else: its start-up records go through `quiet_stderr`, and
     `TF_CPP_MIN_LOG_LEVEL` is set to 2 unless the user set it. Nothing changes where
-    `ZOO_VERBOSE` asks for TensorFlow's lines (when TensorFlow is imported) or TensorFlow
-    is already imported; calling it twice is calling it once.
+    `ZOO_VERBOSE` asks for TensorFlow's lines (now, or by the time TensorFlow is imported:
+    `zoo --verbose` sets it after `import zoo`) or TensorFlow is already imported; calling
+    it twice is calling it once.
     """
     if "tensorflow" in sys.modules or verbose_requested():
         return
