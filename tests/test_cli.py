@@ -526,16 +526,74 @@ TF_LINES = re.compile(
 
 def _zoo_quietly(*args: str, **env: str) -> subprocess.CompletedProcess:
     """`zoo` in a subprocess as a user runs it: no TF_CPP_MIN_LOG_LEVEL, no ZOO_VERBOSE."""
+    return _python_quietly("-m", "zoo", *args, **env)
+
+
+def _python_quietly(*args: str, **env: str) -> subprocess.CompletedProcess:
+    """`python ARGS` in a subprocess as a user runs it, its output captured (not a
+    terminal): no TF_CPP_MIN_LOG_LEVEL, no ZOO_VERBOSE unless `env` sets them."""
     clean = {
         k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "ZOO_VERBOSE")
     }
     return subprocess.run(
-        [sys.executable, "-m", "zoo", *args],
+        [sys.executable, *args],
         capture_output=True,
         text=True,
         env={**clean, **env},
         timeout=300,
     )
+
+
+#: a script's use of the zoo: load a shipped model, predict, and say what TensorFlow was told
+SCRIPT = (
+    "import os, zoo; "
+    f"model = zoo.load('sentiment-mr-lstm', root={SHIPPED!r}); "
+    "print(model.predict('a fine film')['label'], os.environ['TF_CPP_MIN_LOG_LEVEL'])"
+)
+
+
+def test_a_script_that_loads_a_model_prints_none_of_tensorflows_start_up_lines() -> None:
+    """`import zoo; zoo.load(...)` printed about ten TensorFlow lines, `failed call to
+    cuInit` among them, that the CLI hid (issue 28, item 13)."""
+    quiet = _python_quietly("-c", SCRIPT)
+    assert quiet.returncode == 0, quiet.stderr
+    assert quiet.stdout == "pos 2\n"  # the zoo's default level, as the CLI sets it
+    assert quiet.stderr == ""
+    # a level the user chose is kept; 0 asks for every record, start-up included
+    shown = _python_quietly("-c", SCRIPT, TF_CPP_MIN_LOG_LEVEL="0")
+    assert shown.returncode == 0 and shown.stdout == "pos 0\n"
+    if not TF_LINES.search(shown.stderr):
+        pytest.skip("TensorFlow prints no start-up lines on this machine")
+    assert TF_LINES.search(_python_quietly("-c", SCRIPT, ZOO_VERBOSE="1").stderr)
+
+
+def test_a_script_that_trains_on_its_files_prints_nothing_but_what_it_prints(tmp_path) -> None:
+    """TFDS's banner for the user's own file on stdout, absl's `Variant folder ... has no
+    dataset_info.json` and TensorFlow's C++ records while reading the data (`The default
+    buffer size ...`) on stderr (issue 28, item 13)."""
+    rows = [f"a fine film number {i},pos\nthe dull plot number {i},neg" for i in range(12)]
+    (tmp_path / "script.csv").write_text("text,label\n" + "\n".join(rows) + "\n")
+    script = (
+        "import zoo; "
+        f"spec = zoo.prepare({str(tmp_path / 'script.csv')!r}, 'csv'); "
+        "result = zoo.train('many-to-one', dataset=spec, epochs=1, hparams={'units': 4}, verbose=0); "
+        "print(sorted(result.metrics))"
+    )
+    done = _python_quietly("-c", script, ZOO_DATA_DIR=str(tmp_path / "data"))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "['validation']\n"
+    assert done.stderr == ""
+
+
+def test_list_hparams_prints_only_the_table_even_while_tfds_prepares_data(tmp_path) -> None:
+    """TFDS's `Downloading and preparing dataset Unknown size` of the embedded data came
+    before the table on stdout, and its progress bars drew escape codes into a file
+    (issue 28, item 13)."""
+    done = _zoo_quietly("train", "many-to-one", "--list-hparams", ZOO_DATA_DIR=str(tmp_path))
+    assert done.returncode == 0
+    assert done.stdout.splitlines()[0].split() == ["name", "type", "value", "searched", "allowed"]
+    assert (tmp_path / "zoo_reviews").is_dir()  # it did prepare the data
+    assert done.stderr == ""
 
 
 def test_commands_print_none_of_tensorflows_start_up_lines_unless_verbose() -> None:
@@ -575,7 +633,7 @@ def test_an_import_error_still_reaches_the_user(tmp_path) -> None:
 
 
 def test_the_log_filter_drops_tensorflow_records_and_keeps_everything_else() -> None:
-    from zoo.cli._quiet import LogFilter
+    from zoo._quiet import LogFilter
 
     preamble = (
         b"WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
@@ -596,6 +654,11 @@ def test_the_log_filter_drops_tensorflow_records_and_keeps_everything_else() -> 
     # a line written in the same chunk as a dropped record reads as its continuation
     assert log.feed(info + crash) == b""
     assert log.feed(b"no line break") == b"" and log.flush() == b"no line break"
+    # a TF_CPP_MIN_LOG_LEVEL the user chose: 1 keeps warnings, 3 drops errors, 0 drops nothing
+    warning = b"W0000 00:00:1796041404.747633   27953 op.cc:2] a warning\n"
+    assert LogFilter(1).feed(info + warning + cuinit) == warning
+    assert LogFilter(3).feed(warning + other_error + fatal) == fatal
+    assert LogFilter(0).feed(preamble + info + cuinit) == preamble + info + cuinit
 
 
 @pytest.mark.parametrize(
@@ -686,3 +749,21 @@ def test_an_argument_refusal_is_one_line_naming_the_option(capsys: pytest.Captur
     assert stop.value.code == 2
     error = capsys.readouterr().err.strip().splitlines()
     assert len(error) == 1 and "--top-k" in error[0] and "zoo predict --help" in error[0]
+
+
+def test_training_on_files_into_a_log_prints_no_escape_codes_and_no_tfds_banner(
+    tmp_path, capsys
+) -> None:
+    """Output redirected to a file: Keras's bar redrew itself with backspaces and colour
+    codes, TFDS's bars with cursor moves, and TFDS announced `Downloading and preparing
+    dataset Unknown size` for the user's own file (issue 28, item 13)."""
+    rows = [f"a fine film number {i},pos\nthe dull plot number {i},neg" for i in range(12)]
+    (tmp_path / "quiet.csv").write_text("text,label\n" + "\n".join(rows) + "\n")
+    args = ["train", "many-to-one", "--data", str(tmp_path / "quiet.csv"), "--format", "csv"]
+    args += ["--epochs", "1", "--set", "units=4", "--registry", str(tmp_path / "registry")]
+    assert main(args) == 0
+    out, err = capsys.readouterr()
+    for shown in (out, err):
+        assert "\x1b[" not in shown and "\b" not in shown and "\r" not in shown
+        assert "Downloading and preparing" not in shown and "prepared to" not in shown
+    assert "many-to-one (lstm) on zoo_csv_text/" in out and "saved to " in out

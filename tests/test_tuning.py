@@ -574,3 +574,50 @@ def test_an_unknown_named_value_is_refused_before_anything_is_loaded_or_written(
     with pytest.raises(zoo.UnknownNameError, match="Known: "):
         tune(TASK, directory=tmp_path / "search", **narrowed)
     assert not (tmp_path / "search").exists()
+
+
+def test_the_search_plot_has_no_overlapping_tick_labels(tmp_path: Path) -> None:
+    """Eight optimizers, long attention names and six-digit unit counts drew their tick
+    labels over one another (issue 28, item 16)."""
+    import itertools
+
+    import matplotlib.pyplot as plt
+
+    optimizers = ["adam", "rmsprop", "sgd", "adamw", "nadam", "adagrad", "adadelta", "lion"]
+    attention = ["none", "luong_dot", "bahdanau_additive", "luong_general"]
+    search = {
+        "objective": "val_accuracy",
+        "space": [
+            {"name": "optimizer", "type": "Choice"},
+            {"name": "attention", "type": "Choice"},
+            {"name": "units", "type": "Int"},
+        ],
+        "trials": [
+            {
+                "trial_id": f"{i:04d}",
+                "status": "COMPLETED",
+                "score": i / 30,
+                "seconds": 1.0,
+                "hyperparameters": {
+                    "optimizer": optimizers[i % 8],
+                    "attention": attention[i % 4],
+                    "units": [16, 1024, 100_000, 250_000][i % 4],
+                },
+            }
+            for i in range(30)
+        ],
+    }
+    fig = records.figure(search)
+    renderer = fig.canvas.get_renderer()
+    labelled = {ax.get_xlabel(): ax for ax in fig.axes if ax.get_xlabel()}
+    assert set(labelled) == {"trial", "optimizer", "attention", "units"}
+    for name, ax in labelled.items():
+        for axis in (ax.xaxis, ax.yaxis):
+            boxes = [t.get_window_extent(renderer) for t in axis.get_ticklabels() if t.get_text()]
+            assert len(boxes) >= 2
+            overlapping = [(a, b) for a, b in itertools.combinations(boxes, 2) if a.overlaps(b)]
+            assert not overlapping, f"{name}: {axis.axis_name} tick labels overlap"
+    assert [t.get_text() for t in labelled["optimizer"].get_xticklabels()] == optimizers
+    plt.close(fig)
+    records.plot(search, tmp_path / "search.png")
+    assert (tmp_path / "search.png").stat().st_size > 10_000

@@ -8,6 +8,7 @@ model, and works while the search is still running.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from pathlib import Path
@@ -17,6 +18,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 
 from zoo.errors import ZooError  # noqa: E402
 from zoo.registry.layout import write_json_atomic  # noqa: E402
@@ -192,14 +194,29 @@ def table(search: dict[str, Any]) -> str:
 
 
 def plot(search: dict[str, Any], path: Path) -> None:
-    """Score per trial, then score against each searched hyperparameter.
-
-    Only completed trials are drawn, and only hyperparameters that took more than one
-    value; a log-sampled one gets a log axis.
+    """Write `figure` as a PNG file.
 
     Args:
         search: the record from `load`.
         path: the PNG file to write.
+    """
+    fig = figure(search)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def figure(search: dict[str, Any]) -> Figure:
+    """Score per trial, then score against each searched hyperparameter.
+
+    Only completed trials are drawn, and only hyperparameters that took more than one
+    value; a log-sampled one gets a log axis. A panel whose tick labels would overlap
+    (many or long choices, wide numbers) has them upright.
+
+    Args:
+        search: the record from `load`.
+
+    Returns:
+        The figure, laid out; close it with `plt.close` when done.
     """
     done = [t for t in search["trials"] if t["score"] is not None]
     names = [
@@ -238,5 +255,22 @@ def plot(search: dict[str, Any], path: Path) -> None:
         ax.grid(alpha=0.3)
     fig.suptitle(f"{len(done)} completed of {len(search['trials'])} trials")
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    if _upright_overlapping_tick_labels(fig):
+        fig.tight_layout()  # room for the upright labels
+    return fig
+
+
+def _upright_overlapping_tick_labels(fig: Figure) -> bool:
+    """Turn upright the x tick labels of each panel where two neighbours overlap, as drawn
+    (matplotlib places ticks without measuring their labels); whether any was turned."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    turned = False
+    for ax in fig.axes:
+        boxes = [
+            label.get_window_extent(renderer) for label in ax.get_xticklabels() if label.get_text()
+        ]
+        if any(left.overlaps(right) for left, right in itertools.pairwise(boxes)):
+            ax.tick_params(axis="x", labelrotation=90)
+            turned = True
+    return turned

@@ -11,6 +11,8 @@ input/output shapes. The public Python API mirrors the `zoo` command line:
     zoo.tune("many-to-one", directory="search")                         # zoo tune many-to-one ...
 
 Attributes are imported on first use, so that `zoo --help` does not wait for TensorFlow.
+TensorFlow's start-up log lines are kept off standard error as on the command line, unless
+`ZOO_VERBOSE=1` or a `TF_CPP_MIN_LOG_LEVEL` of 0 asks for them (`zoo._quiet`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import importlib
 from typing import Any
 
 import wrapt
+
+from zoo._quiet import quiet_tensorflow_start
 
 _API = {
     "ZooError": "zoo.errors",
@@ -65,6 +69,7 @@ def _register_custom_layers(keras_module: Any) -> None:
 # models in safe mode) without importing Keras itself, which would cost `zoo --help` seconds:
 # the layers are registered as soon as Keras is imported, or at once if it already is.
 wrapt.register_post_import_hook(_register_custom_layers, "keras")
+quiet_tensorflow_start()
 
 
 def __getattr__(name: str) -> Any:

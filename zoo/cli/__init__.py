@@ -3,7 +3,7 @@
 Expected failures (`ZooError`: unknown names, unreachable datasets, bad input) print a
 one-line reason and exit with code 2; anything else is a bug and exits with code 1.
 TensorFlow's C++ start-up and log lines are kept off standard error unless `--verbose` or
-`ZOO_VERBOSE=1` asks for them (`zoo.cli._quiet`).
+`ZOO_VERBOSE=1` asks for them (`zoo._quiet`).
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import traceback
 import warnings
 from typing import NoReturn
 
+from zoo._quiet import quiet_stderr, verbose_requested
 from zoo.cli import diagnose, models, training
-from zoo.cli._quiet import quiet_stderr
 
 EXIT_USAGE, EXIT_BUG = 2, 1
 VERBOSE_HELP = "show TensorFlow's start-up and C++ log lines on stderr (also: ZOO_VERBOSE=1)"
@@ -76,19 +76,6 @@ def _installed_version() -> str:
         return "unknown (not installed)"
 
 
-def verbose(args: argparse.Namespace) -> bool:
-    """Whether TensorFlow's log lines are shown: `--verbose`, or `ZOO_VERBOSE` set to
-    anything but empty or `0`.
-
-    Args:
-        args: the parsed command line.
-
-    Returns:
-        True to show them.
-    """
-    return args.verbose or os.environ.get("ZOO_VERBOSE", "") not in ("", "0")
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run one `zoo` command.
 
@@ -102,9 +89,10 @@ def main(argv: list[str] | None = None) -> int:
         `zoo: warning: ...` line on stderr.
     """
     args = build_parser().parse_args(argv)
-    if verbose(args):
+    if args.verbose:  # for TensorFlow's start-up (`import zoo` quiets it) and child processes
+        os.environ["ZOO_VERBOSE"] = "1"
+    if verbose_requested():
         return _run(args)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # fewer records reach the filter
     with quiet_stderr():
         return _run(args)
 

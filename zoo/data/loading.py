@@ -5,14 +5,19 @@ clear error where it does not), and a dataset's info without its data.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import socket
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import tensorflow as tf
 import tensorflow_datasets as tfds
 from filelock import FileLock
 
+from zoo._quiet import quiet_loggers, shows_progress
 from zoo.errors import DatasetUnavailableError, UnknownNameError
 
 #: TFDS downloads go through its mirror first; if that host is unreachable the download
@@ -73,6 +78,33 @@ def _unavailable(name: str, cause: str, offline: str | None) -> DatasetUnavailab
     )
 
 
+@contextlib.contextmanager
+def preparing(*, downloads: bool) -> Iterator[None]:
+    """Prepare a TFDS dataset in this block, printing only what the user may act on.
+
+    TFDS prints `Downloading and preparing dataset ...` and `Dataset ... downloaded and
+    prepared` on standard output, where they would mix with a command's results (`zoo train
+    --list-hparams`'s table). For a download they say how large it is, so that the user can
+    cancel it: they go to standard error. For data prepared here (the zoo's own builders,
+    users' files) they say `Unknown size` and nothing to act on: they are dropped. TFDS's
+    progress bars are turned off where standard error does not draw them
+    (`zoo._quiet.shows_progress`), for the rest of the process.
+
+    Args:
+        downloads: whether the preparation downloads (a real TFDS dataset).
+
+    Returns:
+        A context manager.
+    """
+    if not shows_progress(sys.stderr):
+        tfds.disable_progress_bar()
+    with (
+        contextlib.redirect_stdout(sys.stderr if downloads else io.StringIO()),
+        quiet_loggers(),
+    ):
+        yield
+
+
 def preparation_lock(name: str, directory: str | None = None) -> FileLock:
     """The lock that one process holds while it prepares a dataset, so that any number of
     processes (a search's chief and workers, parallel test runs) may ask for the same data at
@@ -126,7 +158,10 @@ def load_tfds(
     directory = directory or data_dir()
     embedded = is_embedded(name)
     try:
-        return tfds.load(name, split=split, data_dir=directory, download=False, shuffle_files=False)
+        with quiet_loggers():  # TFDS warns of the folder it looks in before it is prepared
+            return tfds.load(
+                name, split=split, data_dir=directory, download=False, shuffle_files=False
+            )
     except tfds.core.DatasetNotFoundError as err:
         raise _unknown_dataset(name) from err
     except AssertionError:
@@ -140,7 +175,7 @@ def load_tfds(
     try:
         # download=True prepares only what is missing: a process that waited for the lock
         # finds the data another one built, and reads it
-        with preparation_lock(name, directory):
+        with preparing(downloads=not embedded), preparation_lock(name, directory):
             return tfds.load(
                 name, split=split, data_dir=directory, download=True, shuffle_files=False
             )

@@ -120,6 +120,41 @@ def _tensors(node: Any) -> list[dict[str, Any]]:
     return []
 
 
+def unmigratable(model: keras.Model) -> str | None:
+    """Why `migrate` cannot take the text processing out of a model that takes strings;
+    None where it can.
+
+    `migrate` takes out each `TextVectorization` or `StringLookup` that reads a model input
+    (its vocabulary listed in the config or stored as a file in the archive, as the zoo
+    saved them before 0.2). Any other way from strings to ids (a `Hashing` layer, a custom
+    layer, a lookup behind another layer) would stay in the model.
+
+    Args:
+        model: a loaded model with at least one string input (`store.holds_string_ops`).
+
+    Returns:
+        One sentence that names what stays in the way, or None.
+    """
+    config = model.get_config()
+    try:
+        _, retyped = _without_string_lookups(config)
+    except store.IntegrityError as err:
+        return str(err)
+    left = [
+        layer["name"]
+        for layer in config["layers"]
+        if layer["class_name"] == "InputLayer"
+        and layer["config"].get("dtype") == "string"
+        and layer["name"] not in retyped
+    ]
+    if not left:
+        return None
+    return (
+        f"string input(s) {', '.join(map(repr, left))} feed no TextVectorization or StringLookup, "
+        "the only string layers it can take out."
+    )
+
+
 def migrate(ref: str, *, root: Path | str | None = None) -> Path | None:
     """Publish registry model `ref` in today's layout as its next version.
 
@@ -131,9 +166,10 @@ def migrate(ref: str, *, root: Path | str | None = None) -> Path | None:
         The new version's folder, or None when `ref` is already in today's layout.
 
     Raises:
-        IntegrityError: the version fails its hash check, a weighted layer finds no
-            weights to take over, or the rebuilt model does not reproduce the reference
-            outputs; nothing is written.
+        IntegrityError: the version fails its hash check, its string processing is not
+            one it can take out (`unmigratable`), a weighted layer finds no weights to take
+            over, or the rebuilt model does not reproduce the reference outputs; nothing is
+            written.
         ZooError: the registry cannot be written.
     """
     path = store.resolve(ref, root=root)
@@ -141,6 +177,9 @@ def migrate(ref: str, *, root: Path | str | None = None) -> Path | None:
     old = store.load_keras_file(path / store.MODEL_FILE)
     if not store.holds_string_ops(old):
         return None
+    reason = unmigratable(old)
+    if reason is not None:
+        raise store.IntegrityError(f"{card.name}@{card.version} cannot be migrated: {reason}")
     task_cls = get_task(card.task)
     task = task_cls(
         task_cls.preprocessing_class.from_json(

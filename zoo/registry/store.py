@@ -559,6 +559,28 @@ def holds_string_ops(model: keras.Model) -> bool:
     return any(tensor.dtype == "string" for tensor in keras.tree.flatten(model.inputs))
 
 
+def _string_input_refusal(card: cards.ModelCard, model: keras.Model, path: Path) -> ZooError:
+    """The refusal of a model that takes strings: the zoo's models take ids (their text
+    processing is data, `preprocessing.json`). The layout before 0.2 held a
+    `TextVectorization` or `StringLookup` at its inputs, which `zoo migrate` takes out;
+    any other string processing it cannot, and saying `zoo migrate` there would be wrong."""
+    from zoo.registry.migrate import unmigratable  # here: migrate imports this module
+
+    ref = f"{card.name}@{card.version}"
+    reason = unmigratable(model)
+    if reason is None:
+        return ZooError(
+            f"{ref} was saved in an older layout (text processing inside the model); "
+            f"convert it once with `zoo migrate {ref}`."
+        )
+    return ZooError(
+        f"{ref} takes strings into its Keras model, which the zoo cannot run (its models take "
+        f"token ids), and `zoo migrate` cannot convert it: {reason} Use it with Keras directly "
+        f"(`keras.saving.load_model('{path / MODEL_FILE}')`), or train a zoo model on its data "
+        "(`zoo train TASK --data PATH --format F`)."
+    )
+
+
 def reproduces_reference(
     task: Task, model: keras.Model, card: cards.ModelCard, path: Path
 ) -> list[Any]:
@@ -639,8 +661,9 @@ def load(ref: str, *, root: Path | str | None = None, hub: str | None = None) ->
         ZooError: a catalogue model that is not on disk and cannot be downloaded.
         IntegrityError: a file is missing, altered, unsafe, or does not reproduce its outputs
             (a damaged download is fetched again once first, where a hub is configured).
-        ZooError: the version was saved in the layout before 0.2 (`zoo migrate` converts it),
-            or its preprocessing file lacks a field.
+        ZooError: the model takes strings: saved in the layout before 0.2 (`zoo migrate`
+            converts it), or with string processing `zoo migrate` cannot take out (the
+            message says so); or its preprocessing file lacks a field.
     """
     path = resolve(ref, root=root, hub=hub)
     try:
@@ -657,9 +680,6 @@ def load(ref: str, *, root: Path | str | None = None, hub: str | None = None) ->
     except (ValueError, TypeError, OSError, zipfile.BadZipFile) as err:
         raise IntegrityError(f"{path / MODEL_FILE} cannot be loaded safely: {err}") from err
     if holds_string_ops(model):
-        raise ZooError(
-            f"{card.name}@{card.version} was saved in an older layout (text processing inside the "
-            f"model); convert it once with `zoo migrate {card.name}@{card.version}`."
-        )
+        raise _string_input_refusal(card, model, path)
     reproduces_reference(task, model, card, path)
     return ZooModel(name=card.name, version=int(card.version), task=task, model=model, card=card)

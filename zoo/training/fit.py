@@ -22,6 +22,7 @@ import keras_tuner as kt
 import numpy as np
 import tensorflow as tf
 
+from zoo._quiet import keras_verbose
 from zoo.constants import STRATEGIES
 from zoo.data import loading
 from zoo.errors import BadInputError, DivergedError, UnknownNameError, ZooError
@@ -719,7 +720,7 @@ def fit_model(
                 initial_epoch=initial_epoch,
                 callbacks=callbacks,
                 shuffle=False,  # the pipeline already shuffles, with a recorded seed
-                verbose=verbose,
+                verbose=keras_verbose(verbose),
             )
     except (
         OSError

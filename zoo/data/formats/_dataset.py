@@ -185,18 +185,19 @@ def store(
     with building(name, checksum) as needed:
         if not needed:
             return
-        tfds.dataset_builders.store_as_tfds_dataset(
-            name=name,
-            version=_files.VERSION,
-            config=checksum[:16],
-            features=features,
-            split_datasets={
-                split: [(str(i), ex) for i, ex in enumerate(examples)]
-                for split, examples in splits.items()
-            },
-            data_dir=loading.data_dir(),
-            description=description,
-        )
+        with loading.preparing(downloads=False):
+            tfds.dataset_builders.store_as_tfds_dataset(
+                name=name,
+                version=_files.VERSION,
+                config=checksum[:16],
+                features=features,
+                split_datasets={
+                    split: [(str(i), ex) for i, ex in enumerate(examples)]
+                    for split, examples in splits.items()
+                },
+                data_dir=loading.data_dir(),
+                description=description,
+            )
 
 
 def stored(

@@ -232,7 +232,8 @@ def conll(
     with _dataset.building("zoo_conll_files", checksum) as needed:
         if needed:
             builder = _ConllFiles(sentences=sentences, config=config, data_dir=loading.data_dir())
-            builder.download_and_prepare()
+            with loading.preparing(downloads=False):
+                builder.download_and_prepare()
     sizes = {split: len(group) for split, group in sentences.items()}
     source = _dataset.source_record(
         path,
