@@ -205,19 +205,23 @@ def run_blocks(checkout: Path, scratch: Path, *, timeout: float = 3600) -> Itera
                 if block.language == "bash"
                 else [str(checkout / ".venv" / "bin" / "python"), "-c", code]
             )
-            # its own session, so a server it starts in the background is stopped at the end
-            process = subprocess.Popen(
-                command,
-                cwd=checkout,
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                start_new_session=True,
-            )
-            sessions.append(process.pid)
-            stdout, stderr = process.communicate(timeout=timeout)
-            run = Run(block, process.returncode, stdout, stderr)
+            # its own session, so a server it starts in the background is stopped at the end;
+            # output goes to files, not pipes, which that server would hold open
+            with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+                process = subprocess.Popen(
+                    command,
+                    cwd=checkout,
+                    env=env,
+                    stdout=out,
+                    stderr=err,
+                    text=True,
+                    start_new_session=True,
+                )
+                sessions.append(process.pid)
+                process.wait(timeout=timeout)
+                out.seek(0)
+                err.seek(0)
+                run = Run(block, process.returncode, out.read(), err.read())
             yield run
             if run.returncode:
                 return

@@ -26,6 +26,7 @@ def _value(argv: list[str], flag: str) -> str:
     return argv[argv.index(flag) + 1]
 
 
+@pytest.mark.slow
 def test_the_command_of_a_model_trained_from_a_relative_path_with_spaces_runs_elsewhere(
     tmp_path, monkeypatch
 ) -> None:

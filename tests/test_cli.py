@@ -20,6 +20,8 @@ from zoo.cli import main
 
 
 def zoo_cli(*args: str) -> subprocess.CompletedProcess:
+    """`python -m zoo ARGS` in its own process: the real entry point, at the cost of one
+    TensorFlow import a call (use `zoo_main` where the process itself is not under test)."""
     return subprocess.run(
         [sys.executable, "-m", "zoo", *args],
         capture_output=True,
@@ -27,6 +29,18 @@ def zoo_cli(*args: str) -> subprocess.CompletedProcess:
         env=os.environ.copy(),
         timeout=300,
     )
+
+
+def zoo_main(capsys: pytest.CaptureFixture, *args: str) -> subprocess.CompletedProcess:
+    """`zoo ARGS` through `main` in this process, exit code and output as `zoo_cli` gives
+    them (argparse's refusals exit through SystemExit, the commands return their code)."""
+    capsys.readouterr()
+    try:
+        code = main(list(args))
+    except SystemExit as stop:
+        code = stop.code
+    out, err = capsys.readouterr()
+    return subprocess.CompletedProcess(["zoo", *args], code, out, err)
 
 
 @pytest.mark.parametrize(
@@ -46,8 +60,10 @@ def zoo_cli(*args: str) -> subprocess.CompletedProcess:
         (["train", "many-to-one", "--data", "reviews.csv"], "--data needs --format, one of: conll"),
     ],
 )
-def test_bad_input_exits_2_with_a_clear_reason(args: list[str], message: str) -> None:
-    done = zoo_cli(*args)
+def test_bad_input_exits_2_with_a_clear_reason(
+    args: list[str], message: str, capsys: pytest.CaptureFixture
+) -> None:
+    done = zoo_main(capsys, *args)
     assert done.returncode == 2, done.stderr
     last = done.stderr.strip().splitlines()[-1]
     assert message in last
@@ -68,9 +84,11 @@ def test_tasks_lists_the_five_architectures() -> None:
         ), name
 
 
-def test_train_predict_and_registry_commands(tmp_path) -> None:
+@pytest.mark.slow
+def test_train_predict_and_registry_commands(tmp_path, capsys) -> None:
     registry = str(tmp_path / "registry")
-    done = zoo_cli(
+    done = zoo_main(
+        capsys,
         "train",
         "many-to-one",
         "--cell",
@@ -84,24 +102,25 @@ def test_train_predict_and_registry_commands(tmp_path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "validation: accuracy=" in done.stdout and "saved to" in done.stdout
-    done = zoo_cli(
-        "predict", "cli-test", "a great film", "the plot was dull", "--registry", registry
+    done = zoo_main(
+        capsys, "predict", "cli-test", "a great film", "the plot was dull", "--registry", registry
     )
     assert done.returncode == 0, done.stderr
     lines = done.stdout.strip().splitlines()
     assert len(lines) == 2 and all('"label": "' in line for line in lines)
 
-    done = zoo_cli("models", "cli-*", "-l", "--registry", registry)
+    done = zoo_main(capsys, "models", "cli-*", "-l", "--registry", registry)
     assert done.stdout.startswith("cli-test@1  many-to-one  simple_rnn  accuracy=")
-    done = zoo_cli("info", "cli-test", "--registry", registry)
+    done = zoo_main(capsys, "info", "cli-test", "--registry", registry)
     assert (
         done.stdout.startswith("# cli-test v1") and "## Reference input and outputs" in done.stdout
     )
-    done = zoo_cli("evaluate", "cli-test", "--split", "validation", "--registry", registry)
+    done = zoo_main(capsys, "evaluate", "cli-test", "--split", "validation", "--registry", registry)
     assert done.returncode == 0 and "cli-test@1 on zoo_reviews (validation):" in done.stdout
-    done = zoo_cli("alias", "cli-test@1", "production", "--registry", registry)
+    done = zoo_main(capsys, "alias", "cli-test@1", "production", "--registry", registry)
     assert done.stdout.strip() == "cli-test:production -> version 1"
-    done = zoo_cli(
+    done = zoo_main(
+        capsys,
         "export",
         "cli-test:production",
         "--output",
@@ -110,8 +129,8 @@ def test_train_predict_and_registry_commands(tmp_path) -> None:
         registry,
     )
     assert done.returncode == 0 and (tmp_path / "served" / "saved_model.pb").is_file()
-    done = zoo_cli(
-        "export", "cli-test", "--output", str(tmp_path / "served"), "--registry", registry
+    done = zoo_main(
+        capsys, "export", "cli-test", "--output", str(tmp_path / "served"), "--registry", registry
     )
     assert done.returncode == 2 and "already exists" in done.stderr
 
@@ -125,6 +144,7 @@ def test_every_choice_the_cli_offers_has_an_implementation() -> None:
     assert tuple(formats.READERS) == constants.FORMATS
 
 
+@pytest.mark.slow
 def test_a_diverging_training_stops_with_a_clear_error_and_saves_nothing(tmp_path) -> None:
     registry = tmp_path / "registry"
     done = zoo_cli(
@@ -552,6 +572,7 @@ SCRIPT = (
 )
 
 
+@pytest.mark.slow
 def test_a_script_that_loads_a_model_prints_none_of_tensorflows_start_up_lines() -> None:
     """`import zoo; zoo.load(...)` printed about ten TensorFlow lines, `failed call to
     cuInit` among them, that the CLI hid (issue 28, item 13)."""
@@ -567,6 +588,7 @@ def test_a_script_that_loads_a_model_prints_none_of_tensorflows_start_up_lines()
     assert TF_LINES.search(_python_quietly("-c", SCRIPT, ZOO_VERBOSE="1").stderr)
 
 
+@pytest.mark.slow
 def test_a_script_that_trains_on_its_files_prints_nothing_but_what_it_prints(tmp_path) -> None:
     """TFDS's banner for the user's own file on stdout, absl's `Variant folder ... has no
     dataset_info.json` and TensorFlow's C++ records while reading the data (`The default
@@ -596,6 +618,7 @@ def test_list_hparams_prints_only_the_table_even_while_tfds_prepares_data(tmp_pa
     assert done.stderr == ""
 
 
+@pytest.mark.slow
 def test_commands_print_none_of_tensorflows_start_up_lines_unless_verbose() -> None:
     predict = ["predict", "sentiment-mr-lstm", "a fine film", "--registry", SHIPPED]
     quiet = _zoo_quietly(*predict)

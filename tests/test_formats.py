@@ -180,6 +180,7 @@ def test_a_model_trained_with_another_seed_than_its_split_records_both(tmp_path)
     assert card.dataset.tfds_name == formats.prepare(folder, "text-per-class", seed=5).tfds_name
 
 
+@pytest.mark.slow
 def test_a_models_own_files_are_measured_on_its_own_validation_split(tmp_path, capsys) -> None:
     """A validation split drawn with another seed than the model's holds examples it trained
     on: `zoo evaluate --data` draws it with the model's seed, the API refuses another one."""

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import keras
+import pytest
 
 import zoo
 from zoo.registry import store
@@ -49,6 +50,7 @@ def _old_layout_copy(root: Path, front: Callable[..., keras.Model] = _vectorizer
     return "old@2"
 
 
+@pytest.mark.slow
 def test_an_old_layout_model_is_refused_then_migrated(tmp_path: Path, capsys) -> None:
     ref = _old_layout_copy(tmp_path)
     try:
@@ -123,6 +125,7 @@ def test_string_processing_migrate_cannot_take_out_is_refused_for_what_it_is(
     assert sorted(p.name for p in (tmp_path / "old").iterdir() if p.is_dir()) == ["1", "2"]
 
 
+@pytest.mark.slow
 def test_a_vocabulary_file_layer_is_the_older_layout_and_migrates(tmp_path: Path) -> None:
     ref = _old_layout_copy(tmp_path, _vocabulary_file)
     (tmp_path / "vocabulary.txt").unlink()  # the archive holds the vocabulary, not the path

@@ -10,6 +10,8 @@ import sys
 import tomllib
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -26,6 +28,7 @@ def test_every_package_folder_is_listed_for_installation() -> None:
     assert mapping == {"zoo": "zoo", "zoo.tasks": "tasks", "zoo.tuning": "tuning"}
 
 
+@pytest.mark.slow
 def test_a_users_own_tasks_and_tuning_modules_do_not_shadow_the_zoo(tmp_path: Path) -> None:
     (tmp_path / "tasks.py").write_text("raise SystemExit('the user tasks.py was imported')\n")
     (tmp_path / "tuning.py").write_text("raise SystemExit('the user tuning.py was imported')\n")

@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 LIBRARY = ("zoo", "tasks", "tuning")
 FORBIDDEN = {
@@ -42,6 +44,7 @@ def _run(code: str) -> str:
     return done.stdout
 
 
+@pytest.mark.slow
 def test_importing_zoo_registers_every_zoo_layer_with_keras() -> None:
     # every shipped model, in Keras safe mode, with nothing of the zoo imported but the package;
     # Keras imported after zoo (the hook) and before it (registered at once)

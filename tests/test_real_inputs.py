@@ -341,6 +341,7 @@ PREPARE = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_three_processes_prepare_the_same_data_at_once(tmp_path) -> None:
     # users' files and the zoo's own TFDS builders (a search's chief and workers start together)
     _write(

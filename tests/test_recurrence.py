@@ -280,6 +280,7 @@ def test_stream_command_reads_a_file_in_windows(tmp_path: Path, capsys, tiny_dat
     assert "cannot read" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_a_registry_model_is_profiled_beside_its_other_cell_sibling(tmp_path, tiny_dataset) -> None:
     # names made by zoo.save from the hyperparameters spell the cell `simple_rnn`
     import zoo

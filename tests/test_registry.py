@@ -458,6 +458,7 @@ def test_eight_concurrent_saves_make_eight_intact_versions(tmp_path) -> None:
     assert not list(tmp_path.glob(".tmp-*")) and not list((tmp_path / "shared").glob(".tmp-*"))
 
 
+@pytest.mark.slow
 def test_kill_9_during_a_save_leaves_the_registry_consistent(tmp_path) -> None:
     [first] = _savers(tmp_path, 1, "normal")
     _wait_for(lambda: (tmp_path / "ready-0").exists())

@@ -296,6 +296,7 @@ def test_a_registry_that_cannot_be_written_is_refused_before_training(
     assert not (tmp_path / "checkpoints").exists()
 
 
+@pytest.mark.slow
 def test_resuming_on_changed_data_is_refused_naming_what_changed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:

@@ -89,6 +89,7 @@ def test_a_pretrained_ner_model_with_a_new_tag_set_beats_training_from_scratch(
     assert "Fine-tuned from" in (path / "README.md").read_text()
 
 
+@pytest.mark.slow
 def test_a_crf_tagger_takes_a_new_tag_set(tiny_dataset, small_conll: Path) -> None:
     # training the new head alone recompiles the model: the CRF's loss must keep its layer
     hp = {**NER_HP, "units": 8, "crf": True}
@@ -318,6 +319,7 @@ def test_bad_data_gives_a_clear_error_and_leaves_the_registry_alone(
     assert _snapshot(root) == before
 
 
+@pytest.mark.slow
 def test_a_retrained_model_records_the_precision_it_ran_under(tiny_dataset, monkeypatch) -> None:
     import keras
     import tensorflow as tf

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import pytest
 
 
 class _InitialWeights(keras.callbacks.Callback):
@@ -17,6 +18,7 @@ class _InitialWeights(keras.callbacks.Callback):
         self.into.append(self.model.get_weights())
 
 
+@pytest.mark.slow
 def test_the_initial_weights_depend_on_the_seed_not_on_whether_the_data_was_prepared(
     tmp_path: Path, monkeypatch
 ) -> None:

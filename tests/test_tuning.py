@@ -98,6 +98,7 @@ def test_each_tuner_finds_a_model_that_beats_chance_and_registers_it(
     assert card.metrics["validation"]["accuracy"] == pytest.approx(best["score"], abs=1e-6)
 
 
+@pytest.mark.slow
 def test_a_diverging_trial_is_recorded_as_failed_and_the_search_goes_on(
     tmp_path: Path, tiny_dataset
 ) -> None:
@@ -314,6 +315,7 @@ def test_mirrored_strategy_trains_on_two_logical_devices(tmp_path: Path) -> None
     assert result["accuracy"] > 0.5  # chance is 0.1
 
 
+@pytest.mark.slow
 def test_the_same_seed_proposes_the_same_trials(tmp_path: Path, tiny_dataset) -> None:
     from zoo.tuning import tune
 
@@ -342,6 +344,7 @@ def test_the_same_seed_proposes_the_same_trials(tmp_path: Path, tiny_dataset) ->
     assert proposed[0] == proposed[1]
 
 
+@pytest.mark.slow
 def test_the_search_state_files_are_replaced_whole_never_rewritten_in_place(
     tmp_path: Path, tiny_dataset, umask_022
 ) -> None:
@@ -388,6 +391,7 @@ def _snapshot(folder: Path) -> dict[str, tuple[int, int]]:
     }
 
 
+@pytest.mark.slow
 def test_a_resumed_search_refuses_changed_settings_and_resumes_unchanged_ones(
     tmp_path: Path, tiny_dataset
 ) -> None:

@@ -316,6 +316,7 @@ def test_balanced_class_weights_are_refused_for_multi_label_data(tmp_path: Path)
         zoo.train("many-to-one", dataset=spec, epochs=1, hparams={**HP, "class_weight": "balanced"})
 
 
+@pytest.mark.slow
 def test_retraining_a_multi_class_model_on_multi_label_data_and_back(
     five_classes: str, tmp_path: Path
 ) -> None:

@@ -125,6 +125,7 @@ def test_soft_attention_model_loads_in_safe_mode(captioner, tmp_path: Path) -> N
         np.testing.assert_allclose(a["attention"]["weights"], b["attention"]["weights"], atol=1e-6)
 
 
+@pytest.mark.slow
 def test_zoo_predict_draws_the_attention_plot(captioner, tmp_path: Path, capsys) -> None:
     task, spec, model = captioner
     result = finish(

@@ -93,9 +93,16 @@ VARIANTS = [
 
 # the card's training curves have no validation points after one step: matplotlib says so
 @pytest.mark.filterwarnings("ignore:No artists with labels found:UserWarning")
+# README command 2 runs every task with the LSTM cell; the SimpleRNN and the variants run
+# with the slow tests (`.ci/run` runs both)
 @pytest.mark.parametrize(
     ("name", "cell", "variant"),
-    [(name, cell, {}) for name in sorted(zoo.TASKS) for cell in CELLS] + VARIANTS,
+    [
+        pytest.param(name, cell, {}, marks=() if cell == "lstm" else pytest.mark.slow)
+        for name in sorted(zoo.TASKS)
+        for cell in CELLS
+    ]
+    + [pytest.param(*variant, marks=pytest.mark.slow) for variant in VARIANTS],
 )
 def test_task_builds_fits_round_trips_and_serves(
     name: str, cell: str, variant: dict[str, Any], tmp_path: Path, tiny_dataset
