@@ -388,6 +388,7 @@ def test_image_folders_with_and_without_split_folders(tmp_path) -> None:
         formats.prepare(tmp_path / "flat", "image-folder")
 
 
+@pytest.mark.slow
 def test_any_tfds_dataset_with_renamed_features(tmp_path, monkeypatch) -> None:
     import tensorflow_datasets as tfds
 

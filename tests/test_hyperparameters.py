@@ -24,6 +24,7 @@ VARIANTS = {
 }
 
 
+@pytest.mark.slow
 def test_the_declared_limits_are_exactly_what_the_builders_read() -> None:
     read = {"batch_size"}  # declared by the tuner, which searches it
     for task, variants in VARIANTS.items():

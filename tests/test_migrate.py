@@ -103,6 +103,7 @@ def _vocabulary_file(result: zoo.TrainResult, folder: Path) -> keras.Model:
     return keras.Model(texts, result.model(ids), name="many_to_one")
 
 
+@pytest.mark.slow
 def test_string_processing_migrate_cannot_take_out_is_refused_for_what_it_is(
     tmp_path: Path, capsys
 ) -> None:

@@ -336,6 +336,7 @@ def test_models_with_optional_layers_save_and_load_in_safe_mode(
         assert loaded.model.get_layer("char_encoder").kind == "cnn"
 
 
+@pytest.mark.slow
 def test_loading_does_not_depend_on_which_addresses_objects_get(
     tmp_path, tiny_dataset, monkeypatch
 ) -> None:
@@ -516,6 +517,7 @@ def test_an_atomic_json_write_that_fails_leaves_the_old_file_and_no_partial_one(
     assert [p.name for p in tmp_path.iterdir()] == ["aliases.json"]
 
 
+@pytest.mark.slow
 def test_a_model_file_replaced_by_one_with_another_input_contract_is_refused(
     tmp_path, tiny_dataset
 ) -> None:

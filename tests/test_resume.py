@@ -247,6 +247,7 @@ def test_a_resumed_run_records_the_training_time_of_all_its_epochs(tmp_path: Pat
     assert result.seconds >= 2.0  # four epochs of at least half a second, two before the resume
 
 
+@pytest.mark.slow
 def test_a_failed_save_keeps_the_trained_model_and_resume_saves_it_without_training(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
@@ -332,6 +333,7 @@ def test_resuming_on_changed_data_is_refused_naming_what_changed(
     assert main([*command, "--set", "units=8"]) == 0
 
 
+@pytest.mark.slow
 def test_training_does_not_warn_that_its_input_ran_out_of_data(recwarn) -> None:
     """Keras's "Your input ran out of data ... use .repeat()" warned at the end of every
     epoch of every training (issue 28, item 13): an epoch of a dataset of unknown length

@@ -107,6 +107,7 @@ def test_a_crf_tagger_takes_a_new_tag_set(tiny_dataset, small_conll: Path) -> No
     assert len(tuned.history["loss"]) == 2  # the head's epoch, then the whole model's
 
 
+@pytest.mark.slow
 def test_vocabulary_grows_and_known_words_keep_their_ids_and_embeddings(tmp_path: Path) -> None:
     parent = zoo.train(
         "many-to-one", epochs=1, hparams={"units": 16, "embedding_dim": 16}, verbose=0

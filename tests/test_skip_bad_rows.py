@@ -137,6 +137,7 @@ def test_zoo_train_refuses_bad_rows_or_skips_them_when_asked(tmp_path, capsys, k
     assert "3 bad rows skipped" in card.readme()
 
 
+@pytest.mark.slow
 def test_evaluate_never_skips(tmp_path, capsys) -> None:
     """A model trained with skipped rows is still measured on whole files only."""
     path, lines = _write(tmp_path / "data", "csv")

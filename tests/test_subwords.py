@@ -123,6 +123,7 @@ def test_fine_tuning_keeps_the_parents_pieces(task, parallel) -> None:
     assert changes["vocabulary_added"] == {"source_vocabulary": 0, "target_vocabulary": 0}
 
 
+@pytest.mark.slow
 def test_saved_model_reproduces_and_its_export_serves_the_same(
     task, parallel, tmp_path: Path
 ) -> None:
@@ -186,6 +187,7 @@ def test_a_search_fits_the_preprocessing_with_its_fixed_values(tiny_dataset) -> 
     assert default.task.preprocessing.source_units == text.SUBWORDS
 
 
+@pytest.mark.slow
 def test_retraining_a_model_of_word_units_cuts_the_new_data_into_words(
     parallel, tmp_path: Path
 ) -> None:

@@ -128,6 +128,7 @@ def test_a_diverging_trial_is_recorded_as_failed_and_the_search_goes_on(
     assert result.saved is not None
 
 
+@pytest.mark.slow
 def test_search_report_prints_a_table_and_writes_a_plot(tmp_path: Path, tiny_dataset) -> None:
     from zoo.tuning import tune
 
@@ -450,6 +451,7 @@ def test_a_resumed_search_refuses_changed_settings_and_resumes_unchanged_ones(
         tune(TASK, **{**settings, "fixed": {**SMALL, "units": 64}})
 
 
+@pytest.mark.slow
 def test_zoo_tune_refuses_to_resume_a_search_with_new_options(tmp_path: Path, capsys) -> None:
     from zoo.cli import main
 

@@ -202,6 +202,7 @@ def test_top_k_below_one_is_refused_naming_it(
     assert "--top-k" in capsys.readouterr().err.strip().splitlines()[-1]
 
 
+@pytest.mark.slow
 def test_retraining_a_binary_model_on_three_classes_swaps_the_head_and_records_both_label_sets(
     tmp_path: Path, tiny_dataset
 ) -> None:
@@ -235,6 +236,7 @@ def test_retraining_a_binary_model_on_three_classes_swaps_the_head_and_records_b
     )
 
 
+@pytest.mark.slow
 def test_balanced_class_weights_are_recorded_in_the_hyperparameters(tmp_path: Path) -> None:
     rows = _stars(60)
     spec = zoo.prepare(_write_csv(tmp_path / "s.csv", rows), "csv")
@@ -295,6 +297,7 @@ def test_evaluate_prints_micro_and_macro_f1_for_multi_label_data(
     assert "micro_f1=" in line and "macro_f1=" in line and "accuracy=" in line
 
 
+@pytest.mark.slow
 def test_a_fasttext_file_trains_a_multi_label_model(tmp_path: Path) -> None:
     lines = [
         " ".join(f"__label__{label}" for label in labels.split("|") if label) + f" {text}"
