@@ -57,6 +57,7 @@ def test_the_command_of_a_model_trained_from_a_relative_path_with_spaces_runs_el
     )
 
 
+@pytest.mark.slow
 def test_a_given_licence_is_quoted_and_the_default_registry_is_not_named(
     tmp_path, monkeypatch
 ) -> None:

@@ -141,6 +141,7 @@ def test_captions_flickr8k_layout(tmp_path) -> None:
         formats.prepare(folder, "captions", image_size=32)
 
 
+@pytest.mark.slow
 def test_training_on_files_records_lineage(tmp_path) -> None:
     folder = tmp_path / "reviews"
     _write(folder / "pos.txt", "".join(f"a wonderful moving film {i}\n" for i in range(40)))
@@ -164,6 +165,7 @@ def test_training_on_files_records_lineage(tmp_path) -> None:
     )
 
 
+@pytest.mark.slow
 def test_a_model_trained_with_another_seed_than_its_split_records_both(tmp_path) -> None:
     from zoo.cli import main
 

@@ -209,6 +209,7 @@ def models() -> dict:
 TEXT = UNICODE | st.integers(1, 3).map(lambda n: "very long review " * 4000 * n)
 
 
+@pytest.mark.slow
 @CALLS
 @given(texts=st.lists(TEXT, min_size=1, max_size=3))
 @pytest.mark.parametrize("task", ["many-to-one", "many-to-many-unequal"])

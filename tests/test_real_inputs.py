@@ -133,6 +133,7 @@ def _images(folder: Path, count: int, color: int) -> None:
         (folder / f"{i}.png").write_bytes(tf.io.encode_png(pixels).numpy())
 
 
+@pytest.mark.slow
 def test_hidden_files_notes_and_unlearnable_label_sets(tmp_path, monkeypatch) -> None:
     # text-per-class: a README beside the class files is not a class; hidden files are skipped
     for layout in (("rt-polarity.pos", "rt-polarity.neg"), ("pos.txt", "neg.txt")):

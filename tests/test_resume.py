@@ -227,6 +227,7 @@ class _Sleep(keras.callbacks.Callback):
         time.sleep(self.seconds)
 
 
+@pytest.mark.slow
 def test_a_resumed_run_records_the_training_time_of_all_its_epochs(tmp_path: Path) -> None:
     """The card's `training.seconds` of a resumed run covers the epochs before the
     interruption (it was the time since the resume: 2 of 4 epochs here)."""

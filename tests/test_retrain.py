@@ -265,6 +265,7 @@ def _snapshot(root: Path) -> dict[str, float]:
     return {str(p.relative_to(root)): p.stat().st_mtime for p in root.rglob("*")}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "files, fmt, message",
     [

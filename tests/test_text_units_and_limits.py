@@ -112,6 +112,7 @@ def test_the_bleu_tokenizer_follows_the_language_code_then_the_script() -> None:
         assert any(issubclass(w.category, ZooWarning) for w in caught)
 
 
+@pytest.mark.slow
 def test_chinese_targets_train_on_characters_and_score_with_the_zh_tokenizer(
     tmp_path: Path, monkeypatch
 ) -> None:

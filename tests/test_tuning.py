@@ -486,6 +486,7 @@ def test_zoo_tune_refuses_to_resume_a_search_with_new_options(tmp_path: Path, ca
     assert _snapshot(tmp_path) == before  # no new trial, no new model in the registry
 
 
+@pytest.mark.slow
 def test_a_search_whose_trials_all_fail_stops_with_a_clear_error_and_records_them_failed(
     tmp_path: Path, tiny_dataset, capsys
 ) -> None:
@@ -527,6 +528,7 @@ def test_a_search_whose_trials_all_fail_stops_with_a_clear_error_and_records_the
 SEED_BUILD_FAILS_SECOND = 0
 
 
+@pytest.mark.slow
 def test_a_trial_whose_model_cannot_be_built_keeps_no_earlier_trials_record(
     tmp_path: Path, tiny_dataset
 ) -> None:
