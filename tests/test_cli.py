@@ -589,6 +589,25 @@ def test_a_script_that_loads_a_model_prints_none_of_tensorflows_start_up_lines()
 
 
 @pytest.mark.slow
+def test_a_script_that_loads_several_models_gets_tensorflows_warnings_without_tracebacks() -> None:
+    """TensorFlow's Python logger, set up while `import zoo` hid the start-up lines, kept
+    the stand-in stream that block closed: every later warning printed a "--- Logging error
+    ---" traceback, and loading five models warned of "retracing" (each model's first
+    trace counted as one)."""
+    script = (
+        "import zoo, tensorflow as tf; "
+        f"[zoo.load(n, root={SHIPPED!r}) for n in ('digits-lstm', 'digits-simple-rnn', 'sentiment-mr-lstm',"
+        " 'sentiment-mr-simple-rnn', 'questions-trec-lstm', 'questions-trec-simple-rnn')]; "
+        "tf.get_logger().warning('a warning of the user')"
+    )
+    run = _python_quietly("-c", script)
+    assert run.returncode == 0, run.stderr
+    assert "Logging error" not in run.stderr
+    assert "retracing" not in run.stderr
+    assert "a warning of the user" in run.stderr
+
+
+@pytest.mark.slow
 def test_a_script_that_trains_on_its_files_prints_nothing_but_what_it_prints(tmp_path) -> None:
     """TFDS's banner for the user's own file on stdout, absl's `Variant folder ... has no
     dataset_info.json` and TensorFlow's C++ records while reading the data (`The default

@@ -241,6 +241,20 @@ def quiet_loggers() -> Iterator[None]:
             logging.getLogger(name).setLevel(level)
 
 
+def _retarget_handlers(old: Any, new: Any) -> None:
+    """Point every logging handler that writes to `old` at `new` instead: a handler made
+    inside a `quiet_stderr` block (absl's, when TensorFlow is first imported) took the
+    block's stand-in for `sys.stderr`, which is closed when the block ends; its later records
+    (retracing notices) would each print a "Logging error" traceback."""
+    loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
+    for logger in loggers:
+        for handler in getattr(logger, "handlers", ()):
+            # absl's handler reads `sys.stderr` on every record (a property): nothing to do
+            dynamic = isinstance(getattr(type(handler), "stream", None), property)
+            if isinstance(handler, logging.StreamHandler) and not dynamic and handler.stream is old:
+                handler.setStream(new)
+
+
 #: whether a `quiet_stderr` block is running (the CLI's, around TensorFlow's start-up)
 _filtering = threading.Event()
 
@@ -285,6 +299,7 @@ def quiet_stderr() -> Iterator[None]:
             yield
     finally:
         if sys.stderr is not python_stderr:
+            _retarget_handlers(sys.stderr, python_stderr)
             sys.stderr.close()
             sys.stderr = python_stderr
         os.dup2(real, 2)  # closes this process's end of the pipe: the pump reads to its end

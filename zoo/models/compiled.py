@@ -96,6 +96,10 @@ def _tf_call(model: keras.Model, prepare: Any, decode: Decode | None) -> Any:
         outputs = owner()(x, training=False)
         return decode(x, outputs) if decode else outputs
 
+    # every loaded model gets a function of this same Python code, each traced once per
+    # input signature: TensorFlow counts their first traces together and would warn of
+    # "retracing" after five models loaded in one process (its own attribute for that)
+    call._omit_frequent_tracing_warning = True
     return call
 
 
