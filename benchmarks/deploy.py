@@ -1,0 +1,232 @@
+"""Models that travel, measured: every model shipped in `saved_models/` exported to ONNX
+(float and int8) and LiteRT, run by the TensorFlow-free runtime (`zoo_runtime`) beside
+`zoo predict` on the model's validation split, and written into two README tables.
+
+- `deploy-parity`: per model and format, the share of inputs whose decision (label, tags,
+  translation, caption) equals `zoo predict`'s, the largest probability difference, the
+  metric of each side on the same inputs, the file size, p50 single-input latency and
+  batch throughput (TensorFlow `zoo predict` beside the runtime).
+- `deploy-int8`: per model, ONNX float against ONNX int8 (ONNX Runtime's dynamic
+  quantisation): size, latency, throughput and the metric change; a drop of more than 0.5
+  points is marked.
+
+Needs the export extra (`pip install "rnn-zoo[export]"`) and the models' data
+(`../shared/data`); without the data a model is skipped and says so.
+
+    python benchmarks/deploy.py [--only PATTERN] [--limit N] [--repeats 30] [--batch 64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import sacrebleu
+from seqeval.metrics import f1_score
+
+import zoo_runtime
+from report import ROOT, latency_ms, publish
+from zoo import registry
+from zoo.errors import ZooError
+from zoo.registry.export import export
+
+#: the formats compared with `zoo predict`: (label, format, quantize)
+FORMATS = (("onnx", "onnx", None), ("onnx int8", "onnx", "int8"), ("litert", "litert", None))
+#: the output field that holds a prediction's decision, by task
+DECISION = {
+    "one-to-one": "label",
+    "many-to-one": "label",
+    "many-to-many-equal": "tags",
+    "many-to-many-unequal": "translation",
+    "one-to-many": "caption",
+}
+
+
+def validation_data(model: registry.ZooModel, limit: int | None) -> tuple[list[Any], list[Any]]:
+    """The raw inputs of the model's evaluation split and their gold outputs.
+
+    Args:
+        model: a loaded registry model.
+        limit: keep the first `limit` examples; None keeps all.
+
+    Returns:
+        `(inputs, gold)`: what `predict` takes, and per input its label name, its tag
+        names, or its list of reference texts.
+    """
+    task = model.task
+    spec = model.training_dataset()
+    raw = task.load(spec, model.evaluation_split(spec)[0])
+    if limit:
+        raw = raw.take(limit)
+    if task.name in ("many-to-many-unequal", "one-to-many"):
+        return task.references(raw)
+    inputs, gold = [], []
+    for example in raw.as_numpy_iterator():
+        inputs.append(task.raw_input(example))
+        if task.name == "many-to-many-equal":
+            gold.append([t.decode() for t in example["ner_name"]])
+        else:
+            gold.append(example["label_name"].decode())
+    return inputs, gold
+
+
+def metric(task: str, outputs: list[dict[str, Any]], gold: list[Any]) -> float:
+    """The task's headline metric of `outputs` against `gold`, in points (0-100): accuracy,
+    entity F1 (seqeval, CoNLL), or corpus BLEU (sacrebleu, lowercased as the zoo reports
+    translation)."""
+    if task == "many-to-many-equal":
+        return 100 * f1_score(gold, [[tag for _, tag in o["tags"]] for o in outputs])
+    if task in ("many-to-many-unequal", "one-to-many"):
+        hypotheses = [o[DECISION[task]] for o in outputs]
+        streams = max(len(r) for r in gold)
+        references = [[r[i] if i < len(r) else None for r in gold] for i in range(streams)]
+        return sacrebleu.corpus_bleu(
+            hypotheses, references, lowercase=task == "many-to-many-unequal"
+        ).score
+    return 100 * float(np.mean([o["label"] == g for o, g in zip(outputs, gold, strict=True)]))
+
+
+def probabilities(output: dict[str, Any]) -> list[float]:
+    """Every probability an output reports, in a fixed order (empty for generators)."""
+    values = [output["probability"]] if "probability" in output else []
+    return values + [p for _, p in sorted(output.get("probabilities", {}).items())]
+
+
+def agreement(reference: list[dict[str, Any]], other: list[dict[str, Any]], task: str) -> dict:
+    """How far `other`'s outputs are from `reference`'s: the share of equal decisions and
+    the largest probability difference."""
+    key = DECISION[task]
+    same = [a[key] == b[key] for a, b in zip(reference, other, strict=True)]
+    gaps = [
+        float(np.max(np.abs(np.subtract(probabilities(a), probabilities(b)))))
+        for a, b in zip(reference, other, strict=True)
+        if probabilities(a)
+    ]
+    return {"same": float(np.mean(same)), "max_probability_diff": max(gaps, default=None)}
+
+
+def speed(predict: Callable[[list[Any]], Any], inputs: list[Any], repeats: int, batch: int):
+    """p50 single-input latency (ms) and warm batch throughput (inputs/s) of `predict`."""
+    p50, _ = latency_ms(lambda: predict(inputs[:1]), repeats)
+    chunk = (inputs * (batch // len(inputs) + 1))[:batch]
+    predict(chunk)  # warm-up: a first batch of this size traces or allocates
+    started = time.perf_counter()
+    predict(chunk)
+    return p50, batch / (time.perf_counter() - started)
+
+
+def measure(name: str, root: Path, limit: int | None, repeats: int, batch: int) -> list[dict]:
+    """All formats of one shipped model, `zoo predict` first."""
+    model = registry.load(name, root=root)
+    task = model.task.name
+    inputs, gold = validation_data(model, limit)
+    reference = model.predict(inputs)
+    p50, throughput = speed(model.predict, inputs, repeats, batch)
+    rows = [
+        {
+            "model": name,
+            "format": "zoo predict (TensorFlow)",
+            "examples": len(inputs),
+            "metric": metric(task, reference, gold),
+            "bytes": model.card.files["model.keras"].bytes,
+            "latency_ms_p50": p50,
+            "inputs_per_s": throughput,
+        }
+    ]
+    for label, fmt, quantize in FORMATS:
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp) / "export"
+            started = time.perf_counter()
+            export(model, folder, format=fmt, quantize=quantize)
+            seconds = time.perf_counter() - started
+            runtime = zoo_runtime.load(folder)
+            outputs = runtime.predict(inputs)
+            p50, throughput = speed(runtime.predict, inputs, repeats, batch)
+            graphs = [p for p in folder.iterdir() if p.suffix in (".onnx", ".tflite")]
+            rows.append(
+                {
+                    "model": name,
+                    "format": label,
+                    "examples": len(inputs),
+                    "metric": metric(task, outputs, gold),
+                    **agreement(reference, outputs, task),
+                    "bytes": sum(p.stat().st_size for p in graphs),
+                    "export_s": seconds,
+                    "latency_ms_p50": p50,
+                    "inputs_per_s": throughput,
+                }
+            )
+    return rows
+
+
+def parity_table(rows: list[dict[str, Any]]) -> str:
+    lines = [
+        "| model | format | examples | same decision | max prob. diff | metric | size | p50 single | batch inputs/s |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        diff = r.get("max_probability_diff")
+        lines.append(
+            f"| {r['model']} | {r['format']} | {r['examples']} | "
+            f"{'—' if 'same' not in r else f'{100 * r["same"]:.2f} %'} | "
+            f"{'—' if diff is None else f'{diff:.1e}'} | {r['metric']:.2f} | "
+            f"{r['bytes'] / 1e6:.1f} MB | {r['latency_ms_p50']:.2f} ms | {r['inputs_per_s']:,.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def int8_table(rows: list[dict[str, Any]]) -> str:
+    lines = [
+        "| model | ONNX float → int8 size | p50 single (ms) | batch inputs/s | metric | change |",
+        "|---|---|---|---|---|---|",
+    ]
+    by_model: dict[str, dict[str, dict]] = {}
+    for r in rows:
+        by_model.setdefault(r["model"], {})[r["format"]] = r
+    for name, formats in by_model.items():
+        if "onnx" not in formats or "onnx int8" not in formats:
+            continue
+        f, q = formats["onnx"], formats["onnx int8"]
+        change = q["metric"] - f["metric"]
+        flag = " **drop > 0.5**" if change < -0.5 else ""
+        lines.append(
+            f"| {name} | {f['bytes'] / 1e6:.1f} → {q['bytes'] / 1e6:.1f} MB | "
+            f"{f['latency_ms_p50']:.2f} → {q['latency_ms_p50']:.2f} | "
+            f"{f['inputs_per_s']:,.0f} → {q['inputs_per_s']:,.0f} | "
+            f"{f['metric']:.2f} → {q['metric']:.2f} | {change:+.2f}{flag} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    os.chdir(ROOT)  # older cards record data paths relative to the checkout
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--registry", type=Path, default=ROOT / "saved_models")
+    parser.add_argument("--only", metavar="PATTERN", default="*")
+    parser.add_argument(
+        "--limit", type=int, default=None, help="examples per model (default: the whole split)"
+    )
+    parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--batch", type=int, default=64)
+    args = parser.parse_args()
+    rows: list[dict[str, Any]] = []
+    for name in registry.list_models(root=args.registry):
+        if not fnmatch.fnmatch(name, args.only):
+            continue
+        try:
+            rows += measure(name, args.registry, args.limit, args.repeats, args.batch)
+        except (ZooError, OSError) as err:  # the model's data is not on this machine
+            print(f"{name}: skipped ({str(err).splitlines()[0]})")
+    publish("deploy-parity", rows, parity_table(rows))
+    publish("deploy-int8", rows, int8_table(rows))
+
+
+if __name__ == "__main__":
+    main()
