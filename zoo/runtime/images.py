@@ -78,7 +78,9 @@ def decode(data: bytes, name: str = "the image") -> np.ndarray:
     """An image file's pixels as TensorFlow's `decode_image(channels=0)` gives them: grey 1
     channel, grey with alpha 2, colour 3, colour with alpha 4 (a palette expands to colour,
     with alpha where it has transparency; a GIF is always colour, its first frame), uint8,
-    or uint16 for 16-bit grey PNGs.
+    16-bit PNGs reduced to their high byte (`decode_image`'s uint8 conversion). JPEGs may
+    differ by a few levels: TensorFlow's libjpeg decodes with the fast integer IDCT, Pillow
+    with the accurate one.
 
     Args:
         data: the file's bytes.
@@ -114,8 +116,8 @@ def decode(data: bytes, name: str = "the image") -> np.ndarray:
         raise RuntimeInputError(
             f"cannot decode {name} as an image (PNG, JPEG, GIF or BMP expected)."
         ) from None
-    if pixels.dtype.kind in "iuf" and pixels.dtype != np.uint8:
-        pixels = np.clip(pixels, 0, 65535).astype(np.uint16)
+    if pixels.dtype != np.uint8:  # 16-bit PNGs: TensorFlow keeps the high byte
+        pixels = (np.clip(pixels, 0, 65535).astype(np.uint16) >> 8).astype(np.uint8)
     return pixels if pixels.ndim == 3 else pixels[..., None]
 
 
@@ -126,7 +128,7 @@ def read_image_file(path: str | Path) -> np.ndarray:
         path: a PNG, JPEG, GIF or BMP file.
 
     Returns:
-        HxWxC pixels (uint8, or uint16 for 16-bit grey PNGs), turned as its EXIF tag says.
+        HxWxC uint8 pixels, turned as its EXIF tag says.
 
     Raises:
         RuntimeInputError: the file is missing or is not a readable image.
@@ -177,8 +179,6 @@ def to_model_image(image: Any, shape: tuple[int, int, int]) -> np.ndarray:
             pixels = np.clip(np.nan_to_num(pixels), 0, 255).astype(np.uint8)
     if pixels.shape[-1] in (2, 4):  # alpha dropped
         pixels = pixels[..., :-1]
-    if pixels.dtype != np.uint8:  # 16-bit PNGs: values above 255 saturate
-        pixels = np.clip(pixels, 0, 255).astype(np.uint8)
     return fit_to_shape(pixels, shape)
 
 

@@ -42,11 +42,24 @@ ANY_CASE_BREAKS = rf"<[bB][rR]{WHITESPACE}*/?>"
 #: punctuation split off into tokens of its own (apostrophes stay inside words)
 PUNCTUATION = r"([.,!?;:()\"])"
 #: the characters `CHARACTERS` cuts one by one: Chinese, Japanese, Thai, Lao, Khmer and
-#: Burmese letters, and CJK and full-width punctuation (a class body, RE2 and `regex` alike)
-#: (the code points are written as characters: RE2 spells escapes `\x{30FC}`, `regex` `\u30FC`)
+#: Burmese letters, and CJK and full-width punctuation. Spelled out as code point ranges (a
+#: class body), not as the script classes they were made from (RE2's `[\p{Han}\p{Hiragana}
+#: \p{Katakana}\x{30FC}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}\x{3000}-\x{303F}\x{FF00}-
+#: \x{FFEF}]` in TensorFlow 2.21): RE2 and the `regex` package know different Unicode
+#: versions, and a script class would drift with either; ranges read the same in both.
 UNSPACED = (
-    r"\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}"
-    "\u30fc\u3000-\u303f\uff00-\uffef"
+    "\u0e01-\u0e3a\u0e40-\u0e5b\u0e81-\u0e82\u0e84\u0e86-\u0e8a\u0e8c-\u0ea3\u0ea5"
+    "\u0ea7-\u0ebd\u0ec0-\u0ec4\u0ec6\u0ec8-\u0ece\u0ed0-\u0ed9\u0edc-\u0edf"
+    "\u1000-\u109f\u1780-\u17dd\u17e0-\u17e9\u17f0-\u17f9\u19e0-\u19ff\u2e80-\u2e99"
+    "\u2e9b-\u2ef3\u2f00-\u2fd5\u3000-\u303f\u3041-\u3096\u309d-\u309f\u30a1-\u30fa"
+    "\u30fc-\u30ff\u31f0-\u31ff\u32d0-\u32fe\u3300-\u3357\u3400-\u4dbf\u4e00-\u9fff"
+    "\ua9e0-\ua9fe\uaa60-\uaa7f\uf900-\ufa6d\ufa70-\ufad9\uff00-\uffef"
+    "\U00016fe2-\U00016fe3\U00016ff0-\U00016ff1\U0001aff0-\U0001aff3"
+    "\U0001aff5-\U0001affb\U0001affd-\U0001affe\U0001b000-\U0001b122\U0001b132"
+    "\U0001b150-\U0001b152\U0001b155\U0001b164-\U0001b167\U0001f200"
+    "\U00020000-\U0002a6df\U0002a700-\U0002b739\U0002b740-\U0002b81d"
+    "\U0002b820-\U0002cea1\U0002ceb0-\U0002ebe0\U0002f800-\U0002fa1d"
+    "\U00030000-\U0003134a\U00031350-\U000323af"
 )
 #: CJK punctuation that closes a clause or a bracket: written without a space before it
 CJK_CLOSING = r"、。，！？；：）」』】〕〉》"
