@@ -303,3 +303,57 @@ def test_the_command_line_prints_one_json_line_per_input(
     assert main([str(folder), str(tmp_path / "missing.png")]) == 2
     assert capsys.readouterr().err.startswith("error: image file not found")
     assert main([str(tmp_path / "nowhere"), "x"]) == 2
+
+
+@pytest.mark.slow  # a few minutes: a wheel, a fresh venv and its dependencies from the index
+def test_the_runtime_wheel_installs_alone_and_predicts(folder: Path, tmp_path: Path) -> None:
+    import shutil
+
+    # built from a copy: setuptools writes build/ and *.egg-info beside the sources
+    source = tmp_path / "source"
+    shutil.copytree(
+        Path(__file__).resolve().parent.parent / "zoo" / "runtime",
+        source,
+        ignore=shutil.ignore_patterns("__pycache__", "build", "*.egg-info"),
+    )
+    wheels = tmp_path / "wheels"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "-q",
+            "-w",
+            str(wheels),
+            str(source),
+        ],
+        check=True,
+        timeout=600,
+    )
+    (wheel,) = wheels.glob("rnn_zoo_runtime-*.whl")
+    import zipfile
+
+    packages = {name.split("/")[0] for name in zipfile.ZipFile(wheel).namelist()}
+    assert {p for p in packages if not p.endswith(".dist-info")} == {"zoo_runtime"}
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    python = venv / "bin" / "python"
+    subprocess.run([str(python), "-m", "pip", "install", "-q", str(wheel)], check=True, timeout=900)
+    probe = (
+        "import sys, numpy as np, zoo_runtime; "
+        f"m = zoo_runtime.load({str(folder)!r}); "
+        "r = m.predict([np.full((5, 3), 200, np.uint8)]); "
+        "print(r[0]['label'], 'tensorflow' in sys.modules, 'keras' in sys.modules)"
+    )
+    done = subprocess.run(
+        [str(python), "-c", probe], capture_output=True, text=True, timeout=300, cwd=tmp_path
+    )
+    assert done.stdout.split()[1:] == ["False", "False"], done.stderr
+    expected = zoo_runtime.load(folder).predict([np.full((5, 3), 200, np.uint8)])[0]["label"]
+    assert done.stdout.split()[0] == expected
+    done = subprocess.run(
+        [str(python), "-c", "import tensorflow"], capture_output=True, timeout=300
+    )
+    assert done.returncode != 0  # the wheel pulled in no TensorFlow
