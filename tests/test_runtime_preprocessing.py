@@ -318,9 +318,9 @@ def test_images_of_every_mode_read_as_tensorflow_reads_them(
     expected = tf_model_image(path, shape)
     got = images.to_model_image(path, shape)
     assert got.shape == expected.shape == shape
-    # PNG, GIF and BMP decode exactly; the resize is a float32 port whose sums may round to
-    # the other side of .5 (`test_resize_is_tensorflows_antialiased_resize`)
-    levels = JPEG_LEVELS if fmt == "JPEG" else 1
+    # PNG, GIF and BMP decode exactly, and the resize is bit-equal
+    # (`test_resize_is_tensorflows_antialiased_resize`)
+    levels = JPEG_LEVELS if fmt == "JPEG" else 0
     assert int(np.abs(got.astype(int) - expected.astype(int)).max()) <= levels, (mode, fmt, size)
 
 
@@ -334,11 +334,9 @@ def test_resize_is_tensorflows_antialiased_resize(source, target, seed) -> None:
     pixels = np.random.default_rng(seed).integers(0, 256, source, dtype=np.uint8)
     expected = tf.image.resize(pixels, target, antialias=True).numpy()
     got = images.resize(pixels, target)
-    # measured: at most 3.1e-5 apart on 0..255 (float32 round-off); once rounded, equal
-    # but where a value sits at .5 within that round-off
-    assert np.abs(got - expected).max() <= 1e-4
-    rounded = lambda x: np.clip(np.round(x), 0, 255)  # noqa: E731
-    assert np.abs(rounded(got) - rounded(expected)).max() <= 1
+    # the port repeats TensorFlow's float32 operations in its order: measured bit-equal on
+    # 300 random sizes up to 200x200 (6.3 million values), and asserted so
+    assert np.array_equal(got, expected)
 
 
 def test_exif_orientation_turns_pixels_as_the_zoo_does(tmp_path) -> None:
@@ -363,4 +361,4 @@ def test_arrays_follow_the_zoos_rules() -> None:
     ):
         for shape in ((8, 8, 1), (6, 10, 3)):
             expected = tf_images.to_model_image(array, shape)
-            assert np.abs(images.to_model_image(array, shape).astype(int) - expected).max() <= 1
+            assert np.array_equal(images.to_model_image(array, shape), expected)

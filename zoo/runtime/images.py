@@ -162,24 +162,39 @@ def to_model_image(image: Any, shape: tuple[int, int, int]) -> np.ndarray:
     if isinstance(image, (str, Path)):
         pixels = read_image_file(image)
     else:
-        pixels = np.asarray(image)
-        if pixels.ndim == 2:
-            pixels = pixels[..., None]
-        if pixels.ndim != 3 or pixels.shape[-1] not in (1, 3, 4):
-            raise RuntimeInputError(
-                f"an image must be HxW, HxWx1, HxWx3 or HxWx4; got shape {pixels.shape}."
-            )
-        if 0 in pixels.shape:
-            raise RuntimeInputError(
-                f"the image is empty (shape {pixels.shape}); give at least one pixel."
-            )
-        if pixels.dtype != np.uint8:
-            if pixels.dtype.kind == "f" and float(np.nanmax(pixels)) <= 1.0:
-                pixels = pixels * 255.0
-            pixels = np.clip(np.nan_to_num(pixels), 0, 255).astype(np.uint8)
+        pixels = image_array(image, RuntimeInputError)
     if pixels.shape[-1] in (2, 4):  # alpha dropped
         pixels = pixels[..., :-1]
     return fit_to_shape(pixels, shape)
+
+
+def image_array(image: Any, error: Callable[[str], Exception]) -> np.ndarray:
+    """An image given as an array, checked and made uint8 (the zoo's rule and the runtime's).
+
+    Args:
+        image: an array of shape (H, W), (H, W, 1), (H, W, 3) or (H, W, 4): uint8 as it is,
+            floats at most 1.0 scaled by 255, then clipped to [0, 255] (NaN reads as 0).
+        error: the exception type to raise.
+
+    Returns:
+        uint8 array (H, W, C).
+
+    Raises:
+        Exception: of type `error`: an array of another shape, or an empty one.
+    """
+    pixels = np.asarray(image)
+    if pixels.ndim == 2:
+        pixels = pixels[..., None]
+    if pixels.ndim != 3 or pixels.shape[-1] not in (1, 3, 4):
+        raise error(f"an image must be HxW, HxWx1, HxWx3 or HxWx4; got shape {pixels.shape}.")
+    if 0 in pixels.shape:
+        raise error(f"the image is empty (shape {pixels.shape}); give at least one pixel.")
+    if pixels.dtype != np.uint8:
+        finite = pixels[~np.isnan(pixels)] if pixels.dtype.kind == "f" else pixels
+        if pixels.dtype.kind == "f" and (finite.size == 0 or float(finite.max()) <= 1.0):
+            pixels = pixels * 255.0  # floats in [0, 1]
+        pixels = np.clip(np.nan_to_num(pixels), 0, 255).astype(np.uint8)
+    return pixels
 
 
 def fit_to_shape(pixels: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
