@@ -11,7 +11,6 @@ the model also predicts; data in another scheme is rewritten in the model's as i
 
 from __future__ import annotations
 
-import json
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -23,7 +22,6 @@ import keras_tuner as kt
 import numpy as np
 import tensorflow as tf
 from seqeval.metrics import f1_score, precision_score, recall_score
-from seqeval.metrics.sequence_labeling import get_entities
 from seqeval.scheme import IOB2, IOBES
 
 from zoo.data import text
@@ -36,7 +34,6 @@ from zoo.data.preprocessing import (
     vocabulary_field,
 )
 from zoo.data.spec import GENERATED, DatasetSpec
-from zoo.data.visible import is_blank
 from zoo.errors import BadInputError, ZooWarning
 from zoo.models.compiled import compiled_call, graph_call
 from zoo.models.custom_layers import (
@@ -54,9 +51,8 @@ from zoo.models.layers import (
     recurrent,
 )
 from zoo.tasks.base import Task, class_names, register_task, with_unknown
-
-# Casing classes; 0 is padding. Lowercased words lose case, so the model gets it back here.
-_LOWER, _TITLE, _UPPER, _DIGIT, _OTHER = 1, 2, 3, 4, 5
+from zoo_runtime import readouts
+from zoo_runtime import text as rules
 
 
 def casing(tokens: tf.Tensor) -> tf.Tensor:
@@ -72,15 +68,11 @@ def casing(tokens: tf.Tensor) -> tf.Tensor:
     Returns:
         int32 tensor of the same shape.
     """
-    lower = tf.strings.regex_full_match(tokens, r"[^A-Z]*[a-z][^A-Z]*")
-    title = tf.strings.regex_full_match(tokens, r"[A-Z][^A-Z]*")
-    upper = tf.strings.regex_full_match(tokens, r"[^a-z]*[A-Z][^a-z]*")
-    digit = tf.strings.regex_full_match(tokens, r".*[0-9].*")
-    cls = tf.where(
-        digit,
-        _DIGIT,
-        tf.where(upper, _UPPER, tf.where(title, _TITLE, tf.where(lower, _LOWER, _OTHER))),
-    )
+    # the classes and their rules are `zoo_runtime.text`'s; lowercased words lose case,
+    # so the model gets it back here
+    cls = tf.fill(tf.shape(tokens), rules.OTHER)
+    for value, rule in reversed(rules.CASING_RULES):  # the first rule that matches wins
+        cls = tf.where(tf.strings.regex_full_match(tokens, rule), value, cls)
     return tf.where(tokens == "", 0, cls)
 
 
@@ -381,7 +373,9 @@ class NamedEntityRecognition(Task):
         )(dropped)
         # every feature masks padding: Keras' Concatenate ORs its inputs' masks, so a single
         # unmasked feature would let the backward recurrent pass read padding as words
-        c = keras.layers.Embedding(_OTHER + 1, 8, mask_zero=True, name="casing_embedding")(case)
+        c = keras.layers.Embedding(rules.OTHER + 1, 8, mask_zero=True, name="casing_embedding")(
+            case
+        )
         char_ids = keras.Input(shape=(None, None), dtype="int32", name="chars")
         char_encoder = CharacterEncoder(
             text.vocabulary_size(self.preprocessing.characters),
@@ -512,39 +506,14 @@ class NamedEntityRecognition(Task):
         """A JSON token list where the argument starts with `[` (broken JSON raises
         `BadInputError`), else the argument split on whitespace.
         """
-        if argument.lstrip().startswith("["):
-            try:
-                tokens = json.loads(argument)
-            except json.JSONDecodeError as err:
-                raise BadInputError(
-                    f"not a JSON token list: {err.msg} at character {err.pos}."
-                ) from err
-            return tokens
-        return argument.split()
+        return rules.parse_token_list(argument, BadInputError)
 
     def predict(self, model: keras.Model, inputs: list[Any]) -> list[dict[str, Any]]:
         """`{"tags": [[token, tag], ...], "entities": [{"type", "text"}, ...]}` per sentence; a
         sentence is a string (split on whitespace) or a list of tokens. An empty sentence, or a
         token that is not a non-blank string, raises `BadInputError`.
         """
-        # a sentence given as text loses its invisible-only "words" (a stray zero-width
-        # space); a token list keeps its positions, so such a token is refused below
-        for s in inputs:
-            if not isinstance(s, str | list | tuple):  # None, a number: never a word
-                raise BadInputError(
-                    f"an input is {type(s).__name__} {s!r:.40}; give a sentence (a string) or a "
-                    "list of string tokens."
-                )
-        sentences = [
-            [t for t in s.split() if not is_blank(t)] if isinstance(s, str) else list(s)
-            for s in inputs
-        ]
-        for tokens in sentences:
-            if not tokens or not all(isinstance(t, str) and not is_blank(t) for t in tokens):
-                raise BadInputError(
-                    "each input must be a non-empty sentence or a list of non-empty string tokens "
-                    "(invisible characters such as zero-width spaces alone are no token)."
-                )
+        sentences = rules.sentence_tokens(list(inputs), BadInputError)
         longest = max(map(len, sentences))
         padded = tf.constant([s + [""] * (longest - len(s)) for s in sentences])
         # feature extraction and the model in one traced graph: about a millisecond a sentence
@@ -553,12 +522,5 @@ class NamedEntityRecognition(Task):
             [len(s) for s in sentences],
         )
         return [
-            {
-                "tags": list(zip(tokens, tags, strict=True)),
-                "entities": [
-                    {"type": kind, "text": " ".join(tokens[a : b + 1])}
-                    for kind, a, b in get_entities(tags)
-                ],
-            }
-            for tokens, tags in zip(sentences, tagged, strict=True)
+            readouts.tagged(tokens, tags) for tokens, tags in zip(sentences, tagged, strict=True)
         ]

@@ -29,6 +29,8 @@ from zoo.models.layers import (
     recurrent,
 )
 from zoo.tasks.base import EncoderDecoderTask, register_task
+from zoo_runtime import decoding
+from zoo_runtime import text as rules
 
 
 @dataclass
@@ -96,7 +98,7 @@ class TranslationPreprocessing(Preprocessing):
             return text.normalize(sentences, max_tokens=max_tokens, units=units)
         # HTML line breaks are spaces, as `text.normalize` reads them; SentencePiece
         # collapses whitespace itself
-        sentences = tf.strings.regex_replace(sentences, r"<[bB][rR]\s*/?>", " ")
+        sentences = tf.strings.regex_replace(sentences, rules.ANY_CASE_BREAKS, " ")
         pieces = subwords.tokenize(self._model(side), sentences)
         if max_tokens is not None:
             pieces = pieces[:max_tokens] if sentences.shape.rank == 0 else pieces[:, :max_tokens]
@@ -210,10 +212,10 @@ class Translation(EncoderDecoderTask):
     max_vocabulary = 12000
     #: a translation may run to `max_tokens`, plus this many tokens for each source token
     #: beyond `max_tokens` (a source within the trained length keeps the trained bound)
-    output_ratio = 2
+    output_ratio = decoding.OUTPUT_RATIO
     #: and never beyond this many times `max_tokens`, however long the source: the bound
     #: keeps beam search short for any input
-    max_output_factor = 4
+    max_output_factor = decoding.MAX_OUTPUT_FACTOR
 
     # data --------------------------------------------------------------
     def features_read(self, spec: DatasetSpec) -> list[str]:

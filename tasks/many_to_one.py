@@ -50,9 +50,10 @@ from zoo.models.layers import (
 )
 from zoo.tasks.base import Task, class_names, register_task, with_unknown
 from zoo.training import classification
+from zoo_runtime import readouts
 
-#: the three heads of the module docstring's table
-BINARY, MULTI_CLASS, MULTI_LABEL = "binary", "multi-class", "multi-label"
+#: the three heads of the module docstring's table (`zoo_runtime.readouts`)
+BINARY, MULTI_CLASS, MULTI_LABEL = readouts.BINARY, readouts.MULTI_CLASS, readouts.MULTI_LABEL
 
 
 @dataclass
@@ -81,13 +82,11 @@ class TextClassificationPreprocessing(Preprocessing):
     @property
     def head(self) -> str:
         """`BINARY`, `MULTI_CLASS` or `MULTI_LABEL`: which head the label set takes."""
-        if self.multi_label:
-            return MULTI_LABEL
-        return BINARY if len(self.labels) == 2 else MULTI_CLASS
+        return readouts.head_of(self.labels, self.multi_label)
 
     def decision_thresholds(self) -> np.ndarray:
         """float (labels,): `thresholds`, or 0.5 for every label while none are chosen."""
-        return np.asarray(self.thresholds or [0.5] * len(self.labels), dtype=np.float64)
+        return readouts.decision_thresholds(self.thresholds, self.labels)
 
     @graph_ops
     def token_ids_of(self, texts: tf.Tensor, max_tokens: int = text.MAX_INPUT_TOKENS) -> tf.Tensor:
@@ -382,12 +381,8 @@ class TextClassification(Task):
             int label ids (examples,) for single-label models (binary: P(labels[1]) >= 0.5),
             0/1 int (examples, labels) for multi-label ones (each label's threshold).
         """
-        head = self.preprocessing.head
-        if head == BINARY:
-            return (probabilities[:, 0] >= 0.5).astype(np.int64)
-        if head == MULTI_CLASS:
-            return probabilities.argmax(axis=1)
-        return (probabilities >= self.preprocessing.decision_thresholds()).astype(np.int64)
+        prep = self.preprocessing
+        return readouts.decide(probabilities, prep.head, prep.decision_thresholds())
 
     def evaluate(
         self, model: keras.Model, raw: tf.data.Dataset, *, batch_size: int = 64, quick: bool = False
@@ -479,36 +474,13 @@ class TextClassification(Task):
     def _readable(self, probabilities: Any, top_k: int | None = None) -> list[dict[str, Any]]:
         """Model outputs -> `predict`'s results (see `predict`)."""
         prep = self.preprocessing
-        probabilities = np.asarray(probabilities, dtype=np.float64)
-        if prep.head == BINARY:
-            negative, positive = prep.labels
-            return [
-                {
-                    "label": positive if p >= 0.5 else negative,
-                    "probability": round(float(p if p >= 0.5 else 1 - p), 4),
-                    **(
-                        {"probabilities": _top({negative: 1 - p, positive: p}, top_k)}
-                        if top_k
-                        else {}
-                    ),
-                }
-                for p in probabilities[:, 0]
-            ]
-        results = []
-        for row, decided in zip(probabilities, self.decide(probabilities), strict=True):
-            every = dict(zip(prep.labels, row.tolist(), strict=True))
-            if prep.multi_label:
-                chosen = [name for name, d in zip(prep.labels, decided, strict=True) if d]
-                results.append({"labels": sorted(chosen, key=lambda n: -every[n])})
-            else:
-                results.append(
-                    {
-                        "label": prep.labels[decided],
-                        "probability": round(every[prep.labels[decided]], 4),
-                    }
-                )
-            results[-1]["probabilities"] = _top(every, top_k)
-        return results
+        return readouts.classification(
+            probabilities,
+            prep.labels,
+            multi_label=prep.multi_label,
+            thresholds=prep.thresholds,
+            top_k=top_k,
+        )
 
     def predict(
         self, model: keras.Model, inputs: list[Any], *, top_k: int | None = None
@@ -606,10 +578,3 @@ class TextClassification(Task):
             raise BadInputError(
                 "the input has no words once normalised (it is empty or blank); give it at least one word."
             )
-
-
-def _top(probabilities: dict[str, float], k: int | None) -> dict[str, float]:
-    """The `k` (default: all) most probable labels, most probable first, rounded to 4
-    decimals."""
-    ranked = sorted(probabilities.items(), key=lambda item: -item[1])[:k]
-    return {name: round(float(p), 4) for name, p in ranked}

@@ -23,6 +23,7 @@ from zoo.data.spec import DatasetSpec
 from zoo.models.compiled import compiled_call, graph_call
 from zoo.models.layers import compile_model, lower_layers, output_layer, recurrent
 from zoo.tasks.base import Task, class_names, register_task, with_unknown
+from zoo_runtime import readouts
 
 
 @dataclass
@@ -186,8 +187,4 @@ class ImageClassification(Task):
         shape = tuple(self.preprocessing.image_shape)
         batch = np.stack([to_model_image(image, shape) for image in inputs])
         probs = np.asarray(compiled_call(model)(batch))
-        labels = self.preprocessing.labels
-        return [
-            {"label": labels[int(p.argmax())], "probability": round(float(p.max()), 4)}
-            for p in probs
-        ]
+        return readouts.image_labels(probs, self.preprocessing.labels)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from zoo.models.decoding import beam_search
+from zoo_runtime.decoding import beam_search
 
 START, END, A, B = 0, 1, 2, 3
 # Markov chain over tokens: greedy takes A (0.6) then faces a flat distribution;

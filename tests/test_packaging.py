@@ -18,14 +18,26 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_every_package_folder_is_listed_for_installation() -> None:
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
     mapping = config["package-dir"]
-    folders = {"zoo": ROOT / "zoo", "zoo.tasks": ROOT / "tasks", "zoo.tuning": ROOT / "tuning"}
+    folders = {
+        "zoo": ROOT / "zoo",
+        "zoo.tasks": ROOT / "tasks",
+        "zoo.tuning": ROOT / "tuning",
+        "zoo_runtime": ROOT / "zoo" / "runtime",
+    }
     on_disk = set()
     for package, folder in folders.items():
         for init in folder.rglob("__init__.py"):
             relative = init.parent.relative_to(folder).parts
+            if package == "zoo" and relative[:1] == ("runtime",):
+                continue  # installed as `zoo_runtime`, not `zoo.runtime`
             on_disk.add(".".join((package, *relative)))
     assert set(config["packages"]) == on_disk
-    assert mapping == {"zoo": "zoo", "zoo.tasks": "tasks", "zoo.tuning": "tuning"}
+    assert mapping == {
+        "zoo": "zoo",
+        "zoo.tasks": "tasks",
+        "zoo.tuning": "tuning",
+        "zoo_runtime": "zoo/runtime",
+    }
 
 
 @pytest.mark.slow

@@ -7,9 +7,10 @@ import pytest
 import tensorflow as tf
 
 import zoo
-from zoo.data import text, visible
+from zoo.data import text
 from zoo.errors import BadInputError
 from zoo.tasks.many_to_one import TextClassificationPreprocessing
+from zoo_runtime import visible
 
 
 def test_normalize_keeps_apostrophes_and_splits_punctuation() -> None:

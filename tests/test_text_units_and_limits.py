@@ -20,9 +20,9 @@ from sacrebleu.metrics import BLEU
 import zoo
 from zoo.data import text
 from zoo.errors import ZooWarning
-from zoo.models.decoding import beam_search
 from zoo.models.seq2seq import bleu_tokenizer, corpus_bleu
 from zoo.tasks.base import hyperparameters
+from zoo_runtime.decoding import beam_search
 
 SHIPPED = Path(__file__).resolve().parent.parent / "saved_models"
 TINY = {"units": 8, "embedding_dim": 8}

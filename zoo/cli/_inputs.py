@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from zoo.data.visible import is_blank
 from zoo.errors import BadInputError
 from zoo.registry.layout import partial_path
+from zoo_runtime.visible import is_blank
 
 STDIO = "-"
 #: file name endings that choose `--input-format` when it is not given

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import io
-import struct
 from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
-from PIL import ExifTags, Image
 
 from zoo.errors import BadInputError
+from zoo_runtime.images import exif_orientation, image_array
 
 #: EXIF orientation -> the turn or flip that shows the stored pixels upright, as Pillow's
 #: `ImageOps.exif_transpose` applies it (2: mirrored, 3: upside down, 6: a phone held
@@ -24,31 +22,6 @@ _UPRIGHT = {
     7: lambda im: tf.reverse(tf.transpose(im, [1, 0, 2]), [0, 1]),
     8: lambda im: tf.image.rot90(im, k=1),
 }
-
-
-def exif_orientation(data: bytes) -> int:
-    """The EXIF Orientation tag of an image file (1, upright, when it has none).
-
-    Args:
-        data: the bytes of a JPEG, PNG, WebP or TIFF file.
-
-    Returns:
-        The tag's value, 1 to 8; 1 for files without EXIF data or that Pillow cannot read
-        (decoding reports those).
-    """
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            value = image.getexif().get(ExifTags.Base.Orientation, 1)
-    except (
-        OSError,
-        SyntaxError,
-        ValueError,
-        TypeError,
-        struct.error,
-        Image.DecompressionBombError,
-    ):
-        return 1
-    return value if isinstance(value, int) and value in range(1, 9) else 1
 
 
 def apply_exif_orientation(image: tf.Tensor, data: bytes) -> tf.Tensor:
@@ -117,25 +90,10 @@ def to_model_image(image: str | Path | np.ndarray, shape: tuple[int, int, int]) 
     if isinstance(image, (str, Path)):
         tensor = read_image_file(image)
     else:
-        array = np.asarray(image)
-        if array.ndim == 2:
-            array = array[..., None]
-        if array.ndim != 3 or array.shape[-1] not in (1, 3, 4):
-            raise BadInputError(
-                f"an image must be HxW, HxWx1, HxWx3 or HxWx4; got shape {array.shape}."
-            )
-        if 0 in array.shape:
-            raise BadInputError(
-                f"the image is empty (shape {array.shape}); give at least one pixel."
-            )
-        if array.dtype != np.uint8:
-            if array.dtype.kind == "f" and float(np.nanmax(array)) <= 1.0:
-                array = array * 255.0  # floats in [0, 1]
-            array = np.clip(np.nan_to_num(array), 0, 255).astype(np.uint8)
-        tensor = tf.constant(array)
-    if tensor.shape[-1] == 4:
-        tensor = tensor[..., :3]
-    if tensor.dtype != tf.uint8:  # 16-bit PNGs: values above 255 saturate
+        tensor = tf.constant(image_array(image, BadInputError))
+    if tensor.shape[-1] in (2, 4):  # alpha dropped (a grey PNG with alpha has 2 channels)
+        tensor = tensor[..., :-1]
+    if tensor.dtype != tf.uint8:  # read_image_file gives uint8; kept for uint16 decoders
         tensor = tf.cast(tf.clip_by_value(tensor, 0, 255), tf.uint8)
     return fit_to_shape(tensor, shape).numpy()
 

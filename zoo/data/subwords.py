@@ -25,9 +25,8 @@ from collections.abc import Iterable
 import tensorflow as tf
 
 from zoo.errors import ZooError
+from zoo_runtime.subwords import SPACE  # noqa: F401  (the marker, defined once)
 
-#: SentencePiece's marker of a word start (a space in the text)
-SPACE = "\u2581"
 #: the piece SentencePiece gives a character it never saw (the zoo's lookups read it as [UNK])
 UNKNOWN_PIECE = "<unk>"
 

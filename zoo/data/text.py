@@ -6,37 +6,30 @@ pipeline at training time and `predict` at inference time.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-import numpy as np
 import tensorflow as tf
 
-from zoo.data.visible import FORMAT_CHARACTERS, is_blank
 from zoo.errors import BadInputError, ZooError
+from zoo_runtime import text as rules
 
-PAD, UNK, START, END = "", "[UNK]", "[start]", "[end]"
-
-#: how text is cut into tokens: at spaces and punctuation (`WORDS`), or, in addition, one
-#: token per character of a script written without spaces between words (`CHARACTERS`)
-WORDS, CHARACTERS = "words", "characters"
-#: pieces of a SentencePiece model learnt from the training text (`zoo.data.subwords`): any
-#: script, no unknown words
-SUBWORDS = "subwords"
-#: the characters `CHARACTERS` cuts one by one (RE2 classes): Chinese, Japanese, Thai, Lao,
-#: Khmer and Burmese letters, and CJK and full-width punctuation
-UNSPACED = (
-    r"\p{Han}\p{Hiragana}\p{Katakana}\x{30FC}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}"
-    r"\x{3000}-\x{303F}\x{FF00}-\x{FFEF}"
+# the rules and constants the runtime shares (`zoo_runtime.text`): one definition
+from zoo_runtime.text import (  # noqa: F401  (re-exported: the zoo's modules read them here)
+    CHARACTERS,
+    END,
+    MAX_INPUT_TOKENS,
+    PAD,
+    START,
+    SUBWORDS,
+    UNK,
+    UNSPACED,
+    WORDS,
+    ids_to_tokens,
 )
-#: CJK punctuation that closes a clause or a bracket: written without a space before it
-_CJK_CLOSING = r"、。，！？；：）」』】〕〉》"
-#: most tokens of one input that `predict`, `evaluate` and serving signatures read: a
-#: recurrent layer reads any length, but time and memory of a batch grow with its longest
-#: input; a longer input is cut here, and the result says so (`truncated`)
-MAX_INPUT_TOKENS = 2000
+from zoo_runtime.visible import FORMAT_CHARACTERS
+
 #: the writing systems `writing_of` tells apart
 SPACED, CHINESE, JAPANESE, OTHER_UNSPACED = "spaced", "chinese", "japanese", "unspaced"
 #: a corpus is written without spaces when at least this share of its characters is
@@ -78,11 +71,11 @@ def normalize(
     # invisible format characters (zero-width spaces, joiners, soft hyphens) are no text: a
     # token of them alone would be a word of nothing (`zoo.data.visible`)
     text = tf.strings.regex_replace(text, FORMAT_CHARACTERS, "")
-    text = tf.strings.regex_replace(text, r"<br\s*/?>", " ")
-    text = tf.strings.regex_replace(text, r"([.,!?;:()\"])", r" \1 ")
+    text = tf.strings.regex_replace(text, rules.BREAKS, " ")
+    text = tf.strings.regex_replace(text, rules.PUNCTUATION, r" \1 ")
     if units == CHARACTERS:
         text = tf.strings.regex_replace(text, f"([{UNSPACED}])", r" \1 ")
-    text = tf.strings.strip(tf.strings.regex_replace(text, r"\s+", " "))
+    text = tf.strings.strip(tf.strings.regex_replace(text, f"{rules.WHITESPACE}+", " "))
     if max_tokens is not None:
         tokens = tf.strings.split(text)
         tokens = tokens[:max_tokens] if text.shape.rank == 0 else tokens[:, :max_tokens]
@@ -104,15 +97,9 @@ def beyond_input_limit(texts: tf.Tensor, *, units: str = WORDS) -> tf.Tensor:
     return lengths > MAX_INPUT_TOKENS
 
 
-_BREAKS = re.compile(r"<br\s*/?>", re.IGNORECASE)
-
-
 def require_words(texts: list[Any]) -> list[str]:
-    """Raw inputs, checked before they reach a model: each must be text (a missing value,
-    a number or an object must never become a word such as "None"), and a recurrent layer
-    cannot read zero steps, so an input that normalises to nothing (empty, blank, only line
-    breaks or invisible format characters such as zero-width spaces) is refused by position
-    (`zoo.data.visible.is_blank`, the rule `normalize` follows).
+    """Raw inputs, checked before they reach a model (`zoo_runtime.text.require_words`:
+    each must be text with something visible once normalised).
 
     Args:
         texts: raw inputs.
@@ -124,22 +111,7 @@ def require_words(texts: list[Any]) -> list[str]:
         BadInputError: an input is not a `str`, or has nothing visible (the message gives
             the first such input's position, counting from 1, when there are several).
     """
-
-    def which(i: int) -> str:
-        return f"input {i + 1} of {len(texts)}" if len(texts) > 1 else "the input"
-
-    for i, t in enumerate(texts):
-        if not isinstance(t, str):
-            raise BadInputError(
-                f"{which(i)} is {type(t).__name__} {t!r:.40}, not text; give each input as a string."
-            )
-    empty = [i for i, t in enumerate(texts) if is_blank(_BREAKS.sub(" ", t))]
-    if empty:
-        raise BadInputError(
-            f"{which(empty[0])} has no words once normalised (it is empty, blank or invisible "
-            "characters only); give each input at least one word."
-        )
-    return texts
+    return rules.require_words(texts, BadInputError)
 
 
 def build_vocabulary(
@@ -195,32 +167,6 @@ def vocabulary_size(vocabulary: list[str]) -> int:
     return len(vocabulary) + 2
 
 
-def ids_to_tokens(
-    ids: Iterable[int], vocabulary: list[str], *, stop: Iterable[str] = (END,)
-) -> list[str]:
-    """Decode ids up to the first stop token, skipping padding and the `[start]` marker
-    (unknown ids read as `[UNK]`).
-
-    Args:
-        ids: token ids, any iterable of ints or a 1-D array; id i >= 2 is
-            `vocabulary[i - 2]`.
-        vocabulary: the vocabulary the ids index.
-        stop: tokens that end the sequence; the stop token itself is not returned.
-
-    Returns:
-        The tokens.
-    """
-    words: list[str] = []
-    stop = set(stop)
-    for i in np.asarray(ids).tolist():
-        word = vocabulary[i - 2] if i >= 2 else (UNK if i == 1 else PAD)
-        if word in stop:
-            break
-        if word not in (PAD, START):
-            words.append(word)
-    return words
-
-
 def attach_punctuation(sentences: tf.Tensor) -> tf.Tensor:
     """Undo `normalize`'s spacing of punctuation, so output reads (and scores BLEU) as raw text.
 
@@ -231,7 +177,7 @@ def attach_punctuation(sentences: tf.Tensor) -> tf.Tensor:
         String tensor of the same shape, without the space before `. , ! ? ; : )`. Opening
         brackets and quotes keep their spacing.
     """
-    return tf.strings.regex_replace(sentences, r" ([.,!?;:)])", r"\1")
+    return tf.strings.regex_replace(sentences, rules.CLOSING_PUNCTUATION, r"\1")
 
 
 def join_units(sentences: tf.Tensor, units: str) -> tf.Tensor:
@@ -253,7 +199,7 @@ def join_units(sentences: tf.Tensor, units: str) -> tf.Tensor:
     for _ in range(2):
         sentences = tf.strings.regex_replace(sentences, pair, r"\1\2")
     # CJK closing punctuation attaches to any word before it ("paris ，" -> "paris，")
-    return tf.strings.regex_replace(sentences, f" ([{_CJK_CLOSING}])", r"\1")
+    return tf.strings.regex_replace(sentences, f" ([{rules.CJK_CLOSING}])", r"\1")
 
 
 def units_for(writing: str) -> str:

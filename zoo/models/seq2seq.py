@@ -22,8 +22,8 @@ from sacrebleu.metrics import BLEU
 from zoo.data import text
 from zoo.errors import ZooWarning
 from zoo.models.compiled import compiled_call, graph_call
-from zoo.models.decoding import beam_search
 from zoo.models.layers import cell_type
+from zoo_runtime.decoding import beam_search
 
 #: sacrebleu's default tokenizer, for languages written with spaces between words
 DEFAULT_BLEU_TOKENIZER = "13a"

@@ -25,8 +25,8 @@ import tensorflow_datasets as tfds
 
 from zoo.data.formats import _dataset, _files
 from zoo.data.spec import DatasetSpec
-from zoo.data.visible import is_blank
 from zoo.errors import BadInputError, BadRowError
+from zoo_runtime.visible import is_blank
 
 
 @dataclasses.dataclass(frozen=True)

@@ -10,8 +10,8 @@ from pathlib import Path
 from zoo.data.formats import _files, _labels
 from zoo.data.formats._dataset import UNKNOWN_LICENCE, reader
 from zoo.data.spec import DatasetSpec
-from zoo.data.visible import is_blank
 from zoo.errors import BadInputError
+from zoo_runtime.visible import is_blank
 
 
 def _class_files(path: Path, files: list[Path]) -> tuple[list[Path], Callable[[Path], str]]:

@@ -1,7 +1,7 @@
 """What counts as text a model can read, without importing TensorFlow: invisible format
 characters (Unicode category Cf: zero-width space U+200B, joiners U+200C/U+200D, the
 byte-order mark U+FEFF, the soft hyphen U+00AD, the word joiner U+2060, direction marks)
-are no text, nor is white space. `zoo.data.text.normalize` removes the same characters in
+are no text, nor is white space (the zoo and `zoo_runtime` share this module). `zoo.data.text.normalize` removes the same characters in
 TensorFlow (`FORMAT_CHARACTERS`), so a text blank here normalises to nothing, at training
 and at prediction alike. (`normalize` also drops HTML line breaks: `zoo.data.text.
 require_words` refuses a text of those alone.)

@@ -1,4 +1,5 @@
-"""Autoregressive decoding shared by the decoder tasks (captioning, translation).
+"""Autoregressive decoding shared by the decoder tasks (captioning, translation), the zoo's
+and the runtime's (pure numpy).
 
 A task supplies a `step` function: the previous token of every hypothesis, the decoder's
 state tensors and the row of them each hypothesis continues from in; next-token
@@ -14,6 +15,12 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+
+#: a translation may run to `max_tokens` plus this many tokens per source token beyond it...
+OUTPUT_RATIO = 2
+#: ... and at most this many times `max_tokens` (plus [end])
+MAX_OUTPUT_FACTOR = 4
+
 
 Step = Callable[[np.ndarray, list[Any], np.ndarray], tuple[Any, list[Any]]]
 
@@ -118,3 +125,18 @@ def beam_search(
         seq = sequences[b, best[b]].tolist()
         results.append(seq[: seq.index(end_id)] if end_id in seq else seq)
     return results
+
+
+def translation_bounds(source_lengths: np.ndarray, max_tokens: int) -> np.ndarray:
+    """Most tokens a translation may take, [end] included, per source.
+
+    Args:
+        source_lengths: int (batch,), tokens read per source.
+        max_tokens: the preprocessing's `max_tokens`.
+
+    Returns:
+        int (batch,): `max_tokens` plus `OUTPUT_RATIO` per source token beyond it, at most
+        `MAX_OUTPUT_FACTOR * max_tokens`, plus 1.
+    """
+    beyond = np.maximum(np.asarray(source_lengths) - max_tokens, 0)
+    return np.minimum(max_tokens + OUTPUT_RATIO * beyond, MAX_OUTPUT_FACTOR * max_tokens) + 1
