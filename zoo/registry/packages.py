@@ -37,7 +37,8 @@ from pathlib import Path
 
 from zoo.errors import ZooError
 from zoo.registry import layout
-from zoo.registry.layout import ALIASES_FILE, CARD_FILE, README_FILE, IntegrityError
+from zoo.registry.hub import resolve
+from zoo.registry.layout import ALIASES_FILE, README_FILE, IntegrityError
 
 #: the entry point group through which installed model packages are found
 GROUP = "rnn_zoo.models"
@@ -242,8 +243,6 @@ def build(
         UnknownNameError: no such model, version or alias.
         IntegrityError: the version fails its card's hashes.
     """
-    from zoo.registry.hub import resolve  # here: hub's search order reads `installed`
-
     output = Path(output)
     existing = next(p for p in (output, *output.parents) if p.exists())
     if not existing.is_dir():
@@ -298,8 +297,6 @@ def _write_project(source: Path, path: Path, files: list[str], requirement: str)
         f'"""The rnn-zoo model {name}@{version}, installed as a package: `zoo.load("{name}")` '
         f'and `zoo predict {name} ...` find it by name (entry point group {GROUP})."""\n'
     )
-    card = json.loads((path / CARD_FILE).read_text())
-    description = f"rnn-zoo model {name}@{version}: {card['task']}, {card['cell']}"
     readme = f"{package}/{REGISTRY_FOLDER}/{name}/{version}/{README_FILE}"
     data = [
         MANIFEST_FILE,
@@ -318,7 +315,7 @@ build-backend = "setuptools.build_meta"
 [project]
 name = {quoted(distribution_name(name))}
 version = "{version}"
-description = {quoted(description)}
+description = "rnn-zoo model {name}@{version}, loaded by name once installed"
 readme = {quoted(readme)}
 dependencies = [{quoted(requirement)}]
 
