@@ -234,8 +234,8 @@ def registry_option(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--registry",
         metavar="DIR",
-        help="use only this registry folder (default: $ZOO_REGISTRY or the user registry, a source "
-        "checkout's saved_models/, then the hubs for catalogue models)",
+        help="use only this registry folder (default, in this order: $ZOO_REGISTRY or the user registry, a "
+        "source checkout's saved_models/, installed model packages, then the hubs for catalogue models)",
     )
 
 

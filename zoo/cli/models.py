@@ -1,5 +1,6 @@
-"""`zoo predict`, `stream`, `models`, `info`, `evaluate`, `alias`, `export`, `migrate`, and
-`pull`, `push` and `cache` (the hubs): commands that use registry models."""
+"""`zoo predict`, `stream`, `models`, `info`, `evaluate`, `alias`, `export`, `migrate`,
+`package` (a model as a wheel), and `pull`, `push` and `cache` (the hubs): commands that use
+registry models."""
 
 from __future__ import annotations
 
@@ -190,14 +191,15 @@ def cmd_stream(args: argparse.Namespace) -> None:
 
 
 def cmd_models(args: argparse.Namespace) -> None:
-    """`zoo models`: list local models and the catalogue's, marking which catalogue models
-    are downloaded; with `-l/--long` their version, task, cell and metric. A pattern that
-    matches nothing says so.
+    """`zoo models`: list local models, installed model packages and the catalogue's,
+    marking which catalogue models are downloaded and which come from a package (where a
+    name is in several places, where `load` finds it first); with `-l/--long` their
+    version, task, cell and metric. A pattern that matches nothing says so.
 
     Args:
         args: the parsed command line.
     """
-    from zoo.registry import catalogue, hub
+    from zoo.registry import catalogue, hub, layout, packages
 
     shipped = catalogue.models()
     local = hub.list_models(args.pattern, root=args.registry)
@@ -208,9 +210,15 @@ def cmd_models(args: argparse.Namespace) -> None:
         )
         return
     width = max(map(len, names), default=0)
+    roots = [] if args.registry else layout.search_roots()
+    installed = {} if args.registry else packages.installed()
     for name in names:
         status = "local"
-        if name in shipped:
+        first = next((root for root in roots if (root / name).is_dir()), None)
+        package = installed.get(name)
+        if package is not None and first == package.root:
+            status = f"installed ({package.distribution} {package.version})"
+        elif name in shipped:
             pinned = catalogue.pin(name)[1]
             here = (
                 (Path(args.registry) / name / str(pinned)).is_dir()
@@ -277,6 +285,18 @@ def cmd_cache(args: argparse.Namespace) -> None:
         if args.clear:
             hub.remove(path)
         print(f"  {path.parent.name}@{path.name}  {size:.1f} MB{'  removed' if args.clear else ''}")
+
+
+def cmd_package(args: argparse.Namespace) -> None:
+    """`zoo package`: build a model version's wheel (`zoo.registry.packages.build`).
+
+    Args:
+        args: the parsed command line.
+    """
+    from zoo.registry import packages
+
+    wheel = packages.build(args.model, args.output, root=args.registry, hub=args.hub)
+    print(f"built {wheel}; install it with: pip install {wheel}")
 
 
 def cmd_info(args: argparse.Namespace) -> None:
@@ -483,7 +503,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser(
         "models",
-        help="list local models and the catalogue's, marking which are downloaded",
+        help="list local models, installed model packages and the catalogue's, marking which are downloaded",
     )
     p.add_argument("pattern", nargs="?", default="*", help="shell-style wildcard, e.g. '*lstm*'")
     p.add_argument(
@@ -495,6 +515,26 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     registry_option(p)
     p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser(
+        "package",
+        help="build a pip-installable wheel of a model version",
+        description="Build rnn_zoo_model_<name>-<version>-py3-none-any.whl in DIR: the version's files, card "
+        "and a manifest of every file's SHA-256, with an entry point in the group rnn_zoo.models and a "
+        "requirement on this zoo version or a later one. Once installed (pip install WHEEL), `zoo models` lists "
+        "it and `zoo predict NAME` loads it by name, offline, its files checked on every load; the user "
+        "registry and a source checkout's saved_models/ come before installed packages, the hubs after them.",
+    )
+    p.add_argument("model", help="NAME, NAME@VERSION or NAME:ALIAS")
+    p.add_argument(
+        "--output",
+        required=True,
+        metavar="DIR",
+        help="folder to write the wheel into (created if missing; an existing wheel is never replaced)",
+    )
+    registry_option(p)
+    hub_option(p)
+    p.set_defaults(func=cmd_package)
 
     p = sub.add_parser("info", help="show a registry model's card")
     p.add_argument("model", help="NAME, NAME@VERSION or NAME:ALIAS")

@@ -1,7 +1,8 @@
 """The registry of trained models: `layout` (where registry folders are and how one is laid
 out), `store` (immutable versions, aliases, integrity checks, loading), `catalogue` (the
-shipped models as pinned data), `hub` (pulling and pushing models), `cards` (what a model
-records about itself) and `export` (serving signatures).
+shipped models as pinned data), `hub` (pulling and pushing models), `packages` (a model
+version as a pip-installable wheel, and the installed ones), `cards` (what a model records
+about itself) and `export` (serving signatures).
 
 The public API is re-exported here: `zoo.registry.load(...)`, `zoo.registry.pull(...)`.
 Attributes are imported on first use, so that `zoo pull` and `zoo models` (whose modules

@@ -1,7 +1,8 @@
 """Finding a model by name from anywhere: the local registries, then the hubs.
 
 A reference is looked up, in order, in the user registry, in a source checkout's
-`saved_models/`, and then, for a model of the zoo's catalogue, on the hubs: `ZOO_HUB` (or
+`saved_models/`, in the installed model packages (`zoo.registry.packages`), and then, for
+a model of the zoo's catalogue, on the hubs: `ZOO_HUB` (or
 `--hub`) lists sources, each an `https://`/`http://` base URL, a `file://` URL or a local
 folder holding the registry layout (`<name>/<version>/<file>`). An alias is first pinned
 to an immutable version by the catalogue; a version already on disk is used without any
@@ -339,17 +340,8 @@ def push(ref: str, to: Path | str, *, root: Path | str | None = None) -> Path:
         ZooError: the hub folder cannot be written.
     """
     path = resolve(ref, root=root)
-    card = json.loads((path / layout.CARD_FILE).read_text())
-    listed = {n: f["sha256"] for n, f in card["files"].items()}
-    layout.check_files(path, listed, "its card")
-    # only what the card lists (plain files, checked above), the card and its README: never
-    # a link or a stray file of the folder
-    published = [*listed, layout.CARD_FILE, layout.README_FILE]
-    links = [name for name in published[-2:] if (path / name).is_symlink()]
-    if links:
-        raise IntegrityError(
-            f"{path / links[0]} is a link; a registry version holds plain files only."
-        )
+    # never a link or a stray file of the folder
+    published = layout.travelling_files(path)
     hub_folder = Path(to)
     target = hub_folder / path.parent.name / path.name
     if target.is_dir():

@@ -11,6 +11,8 @@ Roots:
   data folder (`platformdirs`, e.g. `~/.local/share/rnn-zoo/models` on Linux);
 - the `saved_models/` of a source checkout, when the zoo runs from one (an editable
   install); it holds the shipped models;
+- the registry folder inside each installed model package (`zoo.registry.packages`), read
+  only;
 - `zoo train`, `retrain`, `tune` and `save` write to the user registry unless told another
   folder (`--registry`, `root=`), in a source checkout too: its `saved_models/` holds only
   the shipped models, which maintainers save there with `--registry saved_models`. Nothing
@@ -119,13 +121,16 @@ def search_roots() -> list[Path]:
     """The local folders read, in order, for a model given without `--registry`.
 
     Returns:
-        The user registry, then a source checkout's `saved_models/` (when distinct).
+        The user registry, then a source checkout's `saved_models/` (when distinct), then
+        the registry folder of each installed model package (`zoo.registry.packages`).
     """
+    from zoo.registry import packages  # here: packages imports this module
+
     roots = [user_root()]
     checkout = checkout_models()
     if checkout is not None and checkout.resolve() != roots[0].resolve():
         roots.append(checkout)
-    return roots
+    return [*roots, *(package.root for package in packages.installed().values())]
 
 
 def parse_ref(ref: str, known: list[str]) -> tuple[str, int | None, str | None]:
@@ -334,13 +339,21 @@ def staging_folder(folder: Path) -> Path:
         ) from err
 
 
-def check_files(path: Path, digests: dict[str, str], recorded_in: str) -> None:
+def check_files(
+    path: Path,
+    digests: dict[str, str],
+    recorded_in: str,
+    *,
+    repair: str = "re-download or retrain this model version",
+) -> None:
     """Check that every listed file of a version folder is there with its SHA-256.
 
     Args:
         path: a version folder.
         digests: file name -> expected SHA-256.
         recorded_in: where the digests come from, for the message (e.g. `its card`).
+        repair: what the message tells the user to do about a failure, e.g. `reinstall
+            the package`.
 
     Raises:
         IntegrityError: a file is missing or does not match, or a listed name is not a plain
@@ -353,14 +366,45 @@ def check_files(path: Path, digests: dict[str, str], recorded_in: str) -> None:
             raise IntegrityError(
                 f"{path}: {recorded_in} lists {filename!r}, which is "
                 f"{'a link' if FILE_NAME.match(filename) else 'not a plain file name'}; a "
-                "registry version holds plain files only. Re-download or retrain this model version."
+                f"registry version holds plain files only: {repair}."
             )
         if not file.is_file():
-            raise IntegrityError(f"{file} is missing; reinstall or re-download this model version.")
+            raise IntegrityError(f"{file} is missing: {repair}.")
         if sha256(file) != digest:
             raise IntegrityError(
-                f"{file} does not match the SHA-256 in {recorded_in}: it was altered or corrupted. Re-download or retrain it."
+                f"{file} does not match the SHA-256 in {recorded_in}: it was altered or "
+                f"corrupted; {repair}."
             )
+
+
+def travelling_files(path: Path) -> list[str]:
+    """The files of a version that travel with it (to a hub, into a package): those its card
+    lists, checked against their SHA-256, then the card and its README.
+
+    Args:
+        path: a version folder.
+
+    Returns:
+        Plain file names of `path`, none of them a link.
+
+    Raises:
+        IntegrityError: the card is missing or unreadable, a file it lists is missing or
+            altered, or the card or README is a link.
+    """
+    try:
+        card = json.loads((path / CARD_FILE).read_text())
+        listed = {name: record["sha256"] for name, record in card["files"].items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
+        raise IntegrityError(
+            f"{path / CARD_FILE} is missing or unreadable ({err}); the version cannot be trusted."
+        ) from err
+    check_files(path, listed, "its card")
+    links = [name for name in (CARD_FILE, README_FILE) if (path / name).is_symlink()]
+    if links:
+        raise IntegrityError(
+            f"{path / links[0]} is a link; a registry version holds plain files only."
+        )
+    return [*listed, CARD_FILE, README_FILE]
 
 
 def list_names(pattern: str, root: Path) -> list[str]:

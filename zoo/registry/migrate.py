@@ -22,7 +22,7 @@ import keras
 
 from zoo.errors import ZooError
 from zoo.models.layers import transfer_weights, weighted_layers
-from zoo.registry import cards, store
+from zoo.registry import cards, packages, store
 from zoo.tasks import get_task
 
 #: files of a version that migration writes anew; every other file is carried over as is
@@ -170,13 +170,15 @@ def migrate(ref: str, *, root: Path | str | None = None) -> Path | None:
             one it can take out (`unmigratable`), a weighted layer finds no weights to take
             over, or the rebuilt model does not reproduce the reference outputs; nothing is
             written.
-        ZooError: the registry cannot be written.
+        ZooError: the registry cannot be written, or the version comes from an installed
+            model package (`packages.refuse_writing`).
     """
     path = store.resolve(ref, root=root)
     card = store.verify(path)
     old = store.load_keras_file(path / store.MODEL_FILE)
     if not store.holds_string_ops(old):
         return None
+    packages.refuse_writing(path, "migrate the version it was built from and package the result")
     reason = unmigratable(old)
     if reason is not None:
         raise store.IntegrityError(f"{card.name}@{card.version} cannot be migrated: {reason}")

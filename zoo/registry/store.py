@@ -30,7 +30,7 @@ from filelock import FileLock
 
 from zoo.constants import ALL_EXAMPLES
 from zoo.errors import BadInputError, ZooError
-from zoo.registry import cards, catalogue, layout
+from zoo.registry import cards, catalogue, layout, packages
 from zoo.registry.hub import list_models, resolve
 from zoo.registry.hub import pull as hub_pull
 from zoo.registry.layout import (
@@ -454,7 +454,8 @@ def set_alias(ref: str, alias: str, *, root: Path | str | None = None) -> Path:
         The version folder the alias now points at.
 
     Raises:
-        ZooError: an invalid or reserved alias.
+        ZooError: an invalid or reserved alias, or a version from an installed model
+            package (`packages.refuse_writing`).
         UnknownNameError: `ref` does not resolve.
     """
     if not layout.ALIAS.match(alias) or alias in ("latest", "best"):
@@ -462,6 +463,7 @@ def set_alias(ref: str, alias: str, *, root: Path | str | None = None) -> Path:
             f"invalid alias {alias!r}: start with a letter, use letters, digits, '.', '_', '-'; 'latest' and 'best' are kept by the registry."
         )
     path = resolve(ref, root=root)
+    packages.refuse_writing(path, f"refer to it as {path.parent.name}@{path.name}")
     with FileLock(str(path.parent / ".lock")):
         aliases = layout.aliases(path.parent)
         aliases[alias] = int(path.name)
@@ -480,8 +482,10 @@ def verify(path: Path) -> cards.ModelCard:
 
     Raises:
         IntegrityError: the card is missing or unreadable, or a file it lists is missing
-            or does not match its SHA-256.
+            or does not match its SHA-256; for a version from an installed model package,
+            any file its manifest lists (`packages.check`).
     """
+    packages.check(path)
     card = _read_card(path)
     layout.check_files(path, {name: f.sha256 for name, f in card.files.items()}, "its card")
     return card
