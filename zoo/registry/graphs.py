@@ -196,37 +196,37 @@ def loop_ops(path: Path) -> list[str]:
     return sorted({node.op_type for node in graph.node} & set(_LOOP_OPS))
 
 
-def probe(model: keras.Model, *, rows: int = 3, seed: int = 0) -> list[np.ndarray]:
-    """A batch of inputs for `model` in which every row has another length: row i of a
-    sequence input is right-padded with i * 2 steps of 0 (at least one step stays).
+def probe(
+    specs: list[dict[str, Any]], model: keras.Model, *, rows: int = 3, seed: int = 0
+) -> list[np.ndarray]:
+    """A batch for a graph's inputs in which every row has another length: row i of an id
+    input is right-padded with i * 2 steps of 0 (at least one step stays).
 
-    Ids are drawn below the smallest `Embedding` of the model, so every input reads real
-    rows; images are uint8 noise, other floats uniform in [-1, 1).
+    Ids are drawn below the smallest `Embedding` of the Keras model, so every input reads
+    real rows; uint8 inputs (images) are noise, other floats uniform in [-1, 1).
 
     Args:
-        model: a Keras model or sub-model.
+        specs: the graph's inputs as `describe` gives them (unknown axes get 9 steps).
+        model: the Keras model the graph was written from.
         rows: the batch size.
         seed: the random seed.
 
     Returns:
-        One array per input of `model`, in its order; unknown axes get 9 steps.
+        One array per input, in the order of `specs`.
     """
     rng = np.random.default_rng(seed)
-    embeddings = [
-        layer.input_dim for layer in walk_layers(model) if isinstance(layer, keras.layers.Embedding)
-    ]
+    embeddings = [x.input_dim for x in walk_layers(model) if isinstance(x, keras.layers.Embedding)]
     high = max(3, min(embeddings, default=3))
     arrays = []
-    for spec in model.inputs:
-        shape = (rows, *(9 if size is None else size for size in spec.shape[1:]))
-        dtype = np.dtype(spec.dtype)
+    for spec in specs:
+        shape = (rows, *(9 if size is None else size for size in spec["shape"][1:]))
+        dtype = np.dtype(spec["dtype"])
         if dtype == np.uint8:
             arrays.append(rng.integers(0, 256, shape).astype(dtype))
         elif dtype.kind in "iu":
             ids = rng.integers(2, high, shape).astype(dtype)
-            for row in range(1, rows):
-                if len(shape) > 1 and shape[1] > 1:
-                    ids[row, max(1, shape[1] - 2 * row) :] = 0
+            for row in range(1, rows if len(shape) > 1 else 0):
+                ids[row, max(1, shape[1] - 2 * row) :] = 0
             arrays.append(ids)
         elif dtype == np.bool_:
             arrays.append(np.ones(shape, bool))
@@ -240,12 +240,13 @@ def keras_outputs(model: keras.Model, inputs: list[np.ndarray]) -> list[np.ndarr
 
     Args:
         model: a Keras model or sub-model.
-        inputs: one array per input.
+        inputs: one array per input, in the order of `model.inputs`.
 
     Returns:
         One array per output.
     """
-    outputs = model(inputs if len(inputs) > 1 else inputs[0], training=False)
+    # in the model's own structure (a dict of named inputs, a list, or one tensor)
+    outputs = model(keras.tree.pack_sequence_as(model.input, inputs), training=False)
     return [np.asarray(o) for o in (outputs if isinstance(outputs, (list, tuple)) else [outputs])]
 
 
