@@ -17,6 +17,7 @@ from typing import Any
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from zoo.errors import ZooError
 from zoo.models.layers import walk_layers
@@ -64,10 +65,18 @@ def write(model: keras.Model, path: Path, format: str) -> None:
     Raises:
         ZooError: the converter rejects the model (its message, on one line).
     """
+    options = {}
+    if format == "onnx":  # Keras's ONNX export refuses a model never called (a fresh copy)
+        # without a signature; it is the model's own inputs, under their names
+        options["input_signature"] = [
+            keras.tree.map_structure(
+                lambda x: tf.TensorSpec(x.shape, x.dtype, name=x.name), model.input
+            )
+        ]
     try:
         with warnings.catch_warnings():  # numpy's notice about `np.object` in Keras's tf2onnx shim
             warnings.simplefilter("ignore", FutureWarning)
-            model.export(str(path), format=format, verbose=False)
+            model.export(str(path), format=format, verbose=False, **options)
     except Exception as err:  # converters raise anything; the user gets one line
         reason = " ".join(str(err).split())[:300]
         raise ZooError(
