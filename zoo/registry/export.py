@@ -139,18 +139,26 @@ def _write_graphs(
     for name, graph_model in converted.items():
         path = folder / f"{name}{graphs.SUFFIXES[format]}"
         graphs.write(graph_model, path, format)
-        if quantize:
-            graphs.quantize_int8(path)
+        float_ops = graphs.quantize_int8(path) if quantize else []
         described[name] = {"file": path.name, **graphs.describe(path, graph_model)}
         if format == "onnx":
-            how.append(f"{name}: {', '.join(graphs.loop_ops(path)) or 'no'} recurrent op")
+            how.append(
+                f"{name}: {', '.join(graphs.loop_ops(path)) or 'no'} recurrent op"
+                + (f", int8 but {', '.join(float_ops)} in float32" if float_ops else "")
+            )
         else:
             shapes = ", ".join(
                 f"{i.name} {'x'.join(map(str, i.shape[1:]))}" for i in graph_model.inputs
             )
             how.append(f"{name}: {shapes}")
     if format == "onnx":
-        method = "tf2onnx via keras Model.export, any length (" + "; ".join(how) + ")"
+        method = (
+            "tf2onnx via keras Model.export, any length"
+            + (", ONNX Runtime dynamic int8 quantisation" if quantize else "")
+            + " ("
+            + "; ".join(how)
+            + ")"
+        )
     else:
         method = (
             "keras Model.export of a copy at fixed input shapes with unroll=True, LiteRT "

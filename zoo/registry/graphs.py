@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 from typing import Any
@@ -85,18 +87,49 @@ def write(model: keras.Model, path: Path, format: str) -> None:
         ) from err
 
 
-def quantize_int8(path: Path) -> None:
-    """Replace an ONNX graph by its ONNX Runtime dynamic int8 quantisation (weights of
-    MatMul, Gather and LSTM as int8, activations quantised at run time).
+def _loads(path: Path) -> bool:
+    """Whether ONNX Runtime loads a graph, asked in a child process: on some quantised
+    graphs ONNX Runtime 1.32 aborts the whole process while loading (a failed assertion)."""
+    check = "import sys, onnxruntime; onnxruntime.InferenceSession(sys.argv[1], providers=['CPUExecutionProvider'])"
+    return (
+        subprocess.run([sys.executable, "-c", check, str(path)], capture_output=True).returncode
+        == 0
+    )
+
+
+def quantize_int8(path: Path) -> list[str]:
+    """Replace an ONNX graph by its ONNX Runtime dynamic int8 quantisation: weights of
+    MatMul, Conv, Gather (embeddings) and LSTM as int8, activations quantised at run time.
+
+    ONNX Runtime 1.32 cannot load some graphs with a quantised Gather beside a `Loop` (the
+    captioning SimpleRNN decoder: it aborts): such a graph is quantised again with its
+    Gathers left in float32.
 
     Args:
         path: an `.onnx` file, rewritten in place.
+
+    Returns:
+        The op types left in float32 (empty where every supported op was quantised).
+
+    Raises:
+        ZooError: ONNX Runtime cannot load the quantised graph either way.
     """
     from onnxruntime.quantization import QuantType, quantize_dynamic
+    from onnxruntime.quantization.registry import IntegerOpsRegistry
 
     quantized = path.with_name(f"{path.stem}.int8{path.suffix}")
-    quantize_dynamic(str(path), str(quantized), weight_type=QuantType.QInt8)
-    quantized.replace(path)
+    for kept in ([], ["Gather"]):
+        ops = [op for op in IntegerOpsRegistry if op not in kept]
+        quantize_dynamic(
+            str(path), str(quantized), weight_type=QuantType.QInt8, op_types_to_quantize=ops
+        )
+        if _loads(quantized):
+            quantized.replace(path)
+            return kept
+    quantized.unlink()
+    raise ZooError(
+        f"ONNX Runtime cannot load the int8 quantisation of {path.name}: export it without --quantize."
+    )
 
 
 def _onnx_tensors(values: Any) -> list[dict[str, Any]]:
