@@ -1,7 +1,8 @@
 """The registry of trained models: `layout` (where registry folders are and how one is laid
 out), `store` (immutable versions, aliases, integrity checks, loading), `catalogue` (the
 shipped models as pinned data), `hub` (pulling and pushing models), `cards` (what a model
-records about itself) and `export` (serving signatures).
+records about itself), `export` (exported folders: SavedModel, ONNX, LiteRT) and `graphs`
+(writing, describing and checking ONNX and LiteRT graphs).
 
 The public API is re-exported here: `zoo.registry.load(...)`, `zoo.registry.pull(...)`.
 Attributes are imported on first use, so that `zoo pull` and `zoo models` (whose modules
