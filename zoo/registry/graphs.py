@@ -10,6 +10,7 @@ probe batch and compared with Keras before an export is accepted (`max_differenc
 from __future__ import annotations
 
 import importlib.util
+import logging
 import re
 import subprocess
 import sys
@@ -120,9 +121,13 @@ def quantize_int8(path: Path) -> list[str]:
     quantized = path.with_name(f"{path.stem}.int8{path.suffix}")
     for kept in ([], ["Gather"]):
         ops = [op for op in IntegerOpsRegistry if op not in kept]
-        quantize_dynamic(
-            str(path), str(quantized), weight_type=QuantType.QInt8, op_types_to_quantize=ops
-        )
+        logging.disable(logging.WARNING)  # its advice to pre-process, on the root logger
+        try:
+            quantize_dynamic(
+                str(path), str(quantized), weight_type=QuantType.QInt8, op_types_to_quantize=ops
+            )
+        finally:
+            logging.disable(logging.NOTSET)
         if _loads(quantized):
             quantized.replace(path)
             return kept
