@@ -103,8 +103,8 @@ def quantize_int8(path: Path) -> list[str]:
     MatMul, Conv, Gather (embeddings) and LSTM as int8, activations quantised at run time.
 
     ONNX Runtime 1.32 cannot load some graphs with a quantised Gather beside a `Loop` (the
-    SimpleRNN decoders of captioning and translation: it aborts): such a graph is quantised again with its
-    Gathers left in float32.
+    SimpleRNN decoders of captioning and translation: it aborts); such a graph is quantised
+    again with its Gathers left in float32.
 
     Args:
         path: an `.onnx` file, rewritten in place.
