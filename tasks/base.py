@@ -453,6 +453,26 @@ class Task(abc.ABC):
             of string and float32 tensors, each with the same leading batch axis.
         """
 
+    def fixed_shapes(self, inputs: list[keras.KerasTensor]) -> dict[str, tuple[int, ...]]:
+        """The shape each model input gets in a graph built for a fixed length (LiteRT runs
+        no loop of unknown length, so `zoo export --format litert` unrolls it): this default
+        gives the time axis the preprocessing's `max_tokens`, the length the model was
+        trained on; longer inputs are cut to it.
+
+        Args:
+            inputs: the Keras inputs of the model (or of its encoder).
+
+        Returns:
+            Input name -> its shape without the batch axis, for each input with an unknown
+            time axis (inputs of a fixed shape, such as images, keep theirs).
+        """
+        length = getattr(self.preprocessing, "max_tokens", None)
+        return {
+            i.name: (length, *i.shape[2:])
+            for i in inputs
+            if len(i.shape) > 1 and i.shape[1] is None
+        }
+
     def parse_cli_input(self, text: str) -> Any:
         """Turn one command-line argument into a raw input for `predict`.
 

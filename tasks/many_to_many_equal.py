@@ -216,6 +216,9 @@ class NamedEntityRecognition(Task):
     max_vocabulary = 30000
     max_characters = 200  # distinct characters kept; rarer ones become [UNK]
     max_word_length = 20  # characters read per word
+    #: words per sentence in fixed-length graphs (`fixed_shapes`): the preprocessing has no
+    #: sentence length; longer sentences are cut to it
+    export_length = 128
 
     # data --------------------------------------------------------------
     def adapt(
@@ -501,6 +504,11 @@ class NamedEntityRecognition(Task):
             return {"tags": tf.where(tokens == "", "", tf.gather(tags, ids))}
 
         return serve
+
+    def fixed_shapes(self, inputs: list[keras.KerasTensor]) -> dict[str, tuple[int, ...]]:
+        """`export_length` words, each of `max_word_length` characters (the `chars` input)."""
+        words, characters = self.export_length, self.preprocessing.max_word_length
+        return {i.name: (words, characters)[: len(i.shape) - 1] for i in inputs}
 
     def parse_cli_input(self, argument: str) -> list[str]:
         """A JSON token list where the argument starts with `[` (broken JSON raises

@@ -50,7 +50,7 @@ def export_outputs(loaded: registry.ZooModel, folder: Path) -> dict[str, Any]:
     from zoo.registry.export import export
 
     target = export(loaded, folder / f"export-{keras.config.backend()}")
-    serve = tf.saved_model.load(str(target)).signatures["serving_default"]
+    serve = tf.saved_model.load(str(target / "savedmodel")).signatures["serving_default"]
     examples = examples_of(loaded.task, loaded.card)
     return {
         key: keras.tree.map_structure(

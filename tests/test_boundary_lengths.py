@@ -106,7 +106,7 @@ def test_a_classifier_and_a_translator_train_on_one_word_examples(tmp_path: Path
 @pytest.mark.parametrize("cell", CELLS)
 def test_the_exported_tagger_tags_a_one_token_sentence(trained, tmp_path: Path, cell) -> None:
     model = trained["many-to-many-equal", cell]
-    served = tf.saved_model.load(str(export(model, tmp_path / "export")))
+    served = tf.saved_model.load(str(export(model, tmp_path / "export") / "savedmodel"))
     outputs = served.signatures["serving_default"](tf.constant([["Berlin"]]))
     tags = [t.decode() for t in outputs["tags"].numpy()[0]]
     assert tags[:1] == [tag for _, tag in model.predict(["Berlin"])["tags"]]

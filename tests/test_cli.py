@@ -128,7 +128,9 @@ def test_train_predict_and_registry_commands(tmp_path, capsys) -> None:
         "--registry",
         registry,
     )
-    assert done.returncode == 0 and (tmp_path / "served" / "saved_model.pb").is_file()
+    assert (
+        done.returncode == 0 and (tmp_path / "served" / "savedmodel" / "saved_model.pb").is_file()
+    )
     done = zoo_main(
         capsys, "export", "cli-test", "--output", str(tmp_path / "served"), "--registry", registry
     )

@@ -153,7 +153,7 @@ def test_saved_model_reproduces_and_its_export_serves_the_same(
     expected = task.predict(model, sources, beam_width=1)
     assert loaded.task.predict(loaded.model, sources, beam_width=1) == expected
 
-    served = tf.saved_model.load(str(export(loaded, tmp_path / "export")))
+    served = tf.saved_model.load(str(export(loaded, tmp_path / "export") / "savedmodel"))
     outputs = served.signatures["serving_default"](tf.constant(sources))
     assert [t.decode() for t in outputs["translation"].numpy()] == [
         e["translation"] for e in expected

@@ -49,5 +49,7 @@ INPUT_FORMATS: tuple[str, ...] = ("lines", "jsonl", "csv")
 #: metrics that count examples or tokens whose gold label or tag the model does not know
 #: (`evaluate` adds them only when there are any); shown as whole numbers
 COUNT_METRICS: tuple[str, ...] = ("unknown_labels", "unknown_tags")
-#: export formats of `zoo export`
-EXPORT_FORMATS: tuple[str, ...] = ("savedmodel",)
+#: export formats of `zoo export`: a TensorFlow SavedModel, ONNX, LiteRT (`zoo.registry.export`)
+EXPORT_FORMATS: tuple[str, ...] = ("savedmodel", "onnx", "litert")
+#: quantisations of `zoo export --quantize` (ONNX Runtime's dynamic int8 quantisation)
+QUANTIZATIONS: tuple[str, ...] = ("int8",)

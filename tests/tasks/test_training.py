@@ -67,9 +67,9 @@ def _check_export(
     loaded: registry.ZooModel, examples: list, predictions: list, tmp_path: Path
 ) -> None:
     """The SavedModel's serving signature gives what `predict` gives (greedy decoding)."""
-    signature = tf.saved_model.load(str(export(loaded, tmp_path / "export"))).signatures[
-        "serving_default"
-    ]
+    signature = tf.saved_model.load(
+        str(export(loaded, tmp_path / "export") / "savedmodel")
+    ).signatures["serving_default"]
     if isinstance(examples[0], np.ndarray):
         batch = tf.constant(np.stack(examples))
     elif isinstance(examples[0], list):

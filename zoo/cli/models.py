@@ -27,6 +27,7 @@ from zoo.constants import (
     COUNT_METRICS,
     EXPORT_FORMATS,
     INPUT_FORMATS,
+    QUANTIZATIONS,
     SPLITS,
 )
 
@@ -382,7 +383,8 @@ def cmd_alias(args: argparse.Namespace) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> None:
-    """`zoo export`: write a registry model as a SavedModel for TensorFlow Serving.
+    """`zoo export`: write a registry model into a new folder for another runtime
+    (`zoo.registry.export.export`).
 
     Args:
         args: the parsed command line.
@@ -391,10 +393,14 @@ def cmd_export(args: argparse.Namespace) -> None:
     from zoo.registry.export import export
 
     model = registry.load(args.model, root=args.registry)
+    suffix = f"-{args.quantize}" if args.quantize else ""
     path = export(
-        model, args.output or f"{model.name}-{model.version}-{args.format}", format=args.format
+        model,
+        args.output or f"{model.name}-{model.version}-{args.format}{suffix}",
+        format=args.format,
+        quantize=args.quantize,
     )
-    print(f"exported {model.name}@{model.version} to {path} (signature 'serving_default')")
+    print(f"exported {model.name}@{model.version} as {args.format}{suffix} to {path}")
 
 
 def cmd_migrate(args: argparse.Namespace) -> None:
@@ -573,7 +579,16 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     registry_option(p)
     p.set_defaults(func=cmd_alias)
 
-    p = sub.add_parser("export", help="export a registry model for TensorFlow Serving")
+    p = sub.add_parser(
+        "export",
+        help="export a registry model for TensorFlow Serving, ONNX Runtime or LiteRT",
+        description="Write a new folder with the model's graph(s), export.json (inputs, outputs, how the "
+        "recurrent loop was exported, SHA-256 of every file), preprocessing.json, card.json and a README. "
+        "savedmodel: a SavedModel taking raw inputs (savedmodel/); onnx: ONNX graphs of any length; "
+        "litert: LiteRT graphs unrolled at a fixed length. Captioning and translation models export an "
+        "encoder and a one-step decoder. onnx and litert need the export extra "
+        '(pip install "rnn-zoo[export]"). The folder appears only when complete.',
+    )
     p.add_argument("model", help="NAME, NAME@VERSION or NAME:ALIAS")
     p.add_argument(
         "--format",
@@ -582,7 +597,14 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         help="export format (default: savedmodel)",
     )
     p.add_argument(
-        "--output", metavar="DIR", help="new folder to write (default: NAME-VERSION-FORMAT)"
+        "--quantize",
+        choices=QUANTIZATIONS,
+        help="onnx only: ONNX Runtime's dynamic int8 quantisation of every graph",
+    )
+    p.add_argument(
+        "--output",
+        metavar="DIR",
+        help="new folder to write (default: NAME-VERSION-FORMAT[-int8])",
     )
     registry_option(p)
     p.set_defaults(func=cmd_export)

@@ -2,7 +2,8 @@
 out), `store` (immutable versions, aliases, integrity checks, loading), `catalogue` (the
 shipped models as pinned data), `hub` (pulling and pushing models), `packages` (a model
 version as a pip-installable wheel, and the installed ones), `cards` (what a model records
-about itself) and `export` (serving signatures).
+about itself), `export` (exported folders: SavedModel, ONNX, LiteRT) and `graphs`
+(writing, describing and checking ONNX and LiteRT graphs).
 
 The public API is re-exported here: `zoo.registry.load(...)`, `zoo.registry.pull(...)`.
 Attributes are imported on first use, so that `zoo pull` and `zoo models` (whose modules

@@ -151,6 +151,7 @@ class ZooModel:
         task: the task, with the model's fitted preprocessing.
         model: the Keras model (uncompiled), reading ids or images.
         card: the version's model card.
+        path: the version's folder (None for a model not read from a registry).
     """
 
     name: str
@@ -158,6 +159,7 @@ class ZooModel:
     task: Task
     model: keras.Model
     card: cards.ModelCard
+    path: Path | None = None
 
     def predict(self, raw: Any, **options: Any) -> Any:
         """One raw input (a string, a token list, an image path or array) -> one readable result.
@@ -686,4 +688,6 @@ def load(ref: str, *, root: Path | str | None = None, hub: str | None = None) ->
     if holds_string_ops(model):
         raise _string_input_refusal(card, model, path)
     reproduces_reference(task, model, card, path)
-    return ZooModel(name=card.name, version=int(card.version), task=task, model=model, card=card)
+    return ZooModel(
+        name=card.name, version=int(card.version), task=task, model=model, card=card, path=path
+    )
