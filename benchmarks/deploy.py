@@ -32,7 +32,7 @@ import sacrebleu
 from seqeval.metrics import f1_score
 
 import zoo_runtime
-from report import ROOT, latency_ms, publish
+from report import ROOT, latency_ms, publish, write_readme_table
 from zoo import registry
 from zoo.errors import ZooError
 from zoo.registry.export import export
@@ -127,8 +127,8 @@ def measure(name: str, root: Path, limit: int | None, repeats: int, batch: int) 
     model = registry.load(name, root=root)
     task = model.task.name
     inputs, gold = validation_data(model, limit)
-    reference = model.predict(inputs)
-    p50, throughput = speed(model.predict, inputs, repeats, batch)
+    reference = model.predict_batch(inputs)
+    p50, throughput = speed(model.predict_batch, inputs, repeats, batch)
     rows = [
         {
             "model": name,
@@ -147,8 +147,8 @@ def measure(name: str, root: Path, limit: int | None, repeats: int, batch: int) 
             export(model, folder, format=fmt, quantize=quantize)
             seconds = time.perf_counter() - started
             runtime = zoo_runtime.load(folder)
-            outputs = runtime.predict(inputs)
-            p50, throughput = speed(runtime.predict, inputs, repeats, batch)
+            outputs = runtime.predict_batch(inputs)
+            p50, throughput = speed(runtime.predict_batch, inputs, repeats, batch)
             graphs = [p for p in folder.iterdir() if p.suffix in (".onnx", ".tflite")]
             rows.append(
                 {
@@ -173,9 +173,9 @@ def parity_table(rows: list[dict[str, Any]]) -> str:
     ]
     for r in rows:
         diff = r.get("max_probability_diff")
+        same = "—" if "same" not in r else f"{100 * r['same']:.2f} %"
         lines.append(
-            f"| {r['model']} | {r['format']} | {r['examples']} | "
-            f"{'—' if 'same' not in r else f'{100 * r["same"]:.2f} %'} | "
+            f"| {r['model']} | {r['format']} | {r['examples']} | {same} | "
             f"{'—' if diff is None else f'{diff:.1e}'} | {r['metric']:.2f} | "
             f"{r['bytes'] / 1e6:.1f} MB | {r['latency_ms_p50']:.2f} ms | {r['inputs_per_s']:,.0f} |"
         )
@@ -224,8 +224,10 @@ def main() -> None:
             rows += measure(name, args.registry, args.limit, args.repeats, args.batch)
         except (ZooError, OSError) as err:  # the model's data is not on this machine
             print(f"{name}: skipped ({str(err).splitlines()[0]})")
-    publish("deploy-parity", rows, parity_table(rows))
-    publish("deploy-int8", rows, int8_table(rows))
+            continue
+        # after every model, so that a long run interrupted keeps what it measured
+        publish("deploy-parity", rows, parity_table(rows))
+    write_readme_table("deploy-int8", int8_table(rows))
 
 
 if __name__ == "__main__":

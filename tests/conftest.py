@@ -78,6 +78,78 @@ def tiny_dataset():
     return cut
 
 
+@pytest.fixture(scope="session")
+def tiny_registry_model(tiny_dataset):
+    """`tiny_registry_model(task, root, preprocessing=None, **hparams)`: a tiny model of the
+    task (units 8, NER with its CRF head, as shipped) on `tiny_dataset`'s examples, trained
+    for no step, saved as version 1 of `tiny` in the registry folder `root` and loaded back
+    as `zoo export` and `zoo predict` load it. `preprocessing` (field -> value) replaces
+    fitted fields first, e.g. shorter lengths."""
+
+    def made(task_name: str, root, preprocessing: dict | None = None, **hparams):
+        import keras
+
+        import zoo
+        from zoo import registry
+        from zoo.tasks.base import hyperparameters
+        from zoo.training.fit import finish
+
+        keras.utils.set_random_seed(0)
+        task = zoo.TASKS[task_name]()
+        spec = tiny_dataset(task_name)
+        task.adapt(task.load(spec, "train"), spec)
+        if preprocessing:
+            task.preprocessing = dataclasses.replace(task.preprocessing, **preprocessing)
+        hp = hyperparameters(
+            {
+                "units": 8,
+                "embedding_dim": 8,
+                "char_embedding_dim": 8,
+                "char_units": 8,
+                "cnn_filters": 8,
+                "crf": True,
+                **hparams,
+            }
+        )
+        result = finish(
+            task,
+            task.build_model(hp),
+            spec,
+            hp=dict(hp.values),
+            seed=0,
+            epochs=1,
+            batch_size=8,
+            history={},
+            seconds=0.0,
+        )
+        path = registry.save(result, "tiny", root=root)
+        return registry.load(f"tiny@{path.name}", root=root)
+
+    return made
+
+
+@pytest.fixture(scope="session")
+def same_results():
+    """`same_results(ours, theirs)`: two `predict` results (or lists of them) are equal, with
+    floats within 1e-4 (the readouts round probabilities to 4 places), keys in one order."""
+
+    def check(ours, theirs, path: str = "") -> None:
+        if isinstance(theirs, float):
+            assert abs(ours - theirs) <= 1e-4 + 1e-9, path
+        elif isinstance(theirs, dict):
+            assert list(ours) == list(theirs), path
+            for key in theirs:
+                check(ours[key], theirs[key], f"{path}.{key}")
+        elif isinstance(theirs, (list, tuple)):
+            assert len(ours) == len(theirs), path
+            for i, (a, b) in enumerate(zip(ours, theirs, strict=True)):
+                check(a, b, f"{path}[{i}]")
+        else:
+            assert ours == theirs, path
+
+    return check
+
+
 @pytest.fixture
 def umask_022():
     """The usual umask (group and others may read) while the test runs: files the zoo writes

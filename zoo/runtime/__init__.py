@@ -3,7 +3,8 @@ wrote and predict from raw inputs, with the results `zoo predict` gives.
 
     import zoo_runtime
     model = zoo_runtime.load("exported/sentiment-mr-lstm")
-    model.predict(["a great film"])  # [{"label": "pos", "probability": 0.97}]
+    model.predict("a great film")  # {"label": "pos", "probability": 0.97}
+    model.predict_batch(["a great film", "a dull plot"])  # one result per input
 
 It imports numpy, regex, Pillow, sentencepiece and onnxruntime (or ai-edge-litert), never
 TensorFlow or Keras. The zoo itself imports the parts both need from here (decoding, the

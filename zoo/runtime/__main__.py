@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         inputs: list[Any] = list(args.inputs)
         if model.task == "many-to-many-equal":
             inputs = [text.parse_token_list(a, RuntimeInputError) for a in inputs]
-        results = model.predict(inputs, **options)
+        results = model.predict_batch(inputs, **options)
     except ZooRuntimeError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

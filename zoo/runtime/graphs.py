@@ -53,9 +53,9 @@ class Graph:
             else:
                 from ai_edge_litert.interpreter import Interpreter
 
-                self._interpreter = Interpreter(model_path=str(path))
-                self._input_index = {d["name"]: d for d in self._interpreter.get_input_details()}
-                self._output_index = {d["name"]: d for d in self._interpreter.get_output_details()}
+                # the graph's one signature (`serving_default`), whose keys export.json names;
+                # the runner resizes its inputs to each batch's shape
+                self._runner = Interpreter(model_path=str(path)).get_signature_runner()
         except ImportError:
             raise MissingDependencyError(
                 f"{path.name} is a {kind} graph and needs the {module} package: {install}"
@@ -117,24 +117,9 @@ class Graph:
         return array
 
     def _invoke(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
-        interpreter = self._interpreter
-        details = [self._input_index[spec["name"]] for spec in self.inputs]
-        resized = False
-        for detail, array in zip(details, arrays, strict=True):
-            if tuple(detail["shape"]) != array.shape:
-                interpreter.resize_tensor_input(detail["index"], array.shape, strict=False)
-                resized = True
-        if resized or not getattr(self, "_allocated", False):
-            interpreter.allocate_tensors()
-            self._allocated = True
-            # shapes change on resizing: read the details again
-            self._input_index = {d["name"]: d for d in interpreter.get_input_details()}
-            self._output_index = {d["name"]: d for d in interpreter.get_output_details()}
-            details = [self._input_index[spec["name"]] for spec in self.inputs]
-        for detail, array in zip(details, arrays, strict=True):
-            interpreter.set_tensor(detail["index"], np.ascontiguousarray(array))
-        interpreter.invoke()
-        return [
-            np.array(interpreter.get_tensor(self._output_index[o["name"]]["index"]))
-            for o in self.outputs
-        ]
+        feed = {
+            spec["name"]: np.ascontiguousarray(array)
+            for spec, array in zip(self.inputs, arrays, strict=True)
+        }
+        results = self._runner(**feed)
+        return [np.array(results[o["name"]]) for o in self.outputs]

@@ -116,8 +116,24 @@ class ExportedModel:
             self._lookups[field] = text.lookup_of(self.preprocessing[field])
         return self._lookups[field]
 
-    def predict(self, inputs: Sequence[Any], **options: Any) -> list[dict[str, Any]]:
-        """Raw inputs -> `zoo predict`'s results, one per input.
+    def predict(self, raw: Any, **options: Any) -> dict[str, Any]:
+        """One raw input -> its result, as `zoo.load(...).predict` gives it.
+
+        Args:
+            raw: a text, a token list, an image path or array, as the task reads it.
+            **options: as for `predict_batch`.
+
+        Returns:
+            One JSON-able dict, e.g. `{"label": "pos", "probability": 0.97}`.
+
+        Raises:
+            RuntimeInputError: an input the task cannot read, or an unknown option.
+        """
+        return self.predict_batch([raw], **options)[0]
+
+    def predict_batch(self, inputs: Sequence[Any], **options: Any) -> list[dict[str, Any]]:
+        """Raw inputs -> `zoo predict`'s results, one per input, in one batch (as
+        `zoo.load(...).predict_batch`).
 
         Args:
             inputs: texts, token lists, image paths or arrays, as the task reads them.
