@@ -295,7 +295,8 @@ def _readme(manifest: dict[str, Any]) -> str:
             "```python",
             "import zoo_runtime",
             "",
-            'print(zoo_runtime.load(".").predict([...]))',
+            'model = zoo_runtime.load(".")',
+            "print(model.predict(...))  # one raw input; model.predict_batch([...]) for a list",
             "```",
             "",
         ]
