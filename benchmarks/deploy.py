@@ -6,6 +6,9 @@
   translation, caption) equals `zoo predict`'s, the largest probability difference, the
   metric of each side on the same inputs, the file size, p50 single-input latency and
   batch throughput (TensorFlow `zoo predict` beside the runtime).
+  Each folder is also run in a virtual environment holding only `rnn-zoo-runtime` (no
+  TensorFlow, no Keras): the results there must be the runtime's own, with TensorFlow never
+  imported.
 - `deploy-int8`: per model, ONNX float against ONNX int8 (ONNX Runtime's dynamic
   quantisation): size, latency, throughput and the metric change; a drop of more than 0.5
   points is marked.
@@ -20,7 +23,11 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
+import json
 import os
+import pickle
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -122,8 +129,68 @@ def speed(predict: Callable[[list[Any]], Any], inputs: list[Any], repeats: int, 
     return p50, batch / (time.perf_counter() - started)
 
 
-def measure(name: str, root: Path, limit: int | None, repeats: int, batch: int) -> list[dict]:
-    """All formats of one shipped model, `zoo predict` first."""
+#: what the runtime-only environment runs: the folder's results for the pickled inputs, and
+#: whether TensorFlow or Keras got imported on the way
+ALONE = """
+import json, pickle, sys, zoo_runtime
+inputs = pickle.load(open(sys.argv[2], "rb"))
+outputs = zoo_runtime.load(sys.argv[1]).predict_batch(inputs)
+print(json.dumps({"outputs": outputs, "imported": [m for m in ("tensorflow", "keras") if m in sys.modules]}))
+"""
+
+
+def runtime_alone(directory: Path) -> Path:
+    """The Python of a new virtual environment holding only `rnn-zoo-runtime[litert]`, built
+    from `zoo/runtime` (its dependencies come from the package index).
+
+    Args:
+        directory: where to make the environment.
+
+    Returns:
+        The environment's `python`.
+    """
+    subprocess.run([sys.executable, "-m", "venv", str(directory)], check=True)
+    python = directory / "bin" / "python"
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", f"{ROOT / 'zoo' / 'runtime'}[litert]"],
+        check=True,
+    )
+    return python
+
+
+def alone(python: Path, folder: Path, inputs: list[Any], outputs: list[dict]) -> dict:
+    """Run `folder` on `inputs` in the runtime-only environment of `python`.
+
+    Returns:
+        `{"alone_same": whether its results equal `outputs`, "alone_imported": the modules of
+        TensorFlow and Keras it imported}`.
+    """
+    pickled = folder.parent / "inputs.pickle"
+    pickled.write_bytes(pickle.dumps(inputs))
+    done = subprocess.run(
+        [str(python), "-c", ALONE, str(folder), str(pickled)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result = json.loads(done.stdout.splitlines()[-1])
+    # through JSON, as `outputs` would print: tuples become lists
+    return {
+        "alone_same": result["outputs"] == json.loads(json.dumps(outputs)),
+        "alone_imported": result["imported"],
+    }
+
+
+def measure(
+    name: str,
+    root: Path,
+    limit: int | None,
+    repeats: int,
+    batch: int,
+    python: Path,
+) -> list[dict]:
+    """All formats of one shipped model, `zoo predict` first; each folder also in the
+    runtime-only environment of `python`."""
     model = registry.load(name, root=root)
     task = model.task.name
     inputs, gold = validation_data(model, limit)
@@ -152,6 +219,7 @@ def measure(name: str, root: Path, limit: int | None, repeats: int, batch: int) 
             graphs = [p for p in folder.iterdir() if p.suffix in (".onnx", ".tflite")]
             rows.append(
                 {
+                    **alone(python, folder, inputs, outputs),
                     "model": name,
                     "format": label,
                     "examples": len(inputs),
@@ -168,8 +236,8 @@ def measure(name: str, root: Path, limit: int | None, repeats: int, batch: int) 
 
 def parity_table(rows: list[dict[str, Any]]) -> str:
     lines = [
-        "| model | format | examples | same decision | max prob. diff | metric | size | p50 single | batch inputs/s |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| model | format | examples | same decision | max prob. diff | metric | size | p50 single | batch inputs/s | runtime alone |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         diff = r.get("max_probability_diff")
@@ -177,9 +245,19 @@ def parity_table(rows: list[dict[str, Any]]) -> str:
         lines.append(
             f"| {r['model']} | {r['format']} | {r['examples']} | {same} | "
             f"{'—' if diff is None else f'{diff:.1e}'} | {r['metric']:.2f} | "
-            f"{r['bytes'] / 1e6:.1f} MB | {r['latency_ms_p50']:.2f} ms | {r['inputs_per_s']:,.0f} |"
+            f"{r['bytes'] / 1e6:.1f} MB | {r['latency_ms_p50']:.2f} ms | {r['inputs_per_s']:,.0f} | "
+            f"{alone_cell(r)} |"
         )
     return "\n".join(lines)
+
+
+def alone_cell(row: dict[str, Any]) -> str:
+    """The runtime-only environment's verdict: same results, and nothing of TensorFlow."""
+    if "alone_same" not in row:
+        return "—"
+    imported = ", ".join(row["alone_imported"])
+    same = "same results" if row["alone_same"] else "**other results**"
+    return f"{same}, {'imported ' + imported if imported else 'no TensorFlow'}"
 
 
 def int8_table(rows: list[dict[str, Any]]) -> str:
@@ -217,11 +295,13 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=64)
     args = parser.parse_args()
     rows: list[dict[str, Any]] = []
+    environment = tempfile.TemporaryDirectory()
+    python = runtime_alone(Path(environment.name) / "venv")
     for name in registry.list_models(root=args.registry):
         if not fnmatch.fnmatch(name, args.only):
             continue
         try:
-            rows += measure(name, args.registry, args.limit, args.repeats, args.batch)
+            rows += measure(name, args.registry, args.limit, args.repeats, args.batch, python)
         except (ZooError, OSError) as err:  # the model's data is not on this machine
             print(f"{name}: skipped ({str(err).splitlines()[0]})")
             continue
