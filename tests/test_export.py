@@ -206,12 +206,17 @@ def test_a_converter_refusal_or_a_graph_off_keras_leaves_nothing(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", SHIPPED_NAMES)
+# the LSTM models (the SimpleRNN ones export through the same code); every shipped model,
+# its whole validation split and the runtime are in benchmarks/deploy.py's table. A text
+# classifier's LiteRT graph unrolls 300 steps (about a minute to convert): the tiny models
+# above cover that path
+@pytest.mark.parametrize("name", [n for n in SHIPPED_NAMES if n.endswith("-lstm")])
 def test_every_shipped_model_exports_to_onnx_and_litert_matching_keras(
     name: str, tmp_path: Path
 ) -> None:
     model = registry.load(name, root=SHIPPED)
-    for format in ("onnx", "litert"):
+    formats = ("onnx",) if model.task.name == "many-to-one" else ("onnx", "litert")
+    for format in formats:
         folder = export(model, tmp_path / format, format=format)
         manifest = check_folder(folder, model, format)
         assert max(parity(model, folder).values()) <= 1e-4
