@@ -84,12 +84,17 @@ def test_an_unrolled_copy_gives_what_the_loop_gives_on_right_padded_rows() -> No
 
 
 @pytest.mark.filterwarnings("ignore:No artists with labels found:UserWarning")
-# the tagger's character loop makes its LiteRT conversion the slowest (about 25 s): with the
-# slow tests, as every shipped model
+# the tagger's character loop makes its LiteRT conversion the slowest (about 25 s), and the
+# generators export two graphs each (about 12 s): with the slow tests, as every shipped model
 @pytest.mark.parametrize(
     "name",
     [
-        pytest.param(name, marks=pytest.mark.slow if name == "many-to-many-equal" else ())
+        pytest.param(
+            name,
+            marks=pytest.mark.slow
+            if name in ("many-to-many-equal", "many-to-many-unequal", "one-to-many")
+            else (),
+        )
         for name in sorted(zoo.TASKS)
     ],
 )
@@ -141,6 +146,7 @@ def test_every_task_exports_to_onnx_and_litert_matching_keras(
             same_results(zoo_runtime.load(folder).predict_batch(inputs), expected)
 
 
+@pytest.mark.slow  # two graphs exported and quantised: about 10 s
 def test_int8_quantizes_every_onnx_graph(tiny_model, tmp_path: Path) -> None:
     model = tiny_model("many-to-many-unequal", tmp_path / "registry")
     folder = export(model, tmp_path / "int8", format="onnx", quantize="int8")

@@ -154,7 +154,9 @@ def test_a_savedmodel_or_a_missing_runtime_says_what_to_do(folder: Path, monkeyp
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # as if it were not installed
     with pytest.raises(zoo_runtime.MissingDependencyError, match="pip install onnxruntime"):
         zoo_runtime.load(folder)
+    # as if not installed, even where another test imported it already
     monkeypatch.setitem(sys.modules, "ai_edge_litert", None)
+    monkeypatch.setitem(sys.modules, "ai_edge_litert.interpreter", None)
     (folder / "export.json").write_text(json.dumps({**manifest, "format": "litert"}))
     with pytest.raises(zoo_runtime.MissingDependencyError, match=r"rnn-zoo-runtime\[litert\]"):
         zoo_runtime.load(folder)
