@@ -57,7 +57,7 @@ DECISION = {
 
 
 def validation_data(model: registry.ZooModel, limit: int | None) -> tuple[list[Any], list[Any]]:
-    """The raw inputs of the model's evaluation split and their gold outputs.
+    """The raw inputs of the model's validation split and their gold outputs.
 
     Args:
         model: a loaded registry model.
@@ -69,7 +69,9 @@ def validation_data(model: registry.ZooModel, limit: int | None) -> tuple[list[A
     """
     task = model.task
     spec = model.training_dataset()
-    raw = task.load(spec, model.evaluation_split(spec)[0])
+    # the validation split where there is one: `evaluation_split` would read every example
+    # of a model whose card records other data than its dataset prepares today
+    raw = task.load(spec, "validation" if spec.validation else model.evaluation_split(spec)[0])
     if limit:
         raw = raw.take(limit)
     if task.name in ("many-to-many-unequal", "one-to-many"):
