@@ -61,7 +61,7 @@ def start_server(model: str, options: list[str], port: int) -> subprocess.Popen:
         if server.poll() is not None:
             raise RuntimeError(f"zoo serve {model} exited with {server.returncode}")
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz") as response:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz"):
                 return server
         except OSError:  # not listening yet, or 503 while warming up
             pass
