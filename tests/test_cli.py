@@ -177,6 +177,7 @@ POSITIONAL = {
     "gradients": ["m"],
     "predict": ["m", "x"],
     "evaluate": ["m"],
+    "serve": ["m"],
 }
 
 

@@ -51,5 +51,8 @@ INPUT_FORMATS: tuple[str, ...] = ("lines", "jsonl", "csv")
 COUNT_METRICS: tuple[str, ...] = ("unknown_labels", "unknown_tags")
 #: export formats of `zoo export`: a TensorFlow SavedModel, ONNX, LiteRT (`zoo.registry.export`)
 EXPORT_FORMATS: tuple[str, ...] = ("savedmodel", "onnx", "litert")
+#: the backends of `zoo serve --runtime`: the zoo itself (TensorFlow), or exported ONNX
+#: folders through the TensorFlow-free runtime
+SERVE_RUNTIMES: tuple[str, ...] = ("zoo", "onnx")
 #: quantisations of `zoo export --quantize` (ONNX Runtime's dynamic int8 quantisation)
 QUANTIZATIONS: tuple[str, ...] = ("int8",)

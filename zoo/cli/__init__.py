@@ -16,7 +16,7 @@ import warnings
 from typing import NoReturn
 
 from zoo._quiet import quiet_stderr, verbose_requested
-from zoo.cli import diagnose, models, training
+from zoo.cli import diagnose, models, serve, training
 
 EXIT_USAGE, EXIT_BUG = 2, 1
 VERBOSE_HELP = "show TensorFlow's start-up and C++ log lines on stderr (also: ZOO_VERBOSE=1)"
@@ -56,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    for group in (training, models, diagnose):
+    for group in (training, models, serve, diagnose):
         group.add_commands(sub)
     for command in sub.choices.values():
         # after the command too; its absence leaves the value before the command alone

@@ -5,6 +5,7 @@ registry models."""
 from __future__ import annotations
 
 import argparse
+import functools
 import inspect
 import json
 import sys
@@ -41,6 +42,7 @@ def _predict_batch(
     """Results for one batch of `(line, input)` (`options` for the task's `predict`); an
     input that cannot be read is named by its line (or its position among the arguments)."""
     from zoo.errors import BadInputError
+    from zoo.serving.batching import predict_each
 
     def place(line: int | None, position: int) -> str:
         return f"{where}, line {line}" if line is not None else f"input {position}"
@@ -51,15 +53,11 @@ def _predict_batch(
             raw.append(model.task.parse_cli_input(value) if isinstance(value, str) else value)
         except BadInputError as err:
             raise BadInputError(f"{place(line, position)}: {err}") from err
-    try:
-        return model.predict_batch(raw, **options)
-    except BadInputError:
-        for position, (item, (line, _)) in enumerate(zip(raw, batch, strict=True), 1):
-            try:  # find which input it was, one at a time: only ever on the way to an error
-                model.predict(item, **options)
-            except BadInputError as err:
-                raise BadInputError(f"{place(line, position)}: {err}") from err
-        raise
+    results = predict_each(functools.partial(model.predict_batch, **options), raw)
+    for position, (result, (line, _)) in enumerate(zip(results, batch, strict=True), 1):
+        if isinstance(result, BadInputError):
+            raise BadInputError(f"{place(line, position)}: {result}") from result
+    return results
 
 
 def _writable_png(path: str) -> bool:
