@@ -17,6 +17,9 @@ Needs the export extra (`pip install "rnn-zoo[export]"`) and the models' data
 (`../shared/data`); without the data a model is skipped and says so.
 
     python benchmarks/deploy.py [--only PATTERN] [--limit N] [--repeats 30] [--batch 64]
+
+`--only` re-measures the matching models and keeps the others' last results (one model per
+process keeps memory low: TensorFlow holds on to every model a long run loaded).
 """
 
 from __future__ import annotations
@@ -298,14 +301,22 @@ def main() -> None:
     os.chdir(ROOT)  # older cards record data paths relative to the checkout
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--registry", type=Path, default=ROOT / "saved_models")
-    parser.add_argument("--only", metavar="PATTERN", default="*")
+    parser.add_argument(
+        "--only",
+        metavar="PATTERN",
+        default="*",
+        help="re-measure only the models matching this wildcard; keep the others' last results",
+    )
     parser.add_argument(
         "--limit", type=int, default=None, help="examples per model (default: the whole split)"
     )
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--batch", type=int, default=64)
     args = parser.parse_args()
-    rows: list[dict[str, Any]] = []
+    # a run of some models (`--only`) keeps the other models' last rows
+    last = ROOT / "benchmarks" / "results" / "deploy-parity.json"
+    previous = json.loads(last.read_text()) if last.exists() else []
+    rows = [r for r in previous if not fnmatch.fnmatch(r["model"], args.only)]
     environment = tempfile.TemporaryDirectory()
     python = runtime_alone(Path(environment.name) / "venv")
     for name in registry.list_models(root=args.registry):
@@ -316,6 +327,7 @@ def main() -> None:
         except (ZooError, OSError) as err:  # the model's data is not on this machine
             print(f"{name}: skipped ({str(err).splitlines()[0]})")
             continue
+        rows.sort(key=lambda r: r["model"])  # stable: each model's formats keep their order
         # after every model, so that a long run interrupted keeps what it measured
         publish("deploy-parity", rows, parity_table(rows))
     write_readme_table("deploy-int8", int8_table(rows))
