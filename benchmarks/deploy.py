@@ -71,7 +71,7 @@ def validation_data(model: registry.ZooModel, limit: int | None) -> tuple[list[A
         names, or its list of reference texts.
     """
     task = model.task
-    spec = model.training_dataset()
+    spec = task.dataset(model.training_dataset())
     # the validation split where there is one: `evaluation_split` would read every example
     # of a model whose card records other data than its dataset prepares today
     raw = task.load(spec, "validation" if spec.validation else model.evaluation_split(spec)[0])
