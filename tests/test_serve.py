@@ -73,6 +73,12 @@ def wait_ready(url: str, process: subprocess.Popen | None = None) -> None:
     raise AssertionError("the server was not ready in 4 minutes")
 
 
+#: the tests of the real server share one `zoo serve` process per module (and per xdist
+#: worker), which takes about 20 s to load and warm up its models: with the slow tests,
+#: which CI runs; the stand-in servers below start in a second and stay in the default suite
+SERVER_STARTS = pytest.mark.slow
+
+
 @pytest.fixture(scope="module")
 def server() -> Iterator[tuple[str, subprocess.Popen]]:
     """`zoo serve sentiment-mr-lstm digits-lstm`; requests wait up to 200 ms for company, so
@@ -114,6 +120,7 @@ def predict_url(url: str, model: str = "sentiment-mr-lstm") -> str:
     return f"{url}/v1/models/{model}:predict"
 
 
+@SERVER_STARTS
 def test_status_metadata_health_openapi_and_the_model_page(server) -> None:
     url, _ = server
     assert call(f"{url}/healthz")[:3:2] == (200, {"status": "alive"})
@@ -138,6 +145,7 @@ def test_status_metadata_health_openapi_and_the_model_page(server) -> None:
     assert (status, headers["content-type"], png[:4]) == (200, "image/png", b"\x89PNG")
 
 
+@SERVER_STARTS
 def test_predictions_are_zoo_predicts_also_for_64_concurrent_requests(server, capsys) -> None:
     from zoo.cli import main
 
@@ -157,6 +165,7 @@ def test_predictions_are_zoo_predicts_also_for_64_concurrent_requests(server, ca
     assert body["predictions"][0] == {"label": "pos", "probability": 0.9821}
 
 
+@SERVER_STARTS
 def test_images_come_as_base64_or_pixel_lists(server) -> None:
     url, _ = server
     png = (SHIPPED / "digits-lstm" / "1" / "reference_1.png").read_bytes()
@@ -169,6 +178,7 @@ def test_images_come_as_base64_or_pixel_lists(server) -> None:
     assert set(body["predictions"][1]) == {"label", "probability"}
 
 
+@SERVER_STARTS
 @pytest.mark.parametrize(
     ("path", "body", "status", "message"),
     [
@@ -236,6 +246,7 @@ def test_each_error_is_json_with_its_code(server, path, body, status, message) -
     assert "Traceback" not in answer["error"]
 
 
+@SERVER_STARTS
 def test_a_bad_instance_fails_only_its_own_request_in_a_shared_batch(server) -> None:
     url, _ = server
     bodies = [{"instances": ["fine"]}, {"instances": ["fine", "", "good"]}, {"instances": ["ok"]}]
