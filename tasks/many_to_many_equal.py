@@ -458,7 +458,8 @@ class NamedEntityRecognition(Task):
         for inputs, gold, weights in self.batches(raw, batch_size, training=False):
             lengths = np.asarray(weights).sum(axis=1).astype(int).tolist()
             tagged = self._tags(
-                compiled_call(model, decode=self.tag_decoder(model))(inputs), lengths
+                compiled_call(model, decode=self.tag_decoder(model), round_lengths=True)(inputs),
+                lengths,
             )
             for row, n, guess in zip(np.asarray(gold), lengths, tagged, strict=True):
                 # a gold tag the model does not know (-1) is a wrong token; for entity
@@ -526,7 +527,9 @@ class NamedEntityRecognition(Task):
         padded = tf.constant([s + [""] * (longest - len(s)) for s in sentences])
         # feature extraction and the model in one traced graph: about a millisecond a sentence
         tagged = self._tags(
-            compiled_call(model, self.preprocessing.model_inputs, self.tag_decoder(model))(padded),
+            compiled_call(
+                model, self.preprocessing.model_inputs, self.tag_decoder(model), round_lengths=True
+            )(padded),
             [len(s) for s in sentences],
         )
         return [
