@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 
-import peers
 import pytest
+
+import peers
 
 
 def test_entity_spans_follow_conlleval_for_iob1_and_iob2() -> None:
@@ -50,7 +51,9 @@ def test_chunks_keep_order_and_the_remainder() -> None:
 def test_real_lines_repeat_the_data_in_order(tmp_path) -> None:
     performance = pytest.importorskip("performance")
     (tmp_path / "sentiment").mkdir()
-    (tmp_path / "sentiment" / "rt-polarity.pos").write_bytes("a good film\ncaf\xe9\n".encode("latin-1"))
+    (tmp_path / "sentiment" / "rt-polarity.pos").write_bytes(
+        "a good film\ncaf\xe9\n".encode("latin-1")
+    )
     (tmp_path / "sentiment" / "rt-polarity.neg").write_bytes(b"bad\n\n")
     assert performance.real_lines("sentiment-mr-lstm", 5, tmp_path) == [
         "a good film",
