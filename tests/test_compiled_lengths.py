@@ -1,9 +1,11 @@
-"""`compiled_call(..., round_lengths=True)`: under JAX, batches of other lengths reuse a few
-compilations (file-order batches of sentences otherwise compiled the model once a batch),
-with the same results as the unpadded model."""
+"""Fewer shapes for JAX to compile: `compiled_call(..., round_lengths=True)` lets batches of
+other lengths reuse a few compilations (file-order batches of sentences otherwise compiled
+the model once a batch) with the same results as the unpadded model, and NER training
+batches have one character width."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -41,6 +43,41 @@ print(rounded.compilations(), plain.compilations())
 """
 
 
+#: NER batches under JAX: the `chars` axis of every batch (the embedded data's training split)
+NER_UNDER_JAX = """
+import keras
+from zoo.tasks.base import get_task
+from zoo.training.fit import load_and_adapt
+task = get_task("many-to-many-equal")()
+train_raw, _ = load_and_adapt(task, task.dataset("embedded"))
+widths = {x["chars"].shape[2] for x, _, _ in task.batches(train_raw, 8, training=True).as_numpy_iterator()}
+print(keras.config.backend(), task.preprocessing.max_word_length, sorted(widths))
+"""
+
+
+def _under_jax(script: str) -> str:
+    """What `script` prints, run with `sys.executable` under the JAX backend (the session's
+    prepared datasets reused)."""
+    pytest.importorskip("jax")
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env={**os.environ, "KERAS_BACKEND": "jax"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+def test_ner_batches_under_jax_have_one_character_width() -> None:
+    # one width (the longest word kept, rounded up to a multiple of 8): characters padded
+    # to each batch's longest word made JAX compile the training step for 8, 16 and 24
+    backend, longest, widths = _under_jax(NER_UNDER_JAX).split(maxsplit=2)
+    assert backend == "jax"
+    assert json.loads(widths) == [-(-int(longest) // 8) * 8]
+
+
 def test_padded_length_is_a_power_of_two_from_eight() -> None:
     assert [padded_length(n) for n in (0, 1, 8, 9, 16, 17, 100, 128, 129)] == [
         8,
@@ -56,15 +93,6 @@ def test_padded_length_is_a_power_of_two_from_eight() -> None:
 
 
 def test_rounded_lengths_compile_once_under_jax_with_unchanged_results() -> None:
-    pytest.importorskip("jax")
-    done = subprocess.run(
-        [sys.executable, "-c", UNDER_JAX],
-        env={**os.environ, "KERAS_BACKEND": "jax"},
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    rounded, plain = map(int, done.stdout.split()[-2:])
+    rounded, plain = map(int, _under_jax(UNDER_JAX).split()[-2:])
     # eight lengths (9 ... 16): one compilation padded to 16, eight without rounding
     assert (rounded, plain) == (1, 8)
