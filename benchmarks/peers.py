@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -499,6 +500,7 @@ def compare(task: str, args: argparse.Namespace) -> dict[str, Any]:
         run["score_within_budget"] = score_within(run["elapsed"], run["scores"], budget)
     return {
         "task": task,
+        "date": date.today().isoformat(),
         "train_sentences": len(train),
         "validation_sentences": len(validation),
         "epochs": args.epochs,
@@ -540,7 +542,7 @@ def table(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
         f"TensorFlow {first['zoo']['tensorflow']}"
     )
     lines.append(
-        f"\n{'`--quick` run' if args.quick else 'Full run'} of `python benchmarks/peers.py`, {date.today().isoformat()}, "
+        f"\n{'`--quick` run' if args.quick else 'Full run'} of `python benchmarks/peers.py`, {rows[0].get('date', date.today().isoformat())}, "
         f"{versions}, Python {sys.version.split()[0]}, on {os.cpu_count()} CPU cores shared with other jobs (ratios are "
         "taken within the run: the sides trained an epoch each in turn). "
         + "; ".join(
@@ -552,9 +554,56 @@ def table(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
         + ". Training sentences/s: median epoch over epochs 2 onwards, validation excluded. Inference: "
         "the validation sentences, raw text in, tags or labels out, one at a time (100 sentences cycled, after one "
         "untimed pass over them) and in batches of 256 in file order (a second pass, warm). Peak memory: the side's "
-        "own process, resident, while training and predicting."
+        "own process, resident, while training and predicting. Compute threads per side: "
+        f"{rows[0]['threads']}.\n\nThe goals, measured in this run:\n"
     )
+    lines += goal_lines(rows)
     return "\n".join(lines)
+
+
+#: the issue's goals for the zoo against Flair: (what, the zoo's ratio to Flair's figure, at least)
+GOALS = (
+    (
+        "training sentences/s",
+        lambda zoo, flair: zoo["sentences_per_s"] / flair["sentences_per_s"],
+        3.0,
+    ),
+    (
+        "one sentence (p50 latency)",
+        lambda zoo, flair: flair["single_p50_ms"] / zoo["single_p50_ms"],
+        5.0,
+    ),
+    (
+        "warm batches (sentences/s)",
+        lambda zoo, flair: zoo["batch_per_s"] / flair["batch_per_s"],
+        5.0,
+    ),
+)
+
+
+def goal_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """Per task and goal: the zoo's measured ratio to Flair's, and whether it meets the goal
+    (training also needs an equal or better score after equal epochs).
+
+    Args:
+        rows: `compare`'s results.
+
+    Returns:
+        Markdown list items, e.g. `- ner, training sentences/s: 5.50× (goal 3×): met`.
+    """
+    lines = []
+    for row in rows:
+        zoo, flair = row["sides"]["zoo"], row["sides"]["flair"]
+        for what, ratio, goal in GOALS:
+            value = ratio(zoo, flair)
+            met = value >= goal
+            if what.startswith("training"):
+                gap = zoo["scores"][-1] - flair["scores"][-1]
+                met = met and gap >= 0
+                what = f"{what} at an equal or better score ({gap:+.4f} after equal epochs)"
+            verdict = "met" if met else f"**missed** ({value / goal:.0%} of the goal)"
+            lines.append(f"- {row['task']}, {what}: {value:.2f}× (goal {goal:g}×): {verdict}")
+    return lines
 
 
 def _difference(zoo: dict[str, Any], flair: dict[str, Any]) -> str:
@@ -573,6 +622,11 @@ def main() -> None:
     parser.add_argument("--tasks", nargs="+", choices=tuple(SHIPPED), default=list(SHIPPED))
     parser.add_argument("--repeats", type=int, default=200, help="timed single-sentence calls")
     parser.add_argument(
+        "--from-results",
+        action="store_true",
+        help="write the README's table again from benchmarks/results/peers.json (no training)",
+    )
+    parser.add_argument(
         "--threads",
         type=int,
         default=1,
@@ -580,6 +634,10 @@ def main() -> None:
         "OpenMP threads made Flair 10x slower with 2 than with 1)",
     )
     args = parser.parse_args()
+    if args.from_results:
+        rows = json.loads((ROOT / "benchmarks" / "results" / "peers.json").read_text())
+        publish("peers", rows, table(rows, args))
+        return
     try:
         import flair  # noqa: F401
     except ImportError:

@@ -93,3 +93,31 @@ def test_engine_speed_keeps_warm_up_and_compilation_apart() -> None:
         "batch_per_s",
     }
     assert speed["batch_size"] == 8
+
+
+def test_goal_lines_give_each_ratio_and_what_is_missed() -> None:
+    def side(rate: float, score: float, p50: float, batch: float) -> dict:
+        return {
+            "sentences_per_s": rate,
+            "scores": [score],
+            "single_p50_ms": p50,
+            "batch_per_s": batch,
+        }
+
+    rows = [
+        {
+            "task": "ner",
+            "sides": {"zoo": side(600, 0.8, 2.0, 1000), "flair": side(100, 0.7, 4.0, 100)},
+        }
+    ]
+    lines = peers.goal_lines(rows)
+    assert lines[0].startswith("- ner, training sentences/s at an equal or better score (+0.1000")
+    assert lines[0].endswith("6.00× (goal 3×): met")
+    assert (
+        lines[1]
+        == "- ner, one sentence (p50 latency): 2.00× (goal 5×): **missed** (40% of the goal)"
+    )
+    assert lines[2].endswith("10.00× (goal 5×): met")
+    # faster but with a lower score: training misses
+    rows[0]["sides"]["zoo"]["scores"] = [0.6]
+    assert "**missed**" in peers.goal_lines(rows)[0]
