@@ -43,10 +43,12 @@ Results go to benchmarks/results/perf-*.json and the README's `perf-*-table` mar
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -518,6 +520,7 @@ def _exported_engines(loaded: Any, inputs: list[Any]) -> dict[str, tuple[Any, An
     from zoo.registry.export import export
 
     scratch = Path(tempfile.mkdtemp(prefix="zoo-engines-"))
+    atexit.register(shutil.rmtree, scratch, ignore_errors=True)  # the engines live until then
     export(loaded, scratch / "savedmodel", format="savedmodel")
     export(loaded, scratch / "onnx", format="onnx")
     signature = tf.saved_model.load(str(scratch / "savedmodel" / "savedmodel")).signatures[
