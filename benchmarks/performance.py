@@ -18,9 +18,14 @@ side by side; `--backend tensorflow|jax` measures one.
 - `training`: every task with both cells on its embedded data, the zoo's default model:
   training examples per second, the best validation headline metric, and the time to reach
   98 % of the lower of the two backends' best.
-- `inference`: every shipped model, one raw input: zoo `predict` (traced graphs) against
-  Keras `model.predict` on the same model and the same already-prepared input, p50 and p99;
-  batch throughput; for the decoders, greedy and beam-search time per output token.
+- `inference`: every shipped model, engine by engine: the zoo's traced `predict`, Keras
+  `model.predict` on the same already-prepared input, and (TensorFlow process, text
+  classifiers and taggers) the exported SavedModel's signature and ONNX Runtime through
+  `zoo_runtime`: the first call (tracing, compiling) apart, p50 and p99 of one input after
+  warm-up calls, warm batch throughput; for the decoders, greedy and beam-search time per
+  output token.
+- `files`: `zoo predict --input` on real files (100,000 MR and CoNLL-2003 lines, 10,000
+  Multi30k lines): lines/s and peak memory of the whole command, start-up apart.
 - `scaling`: one epoch of Embedding -> SimpleRNN|LSTM(64) -> Dense at lengths 50 ... 800,
   time and peak memory (each in a fresh process), and the FLOP/s of the LSTM training step
   (whole step, and the recurrent layer alone on random vectors) as a share of this
@@ -29,8 +34,8 @@ side by side; `--backend tensorflow|jax` measures one.
   (cuDNN or generic) and whether the settings are cuDNN-eligible; `--mixed-precision`
   builds the models under `mixed_float16` and checks that the outputs stay float32.
 
-    python benchmarks/performance.py [throughput] [training] [inference] [scaling] [kernels]
-        [--backend both|tensorflow|jax] [--epochs 5] [--mixed-precision]
+    python benchmarks/performance.py [throughput] [training] [inference] [files] [scaling] [kernels]
+        [--backend both|tensorflow|jax] [--epochs 5] [--mixed-precision] [--file-scale 1]
 
 Results go to benchmarks/results/perf-*.json and the README's `perf-*-table` markers.
 """
@@ -38,15 +43,18 @@ Results go to benchmarks/results/perf-*.json and the README's `perf-*-table` mar
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -462,29 +470,113 @@ def training_table(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
 # --- inference ---------------------------------------------------------------------------
 
 
+#: inputs per call of the warm batch throughput, for every engine
+ENGINE_BATCH = 64
+#: warm-up: single calls before the timed ones; batches before the timed ones
+WARMUP_CALLS, WARMUP_BATCHES, TIMED_BATCHES = 3, 1, 5
+
+
+def engine_speed(single: Any, batch: Any, batch_size: int, repeats: int) -> dict[str, float | int]:
+    """One engine's speed, compilation apart from the warm figures.
+
+    Args:
+        single: calls the engine on one input.
+        batch: calls it on `batch_size` inputs.
+        batch_size: inputs per `batch()` call.
+        repeats: timed single calls.
+
+    Returns:
+        `first_ms` (the first single call: tracing or compilation included), `p50_ms` and
+        `p99_ms` of single calls after `WARMUP_CALLS` untimed ones, `batch_first_ms` (the
+        first batch: a new shape compiles), and `batch_per_s` over `TIMED_BATCHES` batches
+        after `WARMUP_BATCHES` untimed ones.
+    """
+    first = _timed(single) * 1000
+    p50, p99 = latency_ms(single, repeats, warmup=WARMUP_CALLS)
+    batch_first = _timed(batch) * 1000
+    for _ in range(WARMUP_BATCHES - 1):
+        batch()
+    seconds = sum(_timed(batch) for _ in range(TIMED_BATCHES))
+    return {
+        "first_ms": first,
+        "p50_ms": p50,
+        "p99_ms": p99,
+        "batch_first_ms": batch_first,
+        "batch_size": batch_size,
+        "batch_per_s": batch_size * TIMED_BATCHES / seconds,
+    }
+
+
+def _exported_engines(loaded: Any, inputs: list[Any]) -> dict[str, tuple[Any, Any]]:
+    """On TensorFlow, for text classifiers and taggers: the exported SavedModel's serving
+    signature (raw strings in, labels or tags out) and ONNX Runtime through `zoo_runtime`
+    (raw inputs in, readable results out), as (single call, batch call) pairs."""
+    if keras.config.backend() != "tensorflow" or loaded.task.name not in (
+        "many-to-one",
+        "many-to-many-equal",
+    ):
+        return {}
+    import zoo_runtime
+    from zoo.registry.export import export
+
+    scratch = Path(tempfile.mkdtemp(prefix="zoo-engines-"))
+    atexit.register(shutil.rmtree, scratch, ignore_errors=True)  # the engines live until then
+    export(loaded, scratch / "savedmodel", format="savedmodel")
+    export(loaded, scratch / "onnx", format="onnx")
+    signature = tf.saved_model.load(str(scratch / "savedmodel" / "savedmodel")).signatures[
+        "serving_default"
+    ]
+
+    def serve(batch: list[Any]) -> Any:
+        if loaded.task.name == "many-to-one":
+            return signature(text=tf.constant(batch))
+        longest = max(len(s) for s in batch)
+        return signature(tokens=tf.constant([s + [""] * (longest - len(s)) for s in batch]))
+
+    runtime = zoo_runtime.load(scratch / "onnx")
+    return {
+        "SavedModel signature": (lambda: serve(inputs[:1]), lambda: serve(inputs)),
+        "ONNX Runtime (zoo_runtime)": (
+            lambda: runtime.predict(inputs[0]),
+            lambda: runtime.predict_batch(inputs),
+        ),
+    }
+
+
 def inference(args: argparse.Namespace) -> list[dict[str, Any]]:
-    """Every shipped model, loaded and timed on this process's backend."""
+    """Every shipped model on this process's backend, engine by engine: the zoo's traced
+    `predict`, Keras `model.predict` on the same prepared input, and on TensorFlow the
+    exported SavedModel and ONNX Runtime; for the decoders, greedy and beam-search time per
+    output token."""
     rows = []
     for name in registry.list_models(root=ROOT / "saved_models"):
         loaded = registry.load(name, root=ROOT / "saved_models")
         task, model = loaded.task, loaded.model
-        raw = registry.reference_inputs(
+        references = registry.reference_inputs(
             loaded.card, registry.resolve(name, root=ROOT / "saved_models")
-        )[0]
-        row: dict[str, Any] = {"name": name, "task": task.name, "cell": loaded.card.cell}
-        row["zoo_p50_ms"], row["zoo_p99_ms"] = latency_ms(
-            lambda m=loaded, r=raw: m.predict(r), args.repeats
         )
-        batch = [raw] * 256
-        started = time.perf_counter()
-        loaded.predict_batch(batch)
-        row["batch_per_s"] = len(batch) / (time.perf_counter() - started)
-        prepared = _prepared(task, raw)
-        if prepared is not None:
-            row["keras_p50_ms"], row["keras_p99_ms"] = latency_ms(
-                lambda m=model, x=prepared: m.predict(x, verbose=0), args.repeats
+        raw = references[0]
+        batch = (references * ENGINE_BATCH)[:ENGINE_BATCH]
+        base = {"name": name, "task": task.name, "cell": loaded.card.cell}
+        engines: dict[str, tuple[Any, Any]] = {
+            "zoo predict (traced)": (
+                lambda m=loaded, r=raw: m.predict(r),
+                lambda m=loaded, b=batch: m.predict_batch(b),
             )
-        else:  # decoders: time per generated token, greedy and beam search
+        }
+        prepared = _prepared(task, [raw])
+        if prepared is not None:
+            prepared_batch = _prepared(task, batch)
+            engines["Keras model.predict"] = (
+                lambda m=model, x=prepared: m.predict(x, verbose=0),
+                lambda m=model, x=prepared_batch: m.predict(x, batch_size=ENGINE_BATCH, verbose=0),
+            )
+            engines.update(_exported_engines(loaded, batch))
+        for engine, (single, many) in engines.items():
+            rows.append(
+                {**base, "engine": engine, **engine_speed(single, many, ENGINE_BATCH, args.repeats)}
+            )
+        if prepared is None:  # decoders: time per generated token, greedy and beam search
             for label, width in (("greedy", 1), ("beam", 4)):
                 output = task.predict(model, [raw], beam_width=width)[0]
                 words = len(next(iter(output.values())).split()) + 1  # + the end token
@@ -492,46 +584,183 @@ def inference(args: argparse.Namespace) -> list[dict[str, Any]]:
                     lambda t=task, m=model, r=raw, w=width: t.predict(m, [r], beam_width=w),
                     max(5, args.repeats // 3),
                 )
-                row[f"{label}_ms_per_token"] = p50 / words
-        rows.append(row)
+                rows[-1][f"{label}_ms_per_token"] = p50 / words
     return rows
 
 
 def inference_table(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
     lines = [
-        "| model | backend | zoo predict p50 / p99 | Keras `model.predict` p50 / p99 | batch of 256, inputs/s | greedy / beam ms per token |",
-        "|---|---|---|---|---|---|",
+        f"| model | engine | backend | first call (trace / compile) | one input p50 / p99, after {WARMUP_CALLS} warm-up calls "
+        f"| warm batches of {ENGINE_BATCH}: inputs/s (first batch, compiling) | greedy / beam ms per token |",
+        "|---|---|---|---|---|---|---|",
     ]
-    for r in sorted(rows, key=lambda r: (r["name"], BACKENDS.index(r["backend"]))):
-        keras_cell = (
-            f"{r['keras_p50_ms']:.1f} / {r['keras_p99_ms']:.1f} ms"
-            if "keras_p50_ms" in r
-            else "— (decoder)"
-        )
+    engines = list(dict.fromkeys(r["engine"] for r in rows))
+    for r in sorted(
+        rows, key=lambda r: (r["name"], engines.index(r["engine"]), BACKENDS.index(r["backend"]))
+    ):
         tokens = (
             f"{r['greedy_ms_per_token']:.1f} / {r['beam_ms_per_token']:.1f}"
             if "greedy_ms_per_token" in r
             else "—"
         )
         lines.append(
-            f"| {r['name']} | {r['backend']} | {r['zoo_p50_ms']:.2f} / {r['zoo_p99_ms']:.2f} ms | {keras_cell} | {r['batch_per_s']:,.0f} | {tokens} |"
+            f"| {r['name']} | {r['engine']} | {r['backend']} | {r['first_ms']:,.0f} ms | {r['p50_ms']:.2f} / {r['p99_ms']:.2f} ms "
+            f"| {r['batch_per_s']:,.0f} ({r['batch_first_ms']:,.0f} ms) | {tokens} |"
         )
+    lines.append(
+        f"\n{date.today().isoformat()}, Keras {keras.__version__}, TensorFlow {tf.__version__}, "
+        f"{_jax_version()}, {os.cpu_count()} CPU cores shared with other jobs; each backend in its own process. "
+        f"Warm batches: the model's reference inputs repeated to {ENGINE_BATCH}, {WARMUP_BATCHES} untimed batch, "
+        f"then {TIMED_BATCHES} timed; the first batch's time (tracing or compiling that shape) is given apart. "
+        "Every engine but Keras `model.predict` takes raw inputs (text, tokens, images) and returns the result; "
+        "`model.predict` reads inputs already prepared. SavedModel and ONNX Runtime run the folders of "
+        "`zoo export` (TensorFlow process; ONNX through `zoo_runtime`), for the text classifiers and taggers."
+    )
     return "\n".join(lines)
 
 
-def _prepared(task: Task, raw: Any) -> Any:
-    """The model's own input for one raw input, as `predict` prepares it (None for decoders)."""
+def _jax_version() -> str:
+    try:
+        import jax
+    except ImportError:
+        return "JAX not installed"
+    return f"JAX {jax.__version__}"
+
+
+def _prepared(task: Task, raws: list[Any]) -> Any:
+    """The model's own input for a batch of raw inputs, as `predict` prepares it (None for
+    decoders)."""
     from zoo.data.images import to_model_image
 
     if task.name == "many-to-one":
-        return task.preprocessing.model_inputs(tf.constant([raw]))
+        return task.preprocessing.model_inputs(tf.constant(raws))
     if task.name == "many-to-many-equal":
+        sentences = [raw if isinstance(raw, list) else raw.split() for raw in raws]
+        longest = max(map(len, sentences))
         return task.preprocessing.model_inputs(
-            tf.constant([raw if isinstance(raw, list) else raw.split()])
+            tf.constant([s + [""] * (longest - len(s)) for s in sentences])
         )
     if task.name == "one-to-one":
-        return to_model_image(raw, tuple(task.preprocessing.image_shape))[None]
+        shape = tuple(task.preprocessing.image_shape)
+        return np.stack([to_model_image(raw, shape) for raw in raws])
     return None
+
+
+# --- real files --------------------------------------------------------------------------
+
+#: `zoo predict --input` on real text: (shipped model, lines in the file)
+FILE_RUNS = (
+    ("sentiment-mr-lstm", 100_000),
+    ("ner-conll2003-lstm", 100_000),
+    ("translation-multi30k-de-en-lstm", 10_000),
+)
+#: lines of the file that measures the command's start-up (loading TensorFlow and the model)
+STARTUP_LINES = 10
+
+
+def real_lines(name: str, count: int, data: Path) -> list[str]:
+    """`count` input lines for a shipped model from the real data, the data's lines repeated
+    in order as often as needed: MR snippets (Latin-1), CoNLL-2003 training sentences (JSON
+    token lists, which `zoo predict` reads as tokens), Multi30k's German training sentences.
+
+    Args:
+        name: a model name of `FILE_RUNS`.
+        count: lines wanted.
+        data: the folder of the real data (`../shared/data`).
+
+    Returns:
+        The lines, without line ends.
+    """
+    import gzip
+
+    if name.startswith("sentiment"):
+        lines = [
+            line
+            for polarity in ("pos", "neg")
+            for line in (data / "sentiment" / f"rt-polarity.{polarity}")
+            .read_text(encoding="latin-1")
+            .splitlines()
+        ]
+    elif name.startswith("ner"):
+        sentences = [
+            [row.split()[0] for row in block.splitlines()]
+            for block in (data / "ner" / "eng.train").read_text().split("\n\n")
+        ]
+        lines = [json.dumps(s) for s in sentences if s and s[0] != "-DOCSTART-"]
+    else:
+        with gzip.open(data / "translation" / "train.de.gz", "rt", encoding="utf-8") as f:
+            lines = f.read().splitlines()
+    lines = [line for line in lines if line.strip()]
+    return (lines * (count // len(lines) + 1))[:count]
+
+
+def _run_measured(command: list[str]) -> tuple[float, float]:
+    """Wall seconds and peak resident MB of one command (its own rusage, via wait4)."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(process.pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"{' '.join(command)} failed")
+    return time.perf_counter() - started, usage.ru_maxrss / 1024
+
+
+def files(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """`zoo predict --input FILE` on this process's backend for each of `FILE_RUNS`: wall
+    time and peak memory of the whole command, and of the same command on a
+    `STARTUP_LINES`-line file (start-up)."""
+    data = ROOT.parent / "shared" / "data"
+    if not data.is_dir():
+        print("files: ../shared/data is not here; skipped")
+        return []
+    rows = []
+    with tempfile.TemporaryDirectory() as scratch:
+        for name, count in FILE_RUNS:
+            count = max(1, int(count * args.file_scale))
+            lines = real_lines(name, count, data)
+            measured = {}
+            for label, subset in (("startup", lines[:STARTUP_LINES]), ("file", lines)):
+                path = Path(scratch) / f"{name}-{label}.txt"
+                path.write_text("\n".join(subset) + "\n")
+                command = [sys.executable, "-m", "zoo", "predict", name, "--input", str(path)]
+                command += ["--registry", str(ROOT / "saved_models")]
+                command += ["--output", str(Path(scratch) / "results.jsonl")]
+                measured[label] = _run_measured(command)
+                (Path(scratch) / "results.jsonl").unlink()
+            (seconds, peak), (startup, _) = measured["file"], measured["startup"]
+            rows.append(
+                {
+                    "name": name,
+                    "lines": count,
+                    "seconds": seconds,
+                    "startup_seconds": startup,
+                    "lines_per_s": count / seconds,
+                    "lines_per_s_after_startup": count / max(1e-9, seconds - startup),
+                    "peak_mb": peak,
+                }
+            )
+            print(rows[-1], flush=True)
+    return rows
+
+
+def files_table(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
+    lines = [
+        "| model | lines | backend | wall time | lines/s, whole command | lines/s after start-up | start-up | peak memory |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in sorted(rows, key=lambda r: (r["name"], BACKENDS.index(r["backend"]))):
+        lines.append(
+            f"| {r['name']} | {r['lines']:,} | {r['backend']} | {r['seconds']:.1f} s | {r['lines_per_s']:,.0f} "
+            f"| {r['lines_per_s_after_startup']:,.0f} | {r['startup_seconds']:.1f} s | {r['peak_mb']:,.0f} MB |"
+        )
+    lines.append(
+        f"\n`zoo predict MODEL --input FILE --output results.jsonl` (batches of 64, file order), {date.today().isoformat()}, "
+        f"Keras {keras.__version__}, TensorFlow {tf.__version__}, {_jax_version()}, {os.cpu_count()} CPU cores shared "
+        "with other jobs. Files made of the real data's lines repeated in order (MR snippets, CoNLL-2003 training "
+        "sentences as JSON token lists, Multi30k German training sentences). Start-up: the same command on a "
+        f"{STARTUP_LINES}-line file (importing TensorFlow, loading the model, first traces). Peak memory: the command's "
+        "own process, resident."
+    )
+    return "\n".join(lines)
 
 
 # --- scaling -----------------------------------------------------------------------------
@@ -690,6 +919,7 @@ def kernels_table(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
 #: part -> (measure on this process's backend, table of both backends' rows); timing-sensitive parts first
 PARTS = {
     "inference": (inference, inference_table),
+    "files": (files, files_table),
     "kernels": (kernels, kernels_table),
     "scaling": (scaling, scaling_table),
     "training": (training, training_table),
@@ -702,6 +932,7 @@ def _measured_on(backend: str, part: str, args: argparse.Namespace) -> list[dict
     process); its rows, each marked with the backend."""
     options = ["--epochs", str(args.epochs), "--data", args.data, "--repeats", str(args.repeats)]
     options += ["--mixed-precision"] if args.mixed_precision else []
+    options += ["--file-scale", str(args.file_scale)]
     with tempfile.TemporaryDirectory() as scratch:
         rows_file = Path(scratch) / "rows.json"
         subprocess.run(
@@ -719,7 +950,7 @@ def main() -> None:
         "parts",
         nargs="*",
         metavar="PART",
-        help=f"what to measure, of {', '.join(PARTS)} (default: all five)",
+        help=f"what to measure, of {', '.join(PARTS)} (default: all)",
     )
     parser.add_argument(
         "--backend",
@@ -744,6 +975,12 @@ def main() -> None:
     )
     parser.add_argument(
         "--mixed-precision", action="store_true", help="`kernels`: build under mixed_float16"
+    )
+    parser.add_argument(
+        "--file-scale",
+        type=float,
+        default=1.0,
+        help="`files`: this share of each file's lines (default: 1, 100,000 / 10,000 lines)",
     )
     # a child process: measure one part on the backend Keras runs, write its rows to this file
     parser.add_argument("--rows", help=argparse.SUPPRESS)

@@ -26,10 +26,16 @@ def write_readme_table(name: str, table: str) -> None:
         readme.write_text(f"{head}{start}\n{table}\n{end}{rest.split(end, 1)[1]}")
 
 
-def publish(name: str, results: Any, table: str) -> None:
+def write_json(name: str, results: Any) -> None:
+    """Write `results` to `benchmarks/results/<name>.json`."""
     out = ROOT / "benchmarks" / "results"
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{name}.json").write_text(json.dumps(results, indent=2))
+
+
+def publish(name: str, results: Any, table: str) -> None:
+    """Write `results` as JSON, `table` between the README's markers for `name`, and print it."""
+    write_json(name, results)
     write_readme_table(name, table)
     print(table)
 

@@ -24,7 +24,7 @@ import tensorflow as tf
 from seqeval.metrics import f1_score, precision_score, recall_score
 from seqeval.scheme import IOB2, IOBES
 
-from zoo.data import text
+from zoo.data import pipeline, text
 from zoo.data.formats import convert_tags, tag_scheme
 from zoo.data.preprocessing import (
     Preprocessing,
@@ -314,6 +314,12 @@ class NamedEntityRecognition(Task):
         tokens are dropped.
         """
         prep = self.preprocessing
+        # Under JAX every new batch shape compiles the training step again (several seconds
+        # each: compiling was most of the recipe's first JAX epoch). Characters padded to the
+        # longest word of each batch made a second varying axis (8, 16 or 24 after rounding):
+        # on 3,000 CoNLL sentences 15 shapes an epoch, 10 with one width; the first JAX epoch
+        # took 135 s before, 77 s after, later epochs the same (README, "The JAX NER gap")
+        char_width = prep.max_word_length if pipeline.default_shape_multiple() > 1 else 0
 
         def to_example(
             ex: dict[str, tf.Tensor],
@@ -331,7 +337,11 @@ class NamedEntityRecognition(Task):
             n = tf.minimum(
                 tf.size(tokens), tf.size(tags)
             )  # TFDS mock data draws the two lengths apart
-            return prep.model_inputs(tokens[:n]), tags[:n], tf.ones([n], tf.float32)
+            inputs = prep.model_inputs(tokens[:n])
+            if char_width:  # every word's characters padded to one width (JAX, below)
+                chars = inputs["chars"]
+                inputs["chars"] = tf.pad(chars, [[0, 0], [0, char_width - tf.shape(chars)[1]]])
+            return inputs, tags[:n], tf.ones([n], tf.float32)
 
         return raw.map(to_example, num_parallel_calls=tf.data.AUTOTUNE).filter(
             lambda x, y, w: tf.size(y) > 0
@@ -458,7 +468,8 @@ class NamedEntityRecognition(Task):
         for inputs, gold, weights in self.batches(raw, batch_size, training=False):
             lengths = np.asarray(weights).sum(axis=1).astype(int).tolist()
             tagged = self._tags(
-                compiled_call(model, decode=self.tag_decoder(model))(inputs), lengths
+                compiled_call(model, decode=self.tag_decoder(model), round_lengths=True)(inputs),
+                lengths,
             )
             for row, n, guess in zip(np.asarray(gold), lengths, tagged, strict=True):
                 # a gold tag the model does not know (-1) is a wrong token; for entity
@@ -526,7 +537,9 @@ class NamedEntityRecognition(Task):
         padded = tf.constant([s + [""] * (longest - len(s)) for s in sentences])
         # feature extraction and the model in one traced graph: about a millisecond a sentence
         tagged = self._tags(
-            compiled_call(model, self.preprocessing.model_inputs, self.tag_decoder(model))(padded),
+            compiled_call(
+                model, self.preprocessing.model_inputs, self.tag_decoder(model), round_lengths=True
+            )(padded),
             [len(s) for s in sentences],
         )
         return [

@@ -512,7 +512,10 @@ class TextClassification(Task):
             raise BadInputError(f"--top-k must be at least 1; got {top_k}.")
         texts = text.require_words(list(inputs))
         results = self._readable(
-            compiled_call(model, self.preprocessing.model_inputs)(tf.constant(texts)), top_k
+            compiled_call(model, self.preprocessing.model_inputs, round_lengths=True)(
+                tf.constant(texts)
+            ),
+            top_k,
         )
         # traced: its string ops run eagerly cost about a millisecond, as much as the model
         cut = self.preprocessing.traced("texts_cut")(tf.constant(texts)).numpy().tolist()
