@@ -547,6 +547,21 @@ TF_LINES = re.compile(
 )
 
 
+#: what TensorFlow's C++ prints once, at a model's first run (not at start-up), on CPUs
+#: without AVX-512: after `import zoo`'s quiet start, outside the CLI's filtered block, so a
+#: script sees it on such machines (known and left; the README says so)
+ONEDNN_BOOL_NOTICE = re.compile(
+    r"^E\d{4} [\d:.]+ +\d+ util\.cc:\d+\] oneDNN supports DT_BOOL only on platforms with "
+    r"AVX-512\..*\n",
+    re.M,
+)
+
+
+def _script_stderr(stderr: str) -> str:
+    """A script's standard error without `ONEDNN_BOOL_NOTICE` (hardware-dependent)."""
+    return ONEDNN_BOOL_NOTICE.sub("", stderr)
+
+
 def _zoo_quietly(*args: str, **env: str) -> subprocess.CompletedProcess:
     """`zoo` in a subprocess as a user runs it: no TF_CPP_MIN_LOG_LEVEL, no ZOO_VERBOSE."""
     return _python_quietly("-m", "zoo", *args, **env)
@@ -582,7 +597,7 @@ def test_a_script_that_loads_a_model_prints_none_of_tensorflows_start_up_lines()
     quiet = _python_quietly("-c", SCRIPT)
     assert quiet.returncode == 0, quiet.stderr
     assert quiet.stdout == "pos 2\n"  # the zoo's default level, as the CLI sets it
-    assert quiet.stderr == ""
+    assert _script_stderr(quiet.stderr) == ""
     # a level the user chose is kept; 0 asks for every record, start-up included
     shown = _python_quietly("-c", SCRIPT, TF_CPP_MIN_LOG_LEVEL="0")
     assert shown.returncode == 0 and shown.stdout == "pos 0\n"
@@ -626,7 +641,7 @@ def test_a_script_that_trains_on_its_files_prints_nothing_but_what_it_prints(tmp
     done = _python_quietly("-c", script, ZOO_DATA_DIR=str(tmp_path / "data"))
     assert done.returncode == 0, done.stderr
     assert done.stdout == "['validation']\n"
-    assert done.stderr == ""
+    assert _script_stderr(done.stderr) == ""
 
 
 def test_list_hparams_prints_only_the_table_even_while_tfds_prepares_data(tmp_path) -> None:
