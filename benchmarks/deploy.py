@@ -29,6 +29,7 @@ import fnmatch
 import json
 import os
 import pickle
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -148,7 +149,7 @@ print(json.dumps({"outputs": outputs, "imported": [m for m in ("tensorflow", "ke
 
 def runtime_alone(directory: Path) -> Path:
     """The Python of a new virtual environment holding only `rnn-zoo-runtime[litert]`, built
-    from `zoo/runtime` (its dependencies come from the package index).
+    from a copy of `zoo/runtime` (its dependencies come from the package index).
 
     Args:
         directory: where to make the environment.
@@ -158,8 +159,14 @@ def runtime_alone(directory: Path) -> Path:
     """
     subprocess.run([sys.executable, "-m", "venv", str(directory)], check=True)
     python = directory / "bin" / "python"
+    # built from a copy: setuptools leaves build/ and *.egg-info beside the sources
+    source = shutil.copytree(
+        ROOT / "zoo" / "runtime",
+        directory.parent / "runtime-source",
+        ignore=shutil.ignore_patterns("__pycache__", "build", "*.egg-info"),
+    )
     subprocess.run(
-        [str(python), "-m", "pip", "install", "-q", f"{ROOT / 'zoo' / 'runtime'}[litert]"],
+        [str(python), "-m", "pip", "install", "-q", f"{source}[litert]"],
         check=True,
     )
     return python
