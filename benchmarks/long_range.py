@@ -1,4 +1,4 @@
-"""Long-range memory, measured: the adding problem at lengths 10 to 500, SimpleRNN against LSTM.
+"""Long-range memory, measured: the adding problem at lengths 10 to 500, SimpleRNN against LSTM and GRU.
 
 For each sequence length T (the `zoo_adding/length_T` TFDS builder) and each cell, a
 model Input(T, 2) -> recurrent(units) -> Dense(1) is built with the zoo's own layer and
@@ -8,13 +8,14 @@ share of sums predicted within 0.04 (Hochreiter & Schmidhuber's criterion). The 
 level is the accuracy of always predicting the mean training target.
 
 At T = 100 the script also measures the gradient reaching each time step (`zoo.training.diagnostics`)
-at initialisation and after training, for both cells, and times one epoch with and
+at initialisation and after training, for every cell, and times one epoch with and
 without `unroll` at short and long lengths.
 
 Writes benchmarks/results/long-range.json, adding.png and gradients-adding.png, and the
 README table between the `long-range-table` markers. Finished runs are kept in
 benchmarks/results/long-range.partial.json, so an interrupted run continues where it
-stopped (`--fresh` starts over).
+stopped (`--fresh` starts over); the published `long-range.json` continues the same way
+when no partial file is left, so a new cell adds only its own runs.
 
     python benchmarks/long_range.py [--lengths 10,25,50,100,200,500] [--epochs 20] [--fresh]
 """
@@ -37,7 +38,7 @@ import tensorflow_datasets as tfds  # noqa: E402
 
 import zoo.data.builders  # noqa: E402, F401  (registers zoo_adding)
 from report import ROOT, publish  # noqa: E402
-from zoo.constants import CELLS  # noqa: E402
+from zoo.constants import CELL_LABELS, CELLS  # noqa: E402
 from zoo.data import loading  # noqa: E402
 from zoo.data.builders.zoo_adding.zoo_adding import LENGTHS, TOLERANCE  # noqa: E402
 from zoo.models.layers import compile_model, output_layer, recurrent  # noqa: E402
@@ -101,7 +102,7 @@ def run(
     keras.utils.set_random_seed(args.seed)
     data_ = splits(length, args.batch_size)
     model = build(length, cell, args.units)
-    label = {"simple_rnn": "SimpleRNN", "lstm": "LSTM"}[cell]
+    label = CELL_LABELS[cell]
     if profiles is not None:
         profiles.append(
             diagnostics.gradient_profile(
@@ -161,7 +162,7 @@ def unroll_timing(length: int, cell: str, args: argparse.Namespace) -> dict[str,
 def plot_accuracy(
     rows: list[dict[str, Any]], chances: dict[int, dict[str, float]], path: Path
 ) -> None:
-    """Accuracy and mean squared error against length, both cells and the chance level."""
+    """Accuracy and mean squared error against length, every cell and the chance level."""
     from zoo.registry.cards import plt
 
     lengths = sorted(chances)
@@ -170,13 +171,13 @@ def plot_accuracy(
         (axes[0], "accuracy", f"test accuracy (|error| < {TOLERANCE})"),
         (axes[1], "mse", "test MSE (log)"),
     ):
-        for cell, style in (("simple_rnn", "o--"), ("lstm", "s-")):
+        for cell, style in zip(CELLS, ("o--", "s-", "^-."), strict=True):
             mine = sorted((r for r in rows if r["cell"] == cell), key=lambda r: r["length"])
             ax.plot(
                 [r["length"] for r in mine],
                 [r[key] for r in mine],
                 style,
-                label={"simple_rnn": "SimpleRNN", "lstm": "LSTM"}[cell],
+                label=CELL_LABELS[cell],
             )
         ax.plot(
             lengths,
@@ -206,18 +207,26 @@ def table(
     unrolls: list[dict[str, Any]],
 ) -> str:
     by_key = {(r["length"], r["cell"]): r for r in rows}
+    labels = [CELL_LABELS[cell] for cell in CELLS]
+    gated = [cell for cell in CELLS if cell != "simple_rnn"]
     lines = [
-        "| T | chance: accuracy, MSE | SimpleRNN: accuracy, MSE | LSTM: accuracy, MSE | updates SimpleRNN / LSTM | LSTM / SimpleRNN time per epoch |",
-        "|---|---|---|---|---|---|",
+        "| T | chance: accuracy, MSE | "
+        + " | ".join(f"{label}: accuracy, MSE" for label in labels)
+        + f" | updates {' / '.join(labels)} | "
+        + " / ".join(f"{CELL_LABELS[cell]} / SimpleRNN" for cell in gated)
+        + " time per epoch |",
+        "|---|---|" + "---|" * len(CELLS) + "---|---|",
     ]
     for t in sorted(chances):
-        s, lstm = by_key.get((t, "simple_rnn")), by_key.get((t, "lstm"))
-        if not (s and lstm):
+        runs = {cell: by_key.get((t, cell)) for cell in CELLS}
+        if not all(runs.values()):
             continue
+        scores = " | ".join(f"{r['accuracy']:.3f}, {r['mse']:.4f}" for r in runs.values())
+        updates = " / ".join(str(r["updates"]) for r in runs.values())
+        simple = runs["simple_rnn"]["seconds_per_epoch"]
+        times = " / ".join(f"{runs[cell]['seconds_per_epoch'] / simple:.2f}" for cell in gated)
         lines.append(
-            f"| {t} | {chances[t]['accuracy']:.3f}, {chances[t]['mse']:.3f} | {s['accuracy']:.3f}, {s['mse']:.4f} "
-            f"| {lstm['accuracy']:.3f}, {lstm['mse']:.4f} | {s['updates']} / {lstm['updates']} "
-            f"| {lstm['seconds_per_epoch'] / s['seconds_per_epoch']:.2f} |"
+            f"| {t} | {chances[t]['accuracy']:.3f}, {chances[t]['mse']:.3f} | {scores} | {updates} | {times} |"
         )
     lines += [
         "",
@@ -259,7 +268,10 @@ def main() -> None:
     )
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
-    done = {} if args.fresh or not PARTIAL.exists() else json.loads(PARTIAL.read_text())
+    published = RESULTS / "long-range.json"
+    kept = PARTIAL if PARTIAL.exists() else published
+    done = {} if args.fresh or not kept.exists() else json.loads(kept.read_text())
+    done.pop("chance", None)
     settings = {
         "epochs": args.epochs,
         "units": args.units,
@@ -282,13 +294,13 @@ def main() -> None:
             if profiles:
                 done["profiles"][cell] = [p.as_json() for p in profiles]
             PARTIAL.write_text(json.dumps(done, indent=2))
-    if not done["unroll"]:
-        done["unroll"] = [
-            unroll_timing(t, cell, args)
-            for t in map(int, args.unroll_lengths.split(","))
-            for cell in CELLS
-        ]
-        PARTIAL.write_text(json.dumps(done, indent=2))
+    timed = {(u["length"], u["cell"]) for u in done["unroll"]}
+    for t in map(int, args.unroll_lengths.split(",")):
+        for cell in CELLS:
+            if (t, cell) not in timed:
+                done["unroll"].append(unroll_timing(t, cell, args))
+                PARTIAL.write_text(json.dumps(done, indent=2))
+    done["unroll"].sort(key=lambda u: (u["length"], CELLS.index(u["cell"])))
 
     rows = [done["runs"][f"{t}/{cell}"] for t in lengths for cell in CELLS]
     plot_accuracy(rows, chances, RESULTS / "adding.png")

@@ -84,29 +84,37 @@ def table(rows: list[dict[str, Any]]) -> str:
         bleu = row["metric"].startswith("bleu")  # BLEU is in [0, 100], the others in [0, 1]
         return f"{row[key]:.2f}{mark}" if bleu else f"{row[key]:.4f}{mark}"
 
+    cells = [("lstm", "LSTM"), ("gru", "GRU"), ("simple_rnn", "SimpleRNN")]
     lines = [
-        "| task | data | metric | LSTM val / test | SimpleRNN val / test | published anchor (what it used) | LSTM size, params | SimpleRNN size, params | CPU p50 predict LSTM / SimpleRNN |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| task | data | metric | "
+        + " | ".join(f"{label} val / test" for _, label in cells)
+        + " | published anchor (what it used) | size, params: "
+        + " / ".join(label for _, label in cells)
+        + " | CPU p50 predict "
+        + " / ".join(label for _, label in cells)
+        + " |",
+        "|---|---|---|" + "---|" * len(cells) + "---|---|---|",
     ]
     groups: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
     for row in rows:
         groups.setdefault((row["task"], row["dataset"]), {})[row["cell"]] = row
-    for (task, dataset), cells in sorted(groups.items()):
-        lstm, rnn = cells.get("lstm"), cells.get("simple_rnn")
-        # the two cells' headline metrics differ while one of them is of an older recipe
+    for (task, dataset), by_cell in sorted(groups.items()):
+        shipped = [(label, by_cell.get(cell)) for cell, label in cells]
+        # the cells' headline metrics differ while one of them is of an older recipe
         # (a captioner chosen on greedy BLEU beside one chosen on beam BLEU): say each
-        metrics = {r["metric"] for r in (lstm, rnn) if r}
+        metrics = {r["metric"] for _, r in shipped if r}
         metric = (
             metrics.pop()
             if len(metrics) == 1
-            else f"LSTM {lstm['metric']}, SimpleRNN {rnn['metric']}"  # type: ignore[index]
+            else ", ".join(f"{label} {r['metric']}" for label, r in shipped if r)
         )
         size = lambda r: f"{r['bytes'] / 1e6:.1f} MB, {r['parameters']:,}" if r else "—"  # noqa: E731
-        latency = " / ".join(f"{r['latency_ms_p50']:.1f} ms" if r else "—" for r in (lstm, rnn))
+        scores = " | ".join(f"{value(r, 'validation')} / {value(r, 'test')}" for _, r in shipped)
+        sizes = " / ".join(size(r) for _, r in shipped)
+        latency = " / ".join(f"{r['latency_ms_p50']:.1f} ms" if r else "—" for _, r in shipped)
         lines.append(
-            f"| {task} | `{dataset}` | {metric} | {value(lstm, 'validation')} / {value(lstm, 'test')} | "
-            f"{value(rnn, 'validation')} / {value(rnn, 'test')} | {ANCHORS.get(dataset, '—')} | "
-            f"{size(lstm)} | {size(rnn)} | {latency} |"
+            f"| {task} | `{dataset}` | {metric} | {scores} | {ANCHORS.get(dataset, '—')} | "
+            f"{sizes} | {latency} |"
         )
     return "\n".join(lines)
 

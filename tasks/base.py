@@ -336,7 +336,7 @@ class Task(abc.ABC):
         Args:
             hp: keras-tuner hyperparameters. Values fixed in it (`hyperparameters`, `--set`) are
                 used; everything else takes its declared default, or the tuner's draw in a
-                search. `cell` (`simple_rnn` or `lstm`) is one of them in every task.
+                search. `cell` (`simple_rnn`, `lstm` or `gru`) is one of them in every task.
 
         Returns:
             A functional Keras model, compiled with Adam and gradient clipping

@@ -16,16 +16,16 @@ import pytest
 import tensorflow as tf
 
 import zoo
+from zoo.constants import CELLS
 from zoo.data import text
 from zoo.registry.export import export
 
 TEXT_TASKS = ("many-to-one", "many-to-many-equal", "many-to-many-unequal")
-CELLS = ("simple_rnn", "lstm")
 #: one token, both sides of each bucket edge of `zoo.data.pipeline.batch_pipeline`, and
 #: both sides of the input limit
 LENGTHS = (1, 2, 8, 9, 16, 17, 32, 33, text.MAX_INPUT_TOKENS, text.MAX_INPUT_TOKENS + 1)
 HP = {"units": 16, "embedding_dim": 16}
-# six trainings (about 1.5 min): CI's slow run; the CRF's one-token case is checked fast in
+# nine trainings (about 2 min): CI's slow run; the CRF's one-token case is checked fast in
 # tests/test_custom_layers.py
 pytestmark = pytest.mark.slow
 

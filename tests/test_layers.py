@@ -15,12 +15,17 @@ def _recurrent_layers(model: keras.Model):
         if isinstance(layer, keras.layers.Bidirectional):
             yield layer.forward_layer
             yield layer.backward_layer
-        elif isinstance(layer, (keras.layers.LSTM, keras.layers.SimpleRNN)):
+        elif isinstance(layer, keras.layers.RNN):
             yield layer
 
 
 @pytest.mark.parametrize(
-    "cell, kind", [("lstm", keras.layers.LSTM), ("simple_rnn", keras.layers.SimpleRNN)]
+    "cell, kind",
+    [
+        ("lstm", keras.layers.LSTM),
+        ("simple_rnn", keras.layers.SimpleRNN),
+        ("gru", keras.layers.GRU),
+    ],
 )
 @pytest.mark.parametrize("task_name", sorted(zoo.all_tasks()))
 def test_cell_choice_and_cudnn_settings(task_name: str, cell: str, kind: type) -> None:
@@ -32,8 +37,10 @@ def test_cell_choice_and_cudnn_settings(task_name: str, cell: str, kind: type) -
     for layer in layers:
         assert layer.cell.activation is keras.activations.tanh
         assert not layer.unroll and layer.cell.recurrent_dropout == 0 and layer.cell.use_bias
-        if cell == "lstm":
+        if cell in ("lstm", "gru"):
             assert layer.cell.recurrent_activation is keras.activations.sigmoid
+        if cell == "gru":  # cuDNN's GRU applies the reset gate after the matrix product
+            assert layer.cell.reset_after
 
 
 def test_the_kernel_that_ran_is_recorded() -> None:

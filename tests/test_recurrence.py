@@ -14,6 +14,7 @@ import tensorflow_datasets as tfds
 
 import zoo.data.builders  # noqa: F401  (registers the builders)
 from zoo.cli import main
+from zoo.constants import CELLS
 from zoo.data.builders.zoo_adding import zoo_adding
 from zoo.errors import ZooError
 from zoo.tasks.base import get_task, hyperparameters
@@ -158,7 +159,7 @@ def test_diagnose_gradients_command_writes_plot_and_numbers(tmp_path: Path, caps
     assert code == 0
     assert png.stat().st_size > 10_000
     profiles = json.loads(numbers.read_text())
-    assert [p["cell"] for p in profiles] == ["simple_rnn", "lstm"]
+    assert [p["cell"] for p in profiles] == ["simple_rnn", "lstm", "gru"]
     assert all(0 < p["rate_per_step"] < 1.5 and p["recommended_clipnorm"] > 0 for p in profiles)
     assert "recommended clipnorm" in capsys.readouterr().out
 
@@ -184,7 +185,7 @@ def test_unroll_works_for_fixed_length_and_is_refused_for_variable_length(review
         reviews.build_model(hyperparameters({"unroll": True}))
 
 
-@pytest.mark.parametrize("cell", ["simple_rnn", "lstm"])
+@pytest.mark.parametrize("cell", CELLS)
 def test_stateful_stream_equals_reading_the_whole_text(reviews, cell: str) -> None:
     keras.utils.set_random_seed(0)
     model = reviews.build_model(hyperparameters({"cell": cell, "bidirectional": False}))
@@ -281,11 +282,13 @@ def test_stream_command_reads_a_file_in_windows(tmp_path: Path, capsys, tiny_dat
 
 
 @pytest.mark.slow
-def test_a_registry_model_is_profiled_beside_its_other_cell_sibling(tmp_path, tiny_dataset) -> None:
+def test_a_registry_model_is_profiled_beside_its_other_cell_siblings(
+    tmp_path, tiny_dataset
+) -> None:
     # names made by zoo.save from the hyperparameters spell the cell `simple_rnn`
     import zoo
 
-    for cell in ("lstm", "simple_rnn"):
+    for cell in ("lstm", "simple_rnn", "gru"):
         result = zoo.train(
             "many-to-one",
             dataset=tiny_dataset("many-to-one"),
@@ -297,4 +300,4 @@ def test_a_registry_model_is_profiled_beside_its_other_cell_sibling(tmp_path, ti
     profiles = diagnostics.diagnose(
         ["many-to-one-lstm-embedded"], dataset="embedded", batches=1, root=tmp_path
     )
-    assert [p.cell for p in profiles] == ["lstm", "simple_rnn"]
+    assert [p.cell for p in profiles] == ["lstm", "simple_rnn", "gru"]

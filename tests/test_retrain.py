@@ -347,3 +347,22 @@ def test_a_retrained_model_records_the_precision_it_ran_under(tiny_dataset, monk
     finally:
         keras.mixed_precision.set_global_policy("float32")
     assert child.precision_policy == "mixed_float16"  # the card said float32 before
+
+
+def test_a_gru_parent_retrains_as_a_gru_and_keeps_its_encoder(tiny_dataset, tmp_path) -> None:
+    """The parent's cell comes from its card: a GRU parent is rebuilt as a GRU (one state,
+    reset-after weights), and a frozen encoder keeps exactly the parent's weights."""
+    import keras
+
+    spec = tiny_dataset("many-to-one")
+    hp = {"cell": "gru", "units": 8, "embedding_dim": 8}
+    parent = zoo.train("many-to-one", dataset=spec, epochs=1, hparams=hp, verbose=0)
+    path = registry.save(parent, "gru-parent", root=tmp_path)
+    tuned = zoo.retrain(
+        f"gru-parent@{path.name}", spec, epochs=1, freeze_encoder=True, root=tmp_path, verbose=0
+    )
+    assert tuned.hyperparameters["cell"] == "gru"
+    before, after = parent.model.get_layer("bi_rnn"), tuned.model.get_layer("bi_rnn")
+    assert isinstance(after.forward_layer, keras.layers.GRU)
+    for old, new in zip(before.get_weights(), after.get_weights(), strict=True):
+        np.testing.assert_array_equal(old, new)

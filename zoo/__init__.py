@@ -1,4 +1,4 @@
-"""A Keras model zoo for recurrent sequence models (SimpleRNN and LSTM) in the five
+"""A Keras model zoo for recurrent sequence models (SimpleRNN, LSTM and GRU) in the five
 input/output shapes. The public Python API mirrors the `zoo` command line:
 
     import zoo

@@ -7,7 +7,9 @@ that implement each choice import the same tuples, so there is one list of each.
 from __future__ import annotations
 
 #: recurrent cells, the hyperparameter `cell` of every task
-CELLS: tuple[str, ...] = ("simple_rnn", "lstm")
+CELLS: tuple[str, ...] = ("simple_rnn", "lstm", "gru")
+#: each cell as Keras names its layer, for tables and plots
+CELL_LABELS: dict[str, str] = {"simple_rnn": "SimpleRNN", "lstm": "LSTM", "gru": "GRU"}
 #: optimizers of every task's model, the hyperparameter `optimizer` (`zoo.models.layers.compile_model`)
 OPTIMIZERS: tuple[str, ...] = ("adam", "sgd")
 #: how the tagger reads a word's characters (`char_encoder`): a bidirectional recurrent

@@ -17,6 +17,7 @@ import tensorflow as tf
 
 import zoo
 from zoo import registry
+from zoo.constants import CELLS
 from zoo.registry.export import export
 
 # (epochs, headline threshold, chance level): thresholds sit far above chance but below
@@ -31,7 +32,7 @@ SETTINGS = {
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("cell", ["simple_rnn", "lstm"])
+@pytest.mark.parametrize("cell", CELLS)
 @pytest.mark.parametrize("task", sorted(zoo.all_tasks()))
 def test_trains_beats_chance_and_round_trips(task: str, cell: str, tmp_path: Path) -> None:
     epochs, threshold, chance = SETTINGS[task]  # a new task must declare its bar here

@@ -44,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     """
     parser = OneLineErrors(
         prog="zoo",
-        description="A Keras model zoo for recurrent sequence models (SimpleRNN and LSTM) in five input/output shapes.",
+        description="A Keras model zoo for recurrent sequence models (SimpleRNN, LSTM and GRU) in five input/output shapes.",
         epilog="Tasks: one-to-one, one-to-many, many-to-one, many-to-many-equal, many-to-many-unequal. "
         "Environment: ZOO_REGISTRY (registry folder), ZOO_HUB (hubs to download catalogue models from), "
         "ZOO_OFFLINE=1 (no downloads), ZOO_DATA_DIR (TFDS data folder), ZOO_VERBOSE=1 (TensorFlow's log lines), "

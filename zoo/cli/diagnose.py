@@ -59,7 +59,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         nargs="+",
         metavar="NAME|TASK",
         help="registry models (NAME, NAME@VERSION or NAME:ALIAS; a single one is shown beside its "
-        "sibling with the other cell), or one task: a freshly built SimpleRNN and LSTM side by side",
+        "siblings with the other cells), or one task: a freshly built SimpleRNN, LSTM and GRU side by side",
     )
     p.add_argument(
         "--dataset",

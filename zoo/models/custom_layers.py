@@ -10,7 +10,30 @@ from __future__ import annotations
 
 import keras
 
-from zoo.constants import CHARACTER_ENCODERS
+from zoo.constants import CELLS, CHARACTER_ENCODERS
+
+
+def recurrent_class(cell: str) -> type[keras.layers.RNN]:
+    """The Keras layer class of a recurrent cell name.
+
+    Args:
+        cell: one of `CELLS`: `simple_rnn`, `lstm` (Hochreiter & Schmidhuber 1997) or `gru`
+            (Cho et al. 2014, https://arxiv.org/abs/1406.1078).
+
+    Returns:
+        `keras.layers.SimpleRNN`, `keras.layers.LSTM` or `keras.layers.GRU`.
+
+    Raises:
+        ValueError: `cell` is not one of `CELLS`.
+    """
+    classes = {
+        "simple_rnn": keras.layers.SimpleRNN,
+        "lstm": keras.layers.LSTM,
+        "gru": keras.layers.GRU,
+    }
+    if cell not in CELLS:
+        raise ValueError(f"cell must be one of {CELLS}, not {cell!r}")
+    return classes[cell]
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -33,7 +56,7 @@ class CharacterEncoder(keras.layers.Layer):
         vocabulary_size: character ids, the 2 reserved ones included.
         embedding_dim: size of a character's embedding.
         units: units of each direction (`rnn`); half the filters (`cnn`).
-        cell: `lstm`, else a SimpleRNN (`rnn` only).
+        cell: one of `CELLS` (`rnn` only).
         kind: `rnn` or `cnn` (`CHARACTER_ENCODERS`).
         width: characters per convolution window (`cnn` only).
         **kwargs: `keras.layers.Layer` arguments (`name`, `dtype`, ...).
@@ -46,7 +69,7 @@ class CharacterEncoder(keras.layers.Layer):
         for padding words (no characters); their vectors are zeros for `cnn`.
 
     Raises:
-        ValueError: `kind` is not one of `CHARACTER_ENCODERS`.
+        ValueError: `kind` is not one of `CHARACTER_ENCODERS`, or `cell` not one of `CELLS`.
     """
 
     def __init__(
@@ -79,7 +102,7 @@ class CharacterEncoder(keras.layers.Layer):
                 2 * units, width, padding="same", activation="tanh", name="char_cnn"
             )
         else:
-            layer = keras.layers.LSTM if cell == "lstm" else keras.layers.SimpleRNN
+            layer = recurrent_class(cell)
             forward = layer(units)
             # The backward layer is given, not derived: deriving it serializes `forward`
             # twice, and inside `keras.saving.load_model`'s object-sharing scope that

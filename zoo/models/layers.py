@@ -14,17 +14,17 @@ import numpy as np
 
 from zoo.constants import CELLS, OPTIMIZERS
 from zoo.errors import UnknownNameError, ZooError
-from zoo.models.custom_layers import MaskedGlobalMaxPooling1D
+from zoo.models.custom_layers import MaskedGlobalMaxPooling1D, recurrent_class
 
 
 def cell_type(hp: kt.HyperParameters) -> str:
-    """The recurrent cell, `simple_rnn` or `lstm`: always a hyperparameter of every task.
+    """The recurrent cell, `simple_rnn`, `lstm` or `gru`: always a hyperparameter of every task.
 
     Args:
         hp: the model's hyperparameters; `cell` is declared in them (default `lstm`).
 
     Returns:
-        `simple_rnn` or `lstm`.
+        `simple_rnn`, `lstm` or `gru`.
     """
     return hp.Choice("cell", list(CELLS), default="lstm")
 
@@ -37,11 +37,12 @@ def recurrent(
     return_sequences: bool = False,
     return_state: bool = False,
 ) -> keras.layers.Layer:
-    """A `SimpleRNN` or `LSTM` layer, chosen by the `cell` hyperparameter.
+    """A `SimpleRNN`, `LSTM` or `GRU` layer, chosen by the `cell` hyperparameter.
 
-    The LSTM keeps the settings that let Keras run it with the cuDNN kernel on a GPU
-    (tanh/sigmoid, no recurrent dropout, `unroll=False`, bias): any change here would
-    silently fall back to the slow generic kernel. `unroll=True` is the one opt-out,
+    The LSTM and the GRU keep the settings that let Keras run them with the cuDNN kernel on
+    a GPU (tanh/sigmoid, no recurrent dropout, `unroll=False`, bias, and for the GRU
+    `reset_after=True`, the cuDNN variant of Cho et al. 2014's reset gate): any change here
+    would silently fall back to the slow generic kernel. `unroll=True` is the one opt-out,
     for very short fixed-length sequences where unrolled graphs are faster on CPU.
 
     Args:
@@ -49,26 +50,23 @@ def recurrent(
         units: the layer's units (hidden state size).
         name: the layer's name, by which weights move on fine-tuning.
         return_sequences: output every step, (batch, time, units), not only the last.
-        return_state: also return the final state(s): h for a SimpleRNN, h and c for an LSTM.
+        return_state: also return the final state(s): h for a SimpleRNN or a GRU, h and c
+            for an LSTM.
 
     Returns:
         The layer, not yet called.
     """
     # not searched: unrolling changes speed, not quality, and needs a fixed sequence length
     unroll = hp.Fixed("unroll", False)
-    kwargs = dict(
+    cell = cell_type(hp)
+    kwargs: dict[str, object] = dict(
         return_sequences=return_sequences, return_state=return_state, unroll=unroll, name=name
     )
-    if cell_type(hp) == "lstm":
-        return keras.layers.LSTM(
-            units,
-            activation="tanh",
-            recurrent_activation="sigmoid",
-            recurrent_dropout=0.0,
-            use_bias=True,
-            **kwargs,
-        )
-    return keras.layers.SimpleRNN(units, activation="tanh", **kwargs)
+    if cell == "gru":
+        kwargs["reset_after"] = True
+    if cell in ("lstm", "gru"):
+        kwargs.update(recurrent_activation="sigmoid", recurrent_dropout=0.0, use_bias=True)
+    return recurrent_class(cell)(units, activation="tanh", **kwargs)
 
 
 def maybe_bidirectional(

@@ -37,13 +37,13 @@ _UNSPACED_LANGUAGES = {
 
 
 def state_count(hp: kt.HyperParameters) -> int:
-    """An LSTM carries two state tensors (h, c); a SimpleRNN one.
+    """An LSTM carries two state tensors (h, c); a SimpleRNN or a GRU one (h).
 
     Args:
         hp: the model's hyperparameters; reads (and declares) `cell`.
 
     Returns:
-        2 for `lstm`, 1 for `simple_rnn`.
+        2 for `lstm`, 1 for `simple_rnn` and `gru`.
     """
     return 2 if cell_type(hp) == "lstm" else 1
 

@@ -284,7 +284,7 @@ class ModelCard(_Record):
         name: the model's registry name.
         task: the task's registry name.
         example: the task's example problem, in words.
-        cell: the recurrent cell (`simple_rnn`, `lstm`).
+        cell: the recurrent cell (`simple_rnn`, `lstm`, `gru`).
         parameters: the model's parameter count.
         dataset: the training data.
         hyperparameters: the model builder's hyperparameters.

@@ -214,13 +214,12 @@ def first_recurrent_layer(model: keras.Model) -> keras.layers.Layer:
 
 
 def _cell(layer: keras.layers.Layer) -> str:
+    from zoo.constants import CELLS
+    from zoo.models.custom_layers import recurrent_class
+
     inner = layer.forward_layer if isinstance(layer, keras.layers.Bidirectional) else layer
-    return (
-        "lstm"
-        if isinstance(inner, keras.layers.LSTM)
-        else "simple_rnn"
-        if isinstance(inner, keras.layers.SimpleRNN)
-        else type(inner).__name__
+    return next(
+        (cell for cell in CELLS if type(inner) is recurrent_class(cell)), type(inner).__name__
     )
 
 
@@ -440,26 +439,32 @@ def plot(
 
 #: how each cell is spelled in registry names: shipped models say `simple-rnn`, names made by
 #: `zoo.save` from the hyperparameters say `simple_rnn`
-_CELL_SPELLINGS = {
-    "lstm": ("simple-rnn", "simple_rnn"),
-    "simple-rnn": ("lstm",),
-    "simple_rnn": ("lstm",),
-}
+_CELL_SPELLINGS = {"simple_rnn": ("simple-rnn", "simple_rnn"), "lstm": ("lstm",), "gru": ("gru",)}
 
 
-def _sibling(ref: str, root: Path | str | None) -> str | None:
-    """The same zoo model with the other cell, if the registry has it: the name with its cell
-    part swapped (`sentiment-mr-lstm` <-> `sentiment-mr-simple-rnn`, and the default names
-    `many-to-one-lstm-embedded` <-> `many-to-one-simple_rnn-embedded`)."""
+def _siblings(ref: str, root: Path | str | None) -> list[str]:
+    """The same zoo model with each other cell, those the registry has: the name with its
+    cell part swapped (`sentiment-mr-lstm` -> `sentiment-mr-simple-rnn`,
+    `sentiment-mr-gru`; the default names `many-to-one-lstm-embedded` ->
+    `many-to-one-simple_rnn-embedded`, `many-to-one-gru-embedded`)."""
     from zoo import registry
 
     name = ref.split("@")[0].split(":")[0]
-    for mine, theirs in _CELL_SPELLINGS.items():
-        for other in theirs:
-            candidate = re.sub(rf"(?<![^-]){re.escape(mine)}(?![^-])", other, name, count=1)
-            if candidate != name and candidate in registry.list_models(candidate, root=root):
-                return candidate
-    return None
+    found: list[str] = []
+    for cell, spellings in _CELL_SPELLINGS.items():
+        others = [s for c, group in _CELL_SPELLINGS.items() if c != cell for s in group]
+        for mine in spellings:
+            pattern = rf"(?<![^-]){re.escape(mine)}(?![^-])"
+            if not re.search(pattern, name):
+                continue
+            for other in others:
+                candidate = re.sub(pattern, other, name, count=1)
+                if candidate not in found and candidate in registry.list_models(
+                    candidate, root=root
+                ):
+                    found.append(candidate)
+            return found
+    return found
 
 
 def _registry_profile(
@@ -542,8 +547,8 @@ def diagnose(
     seed: int = 0,
     root: Path | str | None = None,
 ) -> list[GradientProfile]:
-    """Profiles for a task (a freshly built SimpleRNN and LSTM, side by side) or for registry
-    models; a single zoo model is shown beside its sibling with the other cell, if shipped.
+    """Profiles for a task (a freshly built SimpleRNN, LSTM and GRU, side by side) or for registry
+    models; a single zoo model is shown beside its siblings with the other cells, if shipped.
 
     Args:
         targets: one task name, or registry references (`NAME`, `NAME@3`, `NAME:alias`).
@@ -557,9 +562,9 @@ def diagnose(
         root: one registry folder to read alone (default: the local registries, then the hubs).
 
     Returns:
-        For a task, the profiles of its SimpleRNN and LSTM at their initial (untrained)
-        weights; else one profile per model, plus the sibling of a single model (its name
-        with the cell part swapped, `_sibling`) when the registry has it.
+        For a task, the profiles of its SimpleRNN, LSTM and GRU at their initial (untrained)
+        weights; else one profile per model, plus the siblings of a single model (its name
+        with the cell part swapped, `_siblings`) that the registry has.
 
     Raises:
         UnknownNameError: an unknown model, version or alias; for a task, an unknown
@@ -579,6 +584,6 @@ def diagnose(
         raise ZooError(
             "--set applies to a freshly built task model; a registry model keeps its own hyperparameters."
         )
-    if len(targets) == 1 and (sibling := _sibling(targets[0], root)):
-        targets = [*targets, sibling]
+    if len(targets) == 1:
+        targets = [*targets, *_siblings(targets[0], root)]
     return [_registry_profile(ref, root=root, **options) for ref in targets]
