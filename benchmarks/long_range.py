@@ -51,6 +51,8 @@ PROFILE_LENGTH = 100
 SOLVED = 0.99  # test-free stopping rule: validation accuracy at which a run counts as solved
 
 
+# registered: the gradient probe clones the compiled model, metrics included
+@keras.saving.register_keras_serializable(package="long_range")
 def within_tolerance(y_true: Any, y_pred: Any) -> Any:
     """Share of predictions within TOLERANCE of the true sum."""
     error = keras.ops.abs(keras.ops.reshape(y_true, (-1,)) - keras.ops.reshape(y_pred, (-1,)))

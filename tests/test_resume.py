@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from zoo import registry
-from zoo.training.fit import HistoryBackup, ResumableEarlyStopping
+from zoo.training.fit import HistoryBackup, ResumableEarlyStopping, leading_callbacks
 
 # small batches keep each epoch long enough (about a second) to be interrupted in the middle of the run
 COMMAND = [
@@ -168,6 +168,60 @@ def test_a_resumed_run_stops_at_the_same_epoch_with_the_same_best_weights(
     for got, want in zip(resumed.get_weights(), expected.get_weights(), strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-6)  # epoch 1's weights, restored
     assert not (tmp_path / "interrupted").exists()  # finished: the backup is gone
+
+
+@pytest.mark.parametrize("interrupt_at", [1, 3])
+def test_a_moving_average_of_the_weights_is_validated_kept_and_resumed(
+    interrupt_at: int, tmp_path: Path
+) -> None:
+    """With `ema_momentum`, early stopping keeps the average of the best epoch (what was
+    validated), and an interrupted run resumes from the trained weights to the same end."""
+    scores = [0.1, 0.2, 0.9, 0.3, 0.4, 0.5, 0.6]  # best at epoch 2; patience 3 stops at 5
+    rng = np.random.default_rng(0)
+    x, y = rng.random((64, 3)).astype("float32"), rng.random((64, 1)).astype("float32")
+
+    def fit(
+        folder: Path, *extra: keras.callbacks.Callback
+    ) -> tuple[keras.Model, _Snapshot, _Snapshot]:
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+        model.compile(
+            optimizer=keras.optimizers.SGD(0.1, use_ema=True, ema_momentum=0.5), loss="mse"
+        )
+        trained = _Snapshot()  # before the swap: the weights training goes on from
+        stopping = ResumableEarlyStopping(
+            str(folder), monitor="val_score", mode="max", patience=3, restore_best_weights=True
+        )
+        snapshot = _Snapshot()
+        model.fit(
+            x,
+            y,
+            batch_size=8,
+            epochs=len(scores),
+            shuffle=False,
+            verbose=0,
+            callbacks=[
+                trained,
+                *leading_callbacks(model, str(folder), keep=False),
+                snapshot,
+                _Score(scores),
+                stopping,
+                HistoryBackup(str(folder)),
+                *extra,
+            ],
+        )
+        return model, snapshot, trained
+
+    expected, seen, trained = fit(tmp_path / "whole")
+    assert len(seen.weights) == 6  # stopped at epoch 5 (0-based)
+    for got, want in zip(expected.get_weights(), seen.weights[2], strict=True):
+        np.testing.assert_allclose(got, want)  # the average validated at epoch 2
+    assert not np.allclose(expected.get_weights()[0], trained.weights[2][0])  # not the trained ones
+    with pytest.raises(KeyboardInterrupt):
+        fit(tmp_path / "interrupted", _StopAt(interrupt_at))
+    resumed, _, _ = fit(tmp_path / "interrupted")
+    for got, want in zip(resumed.get_weights(), expected.get_weights(), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-5)
 
 
 class _Snapshot(keras.callbacks.Callback):

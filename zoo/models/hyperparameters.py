@@ -69,6 +69,7 @@ LIMITS: dict[str, Limit] = {
     # Keras's SGD refuses momentum outside [0, 1] when the model is built, in one line
     "momentum": Limit("float", 0.0, 1e6, what="SGD momentum"),
     "lr_decay": Limit("float", 0.0, 1e3, what="inverse-time decay per 1,000 updates"),
+    "ema_momentum": Limit("float", 0.0, 0.9999, what="moving average of the weights (0: off)"),
     # many-to-one
     "pooling": Limit("str", choices=("last", "max", "mean"), what="summary of the steps"),
     "bigram_buckets": Limit("int", 0, 10_000_000, what="hashed word bigrams (0: none)"),

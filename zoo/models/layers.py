@@ -222,8 +222,10 @@ def compile_model(
             (`adam` or `sgd`, default `adam`), `lr_decay` (default 0: a constant rate) and,
             for SGD, `momentum` (default 0.9), which are not searched unless a search asks
             (`--choice`). `lr_decay` is Keras' `InverseTimeDecay` rate per 1,000 updates:
-            the rate after `t` updates is `learning_rate / (1 + lr_decay * t / 1000)`. Reads
-            `unroll`.
+            the rate after `t` updates is `learning_rate / (1 + lr_decay * t / 1000)`.
+            `ema_momentum` (default 0: off, not searched) keeps an exponential moving average
+            of the weights, updated every step with that momentum (Keras's `use_ema`); the
+            average is what training validates and keeps. Reads `unroll`.
         loss: the Keras loss.
         metrics: Keras metrics, unweighted.
         weighted_metrics: Keras metrics weighted by the sample weights (padding weighs 0).
@@ -235,7 +237,7 @@ def compile_model(
     Raises:
         UnknownNameError: `optimizer` is not one of `zoo.constants.OPTIMIZERS`.
         ZooError: `unroll` is true and a recurrent layer reads a variable number of steps,
-            or `lr_decay` is negative.
+            `lr_decay` is negative or `ema_momentum` is not in [0, 1).
     """
     _check_unroll(model, hp)
     # searched ones first: declaring these two before the others keeps earlier searches' draws
@@ -253,11 +255,21 @@ def compile_model(
         )
     if decay:
         rate = keras.optimizers.schedules.InverseTimeDecay(rate, decay_steps=1000, decay_rate=decay)
+    # Polyak averaging (Polyak & Juditsky 1992): the optimizer keeps an exponential moving
+    # average of the weights, which `zoo.training.fit` validates and keeps; 0 (default): off
+    ema = hp.Fixed("ema_momentum", 0.0)
+    if not 0 <= ema < 1:
+        raise ZooError(
+            f"ema_momentum must be in [0, 1), not {ema}: --set ema_momentum=0.99, for example."
+        )
+    averaging = dict(use_ema=True, ema_momentum=ema) if ema else {}
     if name == "sgd":
         momentum = hp.Fixed("momentum", 0.9)
-        optimizer = keras.optimizers.SGD(learning_rate=rate, momentum=momentum, clipnorm=clipnorm)
+        optimizer = keras.optimizers.SGD(
+            learning_rate=rate, momentum=momentum, clipnorm=clipnorm, **averaging
+        )
     else:
-        optimizer = keras.optimizers.Adam(learning_rate=rate, clipnorm=clipnorm)
+        optimizer = keras.optimizers.Adam(learning_rate=rate, clipnorm=clipnorm, **averaging)
     model.compile(
         optimizer=optimizer, loss=loss, metrics=metrics, weighted_metrics=weighted_metrics
     )

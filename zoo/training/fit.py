@@ -614,6 +614,46 @@ def finish(
     )
 
 
+def averages(model: keras.Model) -> bool:
+    """Whether `model`'s optimizer keeps a moving average of the weights (`ema_momentum`).
+
+    Args:
+        model: a compiled model.
+
+    Returns:
+        True when its optimizer (inside a loss-scale wrapper too) has `use_ema` set.
+    """
+    optimizer = getattr(model.optimizer, "inner_optimizer", model.optimizer)
+    return bool(getattr(optimizer, "use_ema", False))
+
+
+def leading_callbacks(
+    model: keras.Model, checkpoint_dir: str | None, *, keep: bool
+) -> list[keras.callbacks.Callback]:
+    """The callbacks that must come first at an epoch's end, in this order.
+
+    The backup of the epoch (`BackupAndRestore`) comes first, while the model holds the
+    weights training goes on from. Then, when the optimizer keeps a moving average of the
+    weights (`ema_momentum`), Keras's `SwapEMAWeights(swap_on_epoch=True)` swaps the average
+    in until the next epoch begins: validation, the headline metric and early stopping see
+    and keep the average, and a resumed run goes on from the trained weights, not the average.
+
+    Args:
+        model: the compiled model.
+        checkpoint_dir: the backup folder, or None for no backup.
+        keep: leave the last epoch's backup when training ends.
+
+    Returns:
+        The backup (with `checkpoint_dir`), then the swap (when `averages(model)`).
+    """
+    first: list[keras.callbacks.Callback] = []
+    if checkpoint_dir:
+        first.append(keras.callbacks.BackupAndRestore(checkpoint_dir, delete_checkpoint=not keep))
+    if averages(model):
+        first.append(keras.callbacks.SwapEMAWeights(swap_on_epoch=True))
+    return first
+
+
 def fit_model(
     task: Task,
     model: keras.Model,
@@ -673,18 +713,20 @@ def fit_model(
         KeyboardInterrupt: Ctrl-C, re-raised at the next batch or epoch end (an epoch's
             backup is written first), so a resumed run loses at most the epoch in progress.
     """
-    # the headline metric in the logs and a stop on NaN loss come first, for the callbacks after them
+    # the headline metric in the logs and a stop on NaN loss come after `leading_callbacks`,
+    # for the callbacks after them
+    processes = processes or ProcessGroup()
+    if checkpoint_dir and processes.num_processes > 1:
+        checkpoint_dir = os.path.join(checkpoint_dir, f"process-{processes.process_id}")
     callbacks = [
+        *leading_callbacks(model, checkpoint_dir, keep=keep_checkpoint),
         HeadlineMetric(task, val_raw, batch_size),
         EpochSeconds(),
         keras.callbacks.TerminateOnNaN(),
         *(callbacks or []),
     ]
-    processes = processes or ProcessGroup()
     if tensorboard and processes.is_chief:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=tensorboard))
-    if checkpoint_dir and processes.num_processes > 1:
-        checkpoint_dir = os.path.join(checkpoint_dir, f"process-{processes.process_id}")
     if patience:
         stopping = dict(
             monitor=f"val_{task.headline_metric}",
@@ -698,11 +740,8 @@ def fit_model(
             else keras.callbacks.EarlyStopping(**stopping)
         )
     backup = HistoryBackup(checkpoint_dir, keep=keep_checkpoint) if checkpoint_dir else None
-    if checkpoint_dir:
-        callbacks += [
-            keras.callbacks.BackupAndRestore(checkpoint_dir, delete_checkpoint=not keep_checkpoint),
-            backup,
-        ]
+    if backup:
+        callbacks.append(backup)
     callbacks.append(StopOnInterrupt())
     try:
         with interruptible(), warnings.catch_warnings():
