@@ -54,8 +54,11 @@ def zoo_main(capsys: pytest.CaptureFixture, *args: str) -> subprocess.CompletedP
             ["train", "many-to-one", "--dataset", "imdb"],
             "unknown dataset for task many-to-one 'imdb'. Did you mean 'imdb_reviews'?",
         ),
-        (["train", "many-to-one", "--cell", "gru"], "argument --cell: invalid choice: 'gru'"),
-        (["train", "many-to-one", "--set", "cell=gru"], "unknown cell 'gru'"),
+        (
+            ["train", "many-to-one", "--cell", "transformer"],
+            "argument --cell: invalid choice: 'transformer'",
+        ),
+        (["train", "many-to-one", "--set", "cell=transformer"], "unknown cell 'transformer'"),
         (["predict", "no-such-model", "hello"], "unknown model 'no-such-model'"),
         (["train", "many-to-one", "--data", "reviews.csv"], "--data needs --format, one of: conll"),
     ],
