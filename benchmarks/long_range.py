@@ -214,9 +214,9 @@ def table(
     lines = [
         "| T | chance: accuracy, MSE | "
         + " | ".join(f"{label}: accuracy, MSE" for label in labels)
-        + f" | updates {' / '.join(labels)} | "
-        + " / ".join(f"{CELL_LABELS[cell]} / SimpleRNN" for cell in gated)
-        + " time per epoch |",
+        + f" | updates {' / '.join(labels)} | time per epoch against SimpleRNN: "
+        + " / ".join(CELL_LABELS[cell] for cell in gated)
+        + " |",
         "|---|---|" + "---|" * len(CELLS) + "---|---|",
     ]
     for t in sorted(chances):
