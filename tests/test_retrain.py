@@ -102,7 +102,14 @@ def test_a_crf_tagger_takes_a_new_tag_set(tiny_dataset, small_conll: Path) -> No
     )
     path = registry.save(parent, "crf-parent")
     spec = zoo.prepare(small_conll, "conll", columns="tokens ner")
-    tuned = zoo.retrain(f"crf-parent@{path.name}", spec, epochs=1, head_epochs=1, verbose=0)
+    tuned = zoo.retrain(
+        f"crf-parent@{path.name}",
+        spec,
+        epochs=1,
+        head_epochs=1,
+        gradual_unfreezing=False,
+        verbose=0,
+    )
     assert tuned.retrain["head_replaced"] and "B-PERSON" in tuned.task.preprocessing.tags
     assert len(tuned.history["loss"]) == 2  # the head's epoch, then the whole model's
 
@@ -366,3 +373,87 @@ def test_a_gru_parent_retrains_as_a_gru_and_keeps_its_encoder(tiny_dataset, tmp_
     assert isinstance(after.forward_layer, keras.layers.GRU)
     for old, new in zip(before.get_weights(), after.get_weights(), strict=True):
         np.testing.assert_array_equal(old, new)
+
+
+def test_a_new_head_learns_alone_then_the_layers_below_thaw_from_the_top(
+    tiny_dataset, small_conll: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ULMFiT's order: the new head alone, then one more layer per epoch from the top, then
+    everything with early stopping; a frozen layer's weights do not move in its phase."""
+    from zoo.models.layers import weighted_layers
+    from zoo.training import finetune
+
+    hp = {"units": 8, "embedding_dim": 8, "char_embedding_dim": 8, "char_units": 8, "crf": True}
+    parent = zoo.train(
+        "many-to-many-equal",
+        dataset=tiny_dataset("many-to-many-equal"),
+        epochs=1,
+        hparams=hp,
+        verbose=0,
+    )
+    registry.save(parent, "tiny", root=tmp_path)
+    phases: list[tuple[set[str], int, int | None]] = []
+    real = finetune.fit_model
+
+    def recording(task, model, *args, epochs: int, patience: int | None = None, **kwargs):
+        layers = weighted_layers(model)
+        frozen = {
+            name: layer.get_weights() for name, layer in layers.items() if not layer.trainable
+        }
+        history = real(task, model, *args, epochs=epochs, patience=patience, **kwargs)
+        for name, weights in frozen.items():
+            for old, new in zip(weights, layers[name].get_weights(), strict=True):
+                np.testing.assert_array_equal(old, new, err_msg=name)
+        phases.append(({n for n, layer in layers.items() if layer.trainable}, epochs, patience))
+        return history
+
+    monkeypatch.setattr(finetune, "fit_model", recording)
+    spec = zoo.prepare(small_conll, "conll", columns="tokens ner")
+    tuned = zoo.retrain("tiny@1", spec, epochs=1, head_epochs=1, root=tmp_path, verbose=0)
+
+    applied = list(weighted_layers(tuned.model))  # embedding first, the CRF head last
+    head = tuned.task.head_layer
+    below = applied[-2::-1]
+    assert applied[-1] == head and len(below) >= 3, applied
+    assert [trainable for trainable, _, _ in phases] == [
+        {head},
+        *({head, *below[:k]} for k in range(1, len(below))),
+        set(applied),
+    ]
+    assert [(epochs, patience) for _, epochs, patience in phases] == [(1, None)] * len(below) + [
+        (1, finetune.DEFAULT_PATIENCE)
+    ]
+    assert tuned.retrain["unfreezing_epochs"] == len(below) - 1
+    assert tuned.retrain["gradual_unfreezing"] is True
+    assert len(tuned.history["loss"]) == len(below) + 1
+
+
+def test_new_words_start_as_the_parents_unknown_word() -> None:
+    """A grown embedding's new rows copy the parent's [UNK] row; other grown weights (a
+    wider output layer) keep their fresh values in the new columns."""
+    import keras
+
+    from zoo.data.preprocessing import UNK_ID
+    from zoo.models.layers import transfer_weights
+
+    def model(words: int, labels: int) -> keras.Model:
+        ids = keras.Input(shape=(None,), dtype="int32")
+        x = keras.layers.Embedding(words, 4, name="embedding")(ids)
+        return keras.Model(ids, keras.layers.Dense(labels, name="classifier")(x))
+
+    keras.utils.set_random_seed(0)
+    parent, child = model(5, 2), model(8, 3)
+    fresh = child.get_layer("classifier").get_weights()[0]
+    transfer_weights(parent, child, skip=set(), new_rows_from=UNK_ID)
+    old = parent.get_layer("embedding").get_weights()[0]
+    new = child.get_layer("embedding").get_weights()[0]
+    np.testing.assert_array_equal(new[:5], old)
+    np.testing.assert_array_equal(new[5:], np.repeat(old[UNK_ID : UNK_ID + 1], 3, axis=0))
+    kernel = child.get_layer("classifier").get_weights()[0]
+    np.testing.assert_array_equal(kernel[:, :2], parent.get_layer("classifier").get_weights()[0])
+    np.testing.assert_array_equal(kernel[:, 2:], fresh[:, 2:])
+
+    plain = model(8, 3)
+    unchanged = plain.get_layer("embedding").get_weights()[0]
+    transfer_weights(parent, plain, skip=set())
+    np.testing.assert_array_equal(plain.get_layer("embedding").get_weights()[0][5:], unchanged[5:])

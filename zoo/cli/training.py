@@ -229,6 +229,7 @@ def cmd_retrain(args: argparse.Namespace) -> None:
         data,
         epochs=args.epochs,
         head_epochs=args.head_epochs,
+        gradual_unfreezing=args.gradual_unfreezing,
         freeze_encoder=args.freeze_encoder,
         batch_size=args.batch_size,
         seed=args.seed,
@@ -424,8 +425,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "retrain",
         help="fine-tune a registry model on your data; saved as a new model that names its parent",
         description="Fine-tune a registry model. Same label set: training continues. New label set: the output "
-        "head is replaced, trained alone for --head-epochs, then everything trains together. Words the parent "
-        "does not know are appended to its vocabulary (known words keep their ids and embeddings). Without a "
+        "head is replaced, trained alone for --head-epochs, then the layers below it are unfrozen one per epoch "
+        "from the top (--gradual-unfreezing), then everything trains together. Words the parent does not know "
+        "are appended to its vocabulary (known words keep their ids and embeddings; new ones start as the "
+        "parent's [UNK]). Training stops early on the validation split (--patience, default 3); without a "
         "validation split in the data, a seeded one is made.",
     )
     p.add_argument("model", help="the parent: NAME, NAME@VERSION or NAME:ALIAS")
@@ -441,6 +444,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         help="epochs that train a new output head alone first (default: 2)",
     )
     p.add_argument(
+        "--gradual-unfreezing",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="after a new head's own epochs, unfreeze the layers below it one per epoch from "
+        "the top (ULMFiT), then train everything (default: on)",
+    )
+    p.add_argument(
         "--freeze-encoder",
         action="store_true",
         help="train only the output head; every other layer stays frozen",
@@ -454,9 +464,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--patience",
-        type=positive_int,
+        type=non_negative_int,
         metavar="N",
-        help="early stopping on the validation headline metric",
+        help="stop when the validation headline metric has not improved for N epochs, keeping "
+        "the best weights (default: 3; 0: train every epoch)",
     )
     p.add_argument(
         "--name",

@@ -314,16 +314,26 @@ def weighted_layers(model: keras.Model) -> dict[str, keras.layers.Layer]:
     return found
 
 
-def transfer_weights(parent: keras.Model, child: keras.Model, *, skip: set[str]) -> list[str]:
+def transfer_weights(
+    parent: keras.Model,
+    child: keras.Model,
+    *,
+    skip: set[str],
+    new_rows_from: int | None = None,
+) -> list[str]:
     """Copy the parent's weights into the child by layer name; returns the layers copied.
 
     A weight that grew (a vocabulary gained ids) gets the parent's values in its leading
-    rows or columns and keeps the child's fresh values in the rest.
+    rows or columns and keeps the child's fresh values in the rest, except the new rows of
+    an embedding matrix when `new_rows_from` is given.
 
     Args:
         parent: the trained model.
         child: a model built with the same hyperparameters, perhaps larger vocabularies.
         skip: layer names not to copy (e.g. a replaced head).
+        new_rows_from: the id whose parent row every new row of a grown embedding matrix
+            (a variable named `embeddings`, word or character) starts as, e.g. the
+            `[UNK]` id; None: fresh values.
 
     Returns:
         The names of the layers copied. Layers missing from the parent, or holding another
@@ -338,7 +348,10 @@ def transfer_weights(parent: keras.Model, child: keras.Model, *, skip: set[str])
         if name in skip or name not in theirs or len(theirs[name].weights) != len(layer.weights):
             continue
         values = []
-        for old, new in zip(theirs[name].get_weights(), layer.get_weights(), strict=True):
+        paths = [w.path for w in layer.weights]
+        for old, new, path in zip(
+            theirs[name].get_weights(), layer.get_weights(), paths, strict=True
+        ):
             if old.shape != new.shape:
                 if old.ndim != new.ndim or any(
                     o > n for o, n in zip(old.shape, new.shape, strict=True)
@@ -351,6 +364,9 @@ def transfer_weights(parent: keras.Model, child: keras.Model, *, skip: set[str])
                 grown[tuple(slice(0, o) for o in old.shape)] = (
                     old  # a vocabulary grew: known ids first
                 )
+                embedding_rows = path.endswith("embeddings") and old.shape[1:] == new.shape[1:]
+                if new_rows_from is not None and embedding_rows:
+                    grown[old.shape[0] :] = old[new_rows_from]
                 old = grown
             values.append(np.asarray(old))
         layer.set_weights(values)

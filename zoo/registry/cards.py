@@ -231,6 +231,9 @@ class RetrainRecord(_Record):
         parent: the model it was fine-tuned from, as `name@version`.
         head_replaced: whether a new output head was built for a new label set.
         head_epochs: epochs that trained the new head alone before all layers.
+        gradual_unfreezing: whether the layers below a new head were then unfrozen one per
+            epoch from the top (None: a card older than the option).
+        unfreezing_epochs: the epochs of that gradual unfreezing (None: older cards).
         freeze_encoder: whether only the head was trained.
         vocabulary_added: new entries per vocabulary.
         layers_copied: layers whose weights came from the parent.
@@ -250,6 +253,8 @@ class RetrainRecord(_Record):
     layers_copied: int
     labels: dict[str, Any] | None = dataclasses.field(default=None, metadata=_ADDED_LATER)
     label_scheme: dict[str, Any] | None = dataclasses.field(default=None, metadata=_ADDED_LATER)
+    gradual_unfreezing: bool | None = dataclasses.field(default=None, metadata=_ADDED_LATER)
+    unfreezing_epochs: int | None = dataclasses.field(default=None, metadata=_ADDED_LATER)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -582,10 +587,12 @@ def _command(result: TrainResult, name: str, registry: Path | None) -> str:
         args += ["--cell", str(hp.get("cell"))]
     args += ["--epochs", str(result.epochs), "--batch-size", str(result.batch_size)]
     args += ["--seed", str(result.seed), "--backend", result.backend]
-    args += ["--patience", str(result.patience)] if result.patience else []
+    # retraining stops early unless told 0; training only when told
+    args += ["--patience", str(result.patience or 0)] if retrain or result.patience else []
     if retrain:
         args += ["--head-epochs", str(retrain["head_epochs"])]
         args += ["--freeze-encoder"] if retrain["freeze_encoder"] else []
+        args += ["--no-gradual-unfreezing"] if retrain.get("gradual_unfreezing") is False else []
     else:
         args += ["--strategy", result.strategy] if result.strategy != "default" else []
         for key, value in sorted(hp.items()):

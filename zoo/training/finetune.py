@@ -12,6 +12,18 @@ Policy, the same for every task:
   label name, so its own id order does not matter. Otherwise the head (the task's
   `head_layer`) is replaced by a new one for the new labels: it is trained alone for
   `head_epochs` while everything else is frozen, then everything is trained together.
+- **New words start as the parent's `[UNK]`.** The parent read every word it did not know
+  as `[UNK]` (and trained that row through word dropout), so a new word's embedding row
+  starts as the `[UNK]` row, and characters the same: before the first update the child
+  reads the new data exactly as the parent did, and fine-tuning moves the new rows from
+  there rather than from noise.
+- **A new head is eased in.** A replaced head trains alone for `head_epochs`; then the
+  layers below it are unfrozen one at a time from the top, one epoch each (ULMFiT's
+  gradual unfreezing, Howard & Ruder 2018, https://arxiv.org/abs/1801.06146), so the
+  error of a half-trained head reaches the lowest layers last; then everything trains.
+- **Early stopping on the new data's validation split** (a seeded one when it has none),
+  patience `DEFAULT_PATIENCE` epochs unless told, keeping the best epoch: small data
+  overfits within a few epochs.
 - **Label schemes** (a tagger's IOB1, IOB2 or BIOES) are the new data's: the model learns
   the tags as the data writes them, predicts them so, and is scored by that scheme's rules;
   a kept head learns where the new scheme puts its `B-` tags.
@@ -29,6 +41,7 @@ from pathlib import Path
 import keras
 
 from zoo import registry
+from zoo.data.preprocessing import UNK_ID
 from zoo.models.layers import transfer_weights, weighted_layers
 from zoo.tasks.base import DatasetSpec, hyperparameters
 from zoo.training.fit import (
@@ -40,10 +53,14 @@ from zoo.training.fit import (
     training_seconds,
 )
 
+#: early-stopping patience of fine-tuning when none is given, in epochs
+DEFAULT_PATIENCE = 3
 
-def _set_trainable(model: keras.Model, head: str, *, head_only: bool) -> None:
+
+def _set_trainable(model: keras.Model, trainable: set[str] | None) -> None:
+    """Make only the named layers trainable (None: all) and recompile."""
     for layer in weighted_layers(model).values():
-        layer.trainable = not head_only or layer.name == head
+        layer.trainable = trainable is None or layer.name in trainable
     # trainability takes effect on compile; the loss object stays the model's own (a CRF's
     # loss holds its layer, which a loss rebuilt from the config would lack)
     settings = {
@@ -54,12 +71,29 @@ def _set_trainable(model: keras.Model, head: str, *, head_only: bool) -> None:
     model.compile(loss=model.loss, **settings)
 
 
+def unfreezing_stages(model: keras.Model, head: str) -> list[set[str]]:
+    """The trainable layers of each epoch of gradual unfreezing, after the head's own.
+
+    Args:
+        model: the model being fine-tuned.
+        head: the name of its (new) output layer.
+
+    Returns:
+        The head with the top layer below it, then with the top two, ... up to every layer
+        but the lowest (the next phase trains them all); empty for a model with one layer
+        below its head. Layers are ordered as the model applies them (sub-models in order).
+    """
+    below = [name for name in reversed(list(weighted_layers(model))) if name != head]
+    return [{head, *below[:k]} for k in range(1, len(below))]
+
+
 def retrain(
     ref: str,
     dataset: str | DatasetSpec,
     *,
     epochs: int | None = None,
     head_epochs: int = 2,
+    gradual_unfreezing: bool = True,
     freeze_encoder: bool = False,
     batch_size: int | None = None,
     seed: int = 0,
@@ -80,10 +114,14 @@ def retrain(
         epochs: epochs of the main phase (default: the task's `default_epochs`).
         head_epochs: epochs that train a replaced head alone first; 0 skips that phase.
             Not used when the head is kept, or with `freeze_encoder`.
+        gradual_unfreezing: after a replaced head's own epochs, unfreeze the layers below
+            it one per epoch from the top (`unfreezing_stages`). Not used when the head is
+            kept, or with `freeze_encoder`.
         freeze_encoder: train only the head layer; every other weighted layer is frozen.
         batch_size: default: the parent's training batch size.
         seed: seeds Python, NumPy and TensorFlow and the shuffle.
-        patience: early-stopping patience of the main phase, in epochs.
+        patience: early-stopping patience of the main phase, in epochs, on the data's
+            validation split; None: `DEFAULT_PATIENCE`; 0: no early stopping.
         root: one registry folder to read alone (default: the local registries, then the hubs).
         verbose: Keras' progress output.
 
@@ -121,27 +159,37 @@ def retrain(
     model = task.build_checked(chosen)
     head = task.head_layer
     copied = transfer_weights(
-        parent.model, model, skip={head} if changes["labels_replaced"] else set()
+        parent.model,
+        model,
+        skip={head} if changes["labels_replaced"] else set(),
+        new_rows_from=UNK_ID,
     )
     epochs = epochs or task.default_epochs
+    patience = DEFAULT_PATIENCE if patience is None else patience
     batch_size = batch_size or parent.card.training.batch_size
     history: dict[str, list[float]] = {}
     fit = dict(batch_size=batch_size, seed=seed, verbose=verbose)
-    if changes["labels_replaced"] and head_epochs > 0 and not freeze_encoder:
-        _set_trainable(
-            model, head, head_only=True
-        )  # a random head would wreck the trained layers' weights
-        history = fit_model(task, model, train_raw, val_raw, epochs=head_epochs, **fit)
-        _set_trainable(model, head, head_only=False)
-    elif freeze_encoder:
-        _set_trainable(model, head, head_only=True)
-    more = fit_model(task, model, train_raw, val_raw, epochs=epochs, patience=patience, **fit)
-    history = {k: history.get(k, []) + v for k, v in more.items()}
+
+    def phase(trainable: set[str] | None, **options: int | None) -> None:
+        _set_trainable(model, trainable)
+        more = fit_model(task, model, train_raw, val_raw, **options, **fit)
+        history.update({k: history.get(k, []) + v for k, v in more.items()})
+
+    easing = changes["labels_replaced"] and not freeze_encoder
+    # a random head would wreck the trained layers' weights: it learns alone first
+    if easing and head_epochs > 0:
+        phase({head}, epochs=head_epochs)
+    stages = unfreezing_stages(model, head) if easing and gradual_unfreezing else []
+    for trainable in stages:
+        phase(trainable, epochs=1)
+    phase({head} if freeze_encoder else None, epochs=epochs, patience=patience)
     seconds = training_seconds(history)
     details = {
         "parent": f"{parent.name}@{parent.version}",
         "head_replaced": changes["labels_replaced"],
-        "head_epochs": head_epochs if changes["labels_replaced"] and not freeze_encoder else 0,
+        "head_epochs": head_epochs if easing else 0,
+        "gradual_unfreezing": gradual_unfreezing,
+        "unfreezing_epochs": len(stages),
         "freeze_encoder": freeze_encoder,
         "vocabulary_added": changes["vocabulary_added"],
         "layers_copied": len(copied),
