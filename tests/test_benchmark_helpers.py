@@ -121,3 +121,17 @@ def test_goal_lines_give_each_ratio_and_what_is_missed() -> None:
     # faster but with a lower score: training misses
     rows[0]["sides"]["zoo"]["scores"] = [0.6]
     assert "**missed**" in peers.goal_lines(rows)[0]
+
+
+def test_the_simulated_new_domain_renames_merges_and_drops_entity_types(tmp_path) -> None:
+    import retrain_small
+
+    assert [
+        retrain_small.relabel(t) for t in ["B-PER", "I-PER", "I-ORG", "B-MISC", "I-LOC", "O"]
+    ] == ["B-PERSON", "I-PERSON", "I-GROUP", "B-GROUP", "O", "O"]
+    path = tmp_path / "eng.testa"
+    path.write_text("-DOCSTART- -X- O O\n\nAnna NNP I-PER\nin IN O\nOslo NNP I-LOC\n\nBye UH O\n")
+    found = retrain_small.sentences(path)
+    assert found == [[("Anna", "I-PER"), ("in", "O"), ("Oslo", "I-LOC")], [("Bye", "O")]]
+    retrain_small.write(tmp_path / "train.txt", found)
+    assert (tmp_path / "train.txt").read_text() == "Anna I-PERSON\nin O\nOslo O\n\nBye O\n\n"
