@@ -184,8 +184,10 @@ def test_push_writes_the_static_layout_and_the_catalogue_entry(server, tmp_path)
 
 def test_models_lists_the_catalogue_and_marks_downloads(server, capsys) -> None:
     assert main(["models", "sentiment-mr-*"]) == 0
-    lines = capsys.readouterr().out.split("\n")
-    assert lines[0].split() == [NAME, "not", "downloaded"]
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split() for line in lines] == [
+        [f"sentiment-mr-{cell}", "not", "downloaded"] for cell in ("gru", "lstm", "simple-rnn")
+    ]
     hub.pull(NAME)
     assert main(["models", "*mr-lstm"]) == 0
     assert capsys.readouterr().out.split() == [NAME, "downloaded"]
