@@ -171,7 +171,11 @@ def retrain(
     fit = dict(batch_size=batch_size, seed=seed, verbose=verbose)
 
     def phase(trainable: set[str] | None, **options: int | None) -> None:
-        _set_trainable(model, trainable)
+        layers = weighted_layers(model).values()
+        if any(
+            layer.trainable != (trainable is None or layer.name in trainable) for layer in layers
+        ):
+            _set_trainable(model, trainable)  # a recompile, only when trainability changes
         more = fit_model(task, model, train_raw, val_raw, **options, **fit)
         history.update({k: history.get(k, []) + v for k, v in more.items()})
 
