@@ -3,7 +3,8 @@
 For each model: load it (hashes, safe mode, reference check), re-evaluate its headline
 metric on the validation and test splits it was trained with (the data is prepared
 again from the card's recorded source; without it, the card's numbers are shown and
-marked), and time single-input `predict` on the card's reference input on this CPU.
+marked), and time single-input `predict` on this CPU, every cell of a dataset on the same
+input (the first reference input of its LSTM's card).
 Results go to `benchmarks/results/models.json` and between the README's markers.
 
     python benchmarks/zoo_models.py [--registry DIR] [--repeats 30] [--only PATTERN]
@@ -23,7 +24,10 @@ from zoo import registry
 from zoo.errors import ZooError
 
 
-def measure(ref: str, root: Path, repeats: int) -> dict[str, Any]:
+def measure(ref: str, root: Path, repeats: int, probes: dict[str, Any]) -> dict[str, Any]:
+    """One model's row. `probes` maps a task and dataset to the input every cell of it is
+    timed on (the first model measured of that dataset sets it, from its card's reference
+    inputs), so the latency column compares cells on the same input."""
     model = registry.load(ref, root=root)
     card, headline = model.card, model.card.headline_metric
     row: dict[str, Any] = {
@@ -52,8 +56,12 @@ def measure(ref: str, root: Path, repeats: int) -> dict[str, Any]:
             measured=False,
             why=str(err).splitlines()[0],
         )
-    reference = registry.reference_inputs(card, registry.resolve(ref, root=root))[0]
-    row["latency_ms_p50"], _ = latency_ms(lambda: model.predict(reference), repeats)
+    probe = probes.setdefault(
+        f"{row['task']} {row['dataset']}",
+        registry.reference_inputs(card, registry.resolve(ref, root=root))[0],
+    )
+    row["latency_input"] = probe
+    row["latency_ms_p50"], _ = latency_ms(lambda: model.predict(probe), repeats)
     return row
 
 
@@ -136,12 +144,22 @@ def main() -> None:
         if args.only and last.exists()
         else {}
     )
-    rows = [
-        previous[name]
-        if name in previous and not fnmatch.fnmatch(name, args.only)
-        else measure(name, args.registry, args.repeats)
-        for name in registry.list_models(root=args.registry)
-    ]
+    names = registry.list_models(root=args.registry)
+    kept = {
+        name: previous[name]
+        for name in names
+        if name in previous
+        and not fnmatch.fnmatch(name, args.only)
+        and "latency_input" in previous[name]
+    }
+    probes = {f"{row['task']} {row['dataset']}": row["latency_input"] for row in kept.values()}
+    # the LSTM of each dataset first: its reference input is the one every cell is timed on
+    order = sorted(names, key=lambda name: not name.endswith("-lstm"))
+    measured = {
+        name: kept[name] if name in kept else measure(name, args.registry, args.repeats, probes)
+        for name in order
+    }
+    rows = [measured[name] for name in names]
     publish("models", rows, table(rows))
 
 
