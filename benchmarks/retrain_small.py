@@ -68,8 +68,9 @@ def write(path: Path, chosen: list[list[tuple[str, str]]]) -> None:
     )
 
 
-def run(size: int, pool: list, dev: list, test: list, args: argparse.Namespace) -> dict[str, Any]:
-    parent = zoo.load(args.parent)
+def run(
+    size: int, parent: Any, pool: list, dev: list, test: list, args: argparse.Namespace
+) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as folder:
         write(Path(folder) / "train.txt", pool[:size])
         write(Path(folder) / "dev.txt", dev)
@@ -132,7 +133,8 @@ def main() -> None:
     sizes = [int(n) for n in args.sizes.split(",")]
     if max(sizes) > len(pool):
         raise SystemExit(f"--sizes: at most {len(pool)} training sentences are left.")
-    rows = [run(size, pool, dev, test, args) for size in sizes]
+    parent = zoo.load(args.parent)  # its recipe, for the runs from scratch
+    rows = [run(size, parent, pool, dev, test, args) for size in sizes]
     results = {
         "parent": args.parent,
         "seed": args.seed,

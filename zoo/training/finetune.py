@@ -58,9 +58,16 @@ DEFAULT_PATIENCE = 3
 
 
 def _set_trainable(model: keras.Model, trainable: set[str] | None) -> None:
-    """Make only the named layers trainable (None: all) and recompile."""
-    for layer in weighted_layers(model).values():
-        layer.trainable = trainable is None or layer.name in trainable
+    """Make only the named layers trainable (None: all) and recompile; nothing when that is
+    already so (a recompile starts the optimizer afresh)."""
+    wanted = {
+        layer: trainable is None or layer.name in trainable
+        for layer in weighted_layers(model).values()
+    }
+    if all(layer.trainable == on for layer, on in wanted.items()):
+        return
+    for layer, on in wanted.items():
+        layer.trainable = on
     # trainability takes effect on compile; the loss object stays the model's own (a CRF's
     # loss holds its layer, which a loss rebuilt from the config would lack)
     settings = {
@@ -171,11 +178,7 @@ def retrain(
     fit = dict(batch_size=batch_size, seed=seed, verbose=verbose)
 
     def phase(trainable: set[str] | None, **options: int | None) -> None:
-        layers = weighted_layers(model).values()
-        if any(
-            layer.trainable != (trainable is None or layer.name in trainable) for layer in layers
-        ):
-            _set_trainable(model, trainable)  # a recompile, only when trainability changes
+        _set_trainable(model, trainable)
         more = fit_model(task, model, train_raw, val_raw, **options, **fit)
         history.update({k: history.get(k, []) + v for k, v in more.items()})
 
