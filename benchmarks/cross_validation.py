@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import os
 import random
 import statistics
@@ -28,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import zoo
-from report import ROOT, publish
+from report import publish, read_json
 from zoo import registry
 from zoo.constants import ALL_EXAMPLES
 
@@ -128,8 +127,7 @@ def main() -> None:
     parser.add_argument("--folds", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    last = ROOT / "benchmarks" / "results" / "cross-validation.json"
-    kept = json.loads(last.read_text()) if last.exists() else {}
+    kept = read_json("cross-validation", {})
     # earlier results count only when measured the same way
     same = kept.get("seed") == args.seed and all(
         len(row["folds"]) == args.folds for row in kept.get("models", [])

@@ -43,7 +43,7 @@ import sacrebleu
 from seqeval.metrics import f1_score
 
 import zoo_runtime
-from report import ROOT, latency_ms, publish, write_readme_table
+from report import ROOT, latency_ms, publish, read_json, write_readme_table
 from zoo import registry
 from zoo.errors import ZooError
 from zoo.registry.export import export
@@ -321,9 +321,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=64)
     args = parser.parse_args()
     # a run of some models (`--only`) keeps the other models' last rows
-    last = ROOT / "benchmarks" / "results" / "deploy-parity.json"
-    previous = json.loads(last.read_text()) if last.exists() else []
-    rows = [r for r in previous if not fnmatch.fnmatch(r["model"], args.only)]
+    rows = [r for r in read_json("deploy-parity", []) if not fnmatch.fnmatch(r["model"], args.only)]
     environment = tempfile.TemporaryDirectory()
     python = runtime_alone(Path(environment.name) / "venv")
     for name in registry.list_models(root=args.registry):

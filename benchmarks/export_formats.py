@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from report import ROOT, publish
+from report import ROOT, publish, read_json
 from zoo import registry
 from zoo.errors import ZooError
 from zoo.registry.export import MANIFEST_FILE, export, parity
@@ -76,7 +76,12 @@ def main() -> None:
         for name in registry.list_models(root=args.registry)
         if fnmatch.fnmatch(name, args.only) and not name.startswith("demo-")
     ]
-    results: dict[str, dict[str, Any]] = {}
+    # a run of some models (`--only`) keeps the other models' last results
+    results: dict[str, dict[str, Any]] = {
+        name: row
+        for name, row in read_json("export-formats", {}).items()
+        if not fnmatch.fnmatch(name, args.only)
+    }
     with tempfile.TemporaryDirectory() as scratch:
         for name in names:
             model = registry.load(name, root=args.registry)

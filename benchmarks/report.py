@@ -26,6 +26,13 @@ def write_readme_table(name: str, table: str) -> None:
         readme.write_text(f"{head}{start}\n{table}\n{end}{rest.split(end, 1)[1]}")
 
 
+def read_json(name: str, default: Any) -> Any:
+    """The last results written as `name` (`benchmarks/results/<name>.json`), or `default`
+    when there are none: a run of some models (`--only`) keeps the others' last results."""
+    last = ROOT / "benchmarks" / "results" / f"{name}.json"
+    return json.loads(last.read_text()) if last.exists() else default
+
+
 def write_json(name: str, results: Any) -> None:
     """Write `results` to `benchmarks/results/<name>.json`."""
     out = ROOT / "benchmarks" / "results"

@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
-import json
 import os
 from pathlib import Path
 from typing import Any
 
-from report import ROOT, latency_ms, publish
+from report import ROOT, latency_ms, publish, read_json
 from zoo import registry
 from zoo.errors import ZooError
 
@@ -138,12 +137,7 @@ def main() -> None:
         help="re-measure only the models matching this wildcard; keep the others' last results",
     )
     args = parser.parse_args()
-    last = ROOT / "benchmarks" / "results" / "models.json"
-    previous = (
-        {row["name"]: row for row in json.loads(last.read_text())}
-        if args.only and last.exists()
-        else {}
-    )
+    previous = {row["name"]: row for row in read_json("models", [])} if args.only else {}
     names = registry.list_models(root=args.registry)
     kept = {
         name: previous[name]

@@ -135,3 +135,15 @@ def test_the_simulated_new_domain_renames_merges_and_drops_entity_types(tmp_path
     assert found == [[("Anna", "I-PER"), ("in", "O"), ("Oslo", "I-LOC")], [("Bye", "O")]]
     retrain_small.write(tmp_path / "train.txt", found)
     assert (tmp_path / "train.txt").read_text() == "Anna I-PERSON\nin O\nOslo O\n\nBye O\n\n"
+
+
+def test_last_results_are_read_back_or_the_default(tmp_path, monkeypatch) -> None:
+    """`--only` runs keep the other models' rows: what `write_json` wrote is what
+    `read_json` gives back, and a benchmark never run gives the default."""
+    import report
+
+    monkeypatch.setattr(report, "ROOT", tmp_path)
+    assert report.read_json("export-formats", {}) == {}
+    report.write_json("export-formats", {"ner-conll2003-lstm": {"onnx": {"bytes": 5}}})
+    assert report.read_json("export-formats", {}) == {"ner-conll2003-lstm": {"onnx": {"bytes": 5}}}
+    assert (tmp_path / "benchmarks" / "results" / "export-formats.json").exists()
