@@ -461,3 +461,22 @@ def test_new_words_start_as_the_parents_unknown_word() -> None:
     unchanged = plain.get_layer("embedding").get_weights()[0]
     transfer_weights(parent, plain, skip=set())
     np.testing.assert_array_equal(plain.get_layer("embedding").get_weights()[0][5:], unchanged[5:])
+
+
+def test_a_parent_that_averaged_its_weights_is_fine_tuned_without_the_average(
+    tiny_dataset, tmp_path
+) -> None:
+    """A parent trained with `ema_momentum` hands on its weights, not its averaging: the
+    child's optimizer keeps no average and its card says 0 (an average of M=0.999 over a
+    fine-tuning run of a few hundred updates stays near its first step's weights)."""
+    from zoo.training.fit import averages
+
+    spec = tiny_dataset("many-to-one")
+    hp = {"units": 8, "embedding_dim": 8, "ema_momentum": 0.999}
+    parent = zoo.train("many-to-one", dataset=spec, epochs=1, hparams=hp, verbose=0)
+    assert averages(parent.model)
+    path = registry.save(parent, "ema-parent", root=tmp_path)
+    tuned = zoo.retrain(f"ema-parent@{path.name}", spec, epochs=1, root=tmp_path, verbose=0)
+    assert not averages(tuned.model)
+    assert tuned.hyperparameters["ema_momentum"] == 0.0
+    assert parent.hyperparameters["ema_momentum"] == 0.999
