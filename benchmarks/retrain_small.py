@@ -9,7 +9,8 @@ stopping watches) and a pool from which the first N sentences are the training d
 
 For each N, the shipped parent is fine-tuned with `zoo retrain`'s defaults, and a model with
 the parent's hyperparameters is trained from scratch on the same sentences (the parent's
-epochs and patience); both are scored by entity F1 (seqeval, the data's IOB1 scheme) on the
+epochs and patience; as `zoo retrain` does, without a moving average of the weights:
+`zoo.training.finetune.SMALL_DATA_OVERRIDES`); both are scored by entity F1 (seqeval, the data's IOB1 scheme) on the
 same test sentences. Results go to `benchmarks/results/retrain-small.json` and the README's
 `retrain-small` table.
 
@@ -29,6 +30,7 @@ from typing import Any
 
 import zoo
 from report import ROOT, publish
+from zoo.training.finetune import SMALL_DATA_OVERRIDES
 
 DATA = ROOT.parent / "shared" / "data" / "ner" / "eng.testa"
 #: CoNLL type -> the new domain's type (None: no longer an entity)
@@ -84,7 +86,11 @@ def run(
         scratch = zoo.train(
             "many-to-many-equal",
             dataset=spec,
-            hparams=parent.task.card_hyperparameters(parent.card.hyperparameters),
+            # the parent's recipe as retraining runs it on small data (no weight average)
+            hparams={
+                **parent.task.card_hyperparameters(parent.card.hyperparameters),
+                **SMALL_DATA_OVERRIDES,
+            },
             epochs=parent.card.training.epochs,
             patience=parent.card.training.patience,
             seed=args.seed,

@@ -37,6 +37,7 @@ vocabulary keeps the parent's values in its leading rows (or columns).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import keras
 
@@ -92,6 +93,14 @@ def unfreezing_stages(model: keras.Model, head: str) -> list[set[str]]:
     """
     below = [name for name in reversed(list(weighted_layers(model))) if name != head]
     return [{head, *below[:k]} for k in range(1, len(below))]
+
+
+#: what a parent's recipe changes for a short run on small data: no moving average of the
+#: weights. The parent's momentum M was sized to its own long run; over a few hundred
+#: updates an average of the last ~1/(1-M) would stay near the first steps' weights, a new
+#: head near its initialisation (benchmarks/retrain_small.py with a two-layer NER parent of
+#: M=0.999: test F1 0.50 on 500 sentences, where the one-layer parent without one reaches 0.86)
+SMALL_DATA_OVERRIDES: dict[str, Any] = {"ema_momentum": 0.0}
 
 
 def retrain(
@@ -158,12 +167,7 @@ def retrain(
     hp = {
         **parent.task.preprocessing.fitting_options(),
         **task.card_hyperparameters(parent.card.hyperparameters),
-        # no moving average of the weights: the parent's momentum M was sized to its own long
-        # run, and on a fine-tuning set of a few hundred updates an average over ~1/(1-M) of
-        # them would stay near the first step's weights, a new head near its initialisation
-        # (benchmarks/retrain_small.py with a two-layer NER parent of M=0.999: test F1 0.50 on
-        # 500 sentences, where the one-layer parent without an average reaches 0.86)
-        "ema_momentum": 0.0,
+        **SMALL_DATA_OVERRIDES,
     }
     chosen = hyperparameters(hp)  # one object: adapt and the builder both declare in it
     train_raw, val_raw = load_and_adapt(task, spec, chosen)
