@@ -10,9 +10,9 @@ stopping watches) and a pool from which the first N sentences are the training d
 For each N, the shipped parent is fine-tuned with `zoo retrain`'s defaults, and a model with
 the parent's hyperparameters is trained from scratch on the same sentences (the parent's
 epochs and patience; as `zoo retrain` does, without a moving average of the weights:
-`zoo.training.finetune.SMALL_DATA_OVERRIDES`); both are scored by entity F1 (seqeval, the data's IOB1 scheme) on the
-same test sentences. Results go to `benchmarks/results/retrain-small.json` and the README's
-`retrain-small` table.
+`zoo.training.finetune.SMALL_DATA_OVERRIDES`); both are scored by entity F1 (seqeval, the
+data's IOB1 scheme) on the same test sentences. Results go to
+`benchmarks/results/retrain-small.json` and the README's `retrain-small` table.
 
     python benchmarks/retrain_small.py [--sizes 500,1000,2000] [--parent ner-conll2003-lstm]
 
@@ -71,7 +71,7 @@ def write(path: Path, chosen: list[list[tuple[str, str]]]) -> None:
 
 
 def run(
-    size: int, parent: Any, pool: list, dev: list, test: list, args: argparse.Namespace
+    size: int, parent: zoo.ZooModel, pool: list, dev: list, test: list, args: argparse.Namespace
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as folder:
         write(Path(folder) / "train.txt", pool[:size])
