@@ -43,7 +43,7 @@ import sacrebleu
 from seqeval.metrics import f1_score
 
 import zoo_runtime
-from report import ROOT, latency_ms, publish, read_json, write_readme_table
+from report import ROOT, kept_rows, latency_ms, publish, write_readme_table
 from zoo import registry
 from zoo.errors import ZooError
 from zoo.registry.export import export
@@ -321,7 +321,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=64)
     args = parser.parse_args()
     # a run of some models (`--only`) keeps the other models' last rows
-    rows = [r for r in read_json("deploy-parity", []) if not fnmatch.fnmatch(r["model"], args.only)]
+    rows = kept_rows("deploy-parity", "model", lambda name: fnmatch.fnmatch(name, args.only))
     environment = tempfile.TemporaryDirectory()
     python = runtime_alone(Path(environment.name) / "venv")
     for name in registry.list_models(root=args.registry):

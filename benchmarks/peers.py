@@ -3,7 +3,8 @@ recurrent taggers and text classifiers, in one run on the same machine and the s
 
 - NER, CoNLL-2003 (`../shared/data/ner`): the zoo's shipped NER recipe (the card of
   `ner-conll2003-lstm`: word, casing and character features, BiLSTM, CRF, its batch size and
-  optimiser) against Flair's `SequenceTagger` with a CRF (`use_crf=True`) of the same sizes:
+  optimiser; without its moving average of the weights, which spans as many updates as
+  this whole run has, `zoo.training.finetune.SMALL_DATA_OVERRIDES`) against Flair's `SequenceTagger` with a CRF (`use_crf=True`) of the same sizes:
   randomly initialised word embeddings (`OneHotEmbeddings` from the training sentences) and
   Flair's character BiLSTM (`CharacterEmbeddings`), trained by Flair's own recipe (SGD,
   learning rate 0.1, gradients clipped at 5, as its `ModelTrainer`).
@@ -49,7 +50,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from report import ROOT, latency_ms, publish, write_json
+from report import ROOT, kept_rows, latency_ms, publish, write_json
 
 #: per task: the shipped model whose recipe the zoo side trains, and Flair's label type
 SHIPPED = {"ner": "ner-conll2003-lstm", "sentiment": "sentiment-mr-lstm"}
@@ -164,13 +165,18 @@ class ZooSide:
     def __init__(self, task: str, limits: dict[str, int | None]) -> None:
         from zoo import registry
         from zoo.tasks.base import get_task, hyperparameters
+        from zoo.training.finetune import SMALL_DATA_OVERRIDES
         from zoo.training.fit import load_and_adapt
 
         shipped = registry.load(SHIPPED[task], root=ROOT / "saved_models")
         card = shipped.card
         self.kind, self.batch_size = task, card.training.batch_size
+        self.model_name = f"{card.name}@{card.version}"
         self.task = get_task(card.task)()
-        hp = hyperparameters(card.hyperparameters)
+        # ten epochs on a slice are ~1,000 updates, as many as an average of the weights with
+        # the card's ema_momentum spans: it would stay near the initial weights
+        self.hyperparameters = {**card.hyperparameters, **SMALL_DATA_OVERRIDES}
+        hp = hyperparameters(self.hyperparameters)
         spec = shipped.training_dataset()
         train_raw, val_raw = load_and_adapt(self.task, spec, hp)
         if limits["validation"]:
@@ -182,16 +188,16 @@ class ZooSide:
         self.train = self.task.batches(self.train_raw, self.batch_size, training=True)
         self.model = self.task.build_model(hp)
         self.epoch = 0
-        self.hyperparameters = dict(card.hyperparameters)
 
     def examples(self) -> dict[str, Any]:
         """What Flair's process needs: the raw training and validation sentences, the
-        recipe's hyperparameters and its batch size."""
+        recipe's hyperparameters and its batch size; and the card's `name@version`."""
         return {
             "train": self._raw(self.train_raw),
             "validation": self._raw(self.val_raw),
             "hyperparameters": self.hyperparameters,
             "batch_size": self.batch_size,
+            "model": self.model_name,
         }
 
     def _raw(self, raw: Any) -> list[Example]:
@@ -471,6 +477,7 @@ def compare(task: str, args: argparse.Namespace) -> dict[str, Any]:
     zoo, flair = Process("zoo", args.threads), Process("flair", args.threads)
     try:
         recipe = zoo.ask("build", task=task, limits=limits)
+        model = recipe.pop("model")  # which card the recipe came from; Flair needs the rest
         flair.ask("build", task=task, **recipe)
         train, validation = recipe["train"], recipe["validation"]
         sides = {"zoo": zoo, "flair": flair}
@@ -505,6 +512,7 @@ def compare(task: str, args: argparse.Namespace) -> dict[str, Any]:
         "validation_sentences": len(validation),
         "epochs": args.epochs,
         "threads": args.threads,
+        "model": model,
         "batch_size": recipe["batch_size"],
         "hyperparameters": recipe["hyperparameters"],
         "time_budget_s": budget,
@@ -546,7 +554,8 @@ def table(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
         f"{versions}, Python {sys.version.split()[0]}, on {os.cpu_count()} CPU cores shared with other jobs (ratios are "
         "taken within the run: the sides trained an epoch each in turn). "
         + "; ".join(
-            f"{row['task']}: {data[row['task']]}, {row['train_sentences']:,} training and {row['validation_sentences']:,} "
+            f"{row['task']}: {data[row['task']]}, the zoo side the recipe of {row['model']} without a moving "
+            f"average of the weights, {row['train_sentences']:,} training and {row['validation_sentences']:,} "
             f"validation sentences, {row['epochs']} epochs at batch {row['batch_size']}, equal time = "
             f"{row['time_budget_s']:.0f} s"
             for row in rows
@@ -648,8 +657,11 @@ def main() -> None:
         )
     if args.quick:
         args.epochs, args.repeats = QUICK["epochs"], min(args.repeats, 50)
-    rows = [compare(task, args) for task in args.tasks]
     name = "peers-quick" if args.quick else "peers"
+    # a run of some tasks (`--tasks`) keeps the other tasks' last rows
+    kept = {row["task"]: row for row in kept_rows(name, "task", lambda task: task in args.tasks)}
+    measured = {task: compare(task, args) for task in args.tasks}
+    rows = [{**kept, **measured}[task] for task in SHIPPED if task in kept or task in measured]
     text = table(rows, args)
     if args.quick:  # the README's table comes from a full run only
         write_json(name, rows)

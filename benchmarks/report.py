@@ -33,6 +33,22 @@ def read_json(name: str, default: Any) -> Any:
     return json.loads(last.read_text()) if last.exists() else default
 
 
+def kept_rows(name: str, key: str, remeasured: Callable[[str], bool]) -> list[dict[str, Any]]:
+    """The rows of the last results written as `name` (a list of dicts) that this run does
+    not measure again: a run of some models (`--only`) or tasks (`--tasks`) keeps the
+    others' last rows instead of dropping them.
+
+    Args:
+        name: the results' name (`benchmarks/results/<name>.json`).
+        key: the field naming what a row measured, e.g. `model` or `task`.
+        remeasured: whether this run measures the thing a row's `key` names.
+
+    Returns:
+        The rows kept, in their order; none when there are no last results.
+    """
+    return [row for row in read_json(name, []) if not remeasured(row[key])]
+
+
 def write_json(name: str, results: Any) -> None:
     """Write `results` to `benchmarks/results/<name>.json`."""
     out = ROOT / "benchmarks" / "results"

@@ -30,7 +30,7 @@ import aiohttp
 import numpy as np
 
 from deploy import validation_data
-from report import publish
+from report import kept_rows, publish
 from zoo import registry
 
 #: the shipped models served, one of each kind of input and output
@@ -173,15 +173,22 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="load time per run")
     parser.add_argument("--clients", type=int, default=32, help="concurrent clients")
     parser.add_argument("--inputs", type=int, default=256, help="validation inputs sent")
-    parser.add_argument("--only", default="*", help="models matching this pattern")
+    parser.add_argument(
+        "--only",
+        default="*",
+        help="re-measure the models matching this pattern; keep the others' last rows",
+    )
     args = parser.parse_args()
+    # a run of some models (`--only`) keeps the other models' last rows
+    kept = kept_rows("serve", "model", lambda name: fnmatch.fnmatch(name, args.only))
     rows = []
     for name in MODELS:
         if not fnmatch.fnmatch(name, args.only):
             continue
         inputs, _ = validation_data(registry.load(name), args.inputs)
         rows.extend(measure(name, inputs, args.clients, args.seconds))
-    publish("serve", {"rows": rows}, table(rows))
+    rows = sorted(kept + rows, key=lambda r: MODELS.index(r["model"]))
+    publish("serve", rows, table(rows))
 
 
 if __name__ == "__main__":

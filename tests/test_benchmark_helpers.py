@@ -147,3 +147,26 @@ def test_last_results_are_read_back_or_the_default(tmp_path, monkeypatch) -> Non
     report.write_json("export-formats", {"ner-conll2003-lstm": {"onnx": {"bytes": 5}}})
     assert report.read_json("export-formats", {}) == {"ner-conll2003-lstm": {"onnx": {"bytes": 5}}}
     assert (tmp_path / "benchmarks" / "results" / "export-formats.json").exists()
+
+
+def test_a_partial_run_keeps_the_rows_it_does_not_measure_again(tmp_path, monkeypatch) -> None:
+    """`serve.py --only`, `deploy.py --only` and `peers.py --tasks` used to replace every
+    model's or task's last rows with the ones they measured: the others are kept."""
+    import report
+
+    monkeypatch.setattr(report, "ROOT", tmp_path)
+    assert report.kept_rows("serve", "model", lambda name: True) == []
+    report.write_json(
+        "serve",
+        [
+            {"model": "sentiment-mr-lstm", "requests_per_s": 900},
+            {"model": "ner-conll2003-lstm", "requests_per_s": 500},
+            {"model": "sentiment-mr-lstm", "requests_per_s": 300},
+        ],
+    )
+    kept = report.kept_rows("serve", "model", lambda name: name.startswith("ner"))
+    assert kept == [
+        {"model": "sentiment-mr-lstm", "requests_per_s": 900},
+        {"model": "sentiment-mr-lstm", "requests_per_s": 300},
+    ]
+    assert report.kept_rows("serve", "model", lambda name: True) == []
