@@ -14,12 +14,12 @@ from zoo.training.fit import hyperparameter_table
 from zoo.tuning.search import space
 
 #: values under which more hyperparameters are read (SGD's momentum, the tagger's
-#: character CNN and CRF, the captioner's encoder)
+#: character CNN and CRF, the dropout between stacked layers, the captioner's encoder)
 VARIANTS = {
     "one-to-one": [{}, {"optimizer": "sgd"}],
     "one-to-many": [{}],
     "many-to-one": [{}],
-    "many-to-many-equal": [{}, {"char_encoder": "cnn", "crf": True}],
+    "many-to-many-equal": [{}, {"char_encoder": "cnn", "crf": True, "layers": 2}],
     "many-to-many-unequal": [{"units_kind": "words"}],
 }
 

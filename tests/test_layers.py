@@ -64,3 +64,32 @@ def test_the_kernel_that_ran_is_recorded() -> None:
     )
     assert kernels.cudnn_eligible(unrolled) == {"unrolled": False}
     assert np.isfinite(np.asarray(unrolled(np.zeros((1, 4, 2))))).all()
+
+
+def test_dropout_between_stacked_layers_drops_the_same_channels_at_every_step() -> None:
+    """`layer_dropout` is variational dropout between stacked recurrent layers: one mask of
+    channels for all time steps of a sequence, nothing at inference, the padding mask passed
+    on; at 0 (the default, every model saved before it) no layer is added."""
+    import numpy as np
+    import tensorflow as tf
+
+    task = zoo.get_task("many-to-many-equal")()
+    task.adapt(task.load("embedded", "train").take(200), task.dataset("embedded"))
+    stacked = {"layers": 2, "char_encoder": "cnn", "crf": True}
+    plain = task.build_model(hyperparameters(stacked))
+    assert not any(
+        isinstance(layer, keras.layers.SpatialDropout1D) and "rnn" in layer.name
+        for layer in walk_layers(plain)
+    )
+    model = task.build_model(hyperparameters({**stacked, "layer_dropout": 0.5}))
+    dropout = model.get_layer("rnn_1_dropout")
+    assert isinstance(dropout, keras.layers.SpatialDropout1D) and dropout.rate == 0.5
+    keras.utils.set_random_seed(0)
+    sequence = tf.ones((4, 7, 16))
+    dropped = np.asarray(dropout(sequence, training=True))
+    kept = dropped != 0
+    assert (kept == kept[:, :1, :]).all()  # a channel is kept or dropped at every step alike
+    assert 0.2 < kept.mean() < 0.8 and np.allclose(dropped[kept], 2.0)  # rescaled by 1 / (1 - 0.5)
+    assert np.array_equal(np.asarray(dropout(sequence, training=False)), np.asarray(sequence))
+    padding = tf.constant([[True] * 5 + [False] * 2] * 4)  # the tagger's mask goes on
+    assert np.array_equal(np.asarray(dropout.compute_mask(sequence, padding)), np.asarray(padding))

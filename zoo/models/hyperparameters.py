@@ -56,6 +56,9 @@ LIMITS: dict[str, Limit] = {
     # 0 reaches the builder, whose refusal is one line (and a failed trial in a search)
     "units": Limit("int", 0, _SIZE, what="recurrent units per layer (per direction)"),
     "layers": Limit("int", 1, 16, what="stacked recurrent layers"),
+    "layer_dropout": Limit(
+        "float", 0.0, 0.95, what="variational dropout between stacked recurrent layers"
+    ),
     "bidirectional": Limit("bool", what="read the sequence both ways"),
     "unroll": Limit("bool", what="unroll the recurrent loop (fixed-length inputs only)"),
     "embedding_dim": Limit("int", 1, _SIZE, what="word (or token) embedding width"),

@@ -94,9 +94,15 @@ def lower_layers(
     """The `layers - 1` sequence-returning recurrent layers stacked below a task's top
     recurrent layer: depth is a hyperparameter, and 1 (no extra layer) is the default.
 
+    Between stacked layers, `layer_dropout` (default 0: none) drops whole feature channels
+    of each layer's output sequence, the same ones at every time step: variational dropout
+    on the next layer's inputs (Gal & Ghahramani 2016, https://arxiv.org/abs/1512.05287;
+    Reimers & Gurevych 2017, https://arxiv.org/abs/1707.06799, for BiLSTM taggers), which
+    leaves the recurrent layers themselves cuDNN-eligible.
+
     Args:
-        hp: the model's hyperparameters; declares `layers` (1 to 3), and `bidirectional`
-            when a layer is made and `bidirectional` is True.
+        hp: the model's hyperparameters; declares `layers` (1 to 3), and when a layer is
+            made `layer_dropout`, and `bidirectional` if `bidirectional` is True.
         x: the sequence, (batch, time, features).
         units: units of each layer.
         name: name prefix: layers are `<name>_1`, `<name>_2`.
@@ -109,6 +115,9 @@ def lower_layers(
     for depth in range(1, hp.Int("layers", 1, 3, default=1)):
         layer = recurrent(hp, units, name=f"{name}_{depth}", return_sequences=True)
         x = maybe_bidirectional(hp, layer, default=True)(x) if bidirectional else layer(x)
+        rate = hp.Float("layer_dropout", 0.0, 0.5, step=0.05, default=0.0)
+        if rate:  # no layer at 0: models saved before it keep their layer names and graph
+            x = keras.layers.SpatialDropout1D(rate, name=f"{name}_{depth}_dropout")(x)
     return x
 
 
