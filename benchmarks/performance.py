@@ -36,6 +36,10 @@ side by side; `--backend tensorflow|jax` measures one.
 
     python benchmarks/performance.py [throughput] [training] [inference] [files] [scaling] [kernels]
         [--backend both|tensorflow|jax] [--epochs 5] [--mixed-precision] [--file-scale 1]
+        [--only PATTERN]
+
+`--only` re-measures the matching models in `inference` and `files` and keeps the others'
+last rows (after retraining one model, for example).
 
 Results go to benchmarks/results/perf-*.json and the README's `perf-*-table` markers.
 """
@@ -45,6 +49,7 @@ from __future__ import annotations
 import argparse
 import atexit
 import contextlib
+import fnmatch
 import json
 import os
 import resource
@@ -65,7 +70,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from seqeval.metrics import f1_score  # noqa: E402
 
-from report import ROOT, latency_ms, publish  # noqa: E402
+from report import ROOT, kept_rows, latency_ms, publish  # noqa: E402
 from zoo import registry  # noqa: E402
 from zoo.constants import CELLS  # noqa: E402
 from zoo.data.pipeline import rounded_shapes  # noqa: E402
@@ -550,6 +555,8 @@ def inference(args: argparse.Namespace) -> list[dict[str, Any]]:
     output token."""
     rows = []
     for name in registry.list_models(root=ROOT / "saved_models"):
+        if not fnmatch.fnmatch(name, args.only):
+            continue
         loaded = registry.load(name, root=ROOT / "saved_models")
         task, model = loaded.task, loaded.model
         references = registry.reference_inputs(
@@ -608,7 +615,7 @@ def inference_table(rows: list[dict[str, Any]], args: argparse.Namespace) -> str
             f"| {r['batch_per_s']:,.0f} ({r['batch_first_ms']:,.0f} ms) | {tokens} |"
         )
     lines.append(
-        f"\n{date.today().isoformat()}, Keras {keras.__version__}, TensorFlow {tf.__version__}, "
+        f"\n{_dates(rows)}, Keras {keras.__version__}, TensorFlow {tf.__version__}, "
         f"{_jax_version()}, {os.cpu_count()} CPU cores shared with other jobs; each backend in its own process. "
         f"Warm batches: the model's reference inputs repeated to {ENGINE_BATCH}, {WARMUP_BATCHES} untimed batch, "
         f"then {TIMED_BATCHES} timed; the first batch's time (tracing or compiling that shape) is given apart. "
@@ -617,6 +624,12 @@ def inference_table(rows: list[dict[str, Any]], args: argparse.Namespace) -> str
         "`zoo export` (TensorFlow process; ONNX through `zoo_runtime`), for the text classifiers and taggers."
     )
     return "\n".join(lines)
+
+
+def _dates(rows: list[dict[str, Any]]) -> str:
+    """When `rows` were measured: one date, or the first and the last (`--only` keeps rows)."""
+    dates = sorted({r["date"] for r in rows})
+    return dates[0] if len(dates) == 1 else f"measured {dates[0]} to {dates[-1]}"
 
 
 def _jax_version() -> str:
@@ -715,6 +728,8 @@ def files(args: argparse.Namespace) -> list[dict[str, Any]]:
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
         for name, count in FILE_RUNS:
+            if not fnmatch.fnmatch(name, args.only):
+                continue
             count = max(1, int(count * args.file_scale))
             lines = real_lines(name, count, data)
             measured = {}
@@ -753,7 +768,7 @@ def files_table(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
             f"| {r['lines_per_s_after_startup']:,.0f} | {r['startup_seconds']:.1f} s | {r['peak_mb']:,.0f} MB |"
         )
     lines.append(
-        f"\n`zoo predict MODEL --input FILE --output results.jsonl` (batches of 64, file order), {date.today().isoformat()}, "
+        f"\n`zoo predict MODEL --input FILE --output results.jsonl` (batches of 64, file order), {_dates(rows)}, "
         f"Keras {keras.__version__}, TensorFlow {tf.__version__}, {_jax_version()}, {os.cpu_count()} CPU cores shared "
         "with other jobs. Files made of the real data's lines repeated in order (MR snippets, CoNLL-2003 training "
         "sentences as JSON token lists, Multi30k German training sentences). Start-up: the same command on a "
@@ -932,7 +947,7 @@ def _measured_on(backend: str, part: str, args: argparse.Namespace) -> list[dict
     process); its rows, each marked with the backend."""
     options = ["--epochs", str(args.epochs), "--data", args.data, "--repeats", str(args.repeats)]
     options += ["--mixed-precision"] if args.mixed_precision else []
-    options += ["--file-scale", str(args.file_scale)]
+    options += ["--file-scale", str(args.file_scale), "--only", args.only]
     with tempfile.TemporaryDirectory() as scratch:
         rows_file = Path(scratch) / "rows.json"
         subprocess.run(
@@ -982,6 +997,13 @@ def main() -> None:
         default=1.0,
         help="`files`: this share of each file's lines (default: 1, 100,000 / 10,000 lines)",
     )
+    parser.add_argument(
+        "--only",
+        default="*",
+        metavar="PATTERN",
+        help="`inference`, `files`: re-measure the models matching this pattern; keep the "
+        "others' last rows (default: every model)",
+    )
     # a child process: measure one part on the backend Keras runs, write its rows to this file
     parser.add_argument("--rows", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -994,13 +1016,15 @@ def main() -> None:
         (part,) = args.parts
         rows = PARTS[part][0](args)
         for row in rows:
-            row["backend"] = keras.config.backend()
+            row["backend"], row["date"] = keras.config.backend(), date.today().isoformat()
         Path(args.rows).write_text(json.dumps(rows))
         return
     backends = BACKENDS if args.backend == "both" else (args.backend,)
     for part in args.parts or tuple(PARTS):
         rows = [row for backend in backends for row in _measured_on(backend, part, args)]
         name = f"perf-{part}" + ("-mixed" if part == "kernels" and args.mixed_precision else "")
+        if part in ("inference", "files"):  # a run of some models keeps the others' rows
+            rows = kept_rows(name, "name", lambda model: fnmatch.fnmatch(model, args.only)) + rows
         publish(name, rows, PARTS[part][1](rows, args))
     print(
         f"peak resident memory of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
