@@ -15,7 +15,7 @@ side by side; `--backend tensorflow|jax` measures one.
   examples and tokens per second, the best validation score, and the time to reach 98 %
   of the reference's best. The real data (`../shared/data`) is used when present,
   otherwise the embedded datasets.
-- `training`: every task with both cells on its embedded data, the zoo's default model:
+- `training`: every task with every cell on its embedded data, the zoo's default model:
   training examples per second, the best validation headline metric, and the time to reach
   98 % of the lower of the two backends' best.
 - `inference`: every shipped model, engine by engine: the zoo's traced `predict`, Keras
@@ -30,16 +30,17 @@ side by side; `--backend tensorflow|jax` measures one.
   time and peak memory (each in a fresh process), and the FLOP/s of the LSTM training step
   (whole step, and the recurrent layer alone on random vectors) as a share of this
   machine's float32 matmul peak measured on the same backend.
-- `kernels`: one training step of every task's LSTM model, reporting the kernel that ran
+- `kernels`: one training step of every task's LSTM and GRU model, reporting the kernel that ran
   (cuDNN or generic) and whether the settings are cuDNN-eligible; `--mixed-precision`
   builds the models under `mixed_float16` and checks that the outputs stay float32.
 
     python benchmarks/performance.py [throughput] [training] [inference] [files] [scaling] [kernels]
         [--backend both|tensorflow|jax] [--epochs 5] [--mixed-precision] [--file-scale 1]
-        [--only PATTERN]
+        [--only PATTERN] [--cells simple_rnn,lstm,gru]
 
-`--only` re-measures the matching models in `inference` and `files` and keeps the others'
-last rows (after retraining one model, for example).
+`--only` re-measures the matching models in `inference` and `files`, `--cells` the given
+cells in `training`, and both keep the other rows of the last run (after retraining one
+model or adding a cell, for example).
 
 Results go to benchmarks/results/perf-*.json and the README's `perf-*-table` markers.
 """
@@ -421,12 +422,12 @@ def training(args: argparse.Namespace) -> list[dict[str, Any]]:
     """Every task and cell, the zoo's default model on the embedded data, on this backend."""
     rows = []
     for name in TASKS:
-        # the data is loaded, adapted and counted once per task; both cells train on it
+        # the data is loaded, adapted and counted once per task; every cell trains on it
         task = get_task(name)()
         train_raw, val_raw = load_and_adapt(task, task.dataset("embedded"))
         examples = sum(1 for _ in train_raw)
         batch = task.default_batch_size
-        for cell in CELLS:
+        for cell in args.cells:
             keras.utils.set_random_seed(0)
             side = (
                 task.build_model(hyperparameters({"cell": cell})),
@@ -883,7 +884,8 @@ def scaling_table(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
 
 
 def kernels(args: argparse.Namespace) -> list[dict[str, Any]]:
-    """One training step of every task's LSTM model on this backend: the kernel that ran."""
+    """One training step of every task's LSTM and GRU model on this backend: the kernel that
+    ran."""
     import kernels as zoo_kernels
 
     if args.mixed_precision:
@@ -898,35 +900,40 @@ def kernels(args: argparse.Namespace) -> list[dict[str, Any]]:
     ):
         task = get_task(name)()
         train_raw, _ = load_and_adapt(task, task.dataset("embedded"))
-        model = task.build_model(hyperparameters({"cell": "lstm"}))
         batch = next(task.batches(train_raw, 8, training=True).as_numpy_iterator())
-        with zoo_kernels.record() as ran:
-            model.train_on_batch(*batch)
-        outputs = model(batch[0], training=False)
-        rows.append(
-            {
-                "task": name,
-                "policy": keras.mixed_precision.global_policy().name,
-                "ran": sorted(set(ran)),
-                "eligible": zoo_kernels.cudnn_eligible(model),
-                "gpu": bool(tf.config.list_physical_devices("GPU")),
-                "output_dtype": keras.backend.standardize_dtype(
-                    keras.tree.flatten(outputs)[0].dtype
-                ),
-            }
-        )
+        for cell in zoo_kernels.FUSED:
+            model = task.build_model(hyperparameters({"cell": cell}))
+            with zoo_kernels.record() as ran:
+                model.train_on_batch(*batch)
+            outputs = model(batch[0], training=False)
+            rows.append(
+                {
+                    "task": name,
+                    "cell": cell,
+                    "policy": keras.mixed_precision.global_policy().name,
+                    "ran": sorted(set(ran)),
+                    "eligible": zoo_kernels.cudnn_eligible(model),
+                    "gpu": bool(tf.config.list_physical_devices("GPU")),
+                    "output_dtype": keras.backend.standardize_dtype(
+                        keras.tree.flatten(outputs)[0].dtype
+                    ),
+                }
+            )
     return rows
 
 
 def kernels_table(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
     lines = [
-        "| task | backend | policy | GPU | LSTM settings cuDNN-eligible | kernel that ran | output dtype |",
-        "|---|---|---|---|---|---|---|",
+        "| task | cell | backend | policy | GPU | recurrent layers' settings cuDNN-eligible | kernel that ran | output dtype |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     lines += [
-        f"| {r['task']} | {r['backend']} | {r['policy']} | {'yes' if r['gpu'] else 'no'} "
+        f"| {r['task']} | {r['cell']} | {r['backend']} | {r['policy']} | {'yes' if r['gpu'] else 'no'} "
         f"| {'all' if all(r['eligible'].values()) else r['eligible']} | {', '.join(r['ran'])} | {r['output_dtype']} |"
-        for r in sorted(rows, key=lambda r: (TASKS.index(r["task"]), BACKENDS.index(r["backend"])))
+        for r in sorted(
+            rows,
+            key=lambda r: (TASKS.index(r["task"]), r["cell"], BACKENDS.index(r["backend"])),
+        )
     ]
     return "\n".join(lines)
 
@@ -948,6 +955,7 @@ def _measured_on(backend: str, part: str, args: argparse.Namespace) -> list[dict
     options = ["--epochs", str(args.epochs), "--data", args.data, "--repeats", str(args.repeats)]
     options += ["--mixed-precision"] if args.mixed_precision else []
     options += ["--file-scale", str(args.file_scale), "--only", args.only]
+    options += ["--cells", ",".join(args.cells)]
     with tempfile.TemporaryDirectory() as scratch:
         rows_file = Path(scratch) / "rows.json"
         subprocess.run(
@@ -957,6 +965,16 @@ def _measured_on(backend: str, part: str, args: argparse.Namespace) -> list[dict
             check=True,
         )
         return json.loads(rows_file.read_text())
+
+
+def _cells(text: str) -> list[str]:
+    """`--cells`: comma-separated cell names, each one of `CELLS`."""
+    cells = text.split(",")
+    if unknown := sorted(set(cells) - set(CELLS)):
+        raise argparse.ArgumentTypeError(
+            f"unknown cell(s) {', '.join(unknown)}: choose from {', '.join(CELLS)}"
+        )
+    return cells
 
 
 def main() -> None:
@@ -1004,6 +1022,13 @@ def main() -> None:
         help="`inference`, `files`: re-measure the models matching this pattern; keep the "
         "others' last rows (default: every model)",
     )
+    parser.add_argument(
+        "--cells",
+        default=",".join(CELLS),
+        type=_cells,
+        help="`training`: the cells to train, comma-separated; keep the others' last rows "
+        f"(default: {','.join(CELLS)})",
+    )
     # a child process: measure one part on the backend Keras runs, write its rows to this file
     parser.add_argument("--rows", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -1025,6 +1050,8 @@ def main() -> None:
         name = f"perf-{part}" + ("-mixed" if part == "kernels" and args.mixed_precision else "")
         if part in ("inference", "files"):  # a run of some models keeps the others' rows
             rows = kept_rows(name, "name", lambda model: fnmatch.fnmatch(model, args.only)) + rows
+        if part == "training":  # and a run of some cells the others'
+            rows = kept_rows(name, "cell", lambda cell: cell in args.cells) + rows
         publish(name, rows, PARTS[part][1](rows, args))
     print(
         f"peak resident memory of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"

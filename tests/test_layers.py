@@ -43,9 +43,10 @@ def test_cell_choice_and_cudnn_settings(task_name: str, cell: str, kind: type) -
             assert layer.cell.reset_after
 
 
-def test_the_kernel_that_ran_is_recorded() -> None:
-    """On this CPU every LSTM call falls back to the generic loop (no GPU), and the recorder
-    says so; on a GPU the same check reports cuDNN for eligible layers."""
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_the_kernel_that_ran_is_recorded(cell: str) -> None:
+    """On this CPU every LSTM and GRU call falls back to the generic loop (no GPU), and the
+    recorder says so; on a GPU the same check reports cuDNN for eligible layers."""
     import numpy as np
     import tensorflow as tf
 
@@ -53,7 +54,7 @@ def test_the_kernel_that_ran_is_recorded() -> None:
 
     task = zoo.get_task("many-to-one")()
     task.adapt(task.load("embedded", "train").take(200), task.dataset("embedded"))
-    model = task.build_model(hyperparameters({"cell": "lstm"}))
+    model = task.build_model(hyperparameters({"cell": cell}))
     with kernels.record() as ran:
         model(task.preprocessing.model_inputs(tf.constant(["a fine film", "dull"])), training=False)
     expected = "cuDNN" if tf.config.list_physical_devices("GPU") else "generic"
@@ -64,6 +65,10 @@ def test_the_kernel_that_ran_is_recorded() -> None:
     )
     assert kernels.cudnn_eligible(unrolled) == {"unrolled": False}
     assert np.isfinite(np.asarray(unrolled(np.zeros((1, 4, 2))))).all()
+    before_cudnn = keras.Sequential(
+        [keras.Input((4, 2)), keras.layers.GRU(3, reset_after=False, name="reset_before")]
+    )
+    assert kernels.cudnn_eligible(before_cudnn) == {"reset_before": False}
 
 
 def test_dropout_between_stacked_layers_drops_the_same_channels_at_every_step() -> None:
