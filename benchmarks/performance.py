@@ -468,9 +468,23 @@ def training_table(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
     lines.append(
         f"\nThe zoo's default model of each task and cell on its embedded dataset, {args.epochs} epochs at the task's "
         "default batch size, seed 0; examples/s is the median over epochs 2 onwards (the first also compiles: "
-        "once per input shape on JAX), validation excluded; each backend in its own process, one after the other."
+        "once per input shape on JAX), validation excluded; each backend in its own process, one after the other. "
+        + _cells_by_date(rows)
     )
     return "\n".join(lines)
+
+
+def _cells_by_date(rows: list[dict[str, Any]]) -> str:
+    """When each cell's rows were measured, if not all on one day (`--cells` keeps rows):
+    the shared cores' load differs between runs, so speeds compare within one day only."""
+    days: dict[str, list[str]] = {}
+    for r in rows:
+        if r["cell"] not in days.setdefault(r["date"], []):
+            days[r["date"]].append(r["cell"])
+    if len(days) == 1:
+        return f"Measured {next(iter(days))}."
+    measured = "; ".join(f"{', '.join(cells)} on {day}" for day, cells in sorted(days.items()))
+    return f"Measured {measured}, under other loads of the shared cores: compare speeds within one day."
 
 
 # --- inference ---------------------------------------------------------------------------
