@@ -163,6 +163,8 @@ class ZooSide:
     """The zoo's recipe for `task`, trained and timed in this (TensorFlow) process."""
 
     def __init__(self, task: str, limits: dict[str, int | None]) -> None:
+        import keras
+
         from zoo import registry
         from zoo.tasks.base import get_task, hyperparameters
         from zoo.training.finetune import SMALL_DATA_OVERRIDES
@@ -185,6 +187,8 @@ class ZooSide:
             train_raw = train_raw.take(limits["train"])
             self.task.adapt(train_raw, spec, hp)  # the vocabulary of the slice, as Flair's
         self.train_raw, self.val_raw = train_raw.cache(), val_raw.cache()
+        # the card's seed, as Flair's side seeds torch: the same initial weights every run
+        keras.utils.set_random_seed(card.training.seed)
         self.train = self.task.batches(self.train_raw, self.batch_size, training=True)
         self.model = self.task.build_model(hp)
         self.epoch = 0
