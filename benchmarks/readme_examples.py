@@ -13,9 +13,10 @@ machine it runs on: `HOME` is a new folder (the user registry, TFDS's data folde
 Keras's cache start empty; pip keeps its download cache), and the README's `/tmp/` paths
 are moved into the run's own folder, so two runs do not share a hub or an environment.
 
-The README shows what an example prints as `# {"input": ...}` lines after its command:
-`--write` replaces each with the line the run printed for the same input, so those
-figures come from a run, not from hands. `tests/test_readme.py` (slow) runs every block,
+The README shows what an example prints as `# {"input": ...}` lines after its command, and
+`zoo retrain`'s summary as `# NAME@V fine-tuned on ...`: `--write` replaces each with the
+line the run printed for the same input (a summary: the block's in the same order), so
+those figures come from a run, not from hands. `tests/test_readme.py` (slow) runs every block,
 checks the outputs of shipped models against the README, and that `git status` stays
 clean.
 
@@ -44,6 +45,8 @@ from report import ROOT
 SKIP = re.compile(r"<!-- readme-example: skip \((?P<reason>[^)]+)\) -->")
 FENCE = re.compile(r"^```(?P<language>\w*)\s*$")
 PREDICT = re.compile(r"zoo predict (?P<model>[\w.@:-]+)")
+#: the summary line `zoo retrain` prints, e.g. `sentiment-mr-lstm@5 fine-tuned on zoo_reviews in 6.4 s (...)`
+FINE_TUNED = re.compile(r"^(?P<parent>[\w.-]+@\d+) fine-tuned on (?P<data>\S+) in [\d.]+ s \(")
 RUNNABLE = ("bash", "python")
 
 
@@ -83,6 +86,17 @@ class Block:
                 result = json.loads(line[2:])
                 if "input" in result and "output" in result:
                     yield index, model, result
+
+    def shown_retrains(self) -> Iterator[tuple[int, str]]:
+        """The summary lines of `zoo retrain` the README shows, as `# NAME@V fine-tuned on
+        DATA in T s (...)`.
+
+        Yields:
+            `(index, line)`: the line's index in `lines`, and the line without its `# `.
+        """
+        for index, line in enumerate(self.lines):
+            if line.startswith("# ") and FINE_TUNED.match(line[2:]):
+                yield index, line[2:]
 
 
 def blocks(text: str) -> list[Block]:
@@ -178,6 +192,10 @@ class Run:
                     parsed.append(result)
         return parsed
 
+    def retrains(self) -> list[str]:
+        """The summary lines `zoo retrain` printed on stdout, in order."""
+        return [line for line in self.stdout.splitlines() if FINE_TUNED.match(line)]
+
 
 def run_blocks(checkout: Path, scratch: Path, *, timeout: float = 3600) -> Iterator[Run]:
     """Runs every runnable, unskipped block of the checkout's README in order, stopping
@@ -233,7 +251,8 @@ def run_blocks(checkout: Path, scratch: Path, *, timeout: float = 3600) -> Itera
 
 def write_outputs(runs: list[Run], readme: Path) -> int:
     """Replaces each `# {"input": ...}` line of the README by what the run printed for the
-    same input (and line number, for `--input` files).
+    same input (and line number, for `--input` files), and each `# NAME@V fine-tuned on ...`
+    line by the block's summary line of `zoo retrain` in the same place, in order.
 
     Returns:
         How many lines changed.
@@ -255,6 +274,13 @@ def write_outputs(runs: list[Run], readme: Path) -> int:
             at = run.block.line + index  # the block's lines start after the fence
             if new and lines[at] != new:
                 lines[at] = new
+                changed += 1
+        for (index, _), printed_line in zip(
+            run.block.shown_retrains(), run.retrains(), strict=False
+        ):
+            at = run.block.line + index
+            if lines[at] != f"# {printed_line}":
+                lines[at] = f"# {printed_line}"
                 changed += 1
     readme.write_text("\n".join(lines) + "\n")
     return changed

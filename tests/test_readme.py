@@ -53,6 +53,8 @@ def test_the_parser_reads_languages_skips_and_shown_outputs() -> None:
             "```bash",
             '.venv/bin/zoo predict sentiment-mr-lstm@5 "a fine film"',
             '# {"input": "a fine film", "output": {"label": "pos", "probability": 0.7}}',
+            ".venv/bin/zoo retrain sentiment-mr-lstm --data zoo_reviews --format tfds",
+            "# sentiment-mr-lstm@5 fine-tuned on zoo_reviews in 6.4 s (output head kept)",
             "```",
             "```",
             '# {"input": "not run", "output": {}}',
@@ -68,6 +70,9 @@ def test_the_parser_reads_languages_skips_and_shown_outputs() -> None:
             "sentiment-mr-lstm@5",
             {"input": "a fine film", "output": {"label": "pos", "probability": 0.7}},
         )
+    ]
+    assert list(second.shown_retrains()) == [
+        (3, "sentiment-mr-lstm@5 fine-tuned on zoo_reviews in 6.4 s (output head kept)")
     ]
     assert third.language == ""
 
@@ -102,6 +107,18 @@ def test_every_readme_block_runs_in_order_in_a_fresh_clone(tmp_path: Path) -> No
                     f"README block at line {run.block.line} shows {shown['output']}, "
                     f"{model} prints {same_input[0]['output']}"
                 )
+        # and `zoo retrain` fine-tunes the parent version it shows (its seconds vary)
+        shown_parents = [
+            readme_examples.FINE_TUNED.match(line)["parent"]
+            for _, line in run.block.shown_retrains()
+        ]
+        printed_parents = [
+            readme_examples.FINE_TUNED.match(line)["parent"] for line in run.retrains()
+        ]
+        assert shown_parents == printed_parents[: len(shown_parents)], (
+            f"README block at line {run.block.line} shows {shown_parents} fine-tuned, "
+            f"the run printed {printed_parents}"
+        )
 
     status = subprocess.run(
         ["git", "status", "--porcelain"], cwd=checkout, capture_output=True, text=True, check=True
