@@ -14,7 +14,8 @@ calls on any device: "fused scan" in the record.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import keras
 from keras.src import (
@@ -34,10 +35,10 @@ def record() -> Iterator[list[str]]:
     ran: list[str] = []
     originals = {name: getattr(backend, name) for name in FUSED}
 
-    def watching(name, original):
+    def watching(name: str, original: Callable[..., Any]) -> Callable[..., Any]:
         fused = "fused scan" if name == "gru" and keras.backend.backend() == "jax" else "cuDNN"
 
-        def watched(*args, **kwargs):
+        def watched(*args: Any, **kwargs: Any) -> Any:
             try:
                 result = original(*args, **kwargs)
             except NotImplementedError:
