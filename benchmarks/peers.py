@@ -4,10 +4,11 @@ recurrent taggers and text classifiers, in one run on the same machine and the s
 - NER, CoNLL-2003 (`../shared/data/ner`): the zoo's shipped NER recipe (the card of
   `ner-conll2003-lstm`: word, casing and character features, BiLSTM, CRF, its batch size and
   optimiser; without its moving average of the weights, which spans as many updates as
-  this whole run has, `zoo.training.finetune.SMALL_DATA_OVERRIDES`) against Flair's `SequenceTagger` with a CRF (`use_crf=True`) of the same sizes:
-  randomly initialised word embeddings (`OneHotEmbeddings` from the training sentences) and
-  Flair's character BiLSTM (`CharacterEmbeddings`), trained by Flair's own recipe (SGD,
-  learning rate 0.1, gradients clipped at 5, as its `ModelTrainer`).
+  this whole run has, `zoo.training.finetune.SMALL_DATA_OVERRIDES`) against Flair's
+  `SequenceTagger` with a CRF (`use_crf=True`) of the same sizes: randomly initialised word
+  embeddings (`OneHotEmbeddings` from the training sentences) and Flair's character BiLSTM
+  (`CharacterEmbeddings`), trained by Flair's own recipe (SGD, learning rate 0.1, gradients
+  clipped at 5, as its `ModelTrainer`).
 - Sentiment, MR (`../shared/data/sentiment`): the recipe of `sentiment-mr-lstm` against
   Flair's `TextClassifier` over a bidirectional LSTM document embedding
   (`DocumentRNNEmbeddings`) of the same sizes on random word embeddings.
@@ -664,8 +665,8 @@ def main() -> None:
     name = "peers-quick" if args.quick else "peers"
     # a run of some tasks (`--tasks`) keeps the other tasks' last rows
     kept = {row["task"]: row for row in kept_rows(name, "task", lambda task: task in args.tasks)}
-    measured = {task: compare(task, args) for task in args.tasks}
-    rows = [{**kept, **measured}[task] for task in SHIPPED if task in kept or task in measured]
+    merged = {**kept, **{task: compare(task, args) for task in args.tasks}}
+    rows = [merged[task] for task in SHIPPED if task in merged]
     text = table(rows, args)
     if args.quick:  # the README's table comes from a full run only
         write_json(name, rows)
